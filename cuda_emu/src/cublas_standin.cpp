@@ -1,0 +1,516 @@
+// cuda_emu/src/cublas_standin.cpp: the cuBLAS symbols the project calls, computed on the CPU.
+//
+// Linked in the emu build instead of -lcublas, so call sites are identical in both builds.
+// The prototypes come from the real <cublas_v2.h>; only `struct cublasContext` is ours.
+//
+// Semantics kept from cuBLAS (docs.nvidia.com/cuda/cublas, "cublasGemmEx"):
+//   * column-major storage; op(X) = X for CUBLAS_OP_N, X^T for CUBLAS_OP_T and CUBLAS_OP_C
+//     (real types only, so C == T); CUBLAS_OP_CONJG and other values are INVALID_VALUE;
+//   * C = alpha * op(A) op(B) + beta * C with op(A) m x k, op(B) k x n, C m x n;
+//   * m, n, k, batchCount < 0, lda < max(1, rows of A as stored) (same for ldb, ldc) -> INVALID_VALUE;
+//   * supported (computeType; Atype/Btype/Ctype) combinations, anything else NOT_SUPPORTED:
+//       CUBLAS_COMPUTE_32F:            32F/32F/32F, 16F/16F/16F, 16F/16F/32F, 16BF/16BF/16BF, 16BF/16BF/32F
+//       CUBLAS_COMPUTE_32F_FAST_TF32:  32F/32F/32F   (computed exactly in fp32 here: no TF32 rounding;
+//                                                      a real GPU differs by ~1e-3 relative)
+//   * alpha/beta are floats (COMPUTE_32F), read from host memory in CUBLAS_POINTER_MODE_HOST
+//     and from (emulated) device memory in CUBLAS_POINTER_MODE_DEVICE;
+//   * fp32 accumulation and ONE rounding to Ctype of alpha*acc + beta*C;
+//   * beta == 0 never reads C (C may hold NaN); alpha == 0 or k == 0 never reads A or B;
+//   * m == 0, n == 0 or batchCount == 0 is a successful no-op.
+// Emulator strictness on top: every operand range that is read or written must lie inside one
+// live cudaMalloc allocation (cuda_emu::device_range_ok); otherwise INVALID_VALUE plus a
+// cuda_emu::report naming the operand. Streams are ignored: the call runs synchronously.
+//
+// Speed: op(A) and op(B) are converted block by block into fp32 scratch; each block product
+// goes to OpenBLAS sgemm when it is large and CUDA_EMU_HAVE_CBLAS is defined (still fp32
+// accumulation), otherwise to a register-tiled loop below.
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cuda_emu/memory.h"
+
+#ifdef CUDA_EMU_HAVE_CBLAS
+#include <cblas.h>
+#endif
+
+struct cublasContext {
+  cudaStream_t stream = nullptr;
+  cublasMath_t math_mode = CUBLAS_DEFAULT_MATH;
+  cublasPointerMode_t pointer_mode = CUBLAS_POINTER_MODE_HOST;
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+};
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Element conversion
+// ---------------------------------------------------------------------------
+enum class Elem { f32, f16, bf16 };
+
+size_t elem_bytes(Elem e) { return e == Elem::f32 ? 4 : 2; }
+
+const char* elem_name(Elem e) {
+  switch (e) {
+    case Elem::f32: return "CUDA_R_32F";
+    case Elem::f16: return "CUDA_R_16F";
+    default: return "CUDA_R_16BF";
+  }
+}
+
+bool elem_from(cudaDataType t, Elem* out) {
+  switch (t) {
+    case CUDA_R_32F: *out = Elem::f32; return true;
+    case CUDA_R_16F: *out = Elem::f16; return true;
+    case CUDA_R_16BF: *out = Elem::bf16; return true;
+    default: return false;
+  }
+}
+
+// fp16 -> fp32 through a table (exact; immutable after first use, thread-safe static init).
+const float* half_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t i = 0; i < 65536; ++i) {
+      __half_raw raw;
+      raw.x = (unsigned short)i;
+      t[i] = __half2float(__half(raw));
+    }
+    return t;
+  }();
+  return table.data();
+}
+
+inline float bf16_bits_to_float(uint16_t b) {
+  uint32_t u = (uint32_t)b << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Reads element `idx` of an array of type e as fp32.
+inline float load_elem(const void* base, Elem e, size_t idx, const float* htab) {
+  switch (e) {
+    case Elem::f32: return static_cast<const float*>(base)[idx];
+    case Elem::f16: return htab[static_cast<const uint16_t*>(base)[idx]];
+    default: return bf16_bits_to_float(static_cast<const uint16_t*>(base)[idx]);
+  }
+}
+
+// Rounds fp32 once (round to nearest even) and stores it as type e.
+inline void store_elem(void* base, Elem e, size_t idx, float v) {
+  switch (e) {
+    case Elem::f32: static_cast<float*>(base)[idx] = v; break;
+    case Elem::f16: static_cast<__half*>(base)[idx] = __float2half_rn(v); break;
+    default: static_cast<__nv_bfloat16*>(base)[idx] = __float2bfloat16_rn(v); break;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Block product: acc[j*mb + i] = sum_p bp[j*k + p] * ap[p*mb + i]   (fp32)
+//   ap: op(A) block, k x mb, i contiguous;  bp: op(B) block, nb x k, p contiguous.
+// ---------------------------------------------------------------------------
+typedef float f8 __attribute__((vector_size(32)));
+
+void block_product_loop(const float* ap, const float* bp, float* acc, int mb, int nb, int k) {
+  constexpr int KB = 256;  // k slice kept hot in L1/L2 while all tiles sweep it
+  std::fill(acc, acc + (size_t)mb * nb, 0.0f);
+  for (int p0 = 0; p0 < k; p0 += KB) {
+    const int p1 = std::min(k, p0 + KB);
+    for (int j0 = 0; j0 < nb; j0 += 4) {
+      const int nj = std::min(4, nb - j0);
+      for (int i0 = 0; i0 < mb; i0 += 16) {
+        const int ni = std::min(16, mb - i0);
+        if (ni == 16 && nj == 4) {
+          // 16 x 4 register tile: two 8-wide vectors per column of C.
+          f8 c[4][2];
+          for (int q = 0; q < 4; ++q)
+            for (int h = 0; h < 2; ++h) std::memcpy(&c[q][h], acc + (size_t)(j0 + q) * mb + i0 + 8 * h, 32);
+          const float* b0 = bp + (size_t)j0 * k;
+          for (int p = p0; p < p1; ++p) {
+            f8 a0, a1;
+            std::memcpy(&a0, ap + (size_t)p * mb + i0, 32);
+            std::memcpy(&a1, ap + (size_t)p * mb + i0 + 8, 32);
+            for (int q = 0; q < 4; ++q) {
+              const float b = b0[(size_t)q * k + p];
+              c[q][0] += a0 * b;
+              c[q][1] += a1 * b;
+            }
+          }
+          for (int q = 0; q < 4; ++q)
+            for (int h = 0; h < 2; ++h) std::memcpy(acc + (size_t)(j0 + q) * mb + i0 + 8 * h, &c[q][h], 32);
+        } else {
+          for (int q = 0; q < nj; ++q) {
+            const float* bq = bp + (size_t)(j0 + q) * k;
+            float* cq = acc + (size_t)(j0 + q) * mb + i0;
+            for (int p = p0; p < p1; ++p) {
+              const float b = bq[p];
+              const float* a = ap + (size_t)p * mb + i0;
+              for (int i = 0; i < ni; ++i) cq[i] += a[i] * b;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+void block_product(const float* ap, const float* bp, float* acc, int mb, int nb, int k) {
+#ifdef CUDA_EMU_HAVE_CBLAS
+  // Below ~1M multiply-adds the call overhead of OpenBLAS is not worth it.
+  if ((int64_t)mb * nb * k >= (1 << 20)) {
+    // Row-major: acc (nb x mb) = bp (nb x k) * ap (k x mb).
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, mb, k, 1.0f, bp, k, ap, mb, 0.0f, acc,
+                mb);
+    return;
+  }
+#endif
+  block_product_loop(ap, bp, acc, mb, nb, k);
+}
+
+// ---------------------------------------------------------------------------
+// One GEMM: argument checks, operand bounds, blocked computation.
+// ---------------------------------------------------------------------------
+struct GemmArgs {
+  const char* fn;  // entry point name, for reports
+  cublasOperation_t ta, tb;
+  int m, n, k;
+  const void* alpha;
+  const void* A;
+  cudaDataType at;
+  int lda;
+  long long stride_a;
+  const void* B;
+  cudaDataType bt;
+  int ldb;
+  long long stride_b;
+  const void* beta;
+  void* C;
+  cudaDataType ct;
+  int ldc;
+  long long stride_c;
+  int batch;
+  cublasComputeType_t compute;
+  cublasGemmAlgo_t algo;
+};
+
+bool op_ok(cublasOperation_t op) {
+  return op == CUBLAS_OP_N || op == CUBLAS_OP_T || op == CUBLAS_OP_C;
+}
+
+bool algo_ok(cublasGemmAlgo_t a) {
+  const int v = (int)a;
+  return (v >= (int)CUBLAS_GEMM_DEFAULT && v <= (int)CUBLAS_GEMM_ALGO23) ||
+         (v >= (int)CUBLAS_GEMM_DEFAULT_TENSOR_OP && v <= (int)CUBLAS_GEMM_ALGO15_TENSOR_OP);
+}
+
+bool types_supported(cublasComputeType_t compute, cudaDataType at, cudaDataType bt, cudaDataType ct) {
+  if (compute == CUBLAS_COMPUTE_32F_FAST_TF32)
+    return at == CUDA_R_32F && bt == CUDA_R_32F && ct == CUDA_R_32F;
+  if (compute != CUBLAS_COMPUTE_32F) return false;
+  if (at != bt) return false;
+  if (at == CUDA_R_32F) return ct == CUDA_R_32F;
+  if (at == CUDA_R_16F) return ct == CUDA_R_16F || ct == CUDA_R_32F;
+  if (at == CUDA_R_16BF) return ct == CUDA_R_16BF || ct == CUDA_R_32F;
+  return false;
+}
+
+cublasStatus_t invalid(const std::string& msg) {
+  cuda_emu::report(msg);
+  return CUBLAS_STATUS_INVALID_VALUE;
+}
+
+// Checks that every batch's view of a column-major operand (rows x cols, leading dimension ld,
+// `stride` elements between batches) lies inside one live device allocation.
+bool operand_in_bounds(const GemmArgs& g, const char* name, const void* base, Elem e, int rows,
+                       int cols, int ld, long long stride, std::string* msg) {
+  if (rows == 0 || cols == 0) return true;
+  const size_t es = elem_bytes(e);
+  const size_t span = ((size_t)(cols - 1) * (size_t)ld + (size_t)rows) * es;
+  for (int b = 0; b < g.batch; ++b) {
+    const char* p = static_cast<const char*>(base) + (ptrdiff_t)((long long)b * stride * (long long)es);
+    std::string why;
+    if (!cuda_emu::device_range_ok(p, span, &why)) {
+      std::ostringstream os;
+      os << g.fn << ": operand " << name << " (" << rows << " x " << cols << " " << elem_name(e)
+         << ", ld " << ld;
+      if (g.batch > 1) os << ", batch " << b << " of " << g.batch << ", stride " << stride;
+      os << ") needs " << span << " bytes at " << static_cast<const void*>(p) << ": " << why;
+      *msg = os.str();
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_scalar(const cublasContext* h, const GemmArgs& g, const char* name, const void* p, float* out,
+                 std::string* msg) {
+  if (p == nullptr) {
+    *msg = std::string(g.fn) + ": " + name + " is a null pointer";
+    return false;
+  }
+  if (h->pointer_mode == CUBLAS_POINTER_MODE_DEVICE) {
+    std::string why;
+    if (!cuda_emu::device_range_ok(p, sizeof(float), &why)) {
+      *msg = std::string(g.fn) + ": " + name + " (CUBLAS_POINTER_MODE_DEVICE) is not device memory: " + why;
+      return false;
+    }
+  }
+  std::memcpy(out, p, sizeof(float));
+  return true;
+}
+
+cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
+  if (h == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  // Argument checks, in cuBLAS's order: values first, then type support.
+  if (!op_ok(g.ta) || !op_ok(g.tb))
+    return invalid(std::string(g.fn) + ": transa/transb must be CUBLAS_OP_N, CUBLAS_OP_T or CUBLAS_OP_C");
+  if (g.m < 0 || g.n < 0 || g.k < 0 || g.batch < 0) {
+    std::ostringstream os;
+    os << g.fn << ": negative size (m " << g.m << ", n " << g.n << ", k " << g.k << ", batchCount " << g.batch
+       << ")";
+    return invalid(os.str());
+  }
+  const bool a_n = g.ta == CUBLAS_OP_N, b_n = g.tb == CUBLAS_OP_N;
+  const int a_rows = a_n ? g.m : g.k, a_cols = a_n ? g.k : g.m;
+  const int b_rows = b_n ? g.k : g.n, b_cols = b_n ? g.n : g.k;
+  struct LdCheck {
+    const char* name;
+    int ld, rows;
+  } const lds[] = {{"lda", g.lda, a_rows}, {"ldb", g.ldb, b_rows}, {"ldc", g.ldc, g.m}};
+  for (const LdCheck& c : lds) {
+    if (c.ld < std::max(1, c.rows)) {
+      std::ostringstream os;
+      os << g.fn << ": " << c.name << " = " << c.ld << " is less than max(1, " << c.rows
+         << ") rows of the operand as stored";
+      return invalid(os.str());
+    }
+  }
+  if (!algo_ok(g.algo)) return invalid(std::string(g.fn) + ": unknown cublasGemmAlgo_t " + std::to_string((int)g.algo));
+  Elem ea, eb, ec;
+  if (!types_supported(g.compute, g.at, g.bt, g.ct) || !elem_from(g.at, &ea) || !elem_from(g.bt, &eb) ||
+      !elem_from(g.ct, &ec)) {
+    std::ostringstream os;
+    os << g.fn << ": unsupported combination computeType " << (int)g.compute << ", Atype " << (int)g.at
+       << ", Btype " << (int)g.bt << ", Ctype " << (int)g.ct;
+    cuda_emu::report(os.str());
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  }
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return CUBLAS_STATUS_SUCCESS;
+
+  std::string msg;
+  float alpha = 0.0f, beta = 0.0f;
+  if (!read_scalar(h, g, "alpha", g.alpha, &alpha, &msg) || !read_scalar(h, g, "beta", g.beta, &beta, &msg))
+    return invalid(msg);
+  const bool read_ab = alpha != 0.0f && g.k > 0;
+  if (read_ab && (!operand_in_bounds(g, "A", g.A, ea, a_rows, a_cols, g.lda, g.stride_a, &msg) ||
+                  !operand_in_bounds(g, "B", g.B, eb, b_rows, b_cols, g.ldb, g.stride_b, &msg)))
+    return invalid(msg);
+  if (!operand_in_bounds(g, "C", g.C, ec, g.m, g.n, g.ldc, g.stride_c, &msg)) return invalid(msg);
+
+  const float* htab = half_table();
+  const int m = g.m, n = g.n, k = g.k;
+  // Block sizes: an op(A) block of MB rows and an op(B) block of NB columns, both over all of k.
+  const int MB = 256;
+  const int NB = (int)std::max<int64_t>(16, std::min<int64_t>(n, (int64_t)(2 << 20) / std::max(1, k)));
+  std::vector<float> ap(read_ab ? (size_t)k * std::min(m, MB) : 0);
+  std::vector<float> bp(read_ab ? (size_t)k * std::min(n, NB) : 0);
+  std::vector<float> acc((size_t)std::min(m, MB) * std::min(n, NB));
+  const size_t esa = elem_bytes(ea), esb = elem_bytes(eb), esc = elem_bytes(ec);
+
+  for (int b = 0; b < g.batch; ++b) {
+    const char* A = static_cast<const char*>(g.A) + (ptrdiff_t)((long long)b * g.stride_a * (long long)esa);
+    const char* B = static_cast<const char*>(g.B) + (ptrdiff_t)((long long)b * g.stride_b * (long long)esb);
+    char* C = static_cast<char*>(g.C) + (ptrdiff_t)((long long)b * g.stride_c * (long long)esc);
+    for (int j0 = 0; j0 < n; j0 += NB) {
+      const int nb = std::min(NB, n - j0);
+      if (read_ab) {
+        // bp[jj*k + p] = op(B)(p, j0+jj)
+        for (int jj = 0; jj < nb; ++jj)
+          for (int p = 0; p < k; ++p) {
+            const size_t idx = b_n ? (size_t)p + (size_t)(j0 + jj) * g.ldb : (size_t)(j0 + jj) + (size_t)p * g.ldb;
+            bp[(size_t)jj * k + p] = load_elem(B, eb, idx, htab);
+          }
+      }
+      for (int i0 = 0; i0 < m; i0 += MB) {
+        const int mb = std::min(MB, m - i0);
+        if (read_ab) {
+          // ap[p*mb + ii] = op(A)(i0+ii, p)
+          if (a_n) {
+            for (int p = 0; p < k; ++p)
+              for (int ii = 0; ii < mb; ++ii)
+                ap[(size_t)p * mb + ii] = load_elem(A, ea, (size_t)(i0 + ii) + (size_t)p * g.lda, htab);
+          } else {
+            for (int ii = 0; ii < mb; ++ii)
+              for (int p = 0; p < k; ++p)
+                ap[(size_t)p * mb + ii] = load_elem(A, ea, (size_t)p + (size_t)(i0 + ii) * g.lda, htab);
+          }
+          block_product(ap.data(), bp.data(), acc.data(), mb, nb, k);
+        } else {
+          std::fill(acc.begin(), acc.begin() + (size_t)mb * nb, 0.0f);
+        }
+        // Epilogue: one rounding of alpha*acc + beta*C to Ctype; C is not read when beta == 0.
+        for (int jj = 0; jj < nb; ++jj)
+          for (int ii = 0; ii < mb; ++ii) {
+            const size_t ci = (size_t)(i0 + ii) + (size_t)(j0 + jj) * g.ldc;
+            float v = alpha * acc[(size_t)jj * mb + ii];
+            if (beta != 0.0f) v += beta * load_elem(C, ec, ci, htab);
+            store_elem(C, ec, ci, v);
+          }
+      }
+    }
+  }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Exported cuBLAS API
+// ---------------------------------------------------------------------------
+extern "C" {
+
+cublasStatus_t CUBLASWINAPI cublasCreate_v2(cublasHandle_t* handle) {
+  if (handle == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+  *handle = new cublasContext();
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasDestroy_v2(cublasHandle_t handle) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  delete handle;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasSetStream_v2(cublasHandle_t handle, cudaStream_t stream) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  handle->stream = stream;
+  // As documented: setting the stream resets the workspace to the default pool.
+  handle->workspace = nullptr;
+  handle->workspace_bytes = 0;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasGetStream_v2(cublasHandle_t handle, cudaStream_t* stream) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (stream == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+  *stream = handle->stream;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  // Stored and reported back; results are computed in exact fp32 whatever the mode.
+  handle->math_mode = mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasGetMathMode(cublasHandle_t handle, cublasMath_t* mode) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (mode == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+  *mode = handle->math_mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasSetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t mode) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (mode != CUBLAS_POINTER_MODE_HOST && mode != CUBLAS_POINTER_MODE_DEVICE) return CUBLAS_STATUS_INVALID_VALUE;
+  handle->pointer_mode = mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasGetPointerMode_v2(cublasHandle_t handle, cublasPointerMode_t* mode) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (mode == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+  *mode = handle->pointer_mode;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasSetWorkspace_v2(cublasHandle_t handle, void* workspace, size_t bytes) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (workspace != nullptr) {
+    // cuBLAS requires at least 256-byte alignment; the emulator also requires device memory.
+    if (reinterpret_cast<uintptr_t>(workspace) % 256 != 0)
+      return invalid("cublasSetWorkspace_v2: workspace pointer is not 256-byte aligned");
+    std::string why;
+    if (bytes > 0 && !cuda_emu::device_range_ok(workspace, bytes, &why))
+      return invalid("cublasSetWorkspace_v2: workspace of " + std::to_string(bytes) +
+                     " bytes is not inside one device allocation: " + why);
+  }
+  handle->workspace = workspace;
+  handle->workspace_bytes = bytes;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t CUBLASWINAPI cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
+                                         cublasOperation_t transb, int m, int n, int k, const void* alpha,
+                                         const void* A, cudaDataType Atype, int lda, const void* B,
+                                         cudaDataType Btype, int ldb, const void* beta, void* C,
+                                         cudaDataType Ctype, int ldc, cublasComputeType_t computeType,
+                                         cublasGemmAlgo_t algo) {
+  GemmArgs g{"cublasGemmEx", transa, transb, m, n, k, alpha, A, Atype, lda, 0, B, Btype, ldb, 0,
+             beta, C, Ctype, ldc, 0, 1, computeType, algo};
+  return gemm(handle, g);
+}
+
+cublasStatus_t CUBLASWINAPI cublasGemmStridedBatchedEx(
+    cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+    const void* alpha, const void* A, cudaDataType Atype, int lda, long long int strideA, const void* B,
+    cudaDataType Btype, int ldb, long long int strideB, const void* beta, void* C, cudaDataType Ctype,
+    int ldc, long long int strideC, int batchCount, cublasComputeType_t computeType, cublasGemmAlgo_t algo) {
+  GemmArgs g{"cublasGemmStridedBatchedEx", transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype,
+             ldb, strideB, beta, C, Ctype, ldc, strideC, batchCount, computeType, algo};
+  return gemm(handle, g);
+}
+
+cublasStatus_t CUBLASWINAPI cublasSgemm_v2(cublasHandle_t handle, cublasOperation_t transa,
+                                           cublasOperation_t transb, int m, int n, int k, const float* alpha,
+                                           const float* A, int lda, const float* B, int ldb, const float* beta,
+                                           float* C, int ldc) {
+  GemmArgs g{"cublasSgemm_v2", transa, transb, m, n, k, alpha, A, CUDA_R_32F, lda, 0, B, CUDA_R_32F, ldb,
+             0, beta, C, CUDA_R_32F, ldc, 0, 1, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT};
+  return gemm(handle, g);
+}
+
+const char* CUBLASWINAPI cublasGetStatusName(cublasStatus_t status) {
+  switch (status) {
+    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
+    case CUBLAS_STATUS_LICENSE_ERROR: return "CUBLAS_STATUS_LICENSE_ERROR";
+  }
+  return "CUBLAS_STATUS_UNKNOWN";
+}
+
+const char* CUBLASWINAPI cublasGetStatusString(cublasStatus_t status) {
+  switch (status) {
+    case CUBLAS_STATUS_SUCCESS: return "success";
+    case CUBLAS_STATUS_NOT_INITIALIZED: return "the library was not initialized (null handle)";
+    case CUBLAS_STATUS_ALLOC_FAILED: return "resource allocation failed";
+    case CUBLAS_STATUS_INVALID_VALUE: return "an invalid value was passed to the function";
+    case CUBLAS_STATUS_ARCH_MISMATCH: return "the device does not support the requested feature";
+    case CUBLAS_STATUS_MAPPING_ERROR: return "access to device memory failed";
+    case CUBLAS_STATUS_EXECUTION_FAILED: return "the GPU program failed to execute";
+    case CUBLAS_STATUS_INTERNAL_ERROR: return "an internal operation failed";
+    case CUBLAS_STATUS_NOT_SUPPORTED: return "the requested functionality is not supported";
+    case CUBLAS_STATUS_LICENSE_ERROR: return "license error";
+  }
+  return "unknown cuBLAS status";
+}
+
+}  // extern "C"

@@ -1,0 +1,92 @@
+// cuda_emu/src/emu_internal.h: what the emulator's engines share.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "cuda_emu/device.h"
+
+namespace cuda_emu {
+
+constexpr size_t kDefaultSmemLimit = 48 * 1024;  // without cudaFuncSetAttribute
+constexpr size_t kMaxSmemOptin = 232448;         // sm_90: 227 KiB
+
+void set_error(cudaError_t e);
+void set_max_dynamic_smem(const void* func, size_t bytes);
+size_t max_dynamic_smem(const void* func);
+
+// Prints the message and aborts: used for kernel bugs a GPU would turn into
+// a hang or undefined behaviour (deadlock, bad shuffle mask).
+[[noreturn]] void fatal(const std::string& message);
+
+// Where an emulated thread is, for deadlock reports. Written by the thread
+// itself (thread engine) or by the single scheduler thread (fiber engine).
+enum class Where : int { running = 0, block_barrier, warp_op, exited };
+struct ThreadWait {
+  std::atomic<int> where{0};
+  const char* file = nullptr;
+  int line = 0;
+  unsigned mask = 0;
+};
+
+// State of one warp's collective operations (shuffles, votes, __syncwarp).
+struct WarpState {
+  unsigned exists = 0;   // lanes present in this warp
+  unsigned arrived = 0;  // lanes waiting at a collective
+  uint64_t stage[32] = {};
+  uint64_t out[32] = {};
+  int src[32] = {};
+  WarpOp op[32] = {};
+  unsigned mask[32] = {};
+  uint32_t episode[32] = {};  // completed collectives per lane (thread engine)
+  std::mutex mu;              // thread engine only
+  std::condition_variable cv;
+};
+
+class Engine;
+
+struct BlockState {
+  const LaunchConfig* cfg = nullptr;
+  Engine* engine = nullptr;
+  unsigned nthreads = 0;
+  std::vector<ThreadCtx> threads;
+  std::unique_ptr<WarpState[]> warps;
+  unsigned nwarps = 0;
+  std::unique_ptr<ThreadWait[]> wait;
+  // Block barrier (fiber engine: plain counters; thread engine: under mu).
+  unsigned live = 0;
+  unsigned at_barrier = 0;
+  uint64_t barrier_gen = 0;
+  std::mutex mu;
+  std::condition_variable cv;
+};
+
+// Records lane `c` at a warp collective; returns true when the collective is
+// complete (every lane of the mask has arrived), after computing each lane's
+// result into w.out and clearing the arrival bits. Aborts on misuse.
+bool warp_arrive(BlockState& b, WarpState& w, const ThreadCtx& c, WarpOp op, unsigned mask,
+                 uint64_t value, int src, const char* file, int line);
+
+// A readable account of where every thread of the block waits.
+std::string describe_block(BlockState& b);
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual void run_block(BlockState& b, void (*thunk)(void*), void* arg) = 0;
+  virtual void block_barrier(BlockState& b, ThreadCtx& c, const char* file, int line) = 0;
+  virtual uint64_t warp_op(BlockState& b, ThreadCtx& c, WarpOp op, unsigned mask, uint64_t value,
+                           int src, const char* file, int line) = 0;
+};
+
+Engine& fiber_engine();   // per OS thread
+Engine& thread_engine();  // per OS thread
+bool fiber_engine_available();
+
+}  // namespace cuda_emu

@@ -1,0 +1,27 @@
+// kernels/common/cuda_compat.cuh: one kernel source, two compilers.
+//
+// Under nvcc this is plain CUDA. Under a host compiler (the `emu` build) the
+// CUDA built-ins come from the SIMT emulator (cuda_emu/include/cuda_emu/device.h).
+// Kernels use exactly two spellings that differ from textbook CUDA:
+//   LAUNCH_KERNEL(kernel, grid, block, smem_bytes, stream, args...)
+//   DYNAMIC_SHARED(type, name);     // `extern __shared__ type name[]`
+// A template kernel is launched through a pointer variable:
+//   auto* k = my_kernel<float, 64>;  LAUNCH_KERNEL(k, ...);
+#pragma once
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#define RWKV_EMULATED 0
+#define LAUNCH_KERNEL(kernel, grid, block, smem, stream, ...) \
+  kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
+#define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#else
+#include "cuda_emu/device.h"
+#define RWKV_EMULATED 1
+#define LAUNCH_KERNEL(kernel, grid, block, smem, stream, ...) \
+  ::cuda_emu::launch(#kernel, kernel, (grid), (block), (smem), (stream), __VA_ARGS__)
+#define DYNAMIC_SHARED(type, name) \
+  type* name = reinterpret_cast<type*>(::cuda_emu::tls_ctx->dyn_smem)
+#endif

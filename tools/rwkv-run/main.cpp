@@ -1,0 +1,46 @@
+// rwkv-run: command-line front end. Dispatches to one cmd_*.cpp per subcommand.
+#include <cstdio>
+#include <cstring>
+
+#include "commands.h"
+
+namespace {
+
+struct Subcommand {
+  const char* name;
+  int (*run)(int argc, char** argv);  // argv[0] is the subcommand name
+  const char* summary;
+};
+
+const Subcommand kSubcommands[] = {
+    {"selfcheck", cmd_selfcheck, "run the built-in kernels on small inputs and check them"},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: rwkv-run [--version] [--help] <command> [options]\n\ncommands:\n");
+  for (const auto& s : kSubcommands) std::fprintf(out, "  %-12s %s\n", s.name, s.summary);
+  std::fprintf(out, "\n'rwkv-run <command> --help' describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  const char* cmd = argv[1];
+  if (!std::strcmp(cmd, "--version") || !std::strcmp(cmd, "-V")) {
+    std::printf("rwkv-run %s (gpu path: %s)\n", RWKV_RUN_VERSION, RWKV_RUN_GPU_PATH);
+    return 0;
+  }
+  if (!std::strcmp(cmd, "--help") || !std::strcmp(cmd, "-h") || !std::strcmp(cmd, "help")) {
+    print_usage(stdout);
+    return 0;
+  }
+  for (const auto& s : kSubcommands) {
+    if (!std::strcmp(cmd, s.name)) return s.run(argc - 1, argv + 1);
+  }
+  std::fprintf(stderr, "rwkv-run: unknown command '%s' (see 'rwkv-run --help')\n", cmd);
+  return 2;
+}
