@@ -1,0 +1,41 @@
+// kernels/wkv5.cuh: the fused RWKV-5 / RWKV-6 time-mix core (rwkv-spec.md
+// sections 4.4, 5.2): the WKV recurrence with the bonus u over every token of
+// every sequence, per-head GroupNorm, and the SiLU gate (5.1+, 6).
+//
+// Host declarations only; the kernel is in wkv5.cu.
+#pragma once
+#include <cstddef>
+
+#include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/ragged_batch.cuh"
+#include "runtime/model/model.h"
+
+namespace rwkv_kernels {
+
+struct wkv5_params {
+  ragged_batch batch;
+  size_t kv_offset = 0;  // floats from a state's start to this layer's att.kv [H][N][N], [h][key][value]
+  int H = 0;
+  int N = 0;             // head size: 8, 16, 32 or 64
+
+  // Per-token inputs, fp32 [rows, H*N] (GEMM outputs).
+  const float* r = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  const float* g = nullptr;       // gate pre-activation (silu applied here); null: no gate (5.0)
+  // Decay, fp32 [H*N]: v5: the per-step factor exp(-exp(time_decay)), constant over tokens.
+  // v6 (w_lora given): time_decay itself; the factor of a token is exp(-exp(decay + w_lora[row])).
+  const float* decay = nullptr;
+  const float* w_lora = nullptr;  // v6: tanh(x_w decay_w1) decay_w2, fp32 [rows, H*N]; null for v5
+  const float* u = nullptr;       // bonus, fp32 [H*N] (exp(time_first) or time_faaaa)
+  const float* ln_w = nullptr;    // ln_x.weight, fp32 [H*N]
+  const float* ln_b = nullptr;
+  float gn_eps = 64e-5f;
+
+  void* out = nullptr;            // [rows, H*N] in out_dtype: GN(y) (* silu(g)), input of att.output
+  rwkv::DType out_dtype = rwkv::DType::f32;
+};
+
+cudaError_t wkv5_forward(const wkv5_params& p, cudaStream_t stream);
+
+}  // namespace rwkv_kernels

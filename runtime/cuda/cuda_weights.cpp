@@ -1,0 +1,200 @@
+// runtime/cuda/cuda_weights.cpp: uploads a model to the device.
+//
+// The load-time transforms are the CPU reference's (runtime/cpu/cpu_weights.cpp),
+// so both backends start from identical numbers; matrices are then rounded once
+// to the chosen dtype (round to nearest even).
+#include "runtime/cuda/cuda_weights.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstring>
+#include <string>
+
+#include "runtime/cpu/cpu_weights.h"
+#include "runtime/cuda/cuda_check.h"
+
+namespace rwkv {
+namespace cuda {
+namespace {
+
+class Uploader {
+ public:
+  Uploader(CudaWeights& w) : w_(w) {}
+
+  // Matrices stored back to back in one buffer, converted to the weights' dtype.
+  DeviceMatrix matrices(std::initializer_list<const cpu::Linear*> ms, const char* what) {
+    const cpu::Linear& first = **ms.begin();
+    for (const cpu::Linear* m : ms)
+      if (m->out != first.out || m->in != first.in)
+        throw Error(std::string("cannot pack ") + what + ": matrices differ in shape");
+    const size_t per = (size_t)first.out * first.in;
+    const size_t es = dtype_size(w_.dtype);
+    std::vector<uint8_t> host(per * ms.size() * es);
+    size_t z = 0;
+    for (const cpu::Linear* m : ms) convert(m->w.data(), per, host.data() + z++ * per * es);
+    DeviceMatrix d;
+    d.data = upload(host.data(), host.size(), what);
+    d.dtype = w_.dtype;
+    d.out = first.out;
+    d.in = first.in;
+    return d;
+  }
+  DeviceMatrix matrix(const cpu::Linear& m, const char* what) { return matrices({&m}, what); }
+
+  DeviceMatrix matrix_rows(const std::vector<float>& data, int out, int in, const char* what) {
+    cpu::Linear l;
+    l.out = out;
+    l.in = in;
+    l.w = data;
+    return matrix(l, what);
+  }
+
+  float* vec(const std::vector<float>& v, const char* what) {
+    if (v.empty()) return nullptr;
+    return static_cast<float*>(upload(v.data(), v.size() * sizeof(float), what));
+  }
+
+ private:
+  void convert(const float* src, size_t n, uint8_t* dst) {
+    switch (w_.dtype) {
+      case DType::f32: std::memcpy(dst, src, n * sizeof(float)); break;
+      case DType::f16: {
+        __half* d = reinterpret_cast<__half*>(dst);
+        for (size_t i = 0; i < n; ++i) d[i] = __float2half_rn(src[i]);
+        break;
+      }
+      case DType::bf16: {
+        __nv_bfloat16* d = reinterpret_cast<__nv_bfloat16*>(dst);
+        for (size_t i = 0; i < n; ++i) d[i] = __float2bfloat16_rn(src[i]);
+        break;
+      }
+    }
+  }
+
+  void* upload(const void* host, size_t bytes, const char* what) {
+    w_.buffers.emplace_back(bytes, what);
+    RWKV_CUDA_TRY(cudaMemcpy(w_.buffers.back().get(), host, bytes, cudaMemcpyHostToDevice));
+    w_.bytes += bytes;
+    return w_.buffers.back().get();
+  }
+
+  CudaWeights& w_;
+};
+
+std::string mib(size_t b) { return std::to_string((b + (1 << 20) - 1) >> 20) + " MiB"; }
+
+}  // namespace
+
+size_t weight_bytes(const Model& model, DType dtype) {
+  // Every matrix (2-D or more) in dtype, every vector in fp32.
+  size_t bytes = 0;
+  for (const auto& kv : model.tensors()) {
+    const Tensor& t = kv.second;
+    int dims = 0;
+    for (int64_t d : t.shape) dims += d > 1;
+    bytes += (size_t)t.numel() * (dims >= 2 ? dtype_size(dtype) : sizeof(float));
+  }
+  return bytes;
+}
+
+CudaWeights upload_weights(const Model& model, DType dtype) {
+  const size_t need = weight_bytes(model, dtype);
+  const auto mem = device_memory_info();
+  if (need > mem.first)
+    throw Error("model " + model.info.path + " does not fit on the GPU: its " + dtype_name(dtype) +
+                " weights need " + mib(need) + ", " + mib(mem.first) + " free of " + mib(mem.second));
+
+  const cpu::CpuWeights cw = cpu::load_cpu_weights(model);
+  CudaWeights w;
+  w.dtype = dtype;
+  Uploader up(w);
+  w.emb = up.matrix_rows(cw.emb, cw.V, cw.C, "emb.weight");
+  w.head = up.matrix(cw.head, "head.weight");
+  w.ln_out_w = up.vec(cw.ln_out_w, "ln_out.weight");
+  w.ln_out_b = up.vec(cw.ln_out_b, "ln_out.bias");
+
+  for (size_t l = 0; l < cw.layers.size(); ++l) {
+    const cpu::LayerWeights& L = cw.layers[l];
+    CudaLayer d;
+    d.ln1_w = up.vec(L.ln1_w, "ln1.weight");
+    d.ln1_b = up.vec(L.ln1_b, "ln1.bias");
+    d.ln2_w = up.vec(L.ln2_w, "ln2.weight");
+    d.ln2_b = up.vec(L.ln2_b, "ln2.bias");
+    d.att_o = up.matrix(L.att_o, "att.output.weight");
+    d.ln_x_w = up.vec(L.ln_x_w, "att.ln_x.weight");
+    d.ln_x_b = up.vec(L.ln_x_b, "att.ln_x.bias");
+    d.ffn_k = up.matrix(L.ffn_k, "ffn.key.weight");
+    d.ffn_v = up.matrix(L.ffn_v, "ffn.value.weight");
+    d.bonus = up.vec(L.bonus, "att.time_first");
+
+    const bool gated = !L.att_g.w.empty();
+    if (gated) {
+      d.att_kvrg = up.matrices({&L.att_k, &L.att_v, &L.att_r, &L.att_g}, "att.key/value/receptance/gate");
+      d.n_kvrg = 4;
+    } else {
+      d.att_kvrg = up.matrices({&L.att_k, &L.att_v, &L.att_r}, "att.key/value/receptance");
+      d.n_kvrg = 3;
+    }
+
+    switch (cw.arch) {
+      case Arch::v4:
+      case Arch::v5_0:
+      case Arch::v5_1:
+      case Arch::v5_2:
+        d.mix[0] = up.vec(L.mix_k, "att.time_mix_k");
+        d.mix[1] = up.vec(L.mix_v, "att.time_mix_v");
+        d.mix[2] = up.vec(L.mix_r, "att.time_mix_r");
+        d.mix[3] = up.vec(L.mix_g, "att.time_mix_g");
+        d.decay = up.vec(L.decay, "att.time_decay");
+        break;
+      case Arch::v6:
+        d.mix[0] = up.vec(L.maa_x, "att.time_maa_x");
+        d.mix[1] = up.vec(L.maa_w, "att.time_maa_w");
+        d.mix[2] = up.vec(L.maa_k, "att.time_maa_k");
+        d.mix[3] = up.vec(L.maa_v, "att.time_maa_v");
+        d.mix[4] = up.vec(L.maa_r, "att.time_maa_r");
+        d.mix[5] = up.vec(L.maa_g, "att.time_maa_g");
+        d.maa_w1 = up.matrix(L.maa_w1, "att.time_maa_w1");
+        d.maa_w2 = up.matrices({&L.maa_w2[0], &L.maa_w2[1], &L.maa_w2[2], &L.maa_w2[3], &L.maa_w2[4]},
+                               "att.time_maa_w2");
+        d.decay = up.vec(L.decay_base, "att.time_decay");
+        d.decay_w1 = up.matrix(L.decay_w1, "att.time_decay_w1");
+        d.decay_w2 = up.matrix(L.decay_w2, "att.time_decay_w2");
+        break;
+      case Arch::v7:
+        d.mix[0] = up.vec(L.x_k, "att.x_k");
+        d.mix[1] = up.vec(L.x_v, "att.x_v");
+        d.mix[2] = up.vec(L.x_r, "att.x_r");
+        d.mix[3] = up.vec(L.x_w, "att.x_w");
+        d.mix[4] = up.vec(L.x_a, "att.x_a");
+        d.mix[5] = up.vec(L.x_g, "att.x_g");
+        d.w0 = up.vec(L.w0, "att.w0");
+        d.a0 = up.vec(L.a0, "att.a0");
+        d.k_k = up.vec(L.k_k, "att.k_k");
+        d.k_a = up.vec(L.k_a, "att.k_a");
+        d.r_k = up.vec(L.r_k, "att.r_k");
+        d.w1 = up.matrix(L.w1, "att.w1");
+        d.w2 = up.matrix(L.w2, "att.w2");
+        d.a1 = up.matrix(L.a1, "att.a1");
+        d.a2 = up.matrix(L.a2, "att.a2");
+        d.g1 = up.matrix(L.g1, "att.g1");
+        d.g2 = up.matrix(L.g2, "att.g2");
+        d.has_v_mix = L.has_v_mix;
+        if (L.has_v_mix) {
+          d.v0 = up.vec(L.v0, "att.v0");
+          d.v1 = up.matrix(L.v1, "att.v1");
+          d.v2 = up.matrix(L.v2, "att.v2");
+        }
+        break;
+    }
+    d.ffn_mix[0] = up.vec(L.ffn_mix_k, "ffn.mix_k");
+    d.ffn_mix[1] = up.vec(L.ffn_mix_r, "ffn.mix_r");
+    if (!L.ffn_r.w.empty()) d.ffn_r = up.matrix(L.ffn_r, "ffn.receptance.weight");
+    w.layers.push_back(d);
+  }
+  return w;
+}
+
+}  // namespace cuda
+}  // namespace rwkv

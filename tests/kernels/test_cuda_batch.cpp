@@ -1,0 +1,151 @@
+// Tests that the CUDA backend runs several sequences at once exactly as it
+// runs each alone and as the CPU reference runs them: three prompts of
+// different lengths prefilled in one call (in rounds smaller than the batch),
+// then decoded together step by step, each in its own state slot.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "cuda_host_state.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu_golden_util.h"
+#if RWKV_CUDA_EMU
+#include "cuda_emu/memory.h"
+#endif
+
+namespace {
+
+constexpr double kTol = 1e-4;  // fp32 weights: both paths fp32, different summation orders
+
+struct Run {
+  std::vector<std::vector<float>> logits;  // per step: [n_seq, V]
+  std::vector<std::vector<float>> states;  // final state per sequence
+};
+
+// Prefill every prompt, then `steps` decode steps feeding token (step*7 + s) % V.
+Run run(rwkv::Backend& be, const std::vector<std::vector<int32_t>>& prompts, int steps, bool together) {
+  const size_t S = be.state_layout().size(), V = (size_t)be.info().n_vocab, n = prompts.size();
+  Run out;
+  out.states.assign(n, std::vector<float>(S));
+  for (auto& st : out.states) be.init_state(st.data());
+  auto call = [&](const std::vector<std::pair<const int32_t*, size_t>>& toks) {
+    std::vector<float> logits(n * V);
+    if (together) {
+      rwkv::Batch b;
+      b.logits = rwkv::LogitsMode::last;
+      for (size_t s = 0; s < n; ++s) b.seqs.push_back({toks[s].first, toks[s].second, out.states[s].data(), S});
+      be.forward(b, logits.data());
+    } else {
+      for (size_t s = 0; s < n; ++s)
+        golden::run_seq(be, toks[s].first, toks[s].second, out.states[s], rwkv::LogitsMode::last,
+                        logits.data() + s * V);
+    }
+    out.logits.push_back(logits);
+  };
+  std::vector<std::pair<const int32_t*, size_t>> toks;
+  for (const auto& p : prompts) toks.push_back({p.data(), p.size()});
+  call(toks);
+  std::vector<int32_t> next(n);
+  for (int step = 0; step < steps; ++step) {
+    for (size_t s = 0; s < n; ++s) {
+      next[s] = (int32_t)((step * 7 + 3 * s + 1) % V);
+      toks[s] = {&next[s], 1};
+    }
+    call(toks);
+  }
+  return out;
+}
+
+double max_diff(const Run& a, const Run& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.logits.size(); ++i)
+    m = std::max(m, golden::max_abs_diff(a.logits[i].data(), b.logits[i].data(), a.logits[i].size()));
+  for (size_t i = 0; i < a.states.size(); ++i)
+    m = std::max(m, golden::max_rel_diff(a.states[i].data(), b.states[i].data(), a.states[i].size()));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("cuda backend: three sequences together equal each alone and the CPU backend",
+          "[cuda][batch]") {
+  for (const char* file : {"models/tiny-rwkv-4v0-660K.pth", "models/tiny-rwkv-5v1-730K.pth",
+                           "models/tiny-rwkv-5v2-730K.pth", "models/tiny-rwkv-6v0-1m.pth",
+                           "models/tiny-rwkv-7v0-834K.pth", "models/synth-rwkv-v7-bf16.pth"}) {
+    INFO(file);
+    auto model = rwkv::load_model(testdata_path(file));
+    const int V = model->info.n_vocab;
+    std::vector<std::vector<int32_t>> prompts(3);
+    for (int s = 0; s < 3; ++s)
+      for (int t = 0; t < 5 + 13 * s; ++t) prompts[(size_t)s].push_back((t * 31 + 7 * s + 2) % V);
+
+    rwkv::CudaOptions opt;
+    opt.dtype = rwkv::DType::f32;
+    opt.max_rows = 16;  // the 57 prompt tokens take several rounds
+    opt.n_slots = 3;
+    rwkv::CudaBackend gpu(*model, opt);
+    HostStateCuda gpu_host(gpu);
+    rwkv::CpuBackend cpu(*model);
+
+    const Run together = run(gpu_host, prompts, 6, true);
+    const Run alone = run(gpu_host, prompts, 6, false);
+    const Run reference = run(cpu, prompts, 6, true);
+    const double d_alone = max_diff(together, alone), d_cpu = max_diff(together, reference);
+    std::printf("%-36s together vs alone %.3g, vs cpu %.3g\n", file, d_alone, d_cpu);
+    CHECK(d_alone <= kTol);
+    CHECK(d_cpu <= kTol);
+  }
+}
+
+TEST_CASE("cuda backend: slots reset, copy and round-trip through the host", "[cuda]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
+  rwkv::CudaOptions opt;
+  opt.n_slots = 2;
+  rwkv::CudaBackend be(*model, opt);
+  const size_t S = be.state_layout().size();
+  std::vector<float> init(S), a(S), b(S);
+  be.read_slot(0, init.data());
+  const int32_t toks[4] = {10, 20, 30, 40};
+  rwkv::Batch batch;
+  batch.logits = rwkv::LogitsMode::none;
+  batch.seqs.push_back({toks, 4, be.slot(0), S});
+  be.forward(batch, nullptr);
+  be.read_slot(0, a.data());
+  CHECK(golden::max_abs_diff(a.data(), init.data(), S) > 0);
+  be.copy_slot(0, 1);
+  be.read_slot(1, b.data());
+  CHECK(golden::max_abs_diff(a.data(), b.data(), S) == 0);
+  be.reset_slot(0);
+  be.read_slot(0, b.data());
+  CHECK(golden::max_abs_diff(init.data(), b.data(), S) == 0);
+  be.write_slot(0, a.data());
+  be.read_slot(0, b.data());
+  CHECK(golden::max_abs_diff(a.data(), b.data(), S) == 0);
+  CHECK_THROWS_WITH(be.slot(2), Catch::Contains("slot 2 is out of range"));
+  std::vector<float> logits(256);
+  batch.seqs[0].state_floats = S - 1;
+  CHECK_THROWS_WITH(be.forward(batch, nullptr), Catch::Contains("state has"));
+}
+
+TEST_CASE("cuda backend: a model that does not fit names the bytes", "[cuda]") {
+  auto model = rwkv::load_model(testdata_path("models/synth-rwkv-v7-bf16.pth"));
+  const size_t need = rwkv::cuda::weight_bytes(*model, rwkv::DType::f32);
+#if RWKV_CUDA_EMU
+  // The emulated device shrinks to half the model (plus what is in use).
+  const std::string saved = getenv("CUDA_EMU_MEMORY_BYTES") ? getenv("CUDA_EMU_MEMORY_BYTES") : "";
+  setenv("CUDA_EMU_MEMORY_BYTES", std::to_string(cuda_emu::bytes_in_use() + need / 2).c_str(), 1);
+#else
+  // Fill the real device until less than the model is free.
+  const auto mem = rwkv::cuda::device_memory_info();
+  REQUIRE(mem.first > need);
+  rwkv::cuda::DeviceBuffer hog(mem.first - need / 2, "test ballast");
+#endif
+  CHECK_THROWS_WITH(rwkv::CudaBackend(*model), Catch::Contains("does not fit on the GPU") &&
+                                                  Catch::Contains("MiB"));
+#if RWKV_CUDA_EMU
+  if (saved.empty()) unsetenv("CUDA_EMU_MEMORY_BYTES");
+  else setenv("CUDA_EMU_MEMORY_BYTES", saved.c_str(), 1);
+#endif
+}

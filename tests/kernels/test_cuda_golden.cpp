@@ -1,0 +1,112 @@
+// Tests that the CUDA backend (in the emu build: every kernel on the SIMT
+// emulator, every GEMM on the cuBLAS stand-in) reproduces the official
+// outputs (testdata/golden) in RNN mode, sequence mode and the chunked run.
+//   fp32 weights: logits within 1e-3 absolute of the 'cpu fp32' goldens (issue 5),
+//     states within 1e-3 relative (absolute below magnitude 1).
+//   bf16 and fp16 weights: the largest logit error against the 'cpu fp32' golden
+//     of the same checkpoint is no larger than the official 'cpu bf16' path's
+//     own error (the __cpu-bf16 folder's vs_cpu_fp32_strategy_golden figure).
+// max_rows is small, so long sequences run in several rounds.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+
+#include "cuda_host_state.h"
+#include "runtime/cpu_golden_util.h"
+
+namespace {
+
+constexpr double kFp32LogitTol = 1e-3;
+constexpr double kFp32StateRelTol = 1e-3;
+
+double max_logit_error(const golden::Folder& f, const golden::Outputs& o) {
+  double worst = 0;
+  for (const auto& file : f.files) {
+    const std::vector<float>* got = nullptr;
+    if (file.key == "logits_rnn.f32") got = &o.logits_rnn;
+    if (file.key == "logits_seq_full.f32") got = &o.logits_seq_full;
+    if (file.key == "logits_seq_last.f32") got = &o.logits_seq_last;
+    if (file.key == "logits_seq_chunked.f32") got = &o.logits_seq_chunked;
+    if (!got) continue;
+    const auto ref = golden::read_f32(f.dir + "/" + file.key);
+    REQUIRE(ref.size() == got->size());
+    const double d = golden::max_abs_diff(got->data(), ref.data(), ref.size());
+    INFO(file.key);
+    CHECK(d == d);  // no NaN
+    worst = std::max(worst, d);
+  }
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[cuda][golden]") {
+  std::printf("\n%-30s %12s %12s\n", "cuda fp32 vs golden", "max|dlogit|", "max rel dstate");
+  for (const std::string& name : golden::list_folders()) {
+    const golden::Folder f = golden::read_folder(name);
+    if (f.bf16_compute()) continue;
+    INFO("golden folder " << name);
+    auto model = rwkv::load_model(testdata_path(f.model_file));
+    rwkv::CudaOptions opt;
+    opt.dtype = rwkv::DType::f32;
+    opt.max_rows = 20;
+    opt.n_slots = 1;
+    rwkv::CudaBackend be(*model, opt);
+    HostStateCuda host(be);
+    const golden::Outputs o = golden::run_all_modes(host, f.tokens, f.chunk_split);
+    const double dl = max_logit_error(f, o);
+    CHECK(dl <= kFp32LogitTol);
+
+    double ds = 0;
+    const rwkv::StateLayout& layout = be.state_layout();
+    for (const auto& file : f.files) {
+      const bool after0 = file.key.rfind("state_rnn_after_tok0/", 0) == 0;
+      const bool final_ = file.key.rfind("state_rnn_final/", 0) == 0;
+      if (!after0 && !final_) continue;
+      const std::string base = file.key.substr(file.key.find('/') + 1);
+      size_t i = 0;
+      while (i < layout.tensors().size() && layout.file_name(i) != base) ++i;
+      REQUIRE(i < layout.tensors().size());
+      const auto& t = layout.tensors()[i];
+      const auto ref = golden::read_f32(f.dir + "/" + file.key);
+      REQUIRE(ref.size() == t.numel);
+      const std::vector<float>& st = after0 ? o.state_after_tok0 : o.state_rnn_final;
+      ds = std::max(ds, golden::max_rel_diff(st.data() + t.offset, ref.data(), t.numel));
+      // Prefill and the chunked run end in the state of T decode steps.
+      if (final_) {
+        ds = std::max(ds, golden::max_rel_diff(o.state_seq_final.data() + t.offset, ref.data(), t.numel));
+        ds = std::max(ds, golden::max_rel_diff(o.state_chunked_final.data() + t.offset, ref.data(), t.numel));
+      }
+    }
+    CHECK(ds <= kFp32StateRelTol);
+    std::printf("%-30s %12.3g %12.3g\n", name.c_str(), dl, ds);
+  }
+}
+
+TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's error",
+          "[cuda][golden]") {
+  std::printf("\n%-36s %5s %12s %12s\n", "cuda low precision vs fp32 golden", "dtype", "max|dlogit|",
+              "official bf16");
+  for (const std::string& name : golden::list_folders()) {
+    const golden::Folder bf = golden::read_folder(name);
+    if (!bf.bf16_compute()) continue;
+    REQUIRE(bf.bf16_vs_fp32_rnn > 0);
+    const std::string fp32_name = name.substr(0, name.find("__cpu-bf16"));
+    const golden::Folder ref = golden::read_folder(fp32_name);
+    REQUIRE(ref.strategy == "cpu fp32");
+    auto model = rwkv::load_model(testdata_path(ref.model_file));
+    for (rwkv::DType dt : {rwkv::DType::bf16, rwkv::DType::f16}) {
+      INFO("golden folder " << fp32_name << ", weights " << rwkv::dtype_name(dt));
+      rwkv::CudaOptions opt;
+      opt.dtype = dt;
+      opt.max_rows = 24;
+      rwkv::CudaBackend be(*model, opt);
+      HostStateCuda host(be);
+      const golden::Outputs o = golden::run_all_modes(host, ref.tokens, ref.chunk_split);
+      const double dl = max_logit_error(ref, o);
+      std::printf("%-36s %5s %12.3g %12.3g\n", fp32_name.c_str(), rwkv::dtype_name(dt), dl,
+                  bf.bf16_vs_fp32_rnn);
+      CHECK(dl <= bf.bf16_vs_fp32_rnn);
+    }
+  }
+}
