@@ -33,6 +33,23 @@ else
   echo "setup: no CUDA toolkit (nvcc) found: the GPU and emulated builds need it; the CPU build works without" >&2
 fi
 
+# cuobjdump (to check that every kernel object carries sm_90 code) is not in
+# every CUDA toolkit install; NVIDIA publishes it on PyPI as a tooling wheel.
+# It is unpacked into .tools/ of this checkout, never used at run time.
+TOOLS_DIR="$(cd "$(dirname "$0")/.." && pwd)/.tools"
+if ! command -v cuobjdump >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/cuobjdump ] &&
+   [ ! -x "$TOOLS_DIR/bin/cuobjdump" ] && command -v pip >/dev/null 2>&1; then
+  tmp=$(mktemp -d)
+  if pip download -q --no-deps -d "$tmp" "nvidia-cuda-cuobjdump==13.5.37" >/dev/null 2>&1; then
+    mkdir -p "$TOOLS_DIR/bin"
+    (cd "$tmp" && unzip -oq ./*.whl && cp nvidia/cu13/bin/cuobjdump "$TOOLS_DIR/bin/" && chmod +x "$TOOLS_DIR/bin/cuobjdump")
+    echo "setup: cuobjdump installed in $TOOLS_DIR/bin"
+  else
+    echo "setup: could not fetch cuobjdump; the cuda test stage will skip its sm_90 check" >&2
+  fi
+  rm -rf "$tmp"
+fi
+
 # Tokenizer files (World and GPT-NeoX 20B vocabularies), checked against the
 # sums in scripts/tokenizers.sha256.
 if [ -x "$(dirname "$0")/fetch_tokenizers.sh" ]; then

@@ -1,0 +1,71 @@
+// runtime/backend/backend.h: the interface every compute backend implements
+// (runtime/cpu/ now, runtime/cuda/ later), so callers never care which one runs.
+//
+// One forward() call runs any number of independent sequences, each with its
+// own token span and its own recurrent state, updated in place. A span of one
+// token is "RNN mode"; a longer span is "sequence mode" (prefill). Both give the
+// same result (rwkv-spec.md section 1.1, "Prefill = RNN").
+//
+// The state of one sequence is one flat float32 buffer in the official per-
+// version order (see state_layout.h), so it can be saved, compared with the
+// golden files and restored bit for bit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "runtime/backend/state_layout.h"
+#include "runtime/model/model.h"
+
+namespace rwkv {
+
+// Which logits a forward() call writes.
+enum class LogitsMode {
+  none,  // nothing (e.g. a prompt chunk whose logits are not needed)
+  last,  // one row per sequence: the logits after its last token  -> [n_seq, V]
+  all,   // one row per token, sequences one after another          -> [sum T, V]
+};
+
+// One sequence of a batch.
+struct SeqInput {
+  const int32_t* tokens = nullptr;  // token ids, each in [0, n_vocab)
+  size_t n_tokens = 0;              // >= 1
+  float* state = nullptr;           // StateLayout::size() floats, read and updated in place,
+                                    // in the backend's memory space (host memory for "cpu")
+  size_t state_floats = 0;          // size of `state` in floats; must equal StateLayout::size()
+};
+
+struct Batch {
+  std::vector<SeqInput> seqs;
+  LogitsMode logits = LogitsMode::all;
+
+  // Number of logits rows forward() writes for this batch.
+  size_t logits_rows() const;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual const char* name() const = 0;  // "cpu", "cuda"
+  virtual const ModelInfo& info() const = 0;
+  virtual const StateLayout& state_layout() const = 0;
+
+  // Writes the initial state of one sequence (size() floats): zeros, except v4
+  // att.pp = -1e30 and a v6 att.time_state when the checkpoint has one.
+  virtual void init_state(float* state) const = 0;
+
+  // Runs the batch. `logits` receives batch.logits_rows() x n_vocab floats
+  // (may be null for LogitsMode::none). Validates everything first (token ids,
+  // empty spans, state sizes, null pointers) and throws rwkv::Error before any
+  // state is touched. Sequences must not share a state buffer.
+  virtual void forward(const Batch& batch, float* logits) = 0;
+};
+
+// Checks a batch against a model (token range, non-empty spans, state sizes,
+// distinct non-null states); throws rwkv::Error describing the first problem.
+void validate_batch(const Batch& batch, const ModelInfo& info, const StateLayout& layout,
+                    bool logits_null);
+
+}  // namespace rwkv

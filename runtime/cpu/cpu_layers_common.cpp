@@ -1,0 +1,75 @@
+// runtime/cpu/cpu_layers_common.cpp: token shift, ChannelMix (all versions) and
+// the v5/v6 WKV head loop shared by time_mix_v5.cpp and time_mix_v6.cpp.
+#include <cstring>
+
+#include "runtime/cpu/cpu_layers.h"
+
+namespace rwkv {
+namespace cpu {
+
+void token_shift(const LayerCtx& c, const float* x, int width, size_t state_offset, float* prev) {
+  const size_t W = static_cast<size_t>(width);
+  for (size_t s = 0; s < c.rows.n_seq(); ++s) {
+    const size_t b = c.rows.begin[s], e = c.rows.begin[s + 1];
+    float* sx = c.rows.state[s] + state_offset;
+    std::memcpy(prev + b * W, sx, W * sizeof(float));
+    if (e - b > 1) std::memcpy(prev + (b + 1) * W, x + b * W, (e - b - 1) * W * sizeof(float));
+    std::memcpy(sx, x + (e - 1) * W, W * sizeof(float));
+  }
+}
+
+void channel_mix(const LayerCtx& c, const float* f, const float* prev, float* out) {
+  const LayerWeights& L = c.lw;
+  const size_t M = c.rows.M, C = static_cast<size_t>(c.w.C), F = static_cast<size_t>(c.w.F);
+  const bool v4_lerp = c.w.arch != Arch::v6 && c.w.arch != Arch::v7;
+  const bool has_r = c.w.arch != Arch::v7;
+  std::vector<float> xk(M * C), xr(has_r ? M * C : 0);
+  for (size_t m = 0; m < M; ++m)
+    for (size_t i = 0; i < C; ++i) {
+      const size_t j = m * C + i;
+      if (v4_lerp) {  // mu weights the current token (spec 3.4)
+        xk[j] = f[j] * L.ffn_mix_k[i] + prev[j] * (1.0f - L.ffn_mix_k[i]);
+        xr[j] = f[j] * L.ffn_mix_r[i] + prev[j] * (1.0f - L.ffn_mix_r[i]);
+      } else {  // mu weights the previous token (spec 5.3, 6.4)
+        const float d = prev[j] - f[j];
+        xk[j] = f[j] + d * L.ffn_mix_k[i];
+        if (has_r) xr[j] = f[j] + d * L.ffn_mix_r[i];
+      }
+    }
+  std::vector<float> k(M * F);
+  linear(c.pool, L.ffn_k, xk.data(), C, M, k.data(), F);
+  for (float& z : k) z = relu_sq(z);
+  linear(c.pool, L.ffn_v, k.data(), F, M, out, C);
+  if (has_r) {
+    std::vector<float> r(M * C);
+    linear(c.pool, L.ffn_r, xr.data(), C, M, r.data(), C);
+    for (size_t j = 0; j < M * C; ++j) out[j] *= sigmoidf(r[j]);
+  }
+}
+
+void wkv5_head(int N, size_t A, size_t r0, size_t r1, int h, const float* r, const float* k,
+               const float* v, const float* w_rows, const float* w_fixed, const float* u,
+               float* S, float* y) {
+  const size_t o = static_cast<size_t>(h) * static_cast<size_t>(N);
+  const float* uh = u + o;
+  for (size_t t = r0; t < r1; ++t) {
+    const float* rt = r + t * A + o;
+    const float* kt = k + t * A + o;
+    const float* vt = v + t * A + o;
+    const float* wt = (w_rows ? w_rows + t * A : w_fixed) + o;
+    float* yt = y + t * A + o;
+    for (int j = 0; j < N; ++j) yt[j] = 0.0f;
+    for (int i = 0; i < N; ++i) {  // i: key index (rows of S), j: value index
+      float* Si = S + static_cast<size_t>(i) * N;
+      const float ri = rt[i], ki = kt[i], ui = uh[i], wi = wt[i];
+      for (int j = 0; j < N; ++j) {
+        const float kv = ki * vt[j];
+        yt[j] += ri * (ui * kv + Si[j]);  // output uses the old state
+        Si[j] = wi * Si[j] + kv;          // then the update
+      }
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace rwkv

@@ -1,0 +1,96 @@
+// runtime/cpu/cpu_ops.cpp: see cpu_ops.h.
+#include "runtime/cpu/cpu_ops.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace rwkv {
+namespace cpu {
+
+namespace {
+
+// One BLAS call for output rows [r0, r1) of W.
+void linear_rows(const Linear& W, int r0, int r1, const float* X, size_t ldx, size_t M,
+                 float* Y, size_t ldy) {
+  const int rows = r1 - r0;
+  if (rows <= 0 || M == 0) return;
+  const float* Wp = W.w.data() + static_cast<size_t>(r0) * static_cast<size_t>(W.in);
+  if (M == 1) {
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, W.in, 1.0f, Wp, W.in, X, 1, 0.0f, Y + r0, 1);
+  } else {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), rows, W.in, 1.0f,
+                X, static_cast<int>(ldx), Wp, W.in, 0.0f, Y + r0, static_cast<int>(ldy));
+  }
+}
+
+}  // namespace
+
+void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
+            size_t ldy) {
+  // Below ~64k multiply-adds per thread the hand-off costs more than it saves.
+  const size_t macs = M * static_cast<size_t>(W.out) * static_cast<size_t>(W.in);
+  const size_t per_thread_min = size_t(1) << 16;
+  size_t parts = std::min<size_t>(static_cast<size_t>(pool.size()), macs / per_thread_min);
+  parts = std::min<size_t>(parts, static_cast<size_t>(W.out) / 16);
+  if (parts <= 1) {
+    linear_rows(W, 0, W.out, X, ldx, M, Y, ldy);
+    return;
+  }
+  // Row blocks of a multiple of 16 rows.
+  const int per = ((W.out + static_cast<int>(parts) - 1) / static_cast<int>(parts) + 15) / 16 * 16;
+  const size_t n_blocks = static_cast<size_t>((W.out + per - 1) / per);
+  pool.run(n_blocks, [&](size_t b) {
+    const int r0 = static_cast<int>(b) * per;
+    linear_rows(W, r0, std::min(W.out, r0 + per), X, ldx, M, Y, ldy);
+  });
+}
+
+void layer_norm_row(const float* x, const float* g, const float* b, int n, float* y, float eps) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += x[i];
+  const double mean = sum / n;
+  double var = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const double d = x[i] - mean;
+    var += d * d;
+  }
+  var /= n;
+  const double rstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
+  for (int i = 0; i < n; ++i)
+    y[i] = static_cast<float>((x[i] - mean) * rstd) * g[i] + b[i];
+}
+
+void layer_norm_rows(ThreadPool& pool, const float* x, size_t M, int n, const float* g,
+                     const float* b, float* y) {
+  const size_t grain = std::max<size_t>(1, 8192 / static_cast<size_t>(n));
+  pool.parallel_for(M, grain, [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; ++r) layer_norm_row(x + r * n, g, b, n, y + r * n);
+  });
+}
+
+void group_norm_row(const float* x, int H, int N, const float* g, const float* b, float eps,
+                    float* y) {
+  for (int h = 0; h < H; ++h) {
+    const int o = h * N;
+    layer_norm_row(x + o, g + o, b + o, N, y + o, eps);
+  }
+}
+
+float round_to_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) {  // NaN stays a (quiet) NaN
+    u = (u | 0x00400000u) & 0xffff0000u;
+  } else {
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+  }
+  float r;
+  std::memcpy(&r, &u, sizeof r);
+  return r;
+}
+
+}  // namespace cpu
+}  // namespace rwkv

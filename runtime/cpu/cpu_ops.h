@@ -1,0 +1,53 @@
+// runtime/cpu/cpu_ops.h: the numeric building blocks of the CPU reference
+// backend: fp32 linear layers through OpenBLAS, LayerNorm, GroupNorm and the
+// small scalar functions, written to match PyTorch's fp32 definitions.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "runtime/cpu/thread_pool.h"
+
+namespace rwkv {
+namespace cpu {
+
+// A weight matrix applied as y = W x, stored [out, in] row-major (PyTorch's
+// nn.Linear layout). LoRA matrices, stored [in, out] in checkpoints, are
+// transposed into this form at load.
+struct Linear {
+  int out = 0, in = 0;
+  std::vector<float> w;  // out * in
+};
+
+// Y[m, :] = W X[m, :] for m < M. X rows are `ldx` floats apart, Y rows `ldy`.
+// OpenBLAS runs single-threaded per call; large products are split over
+// output rows across the pool.
+void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
+            size_t ldy);
+
+// LayerNorm over rows of length n (biased variance, eps 1e-5; rwkv-spec.md 1):
+// y = (x - mean) / sqrt(var + eps) * g + b. Mean and variance in double.
+void layer_norm_row(const float* x, const float* g, const float* b, int n, float* y,
+                    float eps = 1e-5f);
+void layer_norm_rows(ThreadPool& pool, const float* x, size_t M, int n, const float* g,
+                     const float* b, float* y);
+
+// GroupNorm of one row of H*N values: each contiguous group of N normalised by
+// its own mean and biased variance, then the per-channel affine (spec 1, GN_H).
+void group_norm_row(const float* x, int H, int N, const float* g, const float* b, float eps,
+                    float* y);
+
+inline float sigmoidf(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float siluf(float x) { return x / (1.0f + std::exp(-x)); }
+inline float relu_sq(float x) {
+  const float r = x > 0.0f ? x : 0.0f;
+  return r * r;
+}
+
+// float -> bfloat16 -> float, round to nearest even (PyTorch's conversion).
+float round_to_bf16(float x);
+
+}  // namespace cpu
+}  // namespace rwkv

@@ -1,0 +1,54 @@
+// runtime/cpu/thread_pool.h: a small fork-join pool owned by one CpuBackend.
+//
+// Rules: n_threads counts the calling thread (n_threads = 1 means no worker
+// threads at all). run() is called by one thread at a time and must not be
+// called from inside a job. Exceptions thrown by a job are rethrown by run()
+// (the first one) after every chunk has finished.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace rwkv {
+namespace cpu {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls job(i) for every i in [0, n_chunks), spread over the threads.
+  void run(size_t n_chunks, const std::function<void(size_t)>& job);
+
+  // Splits [0, n) into at most size() contiguous ranges of at least `grain`
+  // items and calls fn(begin, end) on each; serial when n < 2 * grain.
+  void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
+
+ private:
+  void worker_loop();
+  void do_chunks();
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_start_, cv_done_;
+  const std::function<void(size_t)>* job_ = nullptr;
+  size_t n_chunks_ = 0;
+  std::atomic<size_t> next_{0};
+  size_t busy_ = 0;          // workers still inside the current job
+  unsigned long long generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace cpu
+}  // namespace rwkv

@@ -1,0 +1,73 @@
+// runtime/cpu/time_mix_v6.cpp: RWKV-6 TimeMix (rwkv-spec.md 5.2, 5.5):
+// data-dependent lerp (ddlerp), per-token decay exp(-exp(w)), then the v5 WKV.
+#include <cmath>
+
+#include "runtime/cpu/cpu_layers.h"
+
+namespace rwkv {
+namespace cpu {
+
+void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* out) {
+  const LayerWeights& L = c.lw;
+  const size_t M = c.rows.M, C = static_cast<size_t>(c.w.C), A = static_cast<size_t>(c.w.A);
+  const int H = c.w.H, N = c.w.N;
+  const size_t D = static_cast<size_t>(L.maa_w2[0].in);
+
+  // d = prev - a;  xxx = a + d * maa_x;  m = tanh(xxx @ maa_w1) split into 5 groups of D.
+  std::vector<float> d(M * C), xxx(M * C), m(M * 5 * D);
+  for (size_t j = 0; j < M * C; ++j) {
+    d[j] = prev[j] - a[j];
+    xxx[j] = a[j] + d[j] * L.maa_x[j % C];
+  }
+  linear(c.pool, L.maa_w1, xxx.data(), C, M, m.data(), 5 * D);
+  for (float& z : m) z = std::tanh(z);
+
+  // x_z = a + d * (maa_z + m_z @ maa_w2[z]) for z = w, k, v, r, g (in that order).
+  const Vec* maa[5] = {&L.maa_w, &L.maa_k, &L.maa_v, &L.maa_r, &L.maa_g};
+  std::vector<float> xz[5];
+  for (int z = 0; z < 5; ++z) {
+    xz[z].resize(M * C);
+    linear(c.pool, L.maa_w2[z], m.data() + static_cast<size_t>(z) * D, 5 * D, M, xz[z].data(), C);
+    for (size_t j = 0; j < M * C; ++j) xz[z][j] = a[j] + d[j] * ((*maa[z])[j % C] + xz[z][j]);
+  }
+  const std::vector<float>&xw = xz[0], &xk = xz[1], &xv = xz[2], &xr = xz[3], &xg = xz[4];
+
+  std::vector<float> r(M * A), k(M * A), v(M * A), g(M * A), y(M * A);
+  linear(c.pool, L.att_r, xr.data(), C, M, r.data(), A);
+  linear(c.pool, L.att_k, xk.data(), C, M, k.data(), A);
+  linear(c.pool, L.att_v, xv.data(), C, M, v.data(), A);
+  linear(c.pool, L.att_g, xg.data(), C, M, g.data(), A);
+  for (float& z : g) z = siluf(z);
+
+  // w = exp(-exp(time_decay + tanh(x_w @ decay_w1) @ decay_w2)), fp32 (spec 5.2, 5.6).
+  const size_t Dd = static_cast<size_t>(L.decay_w1.out);
+  std::vector<float> t1(M * Dd), w(M * A);
+  linear(c.pool, L.decay_w1, xw.data(), C, M, t1.data(), Dd);
+  for (float& z : t1) z = std::tanh(z);
+  linear(c.pool, L.decay_w2, t1.data(), Dd, M, w.data(), A);
+  for (size_t j = 0; j < M * A; ++j) w[j] = std::exp(-std::exp(L.decay_base[j % A] + w[j]));
+
+  const size_t S = c.rows.n_seq(), NN = static_cast<size_t>(N) * static_cast<size_t>(N);
+  auto unit = [&](size_t job) {
+    const size_t s = job / static_cast<size_t>(H);
+    const int h = static_cast<int>(job % static_cast<size_t>(H));
+    float* Sh = c.rows.state[s] + c.st.kv + static_cast<size_t>(h) * NN;
+    wkv5_head(N, A, c.rows.begin[s], c.rows.begin[s + 1], h, r.data(), k.data(), v.data(),
+              w.data(), nullptr, L.bonus.data(), Sh, y.data());
+  };
+  if (M * A * static_cast<size_t>(N) < (size_t(1) << 15)) {
+    for (size_t j = 0; j < S * static_cast<size_t>(H); ++j) unit(j);
+  } else {
+    c.pool.run(S * static_cast<size_t>(H), unit);
+  }
+
+  std::vector<float> o(M * A);
+  for (size_t mm = 0; mm < M; ++mm)
+    group_norm_row(y.data() + mm * A, H, N, L.ln_x_w.data(), L.ln_x_b.data(), 64e-5f,
+                   o.data() + mm * A);
+  for (size_t j = 0; j < M * A; ++j) o[j] *= g[j];
+  linear(c.pool, L.att_o, o.data(), A, M, out, C);
+}
+
+}  // namespace cpu
+}  // namespace rwkv

@@ -1,0 +1,135 @@
+// runtime/cpu/time_mix_v7.cpp: RWKV-7 TimeMix (rwkv-spec.md 6.3, 6.5): LoRA
+// projections, the "replacement" key, the value residual, and the generalized
+// delta rule with the state laid out [head][value][key], read out AFTER the
+// update. pip's RNN path constant 0.606531 is used for e^-0.5 in the decay.
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/cpu/cpu_layers.h"
+
+namespace rwkv {
+namespace cpu {
+
+void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_first, float* out) {
+  const LayerWeights& L = c.lw;
+  const size_t M = c.rows.M, C = static_cast<size_t>(c.w.C), A = static_cast<size_t>(c.w.A);
+  const int H = c.w.H, N = c.w.N;
+
+  // x_z = a + (prev - a) * x_z_param
+  std::vector<float> xr(M * C), xw(M * C), xk(M * C), xv(M * C), xa(M * C), xg(M * C);
+  for (size_t j = 0; j < M * C; ++j) {
+    const size_t i = j % C;
+    const float d = prev[j] - a[j];
+    xr[j] = a[j] + d * L.x_r[i];
+    xw[j] = a[j] + d * L.x_w[i];
+    xk[j] = a[j] + d * L.x_k[i];
+    xv[j] = a[j] + d * L.x_v[i];
+    xa[j] = a[j] + d * L.x_a[i];
+    xg[j] = a[j] + d * L.x_g[i];
+  }
+  std::vector<float> r(M * A), k(M * A), v(M * A), w(M * A), alpha(M * A), g(M * A);
+  linear(c.pool, L.att_r, xr.data(), C, M, r.data(), A);
+  linear(c.pool, L.att_k, xk.data(), C, M, k.data(), A);
+  linear(c.pool, L.att_v, xv.data(), C, M, v.data(), A);
+
+  // Two-matrix LoRA: out = (f(x @ m1)) @ m2.
+  auto lora = [&](const Linear& m1, const Linear& m2, const std::vector<float>& x, float (*f)(float),
+                  float* dst) {
+    const size_t Dl = static_cast<size_t>(m1.out);
+    std::vector<float> t(M * Dl);
+    linear(c.pool, m1, x.data(), C, M, t.data(), Dl);
+    if (f)
+      for (float& z : t) z = f(z);
+    linear(c.pool, m2, t.data(), Dl, M, dst, A);
+  };
+  lora(L.w1, L.w2, xw, [](float z) { return std::tanh(z); }, w.data());
+  lora(L.a1, L.a2, xa, nullptr, alpha.data());
+  lora(L.g1, L.g2, xg, [](float z) { return sigmoidf(z); }, g.data());
+
+  std::vector<float> kk(M * A);
+  for (size_t j = 0; j < M * A; ++j) {
+    const size_t i = j % A;
+    alpha[j] = sigmoidf(L.a0[i] + alpha[j]);
+    kk[j] = k[j] * L.k_k[i];
+    k[j] = k[j] * (1.0f + (alpha[j] - 1.0f) * L.k_a[i]);   // replacement key
+    w[j] = std::exp(-0.606531f * sigmoidf(L.w0[i] + w[j])); // decay in (0.545, 1)
+  }
+  // kk = per-head normalize(k * k_k), eps 1e-12 (F.normalize).
+  for (size_t m = 0; m < M; ++m)
+    for (int h = 0; h < H; ++h) {
+      float* p = kk.data() + m * A + static_cast<size_t>(h) * N;
+      double ss = 0.0;
+      for (int i = 0; i < N; ++i) ss += static_cast<double>(p[i]) * p[i];
+      const float norm = std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
+      for (int i = 0; i < N; ++i) p[i] /= norm;
+    }
+
+  // Value residual (spec 6.3): layer 0 defines v_first, later layers mix towards it.
+  if (!L.has_v_mix) {
+    std::copy(v.begin(), v.end(), v_first);
+  } else {
+    std::vector<float> vm(M * A);
+    lora(L.v1, L.v2, xv, nullptr, vm.data());
+    for (size_t j = 0; j < M * A; ++j)
+      v[j] = v[j] + (v_first[j] - v[j]) * sigmoidf(L.v0[j % A] + vm[j]);
+  }
+
+  // WKV per (sequence, head), S[i][j] with i = value index, j = key index:
+  //   sa_i = sum_j S[i][j] * (-kk_j)
+  //   S[i][j] = S[i][j] * w_j + sa_i * (kk_j * alpha_j) + v_i * k_j
+  //   y_i = sum_j S[i][j] * r_j
+  std::vector<float> y(M * A);
+  const size_t S = c.rows.n_seq(), NN = static_cast<size_t>(N) * static_cast<size_t>(N);
+  auto unit = [&](size_t job) {
+    const size_t s = job / static_cast<size_t>(H);
+    const size_t o = (job % static_cast<size_t>(H)) * static_cast<size_t>(N);
+    float* Sh = c.rows.state[s] + c.st.kv + (job % static_cast<size_t>(H)) * NN;
+    std::vector<float> b(static_cast<size_t>(N));
+    for (size_t t = c.rows.begin[s]; t < c.rows.begin[s + 1]; ++t) {
+      const float* rt = r.data() + t * A + o;
+      const float* kt = k.data() + t * A + o;
+      const float* vt = v.data() + t * A + o;
+      const float* wt = w.data() + t * A + o;
+      const float* kkt = kk.data() + t * A + o;
+      const float* at = alpha.data() + t * A + o;
+      for (int j = 0; j < N; ++j) b[static_cast<size_t>(j)] = kkt[j] * at[j];
+      float* yt = y.data() + t * A + o;
+      for (int i = 0; i < N; ++i) {
+        float* Si = Sh + static_cast<size_t>(i) * N;
+        float sa = 0.0f;
+        for (int j = 0; j < N; ++j) sa += Si[j] * -kkt[j];
+        float acc = 0.0f;
+        for (int j = 0; j < N; ++j) {
+          Si[j] = Si[j] * wt[j] + sa * b[static_cast<size_t>(j)] + vt[i] * kt[j];
+          acc += Si[j] * rt[j];
+        }
+        yt[i] = acc;
+      }
+    }
+  };
+  if (M * A * static_cast<size_t>(N) < (size_t(1) << 15)) {
+    for (size_t j = 0; j < S * static_cast<size_t>(H); ++j) unit(j);
+  } else {
+    c.pool.run(S * static_cast<size_t>(H), unit);
+  }
+
+  // GroupNorm (eps 64e-5), plus the per-head bonus (sum_j r_j k_j r_k_j) v, times the gate.
+  std::vector<float> o(M * A);
+  for (size_t m = 0; m < M; ++m) {
+    const size_t row = m * A;
+    group_norm_row(y.data() + row, H, N, L.ln_x_w.data(), L.ln_x_b.data(), 64e-5f,
+                   o.data() + row);
+    for (int h = 0; h < H; ++h) {
+      const size_t hb = row + static_cast<size_t>(h) * N;
+      float dot = 0.0f;
+      for (int j = 0; j < N; ++j)
+        dot += r[hb + j] * k[hb + j] * L.r_k[static_cast<size_t>(h) * N + j];
+      for (int i = 0; i < N; ++i) o[hb + i] += dot * v[hb + i];
+    }
+    for (size_t j = 0; j < A; ++j) o[row + j] *= g[row + j];
+  }
+  linear(c.pool, L.att_o, o.data(), A, M, out, C);
+}
+
+}  // namespace cpu
+}  // namespace rwkv

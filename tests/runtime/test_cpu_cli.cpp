@@ -1,0 +1,126 @@
+// tests/runtime/test_cpu_cli.cpp: `rwkv-run logits` end to end against the
+// official goldens (logits files and the concatenated state files).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "cpu_golden_util.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("rwkv_cli_test_" + std::to_string(getpid()));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+// Runs rwkv-run with `args`; returns its exit status.
+int rwkv_run(const std::string& args) {
+  const std::string cmd = std::string(RWKV_RUN_BINARY) + " " + args + " 2>/dev/null";
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+std::string join(const std::vector<int32_t>& v, size_t begin, size_t end) {
+  std::string s;
+  for (size_t i = begin; i < end; ++i) s += (i > begin ? "," : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::vector<float> golden_state(const golden::Folder& f, const std::string& dir) {
+  std::vector<float> all;
+  for (const golden::GoldenFile& g : f.files)
+    if (g.key.rfind(dir + "/", 0) == 0) {  // manifest lists them in index order
+      const std::vector<float> part = golden::read_f32(f.dir + "/" + g.key);
+      all.insert(all.end(), part.begin(), part.end());
+    }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("rwkv-run logits reproduces the golden logits and states", "[cpu][cli]") {
+  const golden::Folder f = golden::read_folder("tiny-rwkv-5v2-730K");
+  const std::string model = testdata_path(f.model_file);
+  const size_t V = 256, T = f.tokens.size(), split = f.chunk_split;
+  TempDir tmp;
+  const std::vector<float> final_state = golden_state(f, "state_rnn_final");
+  REQUIRE(!final_state.empty());
+
+  SECTION("sequence mode, all logits, final state") {
+    REQUIRE(rwkv_run("logits " + model + " --tokens " + join(f.tokens, 0, T) + " --out " + (tmp / "l.f32") +
+                     " --state-out " + (tmp / "s.f32")) == 0);
+    const auto got = golden::read_f32(tmp / "l.f32");
+    const auto ref = golden::read_f32(f.dir + "/logits_seq_full.f32");
+    REQUIRE(got.size() == T * V);
+    CHECK(golden::max_abs_diff(got.data(), ref.data(), ref.size()) <= 1e-4);
+    const auto st = golden::read_f32(tmp / "s.f32");
+    REQUIRE(st.size() == final_state.size());
+    CHECK(golden::max_rel_diff(st.data(), final_state.data(), st.size()) <= 1e-4);
+  }
+  SECTION("rnn mode, last logits only") {
+    REQUIRE(rwkv_run("logits " + model + " --mode rnn --last --tokens " + join(f.tokens, 0, T) +
+                     " --out " + (tmp / "l.f32")) == 0);
+    const auto got = golden::read_f32(tmp / "l.f32");
+    const auto ref = golden::read_f32(f.dir + "/logits_rnn.f32");
+    REQUIRE(got.size() == V);
+    CHECK(golden::max_abs_diff(got.data(), &ref[(T - 1) * V], V) <= 1e-4);
+  }
+  SECTION("chunked through --state-out / --state-in") {
+    REQUIRE(rwkv_run("logits " + model + " --tokens " + join(f.tokens, 0, split) + " --out " + (tmp / "a.f32") +
+                     " --state-out " + (tmp / "s.f32")) == 0);
+    REQUIRE(rwkv_run("logits " + model + " --tokens " + join(f.tokens, split, T) + " --state-in " + (tmp / "s.f32") +
+                     " --out " + (tmp / "b.f32") + " --state-out " + (tmp / "s2.f32")) == 0);
+    const auto ref = golden::read_f32(f.dir + "/logits_seq_chunked.f32");
+    const auto a = golden::read_f32(tmp / "a.f32"), b = golden::read_f32(tmp / "b.f32");
+    REQUIRE(a.size() == split * V);
+    REQUIRE(b.size() == (T - split) * V);
+    CHECK(golden::max_abs_diff(a.data(), ref.data(), a.size()) <= 1e-4);
+    CHECK(golden::max_abs_diff(b.data(), &ref[split * V], b.size()) <= 1e-4);
+    const auto st = golden::read_f32(tmp / "s2.f32");
+    CHECK(golden::max_rel_diff(st.data(), final_state.data(), st.size()) <= 1e-4);
+  }
+  SECTION("--text goes through the model's tokenizer (bytes for V = 256)") {
+    const std::string text = "\"In the beginning,\" she said, \"there was only the silent river.\"";
+    // The golden tokens are the UTF-8 bytes of this text (manifest token_info).
+    REQUIRE(rwkv_run("logits " + model + " --text '" + text + "' --out " + (tmp / "l.f32")) == 0);
+    const auto got = golden::read_f32(tmp / "l.f32");
+    const auto ref = golden::read_f32(f.dir + "/logits_seq_full.f32");
+    REQUIRE(got.size() == T * V);
+    CHECK(golden::max_abs_diff(got.data(), ref.data(), ref.size()) <= 1e-4);
+  }
+  SECTION("bad input: clear failure, no output file") {
+    CHECK(rwkv_run("logits " + model + " --tokens 1,256 --out " + (tmp / "x.f32")) == 1);
+    CHECK(rwkv_run("logits " + model + " --mode rnn --tokens 1,-3 --out " + (tmp / "x.f32")) == 1);
+    CHECK(rwkv_run("logits " + model + " --tokens 1,abc --out " + (tmp / "x.f32")) == 1);
+    CHECK(rwkv_run("logits " + model + " --tokens , --out " + (tmp / "x.f32")) == 1);
+    CHECK_FALSE(fs::exists(tmp / "x.f32"));
+    {
+      FILE* s = std::fopen((tmp / "bad_state.f32").c_str(), "wb");
+      const float z[3] = {0, 0, 0};
+      std::fwrite(z, sizeof(float), 3, s);
+      std::fclose(s);
+    }
+    CHECK(rwkv_run("logits " + model + " --tokens 1 --state-in " + (tmp / "bad_state.f32") + " --out " +
+                   (tmp / "x.f32")) == 1);
+    CHECK_FALSE(fs::exists(tmp / "x.f32"));
+    CHECK(rwkv_run("logits " + model + " --tokens 1 --device cuda9 --out " + (tmp / "x.f32")) == 1);
+    CHECK(rwkv_run("logits " + model + " --tokens 1") == 2);           // no --out
+    CHECK(rwkv_run("logits --tokens 1 --out " + (tmp / "x.f32")) == 2);  // no model
+    CHECK(rwkv_run("logits " + model + " --tokens 1 --mode fast --out " + (tmp / "x.f32")) == 2);
+    CHECK_FALSE(fs::exists(tmp / "x.f32"));
+  }
+}
