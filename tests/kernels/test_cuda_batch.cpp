@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "cuda_host_state.h"
+#include "runtime/cuda/host_state.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/cpu_golden_util.h"
 #if RWKV_CUDA_EMU
@@ -86,7 +86,7 @@ TEST_CASE("cuda backend: three sequences together equal each alone and the CPU b
     opt.max_rows = 16;  // the 57 prompt tokens take several rounds
     opt.n_slots = 3;
     rwkv::CudaBackend gpu(*model, opt);
-    HostStateCuda gpu_host(gpu);
+    rwkv::HostStateCuda gpu_host(gpu);
     rwkv::CpuBackend cpu(*model);
 
     const Run together = run(gpu_host, prompts, 6, true);
@@ -148,4 +148,32 @@ TEST_CASE("cuda backend: a model that does not fit names the bytes", "[cuda]") {
   if (saved.empty()) unsetenv("CUDA_EMU_MEMORY_BYTES");
   else setenv("CUDA_EMU_MEMORY_BYTES", saved.c_str(), 1);
 #endif
+}
+
+TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matches the CPU",
+          "[cuda][long]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-4v0-660K.pth"));
+  const int V = model->info.n_vocab;
+  std::vector<int32_t> prompt(16384);
+  for (size_t t = 0; t < prompt.size(); ++t) prompt[t] = (int32_t)((t * 131 + t / 7) % V);
+  rwkv::CudaOptions opt;
+  opt.dtype = rwkv::DType::f32;
+  opt.max_rows = 512;
+  rwkv::CudaBackend gpu(*model, opt);
+  const size_t workspace = gpu.workspace_bytes();
+  rwkv::HostStateCuda gpu_host(gpu);
+  rwkv::CpuBackend cpu(*model);
+  const size_t S = cpu.state_layout().size();
+  std::vector<float> s_gpu(S), s_cpu(S), l_gpu(V), l_cpu(V);
+  gpu_host.init_state(s_gpu.data());
+  cpu.init_state(s_cpu.data());
+  golden::run_seq(gpu_host, prompt.data(), prompt.size(), s_gpu, rwkv::LogitsMode::last, l_gpu.data());
+  golden::run_seq(cpu, prompt.data(), prompt.size(), s_cpu, rwkv::LogitsMode::last, l_cpu.data());
+  CHECK(gpu.workspace_bytes() == workspace);
+  const double dl = golden::max_abs_diff(l_gpu.data(), l_cpu.data(), V);
+  const double ds = golden::max_rel_diff(s_gpu.data(), s_cpu.data(), S);
+  std::printf("16384-token prompt: workspace %.1f MiB, logits vs cpu %.3g, state %.3g\n",
+              workspace / 1048576.0, dl, ds);
+  CHECK(dl <= kTol);
+  CHECK(ds <= kTol);
 }

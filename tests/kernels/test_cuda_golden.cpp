@@ -11,7 +11,7 @@
 
 #include <cstdio>
 
-#include "cuda_host_state.h"
+#include "runtime/cuda/host_state.h"
 #include "runtime/cpu_golden_util.h"
 
 namespace {
@@ -52,7 +52,7 @@ TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[cu
     opt.max_rows = 20;
     opt.n_slots = 1;
     rwkv::CudaBackend be(*model, opt);
-    HostStateCuda host(be);
+    rwkv::HostStateCuda host(be);
     const golden::Outputs o = golden::run_all_modes(host, f.tokens, f.chunk_split);
     const double dl = max_logit_error(f, o);
     CHECK(dl <= kFp32LogitTol);
@@ -101,7 +101,7 @@ TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's er
       opt.dtype = dt;
       opt.max_rows = 24;
       rwkv::CudaBackend be(*model, opt);
-      HostStateCuda host(be);
+      rwkv::HostStateCuda host(be);
       const golden::Outputs o = golden::run_all_modes(host, ref.tokens, ref.chunk_split);
       const double dl = max_logit_error(ref, o);
       std::printf("%-36s %5s %12.3g %12.3g\n", fp32_name.c_str(), rwkv::dtype_name(dt), dl,

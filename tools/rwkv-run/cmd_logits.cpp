@@ -17,7 +17,7 @@
 
 #include "commands.h"
 #include "runtime/backend/backend.h"
-#include "runtime/cpu/cpu_backend.h"
+#include "runtime/backend/open_backend.h"
 #include "runtime/model/model.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -25,11 +25,13 @@ namespace {
 
 const char kUsage[] =
     "usage: rwkv-run logits MODEL (--tokens 1,2,3 | --text TEXT) --out FILE.f32\n"
-    "                       [--device cpu] [--mode rnn|seq] [--last] [--threads N]\n"
+    "                       [--device cpu|cuda[:N]] [--dtype fp32|fp16|bf16] [--mode rnn|seq]\n"
+    "                       [--last] [--threads N]\n"
     "                       [--state-in FILE] [--state-out FILE] [--tokenizer world|20b|bytes|FILE]\n"
     "  Runs the tokens through the model and writes the logits as raw float32:\n"
     "  [T, V] rows (one per token), or with --last only the last token's [V].\n"
     "  --mode rnn feeds one token per call, seq (default) the whole list in one call.\n"
+    "  --device cuda runs the GPU backend (weights in --dtype, default the checkpoint's).\n"
     "  --state-in starts from a saved state (default: the model's initial state);\n"
     "  --state-out saves the final state: flat float32 in the official order\n"
     "  (the golden state_*/NNN_<name>.f32 files concatenated).\n"
@@ -39,6 +41,8 @@ const char kUsage[] =
 struct Options {
   std::string model, tokens, text, out, device = "cpu", mode = "seq", state_in, state_out,
                                         tokenizer;
+  bool have_dtype = false;
+  rwkv::DType dtype = rwkv::DType::f32;
   bool have_tokens = false, have_text = false, last = false;
   int threads = 0;
 };
@@ -107,9 +111,12 @@ void write_floats_atomic(const std::string& path, const float* data, size_t n) {
 
 int run(const Options& o) {
   std::unique_ptr<rwkv::Model> model = rwkv::load_model(o.model);
-  if (o.device != "cpu")
-    throw rwkv::Error("device '" + o.device + "' is not available (this command supports: cpu)");
-  rwkv::CpuBackend backend(*model, rwkv::CpuOptions{o.threads});
+  rwkv::BackendOptions bo;
+  bo.device = o.device;
+  bo.threads = o.threads;
+  if (o.have_dtype) bo.dtype = o.dtype;
+  std::unique_ptr<rwkv::Backend> owned = rwkv::open_backend(*model, bo);
+  rwkv::Backend& backend = *owned;
   const size_t V = static_cast<size_t>(backend.info().n_vocab);
   const size_t S = backend.state_layout().size();
 
@@ -182,6 +189,10 @@ int cmd_logits(int argc, char** argv) {
       if (!value(o.out)) return usage_error(a + " needs a value");
     } else if (a == "--device") {
       if (!value(o.device)) return usage_error(a + " needs a value");
+    } else if (a == "--dtype") {
+      if (!value(v)) return usage_error(a + " needs a value");
+      if (!rwkv::dtype_from_name(v, &o.dtype)) return usage_error("--dtype must be fp32, fp16 or bf16");
+      o.have_dtype = true;
     } else if (a == "--mode") {
       if (!value(o.mode)) return usage_error(a + " needs a value");
       if (o.mode != "rnn" && o.mode != "seq") return usage_error("--mode must be rnn or seq");

@@ -1,0 +1,117 @@
+// Tests of the generation-step sampler (rwkv-spec.md 8.2): bans, presence and
+// frequency penalties with decay, stop tokens, the weight exemption, seeding.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <map>
+
+#include "runtime/sampler/penalty_weight.h"
+#include "runtime/sampler/sampler.h"
+#include "runtime/tokenizer/tokenizer.h"
+#include "test_tokenizer_vectors.h"
+
+namespace {
+
+// Logits whose greedy choice is `winner`.
+std::vector<float> pick(size_t n, int32_t winner) {
+  std::vector<float> l(n, 0.f);
+  l[size_t(winner)] = 50.f;
+  return l;
+}
+
+}  // namespace
+
+TEST_CASE("Penalties change logits by exactly presence + occ * frequency, with decay", "[sampler]") {
+  rwkv::SamplerParams p;
+  p.alpha_presence = 0.3;
+  p.alpha_frequency = 0.15;
+  p.alpha_decay = 0.97;
+  p.temperature = 0;  // greedy, so the accepted tokens are known
+  // Weight 0 for token 7 (as a space or digit token would be), 1 otherwise.
+  rwkv::Sampler sampler(p, [](int32_t t) { return t == 7 ? 0.0 : 1.0; });
+  const size_t n = 16;
+  const std::vector<int32_t> sequence = {5, 3, 5, 7, 5, 9, 3};
+  std::map<int32_t, double> occ;  // the test's own bookkeeping, in Python's doubles
+  TestRandom rnd(11);
+  for (int32_t t : sequence) {
+    // Before this step: check the adjustment on random logits.
+    std::vector<float> logits(n);
+    for (auto& x : logits) x = float(rnd.uniform() * 10 - 5);
+    std::vector<float> adjusted = logits;
+    sampler.adjust_logits(adjusted.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      auto it = occ.find(int32_t(i));
+      const float expect = it == occ.end() ? logits[i] : logits[i] - float(p.alpha_presence + it->second * p.alpha_frequency);
+      CHECK(adjusted[i] == expect);  // bit-exact
+    }
+    // Step: greedy picks t (its logit dwarfs the penalties).
+    auto l = pick(n, t);
+    const auto r = sampler.next(l.data(), n);
+    REQUIRE(r.token == t);
+    REQUIRE_FALSE(r.stop);
+    for (auto& kv : occ) kv.second *= p.alpha_decay;
+    occ[t] += t == 7 ? 0.0 : 1.0;
+    CHECK(sampler.penalty().occurrences() == occ);
+  }
+  CHECK(occ.count(7) == 1);  // a weight-0 token still gets the presence penalty
+}
+
+TEST_CASE("Banned tokens are never drawn and stop tokens are reported uncounted", "[sampler]") {
+  rwkv::SamplerParams p;
+  p.token_ban = {2};
+  p.token_stop = {4};
+  p.temperature = 0;
+  rwkv::Sampler sampler(p);
+  auto l = pick(8, 2);  // the banned token has the largest logit
+  l[6] = 10.f;
+  auto r = sampler.next(l.data(), 8);
+  CHECK(r.token == 6);
+  CHECK(std::isinf(l[2]));
+  const auto before = sampler.penalty().occurrences();
+  l = pick(8, 4);
+  r = sampler.next(l.data(), 8);
+  CHECK(r.token == 4);
+  CHECK(r.stop);
+  CHECK(sampler.penalty().occurrences() == before);
+}
+
+TEST_CASE("A seed makes a sampling run repeatable", "[sampler]") {
+  rwkv::SamplerParams p;
+  p.temperature = 1.2;
+  p.top_p = 0.95;
+  auto run = [&](uint64_t seed) {
+    p.seed = seed;
+    rwkv::Sampler s(p);
+    TestRandom rnd(3);  // same logits every run
+    std::vector<int32_t> out;
+    for (int i = 0; i < 200; ++i) {
+      std::vector<float> l(100);
+      for (auto& x : l) x = float(rnd.uniform() * 4);
+      out.push_back(s.next(l.data(), l.size()).token);
+    }
+    return out;
+  };
+  CHECK(run(123) == run(123));
+  CHECK(run(123) != run(124));
+}
+
+TEST_CASE("Penalty weight exempts tokens whose text is inside the space-tab-digits string", "[sampler][tokenizer]") {
+  auto world = rwkv::load_tokenizer(testdata_path("tokenizer/rwkv_vocab_v20230424.txt"));
+  auto neox = rwkv::load_tokenizer(testdata_path("tokenizer/20B_tokenizer.json"));
+  for (const rwkv::Tokenizer* tok : {world.get(), neox.get()}) {
+    INFO(tok->kind());
+    for (const std::string text : {" ", "\t", "0", "7", "45"}) {
+      const auto ids = tok->encode(text);
+      REQUIRE(ids.size() == 1);
+      CHECK(rwkv::official_penalty_weight(*tok, ids[0]) == 0.0);
+    }
+    for (const std::string text : {"  ", "a", "\n", "54", " 1"}) {
+      const auto ids = tok->encode(text);
+      REQUIRE(ids.size() == 1);
+      CHECK(rwkv::official_penalty_weight(*tok, ids[0]) == 1.0);
+    }
+    CHECK(rwkv::official_penalty_weight(*tok, 0) == 0.0);  // end of text decodes to ""
+  }
+  // A token that is not valid UTF-8 on its own decodes to U+FFFD: weight 1.
+  CHECK(rwkv::official_penalty_weight(*world, world->encode("\xFF")[0]) == 1.0);
+}
