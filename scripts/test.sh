@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-$(nproc)}
 export CUDA_EMU_QUIET=1
+export OPENBLAS_NUM_THREADS=1  # 2-core machines, tests run in parallel
 export PATH="/usr/local/cuda/bin:$ROOT/.tools/bin:$PATH"
 CMAKE_COMMON=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 

@@ -21,15 +21,15 @@
 // live cudaMalloc allocation (cuda_emu::device_range_ok); otherwise INVALID_VALUE plus a
 // cuda_emu::report naming the operand. Streams are ignored: the call runs synchronously.
 //
-// Speed: op(A) and op(B) are converted block by block into fp32 scratch; each block product
-// goes to OpenBLAS sgemm when it is large and CUDA_EMU_HAVE_CBLAS is defined (still fp32
-// accumulation), otherwise to a register-tiled loop below.
+// Speed: blocks of op(A) and op(B) are converted to fp32 scratch in their stored layout
+// (contiguous reads and writes); each block product goes to OpenBLAS sgemm (fp32 accumulation)
+// when CUDA_EMU_HAVE_CBLAS is defined and the block has at least 32K multiply-adds, otherwise
+// to a portable loop (axpy form for op(A) = N, dot products for T).
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <cstring>
 #include <sstream>
@@ -115,66 +115,82 @@ inline void store_elem(void* base, Elem e, size_t idx, float v) {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Block product: acc[j*mb + i] = sum_p bp[j*k + p] * ap[p*mb + i]   (fp32)
-//   ap: op(A) block, k x mb, i contiguous;  bp: op(B) block, nb x k, p contiguous.
-// ---------------------------------------------------------------------------
-typedef float f8 __attribute__((vector_size(32)));
+// Converts a column-major rows x cols window of type e (leading dimension ld, in elements) into
+// a dense column-major fp32 array (leading dimension rows). Reads and writes are contiguous.
+template <class Cvt>
+void convert_columns(const uint16_t* src, size_t ld, int rows, int cols, float* dst, Cvt cvt) {
+  for (int c = 0; c < cols; ++c) {
+    const uint16_t* s = src + (size_t)c * ld;
+    float* d = dst + (size_t)c * rows;
+    for (int r = 0; r < rows; ++r) d[r] = cvt(s[r]);
+  }
+}
 
-void block_product_loop(const float* ap, const float* bp, float* acc, int mb, int nb, int k) {
-  constexpr int KB = 256;  // k slice kept hot in L1/L2 while all tiles sweep it
-  std::fill(acc, acc + (size_t)mb * nb, 0.0f);
-  for (int p0 = 0; p0 < k; p0 += KB) {
-    const int p1 = std::min(k, p0 + KB);
-    for (int j0 = 0; j0 < nb; j0 += 4) {
-      const int nj = std::min(4, nb - j0);
-      for (int i0 = 0; i0 < mb; i0 += 16) {
-        const int ni = std::min(16, mb - i0);
-        if (ni == 16 && nj == 4) {
-          // 16 x 4 register tile: two 8-wide vectors per column of C.
-          f8 c[4][2];
-          for (int q = 0; q < 4; ++q)
-            for (int h = 0; h < 2; ++h) std::memcpy(&c[q][h], acc + (size_t)(j0 + q) * mb + i0 + 8 * h, 32);
-          const float* b0 = bp + (size_t)j0 * k;
-          for (int p = p0; p < p1; ++p) {
-            f8 a0, a1;
-            std::memcpy(&a0, ap + (size_t)p * mb + i0, 32);
-            std::memcpy(&a1, ap + (size_t)p * mb + i0 + 8, 32);
-            for (int q = 0; q < 4; ++q) {
-              const float b = b0[(size_t)q * k + p];
-              c[q][0] += a0 * b;
-              c[q][1] += a1 * b;
-            }
-          }
-          for (int q = 0; q < 4; ++q)
-            for (int h = 0; h < 2; ++h) std::memcpy(acc + (size_t)(j0 + q) * mb + i0 + 8 * h, &c[q][h], 32);
-        } else {
-          for (int q = 0; q < nj; ++q) {
-            const float* bq = bp + (size_t)(j0 + q) * k;
-            float* cq = acc + (size_t)(j0 + q) * mb + i0;
-            for (int p = p0; p < p1; ++p) {
-              const float b = bq[p];
-              const float* a = ap + (size_t)p * mb + i0;
-              for (int i = 0; i < ni; ++i) cq[i] += a[i] * b;
-            }
-          }
+void convert_window(const void* src, Elem e, size_t ld, int rows, int cols, float* dst, const float* htab) {
+  if (e == Elem::f32) {
+    for (int c = 0; c < cols; ++c)
+      std::memcpy(dst + (size_t)c * rows, static_cast<const float*>(src) + (size_t)c * ld, (size_t)rows * 4);
+  } else if (e == Elem::f16) {
+    convert_columns(static_cast<const uint16_t*>(src), ld, rows, cols, dst, [htab](uint16_t b) { return htab[b]; });
+  } else {
+    convert_columns(static_cast<const uint16_t*>(src), ld, rows, cols, dst, bf16_bits_to_float);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Block product, fp32: acc (column-major mb x nb) = op(a) * op(b), where a is the converted
+// op(A) block, stored column-major mb x k when a_n (op N) or k x mb otherwise, and b is the
+// converted op(B) block, stored k x nb when b_n or nb x k otherwise.
+// ---------------------------------------------------------------------------
+void block_product_loop(bool a_n, bool b_n, const float* a, const float* b, float* acc, int mb, int nb, int k,
+                        std::vector<float>& bcol) {
+  bcol.resize((size_t)k);
+  for (int jj = 0; jj < nb; ++jj) {
+    // Column jj of op(b), contiguous.
+    const float* bj = b + (size_t)jj * k;
+    if (!b_n) {
+      for (int p = 0; p < k; ++p) bcol[p] = b[(size_t)jj + (size_t)p * nb];
+      bj = bcol.data();
+    }
+    float* cj = acc + (size_t)jj * mb;
+    if (a_n) {
+      // Column p of op(a) is contiguous: accumulate b(p, jj) * a(:, p) into the column (vectorises).
+      std::fill(cj, cj + mb, 0.0f);
+      for (int p = 0; p < k; ++p) {
+        const float bv = bj[p];
+        const float* ap = a + (size_t)p * mb;
+        for (int ii = 0; ii < mb; ++ii) cj[ii] += ap[ii] * bv;
+      }
+    } else {
+      // Row ii of op(a) is contiguous: a dot product with four partial sums.
+      for (int ii = 0; ii < mb; ++ii) {
+        const float* ar = a + (size_t)ii * k;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        int p = 0;
+        for (; p + 4 <= k; p += 4) {
+          s0 += ar[p] * bj[p];
+          s1 += ar[p + 1] * bj[p + 1];
+          s2 += ar[p + 2] * bj[p + 2];
+          s3 += ar[p + 3] * bj[p + 3];
         }
+        for (; p < k; ++p) s0 += ar[p] * bj[p];
+        cj[ii] = (s0 + s1) + (s2 + s3);
       }
     }
   }
 }
 
-void block_product(const float* ap, const float* bp, float* acc, int mb, int nb, int k) {
+void block_product(bool a_n, bool b_n, const float* a, const float* b, float* acc, int mb, int nb, int k,
+                   std::vector<float>& scratch) {
 #ifdef CUDA_EMU_HAVE_CBLAS
-  // Below ~1M multiply-adds the call overhead of OpenBLAS is not worth it.
-  if ((int64_t)mb * nb * k >= (1 << 20)) {
-    // Row-major: acc (nb x mb) = bp (nb x k) * ap (k x mb).
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, mb, k, 1.0f, bp, k, ap, mb, 0.0f, acc,
-                mb);
+  // Below 32K multiply-adds the portable loop is as quick as a BLAS call.
+  if ((int64_t)mb * nb * k >= (1 << 15)) {
+    cblas_sgemm(CblasColMajor, a_n ? CblasNoTrans : CblasTrans, b_n ? CblasNoTrans : CblasTrans, mb, nb, k, 1.0f,
+                a, a_n ? mb : k, b, b_n ? k : nb, 0.0f, acc, mb);
     return;
   }
 #endif
-  block_product_loop(ap, bp, acc, mb, nb, k);
+  block_product_loop(a_n, b_n, a, b, acc, mb, nb, k, scratch);
 }
 
 // ---------------------------------------------------------------------------
@@ -319,42 +335,40 @@ cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
 
   const float* htab = half_table();
   const int m = g.m, n = g.n, k = g.k;
-  // Block sizes: an op(A) block of MB rows and an op(B) block of NB columns, both over all of k.
-  const int MB = 256;
-  const int NB = (int)std::max<int64_t>(16, std::min<int64_t>(n, (int64_t)(2 << 20) / std::max(1, k)));
-  std::vector<float> ap(read_ab ? (size_t)k * std::min(m, MB) : 0);
-  std::vector<float> bp(read_ab ? (size_t)k * std::min(n, NB) : 0);
-  std::vector<float> acc((size_t)std::min(m, MB) * std::min(n, NB));
+  // Blocks: MB rows of op(A) by NB columns of op(B), each over all of k, converted to fp32 once
+  // per block. The op(A) block (about 512 KiB) stays in L2 between its conversion and its product;
+  // the op(B) block (about 8 MiB) is reused by every op(A) block. At least 16 rows/columns each.
+  const int64_t a_budget = (int64_t)1 << 17, b_budget = (int64_t)1 << 21;  // floats
+  const int MB = (int)std::min<int64_t>(m, std::max<int64_t>(16, a_budget / std::max(1, k)));
+  const int NB = (int)std::min<int64_t>(n, std::max<int64_t>(16, b_budget / std::max(1, k)));
+  std::vector<float> ablk(read_ab ? (size_t)k * MB : 0);
+  std::vector<float> bblk(read_ab ? (size_t)k * NB : 0);
+  std::vector<float> acc((size_t)MB * NB);
+  std::vector<float> scratch;
   const size_t esa = elem_bytes(ea), esb = elem_bytes(eb), esc = elem_bytes(ec);
 
-  for (int b = 0; b < g.batch; ++b) {
-    const char* A = static_cast<const char*>(g.A) + (ptrdiff_t)((long long)b * g.stride_a * (long long)esa);
-    const char* B = static_cast<const char*>(g.B) + (ptrdiff_t)((long long)b * g.stride_b * (long long)esb);
-    char* C = static_cast<char*>(g.C) + (ptrdiff_t)((long long)b * g.stride_c * (long long)esc);
+  for (int q = 0; q < g.batch; ++q) {
+    const char* A = static_cast<const char*>(g.A) + (ptrdiff_t)((long long)q * g.stride_a * (long long)esa);
+    const char* B = static_cast<const char*>(g.B) + (ptrdiff_t)((long long)q * g.stride_b * (long long)esb);
+    char* C = static_cast<char*>(g.C) + (ptrdiff_t)((long long)q * g.stride_c * (long long)esc);
     for (int j0 = 0; j0 < n; j0 += NB) {
       const int nb = std::min(NB, n - j0);
       if (read_ab) {
-        // bp[jj*k + p] = op(B)(p, j0+jj)
-        for (int jj = 0; jj < nb; ++jj)
-          for (int p = 0; p < k; ++p) {
-            const size_t idx = b_n ? (size_t)p + (size_t)(j0 + jj) * g.ldb : (size_t)(j0 + jj) + (size_t)p * g.ldb;
-            bp[(size_t)jj * k + p] = load_elem(B, eb, idx, htab);
-          }
+        // Columns j0.. of op(B): B's columns j0.. (N, k x nb) or B's rows j0.. (T, nb x k).
+        if (b_n)
+          convert_window(B + (size_t)j0 * g.ldb * esb, eb, (size_t)g.ldb, k, nb, bblk.data(), htab);
+        else
+          convert_window(B + (size_t)j0 * esb, eb, (size_t)g.ldb, nb, k, bblk.data(), htab);
       }
       for (int i0 = 0; i0 < m; i0 += MB) {
         const int mb = std::min(MB, m - i0);
         if (read_ab) {
-          // ap[p*mb + ii] = op(A)(i0+ii, p)
-          if (a_n) {
-            for (int p = 0; p < k; ++p)
-              for (int ii = 0; ii < mb; ++ii)
-                ap[(size_t)p * mb + ii] = load_elem(A, ea, (size_t)(i0 + ii) + (size_t)p * g.lda, htab);
-          } else {
-            for (int ii = 0; ii < mb; ++ii)
-              for (int p = 0; p < k; ++p)
-                ap[(size_t)p * mb + ii] = load_elem(A, ea, (size_t)p + (size_t)(i0 + ii) * g.lda, htab);
-          }
-          block_product(ap.data(), bp.data(), acc.data(), mb, nb, k);
+          // Rows i0.. of op(A): A's rows i0.. (N, mb x k) or A's columns i0.. (T, k x mb).
+          if (a_n)
+            convert_window(A + (size_t)i0 * esa, ea, (size_t)g.lda, mb, k, ablk.data(), htab);
+          else
+            convert_window(A + (size_t)i0 * g.lda * esa, ea, (size_t)g.lda, k, mb, ablk.data(), htab);
+          block_product(a_n, b_n, ablk.data(), bblk.data(), acc.data(), mb, nb, k, scratch);
         } else {
           std::fill(acc.begin(), acc.begin() + (size_t)mb * nb, 0.0f);
         }

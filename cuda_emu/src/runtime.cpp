@@ -45,13 +45,14 @@ size_t emulated_total_memory() {
   return size_t(141) << 30;  // an H200's 141 GB
 }
 
-// Finds the allocation containing p in `m` (p may be one past the end).
+// Finds the allocation containing the byte at p in `m`. (A pointer one past
+// the end is not inside: host memory may start right there.)
 const std::pair<const char* const, size_t>* find_in(std::map<const char*, size_t>& m,
                                                     const char* p) {
   auto it = m.upper_bound(p);
   if (it == m.begin()) return nullptr;
   --it;
-  if (p >= it->first && p <= it->first + it->second) return &*it;
+  if (p >= it->first && p < it->first + it->second) return &*it;
   return nullptr;
 }
 

@@ -17,8 +17,8 @@ struct PtrInfo {
   size_t size = 0;             // its size in bytes
 };
 
-// Classifies p: inside (or one past the end of) a live device allocation,
-// inside a freed one, or neither (host memory).
+// Classifies p: inside a live device allocation, inside a freed one, or
+// neither (host memory).
 PtrInfo classify_pointer(const void* p);
 
 // True when [p, p + bytes) lies inside one live device allocation. On failure
