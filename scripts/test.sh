@@ -81,7 +81,16 @@ stage_tsan() {
 }
 stage_cuda() {
   command -v nvcc >/dev/null || { echo "no nvcc: cuda stage skipped"; return 0; }
-  build build/ci-cuda -DRWKV_GPU=cuda "-DCMAKE_CUDA_ARCHITECTURES=80-real;90-real" -DRWKV_BUILD_TESTS=OFF -- rwkv_kernels || return 1
+  cmake -S "$ROOT" -B build/ci-cuda "${CMAKE_COMMON[@]}" -DRWKV_GPU=cuda "-DCMAKE_CUDA_ARCHITECTURES=80-real;90-real" \
+    -DRWKV_BUILD_TESTS=OFF -DRWKV_PTXAS_VERBOSE=ON >build/ci-cuda.configure.log 2>&1 || { cat build/ci-cuda.configure.log; return 1; }
+  # Rebuild the kernels so ptxas prints every kernel's registers and spills.
+  find build/ci-cuda/kernels -name "*.cu.o" -delete 2>/dev/null
+  cmake --build build/ci-cuda -j "$JOBS" --target rwkv_kernels >build/ci-cuda.build.log 2>&1 ||
+    { grep -E "error" build/ci-cuda.build.log | head -40; return 1; }
+  local spills
+  spills=$(grep -E "[1-9][0-9]* bytes spill (stores|loads)" build/ci-cuda.build.log | wc -l)
+  echo "cuda: ptxas reports $(grep -c 'Compiling entry function' build/ci-cuda.build.log) kernel compilations, $spills with register spills"
+  if [ "$spills" != 0 ]; then grep -B2 -E "[1-9][0-9]* bytes spill" build/ci-cuda.build.log | head -40; return 1; fi
   if ! command -v cuobjdump >/dev/null; then
     echo "cuda: kernels compiled; no cuobjdump, so the sm_90 check is skipped (run scripts/setup.sh)"
     TOTAL_PASS=$((TOTAL_PASS + 1)); return 0
