@@ -26,6 +26,8 @@ struct Error : std::runtime_error {
 enum class DType { f32, f16, bf16 };
 const char* dtype_name(DType t);  // "fp32", "fp16", "bf16"
 size_t dtype_size(DType t);
+// "fp32"/"f32"/"float32", "fp16"/"f16"/"float16", "bf16"/"bfloat16"; false otherwise.
+bool dtype_from_name(const std::string& s, DType* out);
 
 // Model architecture, following rwkv-spec.md section 2.3 (pip's naming).
 enum class Arch { v4, v5_0, v5_1, v5_2, v6, v7 };

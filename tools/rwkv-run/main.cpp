@@ -14,6 +14,13 @@ struct Subcommand {
 
 const Subcommand kSubcommands[] = {
     {"selfcheck", cmd_selfcheck, "run the built-in kernels on small inputs and check them"},
+    {"tokenize", cmd_tokenize, "print the token ids of a text"},
+    {"detokenize", cmd_detokenize, "print the text of token ids"},
+    {"logits", cmd_logits, "write a model's logits and final state for a token list"},
+    {"info", cmd_info, "show a model file's format, version and hyper-parameters"},
+    {"convert", cmd_convert, "convert a .pth / rwkv.cpp / safetensors model to safetensors"},
+    {"synth", cmd_synth, "write a synthetic checkpoint with a released model's shapes"},
+    {"bench", cmd_bench, "prefill and decode throughput against the device's limits"},
 };
 
 void print_usage(FILE* out) {

@@ -1,0 +1,91 @@
+// runtime/model/model.cpp: Tensor and Model basics (lookup, element access).
+#include "runtime/model/model.h"
+
+#include <cstring>
+
+#include "runtime/model/half_float.h"
+#include "runtime/model/mapped_file.h"
+
+namespace rwkv {
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::f32: return "fp32";
+    case DType::f16: return "fp16";
+    case DType::bf16: return "bf16";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType t) { return t == DType::f32 ? 4 : 2; }
+
+bool dtype_from_name(const std::string& s, DType* out) {
+  if (s == "fp32" || s == "f32" || s == "float32") *out = DType::f32;
+  else if (s == "fp16" || s == "f16" || s == "float16") *out = DType::f16;
+  else if (s == "bf16" || s == "bfloat16") *out = DType::bf16;
+  else return false;
+  return true;
+}
+
+const char* arch_name(Arch a) {
+  switch (a) {
+    case Arch::v4: return "4";
+    case Arch::v5_0: return "5.0";
+    case Arch::v5_1: return "5.1";
+    case Arch::v5_2: return "5.2";
+    case Arch::v6: return "6";
+    case Arch::v7: return "7";
+  }
+  return "?";
+}
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+float Tensor::at(int64_t i) const {
+  const uint8_t* p = static_cast<const uint8_t*>(data) + size_t(i) * dtype_size(dtype);
+  if (dtype == DType::f32) {
+    float f;
+    std::memcpy(&f, p, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return dtype == DType::f16 ? f16_to_f32(h) : bf16_to_f32(h);
+}
+
+std::vector<float> Tensor::to_f32() const {
+  int64_t n = numel();
+  std::vector<float> out(size_t(n > 0 ? n : 0));
+  for (int64_t i = 0; i < n; i++) out[size_t(i)] = at(i);
+  return out;
+}
+
+const Tensor* Model::find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? nullptr : &it->second;
+}
+
+const Tensor& Model::get(const std::string& name) const {
+  const Tensor* t = find(name);
+  if (!t) throw Error(info.path + ": tensor '" + name + "' not found");
+  return *t;
+}
+
+void Model::add_view(Tensor t) {
+  std::string name = t.name;
+  if (!tensors_.emplace(name, std::move(t)).second)
+    throw Error(info.path + ": duplicate tensor '" + name + "'");
+}
+
+void Model::add_owned(Tensor t, std::vector<uint8_t> bytes) {
+  owned_.push_back(std::move(bytes));  // moving a vector keeps its buffer in place
+  t.data = owned_.back().data();
+  t.nbytes = owned_.back().size();
+  add_view(std::move(t));
+}
+
+}  // namespace rwkv

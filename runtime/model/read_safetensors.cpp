@@ -1,0 +1,99 @@
+// runtime/model/read_safetensors.cpp: safetensors files (8-byte little-endian
+// header length, JSON header, raw little-endian data). F32, F16 and BF16
+// tensors become views into the mapped file; `__metadata__` is ignored.
+#include "runtime/model/json.h"
+#include "runtime/model/readers.h"
+
+namespace rwkv {
+
+namespace {
+
+// Real headers are ~100 bytes per tensor; the cap bounds what a hostile header can
+// make the JSON parser allocate.
+constexpr uint64_t kMaxHeader = 16ull << 20;
+
+DType parse_dtype(const std::string& s, const std::string& what, const std::string& name) {
+  if (s == "F32") return DType::f32;
+  if (s == "F16") return DType::f16;
+  if (s == "BF16") return DType::bf16;
+  throw Error(what + ": tensor '" + name + "' has dtype " + s +
+              " (only F32, F16 and BF16 are supported)");
+}
+
+uint64_t non_negative(const JsonValue& v, const std::string& what, const std::string& name,
+                      const char* field) {
+  if (v.kind != JsonValue::Number || !v.is_integer || v.integer < 0)
+    throw Error(what + ": tensor '" + name + "': " + field + " must hold non-negative integers");
+  return uint64_t(v.integer);
+}
+
+}  // namespace
+
+void read_safetensors(const std::shared_ptr<MappedFile>& file, Model& m) {
+  const std::string& what = file->path();
+  const uint64_t size = file->size();
+  // Anything that is not zip or ggml lands here: say so if it is not safetensors either.
+  const std::string unknown =
+      what + ": not a recognised model file (not a PyTorch .pth zip, not an rwkv.cpp ggml file, "
+             "not safetensors)";
+  if (size < 10) throw Error(unknown);
+  ByteCursor c(file->data(), size, what);
+  uint64_t header_len = c.u64();
+  if (header_len < 2 || header_len > kMaxHeader || header_len > size - 8) {
+    if (file->data()[8] != '{' || header_len < 2) throw Error(unknown);
+    if (header_len > kMaxHeader)
+      throw Error(what + ": safetensors header of " + std::to_string(header_len) +
+                  " bytes is larger than the 16 MiB this reader accepts");
+    throw Error(what + ": safetensors header of " + std::to_string(header_len) +
+                " bytes runs past the end of the file (truncated?)");
+  }
+  const char* text = reinterpret_cast<const char*>(file->data() + 8);
+  if (text[0] != '{') throw Error(unknown);
+  JsonValue header = parse_json(text, size_t(header_len), what + " (safetensors header)");
+  if (header.kind != JsonValue::Object) throw Error(what + ": safetensors header is not a JSON object");
+
+  const uint64_t data_start = 8 + header_len;
+  const uint64_t data_size = size - data_start;
+  for (const auto& kv : header.object) {
+    const std::string& name = kv.first;
+    if (name == "__metadata__") continue;
+    const JsonValue& info = kv.second;
+    if (info.kind != JsonValue::Object) throw Error(what + ": entry '" + name + "' is not an object");
+    const JsonValue* dtype = info.find("dtype");
+    const JsonValue* shape = info.find("shape");
+    const JsonValue* offsets = info.find("data_offsets");
+    if (!dtype || dtype->kind != JsonValue::String || !shape || shape->kind != JsonValue::Array ||
+        !offsets || offsets->kind != JsonValue::Array || offsets->array.size() != 2 ||
+        info.object.size() != 3)
+      throw Error(what + ": entry '" + name +
+                  "' must have exactly \"dtype\" (string), \"shape\" (array) and \"data_offsets\" "
+                  "([begin, end])");
+    Tensor t;
+    t.name = name;
+    t.dtype = parse_dtype(dtype->string, what, name);
+    if (shape->array.size() > 8) throw Error(what + ": tensor '" + name + "' has more than 8 dimensions");
+    uint64_t numel = 1;
+    for (const JsonValue& d : shape->array) {
+      uint64_t n = non_negative(d, what, name, "shape");
+      if (!mul_ok(numel, n, &numel) || numel > (uint64_t(1) << 60))
+        throw Error(what + ": tensor '" + name + "' is impossibly large");
+      t.shape.push_back(int64_t(n));
+    }
+    uint64_t begin = non_negative(offsets->array[0], what, name, "data_offsets");
+    uint64_t end = non_negative(offsets->array[1], what, name, "data_offsets");
+    uint64_t nbytes = numel * dtype_size(t.dtype);
+    if (begin > end || end - begin != nbytes)
+      throw Error(what + ": tensor '" + name + "' data_offsets [" + std::to_string(begin) + ", " +
+                  std::to_string(end) + "] do not hold " + std::to_string(numel) + " " +
+                  dtype_name(t.dtype) + " elements");
+    if (end > data_size)
+      throw Error(what + ": tensor '" + name + "' data (up to byte " + std::to_string(data_start + end) +
+                  ") lies beyond the end of the file (" + std::to_string(size) + " bytes); truncated?");
+    t.data = file->data() + data_start + begin;
+    t.nbytes = size_t(nbytes);
+    add_file_tensor(m, std::move(t));
+  }
+  m.info.format = "safetensors";
+}
+
+}  // namespace rwkv

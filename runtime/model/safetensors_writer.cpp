@@ -1,0 +1,233 @@
+// runtime/model/safetensors_writer.cpp: atomic, streaming safetensors output.
+#include "runtime/model/safetensors_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/model/half_float.h"
+
+namespace rwkv {
+
+namespace {
+
+const char* st_dtype(DType t) {
+  switch (t) {
+    case DType::f32: return "F32";
+    case DType::f16: return "F16";
+    case DType::bf16: return "BF16";
+  }
+  return "?";
+}
+
+void json_string(std::string& out, const std::string& s) {
+  out += '"';
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += char(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += char(c);
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+void convert_floats(const void* src, DType from, void* dst, DType to, size_t count) {
+  if (from == to) {
+    std::memcpy(dst, src, count * dtype_size(from));
+    return;
+  }
+  const uint8_t* s = static_cast<const uint8_t*>(src);
+  uint8_t* d = static_cast<uint8_t*>(dst);
+  for (size_t i = 0; i < count; i++) {
+    float f;
+    if (from == DType::f32) {
+      std::memcpy(&f, s + 4 * i, 4);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, s + 2 * i, 2);
+      f = from == DType::f16 ? f16_to_f32(h) : bf16_to_f32(h);
+    }
+    if (to == DType::f32) {
+      std::memcpy(d + 4 * i, &f, 4);
+    } else {
+      uint16_t h = to == DType::f16 ? f32_to_f16(f) : f32_to_bf16(f);
+      std::memcpy(d + 2 * i, &h, 2);
+    }
+  }
+}
+
+SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<SafetensorsEntry> entries,
+                                     std::vector<std::pair<std::string, std::string>> metadata)
+    : path_(std::move(path)), entries_(std::move(entries)) {
+  // File order: 4-byte dtypes first (then the data of each stays aligned),
+  // names in order within each group; offsets are contiguous as the format wants.
+  for (size_t i = 0; i < entries_.size(); i++) order_.push_back(i);
+  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
+    size_t sa = dtype_size(entries_[a].dtype), sb = dtype_size(entries_[b].dtype);
+    if (sa != sb) return sa > sb;
+    return entries_[a].name < entries_[b].name;
+  });
+  sizes_.resize(entries_.size());
+  for (size_t i = 0; i < entries_.size(); i++) {
+    uint64_t n = dtype_size(entries_[i].dtype);
+    for (int64_t d : entries_[i].shape) {
+      if (d < 0) throw Error(path_ + ": tensor '" + entries_[i].name + "' has a negative dimension");
+      n *= uint64_t(d);
+    }
+    sizes_[i] = n;
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> offsets(entries_.size());
+  uint64_t pos = 0;
+  for (size_t i : order_) {
+    offsets[i] = {pos, pos + sizes_[i]};
+    pos += sizes_[i];
+  }
+
+  std::string h = "{\"__metadata__\":{\"format\":\"pt\"";
+  for (const auto& kv : metadata) {
+    if (kv.first == "format") continue;
+    h += ',';
+    json_string(h, kv.first);
+    h += ':';
+    json_string(h, kv.second);
+  }
+  h += '}';
+  for (size_t i : order_) {
+    const SafetensorsEntry& e = entries_[i];
+    if (e.name == "__metadata__") throw Error(path_ + ": a tensor cannot be named __metadata__");
+    h += ',';
+    json_string(h, e.name);
+    h += ":{\"dtype\":\"";
+    h += st_dtype(e.dtype);
+    h += "\",\"shape\":[";
+    for (size_t k = 0; k < e.shape.size(); k++) h += (k ? "," : "") + std::to_string(e.shape[k]);
+    h += "],\"data_offsets\":[" + std::to_string(offsets[i].first) + "," +
+         std::to_string(offsets[i].second) + "]}";
+  }
+  h += '}';
+  while ((8 + h.size()) % 8) h += ' ';  // data starts 8-byte aligned
+
+  tmp_path_ = path_ + ".tmp-XXXXXX";
+  int fd = mkstemp(&tmp_path_[0]);
+  if (fd < 0) throw Error(path_ + ": cannot create a temporary file beside it: " + std::strerror(errno));
+  fchmod(fd, 0644);
+  out_ = fdopen(fd, "wb");
+  if (!out_) {
+    int e = errno;
+    close(fd);
+    unlink(tmp_path_.c_str());
+    throw Error(path_ + ": fdopen failed: " + std::strerror(e));
+  }
+  std::setvbuf(out_, nullptr, _IOFBF, 1 << 20);
+  uint8_t len[8];
+  uint64_t n = h.size();
+  for (int k = 0; k < 8; k++) len[k] = uint8_t(n >> (8 * k));
+  put(len, 8);
+  put(h.data(), h.size());
+  advance(0);
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+  if (out_) std::fclose(out_);
+  if (!finished_ && !tmp_path_.empty()) unlink(tmp_path_.c_str());
+}
+
+void SafetensorsWriter::fail(const std::string& msg) {
+  if (out_) std::fclose(out_);
+  out_ = nullptr;
+  unlink(tmp_path_.c_str());
+  tmp_path_.clear();
+  throw Error(path_ + ": " + msg);
+}
+
+void SafetensorsWriter::put(const void* data, size_t n) {
+  if (!out_) throw Error(path_ + ": writer is closed");
+  if (n && std::fwrite(data, 1, n, out_) != n) fail(std::string("write failed: ") + std::strerror(errno));
+}
+
+// Moves past finished (and empty) tensors after `nbytes` more of the current one.
+void SafetensorsWriter::advance(size_t nbytes) {
+  written_ += nbytes;
+  while (current_ < order_.size() && written_ == sizes_[order_[current_]]) {
+    current_++;
+    written_ = 0;
+  }
+}
+
+void SafetensorsWriter::write_raw(const void* data, size_t nbytes) {
+  if (current_ >= order_.size() || nbytes > sizes_[order_[current_]] - written_)
+    fail("more data written than the tensors declared");
+  put(data, nbytes);
+  advance(nbytes);
+}
+
+void SafetensorsWriter::write_f32(const float* data, size_t count) {
+  if (current_ >= order_.size()) fail("more data written than the tensors declared");
+  DType t = entries_[order_[current_]].dtype;
+  if (t == DType::f32) {
+    write_raw(data, count * 4);
+    return;
+  }
+  scratch_.resize(count * 2);
+  convert_floats(data, DType::f32, scratch_.data(), t, count);
+  write_raw(scratch_.data(), count * 2);
+}
+
+void SafetensorsWriter::finish() {
+  if (current_ != order_.size())
+    fail("tensor '" + entries_[order_[current_]].name + "' was not written in full");
+  if (std::fflush(out_) != 0) fail(std::string("write failed: ") + std::strerror(errno));
+  if (fsync(fileno(out_)) != 0) fail(std::string("fsync failed: ") + std::strerror(errno));
+  if (std::fclose(out_) != 0) {
+    out_ = nullptr;
+    fail(std::string("close failed: ") + std::strerror(errno));
+  }
+  out_ = nullptr;
+  if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
+    fail("cannot rename " + tmp_path_ + " into place: " + std::strerror(errno));
+  finished_ = true;
+}
+
+void write_safetensors(const Model& m, const std::string& path, const DType* dtype) {
+  std::vector<SafetensorsEntry> entries;
+  std::vector<const Tensor*> tensors;
+  for (const auto& kv : m.tensors()) {
+    entries.push_back({kv.first, dtype ? *dtype : kv.second.dtype, kv.second.shape});
+    tensors.push_back(&kv.second);
+  }
+  SafetensorsWriter w(path, std::move(entries),
+                      {{"source", m.info.format}, {"rwkv_version", arch_name(m.info.arch)}});
+  const size_t chunk = 1 << 20;  // elements per conversion step
+  std::vector<uint8_t> buf;
+  for (size_t i : w.order()) {
+    const Tensor& t = *tensors[i];
+    const DType to = dtype ? *dtype : t.dtype;
+    const size_t n = size_t(t.numel());
+    const uint8_t* src = static_cast<const uint8_t*>(t.data);
+    for (size_t k = 0; k < n; k += chunk) {
+      size_t c = std::min(chunk, n - k);
+      if (to == t.dtype) {
+        w.write_raw(src + k * dtype_size(t.dtype), c * dtype_size(t.dtype));
+      } else {
+        buf.resize(c * dtype_size(to));
+        convert_floats(src + k * dtype_size(t.dtype), t.dtype, buf.data(), to, c);
+        w.write_raw(buf.data(), buf.size());
+      }
+    }
+  }
+  w.finish();
+}
+
+}  // namespace rwkv

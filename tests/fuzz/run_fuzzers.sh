@@ -1,0 +1,46 @@
+#!/bin/sh
+# Runs every fuzz target for N seconds, seeded from testdata.
+#   tests/fuzz/run_fuzzers.sh BUILD_DIR [SECONDS=60] [TESTDATA=../shared/testdata]
+# BUILD_DIR holds the fuzz_* binaries (cmake -S tests/fuzz -B BUILD_DIR -DCMAKE_CXX_COMPILER=clang++).
+# Corpora are kept in BUILD_DIR/corpus/<target>; crashes are written to BUILD_DIR/crash-*.
+set -eu
+build=$1
+secs=${2:-60}
+here=$(cd "$(dirname "$0")" && pwd)
+testdata=${3:-${RWKV_TESTDATA:-$here/../../../shared/testdata}}
+seed() {  # seed DIR FILES...: copy seed files once
+  dir=$1; shift
+  mkdir -p "$dir"
+  if [ -z "$(ls -A "$dir")" ]; then for f in "$@"; do [ -f "$f" ] && cp "$f" "$dir/"; done; fi
+  return 0
+}
+c=$build/corpus
+seed "$c/zip_pth" "$testdata"/models/synth-rwkv-v4-bf16.pth
+seed "$c/ggml" "$testdata"/rwkvcpp/tiny-rwkv-5v1-730K-Q5_1.bin "$testdata"/rwkvcpp/tiny-rwkv-7v0-834K-Q4_0.bin
+seed "$c/json" "$testdata"/models/tiny_models.json
+seed "$c/torch_pickle"
+seed "$c/safetensors"
+seed "$c/load_model" "$testdata"/rwkvcpp/tiny-rwkv-4v0-660K-Q8_0.bin
+# a minimal safetensors file as its seed
+if [ -z "$(ls -A "$c/safetensors")" ]; then
+  h='{"emb.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}'
+  { printf '\102\000\000\000\000\000\000\000'; printf '%s' "$h"; head -c 16 /dev/zero; } > "$c/safetensors/seed"
+fi
+# data.pkl of a real checkpoint as the pickle seed
+if [ -z "$(ls -A "$c/torch_pickle")" ] && command -v unzip >/dev/null; then
+  unzip -p "$testdata"/models/synth-rwkv-v7-bf16.pth synth-rwkv-v7-bf16/data.pkl > "$c/torch_pickle/data.pkl" || true
+fi
+status=0
+for t in torch_pickle zip_pth safetensors ggml json load_model; do
+  echo "== fuzz_$t for ${secs}s"
+  # A crash, leak or timeout makes the fuzzer exit non-zero: report it and fail.
+  if (cd "$build" && ./fuzz_$t -max_total_time="$secs" -max_len=1048576 -rss_limit_mb=2048 \
+        -print_final_stats=1 "corpus/$t" >"fuzz_$t.log" 2>&1); then
+    tail -n 12 "$build/fuzz_$t.log"
+  else
+    tail -n 60 "$build/fuzz_$t.log"
+    echo "fuzz_$t FAILED"
+    status=1
+  fi
+done
+exit $status
