@@ -17,11 +17,18 @@
 #define LAUNCH_KERNEL(kernel, grid, block, smem, stream, ...) \
   kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__)
 #define DYNAMIC_SHARED(type, name) extern __shared__ type name[]
-#else
+#elif defined(RWKV_CUDA_EMU)
 #include "cuda_emu/device.h"
 #define RWKV_EMULATED 1
 #define LAUNCH_KERNEL(kernel, grid, block, smem, stream, ...) \
   ::cuda_emu::launch(#kernel, kernel, (grid), (block), (smem), (stream), __VA_ARGS__)
 #define DYNAMIC_SHARED(type, name) \
   type* name = reinterpret_cast<type*>(::cuda_emu::tls_ctx->dyn_smem)
+#else
+// Host code of the real CUDA build (e.g. runtime/cuda/*.cpp including a
+// launcher header): declarations only; kernels are compiled by nvcc.
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#define RWKV_EMULATED 0
 #endif
