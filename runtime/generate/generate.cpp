@@ -1,0 +1,163 @@
+// runtime/generate/generate.cpp: see generate.h.
+#include "runtime/generate/generate.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "runtime/generate/stop_strings.h"
+#include "runtime/generate/utf8_stream.h"
+
+namespace rwkv {
+
+const char* stop_reason_name(StopReason r) {
+  switch (r) {
+    case StopReason::max_tokens: return "max_tokens";
+    case StopReason::stop_token: return "stop_token";
+    case StopReason::stop_string: return "stop_string";
+    case StopReason::callback: return "callback";
+  }
+  return "?";
+}
+
+namespace {
+
+void forward_one(Backend& backend, float* state, size_t state_floats, const int32_t* tokens,
+                 size_t n, float* logits) {
+  Batch batch;
+  batch.seqs.resize(1);
+  batch.seqs[0].tokens = tokens;
+  batch.seqs[0].n_tokens = n;
+  batch.seqs[0].state = state;
+  batch.seqs[0].state_floats = state_floats;
+  batch.logits = logits ? LogitsMode::last : LogitsMode::none;
+  backend.forward(batch, logits);
+}
+
+// Token bytes -> complete UTF-8 -> stop strings -> callback.
+class TextSink {
+ public:
+  TextSink(std::vector<std::string> stops, const TextCallback& cb, std::string* text)
+      : stops_(std::move(stops)), cb_(cb), text_(text) {}
+
+  // Returns the reason to stop, if any, through *reason; false when going on.
+  bool add(const std::string& bytes, StopReason* reason) {
+    bool stopped = false;
+    const std::string piece = stops_.push(utf8_.push(bytes), &stopped);
+    if (!deliver(piece)) {
+      *reason = StopReason::callback;
+      return true;
+    }
+    if (stopped) {
+      *reason = StopReason::stop_string;
+      return true;
+    }
+    return false;
+  }
+
+  // End of generation: flushes what is held back (an incomplete character as
+  // U+FFFD, which could still complete a stop string).
+  void finish(bool* stop_string_found) {
+    bool stopped = false;
+    std::string piece = stops_.push(utf8_.finish(), &stopped);
+    if (!stopped) piece += stops_.finish();
+    *stop_string_found = stopped;
+    deliver(piece);
+  }
+
+ private:
+  bool deliver(const std::string& piece) {
+    if (piece.empty()) return true;
+    text_->append(piece);
+    return cb_ ? cb_(piece) : true;
+  }
+
+  Utf8Stream utf8_;
+  StopStringFilter stops_;
+  const TextCallback& cb_;
+  std::string* text_;
+};
+
+}  // namespace
+
+void prefill(Backend& backend, float* state, size_t state_floats, const int32_t* tokens,
+             size_t n_tokens, size_t chunk_len, float* logits) {
+  if (chunk_len == 0) throw Error("prefill: chunk_len must be at least 1");
+  if (n_tokens == 0) throw Error("prefill: no tokens");
+  if (!tokens) throw Error("prefill: token pointer is null");
+  const int32_t V = backend.info().n_vocab;
+  for (size_t t = 0; t < n_tokens; ++t)
+    if (tokens[t] < 0 || tokens[t] >= V)
+      throw Error("prefill: token " + std::to_string(tokens[t]) + " at position " +
+                  std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+  for (size_t start = 0; start < n_tokens; start += chunk_len) {
+    const size_t n = std::min(chunk_len, n_tokens - start);
+    const bool last = start + n == n_tokens;
+    forward_one(backend, state, state_floats, tokens + start, n, last ? logits : nullptr);
+  }
+}
+
+GenerateResult generate(Backend& backend, float* state, size_t state_floats,
+                        const Tokenizer& tokenizer, Sampler& sampler,
+                        const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                        const TextCallback& on_text) {
+  const ModelInfo& info = backend.info();
+  if (tokenizer.vocab_size() != info.n_vocab)
+    throw Error("generate: the tokenizer (\"" + std::string(tokenizer.kind()) + "\", " +
+                std::to_string(tokenizer.vocab_size()) + " ids) does not match the model's " +
+                std::to_string(info.n_vocab) + "-token vocabulary");
+  if (prompt.empty()) throw Error("generate: the prompt is empty");
+  GenerateResult result;
+  TextSink sink(options.stop_strings, on_text, &result.text);  // validates the stop strings
+
+  const size_t V = size_t(info.n_vocab);
+  std::vector<float> logits(V);
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point t0 = Clock::now();
+  if (options.max_tokens == 0) {
+    prefill(backend, state, state_floats, prompt.data(), prompt.size(), options.chunk_len, nullptr);
+    result.prefill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return result;
+  }
+  prefill(backend, state, state_floats, prompt.data(), prompt.size(), options.chunk_len,
+          logits.data());
+  const Clock::time_point t1 = Clock::now();
+  result.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
+  auto stop_decode_clock = [&] {
+    result.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  };
+
+  for (;;) {
+    const Sampler::Result r = sampler.next(logits.data(), V);
+    if (r.stop) {
+      result.reason = StopReason::stop_token;
+      result.stop_token = r.token;
+      break;
+    }
+    result.tokens.push_back(r.token);
+    const std::string& bytes =
+        tokenizer.is_special(r.token) ? std::string() : tokenizer.token_bytes(r.token);
+    StopReason why = StopReason::max_tokens;
+    const bool stop_now = sink.add(bytes, &why);
+    const bool done = stop_now || result.tokens.size() >= options.max_tokens;
+    // Feed the token so the state holds every kept token; no logits when done.
+    forward_one(backend, state, state_floats, &result.tokens.back(), 1,
+                done ? nullptr : logits.data());
+    if (stop_now) {
+      result.reason = why;
+      stop_decode_clock();
+      return result;  // nothing is flushed after a stop string or a callback stop
+    }
+    if (done) {
+      result.reason = StopReason::max_tokens;
+      break;
+    }
+  }
+  // The callback's answer to the last piece changes nothing: generation ends anyway.
+  bool stop_string_found = false;
+  sink.finish(&stop_string_found);
+  if (stop_string_found) result.reason = StopReason::stop_string;
+  stop_decode_clock();
+  return result;
+}
+
+}  // namespace rwkv
