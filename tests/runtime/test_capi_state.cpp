@@ -37,7 +37,7 @@ void prepare(Model& m, const std::string& file, int32_t slots = 2) {
 
 }  // namespace
 
-TEST_CASE("C API: reset gives the model's initial state; copy/read/write move states exactly", "[capi][state]") {
+TEST_CASE("C API: reset gives the model's initial state, copy/read/write move states exactly", "[capi][state]") {
   const std::string file = GENERATE(as<std::string>{}, "tiny-rwkv-4v0-660K.pth", "tiny-rwkv-7v0-834K.pth");
   CAPTURE(file);
   Model m;

@@ -171,7 +171,7 @@ TEST_CASE("C API: the sampler draws what the C++ Sampler draws with the same opt
   }
 }
 
-TEST_CASE("C API: sampler options are validated; bad logits are refused", "[capi][sampler]") {
+TEST_CASE("C API: sampler options are validated, bad logits are refused", "[capi][sampler]") {
   char err[256];
   rwkv_sampler* s = nullptr;
   const double nan = std::numeric_limits<double>::quiet_NaN();

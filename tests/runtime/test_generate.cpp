@@ -41,7 +41,7 @@ rwkv::SamplerParams greedy() {
 
 }  // namespace
 
-TEST_CASE("generate with a fixed seed repeats exactly; another seed differs", "[generate][cpu]") {
+TEST_CASE("generate with a fixed seed repeats exactly, another seed differs", "[generate][cpu]") {
   const std::string file = GENERATE(as<std::string>{}, "tiny-rwkv-5v2-730K.pth", "tiny-rwkv-7v0-834K.pth");
   CAPTURE(file);
   auto model = rwkv::load_model(testdata_path("models/" + file));

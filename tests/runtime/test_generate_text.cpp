@@ -290,7 +290,7 @@ TEST_CASE("generate stops when the callback returns false", "[generate]") {
   CHECK(be.fed() == std::vector<int32_t>{0, 1, 2});
 }
 
-TEST_CASE("generate with max_tokens 0 only prefills; bad input throws before any forward", "[generate]") {
+TEST_CASE("generate with max_tokens 0 only prefills, bad input throws before any forward", "[generate]") {
   gen_test::FakeTokenizer tok({"P", "x"});
   gen_test::ScriptedBackend be(2, {1}, 3);
   rwkv::Sampler sampler(gen_test::greedy());

@@ -1,0 +1,132 @@
+// tests/runtime/bench_json_checks.h: checks of a `rwkv-run bench` JSON report
+// (runtime/bench/bench_report.h) against the model and settings it was run
+// with: every field present, and each derived figure consistent with the
+// figures it is derived from (the tool's correctness, never its speed).
+#pragma once
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "runtime/backend/state_layout.h"
+#include "runtime/bench/bench_run.h"
+#include "runtime/model/json.h"
+#include "runtime/model/model.h"
+
+namespace bench_test {
+
+// Numbers are written with 9 significant digits; derived figures recomputed
+// here from written inputs agree to that precision.
+inline void check_close(double got, double want) {
+  CHECK(std::fabs(got - want) <= 1e-7 * std::max(1.0, std::fabs(want)));
+}
+
+inline double num(const rwkv::JsonValue& o, const char* key) {
+  const rwkv::JsonValue& v = o.at(key);
+  REQUIRE(v.kind == rwkv::JsonValue::Number);
+  return v.number;
+}
+
+inline std::vector<int> ints(const rwkv::JsonValue& a) {
+  std::vector<int> out;
+  for (const rwkv::JsonValue& v : a.array) out.push_back(int(v.number));
+  return out;
+}
+
+// `json` is the report of `model` run with `cfg` in `dtypes` on `device_kind`.
+// `limits_known`: the bandwidth and peak were measured or given (not skipped).
+inline void check_report(const std::string& json, const rwkv::Model& model, const rwkv::bench::BenchConfig& cfg,
+                         const std::vector<rwkv::DType>& dtypes, const std::string& device_kind,
+                         bool limits_known) {
+  const rwkv::JsonValue r = rwkv::parse_json(json, "bench report");
+  CHECK(r.at("tool").string == "rwkv-run bench");
+  CHECK(!r.at("version").string.empty());
+  CHECK(!r.at("commit").string.empty());
+  CHECK(r.at("device").at("kind").string == device_kind);
+  CHECK(!r.at("device").at("name").string.empty());
+  CHECK(r.at("device").at("emulated").kind == rwkv::JsonValue::Bool);
+
+  const rwkv::ModelInfo& mi = model.info;
+  const rwkv::JsonValue& m = r.at("model");
+  CHECK(m.at("arch").string == rwkv::arch_name(mi.arch));
+  CHECK(num(m, "n_embd") == mi.n_embd);
+  CHECK(num(m, "n_layer") == mi.n_layer);
+  CHECK(num(m, "n_vocab") == mi.n_vocab);
+  CHECK(num(m, "n_ffn") == mi.n_ffn);
+  CHECK(num(m, "n_head") == mi.n_head);
+  CHECK(num(m, "head_size") == mi.head_size);
+  int64_t params = 0;
+  for (const auto& kv : model.tensors()) params += kv.second.numel();
+  CHECK(num(m, "params") == double(params));
+  const size_t state_floats = rwkv::StateLayout(mi).size();
+  CHECK(num(m, "state_floats") == double(state_floats));
+  if (mi.arch == rwkv::Arch::v7) CHECK(num(m.at("lora"), "g") == mi.lora_g);
+
+  const rwkv::JsonValue& s = r.at("settings");
+  CHECK(ints(s.at("prefill_tokens")) == cfg.prefill_tokens);
+  CHECK(ints(s.at("prefill_batches")) == cfg.prefill_batches);
+  CHECK(num(s, "decode_steps") == cfg.decode_steps);
+  CHECK(num(s, "repeats") == cfg.repeats);
+
+  const rwkv::JsonValue& runs = r.at("runs");
+  REQUIRE(runs.array.size() == dtypes.size());
+  for (size_t k = 0; k < dtypes.size(); ++k) {
+    const rwkv::JsonValue& run = runs.array[k];
+    INFO("run " << k);
+    CHECK(run.at("dtype").string == rwkv::dtype_name(dtypes[k]));
+    CHECK(num(run, "weight_bytes") > 0);
+    CHECK(num(run, "state_bytes_per_seq") == double(state_floats * 4));
+    const rwkv::JsonValue& lim = run.at("limits");
+    const bool have_bw = lim.at("bandwidth_gbs").kind == rwkv::JsonValue::Number;
+    const bool have_peak = lim.at("gemm_tflops").kind == rwkv::JsonValue::Number;
+    CHECK(have_bw == limits_known);
+    CHECK(have_peak == limits_known);
+    CHECK(!lim.at("bandwidth_source").string.empty());
+
+    // Prefill: one row per (T, B), T outer.
+    const rwkv::JsonValue& pre = run.at("prefill");
+    REQUIRE(pre.array.size() == cfg.prefill_tokens.size() * cfg.prefill_batches.size());
+    size_t i = 0;
+    for (int T : cfg.prefill_tokens)
+      for (int B : cfg.prefill_batches) {
+        const rwkv::JsonValue& p = pre.array[i++];
+        CHECK(p.at("test").string == "pp" + std::to_string(T));
+        CHECK(num(p, "batch") == B);
+        CHECK(num(p, "tokens_per_seq") == T);
+        CHECK(p.at("ms_samples").array.size() == size_t(cfg.repeats));
+        const double ms = num(p, "ms_median");
+        REQUIRE(ms > 0);
+        check_close(num(p, "tokens_per_s"), B * T / (ms / 1000));
+        check_close(num(p, "tokens_per_s_per_seq") * B, num(p, "tokens_per_s"));
+        check_close(num(p, "flops_per_token") * B * T, num(p, "flops"));
+        check_close(num(p, "tflops"), num(p, "flops") / (ms * 1e9));
+        if (have_peak) check_close(num(p, "pct_peak"), 100 * num(p, "tflops") / num(lim, "gemm_tflops"));
+      }
+
+    // Decode: one row per B.
+    const rwkv::JsonValue& dec = run.at("decode");
+    REQUIRE(dec.array.size() == (cfg.decode_steps > 0 ? cfg.decode_batches.size() : 0));
+    for (size_t j = 0; j < dec.array.size(); ++j) {
+      const rwkv::JsonValue& d = dec.array[j];
+      const int B = cfg.decode_batches[j], N = cfg.decode_steps;
+      CHECK(d.at("test").string == "tg" + std::to_string(N));
+      CHECK(num(d, "batch") == B);
+      CHECK(num(d, "steps") == N);
+      const double pass_ms = num(d, "ms_median_pass");
+      REQUIRE(pass_ms > 0);
+      CHECK(num(d, "latency_ms_p50") > 0);
+      CHECK(num(d, "latency_ms_p50") <= num(d, "latency_ms_p90"));
+      check_close(num(d, "tokens_per_s"), B * N / (pass_ms / 1000));
+      check_close(num(d, "tokens_per_s_per_seq") * B, num(d, "tokens_per_s"));
+      // State: B sequences, read and written, fp32.
+      CHECK(num(d, "state_bytes_per_step") == double(B) * double(state_floats) * 4 * 2);
+      check_close(num(d, "bytes_per_step"), num(d, "weight_bytes_per_step") + num(d, "state_bytes_per_step"));
+      CHECK(num(d, "weight_bytes_per_step") < num(run, "weight_bytes"));  // the embedding table is not read
+      check_close(num(d, "gbs"), num(d, "bytes_per_step") / (pass_ms / N * 1e6));
+      if (have_bw) check_close(num(d, "pct_bandwidth"), 100 * num(d, "gbs") / num(lim, "bandwidth_gbs"));
+    }
+  }
+}
+
+}  // namespace bench_test
