@@ -53,6 +53,8 @@ class CudaBackend final : public Backend {
   DType dtype() const { return w_.dtype; }
   size_t weight_bytes() const { return w_.bytes; }
   size_t workspace_bytes() const { return workspace_bytes_; }
+  // The stream all of forward()'s work is issued on (for timing it with events).
+  cudaStream_t stream() const { return stream_; }
 
   // ---- state slots (device memory) ----
   int n_slots() const { return n_slots_; }

@@ -10,3 +10,5 @@ int cmd_info(int argc, char** argv);        // cmd_info.cpp
 int cmd_convert(int argc, char** argv);     // cmd_convert.cpp
 int cmd_synth(int argc, char** argv);       // cmd_synth.cpp
 int cmd_bench(int argc, char** argv);       // cmd_bench.cpp
+int cmd_generate(int argc, char** argv);    // cmd_generate.cpp
+int cmd_chat(int argc, char** argv);        // cmd_chat.cpp

@@ -1,0 +1,51 @@
+// runtime/bench/bench_accounting.h: what one prefill token and one decode step
+// must move and compute, from a model's tensor list, so that measured times
+// can be set against the hardware's bandwidth and GEMM peak.
+//
+// A "matrix" is a tensor used as a GEMM operand: every tensor with two or more
+// dimensions larger than 1, except the per-head vectors stored as [H, N]
+// (v5/v6 time_decay and time_faaaa, v7 r_k) and a v6 time_state, which the
+// kernels use element-wise. Matrices are held in the compute dtype; every
+// other tensor in fp32 (as runtime/cuda/cuda_weights.h and the CPU backend
+// hold them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/model/model.h"
+
+namespace rwkv {
+namespace bench {
+
+struct ModelCost {
+  int64_t params = 0;          // every element of every tensor
+  int64_t matrix_params = 0;   // elements of the matrices, emb.weight and head.weight included
+  int64_t layer_matrix_params = 0;  // matrices inside blocks.* (the per-token GEMMs)
+  int64_t emb_params = 0;      // emb.weight: a row gather, never a GEMM
+  int64_t head_params = 0;     // head.weight: a GEMM only for rows whose logits are wanted
+  int64_t vector_params = 0;   // everything that is not a matrix (kept in fp32)
+  int n_embd = 0, n_vocab = 0;
+  size_t state_floats = 0;     // StateLayout::size(): floats of one sequence's state
+
+  // Weight bytes held on the device in `dtype` (matrices in dtype, the rest fp32).
+  double weight_bytes(DType dtype) const;
+  // Bytes read by one decode step of `batch` sequences: every matrix except the
+  // embedding table once (a GEMM over B rows reads its weights once), `batch`
+  // rows of the embedding, every fp32 vector.
+  double decode_weight_bytes(DType dtype, int batch) const;
+  // Bytes of recurrent state read and written by one decode step: batch x
+  // StateLayout::size() x 4 bytes x 2.
+  double decode_state_bytes(int batch) const;
+  // FLOPs of a prefill of `batch` sequences of `tokens` tokens with the logits
+  // of each sequence's last token only (LogitsMode::last): 2 x layer matrix
+  // params per token plus 2 x V x C per sequence for the head. Element-wise
+  // work and the WKV recurrences are left out (under 1% for real shapes).
+  double prefill_flops(int batch, int tokens) const;
+};
+
+bool is_matrix(const Tensor& t);
+ModelCost model_cost(const Model& model);
+
+}  // namespace bench
+}  // namespace rwkv

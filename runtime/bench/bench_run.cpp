@@ -1,0 +1,211 @@
+// runtime/bench/bench_run.cpp: see bench_run.h.
+#include "runtime/bench/bench_run.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "runtime/bench/bench_stats.h"
+
+namespace rwkv {
+namespace bench {
+
+namespace {
+
+void check_range(const char* what, long long v, long long lo, long long hi) {
+  if (v < lo || v > hi)
+    throw Error(std::string("bench: ") + what + " = " + std::to_string(v) + " is outside [" + std::to_string(lo) +
+                ", " + std::to_string(hi) + "]");
+}
+
+// Fixed pseudo-random token ids in [0, V) for sequence s.
+std::vector<int32_t> prompt(int s, int T, int V) {
+  std::vector<int32_t> t(static_cast<size_t>(T));
+  for (int i = 0; i < T; ++i) t[size_t(i)] = int32_t((uint64_t(i) * 7919u + uint64_t(s) * 104729u + 13u) % uint64_t(V));
+  return t;
+}
+
+class Runner {
+ public:
+  Runner(BenchTarget& t, const ModelCost& cost, const BenchConfig& cfg, const Limits& lim)
+      : t_(t), cost_(cost), cfg_(cfg), lim_(lim) {
+    V_ = t_.backend().info().n_vocab;
+    S_ = t_.backend().state_layout().size();
+  }
+
+  Row prefill(int B, int T) {
+    std::vector<std::vector<int32_t>> toks;
+    for (int s = 0; s < B; ++s) toks.push_back(prompt(s, T, V_));
+    Batch b;
+    b.logits = LogitsMode::last;
+    for (int s = 0; s < B; ++s) b.seqs.push_back({toks[size_t(s)].data(), size_t(T), t_.state(s), S_});
+    std::vector<float> logits(size_t(B) * size_t(V_));
+    Row r;
+    r.test = "pp" + std::to_string(T);
+    r.batch = B;
+    r.tokens = T;
+    for (int rep = 0; rep < cfg_.warmup + cfg_.repeats; ++rep) {
+      for (int s = 0; s < B; ++s) t_.reset_state(s);
+      t_.mark(0);
+      t_.backend().forward(b, logits.data());
+      t_.mark(1);
+      const double ms = t_.elapsed_ms(0, 1);
+      if (rep >= cfg_.warmup) r.ms.push_back(ms);
+    }
+    r.ms_median = median(r.ms);
+    r.tokens_per_s = double(B) * T / (r.ms_median * 1e-3);
+    r.tokens_per_s_per_seq = r.tokens_per_s / B;
+    r.flops = cost_.prefill_flops(B, T);
+    r.tflops = r.flops / (r.ms_median * 1e9);
+    if (lim_.gemm_tflops > 0) {
+      r.pct_peak = 100.0 * r.tflops / lim_.gemm_tflops;
+      r.bound_tokens_per_s = lim_.gemm_tflops * 1e12 / (r.flops / (double(B) * T));
+    }
+    return r;
+  }
+
+  Row decode(int B, int N) {
+    std::vector<int32_t> next(static_cast<size_t>(B));
+    Batch b;
+    b.logits = LogitsMode::last;
+    for (int s = 0; s < B; ++s) b.seqs.push_back({&next[size_t(s)], 1, t_.state(s), S_});
+    std::vector<float> logits(size_t(B) * size_t(V_));
+    auto step = [&](int i) {
+      for (int s = 0; s < B; ++s) next[size_t(s)] = int32_t((uint64_t(i) * 31u + uint64_t(s) * 17u + 1u) % uint64_t(V_));
+      t_.backend().forward(b, logits.data());
+    };
+    for (int s = 0; s < B; ++s) t_.reset_state(s);
+    for (int w = 0; w < cfg_.warmup; ++w)
+      for (int i = 0; i < std::min(N, 16); ++i) step(i);
+    Row r;
+    r.test = "tg" + std::to_string(N);
+    r.batch = B;
+    r.tokens = N;
+    std::vector<double> passes;
+    t_.reserve_marks(N + 1);
+    for (int rep = 0; rep < cfg_.repeats; ++rep) {
+      for (int s = 0; s < B; ++s) t_.reset_state(s);
+      t_.mark(0);
+      for (int i = 0; i < N; ++i) {
+        step(i);
+        t_.mark(i + 1);
+      }
+      for (int i = 0; i < N; ++i) r.ms.push_back(t_.elapsed_ms(i, i + 1));
+      passes.push_back(t_.elapsed_ms(0, N));
+    }
+    r.ms_median = median(passes);
+    r.p50_ms = quantile(r.ms, 0.5);
+    r.p90_ms = quantile(r.ms, 0.9);
+    const double step_ms = r.ms_median / N;
+    r.tokens_per_s = double(B) / (step_ms * 1e-3);
+    r.tokens_per_s_per_seq = 1.0 / (step_ms * 1e-3);
+    const DType dt = t_.compute_dtype();
+    r.weight_bytes = cost_.decode_weight_bytes(dt, B);
+    r.state_bytes = cost_.decode_state_bytes(B);
+    r.bytes = r.weight_bytes + r.state_bytes;
+    r.flops = cost_.prefill_flops(B, 1);
+    r.gbs = r.bytes / (step_ms * 1e6);
+    r.tflops = r.flops / (step_ms * 1e9);
+    // Roofline: a step takes at least bytes / bandwidth and flops / peak.
+    double bound_ms = 0;
+    if (lim_.bandwidth_gbs > 0) {
+      r.pct_bandwidth = 100.0 * r.gbs / lim_.bandwidth_gbs;
+      bound_ms = std::max(bound_ms, r.bytes / (lim_.bandwidth_gbs * 1e6));
+    }
+    if (lim_.gemm_tflops > 0) {
+      r.pct_peak = 100.0 * r.tflops / lim_.gemm_tflops;
+      bound_ms = std::max(bound_ms, r.flops / (lim_.gemm_tflops * 1e9));
+    }
+    if (bound_ms > 0) r.bound_tokens_per_s = double(B) / (bound_ms * 1e-3);
+    return r;
+  }
+
+ private:
+  BenchTarget& t_;
+  const ModelCost& cost_;
+  const BenchConfig& cfg_;
+  const Limits& lim_;
+  int V_ = 0;
+  size_t S_ = 0;
+};
+
+}  // namespace
+
+void validate_config(const BenchConfig& c) {
+  if (c.prefill_tokens.empty() != c.prefill_batches.empty())
+    throw Error("bench: prefill needs both token counts and batch sizes (or neither)");
+  for (int t : c.prefill_tokens) check_range("prefill tokens", t, 1, 1 << 20);
+  for (int b : c.prefill_batches) check_range("prefill batch", b, 1, 4096);
+  for (int t : c.prefill_tokens)
+    for (int b : c.prefill_batches) check_range("prefill tokens x batch", (long long)t * b, 1, 1 << 24);
+  check_range("decode steps", c.decode_steps, 0, 1 << 20);
+  if (c.decode_steps > 0 && c.decode_batches.empty()) throw Error("bench: decode needs at least one batch size");
+  for (int b : c.decode_batches) check_range("decode batch", b, 1, 4096);
+  check_range("warm-up runs", c.warmup, 0, 100);
+  check_range("repeats", c.repeats, 1, 1000);
+  check_range("probe repeats", c.probe_repeats, 1, 1000);
+  check_range("GEMM probe size", c.gemm_probe_n, 16, 32768);
+  if (c.copy_probe_bytes < 4096 || c.copy_probe_bytes > (size_t(64) << 30))
+    throw Error("bench: copy probe size must be between 4 KiB and 64 GiB");
+}
+
+RunResult run_benchmark(const Model& model, const TargetOptions& target, const BenchConfig& cfg,
+                        const LogFn& log) {
+  validate_config(cfg);
+  auto say = [&](const std::string& s) {
+    if (log) log(s);
+  };
+  TargetOptions opt = target;
+  opt.n_states = 1;
+  for (int b : cfg.prefill_batches) opt.n_states = std::max(opt.n_states, b);
+  if (cfg.decode_steps > 0)
+    for (int b : cfg.decode_batches) opt.n_states = std::max(opt.n_states, b);
+  say("loading the model onto " + opt.device + " in " + dtype_name(opt.dtype));
+  std::unique_ptr<BenchTarget> t = make_target(model, opt);
+  const ModelCost cost = model_cost(model);
+
+  RunResult res;
+  res.device_kind = t->device_kind();
+  res.device_name = t->device_name();
+  res.emulated = t->emulated();
+  res.threads = t->threads();
+  res.dtype = t->compute_dtype();
+  res.weight_bytes = t->weight_bytes_held() ? double(t->weight_bytes_held()) : cost.weight_bytes(res.dtype);
+  res.workspace_bytes = t->workspace_bytes();
+  res.state_bytes_per_seq = t->backend().state_layout().size() * sizeof(float);
+
+  Limits& lim = res.limits;
+  if (cfg.bandwidth_gbs > 0) {
+    lim.bandwidth_gbs = cfg.bandwidth_gbs;
+    lim.bandwidth_source = "given (--bandwidth-gbs)";
+  } else if (cfg.bandwidth_gbs == 0) {
+    say("measuring copy bandwidth");
+    lim.bandwidth_gbs = t->measure_copy_gbs(cfg.copy_probe_bytes, cfg.probe_repeats);
+    lim.bandwidth_source = "measured: " + t->copy_method() + ", " + std::to_string(cfg.copy_probe_bytes >> 20) +
+                           " MiB, read + write counted";
+  }
+  if (cfg.peak_tflops > 0) {
+    lim.gemm_tflops = cfg.peak_tflops;
+    lim.gemm_source = "given (--peak-tflops)";
+  } else if (cfg.peak_tflops == 0) {
+    say("measuring GEMM peak");
+    lim.gemm_tflops = t->measure_gemm_tflops(cfg.gemm_probe_n, cfg.probe_repeats);
+    const std::string n = std::to_string(cfg.gemm_probe_n);
+    lim.gemm_source = "measured: " + t->gemm_method() + ", " + n + "x" + n + "x" + n;
+  }
+
+  Runner run(*t, cost, cfg, lim);
+  for (int T : cfg.prefill_tokens)
+    for (int B : cfg.prefill_batches) {
+      say("prefill pp" + std::to_string(T) + " B=" + std::to_string(B));
+      res.prefill.push_back(run.prefill(B, T));
+    }
+  if (cfg.decode_steps > 0)
+    for (int B : cfg.decode_batches) {
+      say("decode tg" + std::to_string(cfg.decode_steps) + " B=" + std::to_string(B));
+      res.decode.push_back(run.decode(B, cfg.decode_steps));
+    }
+  return res;
+}
+
+}  // namespace bench
+}  // namespace rwkv

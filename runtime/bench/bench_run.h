@@ -1,0 +1,96 @@
+// runtime/bench/bench_run.h: prefill and decode throughput of one backend on
+// one device in one dtype, each figure set against the device's limits.
+//
+// Protocol (every timed interval is on the device's own timeline: CUDA events
+// on the backend's stream, or steady_clock for the CPU backend):
+//   prefill ppT at batch B: B sequences of T tokens in one Backend::forward
+//     (LogitsMode::last), from fresh states; `warmup` untimed calls, then
+//     `repeats` timed ones; the median time gives tokens/s = B*T / time.
+//   decode tgN at batch B: N steps, each one forward of B sequences x 1 token
+//     (LogitsMode::last: the logits a sampler needs reach host memory); a
+//     warm-up pass of min(N, 16) steps per `warmup`, then `repeats` passes of N
+//     steps from fresh states. Every step is timed on its own: latency p50/p90
+//     over all steps of all passes; throughput from the median pass time.
+//     Token ids are fixed pseudo-random ids (sampling is not part of a step).
+//   limits: copy bandwidth and GEMM peak measured on the same device by the
+//     target's probes (bench_target.h) unless given.
+// Accounting (bench_accounting.h): decode moves the weights once per step plus
+// B states read and written; a token costs 2 x layer matrix params FLOPs.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/bench/bench_accounting.h"
+#include "runtime/bench/bench_target.h"
+#include "runtime/model/model.h"
+
+namespace rwkv {
+namespace bench {
+
+struct BenchConfig {
+  std::vector<int> prefill_tokens = {512};  // T of each ppT
+  std::vector<int> prefill_batches = {1};   // every B x T pair is run
+  int decode_steps = 128;                   // N of tgN (0: no decode rows)
+  std::vector<int> decode_batches = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  int warmup = 1;
+  int repeats = 3;
+  // Limits: > 0 given by the user; 0 measured by the probes; < 0 not used.
+  double bandwidth_gbs = 0;
+  double peak_tflops = 0;
+  size_t copy_probe_bytes = size_t(1) << 30;
+  int gemm_probe_n = 8192;
+  int probe_repeats = 10;
+};
+
+// Checks sizes and counts; throws rwkv::Error naming the first bad one.
+void validate_config(const BenchConfig& cfg);
+
+struct Limits {
+  double bandwidth_gbs = 0;      // 0: unknown
+  std::string bandwidth_source;  // "given" or the probe's method
+  double gemm_tflops = 0;        // 0: unknown
+  std::string gemm_source;
+};
+
+// One measured row. Derived figures are 0 when the limit is unknown.
+struct Row {
+  std::string test;  // "pp512", "tg128"
+  int batch = 0;     // sequences
+  int tokens = 0;    // per sequence: T for prefill, N steps for decode
+  std::vector<double> ms;  // prefill: each repeat's time; decode: each step's time
+  double ms_median = 0;    // prefill: median call; decode: median pass (N steps)
+  double p50_ms = 0, p90_ms = 0;  // decode: per-step latency
+  double tokens_per_s = 0;        // all sequences together
+  double tokens_per_s_per_seq = 0;
+  double bytes = 0;               // decode: bytes moved per step (weights + state)
+  double weight_bytes = 0, state_bytes = 0;
+  double flops = 0;               // per call (prefill) or per step (decode)
+  double gbs = 0, pct_bandwidth = 0;
+  double tflops = 0, pct_peak = 0;
+  double bound_tokens_per_s = 0;  // roofline: the limits allow at most this
+};
+
+struct RunResult {
+  std::string device_kind, device_name;
+  bool emulated = false;
+  int threads = 0;
+  DType dtype = DType::f32;
+  double weight_bytes = 0;       // held by the backend
+  size_t workspace_bytes = 0;
+  size_t state_bytes_per_seq = 0;
+  Limits limits;
+  std::vector<Row> prefill, decode;
+};
+
+using LogFn = std::function<void(const std::string&)>;
+
+// Builds the target (states for the largest batch), measures the limits, runs
+// every prefill and decode row. `log` (may be empty) hears progress lines.
+RunResult run_benchmark(const Model& model, const TargetOptions& target, const BenchConfig& cfg,
+                        const LogFn& log = {});
+
+}  // namespace bench
+}  // namespace rwkv

@@ -1,0 +1,76 @@
+// runtime/bench/bench_target.h: one backend on one device, as the benchmark
+// drives it: state buffers for B sequences in the backend's memory, a clock
+// on the device's own timeline, and the two limit probes (memory bandwidth,
+// GEMM peak) measured on the same device.
+//
+//   cpu      CpuBackend; host states; std::chrono::steady_clock; the probes are
+//            a threaded memcpy and OpenBLAS sgemm, one single-threaded call per
+//            thread (how the CPU backend itself calls OpenBLAS).
+//   cuda:N   CudaBackend; states in its device slots; CUDA events recorded on
+//            the backend's stream; the probes are cudaMemcpy device to device
+//            and cublasGemmEx in the model's dtype with fp32 accumulation (the
+//            backend's own GEMM configuration), both timed with events.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "runtime/backend/backend.h"
+#include "runtime/model/model.h"
+
+namespace rwkv {
+namespace bench {
+
+class BenchTarget {
+ public:
+  virtual ~BenchTarget() = default;
+
+  virtual Backend& backend() = 0;
+  virtual std::string device_kind() const = 0;  // "cpu", "cuda"
+  virtual std::string device_name() const = 0;  // CPU model name / cudaDeviceProp::name
+  virtual bool emulated() const { return false; }  // the CUDA emulator, not a GPU
+  virtual DType compute_dtype() const = 0;      // dtype of the weights the GEMMs read
+  virtual size_t weight_bytes_held() const = 0;
+  virtual size_t workspace_bytes() const { return 0; }
+  virtual int threads() const { return 0; }     // CPU worker threads (0: not a CPU target)
+
+  // State buffers 0..n_states()-1 (backend memory), each StateLayout::size() floats.
+  virtual int n_states() const = 0;
+  virtual float* state(int i) = 0;
+  virtual void reset_state(int i) = 0;
+
+  // Timeline marks: mark(i) records "now" on the device's timeline (after all
+  // work issued so far); elapsed_ms(a, b) waits for b and returns b - a.
+  virtual void reserve_marks(int n) = 0;  // makes marks 0..n-1 cheap to record
+  virtual void mark(int i) = 0;
+  virtual double elapsed_ms(int a, int b) = 0;
+
+  // Copy bandwidth in GB/s (1e9 bytes/s; each byte copied counts read + write)
+  // of a copy of `bytes`, median of `repeats` after a warm-up.
+  virtual double measure_copy_gbs(size_t bytes, int repeats) = 0;
+  // GEMM throughput in TFLOP/s (2 n^3 per product) of n x n x n products in
+  // the compute dtype, median of `repeats` after a warm-up.
+  virtual double measure_gemm_tflops(int n, int repeats) = 0;
+  // How the two probes are done, for the report.
+  virtual std::string copy_method() const = 0;
+  virtual std::string gemm_method() const = 0;
+};
+
+struct TargetOptions {
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
+  DType dtype = DType::f32;    // cuda: weights' dtype on the device; cpu: fp32 always
+  int n_states = 1;
+  int max_rows = 512;          // cuda: token rows per round
+  int threads = 0;             // cpu: worker threads (0: all cores)
+};
+
+// Throws rwkv::Error for an unknown device, "cuda" in a build without GPU
+// support, or a dtype the device does not compute in.
+std::unique_ptr<BenchTarget> make_target(const Model& model, const TargetOptions& opt);
+
+// Implementations (bench_target_cpu.cpp, bench_target_cuda.cpp).
+std::unique_ptr<BenchTarget> make_cpu_target(const Model& model, const TargetOptions& opt);
+std::unique_ptr<BenchTarget> make_cuda_target(const Model& model, const TargetOptions& opt, int device);
+
+}  // namespace bench
+}  // namespace rwkv

@@ -1,0 +1,177 @@
+// runtime/bench/bench_target_cuda.cpp: the CUDA backend as a BenchTarget (see
+// bench_target.h). In builds without GPU support make_cuda_target() throws.
+#include "runtime/bench/bench_target.h"
+
+#if RWKV_HAVE_GPU
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <vector>
+
+#include "runtime/bench/bench_stats.h"
+#include "runtime/cuda/cuda_backend.h"
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/model/safetensors_writer.h"
+#endif
+
+namespace rwkv {
+namespace bench {
+
+#if RWKV_HAVE_GPU
+namespace {
+
+cudaDataType_t cuda_type(DType t) {
+  switch (t) {
+    case DType::f16: return CUDA_R_16F;
+    case DType::bf16: return CUDA_R_16BF;
+    case DType::f32: break;
+  }
+  return CUDA_R_32F;
+}
+
+// Events created on demand, destroyed with the owner.
+class Events {
+ public:
+  ~Events() {
+    for (cudaEvent_t e : ev_) cudaEventDestroy(e);
+  }
+  cudaEvent_t at(int i) {
+    while (ev_.size() <= size_t(i)) {
+      cudaEvent_t e = nullptr;
+      RWKV_CUDA_TRY(cudaEventCreate(&e));
+      ev_.push_back(e);
+    }
+    return ev_[size_t(i)];
+  }
+  double ms(int a, int b) {
+    RWKV_CUDA_TRY(cudaEventSynchronize(at(b)));
+    float ms = 0;
+    RWKV_CUDA_TRY(cudaEventElapsedTime(&ms, at(a), at(b)));
+    return double(ms);
+  }
+
+ private:
+  std::vector<cudaEvent_t> ev_;
+};
+
+class CudaTarget final : public BenchTarget {
+ public:
+  CudaTarget(const Model& model, const TargetOptions& opt, int device)
+      : be_(model, make_options(opt, device)) {
+    cudaDeviceProp p{};
+    RWKV_CUDA_TRY(cudaGetDeviceProperties(&p, device));
+    name_ = p.name;
+#if RWKV_CUDA_EMU
+    emulated_ = true;
+#endif
+  }
+
+  Backend& backend() override { return be_; }
+  std::string device_kind() const override { return "cuda"; }
+  std::string device_name() const override { return name_; }
+  bool emulated() const override { return emulated_; }
+  DType compute_dtype() const override { return be_.dtype(); }
+  size_t weight_bytes_held() const override { return be_.weight_bytes(); }
+  size_t workspace_bytes() const override { return be_.workspace_bytes(); }
+
+  int n_states() const override { return be_.n_slots(); }
+  float* state(int i) override { return be_.slot(i); }
+  void reset_state(int i) override { be_.reset_slot(i); }
+
+  void reserve_marks(int n) override {
+    if (n > 0) events_.at(n - 1);
+  }
+  void mark(int i) override { RWKV_CUDA_TRY(cudaEventRecord(events_.at(i), be_.stream())); }
+  double elapsed_ms(int a, int b) override { return events_.ms(a, b); }
+
+  double measure_copy_gbs(size_t bytes, int repeats) override {
+    cuda::DeviceBuffer src(bytes, "bandwidth probe source"), dst(bytes, "bandwidth probe destination");
+    RWKV_CUDA_TRY(cudaMemset(src.get(), 1, bytes));
+    Events ev;
+    std::vector<double> gbs;
+    for (int r = 0; r <= repeats; ++r) {
+      RWKV_CUDA_TRY(cudaEventRecord(ev.at(0), be_.stream()));
+      RWKV_CUDA_TRY(cudaMemcpyAsync(dst.get(), src.get(), bytes, cudaMemcpyDeviceToDevice, be_.stream()));
+      RWKV_CUDA_TRY(cudaEventRecord(ev.at(1), be_.stream()));
+      const double ms = ev.ms(0, 1);
+      if (r > 0 && ms > 0) gbs.push_back(2.0 * double(bytes) / (ms * 1e6));
+    }
+    if (gbs.empty()) throw Error("bandwidth probe: the copies took no measurable time");
+    return median(gbs);
+  }
+
+  double measure_gemm_tflops(int n, int repeats) override {
+    const DType dt = be_.dtype();
+    const size_t nn = size_t(n) * size_t(n);
+    // Inputs: values in [-1, 1) in the compute dtype (not zeros, which run
+    // faster than real data on some GPUs); output fp32, as the backend's GEMMs.
+    std::vector<float> host(nn);
+    for (size_t i = 0; i < nn; ++i) host[i] = float(int((i * 7919 + 17) % 2001) - 1000) * 1e-3f;
+    std::vector<uint8_t> conv(nn * dtype_size(dt));
+    convert_floats(host.data(), DType::f32, conv.data(), dt, nn);
+    cuda::DeviceBuffer a(conv.size(), "GEMM probe A"), b(conv.size(), "GEMM probe B"),
+        c(nn * sizeof(float), "GEMM probe C");
+    RWKV_CUDA_TRY(cudaMemcpy(a.get(), conv.data(), conv.size(), cudaMemcpyHostToDevice));
+    RWKV_CUDA_TRY(cudaMemcpy(b.get(), conv.data(), conv.size(), cudaMemcpyHostToDevice));
+    cublasHandle_t h = nullptr;
+    RWKV_CUBLAS_TRY(cublasCreate(&h));
+    struct Guard {
+      cublasHandle_t h;
+      ~Guard() { cublasDestroy(h); }
+    } guard{h};
+    RWKV_CUBLAS_TRY(cublasSetStream(h, be_.stream()));
+    RWKV_CUBLAS_TRY(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));  // no TF32, as the backend
+    const float alpha = 1.0f, beta = 0.0f;
+    Events ev;
+    std::vector<double> tflops;
+    for (int r = 0; r <= repeats; ++r) {
+      RWKV_CUDA_TRY(cudaEventRecord(ev.at(0), be_.stream()));
+      RWKV_CUBLAS_TRY(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &alpha, a.get(), cuda_type(dt), n,
+                                   b.get(), cuda_type(dt), n, &beta, c.get(), CUDA_R_32F, n,
+                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      RWKV_CUDA_TRY(cudaEventRecord(ev.at(1), be_.stream()));
+      const double ms = ev.ms(0, 1);
+      if (r > 0 && ms > 0) tflops.push_back(2.0 * double(n) * n * n / (ms * 1e9));
+    }
+    if (tflops.empty()) throw Error("GEMM probe: the products took no measurable time");
+    return median(tflops);
+  }
+  std::string copy_method() const override { return "cudaMemcpyAsync device to device, timed with CUDA events"; }
+  std::string gemm_method() const override {
+    return std::string("cublasGemmEx ") + dtype_name(be_.dtype()) +
+           " inputs, fp32 output, CUBLAS_COMPUTE_32F (as the backend), timed with CUDA events";
+  }
+
+ private:
+  static CudaOptions make_options(const TargetOptions& opt, int device) {
+    CudaOptions o;
+    o.device = device;
+    o.dtype = opt.dtype;
+    o.max_rows = opt.max_rows;
+    o.n_slots = std::max(opt.n_states, 1);
+    return o;
+  }
+
+  CudaBackend be_;
+  std::string name_;
+  bool emulated_ = false;
+  Events events_;
+};
+
+}  // namespace
+
+std::unique_ptr<BenchTarget> make_cuda_target(const Model& model, const TargetOptions& opt, int device) {
+  return std::make_unique<CudaTarget>(model, opt, device);
+}
+
+#else
+
+std::unique_ptr<BenchTarget> make_cuda_target(const Model&, const TargetOptions&, int) {
+  throw Error("this build has no GPU support (configure with -DRWKV_GPU=cuda to benchmark cuda devices)");
+}
+
+#endif
+
+}  // namespace bench
+}  // namespace rwkv

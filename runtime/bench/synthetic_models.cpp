@@ -1,0 +1,160 @@
+// runtime/bench/synthetic_models.cpp: see synthetic_models.h.
+//
+// The released shapes come from synth_spec() (runtime/model/synth.cpp), the
+// one table of them in the project. What it gives (V: 50277 for the v4 Pile
+// models, 65536 for the World models; head size 64; LoRA widths w/a/v/g for
+// v7, maa/decay for v6):
+//
+//   name      C     L   F      LoRA          name      C     L   F      LoRA
+//   v7-0.1B   768   12  3072   64/64/32/128  v4-169M   768   12  3072   -
+//   v7-0.4B   1024  24  4096   64/64/32/128  v4-430M   1024  24  4096   -
+//   v7-1.5B   2048  24  8192   96/96/64/256  v4-1.5B   2048  24  8192   -
+//   v7-2.9B   2560  32  10240  96/96/64/320  v4-3B     2560  32  10240  -
+//   v7-7.2B   4096  32  16384  128/128/96/480 v4-7B    4096  32  16384  -
+//   v5-0.4B   1024  24  3584   -             v4-14B    5120  40  20480  -
+//   v5-1.5B   2048  24  7168   -             v6-1.6B   2048  24  7168   32/64
+//   v5-3B     2560  32  8960   -             v6-3B     2560  32  8960   32/64
+//   v5-7B     4096  32  14336  -             v6-7B     4096  32  14336  64/128
+//                                            v6-14B    4096  61  14336  64/128
+//
+// F = 4C for v4 and v7, floor(3.5C/32)*32 for the v5.2/v6 World models. The v7
+// LoRA widths follow the release trainer's max(32, round(k f(C)/32)*32) with
+// f = 1.8 sqrt(C), 1.8 sqrt(C), 1.3 sqrt(C), 0.6 C^0.8 (RWKV-LM train_temp);
+// rwkv-spec.md 6.1 quotes an older suggestion (2.5/2.5/1.7/5 sqrt(C)) that
+// gives the same widths for C <= 1024 only.
+#include "runtime/bench/synthetic_models.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "runtime/model/safetensors_writer.h"
+
+namespace rwkv {
+namespace bench {
+
+namespace {
+
+struct Family {
+  const char* prefix;   // as written in names: "v4", "v5", "v6", "v7"
+  const char* version;  // as synth_spec() wants it
+};
+const Family kFamilies[] = {{"v7", "7"}, {"v4", "4"}, {"v5", "5.2"}, {"v6", "6"}};
+
+// A small shape of our own for tests: C 128 (two heads of 64), L 2, V 512.
+SynthSpec tiny_spec(const std::string& version) {
+  SynthSpec s;
+  s.size = "tiny";
+  s.n_embd = 128;
+  s.n_layer = 2;
+  s.n_vocab = 512;
+  s.head_size = 64;
+  if (version == "4") {
+    s.arch = Arch::v4;
+    s.n_ffn = 512;
+  } else if (version == "5.2") {
+    s.arch = Arch::v5_2;
+    s.n_ffn = 448;  // floor(3.5 C / 32) * 32
+  } else if (version == "6") {
+    s.arch = Arch::v6;
+    s.n_ffn = 448;
+    s.lora_maa = 32;
+    s.lora_decay = 64;
+  } else {
+    s.arch = Arch::v7;
+    s.n_ffn = 512;
+    s.lora_w = s.lora_a = s.lora_v = s.lora_g = 32;
+  }
+  return s;
+}
+
+std::string names_list() {
+  std::string out;
+  for (const std::string& n : synthetic_names()) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> synthetic_names() {
+  std::vector<std::string> out;
+  for (const Family& f : kFamilies)
+    for (const std::string& size : synth_sizes(f.version)) out.push_back(std::string(f.prefix) + "-" + size);
+  for (const Family& f : kFamilies) out.push_back(std::string(f.prefix) + "-tiny");
+  return out;
+}
+
+SynthSpec synthetic_spec(const std::string& name) {
+  const size_t dash = name.find('-');
+  if (dash != std::string::npos) {
+    std::string prefix = name.substr(0, dash);
+    const std::string size = name.substr(dash + 1);
+    if (prefix == "v5.2") prefix = "v5";
+    if (prefix == "v6.0") prefix = "v6";
+    if (prefix == "v7.0") prefix = "v7";
+    for (const Family& f : kFamilies) {
+      if (prefix != f.prefix) continue;
+      if (size == "tiny") return tiny_spec(f.version);
+      const std::vector<std::string> sizes = synth_sizes(f.version);
+      if (std::find(sizes.begin(), sizes.end(), size) != sizes.end()) return synth_spec(f.version, size);
+    }
+  }
+  throw Error("unknown synthetic model '" + name + "' (known: " + names_list() + ")");
+}
+
+std::unique_ptr<Model> build_synthetic_model(const SynthSpec& spec, DType dtype, uint64_t seed, int n_threads) {
+  if (n_threads <= 0) n_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  const std::vector<SafetensorsEntry> entries = synth_tensors(spec, dtype);
+  const size_t es = dtype_size(dtype);
+  std::vector<std::vector<uint8_t>> bytes(entries.size());
+  // Work items: chunks of 1M elements of every tensor, taken in turn by the threads.
+  struct Chunk {
+    size_t tensor;
+    int64_t begin, count;
+  };
+  std::vector<Chunk> chunks;
+  const int64_t kChunk = int64_t(1) << 20;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    int64_t n = 1;
+    for (int64_t d : entries[i].shape) n *= d;
+    bytes[i].resize(size_t(n) * es);
+    for (int64_t b = 0; b < n; b += kChunk) chunks.push_back({i, b, std::min(kChunk, n - b)});
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::string error;
+  auto work = [&]() {
+    try {
+      std::vector<float> buf(static_cast<size_t>(kChunk));
+      for (size_t c; !failed && (c = next++) < chunks.size();) {
+        const Chunk& ch = chunks[c];
+        synth_values(spec, entries[ch.tensor].name, seed, ch.begin, ch.count, buf.data());
+        convert_floats(buf.data(), DType::f32, bytes[ch.tensor].data() + size_t(ch.begin) * es, dtype,
+                       size_t(ch.count));
+      }
+    } catch (const std::exception& e) {  // no exception may leave a thread
+      if (!failed.exchange(true)) error = std::string("synthetic model: ") + e.what();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  if (failed) throw Error(error);
+
+  auto m = std::make_unique<Model>();
+  m->info.format = "synthetic";
+  m->info.path = "synthetic v" + std::string(arch_name(spec.arch)) + " " + spec.size;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Tensor t;
+    t.name = entries[i].name;
+    t.dtype = dtype;
+    t.shape = entries[i].shape;
+    m->add_owned(std::move(t), std::move(bytes[i]));
+  }
+  check_model(*m, m->info.path);
+  return m;
+}
+
+}  // namespace bench
+}  // namespace rwkv

@@ -1,0 +1,62 @@
+// tests/kernels/test_bench_cuda.cpp: the benchmark's CUDA path (runtime/bench/
+// with the CUDA backend: device state slots, CUDA events on the backend's
+// stream, the cudaMemcpy and cublasGemmEx probes) at a tiny size, in every
+// dtype. Checks the report's fields and consistency, never speed (in the emu
+// build the "device" is the SIMT emulator).
+#include <catch2/catch.hpp>
+
+#include "runtime/bench/bench_accounting.h"
+#include "runtime/bench/bench_report.h"
+#include "runtime/bench/bench_run.h"
+#include "runtime/bench/synthetic_models.h"
+#include "runtime/cuda/cuda_weights.h"
+#include "runtime/model/json.h"
+#include "runtime/bench_json_checks.h"
+
+TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype", "[bench][cuda]") {
+  for (const char* name : {"v7-tiny", "v4-tiny", "v6-tiny"}) {
+    INFO(name);
+    auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec(name), rwkv::DType::bf16, 3);
+    rwkv::bench::BenchConfig cfg;
+    cfg.prefill_tokens = {6};
+    cfg.prefill_batches = {1, 2};
+    cfg.decode_steps = 2;
+    cfg.decode_batches = {1, 3};
+    cfg.repeats = 2;
+    cfg.copy_probe_bytes = 1 << 20;
+    cfg.gemm_probe_n = 32;
+    cfg.probe_repeats = 2;
+    const std::vector<rwkv::DType> dtypes{rwkv::DType::f16, rwkv::DType::bf16, rwkv::DType::f32};
+    std::vector<rwkv::bench::RunResult> runs;
+    for (rwkv::DType dt : dtypes) {
+      rwkv::bench::TargetOptions t;
+      t.device = "cuda:0";
+      t.dtype = dt;
+      t.max_rows = 8;  // pp6 at B = 2 runs in two rounds
+      runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg));
+      // What the backend holds: every matrix in dt, at most cuda::weight_bytes()'s
+      // prediction (which also counts ln0, folded into the embedding at load).
+      const rwkv::bench::ModelCost cost = rwkv::bench::model_cost(*model);
+      CHECK(runs.back().weight_bytes >= double(cost.matrix_params) * double(rwkv::dtype_size(dt)));
+      CHECK(runs.back().weight_bytes <= double(rwkv::cuda::weight_bytes(*model, dt)));
+      CHECK(runs.back().workspace_bytes > 0);
+    }
+    const std::string json = rwkv::bench::report_json({"test", "abc1234", name}, *model, cfg, runs);
+    bench_test::check_report(json, *model, cfg, dtypes, "cuda", true);
+    const rwkv::JsonValue r = rwkv::parse_json(json, "report");
+#if RWKV_CUDA_EMU
+    CHECK(r.at("device").at("emulated").boolean);
+#else
+    CHECK(!r.at("device").at("emulated").boolean);
+#endif
+  }
+}
+
+TEST_CASE("bench: a missing cuda device is an error, not a crash", "[bench][cuda]") {
+  auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0);
+  rwkv::bench::TargetOptions t;
+  t.device = "cuda:7";
+  rwkv::bench::BenchConfig cfg;
+  cfg.decode_batches = {1};
+  CHECK_THROWS_AS(rwkv::bench::run_benchmark(*model, t, cfg), rwkv::Error);
+}
