@@ -256,7 +256,14 @@ void load_layer(const Reader& r, const CpuWeights& w, int l, bool real_time_firs
 
 }  // namespace
 
-CpuWeights load_cpu_weights(const Model& model) {
+// pip: any *.time_faaaa key makes every time_first a raw bonus (spec 4.2).
+static bool has_real_time_first(const Model& model) {
+  for (const auto& kv : model.tensors())
+    if (kv.first.find(".time_faaaa") != std::string::npos) return true;
+  return false;
+}
+
+CpuWeights load_cpu_globals(const Model& model) {
   const ModelInfo& info = model.info;
   Reader r(model);
   CpuWeights w;
@@ -282,18 +289,23 @@ CpuWeights load_cpu_weights(const Model& model) {
     throw Error("model " + info.path + ": bad hyper-parameters C=" + std::to_string(w.C) +
                 " L=" + std::to_string(w.L) + " V=" + std::to_string(w.V) +
                 " F=" + std::to_string(w.F));
-
-  // pip: any *.time_faaaa key makes every time_first a raw bonus (spec 4.2).
-  bool real_time_first = false;
-  for (const auto& kv : model.tensors())
-    if (kv.first.find(".time_faaaa") != std::string::npos) real_time_first = true;
-
   w.emb = fold_ln0(r, info);
-  w.layers.resize(static_cast<size_t>(w.L));
-  for (int l = 0; l < w.L; ++l) load_layer(r, w, l, real_time_first, w.layers[static_cast<size_t>(l)]);
   w.ln_out_w = r.vec("ln_out.weight", w.C);
   w.ln_out_b = r.vec("ln_out.bias", w.C);
   w.head = r.linear("head.weight", w.V, w.C);
+  return w;
+}
+
+LayerWeights load_cpu_layer(const Model& model, const CpuWeights& globals, int l) {
+  LayerWeights L;
+  load_layer(Reader(model), globals, l, has_real_time_first(model), L);
+  return L;
+}
+
+CpuWeights load_cpu_weights(const Model& model) {
+  CpuWeights w = load_cpu_globals(model);
+  w.layers.resize(static_cast<size_t>(w.L));
+  for (int l = 0; l < w.L; ++l) w.layers[static_cast<size_t>(l)] = load_cpu_layer(model, w, l);
   return w;
 }
 

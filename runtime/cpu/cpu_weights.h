@@ -57,5 +57,11 @@ struct CpuWeights {
 // Builds the fp32 copy; throws rwkv::Error naming a missing or misshaped tensor.
 CpuWeights load_cpu_weights(const Model& model);
 
+// The same in pieces, so that a loader can hold one layer at a time (the CUDA
+// backend uploads layer by layer): everything but the layers (`layers` left
+// empty), then layer l.
+CpuWeights load_cpu_globals(const Model& model);
+LayerWeights load_cpu_layer(const Model& model, const CpuWeights& globals, int l);
+
 }  // namespace cpu
 }  // namespace rwkv

@@ -5,14 +5,14 @@
 // to the chosen dtype (round to nearest even).
 #include "runtime/cuda/cuda_weights.h"
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "runtime/cpu/cpu_weights.h"
 #include "runtime/cuda/cuda_check.h"
+#include "runtime/model/half_float.h"
 
 namespace rwkv {
 namespace cuda {
@@ -56,20 +56,33 @@ class Uploader {
   }
 
  private:
+  // fp32 -> weight dtype, round to nearest even (runtime/model/half_float.h),
+  // split over the machine's cores for large matrices.
   void convert(const float* src, size_t n, uint8_t* dst) {
-    switch (w_.dtype) {
-      case DType::f32: std::memcpy(dst, src, n * sizeof(float)); break;
-      case DType::f16: {
-        __half* d = reinterpret_cast<__half*>(dst);
-        for (size_t i = 0; i < n; ++i) d[i] = __float2half_rn(src[i]);
-        break;
+    const DType dt = w_.dtype;
+    auto part = [=](size_t b, size_t e) {
+      if (dt == DType::f32) {
+        std::memcpy(dst + b * 4, src + b, (e - b) * 4);
+      } else if (dt == DType::bf16) {
+        uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+        for (size_t i = b; i < e; ++i) d[i] = f32_to_bf16(src[i]);
+      } else {
+        uint16_t* d = reinterpret_cast<uint16_t*>(dst);
+        for (size_t i = b; i < e; ++i) d[i] = f32_to_f16(src[i]);
       }
-      case DType::bf16: {
-        __nv_bfloat16* d = reinterpret_cast<__nv_bfloat16*>(dst);
-        for (size_t i = 0; i < n; ++i) d[i] = __float2bfloat16_rn(src[i]);
-        break;
-      }
+    };
+    const size_t threads = std::max(1u, std::thread::hardware_concurrency());
+    if (n < (size_t(1) << 20) || threads == 1) {
+      part(0, n);
+      return;
     }
+    std::vector<std::thread> pool;
+    const size_t per = (n + threads - 1) / threads;
+    for (size_t t = 0; t < threads; ++t) {
+      const size_t b = t * per, e = std::min(n, b + per);
+      if (b < e) pool.emplace_back(part, b, e);
+    }
+    for (auto& th : pool) th.join();
   }
 
   void* upload(const void* host, size_t bytes, const char* what) {
@@ -105,7 +118,9 @@ CudaWeights upload_weights(const Model& model, DType dtype) {
     throw Error("model " + model.info.path + " does not fit on the GPU: its " + dtype_name(dtype) +
                 " weights need " + mib(need) + ", " + mib(mem.first) + " free of " + mib(mem.second));
 
-  const cpu::CpuWeights cw = cpu::load_cpu_weights(model);
+  // One layer's fp32 copy at a time: host memory stays at about one layer
+  // plus the embedding and head, whatever the model's size.
+  const cpu::CpuWeights cw = cpu::load_cpu_globals(model);
   CudaWeights w;
   w.dtype = dtype;
   Uploader up(w);
@@ -114,8 +129,8 @@ CudaWeights upload_weights(const Model& model, DType dtype) {
   w.ln_out_w = up.vec(cw.ln_out_w, "ln_out.weight");
   w.ln_out_b = up.vec(cw.ln_out_b, "ln_out.bias");
 
-  for (size_t l = 0; l < cw.layers.size(); ++l) {
-    const cpu::LayerWeights& L = cw.layers[l];
+  for (int l = 0; l < cw.L; ++l) {
+    const cpu::LayerWeights L = cpu::load_cpu_layer(model, cw, l);
     CudaLayer d;
     d.ln1_w = up.vec(L.ln1_w, "ln1.weight");
     d.ln1_b = up.vec(L.ln1_b, "ln1.bias");

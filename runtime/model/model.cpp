@@ -58,9 +58,20 @@ float Tensor::at(int64_t i) const {
 }
 
 std::vector<float> Tensor::to_f32() const {
-  int64_t n = numel();
-  std::vector<float> out(size_t(n > 0 ? n : 0));
-  for (int64_t i = 0; i < n; i++) out[size_t(i)] = at(i);
+  const size_t n = size_t(numel() > 0 ? numel() : 0);
+  std::vector<float> out(n);
+  if (dtype == DType::f32) {
+    if (n) std::memcpy(out.data(), data, n * 4);
+    return out;
+  }
+  // One loop per dtype (no per-element dispatch): loading a multi-GB model
+  // spends its time here.
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < n; i++) {
+    uint16_t h;
+    std::memcpy(&h, p + 2 * i, 2);
+    out[i] = dtype == DType::bf16 ? bf16_to_f32(h) : f16_to_f32(h);
+  }
   return out;
 }
 
