@@ -15,6 +15,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+mkdir -p build
 JOBS=${JOBS:-$(nproc)}
 export CUDA_EMU_QUIET=1
 export OPENBLAS_NUM_THREADS=1  # 2-core machines, tests run in parallel
