@@ -282,10 +282,11 @@ TEST_CASE("rwkv-run chat: Ctrl-C stops a generation and not the chat", "[cli][ch
   cli_test::TempDir dir;
   cli_test::write_file(dir.file("prompt.txt"), kPromptFile);
   cli_test::Interactive child({"chat", "-m", tiny_model(), "--prompt", dir.file("prompt.txt"), "--seed", "1",
-                               "--gen-len", "100000000", "--reply-max", "20"});
-  // Ctrl-C at the input prompt does not end the chat.
-  REQUIRE(child.wait_stderr("Type +help"));
+                               "--gen-len", "100000000", "--reply-max", "20", "--echo"});
+  // Ctrl-C at the input prompt does not end the chat: a new prompt follows.
+  REQUIRE(child.read_until("User: "));
   child.signal(SIGINT);
+  REQUIRE(child.read_until("User: \nUser: "));
   child.send("+gen Once upon a time\n");
   const bool got = child.read_until(size_t(300));
   INFO(child.out().size() << " bytes: " << child.out());

@@ -1,0 +1,152 @@
+// tools/rwkv-run/cmd_chat.cpp: `rwkv-run chat`, ChatRWKV v2's chat in the
+// terminal, on the C API (the conversation logic is chat_session.h, the line
+// syntax chat_command.h, the prompt files chat_prompt.h).
+//
+// stdout carries the conversation only (the "User: " input prompt on a
+// terminal or with --echo, the bot's name, replies, free generations);
+// notes, help and errors go to stderr, so a piped session's stdout is the
+// conversation itself.
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "chat_session.h"
+#include "cli_interrupt.h"
+#include "commands.h"
+#include "line_reader.h"
+
+namespace {
+
+using cli::ArgCursor;
+using cli::CliError;
+
+cli::SamplerOptions chat_sampling_defaults() {
+  cli::SamplerOptions s;  // ChatRWKV v2 chat.py (GEN_TEMP, GEN_TOP_P, GEN_alpha_*), decay 0.996
+  s.temp = 1.0;
+  s.top_p = 0.8;
+  s.presence = 0.2;
+  s.frequency = 0.2;
+  s.decay = 0.996;
+  return s;
+}
+
+std::string usage() {
+  return std::string(
+             "usage: rwkv-run chat -m MODEL [options]\n"
+             "  Talk with a model, ChatRWKV style. Each line you type is a message; the reply\n"
+             "  streams and ends at a blank line. Lines starting with '+' are commands\n"
+             "  (+help lists them). Ctrl-C stops a reply, Ctrl-D quits.\n"
+             "  World and byte-level models use the 'User: ...' / 'Assistant:' format, 20B\n"
+             "  (Pile, Raven) models the Bob / Alice format; --prompt FILE sets another\n"
+             "  (format: tools/rwkv-run/prompts/assistant.txt).\n\n") +
+         cli::kModelOptionsHelp +
+         "chat:\n"
+         "  --prompt FILE          chat prompt file: names, separator, initial conversation\n"
+         "  --reply-max N          tokens per reply at most (default 999)\n"
+         "  --gen-len N            tokens per free generation, +gen etc. (default 200)\n"
+         "  --echo                 print the 'User: ' prompt and each input line on stdout\n"
+         "                         (for transcripts of piped input; automatic on a terminal)\n"
+         "  -h, --help             this help\n" +
+         cli::sampler_options_help(chat_sampling_defaults()) +
+         "  (-temp=X and -top_p=X at the end of a line change them for that line.)\n\n" +
+         cli::kChatHelp;
+}
+
+struct Options {
+  cli::ModelOptions model;
+  cli::SamplerOptions sampling = chat_sampling_defaults();
+  std::string prompt_file;
+  int reply_max = 999, gen_len = 200;
+  bool echo = false;
+};
+
+Options parse(int argc, char** argv, bool* help) {
+  Options o;
+  ArgCursor args(argc, argv);
+  while (!args.done()) {
+    const std::string a = args.next();
+    if (a == "-h" || a == "--help") {
+      *help = true;
+      return o;
+    }
+    if (cli::parse_model_option(a, args, o.model) || cli::parse_sampler_option(a, args, o.sampling)) continue;
+    if (a == "--prompt") o.prompt_file = args.value();
+    else if (a == "--reply-max") o.reply_max = int(cli::parse_int(a, args.value(), 1, 1000000));
+    else if (a == "--gen-len") o.gen_len = int(cli::parse_int(a, args.value(), 1, 100000000));
+    else if (a == "--echo") o.echo = true;
+    else if (a.size() > 1 && a[0] == '-') cli::usage_fail("unknown option '" + a + "' (see 'rwkv-run chat --help')");
+    else if (o.model.path.empty()) o.model.path = a;
+    else cli::usage_fail("unexpected argument '" + a + "' (one model only; see 'rwkv-run chat --help')");
+  }
+  if (o.model.path.empty()) cli::usage_fail("no model given: rwkv-run chat -m MODEL");
+  return o;
+}
+
+int run(const Options& o) {
+  cli::LoadedModel lm = cli::load_model_and_tokenizer(o.model, cli::ChatSession::kSlots);
+  for (int32_t id : o.sampling.ban)
+    if (id >= lm.info.n_vocab)
+      cli::usage_fail("--ban " + std::to_string(id) + " is outside the vocabulary [0, " +
+                      std::to_string(lm.info.n_vocab) + ")");
+  const std::string kind = rwkv_tokenizer_kind(lm.tokenizer.get());
+  cli::ChatPrompt prompt =
+      o.prompt_file.empty() ? cli::default_chat_prompt(kind) : cli::read_chat_prompt_file(o.prompt_file);
+
+  cli::ChatSettings s;
+  s.sampling = o.sampling;
+  s.seed = o.sampling.seed ? *o.sampling.seed : cli::random_seed();
+  s.reply_max = o.reply_max;
+  s.gen_len = o.gen_len;
+  cli::ChatSession chat(lm, prompt, s, stdout, stderr);
+  cli::install_interrupt_handler(false);
+  chat.start();
+
+  const bool tty = isatty(0) != 0;
+  std::fprintf(stderr,
+               "rwkv-run chat: %s (RWKV %s, %d layers, %s, %s tokenizer), seed %llu. "
+               "Type +help for commands, Ctrl-D to quit.\n",
+               o.model.path.c_str(), lm.info.version, lm.info.n_layer, lm.info.device, kind.c_str(),
+               static_cast<unsigned long long>(s.seed));
+  cli::LineReader reader(0);
+  for (;;) {
+    if (tty || o.echo) {
+      std::fputs(cli::user_prefix(chat.prompt()).c_str(), stdout);
+      std::fflush(stdout);
+    }
+    std::string line;
+    const cli::LineReader::Status st = reader.read(&line);
+    if (st == cli::LineReader::Status::end) {
+      if (tty || o.echo) std::fputs("\n", stdout);
+      break;
+    }
+    if (st == cli::LineReader::Status::interrupted) {
+      if (tty || o.echo) std::fputs("\n", stdout);  // Ctrl-C at the prompt drops the line
+      continue;
+    }
+    if (o.echo && !tty) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    chat.run(cli::parse_chat_line(line, s.sampling.temp, s.sampling.top_p));
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int cmd_chat(int argc, char** argv) {
+  try {
+    bool help = false;
+    const Options o = parse(argc, argv, &help);
+    if (help) {
+      std::fputs(usage().c_str(), stdout);
+      return 0;
+    }
+    return run(o);
+  } catch (const CliError& e) {
+    return cli::report("chat", e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rwkv-run chat: %s\n", e.what());
+    return 1;
+  }
+}
