@@ -42,16 +42,6 @@ static __global__ void __launch_bounds__(kMaxThreads)
   store_vec<VEC>(out + row * C + chunk * VEC, v);
 }
 
-namespace {
-
-bool overlaps(const void* a, size_t abytes, const void* b, size_t bbytes) {
-  if (a == nullptr || b == nullptr) return false;
-  const char* pa = static_cast<const char*>(a);
-  const char* pb = static_cast<const char*>(b);
-  return pa < pb + bbytes && pb < pa + abytes;
-}
-
-}  // namespace
 
 cudaError_t embedding_gather(const embedding_params& p, cudaStream_t stream) {
   if (p.n < 0 || p.V < 1 || p.C < 1 || !valid_dtype(p.emb_dtype)) return cudaErrorInvalidValue;

@@ -90,16 +90,6 @@ static __global__ void __launch_bounds__(kThreads)
   }
 }
 
-namespace {
-
-bool overlaps(const void* a, size_t abytes, const void* b, size_t bbytes) {
-  if (a == nullptr || b == nullptr) return false;
-  const char* pa = static_cast<const char*>(a);
-  const char* pb = static_cast<const char*>(b);
-  return pa < pb + bbytes && pb < pa + abytes;
-}
-
-}  // namespace
 
 cudaError_t group_norm(const group_norm_params& p, cudaStream_t stream) {
   if (p.rows < 0 || p.H < 1 || p.N < 1 || !valid_dtype(p.w_dtype) || !valid_dtype(p.out_dtype))

@@ -75,16 +75,6 @@ static __global__ void __launch_bounds__(kMaxThreads)
   }
 }
 
-namespace {
-
-bool overlaps(const void* a, size_t abytes, const void* b, size_t bbytes) {
-  if (a == nullptr || b == nullptr) return false;
-  const char* pa = static_cast<const char*>(a);
-  const char* pb = static_cast<const char*>(b);
-  return pa < pb + bbytes && pb < pa + abytes;
-}
-
-}  // namespace
 
 cudaError_t layernorm_residual(const layernorm_params& p, cudaStream_t stream) {
   if (p.rows < 0 || p.C < 1 || !valid_dtype(p.delta_dtype) || !valid_dtype(p.w_dtype) ||

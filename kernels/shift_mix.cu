@@ -45,12 +45,6 @@ unsigned threads_for(int chunks) {
   return (unsigned)std::min(kShiftThreads, (chunks + 31) / 32 * 32);
 }
 
-bool overlaps(const void* a, size_t abytes, const void* b, size_t bbytes) {
-  if (a == nullptr || b == nullptr) return false;
-  const char* pa = static_cast<const char*>(a);
-  const char* pb = static_cast<const char*>(b);
-  return pa < pb + bbytes && pb < pa + abytes;
-}
 
 }  // namespace
 

@@ -341,6 +341,27 @@ void CudaBackend::run_layer(int l, int M) {
   sm.C = C;
   sm.out_dtype = dt;
 
+  // The v5/v6 WKV core; v6 adds per-token decays (w_lora), 5.1+ and v6 a gate.
+  auto run_wkv5 = [&](const float* w_lora, const float* gate) {
+    rwkv_kernels::wkv5_params p;
+    p.batch = rb;
+    p.kv_offset = so.kv;
+    p.H = H;
+    p.N = N;
+    p.k = proj_plane(0);
+    p.v = proj_plane(1);
+    p.r = proj_plane(2);
+    p.g = gate;
+    p.decay = L.decay;
+    p.w_lora = w_lora;
+    p.u = L.bonus;
+    p.ln_w = L.ln_x_w;
+    p.ln_b = L.ln_x_b;
+    p.out = att_out_;
+    p.out_dtype = dt;
+    RWKV_CUDA_TRY(rwkv_kernels::wkv5_forward(p, stream_));
+  };
+
   if (arch == Arch::v7) {
     sm.n_out = 6;
     for (int z = 0; z < 6; ++z) {
@@ -444,23 +465,7 @@ void CudaBackend::run_layer(int l, int M) {
     linear(cublas_, L.decay_w2, lora_d_, Dd, M, w_lora, DType::f32, A);
     linear_batched(cublas_, L.att_kvrg, 4, mix_plane(1), C, (long long)(R * C), M, proj_, DType::f32, A,
                    (long long)(R * A));
-    rwkv_kernels::wkv5_params p;
-    p.batch = rb;
-    p.kv_offset = so.kv;
-    p.H = H;
-    p.N = N;
-    p.k = proj_plane(0);
-    p.v = proj_plane(1);
-    p.r = proj_plane(2);
-    p.g = proj_plane(3);
-    p.decay = L.decay;
-    p.w_lora = w_lora;
-    p.u = L.bonus;
-    p.ln_w = L.ln_x_w;
-    p.ln_b = L.ln_x_b;
-    p.out = att_out_;
-    p.out_dtype = dt;
-    RWKV_CUDA_TRY(rwkv_kernels::wkv5_forward(p, stream_));
+    run_wkv5(w_lora, proj_plane(3));
   } else {
     // v4, v5: lerp mixes weighting the current token.
     sm.prev_weighted = false;
@@ -488,22 +493,7 @@ void CudaBackend::run_layer(int l, int M) {
       p.out_dtype = dt;
       RWKV_CUDA_TRY(rwkv_kernels::wkv4_forward(p, stream_));
     } else {
-      rwkv_kernels::wkv5_params p;
-      p.batch = rb;
-      p.kv_offset = so.kv;
-      p.H = H;
-      p.N = N;
-      p.k = proj_plane(0);
-      p.v = proj_plane(1);
-      p.r = proj_plane(2);
-      p.g = L.n_kvrg == 4 ? proj_plane(3) : nullptr;
-      p.decay = L.decay;
-      p.u = L.bonus;
-      p.ln_w = L.ln_x_w;
-      p.ln_b = L.ln_x_b;
-      p.out = att_out_;
-      p.out_dtype = dt;
-      RWKV_CUDA_TRY(rwkv_kernels::wkv5_forward(p, stream_));
+      run_wkv5(nullptr, L.n_kvrg == 4 ? proj_plane(3) : nullptr);
     }
   }
   linear(cublas_, L.att_o, att_out_, A, M, delta_, DType::f32, C);
