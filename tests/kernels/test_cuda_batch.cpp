@@ -177,3 +177,23 @@ TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matche
   CHECK(dl <= kTol);
   CHECK(ds <= kTol);
 }
+
+TEST_CASE("cuda backend: 256 sequences decode together as the CPU backend decodes them",
+          "[cuda][batch]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
+  const int V = model->info.n_vocab, B = 256;
+  std::vector<std::vector<int32_t>> prompts(B);
+  for (int s = 0; s < B; ++s)
+    for (int t = 0; t < 1 + s % 4; ++t) prompts[(size_t)s].push_back((s * 13 + t * 7 + 1) % V);
+  rwkv::CudaOptions opt;
+  opt.dtype = rwkv::DType::f32;
+  opt.n_slots = B;
+  rwkv::CudaBackend gpu(*model, opt);
+  rwkv::HostStateCuda gpu_host(gpu);
+  rwkv::CpuBackend cpu(*model);
+  const Run on_gpu = run(gpu_host, prompts, 2, true);
+  const Run on_cpu = run(cpu, prompts, 2, true);
+  const double d = max_diff(on_gpu, on_cpu);
+  std::printf("B=256 decode: vs cpu %.3g\n", d);
+  CHECK(d <= kTol);
+}
