@@ -66,7 +66,9 @@ struct CudaBackend::Round {
 
 CudaBackend::CudaBackend(const Model& model, CudaOptions options)
     : info_(model.info), layout_(model.info), opt_(options) {
-  if (opt_.max_rows < 1) throw Error("cuda backend: max_rows must be at least 1");
+  // Rows and sequences of a round become gridDim.y of some kernels (limit 65535).
+  if (opt_.max_rows < 1 || opt_.max_rows > 65535)
+    throw Error("cuda backend: max_rows must be in [1, 65535], got " + std::to_string(opt_.max_rows));
   if (opt_.n_slots < 0) throw Error("cuda backend: n_slots must not be negative");
   int n_dev = 0;
   if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
