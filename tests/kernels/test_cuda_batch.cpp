@@ -4,6 +4,7 @@
 // then decoded together step by step, each in its own state slot.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -71,9 +72,15 @@ double max_diff(const Run& a, const Run& b) {
 
 TEST_CASE("cuda backend: three sequences together equal each alone and the CPU backend",
           "[cuda][batch]") {
-  for (const char* file : {"models/tiny-rwkv-4v0-660K.pth", "models/tiny-rwkv-5v1-730K.pth",
-                           "models/tiny-rwkv-5v2-730K.pth", "models/tiny-rwkv-6v0-1m.pth",
-                           "models/tiny-rwkv-7v0-834K.pth", "models/synth-rwkv-v7-bf16.pth"}) {
+  // The model of every golden folder (each checkpoint once).
+  std::vector<std::string> files;
+  for (const std::string& name : golden::list_folders()) {
+    const std::string f = golden::read_folder(name).model_file;
+    if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
+  }
+  REQUIRE(files.size() >= 9);
+  for (const std::string& f : files) {
+    const char* file = f.c_str();
     INFO(file);
     auto model = rwkv::load_model(testdata_path(file));
     const int V = model->info.n_vocab;
