@@ -204,3 +204,25 @@ TEST_CASE("cuda backend: 256 sequences decode together as the CPU backend decode
   std::printf("B=256 decode: vs cpu %.3g\n", d);
   CHECK(d <= kTol);
 }
+
+// Small on purpose: the TSan stage runs it on the OS-thread engine, where every
+// emulated thread is a real thread, so the WKV kernels' barriers and shared
+// memory are checked for races.
+TEST_CASE("cuda backend: two short sequences on each version (small enough for TSan)",
+          "[cuda][batch]") {
+  for (const char* file : {"models/tiny-rwkv-4v0-660K.pth", "models/tiny-rwkv-5v2-730K.pth",
+                           "models/tiny-rwkv-6v0-1m.pth", "models/tiny-rwkv-7v0-834K.pth"}) {
+    INFO(file);
+    auto model = rwkv::load_model(testdata_path(file));
+    std::vector<std::vector<int32_t>> prompts = {{1, 2, 3}, {40}};
+    rwkv::CudaOptions opt;
+    opt.dtype = rwkv::DType::f32;
+    opt.n_slots = 2;
+    opt.max_rows = 8;
+    rwkv::CudaBackend gpu(*model, opt);
+    rwkv::HostStateCuda gpu_host(gpu);
+    rwkv::CpuBackend cpu(*model);
+    const double d = max_diff(run(gpu_host, prompts, 1, true), run(cpu, prompts, 1, true));
+    CHECK(d <= kTol);
+  }
+}
