@@ -61,6 +61,9 @@ class Backend {
   // empty spans, state sizes, null pointers) and throws rwkv::Error before any
   // state is touched. Sequences must not share a state buffer.
   virtual void forward(const Batch& batch, float* logits) = 0;
+
+  // Device memory the backend holds (weights, workspace, state slots); 0 on the CPU.
+  virtual size_t device_bytes() const { return 0; }
 };
 
 // Checks a batch against a model (token range, non-empty spans, state sizes,

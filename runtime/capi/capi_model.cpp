@@ -159,6 +159,7 @@ rwkv_status rwkv_model_get_info(const rwkv_model* model, rwkv_model_info* info) 
   info->n_slots = model->engine->n_slots();
   info->n_params = i.params;
   info->state_size = model->state_floats * sizeof(float);
+  info->device_bytes = model->engine->backend().device_bytes();
   return RWKV_OK;
 }
 

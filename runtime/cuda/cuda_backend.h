@@ -53,6 +53,7 @@ class CudaBackend final : public Backend {
   DType dtype() const { return w_.dtype; }
   size_t weight_bytes() const { return w_.bytes; }
   size_t workspace_bytes() const { return workspace_bytes_; }
+  size_t device_bytes() const override { return w_.bytes + workspace_bytes_ + slots_.bytes(); }
   // The stream all of forward()'s work is issued on (for timing it with events).
   cudaStream_t stream() const { return stream_; }
 

@@ -39,6 +39,7 @@ class HostStateCuda final : public Backend {
     be_.forward(on_device, logits);
     for (size_t i = 0; i < batch.seqs.size(); ++i) be_.read_slot((int)i, batch.seqs[i].state);
   }
+  size_t device_bytes() const override { return be_.device_bytes(); }
   CudaBackend& device_backend() { return be_; }
 
  private:

@@ -187,6 +187,7 @@ typedef struct rwkv_model_info {
   int32_t n_slots;             /* state slots */
   int64_t n_params;            /* parameters in the checkpoint */
   size_t state_size;           /* bytes of one slot's state (float32) */
+  size_t device_bytes;         /* device memory held (weights, workspace, slots); 0 on "cpu" */
 } rwkv_model_info;
 
 /* Fills *info. Its strings are owned by the model and valid until

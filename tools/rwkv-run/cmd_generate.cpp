@@ -246,6 +246,9 @@ int run(const Options& o) {
     auto rate = [](size_t n, double s) { return s > 0 ? double(n) / s : 0.0; };
     std::fprintf(stderr, "load:     %.3f s (%s, %s on %s, %s)\n", lm.load_seconds, o.model.path.c_str(),
                  lm.info.dtype, lm.info.device, kind.c_str());
+    if (lm.info.device_bytes)
+      std::fprintf(stderr, "device:   %.1f MiB held (weights, workspace, state slots)\n",
+                   lm.info.device_bytes / 1048576.0);
     std::fprintf(stderr, "prompt:   %zu tokens in %.3f s, %.1f tokens/s (prefill)\n", r.n_prompt_tokens,
                  r.prefill_seconds, rate(r.n_prompt_tokens, r.prefill_seconds));
     if (o.n_tokens != 0)

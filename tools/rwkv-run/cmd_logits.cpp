@@ -117,6 +117,9 @@ int run(const Options& o) {
   if (o.have_dtype) bo.dtype = o.dtype;
   std::unique_ptr<rwkv::Backend> owned = rwkv::open_backend(*model, bo);
   rwkv::Backend& backend = *owned;
+  if (backend.device_bytes())
+    std::fprintf(stderr, "rwkv-run logits: %s backend holds %.1f MiB of device memory\n", backend.name(),
+                 backend.device_bytes() / 1048576.0);
   const size_t V = static_cast<size_t>(backend.info().n_vocab);
   const size_t S = backend.state_layout().size();
 
