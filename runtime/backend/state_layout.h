@@ -31,6 +31,7 @@ struct StateTensor {
   std::vector<int64_t> shape;  // e.g. {H, N, N}
   size_t offset = 0;           // in floats from the start of the buffer
   size_t numel = 0;
+  float initial = 0.0f;        // value in a fresh sequence (v4 att.pp: -1e30)
 };
 
 // Offsets (in floats) of one layer's pieces; SIZE_MAX for pieces the version lacks.

@@ -11,23 +11,16 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "runtime/core/dtype.h"
+#include "runtime/core/error.h"
+
 namespace rwkv {
 
-// Any error of the runtime's C++ layer; the C API turns it into a status code
-// and a message. Messages name the file and what is wrong.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-enum class DType { f32, f16, bf16 };
-const char* dtype_name(DType t);  // "fp32", "fp16", "bf16"
-size_t dtype_size(DType t);
-// "fp32"/"f32"/"float32", "fp16"/"f16"/"float16", "bf16"/"bfloat16"; false otherwise.
-bool dtype_from_name(const std::string& s, DType* out);
+// Error (runtime/core/error.h) and DType (runtime/core/dtype.h) are included
+// above for the code that reaches them through this header.
 
 // Model architecture, following rwkv-spec.md section 2.3 (pip's naming).
 enum class Arch { v4, v5_0, v5_1, v5_2, v6, v7 };
