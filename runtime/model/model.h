@@ -3,8 +3,9 @@
 // Every reader (official .pth, safetensors, rwkv.cpp .bin) produces this one
 // structure: official tensor names, official stored shapes (PyTorch order, e.g.
 // `blocks.0.att.key.weight` is [A, C]) and official values (rwkv.cpp's stored
-// transforms undone). Backends apply their own load-time transforms
-// (rwkv-spec.md sections 3.1, 4.2, 5.1, 6.1) from this.
+// transforms undone). Backends apply the load-time transforms (rwkv-spec.md
+// sections 3.1, 4.2, 5.1, 6.1) from this, through the version registry
+// (runtime/arch/weights.h), which also holds each version's tensor schema.
 #pragma once
 
 #include <cstddef>
