@@ -10,7 +10,7 @@
 #pragma once
 
 #include "kernels/common/cuda_compat.cuh"
-#include "runtime/model/model.h"
+#include "runtime/core/dtype.h"
 
 namespace rwkv_kernels {
 

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#include "runtime/model/model.h"
+#include "runtime/core/dtype.h"
 
 namespace rwkv_kernels {
 

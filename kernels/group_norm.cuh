@@ -7,7 +7,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include "runtime/model/model.h"
+#include "runtime/core/dtype.h"
 
 namespace rwkv_kernels {
 

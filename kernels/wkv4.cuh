@@ -8,7 +8,7 @@
 
 #include "kernels/common/cuda_compat.cuh"
 #include "kernels/common/ragged_batch.cuh"
-#include "runtime/model/model.h"
+#include "runtime/core/dtype.h"
 
 namespace rwkv_kernels {
 

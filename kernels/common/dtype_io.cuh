@@ -13,7 +13,7 @@
 #include <cstdint>
 
 #include "kernels/common/cuda_compat.cuh"
-#include "runtime/model/model.h"
+#include "runtime/core/dtype.h"
 
 namespace rwkv_kernels {
 

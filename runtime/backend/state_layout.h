@@ -3,7 +3,8 @@
 // saved states compare directly with golden/<model>/state_rnn_*/NNN_<name>.f32
 // (file NNN is tensor NNN of the list below, concatenated in that order).
 //
-// Per layer l (rwkv-spec.md sections 3.2, 4.3, 5.4, 6.2):
+// Per layer l (rwkv-spec.md sections 3.2, 4.3, 5.4, 6.2; each version's pieces
+// are its ArchSpec::layer_state in runtime/arch/):
 //   v4      blocks.l.att.x_prev [C]   ln1 output of the previous token
 //           blocks.l.att.aa     [A]   WKV numerator   (relative to e^pp)
 //           blocks.l.att.bb     [A]   WKV denominator (relative to e^pp)
@@ -31,6 +32,7 @@ struct StateTensor {
   std::vector<int64_t> shape;  // e.g. {H, N, N}
   size_t offset = 0;           // in floats from the start of the buffer
   size_t numel = 0;
+  float initial = 0.0f;        // value in a fresh sequence (v4 att.pp: -1e30)
 };
 
 // Offsets (in floats) of one layer's pieces; SIZE_MAX for pieces the version lacks.

@@ -78,19 +78,5 @@ void group_norm_row(const float* x, int H, int N, const float* g, const float* b
   }
 }
 
-float round_to_bf16(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) {  // NaN stays a (quiet) NaN
-    u = (u | 0x00400000u) & 0xffff0000u;
-  } else {
-    u += 0x7fffu + ((u >> 16) & 1u);
-    u &= 0xffff0000u;
-  }
-  float r;
-  std::memcpy(&r, &u, sizeof r);
-  return r;
-}
-
 }  // namespace cpu
 }  // namespace rwkv

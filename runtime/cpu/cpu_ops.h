@@ -8,18 +8,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/arch/weights.h"
 #include "runtime/cpu/thread_pool.h"
 
 namespace rwkv {
 namespace cpu {
 
-// A weight matrix applied as y = W x, stored [out, in] row-major (PyTorch's
-// nn.Linear layout). LoRA matrices, stored [in, out] in checkpoints, are
-// transposed into this form at load.
-struct Linear {
-  int out = 0, in = 0;
-  std::vector<float> w;  // out * in
-};
+// A weight matrix [out, in] applied as y = W x (runtime/arch/weights.h).
+using Linear = rwkv::Linear;
 
 // Y[m, :] = W X[m, :] for m < M. X rows are `ldx` floats apart, Y rows `ldy`.
 // OpenBLAS runs single-threaded per call; large products are split over
@@ -45,9 +41,6 @@ inline float relu_sq(float x) {
   const float r = x > 0.0f ? x : 0.0f;
   return r * r;
 }
-
-// float -> bfloat16 -> float, round to nearest even (PyTorch's conversion).
-float round_to_bf16(float x);
 
 }  // namespace cpu
 }  // namespace rwkv

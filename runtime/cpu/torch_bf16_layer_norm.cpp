@@ -8,14 +8,14 @@
 #include <cstdint>
 #include <vector>
 
-#include "runtime/cpu/cpu_ops.h"
+#include "runtime/core/half_float.h"
 
 namespace rwkv {
 namespace cpu {
 
 namespace {
 
-inline float bf(float x) { return round_to_bf16(x); }
+inline float bf(float x) { return rwkv::round_to_bf16(x); }
 
 // Merge (n_add, m1_add, m2_add) into (n, m1, m2): Welford's parallel combination,
 // each operation in bf16 (torch's AddMoments / AddMomentsVec, lane by lane).

@@ -1,8 +1,9 @@
 // runtime/cuda/cuda_weights.cpp: uploads a model to the device.
 //
-// The load-time transforms are the CPU reference's (runtime/cpu/cpu_weights.cpp),
-// so both backends start from identical numbers; matrices are then rounded once
-// to the chosen dtype (round to nearest even).
+// The load-time transforms are the version registry's (runtime/arch/weights.h),
+// the same the CPU backend computes with, so both backends start from identical
+// numbers; matrices are then rounded once to the chosen dtype (round to nearest
+// even).
 #include "runtime/cuda/cuda_weights.h"
 
 #include <algorithm>
@@ -10,9 +11,9 @@
 #include <string>
 #include <thread>
 
-#include "runtime/cpu/cpu_weights.h"
+#include "runtime/arch/weights.h"
 #include "runtime/cuda/cuda_check.h"
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 
 namespace rwkv {
 namespace cuda {
@@ -23,16 +24,16 @@ class Uploader {
   Uploader(CudaWeights& w) : w_(w) {}
 
   // Matrices stored back to back in one buffer, converted to the weights' dtype.
-  DeviceMatrix matrices(std::initializer_list<const cpu::Linear*> ms, const char* what) {
-    const cpu::Linear& first = **ms.begin();
-    for (const cpu::Linear* m : ms)
+  DeviceMatrix matrices(std::initializer_list<const Linear*> ms, const char* what) {
+    const Linear& first = **ms.begin();
+    for (const Linear* m : ms)
       if (m->out != first.out || m->in != first.in)
         throw Error(std::string("cannot pack ") + what + ": matrices differ in shape");
     const size_t per = (size_t)first.out * first.in;
     const size_t es = dtype_size(w_.dtype);
     std::vector<uint8_t> host(per * ms.size() * es);
     size_t z = 0;
-    for (const cpu::Linear* m : ms) convert(m->w.data(), per, host.data() + z++ * per * es);
+    for (const Linear* m : ms) convert(m->w.data(), per, host.data() + z++ * per * es);
     DeviceMatrix d;
     d.data = upload(host.data(), host.size(), what);
     d.dtype = w_.dtype;
@@ -40,10 +41,10 @@ class Uploader {
     d.in = first.in;
     return d;
   }
-  DeviceMatrix matrix(const cpu::Linear& m, const char* what) { return matrices({&m}, what); }
+  DeviceMatrix matrix(const Linear& m, const char* what) { return matrices({&m}, what); }
 
   DeviceMatrix matrix_rows(const std::vector<float>& data, int out, int in, const char* what) {
-    cpu::Linear l;
+    Linear l;
     l.out = out;
     l.in = in;
     l.w = data;
@@ -56,7 +57,7 @@ class Uploader {
   }
 
  private:
-  // fp32 -> weight dtype, round to nearest even (runtime/model/half_float.h),
+  // fp32 -> weight dtype, round to nearest even (runtime/core/half_float.h),
   // split over the machine's cores for large matrices.
   void convert(const float* src, size_t n, uint8_t* dst) {
     const DType dt = w_.dtype;
@@ -120,7 +121,7 @@ CudaWeights upload_weights(const Model& model, DType dtype) {
 
   // One layer's fp32 copy at a time: host memory stays at about one layer
   // plus the embedding and head, whatever the model's size.
-  const cpu::CpuWeights cw = cpu::load_cpu_globals(model);
+  const ModelWeights cw = load_weight_globals(model);
   CudaWeights w;
   w.dtype = dtype;
   Uploader up(w);
@@ -130,7 +131,7 @@ CudaWeights upload_weights(const Model& model, DType dtype) {
   w.ln_out_b = up.vec(cw.ln_out_b, "ln_out.bias");
 
   for (int l = 0; l < cw.L; ++l) {
-    const cpu::LayerWeights L = cpu::load_cpu_layer(model, cw, l);
+    const LayerWeights L = load_weight_layer(model, cw, l);
     CudaLayer d;
     d.ln1_w = up.vec(L.ln1_w, "ln1.weight");
     d.ln1_b = up.vec(L.ln1_b, "ln1.bias");

@@ -1,7 +1,7 @@
 // runtime/model/ggml_quant.cpp: ggml block dequantisation (see the header).
 #include "runtime/model/ggml_quant.h"
 
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 
 namespace rwkv {
 

@@ -3,29 +3,10 @@
 
 #include <cstring>
 
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 #include "runtime/model/mapped_file.h"
 
 namespace rwkv {
-
-const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::f32: return "fp32";
-    case DType::f16: return "fp16";
-    case DType::bf16: return "bf16";
-  }
-  return "?";
-}
-
-size_t dtype_size(DType t) { return t == DType::f32 ? 4 : 2; }
-
-bool dtype_from_name(const std::string& s, DType* out) {
-  if (s == "fp32" || s == "f32" || s == "float32") *out = DType::f32;
-  else if (s == "fp16" || s == "f16" || s == "float16") *out = DType::f16;
-  else if (s == "bf16" || s == "bfloat16") *out = DType::bf16;
-  else return false;
-  return true;
-}
 
 const char* arch_name(Arch a) {
   switch (a) {

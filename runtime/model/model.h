@@ -3,31 +3,25 @@
 // Every reader (official .pth, safetensors, rwkv.cpp .bin) produces this one
 // structure: official tensor names, official stored shapes (PyTorch order, e.g.
 // `blocks.0.att.key.weight` is [A, C]) and official values (rwkv.cpp's stored
-// transforms undone). Backends apply their own load-time transforms
-// (rwkv-spec.md sections 3.1, 4.2, 5.1, 6.1) from this.
+// transforms undone). Backends apply the load-time transforms (rwkv-spec.md
+// sections 3.1, 4.2, 5.1, 6.1) from this, through the version registry
+// (runtime/arch/weights.h), which also holds each version's tensor schema.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "runtime/core/dtype.h"
+#include "runtime/core/error.h"
+
 namespace rwkv {
 
-// Any error of the runtime's C++ layer; the C API turns it into a status code
-// and a message. Messages name the file and what is wrong.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-enum class DType { f32, f16, bf16 };
-const char* dtype_name(DType t);  // "fp32", "fp16", "bf16"
-size_t dtype_size(DType t);
-// "fp32"/"f32"/"float32", "fp16"/"f16"/"float16", "bf16"/"bfloat16"; false otherwise.
-bool dtype_from_name(const std::string& s, DType* out);
+// Error (runtime/core/error.h) and DType (runtime/core/dtype.h) are included
+// above for the code that reaches them through this header.
 
 // Model architecture, following rwkv-spec.md section 2.3 (pip's naming).
 enum class Arch { v4, v5_0, v5_1, v5_2, v6, v7 };

@@ -2,7 +2,8 @@
 //
 // rwkv.cpp's converter (python/convert_pytorch_to_ggml.py) stores some tensors
 // transformed; this file undoes each transform (rwkv-spec.md 2.2, 3.1, 4.2,
-// 5.1, 6.1) so the result has official names, shapes and values:
+// 5.1, 6.1) so the result has official names, shapes and values. Each
+// version's rules are its ArchSpec's ggml_rules() (runtime/arch/v*.cpp):
 //   v4   att.time_decay stored -exp(w)        -> w = log(-x)
 //   v5   att.time_decay stored exp(-exp(w))   -> w = log(-log(x)), [H,N,1]/[H,1,1] -> [H,N]/[H]
 //        att.time_first stored exp(u)         -> u = log(x), same reshape
@@ -18,8 +19,9 @@
 #include <cstring>
 #include <set>
 
+#include "runtime/arch/arch.h"
 #include "runtime/model/ggml_file.h"
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 #include "runtime/model/readers.h"
 
 namespace rwkv {
@@ -81,16 +83,6 @@ GgmlFile read_ggml_records(const MappedFile& f) {
 
 namespace {
 
-enum class Family { v4, v5, v6, v7 };
-
-// rwkv.cpp's own detection (rwkv-spec.md 2.2), on its stored names.
-Family detect_family(const std::set<std::string>& names) {
-  if (names.count("blocks.0.att.x_rwkvag") || names.count("blocks.0.att.r_k")) return Family::v7;
-  if (names.count("blocks.0.att.time_maa_x")) return Family::v6;
-  if (names.count("blocks.0.att.ln_x.weight")) return Family::v5;
-  return Family::v4;
-}
-
 bool ends_with(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
@@ -115,14 +107,14 @@ class Converter {
   void add_as_stored(const GgmlRecord& r, std::vector<int64_t> shape);
   void add_f32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v);
   void add_transposed(const GgmlRecord& r, std::vector<int64_t> official_shape);
-  void add_mapped(const GgmlRecord& r, std::vector<int64_t> shape, double (*f)(double),
-                  const char* stored_as, bool (*valid)(double));
-  void split_x_rwkvag(const GgmlRecord& r);
+  void add_mapped(const GgmlRecord& r, std::vector<int64_t> shape, const GgmlInverse& inv);
+  void split(const GgmlRecord& r, const GgmlRule& rule);
+  void apply(const GgmlRecord& r, const GgmlRule& rule);
   void convert(const GgmlRecord& r);
 
   std::shared_ptr<MappedFile> file_;
   Model& m_;
-  Family fam_ = Family::v4;
+  const std::vector<GgmlRule>* rules_ = nullptr;
 };
 
 std::vector<float> Converter::to_f32(const GgmlRecord& r) const {
@@ -194,27 +186,27 @@ void Converter::add_transposed(const GgmlRecord& r, std::vector<int64_t> officia
 }
 
 // Elementwise inverse of a stored transform, computed in double and rounded once.
-void Converter::add_mapped(const GgmlRecord& r, std::vector<int64_t> shape, double (*f)(double),
-                           const char* stored_as, bool (*valid)(double)) {
+void Converter::add_mapped(const GgmlRecord& r, std::vector<int64_t> shape, const GgmlInverse& inv) {
   std::vector<float> v = to_f32(r);
   for (float& x : v) {
-    if (!valid(x))
-      fail("tensor '" + r.name + "' holds " + std::to_string(x) + ", impossible for " + stored_as);
-    x = float(f(double(x)));
+    if (!inv.valid(x))
+      fail("tensor '" + r.name + "' holds " + std::to_string(x) + ", impossible for " + inv.stored_as);
+    x = float(inv.inverse(double(x)));
   }
   add_f32(r.name, std::move(shape), v);
 }
 
-// att.x_rwkvag [6,1,C]: x_r, x_w, x_k, x_v, x_a, x_g concatenated in that order.
-void Converter::split_x_rwkvag(const GgmlRecord& r) {
-  if (r.shape.empty() || r.shape[0] != 6 || r.numel() % 6) fail("tensor '" + r.name + "' is not [6,1,C]");
-  const std::string prefix = r.name.substr(0, r.name.size() - std::strlen("x_rwkvag"));
-  const int64_t C = r.numel() / 6;
-  const char* parts[6] = {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g"};
+// Vectors [1,1,C] concatenated in the order of rule.parts (v7 att.x_rwkvag [6,1,C]).
+void Converter::split(const GgmlRecord& r, const GgmlRule& rule) {
+  const int64_t K = int64_t(rule.parts.size());
+  if (r.shape.empty() || r.shape[0] != K || r.numel() % K)
+    fail("tensor '" + r.name + "' is not [" + std::to_string(K) + ",1,C]");
+  const std::string prefix = r.name.substr(0, r.name.rfind('.') + 1);
+  const int64_t C = r.numel() / K;
   if (r.type == GgmlType::f16) {  // keep FP16 files' values as stored
-    for (int k = 0; k < 6; k++) {
+    for (int64_t k = 0; k < K; k++) {
       Tensor t;
-      t.name = prefix + parts[k];
+      t.name = prefix + rule.parts[size_t(k)];
       t.dtype = DType::f16;
       t.shape = {1, 1, C};
       m_.add_owned(std::move(t), std::vector<uint8_t>(r.data + size_t(k * C) * 2, r.data + size_t((k + 1) * C) * 2));
@@ -222,71 +214,42 @@ void Converter::split_x_rwkvag(const GgmlRecord& r) {
     return;
   }
   std::vector<float> v = to_f32(r);
-  for (int k = 0; k < 6; k++)
-    add_f32(prefix + parts[k], {1, 1, C}, std::vector<float>(v.begin() + k * C, v.begin() + (k + 1) * C));
+  for (int64_t k = 0; k < K; k++)
+    add_f32(prefix + rule.parts[size_t(k)], {1, 1, C},
+            std::vector<float>(v.begin() + k * C, v.begin() + (k + 1) * C));
 }
 
-double inv_v4_decay(double x) { return std::log(-x); }
-bool valid_v4_decay(double x) { return x <= 0; }  // -exp(w) (0 and -inf: w = -inf / +inf)
-double inv_v5_decay(double x) { return std::log(-std::log(x)); }
-bool valid_v5_decay(double x) { return x >= 0 && x <= 1; }  // exp(-exp(w))
-double inv_exp(double x) { return std::log(x); }
-bool valid_exp(double x) { return x >= 0; }  // exp(u)
+void Converter::apply(const GgmlRecord& r, const GgmlRule& rule) {
+  std::vector<int64_t> shape = r.shape;
+  switch (rule.shape) {
+    case GgmlShape::as_stored: break;
+    case GgmlShape::mix: shape = {1, 1, r.numel()}; break;
+    case GgmlShape::flat: shape = {r.numel()}; break;
+    case GgmlShape::squeeze: shape = squeeze_trailing(r.shape); break;
+    case GgmlShape::transpose:
+      if (r.shape.size() != 2) fail("tensor '" + r.name + "' should be a matrix");
+      return add_transposed(r, {r.shape[1], r.shape[0]});
+    case GgmlShape::transpose_batched:
+      if (r.shape.size() != 3) fail("tensor '" + r.name + "' should be [5, C, D]");
+      return add_transposed(r, {r.shape[0], r.shape[2], r.shape[1]});
+    case GgmlShape::split: return split(r, rule);
+  }
+  if (rule.values) return add_mapped(r, std::move(shape), *rule.values);
+  add_as_stored(r, std::move(shape));
+}
 
+// The first of the version's rules whose suffix the name ends with; none: as stored.
 void Converter::convert(const GgmlRecord& r) {
-  const std::string& n = r.name;
-  const int64_t numel = r.numel();
-  const std::vector<int64_t> mix{1, 1, numel};
-  auto is = [&](const char* suffix) { return ends_with(n, suffix); };
-
-  if (fam_ == Family::v7) {
-    if (is(".att.x_rwkvag")) return split_x_rwkvag(r);
-    for (const char* lora : {".att.w1", ".att.w2", ".att.a1", ".att.a2", ".att.v1", ".att.v2", ".att.g1", ".att.g2"})
-      if (is(lora)) {
-        if (r.shape.size() != 2) fail("tensor '" + n + "' should be a matrix");
-        return add_transposed(r, {r.shape[1], r.shape[0]});
-      }
-    for (const char* vec : {".att.w0", ".att.a0", ".att.v0", ".att.k_k", ".att.k_a", ".ffn.x_k"})
-      if (is(vec)) return add_as_stored(r, mix);
-    return add_as_stored(r, r.shape);
-  }
-  if (is(".time_mix_k") || is(".time_mix_v") || is(".time_mix_r") || is(".time_mix_g"))
-    return add_as_stored(r, mix);
-
-  if (fam_ == Family::v4) {
-    if (is(".att.time_decay")) return add_mapped(r, {numel}, inv_v4_decay, "-exp(time_decay)", valid_v4_decay);
-    return add_as_stored(r, r.shape);
-  }
-  if (fam_ == Family::v5) {
-    if (is(".att.time_decay"))
-      return add_mapped(r, squeeze_trailing(r.shape), inv_v5_decay, "exp(-exp(time_decay))", valid_v5_decay);
-    if (is(".att.time_first"))
-      return add_mapped(r, squeeze_trailing(r.shape), inv_exp, "exp(time_first)", valid_exp);
-    if (is(".att.time_faaaa")) return add_as_stored(r, squeeze_trailing(r.shape));
-    return add_as_stored(r, r.shape);
-  }
-  // v6
-  for (const char* vec : {".att.time_maa_x", ".att.time_maa_w", ".att.time_maa_k", ".att.time_maa_v",
-                          ".att.time_maa_r", ".att.time_maa_g", ".ffn.time_maa_k", ".ffn.time_maa_r",
-                          ".att.time_decay"})
-    if (is(vec)) return add_as_stored(r, mix);
-  if (is(".att.time_maa_w1") || is(".att.time_decay_w1") || is(".att.time_decay_w2")) {
-    if (r.shape.size() != 2) fail("tensor '" + n + "' should be a matrix");
-    return add_transposed(r, {r.shape[1], r.shape[0]});
-  }
-  if (is(".att.time_maa_w2")) {
-    if (r.shape.size() != 3) fail("tensor '" + n + "' should be [5, C, D]");
-    return add_transposed(r, {r.shape[0], r.shape[2], r.shape[1]});
-  }
-  if (is(".att.time_faaaa")) return add_as_stored(r, squeeze_trailing(r.shape));
-  return add_as_stored(r, r.shape);
+  for (const GgmlRule& rule : *rules_)
+    if (ends_with(r.name, rule.suffix)) return apply(r, rule);
+  add_as_stored(r, r.shape);
 }
 
 void Converter::run() {
   GgmlFile g = read_ggml_records(*file_);
   std::set<std::string> names;
   for (const auto& r : g.records) names.insert(r.name);
-  fam_ = detect_family(names);
+  rules_ = &arch_spec(detect_ggml_arch(names)).ggml_rules();
   for (const auto& r : g.records) convert(r);
 
   // The header's sizes must agree with the tensors.

@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 
 namespace rwkv {
 

@@ -1,11 +1,8 @@
 // runtime/model/synth.cpp: synthetic RWKV checkpoints (see synth.h).
 //
-// Shapes follow the released models: C and L per size, V = 50277 (v4, Pile
-// tokenizer) or 65536 (World), head size 64, F = 4C (v4, v7) or
-// floor(3.5C/32)*32 (v5.2, v6). LoRA widths: v6 32/64 (64/128 at C = 4096);
-// v7 the release trainer's widths (0.1B/0.4B 64/64/32/128, 1.5B 96/96/64/256,
-// 2.9B 96/96/64/320; 7.2B from its formula max(32, round(k*f(C)/32)*32) with
-// 1.8*sqrt(C), 1.8*sqrt(C), 1.3*sqrt(C), 0.6*C^0.8: 128/128/96/480).
+// Shapes follow the released models: sizes, vocabulary, FFN and LoRA widths
+// come from the version registry (runtime/arch/v*.cpp, released_sizes and
+// released_hyper_parameters), the tensor list from its schema.
 // Value ranges are those of trained checkpoints, roughly: mixing
 // coefficients in [0,1], LayerNorm weights near 1, matrices ~ U(+-sqrt(3/in)*k).
 #include "runtime/model/synth.h"
@@ -14,40 +11,40 @@
 #include <cmath>
 #include <cstring>
 
-#include "runtime/model/half_float.h"
+#include "runtime/arch/arch.h"
+#include "runtime/core/half_float.h"
 
 namespace rwkv {
 
 namespace {
 
-struct SizeRow {
-  const char* size;
-  int C, L;
-};
-
-const SizeRow kV4[] = {{"169M", 768, 12}, {"430M", 1024, 24}, {"1.5B", 2048, 24},
-                       {"3B", 2560, 32},  {"7B", 4096, 32},   {"14B", 5120, 40}};
-const SizeRow kV5[] = {{"0.4B", 1024, 24}, {"1.5B", 2048, 24}, {"3B", 2560, 32}, {"7B", 4096, 32}};
-const SizeRow kV6[] = {{"1.6B", 2048, 24}, {"3B", 2560, 32}, {"7B", 4096, 32}, {"14B", 4096, 61}};
-const SizeRow kV7[] = {{"0.1B", 768, 12}, {"0.4B", 1024, 24}, {"1.5B", 2048, 24}, {"2.9B", 2560, 32},
-                       {"7.2B", 4096, 32}};
-
-template <size_t K>
-std::vector<SizeRow> rows(const SizeRow (&r)[K]) {
-  return std::vector<SizeRow>(r, r + K);
+// The registry's spec of a version that has released sizes, or an error.
+const ArchSpec& released_spec(const std::string& version) {
+  Arch a;
+  if (!arch_from_name(version, &a) || arch_spec(a).released_sizes().empty())
+    throw Error("synth: version '" + version + "' (use 4, 5.2, 6 or 7)");
+  return arch_spec(a);
 }
 
-std::vector<SizeRow> table(const std::string& version) {
-  if (version == "4") return rows(kV4);
-  if (version == "5.2") return rows(kV5);
-  if (version == "6") return rows(kV6);
-  if (version == "7") return rows(kV7);
-  throw Error("synth: version '" + version + "' (use 4, 5.2, 6 or 7)");
-}
-
-int lora_width(double x) {
-  int w = int(std::lround(x / 32)) * 32;
-  return w < 32 ? 32 : w;
+// The hyper-parameters of a spec, as check_model would find them.
+ModelInfo spec_info(const SynthSpec& sp) {
+  ModelInfo in;
+  in.arch = sp.arch;
+  in.n_embd = in.n_att = sp.n_embd;
+  in.n_layer = sp.n_layer;
+  in.n_vocab = sp.n_vocab;
+  in.n_ffn = sp.n_ffn;
+  if (arch_spec(sp.arch).has_heads()) {
+    in.head_size = sp.head_size;
+    in.n_head = sp.n_embd / sp.head_size;
+  }
+  in.lora_w = sp.lora_w;
+  in.lora_a = sp.lora_a;
+  in.lora_v = sp.lora_v;
+  in.lora_g = sp.lora_g;
+  in.lora_maa = sp.lora_maa;
+  in.lora_decay = sp.lora_decay;
+  return in;
 }
 
 // splitmix64: a counter-based generator, so element i needs no state.
@@ -106,136 +103,52 @@ void value_range(const SynthSpec& sp, const std::string& n, const std::vector<in
 
 std::vector<std::string> synth_sizes(const std::string& version) {
   std::vector<std::string> out;
-  for (const SizeRow& r : table(version)) out.push_back(r.size);
+  for (const ReleasedSize& r : released_spec(version).released_sizes()) out.push_back(r.size);
   return out;
 }
 
 SynthSpec synth_spec(const std::string& version, const std::string& size) {
-  SynthSpec s;
-  const SizeRow* row = nullptr;
-  std::vector<SizeRow> t = table(version);
-  for (const SizeRow& r : t)
+  const ArchSpec& spec = released_spec(version);
+  const std::vector<ReleasedSize> sizes = spec.released_sizes();
+  const ReleasedSize* row = nullptr;
+  for (const ReleasedSize& r : sizes)
     if (size == r.size) row = &r;
   if (!row) {
     std::string known;
-    for (const SizeRow& r : t) known += std::string(known.empty() ? "" : ", ") + r.size;
+    for (const ReleasedSize& r : sizes) known += std::string(known.empty() ? "" : ", ") + r.size;
     throw Error("synth: no released v" + version + " model of size '" + size + "' (known: " + known + ")");
   }
+  ModelInfo in;
+  in.arch = spec.arch();
+  in.n_embd = row->n_embd;
+  in.n_layer = row->n_layer;
+  spec.released_hyper_parameters(in);
+  SynthSpec s;
+  s.arch = in.arch;
   s.size = row->size;
-  s.n_embd = row->C;
-  s.n_layer = row->L;
-  const double C = row->C;
-  if (version == "4") {
-    s.arch = Arch::v4;
-    s.n_vocab = 50277;
-    s.n_ffn = 4 * row->C;
-  } else if (version == "5.2") {
-    s.arch = Arch::v5_2;
-    s.n_vocab = 65536;
-    s.n_ffn = int(3.5 * C / 32) * 32;
-  } else if (version == "6") {
-    s.arch = Arch::v6;
-    s.n_vocab = 65536;
-    s.n_ffn = int(3.5 * C / 32) * 32;
-    s.lora_maa = row->C == 4096 ? 64 : 32;
-    s.lora_decay = row->C == 4096 ? 128 : 64;
-  } else {
-    s.arch = Arch::v7;
-    s.n_vocab = 65536;
-    s.n_ffn = 4 * row->C;
-    if (row->C <= 1024) {
-      s.lora_w = s.lora_a = 64;
-      s.lora_v = 32;
-      s.lora_g = 128;
-    } else {
-      s.lora_w = s.lora_a = lora_width(1.8 * std::sqrt(C));
-      s.lora_v = lora_width(1.3 * std::sqrt(C));
-      s.lora_g = lora_width(0.6 * std::pow(C, 0.8));
-    }
-  }
+  s.n_embd = in.n_embd;
+  s.n_layer = in.n_layer;
+  s.n_vocab = in.n_vocab;
+  s.n_ffn = in.n_ffn;
+  if (in.head_size > 0) s.head_size = in.head_size;
+  s.lora_w = in.lora_w;
+  s.lora_a = in.lora_a;
+  s.lora_v = in.lora_v;
+  s.lora_g = in.lora_g;
+  s.lora_maa = in.lora_maa;
+  s.lora_decay = in.lora_decay;
   return s;
 }
 
+// The registry's canonical schema of the spec, without the optional tensors.
 std::vector<SafetensorsEntry> synth_tensors(const SynthSpec& sp, DType dtype) {
-  const int64_t C = sp.n_embd, V = sp.n_vocab, F = sp.n_ffn, N = sp.head_size, H = C / N;
-  if (C <= 0 || sp.n_layer <= 0 || V <= 0 || F <= 0 || (sp.arch != Arch::v4 && (N <= 0 || C % N)))
+  const int64_t C = sp.n_embd, N = sp.head_size;
+  const bool heads = arch_spec(sp.arch).has_heads();
+  if (C <= 0 || sp.n_layer <= 0 || sp.n_vocab <= 0 || sp.n_ffn <= 0 || (heads && (N <= 0 || C % N)))
     throw Error("synth: inconsistent spec");
   std::vector<SafetensorsEntry> out;
-  auto add = [&](const std::string& name, std::vector<int64_t> shape) { out.push_back({name, dtype, shape}); };
-  const std::vector<int64_t> c{C}, mix{1, 1, C};
-  add("emb.weight", {V, C});
-  for (int l = 0; l < sp.n_layer; l++) {
-    const std::string b = "blocks." + std::to_string(l) + ".", att = b + "att.", ffn = b + "ffn.";
-    if (l == 0) {
-      add(b + "ln0.weight", c);
-      add(b + "ln0.bias", c);
-    }
-    for (const char* n : {"ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias"}) add(b + n, c);
-    switch (sp.arch) {
-      case Arch::v4:
-        for (const char* n : {"time_mix_k", "time_mix_v", "time_mix_r"}) add(att + n, mix);
-        add(att + "time_decay", c);
-        add(att + "time_first", c);
-        break;
-      case Arch::v5_0:
-      case Arch::v5_1:
-      case Arch::v5_2:
-        for (const char* n : {"time_mix_k", "time_mix_v", "time_mix_r", "time_mix_g"}) add(att + n, mix);
-        add(att + "time_decay", {H, N});
-        add(att + "time_faaaa", {H, N});
-        add(att + "gate.weight", {C, C});
-        add(att + "ln_x.weight", c);
-        add(att + "ln_x.bias", c);
-        break;
-      case Arch::v6:
-        for (const char* n : {"time_maa_x", "time_maa_w", "time_maa_k", "time_maa_v", "time_maa_r", "time_maa_g"})
-          add(att + n, mix);
-        add(att + "time_maa_w1", {C, 5 * int64_t(sp.lora_maa)});
-        add(att + "time_maa_w2", {5, sp.lora_maa, C});
-        add(att + "time_decay", {1, 1, C});
-        add(att + "time_decay_w1", {C, sp.lora_decay});
-        add(att + "time_decay_w2", {sp.lora_decay, C});
-        add(att + "time_faaaa", {H, N});
-        add(att + "gate.weight", {C, C});
-        add(att + "ln_x.weight", c);
-        add(att + "ln_x.bias", c);
-        break;
-      case Arch::v7:
-        for (const char* n : {"x_r", "x_w", "x_k", "x_v", "x_a", "x_g", "w0", "a0", "k_k", "k_a"})
-          add(att + n, mix);
-        add(att + "w1", {C, sp.lora_w});
-        add(att + "w2", {sp.lora_w, C});
-        add(att + "a1", {C, sp.lora_a});
-        add(att + "a2", {sp.lora_a, C});
-        if (l > 0) {  // layer 0 never uses them (rwkv-spec.md 6.1)
-          add(att + "v0", mix);
-          add(att + "v1", {C, sp.lora_v});
-          add(att + "v2", {sp.lora_v, C});
-        }
-        add(att + "g1", {C, sp.lora_g});
-        add(att + "g2", {sp.lora_g, C});
-        add(att + "r_k", {H, N});
-        add(att + "ln_x.weight", c);
-        add(att + "ln_x.bias", c);
-        break;
-    }
-    for (const char* n : {"receptance.weight", "key.weight", "value.weight", "output.weight"}) add(att + n, {C, C});
-    if (sp.arch == Arch::v7) {
-      add(ffn + "x_k", mix);
-    } else if (sp.arch == Arch::v6) {
-      add(ffn + "time_maa_k", mix);
-      add(ffn + "time_maa_r", mix);
-    } else {
-      add(ffn + "time_mix_k", mix);
-      add(ffn + "time_mix_r", mix);
-    }
-    add(ffn + "key.weight", {F, C});
-    add(ffn + "value.weight", {C, F});
-    if (sp.arch != Arch::v7) add(ffn + "receptance.weight", {C, C});
-  }
-  add("ln_out.weight", c);
-  add("ln_out.bias", c);
-  add("head.weight", {V, C});
+  for (const TensorSpec& t : model_tensors(spec_info(sp), nullptr))
+    if (t.required) out.push_back({t.name, dtype, t.shape});
   return out;
 }
 

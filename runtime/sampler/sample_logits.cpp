@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 
 namespace rwkv {
 namespace {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 #include "runtime/tokenizer/byte_level.h"
 #include "runtime/tokenizer/gpt2_split.h"
 #include "runtime/tokenizer/json_value.h"

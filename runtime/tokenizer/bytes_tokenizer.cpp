@@ -1,7 +1,7 @@
 // runtime/tokenizer/bytes_tokenizer.cpp: see bytes_tokenizer.h.
 #include "runtime/tokenizer/bytes_tokenizer.h"
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 
 namespace rwkv {
 

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <memory>
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 
 namespace rwkv {
 

@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 #include "runtime/tokenizer/bpe_tokenizer.h"
 #include "runtime/tokenizer/bytes_tokenizer.h"
 #include "runtime/tokenizer/read_file.h"

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 
 namespace rwkv {
 namespace {

@@ -1,7 +1,7 @@
 // runtime/tokenizer/world_tokenizer.cpp: see world_tokenizer.h.
 #include "runtime/tokenizer/world_tokenizer.h"
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 #include "runtime/tokenizer/read_file.h"
 #include "runtime/tokenizer/world_vocab.h"
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 #include "runtime/tokenizer/unicode_text.h"
 
 namespace rwkv {

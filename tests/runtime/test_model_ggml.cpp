@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "runtime/model/ggml_file.h"
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 #include "runtime/model/model.h"
 #include "runtime/tests_model_helpers.h"
 

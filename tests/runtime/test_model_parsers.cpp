@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 #include "runtime/model/json.h"
 #include "runtime/model/readers.h"
 #include "runtime/model/torch_pickle.h"

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 #include "runtime/model/model.h"
 #include "runtime/tests_model_helpers.h"
 

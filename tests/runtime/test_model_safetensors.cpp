@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/model/half_float.h"
+#include "runtime/core/half_float.h"
 #include "runtime/model/model.h"
 #include "runtime/model/safetensors_writer.h"
 #include "runtime/tests_model_helpers.h"

@@ -1,4 +1,5 @@
-// runtime/model/half_float.h: fp16 / bf16 <-> fp32 conversions.
+// runtime/core/half_float.h: fp16 / bf16 <-> fp32 conversions (the runtime's
+// only ones: readers, writers, the CUDA upload and the CPU bf16 emulation use them).
 //
 // Narrowing conversions round to nearest, ties to even (as PyTorch's .half()
 // and .bfloat16() do); NaN stays NaN, values too large become +-inf.
@@ -29,6 +30,9 @@ inline uint16_t f32_to_bf16(float f) {
   u += 0x7fffu + lsb;  // round to nearest even; overflows correctly into inf
   return uint16_t(u >> 16);
 }
+
+// float -> bfloat16 -> float (PyTorch's .bfloat16().float()).
+inline float round_to_bf16(float f) { return bf16_to_f32(f32_to_bf16(f)); }
 
 inline float f16_to_f32(uint16_t h) {
   uint32_t sign = uint32_t(h & 0x8000u) << 16;

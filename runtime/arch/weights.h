@@ -1,0 +1,111 @@
+// runtime/arch/weights.h: a model's weights in fp32 with pip's load-time
+// transforms applied (docs/rwkv-math.md sections 3.1, 4.2, 5.1, 6.1), the form
+// both backends compute with (the CPU backend keeps it, the CUDA upload
+// converts it to the device dtype):
+//   ln0 folded into the embedding table (bf16-rounded for a bf16 v4-v6
+//   checkpoint, as pip's RWKV class does), v4 decay -exp(d), v5 decay
+//   exp(-exp(d)), v5 time_first -> exp(u) unless the checkpoint has time_faaaa,
+//   per-head decay/bonus broadcast to every channel of the head, LoRA matrices
+//   transposed into Linear [out, in] form.
+// The version-specific part of each layer is filled by ArchSpec::load_layer
+// (runtime/arch/v4.cpp ... v7.cpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/arch/arch.h"
+
+namespace rwkv {
+
+// A weight matrix applied as y = W x, stored [out, in] row-major (PyTorch's
+// nn.Linear layout). LoRA matrices, stored [in, out] in checkpoints, are
+// transposed into this form at load.
+struct Linear {
+  int out = 0, in = 0;
+  std::vector<float> w;  // out * in
+};
+
+struct LayerWeights {
+  using Vec = std::vector<float>;
+  Vec ln1_w, ln1_b, ln2_w, ln2_b;  // [C]
+
+  // --- TimeMix ---
+  Linear att_r, att_k, att_v, att_o, att_g;  // r,k,v,g: [A, C]; o: [C, A]; g absent for v4/5.0
+  Vec ln_x_w, ln_x_b;                        // [A] (v5+)
+  // v4 / v5: lerp weights (weight of the current token)
+  Vec mix_k, mix_v, mix_r, mix_g;  // [C]
+  // v4: w = -exp(time_decay), u = time_first (log space); v5: w = exp(-exp(time_decay)),
+  // u = bonus (multiplicative); both broadcast to [A]. v6: u only; decay_base = time_decay.
+  Vec decay, bonus;  // [A]
+  // v6 ddlerp and data-dependent decay
+  Vec maa_x, maa_w, maa_k, maa_v, maa_r, maa_g;  // [C]
+  Linear maa_w1;                                 // [5*Dmix, C]
+  Linear maa_w2[5];                              // [C, Dmix] each, order w,k,v,r,g
+  Vec decay_base;                                // [A]
+  Linear decay_w1, decay_w2;                     // [Ddecay, C], [A, Ddecay]
+  // v7
+  Vec x_r, x_w, x_k, x_v, x_a, x_g;  // [C]
+  Vec w0, a0, v0, k_k, k_a, r_k;     // [A]
+  Linear w1, w2, a1, a2, v1, v2, g1, g2;  // LoRA, [out, in]
+  bool has_v_mix = false;                 // layer >= 1
+
+  // --- ChannelMix ---
+  Linear ffn_k, ffn_r, ffn_v;  // k: [F, C]; r: [C, C] (absent in v7); v: [C, F]
+  Vec ffn_mix_k, ffn_mix_r;    // v4/v5: time_mix_*; v6: time_maa_*; v7: x_k (mix_r empty)
+};
+
+struct ModelWeights {
+  Arch arch = Arch::v4;
+  int C = 0, L = 0, V = 0, H = 0, N = 0, A = 0, F = 0;
+  std::vector<float> emb;  // [V, C], ln0 already applied
+  std::vector<LayerWeights> layers;
+  std::vector<float> ln_out_w, ln_out_b;
+  Linear head;  // [V, C]
+};
+
+// Builds the fp32 copy; throws rwkv::Error naming a missing or misshaped tensor.
+ModelWeights load_weights(const Model& model);
+
+// The same in pieces, so that a loader can hold one layer at a time (the CUDA
+// backend uploads layer by layer): everything but the layers (`layers` left
+// empty), then layer l.
+ModelWeights load_weight_globals(const Model& model);
+LayerWeights load_weight_layer(const Model& model, const ModelWeights& globals, int l);
+
+// Reads a model's tensors as fp32 in the shapes the backends use; used by
+// ArchSpec::load_layer. Errors name the model and the tensor.
+class WeightReader {
+ public:
+  WeightReader(const Model& m, const ModelWeights& dims);
+
+  const Tensor& get(const std::string& name) const { return m_.get(name); }
+  bool has(const std::string& name) const { return m_.find(name) != nullptr; }
+  const ModelWeights& dims() const { return dims_; }  // C, A, H, N, F
+  // pip: any *.time_faaaa key makes every time_first a raw bonus (section 4.2).
+  bool real_time_first() const { return real_time_first_; }
+  [[noreturn]] void fail(const std::string& msg) const;
+
+  // A tensor that must hold exactly n elements (any shape, e.g. [1,1,C] or [C]).
+  std::vector<float> vec(const std::string& name, int64_t n) const;
+  // A stored nn.Linear weight [out, in].
+  Linear linear(const std::string& name, int out, int in) const;
+  // A matrix stored [in, out] and used as x @ M (LoRA): transposed into [out, in].
+  Linear lora(const std::string& name, int in, int out) const;
+  // A LoRA pair n1 [C, D], n2 [D, A] (D read from n1).
+  void lora_pair(const std::string& n1, const std::string& n2, Linear& m1, Linear& m2) const;
+  // Per-head values ([H] or [H,1]) broadcast to [H*N]; per-channel ([H,N], [A]) kept.
+  std::vector<float> per_channel(const std::string& name) const;
+  // The v5/v6 bonus: time_faaaa raw, or time_first (exp'd unless real_time_first()).
+  std::vector<float> bonus(const std::string& prefix) const;
+
+  // `data` is an [in, out] block (already converted): transposed into [out, in].
+  static Linear transpose_in_out(const float* data, int in, int out);
+
+ private:
+  const Model& m_;
+  const ModelWeights& dims_;
+  bool real_time_first_ = false;
+};
+
+}  // namespace rwkv
