@@ -1,14 +1,14 @@
-// tests/kernels/test_bench_cuda.cpp: the benchmark's CUDA path (runtime/bench/
+// tests/kernels/test_bench_cuda.cpp: the benchmark's CUDA path (bench/
 // with the CUDA backend: device state slots, CUDA events on the backend's
 // stream, the cudaMemcpy and cublasGemmEx probes) at a tiny size, in every
 // dtype. Checks the report's fields and consistency, never speed (in the emu
 // build the "device" is the SIMT emulator).
 #include <catch2/catch.hpp>
 
-#include "runtime/bench/bench_accounting.h"
-#include "runtime/bench/bench_report.h"
-#include "runtime/bench/bench_run.h"
-#include "runtime/bench/synthetic_models.h"
+#include "bench/bench_accounting.h"
+#include "bench/bench_report.h"
+#include "bench/bench_run.h"
+#include "bench/synthetic_models.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/model/json.h"
 #include "runtime/bench_json_checks.h"

@@ -1,4 +1,4 @@
-// tests/runtime/test_bench.cpp: `rwkv-run bench` and runtime/bench/ on the CPU
+// tests/runtime/test_bench.cpp: `rwkv-run bench` and bench/ on the CPU
 // backend at tiny sizes: the synthetic shapes, the byte and FLOP accounting,
 // the order statistics, and the JSON report (fields present, derived figures
 // consistent). Speed is never asserted.
@@ -14,11 +14,11 @@
 #include <string>
 
 #include "bench_json_checks.h"
-#include "runtime/bench/bench_accounting.h"
-#include "runtime/bench/bench_report.h"
-#include "runtime/bench/bench_run.h"
-#include "runtime/bench/bench_stats.h"
-#include "runtime/bench/synthetic_models.h"
+#include "bench/bench_accounting.h"
+#include "bench/bench_report.h"
+#include "bench/bench_run.h"
+#include "bench/bench_stats.h"
+#include "bench/synthetic_models.h"
 #include "runtime/model/json.h"
 #include "runtime/model/synth.h"
 

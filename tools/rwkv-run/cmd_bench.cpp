@@ -2,7 +2,7 @@
 // throughput of a model (a file, or a synthetic model of a released shape
 // built in memory) on one device, in one or more dtypes, set against the
 // device's measured bandwidth and GEMM peak. The measuring is in
-// runtime/bench/ (bench_run.h describes the protocol).
+// bench/ (bench_run.h describes the protocol).
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,9 +16,9 @@
 
 #include "commands.h"
 #include "rwkv_git_commit.h"
-#include "runtime/bench/bench_report.h"
-#include "runtime/bench/bench_run.h"
-#include "runtime/bench/synthetic_models.h"
+#include "bench/bench_report.h"
+#include "bench/bench_run.h"
+#include "bench/synthetic_models.h"
 #include "runtime/model/model.h"
 
 namespace {

@@ -1,4 +1,4 @@
-// runtime/bench/bench_target_cpu.cpp: the CPU backend as a BenchTarget (see
+// bench/bench_target_cpu.cpp: the CPU backend as a BenchTarget (see
 // bench_target.h), and make_target(), which picks the device.
 #include <cblas.h>
 
@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/bench/bench_stats.h"
-#include "runtime/bench/bench_target.h"
+#include "bench/bench_stats.h"
+#include "bench/bench_target.h"
 #include "runtime/cpu/cpu_backend.h"
 
 namespace rwkv {

@@ -1,4 +1,4 @@
-// runtime/bench/synthetic_models.h: the synthetic models `rwkv-run bench
+// bench/synthetic_models.h: the synthetic models `rwkv-run bench
 // --synthetic NAME` builds in memory, with no download.
 //
 // NAME is "v<version>-<size>": the shapes of a released model, taken from

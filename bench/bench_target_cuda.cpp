@@ -1,6 +1,6 @@
-// runtime/bench/bench_target_cuda.cpp: the CUDA backend as a BenchTarget (see
+// bench/bench_target_cuda.cpp: the CUDA backend as a BenchTarget (see
 // bench_target.h). In builds without GPU support make_cuda_target() throws.
-#include "runtime/bench/bench_target.h"
+#include "bench/bench_target.h"
 
 #if RWKV_HAVE_GPU
 #include <cublas_v2.h>
@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "runtime/bench/bench_stats.h"
+#include "bench/bench_stats.h"
 #include "runtime/cuda/cuda_backend.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/device_buffer.h"

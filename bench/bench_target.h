@@ -1,4 +1,4 @@
-// runtime/bench/bench_target.h: one backend on one device, as the benchmark
+// bench/bench_target.h: one backend on one device, as the benchmark
 // drives it: state buffers for B sequences in the backend's memory, a clock
 // on the device's own timeline, and the two limit probes (memory bandwidth,
 // GEMM peak) measured on the same device.

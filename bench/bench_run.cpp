@@ -1,10 +1,10 @@
-// runtime/bench/bench_run.cpp: see bench_run.h.
-#include "runtime/bench/bench_run.h"
+// bench/bench_run.cpp: see bench_run.h.
+#include "bench/bench_run.h"
 
 #include <algorithm>
 #include <cstdint>
 
-#include "runtime/bench/bench_stats.h"
+#include "bench/bench_stats.h"
 
 namespace rwkv {
 namespace bench {

@@ -1,4 +1,4 @@
-// runtime/bench/synthetic_models.cpp: see synthetic_models.h.
+// bench/synthetic_models.cpp: see synthetic_models.h.
 //
 // The released shapes come from synth_spec() (runtime/model/synth.cpp), the
 // one table of them in the project. What it gives (V: 50277 for the v4 Pile
@@ -22,7 +22,7 @@
 // f = 1.8 sqrt(C), 1.8 sqrt(C), 1.3 sqrt(C), 0.6 C^0.8 (RWKV-LM train_temp);
 // rwkv-spec.md 6.1 quotes an older suggestion (2.5/2.5/1.7/5 sqrt(C)) that
 // gives the same widths for C <= 1024 only.
-#include "runtime/bench/synthetic_models.h"
+#include "bench/synthetic_models.h"
 
 #include <algorithm>
 #include <atomic>
