@@ -144,6 +144,7 @@ rwkv_status rwkv_eval(rwkv_model* model, int32_t slot, const int32_t* tokens, si
   if (!rwkv::capi::valid(model)) return RWKV_ERR_INVALID_ARGUMENT;
   return rwkv::capi::guarded(model->errors, RWKV_ERR_INTERNAL, [&] {
     model->engine->check_slot(slot);
+    if (!tokens && n_tokens) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_eval: tokens is NULL");
     if (logits && logits_len < size_t(model->info.n_vocab))
       throw ApiError(RWKV_ERR_BUFFER_SIZE, "rwkv_eval: logits_len is " + std::to_string(logits_len) +
                                                ", the model has " + std::to_string(model->info.n_vocab) +
@@ -164,7 +165,11 @@ rwkv_status rwkv_eval_batch(rwkv_model* model, const rwkv_seq* seqs, size_t n_se
                                                ", needs n_seqs * n_vocab = " + std::to_string(n_seqs) +
                                                " * " + std::to_string(V));
     std::vector<rwkv::Engine::Span> spans;
-    for (size_t i = 0; i < n_seqs; ++i) spans.push_back({seqs[i].slot, seqs[i].tokens, seqs[i].n_tokens});
+    for (size_t i = 0; i < n_seqs; ++i) {
+      if (!seqs[i].tokens && seqs[i].n_tokens)
+        throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_eval_batch: seqs[" + std::to_string(i) + "].tokens is NULL");
+      spans.push_back({seqs[i].slot, seqs[i].tokens, seqs[i].n_tokens});
+    }
     model->engine->eval_batch(spans, logits);
   });
 }

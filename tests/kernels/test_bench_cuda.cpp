@@ -16,7 +16,7 @@
 TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype", "[bench][cuda]") {
   for (const char* name : {"v7-tiny", "v4-tiny", "v6-tiny"}) {
     INFO(name);
-    auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec(name), rwkv::DType::bf16, 3);
+    auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec(name), rwkv::DType::bf16, 3, 0);
     rwkv::bench::BenchConfig cfg;
     cfg.prefill_tokens = {6};
     cfg.prefill_batches = {1, 2};
@@ -53,7 +53,7 @@ TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype",
 }
 
 TEST_CASE("bench: a missing cuda device is an error, not a crash", "[bench][cuda]") {
-  auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0);
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0, 0);
   rwkv::bench::TargetOptions t;
   t.device = "cuda:7";
   rwkv::bench::BenchConfig cfg;

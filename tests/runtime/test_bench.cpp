@@ -85,7 +85,7 @@ TEST_CASE("bench: the threaded synthetic builder equals make_synth_model", "[ben
     const rwkv::SynthSpec spec = rwkv::bench::synthetic_spec(name);
     for (rwkv::DType dt : {rwkv::DType::f32, rwkv::DType::bf16}) {
       auto ref = rwkv::make_synth_model(spec, dt, 7);
-      auto got = rwkv::bench::build_synthetic_model(spec, dt, 7, 3);
+      auto got = rwkv::make_synth_model(spec, dt, 7, 3);
       REQUIRE(got->tensors().size() == ref->tensors().size());
       for (const auto& kv : ref->tensors()) {
         const rwkv::Tensor* t = got->find(kv.first);
@@ -154,7 +154,7 @@ TEST_CASE("bench: quantiles are order statistics, interpolated between them", "[
 }
 
 TEST_CASE("bench: a cpu run reports every field, consistently", "[bench]") {
-  auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0);
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0, 0);
   const rwkv::bench::BenchConfig cfg = tiny_config();
   rwkv::bench::TargetOptions t;
   t.device = "cpu";
@@ -188,7 +188,7 @@ TEST_CASE("bench: a cpu run reports every field, consistently", "[bench]") {
 }
 
 TEST_CASE("bench: bad settings are refused before anything runs", "[bench]") {
-  auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec("v4-tiny"), rwkv::DType::f32, 0);
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v4-tiny"), rwkv::DType::f32, 0, 0);
   rwkv::bench::TargetOptions t;
   t.device = "cpu";
   auto fails = [&](rwkv::bench::BenchConfig c) { CHECK_THROWS_AS(rwkv::bench::run_benchmark(*model, t, c), rwkv::Error); };

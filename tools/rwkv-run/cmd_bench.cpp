@@ -276,7 +276,7 @@ int cmd_bench(int argc, char** argv) {
       for (rwkv::DType d : dtypes)
         if (d == rwkv::DType::bf16) host = d;
       log("building synthetic " + synthetic + " in memory (" + rwkv::dtype_name(host) + ")");
-      model = rwkv::bench::build_synthetic_model(spec, host, seed);
+      model = rwkv::make_synth_model(spec, host, seed, 0);
       info.model_source = "synthetic " + synthetic + " (seed " + std::to_string(seed) + ")";
     } else {
       log("loading " + model_path);
