@@ -5,13 +5,23 @@
 
 namespace rwkv {
 
-// The backend behind the engine's lock, device made current on every call.
-class Engine::LockedView final : public Backend {
+// What both views answer like the backend itself.
+class Engine::View : public Backend {
  public:
-  explicit LockedView(Engine& e) : e_(e) {}
+  explicit View(Engine& e) : e_(e) {}
   const char* name() const override { return e_.backend().name(); }
   const ModelInfo& info() const override { return e_.info(); }
   const StateLayout& state_layout() const override { return e_.backend().state_layout(); }
+  size_t device_bytes() const override { return e_.device_bytes(); }
+
+ protected:
+  Engine& e_;
+};
+
+// The backend behind the engine's lock, device made current on every call.
+class Engine::LockedView final : public View {
+ public:
+  using View::View;
   void init_state(float* state) const override {
     auto held = e_.lock();
     e_.backend().init_state(state);
@@ -20,21 +30,14 @@ class Engine::LockedView final : public Backend {
     auto held = e_.lock();
     e_.backend().forward(batch, logits);
   }
-  size_t device_bytes() const override { return e_.device_bytes(); }
-
- private:
-  Engine& e_;
 };
 
 // Host-memory states for a backend whose states live on the device: each
 // forward() copies the batch's states into slots 0..n-1, runs, and copies them
 // back (the slots are scratch space for this view).
-class Engine::HostStateView final : public Backend {
+class Engine::HostStateView final : public View {
  public:
-  explicit HostStateView(Engine& e) : e_(e) {}
-  const char* name() const override { return e_.backend().name(); }
-  const ModelInfo& info() const override { return e_.info(); }
-  const StateLayout& state_layout() const override { return e_.backend().state_layout(); }
+  using View::View;
   void init_state(float* state) const override {
     auto held = e_.lock();
     e_.backend_.slots->reset(0);
@@ -57,10 +60,6 @@ class Engine::HostStateView final : public Backend {
     e_.backend().forward(on_device, logits);
     for (size_t i = 0; i < batch.seqs.size(); ++i) slots.read(int(i), batch.seqs[i].state);
   }
-  size_t device_bytes() const override { return e_.device_bytes(); }
-
- private:
-  Engine& e_;
 };
 
 Engine::Engine(const Model& model, const EngineOptions& options) {

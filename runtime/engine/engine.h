@@ -95,6 +95,7 @@ class Engine {
   Backend& host_backend();
 
  private:
+  class View;
   class LockedView;
   class HostStateView;
   std::unique_lock<std::mutex> lock() const;  // the engine's lock, device made current
