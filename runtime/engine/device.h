@@ -10,6 +10,8 @@
 
 #include <string>
 
+#include "runtime/backend/backend.h"  // InputError
+
 namespace rwkv {
 
 constexpr int kMaxCudaDevices = 1024;
