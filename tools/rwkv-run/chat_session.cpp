@@ -102,16 +102,11 @@ void ChatSession::restart_chat() {
 void ChatSession::start() { restart_chat(); }
 
 rwkv::Sampler ChatSession::sampler(double temp, double top_p, bool free_generation) {
-  rwkv::SamplerParams p;
-  p.temperature = temp;
+  rwkv::SamplerParams p = sampler_params(s_.sampling);
+  p.temperature = temp;  // this line's values
   p.top_p = top_p;
-  p.top_k = s_.sampling.top_k;
-  p.alpha_presence = s_.sampling.presence;
-  p.alpha_frequency = s_.sampling.frequency;
-  p.alpha_decay = s_.sampling.decay;
   // Token 0 ends the text in World and 20B vocabularies (a byte vocabulary has
   // no such token): a reply never draws it, a free generation stops at it.
-  p.token_ban = s_.sampling.ban;
   if (tokenizer_kind_ == "world" || tokenizer_kind_ == "20b")
     (free_generation ? p.token_stop : p.token_ban).push_back(0);
   p.seed = splitmix64(s_.seed + 0x9E3779B97F4A7C15ull * ++generation_);

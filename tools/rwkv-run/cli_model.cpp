@@ -128,4 +128,16 @@ LoadedModel load_model_and_tokenizer(const ModelOptions& o, int n_slots) {
   return m;
 }
 
+rwkv::SamplerParams sampler_params(const SamplerOptions& o) {
+  rwkv::SamplerParams p;
+  p.temperature = o.temp;
+  p.top_p = o.top_p;
+  p.top_k = o.top_k;
+  p.alpha_presence = o.presence;
+  p.alpha_frequency = o.frequency;
+  p.alpha_decay = o.decay;
+  p.token_ban = o.ban;
+  return p;
+}
+
 }  // namespace cli

@@ -29,6 +29,10 @@ struct LoadedModel {
 // device picked by "auto" is named in one note on stderr.
 LoadedModel load_model_and_tokenizer(const ModelOptions& o, int n_slots);
 
+// The sampler parameters of the sampling options (temperature, top-p, top-k,
+// penalties, bans); stop tokens and the seed are the command's.
+rwkv::SamplerParams sampler_params(const SamplerOptions& o);
+
 // Runs f(); an rwkv::Error it throws becomes a run-time CliError "<what>: <message>".
 template <class F>
 void check(const std::string& what, F&& f) {

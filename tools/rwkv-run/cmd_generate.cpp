@@ -198,14 +198,7 @@ int run(const Options& o) {
 
   const rwkv::Tokenizer& tok = *lm.tokenizer;
   const std::string kind = tok.kind();
-  rwkv::SamplerParams sp;
-  sp.temperature = o.sampling.temp;
-  sp.top_p = o.sampling.top_p;
-  sp.top_k = o.sampling.top_k;
-  sp.alpha_presence = o.sampling.presence;
-  sp.alpha_frequency = o.sampling.frequency;
-  sp.alpha_decay = o.sampling.decay;
-  sp.token_ban = o.sampling.ban;
+  rwkv::SamplerParams sp = cli::sampler_params(o.sampling);
   sp.token_stop = o.stop_tokens;
   if (!o.ignore_eos && (kind == "world" || kind == "20b")) sp.token_stop.push_back(0);  // end of text
   const uint64_t seed = o.sampling.seed ? *o.sampling.seed : cli::random_seed();
