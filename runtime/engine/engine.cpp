@@ -1,6 +1,8 @@
 // runtime/engine/engine.cpp: see engine.h.
 #include "runtime/engine/engine.h"
 
+#include <algorithm>
+
 #include "runtime/engine/chunked_forward.h"
 
 namespace rwkv {
@@ -140,15 +142,19 @@ void Engine::eval(int slot, const int32_t* tokens, size_t n_tokens, float* logit
 }
 
 void Engine::eval_batch(const std::vector<Span>& spans, float* logits) {
-  std::vector<SeqInput> seqs;
-  seqs.reserve(spans.size());
-  std::vector<bool> used(size_t(n_slots()), false);
+  std::vector<int> slots;
+  slots.reserve(spans.size());
   for (const Span& s : spans) {
     check_slot(s.slot);
-    if (used[size_t(s.slot)])
-      throw InputError(InputError::Kind::argument,
-                       "slot " + std::to_string(s.slot) + " appears twice in the batch");
-    used[size_t(s.slot)] = true;
+    slots.push_back(s.slot);
+  }
+  std::sort(slots.begin(), slots.end());
+  const auto twice = std::adjacent_find(slots.begin(), slots.end());
+  if (twice != slots.end())
+    throw InputError(InputError::Kind::argument, "slot " + std::to_string(*twice) + " appears twice in the batch");
+  std::vector<SeqInput> seqs;
+  seqs.reserve(spans.size());
+  for (const Span& s : spans) {
     SeqInput in;
     in.tokens = s.tokens;
     in.n_tokens = s.n_tokens;
