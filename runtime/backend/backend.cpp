@@ -19,30 +19,41 @@ size_t Batch::logits_rows() const {
   return 0;
 }
 
+void validate_spans(const Batch& batch, int32_t n_vocab) {
+  if (batch.seqs.empty()) throw InputError(InputError::Kind::argument, "forward: the batch has no sequences");
+  for (size_t i = 0; i < batch.seqs.size(); ++i) {
+    const SeqInput& s = batch.seqs[i];
+    const std::string which = "forward: sequence " + std::to_string(i) + ": ";
+    if (s.n_tokens == 0) throw InputError(InputError::Kind::argument, which + "empty token list");
+    if (!s.tokens) throw InputError(InputError::Kind::argument, which + "token pointer is null");
+    for (size_t t = 0; t < s.n_tokens; ++t) {
+      const int32_t tok = s.tokens[t];
+      if (tok < 0 || tok >= n_vocab)
+        throw InputError(InputError::Kind::argument,
+                         which + "token " + std::to_string(tok) + " at position " + std::to_string(t) +
+                             " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
+    }
+  }
+}
+
 void validate_batch(const Batch& batch, const ModelInfo& info, const StateLayout& layout,
                     bool logits_null) {
-  if (batch.seqs.empty()) throw Error("forward: the batch has no sequences");
+  validate_spans(batch, info.n_vocab);
   std::set<const float*> states;
   for (size_t i = 0; i < batch.seqs.size(); ++i) {
     const SeqInput& s = batch.seqs[i];
     const std::string which = "forward: sequence " + std::to_string(i) + ": ";
-    if (s.n_tokens == 0) throw Error(which + "empty token list");
-    if (!s.tokens) throw Error(which + "token pointer is null");
-    if (!s.state) throw Error(which + "state pointer is null");
+    if (!s.state) throw InputError(InputError::Kind::argument, which + "state pointer is null");
     if (s.state_floats != layout.size())
-      throw Error(which + "state has " + std::to_string(s.state_floats) +
-                  " floats, the model needs " + std::to_string(layout.size()));
+      throw InputError(InputError::Kind::argument, which + "state has " + std::to_string(s.state_floats) +
+                                                       " floats, the model needs " +
+                                                       std::to_string(layout.size()));
     if (!states.insert(s.state).second)
-      throw Error(which + "shares its state buffer with another sequence of the batch");
-    for (size_t t = 0; t < s.n_tokens; ++t) {
-      const int32_t tok = s.tokens[t];
-      if (tok < 0 || tok >= info.n_vocab)
-        throw Error(which + "token " + std::to_string(tok) + " at position " + std::to_string(t) +
-                    " is outside the vocabulary [0, " + std::to_string(info.n_vocab) + ")");
-    }
+      throw InputError(InputError::Kind::argument,
+                       which + "shares its state buffer with another sequence of the batch");
   }
   if (batch.logits != LogitsMode::none && logits_null)
-    throw Error("forward: logits requested but the output pointer is null");
+    throw InputError(InputError::Kind::argument, "forward: logits requested but the output pointer is null");
 }
 
 }  // namespace rwkv

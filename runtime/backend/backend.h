@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "runtime/backend/state_layout.h"
@@ -66,8 +67,29 @@ class Backend {
   virtual size_t device_bytes() const { return 0; }
 };
 
-// Checks a batch against a model (token range, non-empty spans, state sizes,
-// distinct non-null states); throws rwkv::Error describing the first problem.
+// A caller's bad input (token ids, empty spans, state buffers, slots, device
+// options), as opposed to a failure of a file or of the device. The C API maps
+// the kind onto its status codes.
+struct InputError : Error {
+  enum class Kind {
+    argument,      // a bad value: token outside the vocabulary, empty span, null pointer
+    out_of_range,  // a state slot outside the pool
+    unsupported,   // an option this build or device does not offer
+  };
+  InputError(Kind k, const std::string& msg) : Error(msg), kind(k) {}
+  Kind kind;
+};
+
+// Checks the token spans of a batch: at least one sequence, non-empty spans,
+// non-null token pointers, every id in [0, n_vocab). The one token-range check
+// of the runtime: validate_batch calls it, and so does forward_chunked
+// (runtime/engine/chunked_forward.h) over whole spans before its first round.
+// Throws InputError describing the first problem.
+void validate_spans(const Batch& batch, int32_t n_vocab);
+
+// validate_spans, then the states (right size, non-null, distinct) and the
+// logits pointer; throws InputError describing the first problem. Backends
+// call it at the start of forward().
 void validate_batch(const Batch& batch, const ModelInfo& info, const StateLayout& layout,
                     bool logits_null);
 

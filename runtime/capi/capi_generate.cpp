@@ -24,30 +24,6 @@ rwkv_generate_params default_params() {
   return p;
 }
 
-// The model's backend with the model's mutex held around each forward pass
-// (and its device made current), so other threads can use other slots
-// between the steps of a generation.
-class LockedBackend final : public rwkv::Backend {
- public:
-  explicit LockedBackend(rwkv_model& m) : m_(m) {}
-  const char* name() const override { return m_.engine->backend().name(); }
-  const rwkv::ModelInfo& info() const override { return m_.engine->backend().info(); }
-  const rwkv::StateLayout& state_layout() const override { return m_.engine->backend().state_layout(); }
-  void init_state(float* state) const override {
-    std::lock_guard<std::mutex> lock(m_.mu);
-    m_.engine->activate();
-    m_.engine->backend().init_state(state);
-  }
-  void forward(const rwkv::Batch& batch, float* logits) override {
-    std::lock_guard<std::mutex> lock(m_.mu);
-    m_.engine->activate();
-    m_.engine->backend().forward(batch, logits);
-  }
-
- private:
-  rwkv_model& m_;
-};
-
 rwkv_stop_reason stop_reason(rwkv::StopReason r) {
   switch (r) {
     case rwkv::StopReason::max_tokens: return RWKV_STOP_MAX_TOKENS;
@@ -69,7 +45,7 @@ rwkv_status rwkv_generate(rwkv_model* model, int32_t slot, const rwkv_tokenizer*
                           const rwkv_generate_params* params_in, rwkv_generate_result* result) {
   if (!rwkv::capi::valid(model)) return RWKV_ERR_INVALID_ARGUMENT;
   return rwkv::capi::guarded(model->errors, RWKV_ERR_INTERNAL, [&] {
-    rwkv::capi::check_slot(*model, slot);
+    model->engine->check_slot(slot);
     if (!rwkv::capi::valid(tokenizer))
       throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_generate: tokenizer is NULL or not a tokenizer");
     if (!rwkv::capi::valid(sampler))
@@ -85,7 +61,7 @@ rwkv_status rwkv_generate(rwkv_model* model, int32_t slot, const rwkv_tokenizer*
                      "rwkv_generate: tokens_out is NULL but tokens_out_capacity is not 0");
     rwkv::GenerateOptions o;
     o.max_tokens = size_t(p.max_tokens);
-    o.chunk_len = model->chunk_len;
+    o.chunk_len = model->engine->chunk_len();
     for (size_t i = 0; i < p.n_stop_strings; ++i) {
       if (!p.stop_strings[i])
         throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_generate: stop_strings[" + std::to_string(i) + "] is NULL");
@@ -110,14 +86,11 @@ rwkv_status rwkv_generate(rwkv_model* model, int32_t slot, const rwkv_tokenizer*
       };
     }
     if (!p.keep_penalties) sampler->sampler->reset_penalties();
-    LockedBackend backend(*model);
-    float* state;
-    {
-      std::lock_guard<std::mutex> lock(model->mu);
-      state = model->engine->slot(slot);  // fixed for the model's lifetime
-    }
-    const rwkv::GenerateResult r =
-        rwkv::generate(backend, state, model->state_floats, tok, *sampler->sampler, ids, o, on_text);
+    // Behind the engine's lock one forward pass at a time, so other threads
+    // can use other slots between the steps of a generation.
+    rwkv::Engine& e = *model->engine;
+    const rwkv::GenerateResult r = rwkv::generate(e.locked_backend(), e.slot(slot), e.state_floats(), tok,
+                                                  *sampler->sampler, ids, o, on_text);
     if (p.tokens_out)
       std::copy_n(r.tokens.begin(), std::min(r.tokens.size(), p.tokens_out_capacity), p.tokens_out);
     if (result) {

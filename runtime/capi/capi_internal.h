@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "rwkv_run.h"
-#include "runtime/capi/engine.h"
+#include "runtime/engine/engine.h"
 #include "runtime/model/model.h"
 #include "runtime/sampler/sampler.h"
 #include "runtime/state/state_file.h"
@@ -90,12 +90,8 @@ constexpr uint32_t kSamplerMagic = 0x53564B52;    // "RKVS"
 struct rwkv_model {
   uint32_t magic = rwkv::capi::kModelMagic;
   rwkv::capi::ErrorStore errors;
-  std::unique_ptr<rwkv::capi::Engine> engine;  // backend + state slots
-  mutable std::mutex mu;                       // serialises engine use
+  std::unique_ptr<rwkv::Engine> engine;  // backend, state slots, chunking; thread-safe
   rwkv::ModelInfo info;
-  rwkv::StateFileModel file_model;  // fingerprint for state files
-  size_t state_floats = 0;
-  size_t chunk_len = 256;
   std::string version, device, dtype, tokenizer_kind;
 };
 
@@ -118,9 +114,6 @@ namespace capi {
 inline bool valid(const rwkv_model* m) { return m && m->magic == kModelMagic; }
 inline bool valid(const rwkv_tokenizer* t) { return t && t->magic == kTokenizerMagic; }
 inline bool valid(const rwkv_sampler* s) { return s && s->magic == kSamplerMagic; }
-
-// Throws ApiError(OUT_OF_RANGE) for a slot outside [0, n_slots).
-void check_slot(const rwkv_model& m, int32_t slot);
 
 }  // namespace capi
 }  // namespace rwkv

@@ -55,6 +55,14 @@ rwkv_status classify_current_exception(rwkv_status fallback, std::string* messag
     } catch (const ApiError& e) {
       *message = e.what();
       return e.status;
+    } catch (const InputError& e) {
+      *message = e.what();
+      switch (e.kind) {
+        case InputError::Kind::argument: return RWKV_ERR_INVALID_ARGUMENT;
+        case InputError::Kind::out_of_range: return RWKV_ERR_OUT_OF_RANGE;
+        case InputError::Kind::unsupported: return RWKV_ERR_UNSUPPORTED;
+      }
+      return RWKV_ERR_INTERNAL;
     } catch (const StateFileError& e) {
       *message = e.what();
       switch (e.kind) {
@@ -88,13 +96,6 @@ void copy_message(const std::string& msg, char* buf, size_t size) noexcept {
   const size_t n = msg.size() < size - 1 ? msg.size() : size - 1;
   std::memcpy(buf, msg.data(), n);
   buf[n] = '\0';
-}
-
-void check_slot(const rwkv_model& m, int32_t slot) {
-  const int n = m.engine->n_slots();
-  if (slot < 0 || slot >= n)
-    throw ApiError(RWKV_ERR_OUT_OF_RANGE, "slot " + std::to_string(slot) + " is out of range [0, " +
-                                              std::to_string(n) + ")");
 }
 
 }  // namespace capi

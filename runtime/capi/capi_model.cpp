@@ -5,9 +5,8 @@
 #include <algorithm>
 #include <limits>
 #include <optional>
-#include <set>
+#include <vector>
 
-#include "runtime/backend/open_backend.h"
 #include "runtime/capi/capi_internal.h"
 #include "runtime/generate/generate.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -33,23 +32,15 @@ rwkv_model_params default_params() {
 void load(const char* path, const rwkv_model_params* params_in, rwkv_model** out) {
   if (!path) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_model_load: path is NULL");
   const rwkv_model_params p = params_in ? *params_in : default_params();
-  const std::string device = p.device ? p.device : "cpu";
-  int gpu = -1;
-  try {
-    gpu = rwkv::parse_device(device);
-  } catch (const rwkv::Error& e) {
-    throw ApiError(RWKV_ERR_INVALID_ARGUMENT, e.what());
-  }
-  std::optional<rwkv::DType> dtype;
+  rwkv::EngineOptions eo;
+  eo.device = p.device ? p.device : "cpu";
+  rwkv::parse_device(eo.device);  // a bad device string before the file is read
   if (p.dtype) {
     rwkv::DType t;
     if (!rwkv::dtype_from_name(p.dtype, &t))
       throw ApiError(RWKV_ERR_INVALID_ARGUMENT, std::string("unknown dtype '") + p.dtype +
                                                     "' (expected fp32, fp16 or bf16)");
-    if (gpu < 0 && t != rwkv::DType::f32)
-      throw ApiError(RWKV_ERR_UNSUPPORTED, std::string("device cpu computes in fp32 only (dtype '") +
-                                               p.dtype + "' asked)");
-    dtype = t;
+    eo.backend.dtype = t;
   }
   if (p.n_slots < 1 || p.n_slots > kMaxSlots)
     throw ApiError(RWKV_ERR_INVALID_ARGUMENT,
@@ -57,6 +48,9 @@ void load(const char* path, const rwkv_model_params* params_in, rwkv_model** out
   if (p.n_threads < 0)
     throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "n_threads must not be negative");
   if (p.chunk_len < 1) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "chunk_len must be at least 1");
+  eo.backend.threads = p.n_threads;
+  eo.backend.n_slots = p.n_slots;
+  eo.chunk_len = size_t(p.chunk_len);
 
   // A file that cannot be opened is RWKV_ERR_FILE; a bad content RWKV_ERR_FORMAT.
   if (FILE* f = std::fopen(path, "rb")) {
@@ -72,14 +66,10 @@ void load(const char* path, const rwkv_model_params* params_in, rwkv_model** out
   }
 
   auto m = std::make_unique<rwkv_model>();
-  m->engine = gpu < 0 ? rwkv::capi::make_cpu_engine(*model, p.n_threads, p.n_slots)
-                      : rwkv::capi::make_cuda_engine(*model, gpu, dtype, p.n_slots);
+  m->engine = std::make_unique<rwkv::Engine>(*model, eo);
   m->info = model->info;
-  m->state_floats = m->engine->backend().state_layout().size();
-  m->file_model = rwkv::state_file_model(*model, m->engine->compute_dtype(), m->state_floats);
-  m->chunk_len = size_t(p.chunk_len);
   m->version = rwkv::arch_name(m->info.arch);
-  m->device = gpu < 0 ? "cpu" : "cuda:" + std::to_string(gpu);
+  m->device = m->engine->device().name();
   m->dtype = rwkv::dtype_name(m->engine->compute_dtype());
   try {
     m->tokenizer_kind = rwkv::tokenizer_kind_for_vocab(m->info.n_vocab);
@@ -87,16 +77,6 @@ void load(const char* path, const rwkv_model_params* params_in, rwkv_model** out
     m->tokenizer_kind.clear();  // a vocabulary size without a standard tokenizer
   }
   *out = m.release();
-}
-
-void check_tokens(const rwkv_model& m, const int32_t* tokens, size_t n, const std::string& what) {
-  if (n == 0) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, what + ": no tokens (n_tokens is 0)");
-  if (!tokens) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, what + ": tokens is NULL");
-  for (size_t t = 0; t < n; ++t)
-    if (tokens[t] < 0 || tokens[t] >= m.info.n_vocab)
-      throw ApiError(RWKV_ERR_INVALID_ARGUMENT,
-                     what + ": token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
-                         " is outside the vocabulary [0, " + std::to_string(m.info.n_vocab) + ")");
 }
 
 }  // namespace
@@ -124,10 +104,6 @@ void rwkv_model_free(rwkv_model** model) {
   *model = nullptr;
   if (!rwkv::capi::valid(m)) return;  // not a model: leave it alone
   m->magic = 0;
-  try {
-    if (m->engine) m->engine->activate();
-  } catch (...) {
-  }
   delete m;  // destructors do not throw
 }
 
@@ -158,8 +134,8 @@ rwkv_status rwkv_model_get_info(const rwkv_model* model, rwkv_model_info* info) 
   info->n_ffn = i.n_ffn;
   info->n_slots = model->engine->n_slots();
   info->n_params = i.params;
-  info->state_size = model->state_floats * sizeof(float);
-  info->device_bytes = model->engine->backend().device_bytes();
+  info->state_size = model->engine->state_floats() * sizeof(float);
+  info->device_bytes = model->engine->device_bytes();
   return RWKV_OK;
 }
 
@@ -167,17 +143,13 @@ rwkv_status rwkv_eval(rwkv_model* model, int32_t slot, const int32_t* tokens, si
                       float* logits, size_t logits_len) {
   if (!rwkv::capi::valid(model)) return RWKV_ERR_INVALID_ARGUMENT;
   return rwkv::capi::guarded(model->errors, RWKV_ERR_INTERNAL, [&] {
-    rwkv::capi::check_slot(*model, slot);
-    check_tokens(*model, tokens, n_tokens, "rwkv_eval");
+    model->engine->check_slot(slot);
+    if (!tokens && n_tokens) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_eval: tokens is NULL");
     if (logits && logits_len < size_t(model->info.n_vocab))
       throw ApiError(RWKV_ERR_BUFFER_SIZE, "rwkv_eval: logits_len is " + std::to_string(logits_len) +
                                                ", the model has " + std::to_string(model->info.n_vocab) +
                                                " logits");
-    std::lock_guard<std::mutex> lock(model->mu);
-    rwkv::capi::Engine& e = *model->engine;
-    e.activate();
-    rwkv::prefill(e.backend(), e.slot(slot), model->state_floats, tokens, n_tokens, model->chunk_len,
-                  logits);
+    model->engine->eval(slot, tokens, n_tokens, logits);
   });
 }
 
@@ -187,57 +159,18 @@ rwkv_status rwkv_eval_batch(rwkv_model* model, const rwkv_seq* seqs, size_t n_se
   return rwkv::capi::guarded(model->errors, RWKV_ERR_INTERNAL, [&] {
     if (n_seqs == 0) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_eval_batch: n_seqs is 0");
     if (!seqs) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_eval_batch: seqs is NULL");
-    std::set<int32_t> used;
-    for (size_t i = 0; i < n_seqs; ++i) {
-      const std::string what = "rwkv_eval_batch: seqs[" + std::to_string(i) + "]";
-      rwkv::capi::check_slot(*model, seqs[i].slot);
-      if (!used.insert(seqs[i].slot).second)
-        throw ApiError(RWKV_ERR_INVALID_ARGUMENT,
-                       what + ": slot " + std::to_string(seqs[i].slot) + " appears twice in the batch");
-      check_tokens(*model, seqs[i].tokens, seqs[i].n_tokens, what);
-    }
     const size_t V = size_t(model->info.n_vocab);
     if (logits && (logits_len / V < n_seqs))
       throw ApiError(RWKV_ERR_BUFFER_SIZE, "rwkv_eval_batch: logits_len is " + std::to_string(logits_len) +
                                                ", needs n_seqs * n_vocab = " + std::to_string(n_seqs) +
                                                " * " + std::to_string(V));
-
-    std::lock_guard<std::mutex> lock(model->mu);
-    rwkv::capi::Engine& e = *model->engine;
-    e.activate();
-    // Rounds of at most chunk_len tokens per sequence (rwkv-spec.md 1.1: the
-    // split does not change the result); a sequence's logits come from the
-    // round in which it ends.
-    std::vector<size_t> done(n_seqs, 0);
-    std::vector<float> round_logits;
-    for (;;) {
-      rwkv::Batch batch;
-      std::vector<size_t> index;  // batch position -> seqs index
-      bool any_ends = false;
-      for (size_t i = 0; i < n_seqs; ++i) {
-        const size_t left = seqs[i].n_tokens - done[i];
-        if (left == 0) continue;
-        rwkv::SeqInput s;
-        s.tokens = seqs[i].tokens + done[i];
-        s.n_tokens = std::min(left, model->chunk_len);
-        s.state = e.slot(seqs[i].slot);
-        s.state_floats = model->state_floats;
-        any_ends |= s.n_tokens == left;
-        batch.seqs.push_back(s);
-        index.push_back(i);
-      }
-      if (batch.seqs.empty()) break;
-      const bool want = logits && any_ends;
-      batch.logits = want ? rwkv::LogitsMode::last : rwkv::LogitsMode::none;
-      if (want) round_logits.resize(batch.seqs.size() * V);
-      e.backend().forward(batch, want ? round_logits.data() : nullptr);
-      for (size_t b = 0; b < index.size(); ++b) {
-        const size_t i = index[b];
-        done[i] += batch.seqs[b].n_tokens;
-        if (want && done[i] == seqs[i].n_tokens)
-          std::memcpy(logits + i * V, round_logits.data() + b * V, V * sizeof(float));
-      }
+    std::vector<rwkv::Engine::Span> spans;
+    for (size_t i = 0; i < n_seqs; ++i) {
+      if (!seqs[i].tokens && seqs[i].n_tokens)
+        throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_eval_batch: seqs[" + std::to_string(i) + "].tokens is NULL");
+      spans.push_back({seqs[i].slot, seqs[i].tokens, seqs[i].n_tokens});
     }
+    model->engine->eval_batch(spans, logits);
   });
 }
 

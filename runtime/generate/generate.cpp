@@ -79,23 +79,6 @@ class TextSink {
 
 }  // namespace
 
-void prefill(Backend& backend, float* state, size_t state_floats, const int32_t* tokens,
-             size_t n_tokens, size_t chunk_len, float* logits) {
-  if (chunk_len == 0) throw Error("prefill: chunk_len must be at least 1");
-  if (n_tokens == 0) throw Error("prefill: no tokens");
-  if (!tokens) throw Error("prefill: token pointer is null");
-  const int32_t V = backend.info().n_vocab;
-  for (size_t t = 0; t < n_tokens; ++t)
-    if (tokens[t] < 0 || tokens[t] >= V)
-      throw Error("prefill: token " + std::to_string(tokens[t]) + " at position " +
-                  std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
-  for (size_t start = 0; start < n_tokens; start += chunk_len) {
-    const size_t n = std::min(chunk_len, n_tokens - start);
-    const bool last = start + n == n_tokens;
-    forward_one(backend, state, state_floats, tokens + start, n, last ? logits : nullptr);
-  }
-}
-
 GenerateResult generate(Backend& backend, float* state, size_t state_floats,
                         const Tokenizer& tokenizer, Sampler& sampler,
                         const std::vector<int32_t>& prompt, const GenerateOptions& options,

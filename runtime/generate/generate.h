@@ -5,9 +5,10 @@
 //
 // What generate() does (pip PIPELINE.generate, rwkv-spec.md 8.2, plus text
 // streaming):
-//   1. The prompt is prefilled in chunks of chunk_len tokens: LogitsMode::none
-//      for every chunk but the last, ::last for the last (rwkv-spec.md 1.1:
-//      chunked prefill gives the same result as one call).
+//   1. The prompt is prefilled in chunks of chunk_len tokens (prefill() of
+//      runtime/engine/chunked_forward.h): LogitsMode::none for every chunk but
+//      the last, ::last for the last (docs/rwkv-math.md section 1.1: chunked
+//      prefill gives the same result as one call).
 //   2. The sampler picks a token from the logits: bans, presence/frequency
 //      penalties (prompt tokens not counted), sample_logits; a stop token ends
 //      generation and is neither kept nor fed to the model; otherwise the
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "runtime/backend/backend.h"
+#include "runtime/engine/chunked_forward.h"  // prefill: the one chunking of the runtime
 #include "runtime/sampler/sampler.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -61,13 +63,6 @@ struct GenerateResult {
 
 // Receives a piece of complete UTF-8 text (never empty); returns false to stop.
 using TextCallback = std::function<bool(const std::string& piece)>;
-
-// Runs `tokens` through the model in chunks of chunk_len, updating `state`.
-// `logits` (n_vocab floats, host) receives the logits after the last token, or
-// is null for none. Throws rwkv::Error (bad tokens, chunk_len 0, ...) before the
-// first chunk; an error in a later chunk leaves the state partly advanced.
-void prefill(Backend& backend, float* state, size_t state_floats, const int32_t* tokens,
-             size_t n_tokens, size_t chunk_len, float* logits);
 
 // Generates from `prompt` (token ids, at least one). `tokenizer` gives the
 // tokens' bytes and must have the model's vocabulary size; `sampler` keeps its

@@ -9,7 +9,7 @@
  *   rwkv_model* model = NULL;
  *   char err[256];
  *   rwkv_model_params mp = rwkv_model_default_params();
- *   mp.device = "cpu";                                   // or "cuda", "cuda:1"
+ *   mp.device = "cpu";                                   // or "auto", "cuda", "cuda:1"
  *   if (rwkv_model_load("model.pth", &mp, &model, err, sizeof err) != RWKV_OK) {
  *     fprintf(stderr, "%s\n", err); return 1;
  *   }
@@ -125,8 +125,10 @@ RWKV_API const char* rwkv_status_string(rwkv_status status);
 typedef struct rwkv_model rwkv_model;
 
 typedef struct rwkv_model_params {
-  /* "cpu" (default), "cuda" (= "cuda:0") or "cuda:N". NULL means "cpu".
-   * CUDA needs a library built with a GPU path (rwkv_gpu_support()). */
+  /* "cpu" (default), "cuda" (= "cuda:0"), "cuda:N" (N < 1024), or "auto" (the
+   * first usable CUDA device, else cpu; rwkv_model_info.device tells which).
+   * NULL means "cpu". CUDA needs a library built with a GPU path
+   * (rwkv_gpu_support(); "auto" never picks the "emu" emulator). */
   const char* device;
   /* Weights' compute dtype: "fp32", "fp16", "bf16", or NULL for the default
    * (cpu: fp32, the only one it has; cuda: the checkpoint's dtype). */

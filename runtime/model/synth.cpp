@@ -8,8 +8,10 @@
 #include "runtime/model/synth.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "runtime/arch/arch.h"
 #include "runtime/core/half_float.h"
@@ -167,21 +169,65 @@ void synth_values(const SynthSpec& sp, const std::string& name, uint64_t seed, i
   }
 }
 
-std::unique_ptr<Model> make_synth_model(const SynthSpec& sp, DType dtype, uint64_t seed) {
+namespace {
+
+// Fills bytes[i] with tensor i of `entries` in `dtype`: work items of 1M
+// elements of every tensor, taken in turn by n_threads threads.
+void fill_tensors(const SynthSpec& sp, const std::vector<SafetensorsEntry>& entries, DType dtype, uint64_t seed,
+                  int n_threads, std::vector<std::vector<uint8_t>>* bytes) {
+  struct Piece {
+    size_t tensor;
+    int64_t begin, count;
+  };
+  const int64_t kPiece = int64_t(1) << 20;
+  const size_t es = dtype_size(dtype);
+  std::vector<Piece> pieces;
+  bytes->resize(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    int64_t n = 1;
+    for (int64_t d : entries[i].shape) n *= d;
+    (*bytes)[i].resize(size_t(n) * es);
+    for (int64_t b = 0; b < n; b += kPiece) pieces.push_back({i, b, std::min(kPiece, n - b)});
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::string error;
+  auto work = [&]() {
+    try {
+      std::vector<float> buf(static_cast<size_t>(kPiece));
+      for (size_t c; !failed && (c = next++) < pieces.size();) {
+        const Piece& p = pieces[c];
+        synth_values(sp, entries[p.tensor].name, seed, p.begin, p.count, buf.data());
+        convert_floats(buf.data(), DType::f32, (*bytes)[p.tensor].data() + size_t(p.begin) * es, dtype,
+                       size_t(p.count));
+      }
+    } catch (const std::exception& e) {  // no exception may leave a thread
+      if (!failed.exchange(true)) error = std::string("synthetic model: ") + e.what();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  if (failed) throw Error(error);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> make_synth_model(const SynthSpec& sp, DType dtype, uint64_t seed, int n_threads) {
+  if (n_threads <= 0) n_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  const std::vector<SafetensorsEntry> entries = synth_tensors(sp, dtype);
+  std::vector<std::vector<uint8_t>> bytes;
+  fill_tensors(sp, entries, dtype, seed, n_threads, &bytes);
   auto m = std::make_unique<Model>();
   m->info.format = "synthetic";
   m->info.path = "synthetic v" + std::string(arch_name(sp.arch)) + " " + sp.size;
-  std::vector<float> buf;
-  for (const SafetensorsEntry& e : synth_tensors(sp, dtype)) {
+  for (size_t i = 0; i < entries.size(); ++i) {
     Tensor t;
-    t.name = e.name;
+    t.name = entries[i].name;
     t.dtype = dtype;
-    t.shape = e.shape;
-    buf.resize(size_t(t.numel()));
-    synth_values(sp, e.name, seed, 0, t.numel(), buf.data());
-    std::vector<uint8_t> bytes(buf.size() * dtype_size(dtype));
-    convert_floats(buf.data(), DType::f32, bytes.data(), dtype, buf.size());
-    m->add_owned(std::move(t), std::move(bytes));
+    t.shape = entries[i].shape;
+    m->add_owned(std::move(t), std::move(bytes[i]));
   }
   check_model(*m, m->info.path);
   return m;

@@ -1,14 +1,14 @@
-// tests/kernels/test_bench_cuda.cpp: the benchmark's CUDA path (runtime/bench/
+// tests/kernels/test_bench_cuda.cpp: the benchmark's CUDA path (bench/
 // with the CUDA backend: device state slots, CUDA events on the backend's
 // stream, the cudaMemcpy and cublasGemmEx probes) at a tiny size, in every
 // dtype. Checks the report's fields and consistency, never speed (in the emu
 // build the "device" is the SIMT emulator).
 #include <catch2/catch.hpp>
 
-#include "runtime/bench/bench_accounting.h"
-#include "runtime/bench/bench_report.h"
-#include "runtime/bench/bench_run.h"
-#include "runtime/bench/synthetic_models.h"
+#include "bench/bench_accounting.h"
+#include "bench/bench_report.h"
+#include "bench/bench_run.h"
+#include "bench/synthetic_models.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/model/json.h"
 #include "runtime/bench_json_checks.h"
@@ -16,7 +16,7 @@
 TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype", "[bench][cuda]") {
   for (const char* name : {"v7-tiny", "v4-tiny", "v6-tiny"}) {
     INFO(name);
-    auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec(name), rwkv::DType::bf16, 3);
+    auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec(name), rwkv::DType::bf16, 3, 0);
     rwkv::bench::BenchConfig cfg;
     cfg.prefill_tokens = {6};
     cfg.prefill_batches = {1, 2};
@@ -53,7 +53,7 @@ TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype",
 }
 
 TEST_CASE("bench: a missing cuda device is an error, not a crash", "[bench][cuda]") {
-  auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0);
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0, 0);
   rwkv::bench::TargetOptions t;
   t.device = "cuda:7";
   rwkv::bench::BenchConfig cfg;

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "runtime/cuda/host_state.h"
+#include "cuda_engine_util.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/cpu_golden_util.h"
 #if RWKV_CUDA_EMU
@@ -92,8 +92,8 @@ TEST_CASE("cuda backend: three sequences together equal each alone and the CPU b
     opt.dtype = rwkv::DType::f32;
     opt.max_rows = 16;  // the 57 prompt tokens take several rounds
     opt.n_slots = 3;
-    rwkv::CudaBackend gpu(*model, opt);
-    rwkv::HostStateCuda gpu_host(gpu);
+    rwkv::Engine gpu(*model, cuda_test::engine_options(opt));
+    rwkv::Backend& gpu_host = gpu.host_backend();
     rwkv::CpuBackend cpu(*model);
 
     const Run together = run(gpu_host, prompts, 6, true);
@@ -166,9 +166,9 @@ TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matche
   rwkv::CudaOptions opt;
   opt.dtype = rwkv::DType::f32;
   opt.max_rows = 512;
-  rwkv::CudaBackend gpu(*model, opt);
-  const size_t workspace = gpu.workspace_bytes();
-  rwkv::HostStateCuda gpu_host(gpu);
+  rwkv::Engine gpu(*model, cuda_test::engine_options(opt));
+  const size_t workspace = cuda_test::cuda_backend(gpu).workspace_bytes();
+  rwkv::Backend& gpu_host = gpu.host_backend();
   rwkv::CpuBackend cpu(*model);
   const size_t S = cpu.state_layout().size();
   std::vector<float> s_gpu(S), s_cpu(S), l_gpu(V), l_cpu(V);
@@ -176,7 +176,7 @@ TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matche
   cpu.init_state(s_cpu.data());
   golden::run_seq(gpu_host, prompt.data(), prompt.size(), s_gpu, rwkv::LogitsMode::last, l_gpu.data());
   golden::run_seq(cpu, prompt.data(), prompt.size(), s_cpu, rwkv::LogitsMode::last, l_cpu.data());
-  CHECK(gpu.workspace_bytes() == workspace);
+  CHECK(cuda_test::cuda_backend(gpu).workspace_bytes() == workspace);
   const double dl = golden::max_abs_diff(l_gpu.data(), l_cpu.data(), V);
   const double ds = golden::max_rel_diff(s_gpu.data(), s_cpu.data(), S);
   std::printf("16384-token prompt: workspace %.1f MiB, logits vs cpu %.3g, state %.3g\n",
@@ -195,8 +195,8 @@ TEST_CASE("cuda backend: 256 sequences decode together as the CPU backend decode
   rwkv::CudaOptions opt;
   opt.dtype = rwkv::DType::f32;
   opt.n_slots = B;
-  rwkv::CudaBackend gpu(*model, opt);
-  rwkv::HostStateCuda gpu_host(gpu);
+  rwkv::Engine gpu(*model, cuda_test::engine_options(opt));
+  rwkv::Backend& gpu_host = gpu.host_backend();
   rwkv::CpuBackend cpu(*model);
   const Run on_gpu = run(gpu_host, prompts, 2, true);
   const Run on_cpu = run(cpu, prompts, 2, true);
@@ -219,8 +219,8 @@ TEST_CASE("cuda backend: two short sequences on each version (small enough for T
     opt.dtype = rwkv::DType::f32;
     opt.n_slots = 2;
     opt.max_rows = 8;
-    rwkv::CudaBackend gpu(*model, opt);
-    rwkv::HostStateCuda gpu_host(gpu);
+    rwkv::Engine gpu(*model, cuda_test::engine_options(opt));
+    rwkv::Backend& gpu_host = gpu.host_backend();
     rwkv::CpuBackend cpu(*model);
     const double d = max_diff(run(gpu_host, prompts, 1, true), run(cpu, prompts, 1, true));
     CHECK(d <= kTol);

@@ -11,7 +11,7 @@
 
 #include <cstdio>
 
-#include "runtime/cuda/host_state.h"
+#include "cuda_engine_util.h"
 #include "runtime/cpu_golden_util.h"
 
 namespace {
@@ -51,14 +51,14 @@ TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[cu
     opt.dtype = rwkv::DType::f32;
     opt.max_rows = 20;
     opt.n_slots = 1;
-    rwkv::CudaBackend be(*model, opt);
-    rwkv::HostStateCuda host(be);
+    rwkv::Engine be(*model, cuda_test::engine_options(opt));
+    rwkv::Backend& host = be.host_backend();
     const golden::Outputs o = golden::run_all_modes(host, f.tokens, f.chunk_split);
     const double dl = max_logit_error(f, o);
     CHECK(dl <= kFp32LogitTol);
 
     double ds = 0;
-    const rwkv::StateLayout& layout = be.state_layout();
+    const rwkv::StateLayout& layout = host.state_layout();
     for (const auto& file : f.files) {
       const bool after0 = file.key.rfind("state_rnn_after_tok0/", 0) == 0;
       const bool final_ = file.key.rfind("state_rnn_final/", 0) == 0;
@@ -100,8 +100,8 @@ TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's er
       rwkv::CudaOptions opt;
       opt.dtype = dt;
       opt.max_rows = 24;
-      rwkv::CudaBackend be(*model, opt);
-      rwkv::HostStateCuda host(be);
+      rwkv::Engine be(*model, cuda_test::engine_options(opt));
+      rwkv::Backend& host = be.host_backend();
       const golden::Outputs o = golden::run_all_modes(host, ref.tokens, ref.chunk_split);
       const double dl = max_logit_error(ref, o);
       std::printf("%-36s %5s %12.3g %12.3g\n", fp32_name.c_str(), rwkv::dtype_name(dt), dl,

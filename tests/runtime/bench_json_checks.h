@@ -1,5 +1,5 @@
 // tests/runtime/bench_json_checks.h: checks of a `rwkv-run bench` JSON report
-// (runtime/bench/bench_report.h) against the model and settings it was run
+// (bench/bench_report.h) against the model and settings it was run
 // with: every field present, and each derived figure consistent with the
 // figures it is derived from (the tool's correctness, never its speed).
 #pragma once
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "runtime/backend/state_layout.h"
-#include "runtime/bench/bench_run.h"
+#include "bench/bench_run.h"
 #include "runtime/model/json.h"
 #include "runtime/model/model.h"
 

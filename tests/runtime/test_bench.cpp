@@ -1,4 +1,4 @@
-// tests/runtime/test_bench.cpp: `rwkv-run bench` and runtime/bench/ on the CPU
+// tests/runtime/test_bench.cpp: `rwkv-run bench` and bench/ on the CPU
 // backend at tiny sizes: the synthetic shapes, the byte and FLOP accounting,
 // the order statistics, and the JSON report (fields present, derived figures
 // consistent). Speed is never asserted.
@@ -14,11 +14,11 @@
 #include <string>
 
 #include "bench_json_checks.h"
-#include "runtime/bench/bench_accounting.h"
-#include "runtime/bench/bench_report.h"
-#include "runtime/bench/bench_run.h"
-#include "runtime/bench/bench_stats.h"
-#include "runtime/bench/synthetic_models.h"
+#include "bench/bench_accounting.h"
+#include "bench/bench_report.h"
+#include "bench/bench_run.h"
+#include "bench/bench_stats.h"
+#include "bench/synthetic_models.h"
 #include "runtime/model/json.h"
 #include "runtime/model/synth.h"
 
@@ -85,7 +85,7 @@ TEST_CASE("bench: the threaded synthetic builder equals make_synth_model", "[ben
     const rwkv::SynthSpec spec = rwkv::bench::synthetic_spec(name);
     for (rwkv::DType dt : {rwkv::DType::f32, rwkv::DType::bf16}) {
       auto ref = rwkv::make_synth_model(spec, dt, 7);
-      auto got = rwkv::bench::build_synthetic_model(spec, dt, 7, 3);
+      auto got = rwkv::make_synth_model(spec, dt, 7, 3);
       REQUIRE(got->tensors().size() == ref->tensors().size());
       for (const auto& kv : ref->tensors()) {
         const rwkv::Tensor* t = got->find(kv.first);
@@ -154,7 +154,7 @@ TEST_CASE("bench: quantiles are order statistics, interpolated between them", "[
 }
 
 TEST_CASE("bench: a cpu run reports every field, consistently", "[bench]") {
-  auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0);
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0, 0);
   const rwkv::bench::BenchConfig cfg = tiny_config();
   rwkv::bench::TargetOptions t;
   t.device = "cpu";
@@ -188,7 +188,7 @@ TEST_CASE("bench: a cpu run reports every field, consistently", "[bench]") {
 }
 
 TEST_CASE("bench: bad settings are refused before anything runs", "[bench]") {
-  auto model = rwkv::bench::build_synthetic_model(rwkv::bench::synthetic_spec("v4-tiny"), rwkv::DType::f32, 0);
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v4-tiny"), rwkv::DType::f32, 0, 0);
   rwkv::bench::TargetOptions t;
   t.device = "cpu";
   auto fails = [&](rwkv::bench::BenchConfig c) { CHECK_THROWS_AS(rwkv::bench::run_benchmark(*model, t, c), rwkv::Error); };

@@ -156,3 +156,16 @@ TEST_CASE("C API: rwkv_eval_batch gives each sequence what it gets alone", "[cap
   REQUIRE(rwkv_eval_batch(m, seqs.data(), 3, nullptr, 0) == RWKV_OK);
   for (size_t i = 0; i < 3; ++i) CHECK(read_state(m, slots[i]) == batch_states[i]);
 }
+
+TEST_CASE("C API: device auto loads on the device it names in the model info", "[capi]") {
+  capi_test::Model a, c;
+  capi_test::load(a, "tiny-rwkv-5v2-730K.pth", 1, "auto");
+  capi_test::load(c, "tiny-rwkv-5v2-730K.pth", 1, "cpu");
+  const std::string device = capi_test::info(a).device;
+  CHECK((device == "cpu" || device.rfind("cuda:", 0) == 0));
+  if (std::string(rwkv_gpu_support()) != "cuda") CHECK(device == "cpu");  // the emulator only when named
+  if (device == "cpu") {  // the same computation as a model loaded on "cpu"
+    const std::vector<int32_t> toks = {'H', 'i', '!'};
+    CHECK(capi_test::eval(a, 0, toks) == capi_test::eval(c, 0, toks));
+  }
+}

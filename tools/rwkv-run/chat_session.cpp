@@ -44,13 +44,11 @@ bool ends_with(const std::string& s, const std::string& tail) {
 ChatSession::ChatSession(LoadedModel& lm, ChatPrompt prompt, ChatSettings settings, std::FILE* out,
                          std::FILE* info)
     : lm_(lm), prompt_(std::move(prompt)), s_(std::move(settings)), out_(out), info_(info) {
-  tokenizer_kind_ = rwkv_tokenizer_kind(lm_.tokenizer.get());
+  tokenizer_kind_ = lm_.tokenizer->kind();
   n_vocab_ = size_t(lm_.info.n_vocab);
   auto single_token = [&](const std::string& text, int32_t* id) {
-    size_t n = 0;
-    int32_t ids[4];
-    if (rwkv_tokenizer_encode(lm_.tokenizer.get(), text.data(), text.size(), ids, 4, &n) != RWKV_OK || n != 1)
-      return false;
+    const std::vector<int32_t> ids = lm_.tokenizer->encode(text);
+    if (ids.size() != 1) return false;
     *id = ids[0];
     return true;
   };
@@ -68,21 +66,17 @@ void ChatSession::note(const std::string& line) {
 }
 
 int32_t ChatSession::feed(const std::string& text, std::vector<float>* logits) {
-  size_t n = 0;
-  rwkv_tokenizer_count(lm_.tokenizer.get(), text.data(), text.size(), &n);
-  if (n == 0) return -1;
-  std::vector<int32_t> ids(n);
-  if (rwkv_tokenizer_encode(lm_.tokenizer.get(), text.data(), text.size(), ids.data(), n, &n) != RWKV_OK)
-    runtime_fail(std::string("tokenizer: ") + rwkv_tokenizer_last_error(lm_.tokenizer.get()));
+  std::vector<int32_t> ids;
+  check("tokenizer", [&] { ids = lm_.tokenizer->encode(text); });
+  if (ids.empty()) return -1;
   if (logits) logits->resize(n_vocab_);
-  check(rwkv_eval(lm_.model.get(), kWork, ids.data(), n, logits ? logits->data() : nullptr,
-                  logits ? n_vocab_ : 0),
-        lm_.model.get(), "evaluating the prompt");
+  check("evaluating the prompt",
+        [&] { lm_.engine->eval(kWork, ids.data(), ids.size(), logits ? logits->data() : nullptr); });
   return ids.back();
 }
 
 void ChatSession::copy(Slot from, Slot to) {
-  check(rwkv_state_copy(lm_.model.get(), from, to), lm_.model.get(), "copying a state");
+  check("copying a state", [&] { lm_.engine->copy(from, to); });
 }
 
 void ChatSession::save_work(Slot to, Saved* saved, const std::vector<float>& logits, int32_t last_token) {
@@ -93,7 +87,7 @@ void ChatSession::save_work(Slot to, Saved* saved, const std::vector<float>& log
 }
 
 void ChatSession::reset_work() {
-  check(rwkv_state_reset(lm_.model.get(), kWork), lm_.model.get(), "resetting the state");
+  check("resetting the state", [&] { lm_.engine->reset(kWork); });
 }
 
 void ChatSession::restart_chat() {
@@ -107,25 +101,16 @@ void ChatSession::restart_chat() {
 
 void ChatSession::start() { restart_chat(); }
 
-SamplerPtr ChatSession::sampler(double temp, double top_p, bool free_generation) {
-  rwkv_sampler_params p = rwkv_sampler_default_params();
-  p.temperature = temp;
+rwkv::Sampler ChatSession::sampler(double temp, double top_p, bool free_generation) {
+  rwkv::SamplerParams p = sampler_params(s_.sampling);
+  p.temperature = temp;  // this line's values
   p.top_p = top_p;
-  p.top_k = s_.sampling.top_k;
-  p.alpha_presence = s_.sampling.presence;
-  p.alpha_frequency = s_.sampling.frequency;
-  p.alpha_decay = s_.sampling.decay;
-  p.tokenizer = nullptr;  // weight 1 for every token, as the chat demos count
   // Token 0 ends the text in World and 20B vocabularies (a byte vocabulary has
   // no such token): a reply never draws it, a free generation stops at it.
-  std::vector<int32_t> ban = s_.sampling.ban, stop;
-  if (tokenizer_kind_ == "world" || tokenizer_kind_ == "20b") (free_generation ? stop : ban).push_back(0);
-  p.banned_tokens = ban.data();
-  p.n_banned_tokens = ban.size();
-  p.stop_tokens = stop.data();
-  p.n_stop_tokens = stop.size();
+  if (tokenizer_kind_ == "world" || tokenizer_kind_ == "20b")
+    (free_generation ? p.token_stop : p.token_ban).push_back(0);
   p.seed = splitmix64(s_.seed + 0x9E3779B97F4A7C15ull * ++generation_);
-  return make_sampler(p);
+  return rwkv::Sampler(std::move(p));  // no weight function: weight 1 for every token, as the chat demos count
 }
 
 // ChatRWKV v2 chat.py: the newline_adj of reply token i is the one computed
@@ -139,19 +124,13 @@ float ChatSession::newline_adjust(int i) const {
 }
 
 std::string ChatSession::token_bytes(int32_t token) const {
-  char buf[512];
-  size_t len = 0;
-  if (rwkv_tokenizer_decode(lm_.tokenizer.get(), &token, 1, buf, sizeof buf, &len) == RWKV_OK)
-    return std::string(buf, len);
-  std::string big(len + 1, '\0');
-  if (rwkv_tokenizer_decode(lm_.tokenizer.get(), &token, 1, &big[0], big.size(), &len) != RWKV_OK)
-    runtime_fail(std::string("tokenizer: ") + rwkv_tokenizer_last_error(lm_.tokenizer.get()));
-  big.resize(len);
-  return big;
+  std::string bytes;
+  check("tokenizer", [&] { bytes = lm_.tokenizer->decode({token}); });
+  return bytes;
 }
 
 void ChatSession::reply(std::vector<float> logits, int32_t last_token, double temp, double top_p) {
-  SamplerPtr smp = sampler(temp, top_p, false);
+  rwkv::Sampler smp = sampler(temp, top_p, false);
   StreamOut out(out_);
   out.write(bot_prefix(prompt_));
   std::string text;
@@ -166,11 +145,10 @@ void ChatSession::reply(std::vector<float> logits, int32_t last_token, double te
     const float adj = newline_adjust(i);
     for (int32_t t : newline_tokens_) x[size_t(t)] += adj;
     if (avoid_repeat_.count(last_token)) x[size_t(last_token)] = -INFINITY;
-    int32_t token = 0, is_stop = 0;
-    if (rwkv_sampler_sample(smp.get(), x.data(), n_vocab_, &token, &is_stop) != RWKV_OK)
-      runtime_fail(std::string("sampling: ") + rwkv_sampler_last_error(smp.get()));
-    check(rwkv_eval(lm_.model.get(), kWork, &token, 1, logits.data(), n_vocab_), lm_.model.get(),
-          "generating");
+    rwkv::Sampler::Result drawn{};
+    check("sampling", [&] { drawn = smp.next(x.data(), n_vocab_); });
+    const int32_t token = drawn.token;
+    check("generating", [&] { lm_.engine->eval(kWork, &token, 1, logits.data()); });
     last_token = token;
     const std::string bytes = token_bytes(token);
     text += bytes;
@@ -194,7 +172,7 @@ void ChatSession::reply(std::vector<float> logits, int32_t last_token, double te
 }
 
 void ChatSession::free_generate(std::vector<float> logits, int32_t last_token, double temp, double top_p) {
-  SamplerPtr smp = sampler(temp, top_p, true);
+  rwkv::Sampler smp = sampler(temp, top_p, true);
   StreamOut out(out_);
   bool stopped = false;
   std::vector<float> x(n_vocab_);
@@ -208,12 +186,11 @@ void ChatSession::free_generate(std::vector<float> logits, int32_t last_token, d
     if (i > 0)  // ChatRWKV: +qa feeds its tokens with newline_adj = -2
       for (int32_t t : newline_tokens_) x[size_t(t)] += float(gen_newline_bias_);
     if (avoid_repeat_.count(last_token)) x[size_t(last_token)] = -INFINITY;
-    int32_t token = 0, is_stop = 0;
-    if (rwkv_sampler_sample(smp.get(), x.data(), n_vocab_, &token, &is_stop) != RWKV_OK)
-      runtime_fail(std::string("sampling: ") + rwkv_sampler_last_error(smp.get()));
-    if (is_stop) break;  // end of text: not fed
-    check(rwkv_eval(lm_.model.get(), kWork, &token, 1, logits.data(), n_vocab_), lm_.model.get(),
-          "generating");
+    rwkv::Sampler::Result drawn{};
+    check("sampling", [&] { drawn = smp.next(x.data(), n_vocab_); });
+    if (drawn.stop) break;  // end of text: not fed
+    const int32_t token = drawn.token;
+    check("generating", [&] { lm_.engine->eval(kWork, &token, 1, logits.data()); });
     last_token = token;
     out.put(token_bytes(token));
     if (i + 1 >= s_.gen_len && out.at_char_boundary()) break;
@@ -292,6 +269,27 @@ void ChatSession::load_prompt(const std::string& path) {
   note("Loaded the prompt " + path + " (" + prompt_.user + " / " + prompt_.bot + "); chat reset.");
 }
 
+void ChatSession::save_chat(const std::string& path) {
+  try {
+    lm_.engine->save_state(kChat, path);
+  } catch (const rwkv::Error& e) {
+    note("+save: " + std::string(e.what()));
+    return;
+  }
+  note("Saved the conversation to " + path + ".");
+}
+
+void ChatSession::load_chat(const std::string& path) {
+  try {
+    lm_.engine->load_state(kChat, path);
+  } catch (const rwkv::Error& e) {
+    note("+load: " + std::string(e.what()) + " (load a file written by +save with this model)");
+    return;
+  }
+  pre_.valid = false;
+  note("Loaded the conversation from " + path + ".");
+}
+
 void ChatSession::run(const ChatCommand& c) {
   using K = ChatCommand::Kind;
   std::string text = c.text;
@@ -320,21 +318,8 @@ void ChatSession::run(const ChatCommand& c) {
       note("Chat reset.");
       return;
     case K::prompt: load_prompt(text); return;
-    case K::save:
-      if (rwkv_state_save(lm_.model.get(), kChat, text.c_str()) != RWKV_OK)
-        note("+save: " + std::string(rwkv_model_last_error(lm_.model.get())));
-      else
-        note("Saved the conversation to " + text + ".");
-      return;
-    case K::load:
-      if (rwkv_state_load(lm_.model.get(), kChat, text.c_str()) != RWKV_OK) {
-        note("+load: " + std::string(rwkv_model_last_error(lm_.model.get())) +
-             " (load a file written by +save with this model)");
-      } else {
-        pre_.valid = false;
-        note("Loaded the conversation from " + text + ".");
-      }
-      return;
+    case K::save: save_chat(text); return;
+    case K::load: load_chat(text); return;
   }
 }
 

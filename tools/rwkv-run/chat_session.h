@@ -1,7 +1,8 @@
 // tools/rwkv-run/chat_session.h: the conversation behind `rwkv-run chat`, on
-// the C API (rwkv_run.h): ChatRWKV v2's chat loop with named states.
+// the engine (runtime/engine/engine.h): ChatRWKV v2's chat loop with named
+// states.
 //
-// Model state slots (rwkv_model_params.n_slots = kSlots):
+// The engine's state slots (kSlots of them):
 //   work      every computation happens here
 //   init      after the prompt file's initial conversation     (+reset, +qa start here)
 //   chat      the conversation after the last reply           (+save / +load)
@@ -38,6 +39,7 @@
 #include "chat_prompt.h"
 #include "cli_args.h"
 #include "cli_model.h"
+#include "runtime/sampler/sampler.h"
 
 namespace cli {
 
@@ -83,6 +85,8 @@ class ChatSession {
   void free_retry(double temp, double top_p);
   void free_more(double temp, double top_p);
   void load_prompt(const std::string& path);
+  void save_chat(const std::string& path);  // +save: the chat slot to a state file
+  void load_chat(const std::string& path);  // +load
 
   // Feeds text to the work slot; returns its last token and (if logits) the logits after it.
   int32_t feed(const std::string& text, std::vector<float>* logits);
@@ -93,7 +97,7 @@ class ChatSession {
 
   void reply(std::vector<float> logits, int32_t last_token, double temp, double top_p);
   void free_generate(std::vector<float> logits, int32_t last_token, double temp, double top_p);
-  SamplerPtr sampler(double temp, double top_p, bool free_generation);
+  rwkv::Sampler sampler(double temp, double top_p, bool free_generation);
   float newline_adjust(int i) const;
   std::string token_bytes(int32_t token) const;
   void note(const std::string& line);

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <random>
 
+#include "runtime/engine/device.h"
+
 namespace cli {
 
 void usage_fail(const std::string& msg) { throw CliError(2, msg); }
@@ -106,7 +108,7 @@ std::string ArgCursor::value() {
 const char kModelOptionsHelp[] =
     "model:\n"
     "  -m, --model FILE       model file: official .pth, safetensors or rwkv.cpp .bin\n"
-    "  --device DEV           cpu (default), cuda or cuda:N\n"
+    "  --device DEV           cpu (default), auto, cuda or cuda:N\n"
     "  --dtype T              fp32, fp16 or bf16 (cpu: fp32 only; cuda: default the checkpoint's)\n"
     "  --threads N            CPU threads (default 0: all hardware threads)\n"
     "  --tokenizer T          world, 20b, bytes or a tokenizer file (default: the one that\n"
@@ -118,12 +120,11 @@ bool parse_model_option(const std::string& opt, ArgCursor& args, ModelOptions& o
     if (o.path.empty()) usage_fail(opt + " needs a model file");
   } else if (opt == "--device") {
     o.device = args.value();
-    bool ok = o.device == "cpu" || o.device == "cuda";
-    if (!ok && o.device.rfind("cuda:", 0) == 0 && o.device.size() > 5 && o.device.size() <= 9) {
-      ok = true;
-      for (size_t i = 5; i < o.device.size(); ++i) ok = ok && o.device[i] >= '0' && o.device[i] <= '9';
+    try {
+      rwkv::parse_device(o.device);  // the one device parser (runtime/engine/device.h)
+    } catch (const rwkv::InputError&) {
+      usage_fail("--device must be auto, cpu, cuda or cuda:N, got '" + o.device + "'");
     }
-    if (!ok) usage_fail("--device must be cpu, cuda or cuda:N, got '" + o.device + "'");
   } else if (opt == "--dtype") {
     o.dtype = args.value();
     if (o.dtype != "fp32" && o.dtype != "fp16" && o.dtype != "bf16")

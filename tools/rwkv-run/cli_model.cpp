@@ -3,12 +3,18 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace cli {
 
 namespace {
+
+#ifndef RWKV_RUN_GPU_PATH
+#define RWKV_RUN_GPU_PATH "none"
+#endif
 
 // Progress of the model file's read, redrawn in place ("\r") on a terminal.
 struct LoadProgress {
@@ -29,78 +35,109 @@ void on_progress(void* user, uint64_t done, uint64_t total) {
   std::fflush(stderr);
 }
 
-// What to do about a failed load, by status.
-std::string load_hint(rwkv_status s, const ModelOptions& o) {
-  switch (s) {
-    case RWKV_ERR_FILE: return " (check the path given to -m)";
-    case RWKV_ERR_FORMAT: return " (rwkv-run reads official .pth, safetensors and rwkv.cpp .bin files)";
-    case RWKV_ERR_UNSUPPORTED:
-    case RWKV_ERR_DEVICE:
-      if (o.device == "cpu")
-        return o.dtype.empty() ? std::string() : std::string(" (drop --dtype, or use --device cuda)");
-      return std::string(" (this build's GPU path: ") + rwkv_gpu_support() + "; --device cpu runs without a GPU)";
-    default: return "";
+std::unique_ptr<rwkv::Model> read_model(const ModelOptions& o) {
+  if (FILE* f = std::fopen(o.path.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    runtime_fail(o.path + ": cannot open (" + std::strerror(errno) + ") (check the path given to -m)");
   }
+  LoadProgress progress;
+  progress.name = o.path;
+  std::unique_ptr<rwkv::Model> model;
+  try {
+    model = rwkv::load_model(o.path, isatty(2) ? on_progress : nullptr, &progress);
+  } catch (const rwkv::Error& e) {
+    if (progress.drawn) std::fputs("\r\033[K", stderr);
+    runtime_fail(std::string(e.what()) +
+                 " (rwkv-run reads official .pth, safetensors and rwkv.cpp .bin files)");
+  }
+  if (progress.drawn) std::fputs("\r\033[K", stderr);  // clear the progress line
+  return model;
+}
+
+// The engine for the model; a failure names what to do about it.
+std::unique_ptr<rwkv::Engine> open_engine(const rwkv::Model& model, const ModelOptions& o, int n_slots) {
+  rwkv::EngineOptions eo;
+  eo.device = o.device;
+  eo.backend.threads = o.threads;
+  eo.backend.n_slots = n_slots;
+  if (!o.dtype.empty()) {
+    rwkv::DType t;
+    if (!rwkv::dtype_from_name(o.dtype, &t)) usage_fail("unknown dtype '" + o.dtype + "'");
+    eo.backend.dtype = t;
+  }
+  const std::string device_hint =
+      o.device == "cpu" ? (o.dtype.empty() ? std::string() : std::string(" (drop --dtype, or use --device cuda)"))
+                        : std::string(" (this build's GPU path: ") + RWKV_RUN_GPU_PATH +
+                              "; --device cpu runs without a GPU)";
+  try {
+    auto engine = std::make_unique<rwkv::Engine>(model, eo);
+    if (!engine->device_note().empty()) std::fprintf(stderr, "rwkv-run: %s\n", engine->device_note().c_str());
+    return engine;
+  } catch (const rwkv::InputError& e) {
+    if (e.kind == rwkv::InputError::Kind::unsupported) runtime_fail(e.what() + device_hint);
+    usage_fail(e.what());
+  } catch (const rwkv::Error& e) {
+    runtime_fail(e.what() + device_hint);
+  }
+  return nullptr;
+}
+
+std::unique_ptr<rwkv::Tokenizer> open_tokenizer(const std::string& kind) {
+  try {
+    return rwkv::load_tokenizer(kind);
+  } catch (const rwkv::Error& e) {
+    runtime_fail(std::string(e.what()) +
+                 (kind == "world" || kind == "20b"
+                      ? " (set RWKV_TOKENIZER_DIR, run scripts/setup.sh, or pass --tokenizer FILE)"
+                      : ""));
+  }
+  return nullptr;
 }
 
 }  // namespace
 
-void check(rwkv_status s, const rwkv_model* model, const std::string& what) {
-  if (s == RWKV_OK) return;
-  runtime_fail(what + ": " + rwkv_model_last_error(model));
-}
-
 LoadedModel load_model_and_tokenizer(const ModelOptions& o, int n_slots) {
   if (o.path.empty()) usage_fail("no model given (use -m MODEL)");
   const auto t0 = std::chrono::steady_clock::now();
-  rwkv_model_params mp = rwkv_model_default_params();
-  mp.device = o.device.c_str();
-  mp.dtype = o.dtype.empty() ? nullptr : o.dtype.c_str();
-  mp.n_threads = o.threads;
-  mp.n_slots = n_slots;
-  LoadProgress progress;
-  progress.name = o.path;
-  if (isatty(2)) {
-    mp.progress = on_progress;
-    mp.progress_user_data = &progress;
-  }
-  char err[1024];
-  rwkv_model* raw = nullptr;
-  const rwkv_status s = rwkv_model_load(o.path.c_str(), &mp, &raw, err, sizeof err);
-  if (progress.drawn) std::fputs("\r\033[K", stderr);  // clear the progress line
-  if (s != RWKV_OK) {
-    const std::string msg = std::string(err) + load_hint(s, o);
-    if (s == RWKV_ERR_INVALID_ARGUMENT) usage_fail(msg);
-    runtime_fail(msg);
-  }
   LoadedModel m;
-  m.model.reset(raw);
-  rwkv_model_get_info(raw, &m.info);
+  {
+    const std::unique_ptr<rwkv::Model> model = read_model(o);
+    m.engine = open_engine(*model, o, n_slots);  // keeps its own weights
+    m.info = model->info;
+  }
+  m.version = rwkv::arch_name(m.info.arch);
+  m.device = m.engine->device().name();
+  m.dtype = rwkv::dtype_name(m.engine->compute_dtype());
 
-  const std::string kind = o.tokenizer.empty() ? m.info.tokenizer_kind : o.tokenizer;
-  if (kind.empty())
-    runtime_fail("the model's vocabulary (" + std::to_string(m.info.n_vocab) +
-                 " tokens) has no standard tokenizer; pass --tokenizer FILE");
-  rwkv_tokenizer* tok = nullptr;
-  if (rwkv_tokenizer_load(kind.c_str(), &tok, err, sizeof err) != RWKV_OK)
-    runtime_fail(std::string(err) +
-                 (kind == "world" || kind == "20b"
-                      ? " (set RWKV_TOKENIZER_DIR, run scripts/setup.sh, or pass --tokenizer FILE)"
-                      : ""));
-  m.tokenizer.reset(tok);
-  if (rwkv_tokenizer_n_vocab(tok) != m.info.n_vocab)
-    usage_fail("the tokenizer '" + kind + "' has " + std::to_string(rwkv_tokenizer_n_vocab(tok)) +
+  std::string kind = o.tokenizer;
+  if (kind.empty()) {
+    try {
+      kind = rwkv::tokenizer_kind_for_vocab(m.info.n_vocab);
+    } catch (const rwkv::Error&) {
+      runtime_fail("the model's vocabulary (" + std::to_string(m.info.n_vocab) +
+                   " tokens) has no standard tokenizer; pass --tokenizer FILE");
+    }
+  }
+  m.tokenizer = open_tokenizer(kind);
+  if (m.tokenizer->vocab_size() != m.info.n_vocab)
+    usage_fail("the tokenizer '" + kind + "' has " + std::to_string(m.tokenizer->vocab_size()) +
                " tokens but the model's vocabulary has " + std::to_string(m.info.n_vocab) +
                "; pass the matching --tokenizer");
   m.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return m;
 }
 
-SamplerPtr make_sampler(const rwkv_sampler_params& p) {
-  rwkv_sampler* s = nullptr;
-  char err[512];
-  if (rwkv_sampler_init(&p, &s, err, sizeof err) != RWKV_OK) usage_fail(err);
-  return SamplerPtr(s);
+rwkv::SamplerParams sampler_params(const SamplerOptions& o) {
+  rwkv::SamplerParams p;
+  p.temperature = o.temp;
+  p.top_p = o.top_p;
+  p.top_k = o.top_k;
+  p.alpha_presence = o.presence;
+  p.alpha_frequency = o.frequency;
+  p.alpha_decay = o.decay;
+  p.token_ban = o.ban;
+  return p;
 }
 
 }  // namespace cli

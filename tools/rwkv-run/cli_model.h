@@ -1,45 +1,46 @@
-// tools/rwkv-run/cli_model.h: the C API handles (rwkv_run.h) as owning C++
-// objects, and model + tokenizer loading for `generate` and `chat`, with a
-// progress line on stderr when it is a terminal. Failures become cli::CliError
-// with one line naming the problem and what to do.
+// tools/rwkv-run/cli_model.h: model + engine + tokenizer loading for
+// `generate` and `chat` (rwkv-run is a C++ client of the engine,
+// runtime/engine/engine.h), with a progress line on stderr when it is a
+// terminal. Failures become cli::CliError with one line naming the problem
+// and what to do.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "cli_args.h"
-#include "rwkv_run.h"
+#include "runtime/engine/engine.h"
+#include "runtime/sampler/sampler.h"
+#include "runtime/tokenizer/tokenizer.h"
 
 namespace cli {
 
-struct ModelFree {
-  void operator()(rwkv_model* m) const { rwkv_model_free(&m); }
-};
-struct TokenizerFree {
-  void operator()(rwkv_tokenizer* t) const { rwkv_tokenizer_free(&t); }
-};
-struct SamplerFree {
-  void operator()(rwkv_sampler* s) const { rwkv_sampler_free(&s); }
-};
-using ModelPtr = std::unique_ptr<rwkv_model, ModelFree>;
-using TokenizerPtr = std::unique_ptr<rwkv_tokenizer, TokenizerFree>;
-using SamplerPtr = std::unique_ptr<rwkv_sampler, SamplerFree>;
-
 struct LoadedModel {
-  ModelPtr model;
-  TokenizerPtr tokenizer;
-  rwkv_model_info info{};
+  std::unique_ptr<rwkv::Engine> engine;
+  std::unique_ptr<rwkv::Tokenizer> tokenizer;
+  rwkv::ModelInfo info;
+  std::string version;  // "4", "5.2", "7", ...
+  std::string device;   // "cpu", "cuda:N"
+  std::string dtype;    // compute dtype of the weights
   double load_seconds = 0;  // model file to device, tokenizer included
 };
 
-// Loads o.path on o.device with n_slots state slots, and the tokenizer.
+// Loads o.path on o.device with n_slots state slots, and the tokenizer. A
+// device picked by "auto" is named in one note on stderr.
 LoadedModel load_model_and_tokenizer(const ModelOptions& o, int n_slots);
 
-// Throws a run-time CliError for a failed C API call on `model`:
-// "<what>: <rwkv_model_last_error>".
-void check(rwkv_status s, const rwkv_model* model, const std::string& what);
+// The sampler parameters of the sampling options (temperature, top-p, top-k,
+// penalties, bans); stop tokens and the seed are the command's.
+rwkv::SamplerParams sampler_params(const SamplerOptions& o);
 
-// A sampler from the options (bans included), or a usage error naming the bad value.
-SamplerPtr make_sampler(const rwkv_sampler_params& p);
+// Runs f(); an rwkv::Error it throws becomes a run-time CliError "<what>: <message>".
+template <class F>
+void check(const std::string& what, F&& f) {
+  try {
+    f();
+  } catch (const rwkv::Error& e) {
+    runtime_fail(what + ": " + e.what());
+  }
+}
 
 }  // namespace cli

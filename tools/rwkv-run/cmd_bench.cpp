@@ -2,7 +2,7 @@
 // throughput of a model (a file, or a synthetic model of a released shape
 // built in memory) on one device, in one or more dtypes, set against the
 // device's measured bandwidth and GEMM peak. The measuring is in
-// runtime/bench/ (bench_run.h describes the protocol).
+// bench/ (bench_run.h describes the protocol).
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,9 +16,9 @@
 
 #include "commands.h"
 #include "rwkv_git_commit.h"
-#include "runtime/bench/bench_report.h"
-#include "runtime/bench/bench_run.h"
-#include "runtime/bench/synthetic_models.h"
+#include "bench/bench_report.h"
+#include "bench/bench_run.h"
+#include "bench/synthetic_models.h"
 #include "runtime/model/model.h"
 
 namespace {
@@ -276,7 +276,7 @@ int cmd_bench(int argc, char** argv) {
       for (rwkv::DType d : dtypes)
         if (d == rwkv::DType::bf16) host = d;
       log("building synthetic " + synthetic + " in memory (" + rwkv::dtype_name(host) + ")");
-      model = rwkv::bench::build_synthetic_model(spec, host, seed);
+      model = rwkv::make_synth_model(spec, host, seed, 0);
       info.model_source = "synthetic " + synthetic + " (seed " + std::to_string(seed) + ")";
     } else {
       log("loading " + model_path);

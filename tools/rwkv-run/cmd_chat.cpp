@@ -1,5 +1,5 @@
 // tools/rwkv-run/cmd_chat.cpp: `rwkv-run chat`, ChatRWKV v2's chat in the
-// terminal, on the C API (the conversation logic is chat_session.h, the line
+// terminal, on the engine (the conversation logic is chat_session.h, the line
 // syntax chat_command.h, the prompt files chat_prompt.h).
 //
 // stdout carries the conversation only (the "User: " input prompt on a
@@ -89,7 +89,7 @@ int run(const Options& o) {
     if (id >= lm.info.n_vocab)
       cli::usage_fail("--ban " + std::to_string(id) + " is outside the vocabulary [0, " +
                       std::to_string(lm.info.n_vocab) + ")");
-  const std::string kind = rwkv_tokenizer_kind(lm.tokenizer.get());
+  const std::string kind = lm.tokenizer->kind();
   cli::ChatPrompt prompt =
       o.prompt_file.empty() ? cli::default_chat_prompt(kind) : cli::read_chat_prompt_file(o.prompt_file);
 
@@ -106,7 +106,7 @@ int run(const Options& o) {
   std::fprintf(stderr,
                "rwkv-run chat: %s (RWKV %s, %d layers, %s, %s tokenizer), seed %llu. "
                "Type +help for commands, Ctrl-D to quit.\n",
-               o.model.path.c_str(), lm.info.version, lm.info.n_layer, lm.info.device, kind.c_str(),
+               o.model.path.c_str(), lm.version.c_str(), lm.info.n_layer, lm.device.c_str(), kind.c_str(),
                static_cast<unsigned long long>(s.seed));
   cli::LineReader reader(0);
   for (;;) {

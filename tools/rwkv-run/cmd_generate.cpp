@@ -1,5 +1,6 @@
 // tools/rwkv-run/cmd_generate.cpp: `rwkv-run generate`, a prompt's
-// continuation streamed to stdout, on the C API (rwkv_generate). Timings go to
+// continuation streamed to stdout, on the engine and the generation loop
+// (runtime/engine/engine.h, runtime/generate/generate.h). Timings go to
 // stderr: load time, prompt tokens and prefill speed, generated tokens and
 // decode speed.
 #include <unistd.h>
@@ -14,6 +15,8 @@
 #include "cli_interrupt.h"
 #include "cli_model.h"
 #include "commands.h"
+#include "runtime/generate/generate.h"
+#include "runtime/sampler/penalty_weight.h"
 
 namespace {
 
@@ -164,21 +167,12 @@ struct Printer {
   size_t bytes = 0;
 };
 
-int on_text(const char* text, size_t len, void* user) {
-  auto* p = static_cast<Printer*>(user);
-  std::fwrite(text, 1, len, stdout);
-  std::fflush(stdout);
-  if (len) p->last_was_newline = text[len - 1] == '\n';
-  p->bytes += len;
-  return cli::interrupt_requested() ? 1 : 0;
-}
-
-const char* stop_name(rwkv_stop_reason r) {
+const char* stop_name(rwkv::StopReason r) {
   switch (r) {
-    case RWKV_STOP_MAX_TOKENS: return "token budget (-n)";
-    case RWKV_STOP_TOKEN: return "stop token";
-    case RWKV_STOP_STRING: return "stop text";
-    case RWKV_STOP_CALLBACK: return "interrupted";
+    case rwkv::StopReason::max_tokens: return "token budget (-n)";
+    case rwkv::StopReason::stop_token: return "stop token";
+    case rwkv::StopReason::stop_string: return "stop text";
+    case rwkv::StopReason::callback: return "interrupted";
   }
   return "?";
 }
@@ -186,7 +180,7 @@ const char* stop_name(rwkv_stop_reason r) {
 int run(const Options& o) {
   const std::string prompt = read_prompt(o);
   cli::LoadedModel lm = cli::load_model_and_tokenizer(o.model, 1);
-  rwkv_model* model = lm.model.get();
+  rwkv::Engine& engine = *lm.engine;
   const int32_t V = lm.info.n_vocab;
   for (const std::vector<int32_t>* ids : {&o.sampling.ban, &o.stop_tokens})
     for (int32_t id : *ids)
@@ -195,65 +189,69 @@ int run(const Options& o) {
                         " is outside the model's vocabulary [0, " + std::to_string(V) + ")");
 
   if (!o.state_in.empty()) {
-    if (rwkv_state_load(model, 0, o.state_in.c_str()) != RWKV_OK)
-      cli::runtime_fail(std::string(rwkv_model_last_error(model)) + " (--state-in takes a file written by --state-out for this model)");
+    try {
+      engine.load_state(0, o.state_in);
+    } catch (const rwkv::Error& e) {
+      cli::runtime_fail(std::string(e.what()) + " (--state-in takes a file written by --state-out for this model)");
+    }
   }
 
-  const std::string kind = rwkv_tokenizer_kind(lm.tokenizer.get());
-  std::vector<int32_t> stop_tokens = o.stop_tokens;
-  if (!o.ignore_eos && (kind == "world" || kind == "20b")) stop_tokens.push_back(0);  // end of text
-  rwkv_sampler_params sp = rwkv_sampler_default_params();
-  sp.temperature = o.sampling.temp;
-  sp.top_p = o.sampling.top_p;
-  sp.top_k = o.sampling.top_k;
-  sp.alpha_presence = o.sampling.presence;
-  sp.alpha_frequency = o.sampling.frequency;
-  sp.alpha_decay = o.sampling.decay;
-  sp.banned_tokens = o.sampling.ban.data();
-  sp.n_banned_tokens = o.sampling.ban.size();
-  sp.stop_tokens = stop_tokens.data();
-  sp.n_stop_tokens = stop_tokens.size();
+  const rwkv::Tokenizer& tok = *lm.tokenizer;
+  const std::string kind = tok.kind();
+  rwkv::SamplerParams sp = cli::sampler_params(o.sampling);
+  sp.token_stop = o.stop_tokens;
+  if (!o.ignore_eos && (kind == "world" || kind == "20b")) sp.token_stop.push_back(0);  // end of text
   const uint64_t seed = o.sampling.seed ? *o.sampling.seed : cli::random_seed();
   sp.seed = seed;
-  sp.tokenizer = lm.tokenizer.get();  // pip's penalty weights (rwkv-spec.md 8.2)
-  cli::SamplerPtr sampler = cli::make_sampler(sp);
+  rwkv::Sampler sampler(sp, rwkv::official_penalty_weight_fn(tok));  // pip's weights (rwkv-spec.md 8.2)
 
-  std::vector<const char*> stops;
-  for (const std::string& s : o.stops) stops.push_back(s.c_str());
+  rwkv::GenerateOptions go;
+  go.max_tokens = o.n_tokens < 0 ? size_t(INT32_MAX) : size_t(o.n_tokens);
+  go.chunk_len = engine.chunk_len();
+  go.stop_strings = o.stops;
   Printer printer;
-  rwkv_generate_params gp = rwkv_generate_default_params();
-  gp.max_tokens = o.n_tokens < 0 ? INT32_MAX : int32_t(o.n_tokens);
-  gp.stop_strings = stops.data();
-  gp.n_stop_strings = stops.size();
-  gp.on_text = on_text;
-  gp.user_data = &printer;
+  auto on_text = [&printer](const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    printer.last_was_newline = piece.back() == '\n';
+    printer.bytes += piece.size();
+    return !cli::interrupt_requested();
+  };
 
   if (o.echo) {
     std::fwrite(prompt.data(), 1, prompt.size(), stdout);
     std::fflush(stdout);
   }
   cli::install_interrupt_handler(true);
-  rwkv_generate_result r{};
-  cli::check(rwkv_generate(model, 0, lm.tokenizer.get(), sampler.get(), prompt.data(), prompt.size(), &gp, &r),
-             model, "generate");
+  const std::vector<int32_t> ids = tok.encode(prompt);
+  if (ids.empty()) cli::runtime_fail("generate: the prompt is empty");
+  rwkv::GenerateResult r;
+  cli::check("generate", [&] {
+    r = rwkv::generate(engine.backend(), engine.slot(0), engine.state_floats(), tok, sampler, ids, go, on_text);
+  });
   if (isatty(1) && (printer.bytes || o.echo) && !printer.last_was_newline) std::fputs("\n", stdout);
   std::fflush(stdout);
 
-  if (!o.state_out.empty() && rwkv_state_save(model, 0, o.state_out.c_str()) != RWKV_OK)
-    cli::runtime_fail(std::string(rwkv_model_last_error(model)) + " (check the --state-out path)");
+  if (!o.state_out.empty()) {
+    try {
+      engine.save_state(0, o.state_out);
+    } catch (const rwkv::Error& e) {
+      cli::runtime_fail(std::string(e.what()) + " (check the --state-out path)");
+    }
+  }
 
   if (!o.quiet) {
     auto rate = [](size_t n, double s) { return s > 0 ? double(n) / s : 0.0; };
     std::fprintf(stderr, "load:     %.3f s (%s, %s on %s, %s)\n", lm.load_seconds, o.model.path.c_str(),
-                 lm.info.dtype, lm.info.device, kind.c_str());
-    if (lm.info.device_bytes)
+                 lm.dtype.c_str(), lm.device.c_str(), kind.c_str());
+    if (engine.device_bytes())
       std::fprintf(stderr, "device:   %.1f MiB held (weights, workspace, state slots)\n",
-                   lm.info.device_bytes / 1048576.0);
-    std::fprintf(stderr, "prompt:   %zu tokens in %.3f s, %.1f tokens/s (prefill)\n", r.n_prompt_tokens,
-                 r.prefill_seconds, rate(r.n_prompt_tokens, r.prefill_seconds));
+                   engine.device_bytes() / 1048576.0);
+    std::fprintf(stderr, "prompt:   %zu tokens in %.3f s, %.1f tokens/s (prefill)\n", ids.size(),
+                 r.prefill_seconds, rate(ids.size(), r.prefill_seconds));
     if (o.n_tokens != 0)
       std::fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (decode); stop: %s; seed %llu\n",
-                   r.n_tokens, r.decode_seconds, rate(r.n_tokens, r.decode_seconds), stop_name(r.stop_reason),
+                   r.tokens.size(), r.decode_seconds, rate(r.tokens.size(), r.decode_seconds), stop_name(r.reason),
                    static_cast<unsigned long long>(seed));
     if (!o.state_out.empty()) std::fprintf(stderr, "state:    saved to %s\n", o.state_out.c_str());
   }

@@ -17,7 +17,7 @@
 
 #include "commands.h"
 #include "runtime/backend/backend.h"
-#include "runtime/backend/open_backend.h"
+#include "runtime/engine/engine.h"
 #include "runtime/model/model.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -111,12 +111,13 @@ void write_floats_atomic(const std::string& path, const float* data, size_t n) {
 
 int run(const Options& o) {
   std::unique_ptr<rwkv::Model> model = rwkv::load_model(o.model);
-  rwkv::BackendOptions bo;
-  bo.device = o.device;
-  bo.threads = o.threads;
-  if (o.have_dtype) bo.dtype = o.dtype;
-  std::unique_ptr<rwkv::Backend> owned = rwkv::open_backend(*model, bo);
-  rwkv::Backend& backend = *owned;
+  rwkv::EngineOptions eo;
+  eo.device = o.device;
+  eo.backend.threads = o.threads;
+  if (o.have_dtype) eo.backend.dtype = o.dtype;
+  rwkv::Engine engine(*model, eo);
+  if (!engine.device_note().empty()) std::fprintf(stderr, "rwkv-run logits: %s\n", engine.device_note().c_str());
+  rwkv::Backend& backend = engine.host_backend();  // states in host memory on every device
   if (backend.device_bytes())
     std::fprintf(stderr, "rwkv-run logits: %s backend holds %.1f MiB of device memory\n", backend.name(),
                  backend.device_bytes() / 1048576.0);

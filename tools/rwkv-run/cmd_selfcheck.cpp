@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "commands.h"
-#include "runtime/backend/open_backend.h"
+#include "runtime/engine/engine.h"
 #include "runtime/model/synth.h"
 #include "runtime/version.h"
 #ifdef RWKV_HAVE_GPU
@@ -104,20 +104,19 @@ int cmd_selfcheck(int argc, char** argv) {
     for (size_t t = 0; t < tokens.size(); ++t) tokens[t] = (int32_t)((t * 97 + 13) % 512);
     for (const char* version : {"4", "5.2", "6", "7"}) {
       auto model = rwkv::make_synth_model(small_spec(version), rwkv::DType::bf16, 1);
-      rwkv::BackendOptions cpu_opt;
-      auto cpu = rwkv::open_backend(*model, cpu_opt);
-      const std::vector<float> ref = run(*cpu, tokens);
+      rwkv::Engine cpu(*model, rwkv::EngineOptions{});
+      const std::vector<float> ref = run(cpu.host_backend(), tokens);
       bool finite = true;
       for (float v : ref) finite = finite && std::isfinite(v);
       std::printf("v%-4s cpu  fp32 logits %s", version, finite ? "finite" : "NOT FINITE");
       ok = ok && finite;
       if (gpu) {
         for (rwkv::DType dt : {rwkv::DType::f32, rwkv::DType::bf16}) {
-          rwkv::BackendOptions o;
+          rwkv::EngineOptions o;
           o.device = "cuda";
-          o.dtype = dt;
-          auto be = rwkv::open_backend(*model, o);
-          const double d = max_abs_diff(run(*be, tokens), ref);
+          o.backend.dtype = dt;
+          rwkv::Engine gpu(*model, o);
+          const double d = max_abs_diff(run(gpu.host_backend(), tokens), ref);
           const bool good = d <= (dt == rwkv::DType::f32 ? 1e-3 : 0.5);
           std::printf(" | cuda %s max|dlogit| %.2g %s", rwkv::dtype_name(dt), d, good ? "ok" : "FAIL");
           ok = ok && good;

@@ -1,4 +1,4 @@
-// runtime/bench/bench_accounting.h: what one prefill token and one decode step
+// bench/bench_accounting.h: what one prefill token and one decode step
 // must move and compute, from a model's tensor list, so that measured times
 // can be set against the hardware's bandwidth and GEMM peak.
 //

@@ -1,5 +1,5 @@
-// runtime/bench/bench_accounting.cpp: see bench_accounting.h.
-#include "runtime/bench/bench_accounting.h"
+// bench/bench_accounting.cpp: see bench_accounting.h.
+#include "bench/bench_accounting.h"
 
 #include <string>
 

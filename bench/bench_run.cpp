@@ -1,10 +1,10 @@
-// runtime/bench/bench_run.cpp: see bench_run.h.
-#include "runtime/bench/bench_run.h"
+// bench/bench_run.cpp: see bench_run.h.
+#include "bench/bench_run.h"
 
 #include <algorithm>
 #include <cstdint>
 
-#include "runtime/bench/bench_stats.h"
+#include "bench/bench_stats.h"
 
 namespace rwkv {
 namespace bench {
@@ -161,6 +161,7 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
     for (int b : cfg.decode_batches) opt.n_states = std::max(opt.n_states, b);
   say("loading the model onto " + opt.device + " in " + dtype_name(opt.dtype));
   std::unique_ptr<BenchTarget> t = make_target(model, opt);
+  if (!t->engine().device_note().empty()) say(t->engine().device_note());
   const ModelCost cost = model_cost(model);
 
   RunResult res;

@@ -1,7 +1,7 @@
-// runtime/bench/bench_target.h: one backend on one device, as the benchmark
-// drives it: state buffers for B sequences in the backend's memory, a clock
-// on the device's own timeline, and the two limit probes (memory bandwidth,
-// GEMM peak) measured on the same device.
+// bench/bench_target.h: one engine (runtime/engine/engine.h: the backend on
+// one device and its state slots, B of them for a batch of B) as the
+// benchmark drives it, with a clock on the device's own timeline and the two
+// limit probes (memory bandwidth, GEMM peak) measured on the same device.
 //
 //   cpu      CpuBackend; host states; std::chrono::steady_clock; the probes are
 //            a threaded memcpy and OpenBLAS sgemm, one single-threaded call per
@@ -16,6 +16,7 @@
 #include <string>
 
 #include "runtime/backend/backend.h"
+#include "runtime/engine/engine.h"
 #include "runtime/model/model.h"
 
 namespace rwkv {
@@ -25,7 +26,8 @@ class BenchTarget {
  public:
   virtual ~BenchTarget() = default;
 
-  virtual Backend& backend() = 0;
+  virtual Engine& engine() = 0;
+  Backend& backend() { return engine().backend(); }
   virtual std::string device_kind() const = 0;  // "cpu", "cuda"
   virtual std::string device_name() const = 0;  // CPU model name / cudaDeviceProp::name
   virtual bool emulated() const { return false; }  // the CUDA emulator, not a GPU
@@ -34,10 +36,11 @@ class BenchTarget {
   virtual size_t workspace_bytes() const { return 0; }
   virtual int threads() const { return 0; }     // CPU worker threads (0: not a CPU target)
 
-  // State buffers 0..n_states()-1 (backend memory), each StateLayout::size() floats.
-  virtual int n_states() const = 0;
-  virtual float* state(int i) = 0;
-  virtual void reset_state(int i) = 0;
+  // State buffers 0..n_states()-1 (the engine's slots, in backend memory),
+  // each StateLayout::size() floats.
+  int n_states() { return engine().n_slots(); }
+  float* state(int i) { return engine().slot(i); }
+  void reset_state(int i) { engine().reset(i); }
 
   // Timeline marks: mark(i) records "now" on the device's timeline (after all
   // work issued so far); elapsed_ms(a, b) waits for b and returns b - a.
@@ -57,20 +60,24 @@ class BenchTarget {
 };
 
 struct TargetOptions {
-  std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
+  std::string device = "cpu";  // "auto", "cpu", "cuda", "cuda:N" (runtime/engine/device.h)
   DType dtype = DType::f32;    // cuda: weights' dtype on the device; cpu: fp32 always
   int n_states = 1;
   int max_rows = 512;          // cuda: token rows per round
   int threads = 0;             // cpu: worker threads (0: all cores)
 };
 
+// The engine's options for a target (device, dtype, slots, rows, threads).
+EngineOptions engine_options(const TargetOptions& opt);
+
 // Throws rwkv::Error for an unknown device, "cuda" in a build without GPU
 // support, or a dtype the device does not compute in.
 std::unique_ptr<BenchTarget> make_target(const Model& model, const TargetOptions& opt);
 
-// Implementations (bench_target_cpu.cpp, bench_target_cuda.cpp).
-std::unique_ptr<BenchTarget> make_cpu_target(const Model& model, const TargetOptions& opt);
-std::unique_ptr<BenchTarget> make_cuda_target(const Model& model, const TargetOptions& opt, int device);
+// Implementations (bench_target_cpu.cpp, bench_target_cuda.cpp), on an
+// engine already built for the device.
+std::unique_ptr<BenchTarget> make_cpu_target(std::unique_ptr<Engine> engine);
+std::unique_ptr<BenchTarget> make_cuda_target(std::unique_ptr<Engine> engine);
 
 }  // namespace bench
 }  // namespace rwkv

@@ -1,5 +1,5 @@
-// runtime/bench/bench_stats.cpp: see bench_stats.h.
-#include "runtime/bench/bench_stats.h"
+// bench/bench_stats.cpp: see bench_stats.h.
+#include "bench/bench_stats.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
-// runtime/bench/bench_target_cuda.cpp: the CUDA backend as a BenchTarget (see
+// bench/bench_target_cuda.cpp: the CUDA backend as a BenchTarget (see
 // bench_target.h). In builds without GPU support make_cuda_target() throws.
-#include "runtime/bench/bench_target.h"
+#include "bench/bench_target.h"
 
 #if RWKV_HAVE_GPU
 #include <cublas_v2.h>
@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "runtime/bench/bench_stats.h"
+#include "bench/bench_stats.h"
 #include "runtime/cuda/cuda_backend.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/device_buffer.h"
@@ -57,27 +57,23 @@ class Events {
 
 class CudaTarget final : public BenchTarget {
  public:
-  CudaTarget(const Model& model, const TargetOptions& opt, int device)
-      : be_(model, make_options(opt, device)) {
+  explicit CudaTarget(std::unique_ptr<Engine> engine)
+      : engine_(std::move(engine)), be_(dynamic_cast<CudaBackend&>(engine_->backend())) {
     cudaDeviceProp p{};
-    RWKV_CUDA_TRY(cudaGetDeviceProperties(&p, device));
+    RWKV_CUDA_TRY(cudaGetDeviceProperties(&p, engine_->device().index));
     name_ = p.name;
 #if RWKV_CUDA_EMU
     emulated_ = true;
 #endif
   }
 
-  Backend& backend() override { return be_; }
+  Engine& engine() override { return *engine_; }
   std::string device_kind() const override { return "cuda"; }
   std::string device_name() const override { return name_; }
   bool emulated() const override { return emulated_; }
   DType compute_dtype() const override { return be_.dtype(); }
   size_t weight_bytes_held() const override { return be_.weight_bytes(); }
   size_t workspace_bytes() const override { return be_.workspace_bytes(); }
-
-  int n_states() const override { return be_.n_slots(); }
-  float* state(int i) override { return be_.slot(i); }
-  void reset_state(int i) override { be_.reset_slot(i); }
 
   void reserve_marks(int n) override {
     if (n > 0) events_.at(n - 1);
@@ -144,16 +140,8 @@ class CudaTarget final : public BenchTarget {
   }
 
  private:
-  static CudaOptions make_options(const TargetOptions& opt, int device) {
-    CudaOptions o;
-    o.device = device;
-    o.dtype = opt.dtype;
-    o.max_rows = opt.max_rows;
-    o.n_slots = std::max(opt.n_states, 1);
-    return o;
-  }
-
-  CudaBackend be_;
+  std::unique_ptr<Engine> engine_;
+  CudaBackend& be_;
   std::string name_;
   bool emulated_ = false;
   Events events_;
@@ -161,13 +149,14 @@ class CudaTarget final : public BenchTarget {
 
 }  // namespace
 
-std::unique_ptr<BenchTarget> make_cuda_target(const Model& model, const TargetOptions& opt, int device) {
-  return std::make_unique<CudaTarget>(model, opt, device);
+std::unique_ptr<BenchTarget> make_cuda_target(std::unique_ptr<Engine> engine) {
+  return std::make_unique<CudaTarget>(std::move(engine));
 }
 
 #else
 
-std::unique_ptr<BenchTarget> make_cuda_target(const Model&, const TargetOptions&, int) {
+std::unique_ptr<BenchTarget> make_cuda_target(std::unique_ptr<Engine>) {
+  // Unreachable: the engine refuses cuda devices in a build without a GPU path.
   throw Error("this build has no GPU support (configure with -DRWKV_GPU=cuda to benchmark cuda devices)");
 }
 

@@ -1,4 +1,4 @@
-// runtime/bench/bench_run.h: prefill and decode throughput of one backend on
+// bench/bench_run.h: prefill and decode throughput of one backend on
 // one device in one dtype, each figure set against the device's limits.
 //
 // Protocol (every timed interval is on the device's own timeline: CUDA events
@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/bench/bench_accounting.h"
-#include "runtime/bench/bench_target.h"
+#include "bench/bench_accounting.h"
+#include "bench/bench_target.h"
 #include "runtime/model/model.h"
 
 namespace rwkv {

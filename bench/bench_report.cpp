@@ -1,5 +1,5 @@
-// runtime/bench/bench_report.cpp: see bench_report.h.
-#include "runtime/bench/bench_report.h"
+// bench/bench_report.cpp: see bench_report.h.
+#include "bench/bench_report.h"
 
 #include <algorithm>
 #include <cmath>

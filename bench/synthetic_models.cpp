@@ -1,4 +1,4 @@
-// runtime/bench/synthetic_models.cpp: see synthetic_models.h.
+// bench/synthetic_models.cpp: see synthetic_models.h.
 //
 // The released shapes come from synth_spec() (runtime/model/synth.cpp), the
 // one table of them in the project. What it gives (V: 50277 for the v4 Pile
@@ -22,13 +22,9 @@
 // f = 1.8 sqrt(C), 1.8 sqrt(C), 1.3 sqrt(C), 0.6 C^0.8 (RWKV-LM train_temp);
 // rwkv-spec.md 6.1 quotes an older suggestion (2.5/2.5/1.7/5 sqrt(C)) that
 // gives the same widths for C <= 1024 only.
-#include "runtime/bench/synthetic_models.h"
+#include "bench/synthetic_models.h"
 
 #include <algorithm>
-#include <atomic>
-#include <thread>
-
-#include "runtime/model/safetensors_writer.h"
 
 namespace rwkv {
 namespace bench {
@@ -100,60 +96,6 @@ SynthSpec synthetic_spec(const std::string& name) {
     }
   }
   throw Error("unknown synthetic model '" + name + "' (known: " + names_list() + ")");
-}
-
-std::unique_ptr<Model> build_synthetic_model(const SynthSpec& spec, DType dtype, uint64_t seed, int n_threads) {
-  if (n_threads <= 0) n_threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  const std::vector<SafetensorsEntry> entries = synth_tensors(spec, dtype);
-  const size_t es = dtype_size(dtype);
-  std::vector<std::vector<uint8_t>> bytes(entries.size());
-  // Work items: chunks of 1M elements of every tensor, taken in turn by the threads.
-  struct Chunk {
-    size_t tensor;
-    int64_t begin, count;
-  };
-  std::vector<Chunk> chunks;
-  const int64_t kChunk = int64_t(1) << 20;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    int64_t n = 1;
-    for (int64_t d : entries[i].shape) n *= d;
-    bytes[i].resize(size_t(n) * es);
-    for (int64_t b = 0; b < n; b += kChunk) chunks.push_back({i, b, std::min(kChunk, n - b)});
-  }
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
-  std::string error;
-  auto work = [&]() {
-    try {
-      std::vector<float> buf(static_cast<size_t>(kChunk));
-      for (size_t c; !failed && (c = next++) < chunks.size();) {
-        const Chunk& ch = chunks[c];
-        synth_values(spec, entries[ch.tensor].name, seed, ch.begin, ch.count, buf.data());
-        convert_floats(buf.data(), DType::f32, bytes[ch.tensor].data() + size_t(ch.begin) * es, dtype,
-                       size_t(ch.count));
-      }
-    } catch (const std::exception& e) {  // no exception may leave a thread
-      if (!failed.exchange(true)) error = std::string("synthetic model: ") + e.what();
-    }
-  };
-  std::vector<std::thread> threads;
-  for (int t = 1; t < n_threads; ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
-  if (failed) throw Error(error);
-
-  auto m = std::make_unique<Model>();
-  m->info.format = "synthetic";
-  m->info.path = "synthetic v" + std::string(arch_name(spec.arch)) + " " + spec.size;
-  for (size_t i = 0; i < entries.size(); ++i) {
-    Tensor t;
-    t.name = entries[i].name;
-    t.dtype = dtype;
-    t.shape = entries[i].shape;
-    m->add_owned(std::move(t), std::move(bytes[i]));
-  }
-  check_model(*m, m->info.path);
-  return m;
 }
 
 }  // namespace bench

@@ -1,4 +1,4 @@
-// runtime/bench/bench_report.h: a benchmark's results as a readable table (with
+// bench/bench_report.h: a benchmark's results as a readable table (with
 // the limits each figure is set against) and as JSON.
 //
 // JSON layout (every number in SI units: bytes, seconds as ms, FLOP/s as
@@ -26,8 +26,8 @@
 #include <string>
 #include <vector>
 
-#include "runtime/bench/bench_accounting.h"
-#include "runtime/bench/bench_run.h"
+#include "bench/bench_accounting.h"
+#include "bench/bench_run.h"
 #include "runtime/model/model.h"
 
 namespace rwkv {

@@ -1,4 +1,4 @@
-// runtime/bench/bench_stats.h: order statistics of timing samples.
+// bench/bench_stats.h: order statistics of timing samples.
 #pragma once
 
 #include <vector>

@@ -1,5 +1,5 @@
-// runtime/bench/bench_target_cpu.cpp: the CPU backend as a BenchTarget (see
-// bench_target.h), and make_target(), which picks the device.
+// bench/bench_target_cpu.cpp: the CPU backend as a BenchTarget (see
+// bench_target.h), and make_target(), which builds the engine for the device.
 #include <cblas.h>
 
 #include <algorithm>
@@ -9,9 +9,10 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/bench/bench_stats.h"
-#include "runtime/bench/bench_target.h"
+#include "bench/bench_stats.h"
+#include "bench/bench_target.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/engine/device.h"
 
 namespace rwkv {
 namespace bench {
@@ -46,23 +47,15 @@ void on_threads(int n, Fn fn) {
 
 class CpuTarget final : public BenchTarget {
  public:
-  CpuTarget(const Model& model, const TargetOptions& opt)
-      : be_(model, CpuOptions{opt.threads}), name_(cpu_model_name()) {
-    const size_t S = be_.state_layout().size();
-    states_.assign(size_t(std::max(opt.n_states, 1)), std::vector<float>(S));
-    for (int i = 0; i < n_states(); ++i) reset_state(i);
-  }
+  explicit CpuTarget(std::unique_ptr<Engine> engine)
+      : engine_(std::move(engine)), be_(dynamic_cast<CpuBackend&>(engine_->backend())), name_(cpu_model_name()) {}
 
-  Backend& backend() override { return be_; }
+  Engine& engine() override { return *engine_; }
   std::string device_kind() const override { return "cpu"; }
   std::string device_name() const override { return name_; }
   DType compute_dtype() const override { return DType::f32; }
   size_t weight_bytes_held() const override { return 0; }  // filled from the model's accounting
   int threads() const override { return be_.n_threads(); }
-
-  int n_states() const override { return int(states_.size()); }
-  float* state(int i) override { return states_.at(size_t(i)).data(); }
-  void reset_state(int i) override { be_.init_state(state(i)); }
 
   void reserve_marks(int n) override {
     if (marks_.size() < size_t(n)) marks_.resize(size_t(n));
@@ -129,33 +122,32 @@ class CpuTarget final : public BenchTarget {
   }
 
  private:
-  CpuBackend be_;
+  std::unique_ptr<Engine> engine_;
+  CpuBackend& be_;
   std::string name_;
-  std::vector<std::vector<float>> states_;
   std::vector<Clock::time_point> marks_;
 };
 
 }  // namespace
 
-std::unique_ptr<BenchTarget> make_cpu_target(const Model& model, const TargetOptions& opt) {
-  if (opt.dtype != DType::f32)
-    throw Error(std::string("the cpu backend computes in fp32 only (asked for ") + dtype_name(opt.dtype) + ")");
-  return std::make_unique<CpuTarget>(model, opt);
+std::unique_ptr<BenchTarget> make_cpu_target(std::unique_ptr<Engine> engine) {
+  return std::make_unique<CpuTarget>(std::move(engine));
+}
+
+EngineOptions engine_options(const TargetOptions& opt) {
+  EngineOptions e;
+  e.device = opt.device;
+  e.backend.dtype = opt.dtype;
+  e.backend.threads = opt.threads;
+  e.backend.n_slots = std::max(opt.n_states, 1);
+  e.backend.max_rows = opt.max_rows;
+  return e;
 }
 
 std::unique_ptr<BenchTarget> make_target(const Model& model, const TargetOptions& opt) {
-  if (opt.device == "cpu") return make_cpu_target(model, opt);
-  if (opt.device == "cuda" || opt.device.rfind("cuda:", 0) == 0) {
-    int index = 0;
-    if (opt.device != "cuda") {
-      const std::string n = opt.device.substr(5);
-      if (n.empty() || n.size() > 3 || n.find_first_not_of("0123456789") != std::string::npos)
-        throw Error("bad device '" + opt.device + "' (use cpu, cuda or cuda:N)");
-      index = std::stoi(n);
-    }
-    return make_cuda_target(model, opt, index);
-  }
-  throw Error("unknown device '" + opt.device + "' (use cpu, cuda or cuda:N)");
+  auto engine = std::make_unique<Engine>(model, engine_options(opt));
+  if (engine->device().is_cuda()) return make_cuda_target(std::move(engine));
+  return make_cpu_target(std::move(engine));
 }
 
 }  // namespace bench

@@ -1,0 +1,94 @@
+// runtime/engine/open_backend.cpp: see open_backend.h.
+#include "runtime/engine/open_backend.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "runtime/cpu/cpu_backend.h"
+#ifdef RWKV_HAVE_GPU
+#include "runtime/cuda/cuda_backend.h"
+#include "runtime/cuda/cuda_check.h"
+#endif
+
+namespace rwkv {
+
+namespace {
+
+// Host-memory slots of the CPU backend.
+class CpuSlots final : public SlotPool {
+ public:
+  CpuSlots(const Backend& backend, int n)
+      : backend_(backend), floats_(backend.state_layout().size()), data_(size_t(n) * floats_), n_(n) {
+    for (int i = 0; i < n; ++i) reset(i);
+  }
+  int size() const override { return n_; }
+  float* slot(int i) override { return data_.data() + size_t(i) * floats_; }
+  void reset(int i) override { backend_.init_state(slot(i)); }
+  void copy(int src, int dst) override {
+    if (src != dst) std::memcpy(slot(dst), slot(src), floats_ * sizeof(float));
+  }
+  void read(int i, float* host) const override {
+    std::memcpy(host, data_.data() + size_t(i) * floats_, floats_ * sizeof(float));
+  }
+  void write(int i, const float* host) override { std::memcpy(slot(i), host, floats_ * sizeof(float)); }
+
+ private:
+  const Backend& backend_;
+  size_t floats_;
+  std::vector<float> data_;
+  int n_;
+};
+
+#ifdef RWKV_HAVE_GPU
+// The CUDA backend's own device-memory slots.
+class CudaSlots final : public SlotPool {
+ public:
+  CudaSlots(CudaBackend& backend, int device) : be_(backend), device_(device) {}
+  int size() const override { return be_.n_slots(); }
+  float* slot(int i) override { return be_.slot(i); }
+  void reset(int i) override { be_.reset_slot(i); }
+  void copy(int src, int dst) override {
+    if (src != dst) be_.copy_slot(src, dst);
+  }
+  void read(int i, float* host) const override { be_.read_slot(i, host); }
+  void write(int i, const float* host) override { be_.write_slot(i, host); }
+  void activate() const override { RWKV_CUDA_TRY(cudaSetDevice(device_)); }
+
+ private:
+  CudaBackend& be_;
+  int device_;
+};
+#endif
+
+}  // namespace
+
+OpenedBackend open_backend(const Model& model, const Device& device, const BackendOptions& options) {
+  const int n_slots = std::max(1, options.n_slots);
+  OpenedBackend out;
+  if (!device.is_cuda()) {
+    if (options.dtype && *options.dtype != DType::f32)
+      throw InputError(InputError::Kind::unsupported, std::string("device cpu computes in fp32 only (dtype ") +
+                                                          dtype_name(*options.dtype) + " asked)");
+    out.backend = std::make_unique<CpuBackend>(model, CpuOptions{options.threads});
+    out.slots = std::make_unique<CpuSlots>(*out.backend, n_slots);
+    return out;
+  }
+#ifdef RWKV_HAVE_GPU
+  CudaOptions c;
+  c.device = device.index;
+  c.dtype = options.dtype;
+  c.n_slots = n_slots;
+  c.max_rows = options.max_rows;
+  auto cuda = std::make_unique<CudaBackend>(model, c);
+  out.compute_dtype = cuda->dtype();
+  out.slots = std::make_unique<CudaSlots>(*cuda, device.index);
+  out.backend = std::move(cuda);
+  return out;
+#else
+  throw InputError(InputError::Kind::unsupported,
+                   "device " + device.name() + " needs a build with a GPU path (this one is CPU-only)");
+#endif
+}
+
+}  // namespace rwkv

@@ -1,0 +1,48 @@
+// runtime/engine/open_backend.h: the factory that builds a backend for a
+// device, with its pool of state slots. The one file that knows the backend
+// implementations (runtime/cpu/, runtime/cuda/); the backend interface
+// (runtime/backend/backend.h) does not include them. Used by rwkv::Engine.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "runtime/backend/backend.h"
+#include "runtime/engine/device.h"
+
+namespace rwkv {
+
+struct BackendOptions {
+  int threads = 0;             // cpu: worker threads (0: all cores)
+  std::optional<DType> dtype;  // weights' dtype on the device (cuda default: the
+                               // checkpoint's); cpu computes in fp32 only
+  int n_slots = 1;             // state slots, and the largest batch of device states
+  int max_rows = 512;          // cuda: token rows per round (workspace size)
+};
+
+// State slots in the backend's memory space (host memory for cpu, device
+// memory for cuda), each StateLayout::size() floats.
+class SlotPool {
+ public:
+  virtual ~SlotPool() = default;
+  virtual int size() const = 0;
+  virtual float* slot(int i) = 0;  // stable for the pool's lifetime
+  virtual void reset(int i) = 0;   // the model's initial state
+  virtual void copy(int src, int dst) = 0;
+  virtual void read(int i, float* host) const = 0;
+  virtual void write(int i, const float* host) = 0;
+  // Makes the pool's device current for the calling thread (cuda).
+  virtual void activate() const {}
+};
+
+struct OpenedBackend {
+  std::unique_ptr<Backend> backend;  // declared first: outlives the slots
+  std::unique_ptr<SlotPool> slots;
+  DType compute_dtype = DType::f32;  // dtype of the weights the GEMMs read
+};
+
+// Throws InputError (kind unsupported) for cuda in a build without a GPU path
+// or a dtype other than fp32 on cpu; rwkv::Error for a device failure.
+OpenedBackend open_backend(const Model& model, const Device& device, const BackendOptions& options);
+
+}  // namespace rwkv
