@@ -17,35 +17,9 @@
 
 namespace {
 
-using cli::ArgCursor;
 using cli::CliError;
 
 cli::SamplerOptions generate_sampling_defaults() { return cli::SamplerOptions{}; }  // pip PIPELINE_ARGS
-
-std::string usage() {
-  return std::string(
-             "usage: rwkv-run generate -m MODEL [-p PROMPT | --prompt-file FILE | < FILE] [options]\n"
-             "  Continues the prompt and streams the text to stdout. Without -p or\n"
-             "  --prompt-file the prompt is read from stdin. On stderr at the end: load\n"
-             "  time, prompt tokens and prefill tokens/s, generated tokens and decode tokens/s.\n\n") +
-         cli::kModelOptionsHelp +
-         "generation:\n"
-         "  -p, --prompt TEXT      the prompt\n"
-         "  -f, --prompt-file FILE read the prompt from FILE\n"
-         "  -e, --escape           turn \\n, \\t, \\\\ in the prompt into newline, tab, backslash\n"
-         "  -n, --n-tokens N       tokens to generate (default 256; 0: only feed the prompt,\n"
-         "                         with --state-out; -1: until a stop or Ctrl-C)\n"
-         "  --stop TEXT            stop when the text contains TEXT, not printed (repeatable)\n"
-         "  --stop-token ID[,ID]   stop when one of these token ids is drawn (repeatable)\n"
-         "  --ignore-eos           do not stop at token 0 (World / 20B end of text; stops by default)\n"
-         "  --echo                 print the prompt before the continuation\n"
-         "  --state-in FILE        start from a state saved by --state-out (same model)\n"
-         "  --state-out FILE       save the state after the prompt and the generated text\n"
-         "  -q, --quiet            no timings on stderr\n"
-         "  -h, --help             this help\n" +
-         cli::sampler_options_help(generate_sampling_defaults()) +
-         "  Ctrl-C stops the generation (the timings and --state-out still follow).\n";
-}
 
 struct Options {
   cli::ModelOptions model;
@@ -57,52 +31,60 @@ struct Options {
   std::vector<int32_t> stop_tokens;
 };
 
-Options parse(int argc, char** argv, bool* help) {
-  Options o;
-  ArgCursor args(argc, argv);
-  while (!args.done()) {
-    const std::string a = args.next();
-    if (a == "-h" || a == "--help") {
-      *help = true;
-      return o;
-    }
-    if (cli::parse_model_option(a, args, o.model) || cli::parse_sampler_option(a, args, o.sampling)) continue;
-    if (a == "-p" || a == "--prompt") {
-      o.prompt = args.value();
-      o.have_prompt = true;
-    } else if (a == "-f" || a == "--prompt-file") {
-      o.prompt_file = args.value();
-    } else if (a == "-e" || a == "--escape") {
-      o.escape = true;
-    } else if (a == "-n" || a == "--n-tokens") {
-      o.n_tokens = cli::parse_int(a, args.value(), -1, INT32_MAX);
-    } else if (a == "--stop") {
-      o.stops.push_back(args.value());
-      if (o.stops.back().empty()) cli::usage_fail("--stop needs a non-empty text");
-    } else if (a == "--stop-token") {
-      const std::vector<int32_t> ids = cli::parse_id_list(a, args.value());
-      o.stop_tokens.insert(o.stop_tokens.end(), ids.begin(), ids.end());
-    } else if (a == "--ignore-eos") {
-      o.ignore_eos = true;
-    } else if (a == "--echo") {
-      o.echo = true;
-    } else if (a == "--state-in") {
-      o.state_in = args.value();
-    } else if (a == "--state-out") {
-      o.state_out = args.value();
-    } else if (a == "-q" || a == "--quiet") {
-      o.quiet = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      cli::usage_fail("unknown option '" + a + "' (see 'rwkv-run generate --help')");
-    } else if (o.model.path.empty()) {
-      o.model.path = a;
-    } else {
-      cli::usage_fail("unexpected argument '" + a + "' (the prompt goes after -p; see 'rwkv-run generate --help')");
-    }
-  }
-  if (o.model.path.empty()) cli::usage_fail("no model given: rwkv-run generate -m MODEL -p PROMPT");
-  if (o.have_prompt && !o.prompt_file.empty()) cli::usage_fail("give -p or --prompt-file, not both");
-  return o;
+// The options of `generate` on `cmd`, stored into `o`; returns the -p option (to tell an empty -p from none).
+CLI::Option* add_options(cli::Command& cmd, Options& o) {
+  CLI::App& app = cmd.app();
+  cli::add_model_options(app, o.model);
+  const char* group = "generation";
+  CLI::Option* prompt = app.add_option("-p,--prompt", o.prompt, "the prompt")->type_name("TEXT")->group(group);
+  app.add_option("-f,--prompt-file", o.prompt_file, "read the prompt from FILE")
+      ->type_name("FILE")
+      ->excludes(prompt)
+      ->group(group);
+  app.add_flag("-e,--escape", o.escape, "turn \\n, \\t, \\\\ in the prompt into newline, tab, backslash")->group(group);
+  app.add_option_function<std::string>(
+         "-n,--n-tokens", [&o](const std::string& v) { o.n_tokens = cli::parse_int("-n", v, -1, INT32_MAX); },
+         "tokens to generate (default 256; 0: only feed the prompt, with --state-out; -1: until a stop or Ctrl-C)")
+      ->type_name("N")
+      ->group(group);
+  app.add_option_function<std::vector<std::string>>(
+         "--stop",
+         [&o](const std::vector<std::string>& v) {
+           for (const std::string& t : v) {
+             if (t.empty()) cli::usage_fail("--stop needs a non-empty text");
+             o.stops.push_back(t);
+           }
+         },
+         "stop when the text contains TEXT, not printed (repeatable)")
+      ->type_name("TEXT")
+      ->allow_extra_args(false)
+      ->group(group);
+  app.add_option_function<std::vector<std::string>>(
+         "--stop-token",
+         [&o](const std::vector<std::string>& v) {
+           for (const std::string& t : v) {
+             const std::vector<int32_t> ids = cli::parse_id_list("--stop-token", t);
+             o.stop_tokens.insert(o.stop_tokens.end(), ids.begin(), ids.end());
+           }
+         },
+         "stop when one of these token ids is drawn (repeatable)")
+      ->type_name("ID[,ID]")
+      ->allow_extra_args(false)
+      ->group(group);
+  app.add_flag("--ignore-eos", o.ignore_eos, "do not stop at token 0 (World / 20B end of text; stops by default)")
+      ->group(group);
+  app.add_flag("--echo", o.echo, "print the prompt before the continuation")->group(group);
+  app.add_option("--state-in", o.state_in, "start from a state saved by --state-out (same model)")
+      ->type_name("FILE")
+      ->group(group);
+  app.add_option("--state-out", o.state_out, "save the state after the prompt and the generated text")
+      ->type_name("FILE")
+      ->group(group);
+  cli::add_quiet(app, o.quiet, "no timings on stderr");
+  app.get_option("--quiet")->group(group);
+  cli::add_sampler_options(app, o.sampling);
+  app.footer("Ctrl-C stops the generation (the timings and --state-out still follow).");
+  return prompt;
 }
 
 std::string read_all(FILE* f, const std::string& name) {
@@ -186,6 +168,7 @@ const char* stop_name(rwkv_stop_reason r) {
 int run(const Options& o) {
   const std::string prompt = read_prompt(o);
   cli::LoadedModel lm = cli::load_model_and_tokenizer(o.model, 1);
+  cli::note_auto_device("generate", o.model.requested_device, lm.info.device);
   rwkv_model* model = lm.model.get();
   const int32_t V = lm.info.n_vocab;
   for (const std::vector<int32_t>* ids : {&o.sampling.ban, &o.stop_tokens})
@@ -263,18 +246,16 @@ int run(const Options& o) {
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  try {
-    bool help = false;
-    const Options o = parse(argc, argv, &help);
-    if (help) {
-      std::fputs(usage().c_str(), stdout);
-      return 0;
-    }
+  Options o;
+  cli::Command cmd("generate",
+                   "Continues the prompt and streams the text to stdout. Without -p or --prompt-file the prompt\n"
+                   "is read from stdin. On stderr at the end: load time, prompt tokens and prefill tokens/s,\n"
+                   "generated tokens and decode tokens/s.");
+  CLI::Option* prompt = add_options(cmd, o);
+  return cmd.run([&] {
+    if (!cmd.parse(argc, argv)) return 0;
+    cli::finish_model_options(o.model, "rwkv-run generate -m MODEL -p PROMPT");
+    o.have_prompt = prompt->count() > 0;
     return run(o);
-  } catch (const CliError& e) {
-    return cli::report("generate", e);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "rwkv-run generate: %s\n", e.what());
-    return 1;
-  }
+  });
 }
