@@ -29,7 +29,10 @@ int cmd_convert(int argc, char** argv) {
                    "Reads IN (.pth, safetensors or rwkv.cpp .bin; or -m IN) and writes OUT as safetensors with\n"
                    "the official tensor names and shapes. OUT appears only when complete.");
   cli::add_model(cmd.app(), model, false);
-  cmd.app().add_option("IN OUT", files, "the model file (unless -m) and the safetensors file to write")->expected(1, 2);
+  cmd.app()
+      .add_option("IN OUT", files, "the model file (unless -m) and the safetensors file to write")
+      ->expected(1, 2)
+      ->type_name("");
   cli::add_dtype(cmd.app(), dtype_name,
                  "cast every tensor to fp32, fp16 or bf16 (round to nearest even); by default each tensor keeps "
                  "its dtype (quantised rwkv.cpp tensors become fp32)");
