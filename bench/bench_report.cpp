@@ -6,79 +6,117 @@
 #include <cstdio>
 #include <sstream>
 
+#include "runtime/model/json.h"
+
 namespace rwkv {
 namespace bench {
 
 namespace {
 
-// ---- JSON writing -------------------------------------------------------------
+// ---- JSON (nlohmann-json, runtime/model/json.h) ---------------------------------
 
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\t': o += "\\t"; break;
-      case '\r': o += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          o += b;
-        } else {
-          o += char(c);
-        }
-    }
-  }
-  return o + "\"";
-}
-
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char b[40];
-  if (v == std::floor(v) && std::fabs(v) < 1e15) std::snprintf(b, sizeof b, "%.0f", v);  // exact integers
-  else std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
+// A figure: whole numbers as integers, others as doubles, non-finite as null.
+Json number(double v) {
+  if (!std::isfinite(v)) return nullptr;
+  if (v == std::floor(v) && std::fabs(v) < 1e15) return int64_t(v);
+  return v;
 }
 // A figure that needs a limit: null when the limit is unknown.
-std::string json_limited(double v, double limit) { return limit > 0 ? json_number(v) : "null"; }
+Json limited(double v, double limit) { return limit > 0 ? number(v) : Json(nullptr); }
 
-// Builds one JSON object member by member.
-class Obj {
- public:
-  Obj& raw(const std::string& k, const std::string& v) {
-    s_ += (s_.empty() ? "" : ", ") + json_string(k) + ": " + v;
-    return *this;
-  }
-  Obj& str(const std::string& k, const std::string& v) { return raw(k, json_string(v)); }
-  Obj& num(const std::string& k, double v) { return raw(k, json_number(v)); }
-  Obj& boolean(const std::string& k, bool v) { return raw(k, v ? "true" : "false"); }
-  template <class T>
-  Obj& list(const std::string& k, const std::vector<T>& v) {
-    std::string a;
-    for (const T& x : v) a += (a.empty() ? "" : ", ") + json_number(double(x));
-    return raw(k, "[" + a + "]");
-  }
-  std::string done() const { return "{" + s_ + "}"; }
-
- private:
-  std::string s_;
-};
-
-std::string join_objects(const std::vector<std::string>& items, const std::string& indent) {
-  if (items.empty()) return "[]";
-  std::string o = "[\n";
-  for (size_t i = 0; i < items.size(); ++i) o += indent + "  " + items[i] + (i + 1 < items.size() ? ",\n" : "\n");
-  return o + indent + "]";
+template <class T>
+Json numbers(const std::vector<T>& v) {
+  Json a = Json::array();
+  for (const T& x : v) a.push_back(number(double(x)));
+  return a;
 }
 
-std::string lora_json(const ModelInfo& m) {
-  if (m.arch == Arch::v7)
-    return Obj().num("w", m.lora_w).num("a", m.lora_a).num("v", m.lora_v).num("g", m.lora_g).done();
-  if (m.arch == Arch::v6) return Obj().num("maa", m.lora_maa).num("decay", m.lora_decay).done();
-  return "null";
+Json lora_json(const ModelInfo& m) {
+  if (m.arch == Arch::v7) return {{"w", m.lora_w}, {"a", m.lora_a}, {"v", m.lora_v}, {"g", m.lora_g}};
+  if (m.arch == Arch::v6) return {{"maa", m.lora_maa}, {"decay", m.lora_decay}};
+  return nullptr;
+}
+
+Json model_json(const ReportInfo& info, const Model& model) {
+  const ModelInfo& m = model.info;
+  const ModelCost cost = model_cost(model);
+  return {{"source", info.model_source},
+          {"format", m.format},
+          {"arch", arch_name(m.arch)},
+          {"n_embd", m.n_embd},
+          {"n_layer", m.n_layer},
+          {"n_vocab", m.n_vocab},
+          {"n_head", m.n_head},
+          {"head_size", m.head_size},
+          {"n_att", m.n_att},
+          {"n_ffn", m.n_ffn},
+          {"lora", lora_json(m)},
+          {"params", number(double(cost.params))},
+          {"matrix_params", number(double(cost.matrix_params))},
+          {"layer_matrix_params", number(double(cost.layer_matrix_params))},
+          {"state_floats", number(double(cost.state_floats))}};
+}
+
+Json settings_json(const BenchConfig& cfg) {
+  return {{"warmup", cfg.warmup},
+          {"repeats", cfg.repeats},
+          {"prefill_tokens", numbers(cfg.prefill_tokens)},
+          {"prefill_batches", numbers(cfg.prefill_batches)},
+          {"decode_steps", cfg.decode_steps},
+          {"decode_batches", numbers(cfg.decode_steps > 0 ? cfg.decode_batches : std::vector<int>{})}};
+}
+
+Json prefill_json(const Row& p, const Limits& L) {
+  return {{"test", p.test},
+          {"batch", p.batch},
+          {"tokens_per_seq", p.tokens},
+          {"ms_median", number(p.ms_median)},
+          {"ms_samples", numbers(p.ms)},
+          {"tokens_per_s", number(p.tokens_per_s)},
+          {"tokens_per_s_per_seq", number(p.tokens_per_s_per_seq)},
+          {"flops", number(p.flops)},
+          {"flops_per_token", number(p.flops / (double(p.batch) * p.tokens))},
+          {"tflops", number(p.tflops)},
+          {"pct_peak", limited(p.pct_peak, L.gemm_tflops)},
+          {"bound_tokens_per_s", limited(p.bound_tokens_per_s, L.gemm_tflops)}};
+}
+
+Json decode_json(const Row& d, const Limits& L) {
+  return {{"test", d.test},
+          {"batch", d.batch},
+          {"steps", d.tokens},
+          {"ms_median_pass", number(d.ms_median)},
+          {"latency_ms_p50", number(d.p50_ms)},
+          {"latency_ms_p90", number(d.p90_ms)},
+          {"tokens_per_s", number(d.tokens_per_s)},
+          {"tokens_per_s_per_seq", number(d.tokens_per_s_per_seq)},
+          {"bytes_per_step", number(d.bytes)},
+          {"weight_bytes_per_step", number(d.weight_bytes)},
+          {"state_bytes_per_step", number(d.state_bytes)},
+          {"flops_per_step", number(d.flops)},
+          {"gbs", number(d.gbs)},
+          {"pct_bandwidth", limited(d.pct_bandwidth, L.bandwidth_gbs)},
+          {"tflops", number(d.tflops)},
+          {"pct_peak", limited(d.pct_peak, L.gemm_tflops)},
+          {"bound_tokens_per_s", limited(d.bound_tokens_per_s, std::max(L.bandwidth_gbs, L.gemm_tflops))}};
+}
+
+Json run_json(const RunResult& r) {
+  const Limits& L = r.limits;
+  Json pre = Json::array(), dec = Json::array();
+  for (const Row& p : r.prefill) pre.push_back(prefill_json(p, L));
+  for (const Row& d : r.decode) dec.push_back(decode_json(d, L));
+  const Json limits = {{"bandwidth_gbs", limited(L.bandwidth_gbs, L.bandwidth_gbs)},
+                       {"bandwidth_source", L.bandwidth_source.empty() ? "not used" : L.bandwidth_source},
+                       {"gemm_tflops", limited(L.gemm_tflops, L.gemm_tflops)},
+                       {"gemm_source", L.gemm_source.empty() ? "not used" : L.gemm_source}};
+  return {{"dtype", dtype_name(r.dtype)},
+          {"weight_bytes", number(r.weight_bytes)},
+          {"workspace_bytes", number(double(r.workspace_bytes))},
+          {"state_bytes_per_seq", number(double(r.state_bytes_per_seq))},
+          {"limits", limits},
+          {"prefill", pre},
+          {"decode", dec}};
 }
 
 // ---- text ---------------------------------------------------------------------
@@ -148,95 +186,16 @@ std::string model_line(const ReportInfo& info, const ModelInfo& m) {
 
 std::string report_json(const ReportInfo& info, const Model& model, const BenchConfig& cfg,
                         const std::vector<RunResult>& runs) {
-  const ModelInfo& m = model.info;
-  const ModelCost cost = model_cost(model);
-  Obj top;
-  top.str("tool", "rwkv-run bench").str("version", info.version).str("commit", info.commit);
+  Json top = {{"tool", "rwkv-run bench"}, {"version", info.version}, {"commit", info.commit}};
   if (!runs.empty()) {
     const RunResult& r = runs[0];
-    top.raw("device", Obj().str("kind", r.device_kind)
-                          .str("name", r.device_name)
-                          .boolean("emulated", r.emulated)
-                          .num("threads", r.threads)
-                          .done());
+    top["device"] = {{"kind", r.device_kind}, {"name", r.device_name}, {"emulated", r.emulated}, {"threads", r.threads}};
   }
-  top.raw("model", Obj().str("source", info.model_source)
-                       .str("format", m.format)
-                       .str("arch", arch_name(m.arch))
-                       .num("n_embd", m.n_embd)
-                       .num("n_layer", m.n_layer)
-                       .num("n_vocab", m.n_vocab)
-                       .num("n_head", m.n_head)
-                       .num("head_size", m.head_size)
-                       .num("n_att", m.n_att)
-                       .num("n_ffn", m.n_ffn)
-                       .raw("lora", lora_json(m))
-                       .num("params", double(cost.params))
-                       .num("matrix_params", double(cost.matrix_params))
-                       .num("layer_matrix_params", double(cost.layer_matrix_params))
-                       .num("state_floats", double(cost.state_floats))
-                       .done());
-  top.raw("settings", Obj().num("warmup", cfg.warmup)
-                          .num("repeats", cfg.repeats)
-                          .list("prefill_tokens", cfg.prefill_tokens)
-                          .list("prefill_batches", cfg.prefill_batches)
-                          .num("decode_steps", cfg.decode_steps)
-                          .list("decode_batches", cfg.decode_steps > 0 ? cfg.decode_batches : std::vector<int>{})
-                          .done());
-  std::vector<std::string> run_items;
-  for (const RunResult& r : runs) {
-    const Limits& L = r.limits;
-    std::vector<std::string> pre, dec;
-    for (const Row& p : r.prefill)
-      pre.push_back(Obj().str("test", p.test)
-                        .num("batch", p.batch)
-                        .num("tokens_per_seq", p.tokens)
-                        .num("ms_median", p.ms_median)
-                        .list("ms_samples", p.ms)
-                        .num("tokens_per_s", p.tokens_per_s)
-                        .num("tokens_per_s_per_seq", p.tokens_per_s_per_seq)
-                        .num("flops", p.flops)
-                        .num("flops_per_token", p.flops / (double(p.batch) * p.tokens))
-                        .num("tflops", p.tflops)
-                        .raw("pct_peak", json_limited(p.pct_peak, L.gemm_tflops))
-                        .raw("bound_tokens_per_s", json_limited(p.bound_tokens_per_s, L.gemm_tflops))
-                        .done());
-    for (const Row& d : r.decode)
-      dec.push_back(Obj().str("test", d.test)
-                        .num("batch", d.batch)
-                        .num("steps", d.tokens)
-                        .num("ms_median_pass", d.ms_median)
-                        .num("latency_ms_p50", d.p50_ms)
-                        .num("latency_ms_p90", d.p90_ms)
-                        .num("tokens_per_s", d.tokens_per_s)
-                        .num("tokens_per_s_per_seq", d.tokens_per_s_per_seq)
-                        .num("bytes_per_step", d.bytes)
-                        .num("weight_bytes_per_step", d.weight_bytes)
-                        .num("state_bytes_per_step", d.state_bytes)
-                        .num("flops_per_step", d.flops)
-                        .num("gbs", d.gbs)
-                        .raw("pct_bandwidth", json_limited(d.pct_bandwidth, L.bandwidth_gbs))
-                        .num("tflops", d.tflops)
-                        .raw("pct_peak", json_limited(d.pct_peak, L.gemm_tflops))
-                        .raw("bound_tokens_per_s",
-                             json_limited(d.bound_tokens_per_s, std::max(L.bandwidth_gbs, L.gemm_tflops)))
-                        .done());
-    Obj lim;
-    lim.raw("bandwidth_gbs", json_limited(L.bandwidth_gbs, L.bandwidth_gbs))
-        .str("bandwidth_source", L.bandwidth_source.empty() ? "not used" : L.bandwidth_source)
-        .raw("gemm_tflops", json_limited(L.gemm_tflops, L.gemm_tflops))
-        .str("gemm_source", L.gemm_source.empty() ? "not used" : L.gemm_source);
-    run_items.push_back(Obj().str("dtype", dtype_name(r.dtype))
-                            .num("weight_bytes", r.weight_bytes)
-                            .num("workspace_bytes", double(r.workspace_bytes))
-                            .num("state_bytes_per_seq", double(r.state_bytes_per_seq))
-                            .raw("limits", lim.done())
-                            .raw("prefill", join_objects(pre, "    "))
-                            .raw("decode", join_objects(dec, "    "))
-                            .done());
-  }
-  top.raw("runs", join_objects(run_items, ""));
-  return top.done() + "\n";
+  top["model"] = model_json(info, model);
+  top["settings"] = settings_json(cfg);
+  top["runs"] = Json::array();
+  for (const RunResult& r : runs) top["runs"].push_back(run_json(r));
+  return top.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 std::string report_table(const ReportInfo& info, const Model& model, const BenchConfig& cfg,

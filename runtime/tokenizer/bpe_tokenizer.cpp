@@ -7,43 +7,53 @@
 #include <unordered_map>
 
 #include "runtime/core/error.h"
+#include "runtime/model/json.h"
 #include "runtime/tokenizer/byte_level.h"
 #include "runtime/tokenizer/gpt2_split.h"
-#include "runtime/tokenizer/json_value.h"
 #include "runtime/tokenizer/read_file.h"
 #include "runtime/tokenizer/unicode_text.h"
 
 namespace rwkv {
 namespace {
 
-using tokjson::Value;
+using Value = Json;
+
+// Tokenizer files are read as most JSON readers do: a repeated key keeps its last value.
+const JsonRules kTokenizerJsonRules{256, true};
 
 constexpr int64_t kMaxBpeId = 1 << 20;  // refuse absurd ids instead of allocating for them
 constexpr size_t kCacheWordMax = 64;     // longest word (bytes) kept in the per-call cache
 constexpr size_t kCacheEntriesMax = 1 << 16;  // per cache
 
-[[noreturn]] void bad(const std::string& source, const Value& at, const std::string& what) {
-  throw Error(source + ":" + std::to_string(at.line) + ": " + what);
-}
+// A tokenizer.json that parses but that we cannot use; `what` names the member.
+[[noreturn]] void bad(const std::string& source, const std::string& what) { throw Error(source + ": " + what); }
 
-const Value& member(const std::string& source, const Value& obj, const char* key) {
-  const Value* v = obj.find(key);
-  if (!v) bad(source, obj, std::string("missing \"") + key + "\"");
+const Value& member(const std::string& source, const Value& obj, const char* key, const char* ctx) {
+  const Value* v = json_find(obj, key);
+  if (!v) bad(source, std::string(ctx) + ": missing \"" + key + "\"");
   return *v;
 }
 
+bool is_true(const Value* v) { return v && v->is_boolean() && v->get<bool>(); }
+
+
 // A flag that must be absent, null or false (features we do not implement).
 void require_off(const std::string& source, const Value& obj, const char* key, const char* ctx) {
-  const Value* v = obj.find(key);
-  if (!v || v->is_null() || (v->is_bool() && !v->boolean)) return;
-  if (v->is_string() && v->str.empty()) return;
-  bad(source, *v, std::string(ctx) + " \"" + key + "\" is not supported");
+  const Value* v = json_find(obj, key);
+  if (!v || v->is_null() || (v->is_boolean() && !v->get<bool>())) return;
+  if (v->is_string() && v->get_ref<const std::string&>().empty()) return;
+  bad(source, std::string(ctx) + " \"" + key + "\" is not supported");
 }
 
 std::string type_of(const Value& v) {
-  if (!v.is_object()) return "";
-  const Value* t = v.find("type");
-  return t && t->is_string() ? t->str : "";
+  const Value* t = json_find(v, "type");
+  return t && t->is_string() ? t->get<std::string>() : "";
+}
+
+// A vocabulary id: a non-negative integer below kMaxBpeId, or -1.
+int64_t token_id(const Value& v) {
+  if (!v.is_number_unsigned() || v.get<uint64_t>() >= uint64_t(kMaxBpeId)) return -1;
+  return int64_t(v.get<uint64_t>());
 }
 
 // Cuts the matches of `trie` out of `s`: leftmost match, longest at that
@@ -69,6 +79,21 @@ void split_added(const std::string& s, const ByteTrie& trie, OnText on_text, OnT
   if (text_from < s.size()) on_text(s.substr(text_from));
 }
 
+// One merge: "left right" or ["left", "right"].
+std::pair<std::string, std::string> merge_pair(const std::string& source, const Value& m) {
+  if (m.is_string()) {
+    const std::string& s = m.get_ref<const std::string&>();
+    const size_t sp = s.find(' ');
+    if (sp == std::string::npos || s.find(' ', sp + 1) != std::string::npos) {
+      bad(source, "model.merges: merge \"" + s + "\" is not two tokens separated by one space");
+    }
+    return {s.substr(0, sp), s.substr(sp + 1)};
+  }
+  if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())
+    return {m[0].get<std::string>(), m[1].get<std::string>()};
+  bad(source, "model.merges: merge is neither \"a b\" nor [\"a\", \"b\"]");
+}
+
 }  // namespace
 
 struct BpeTokenizer::Scratch {
@@ -88,85 +113,29 @@ struct BpeTokenizer::Scratch {
 
 BpeTokenizer::BpeTokenizer(const std::string& json_text, const std::string& source) {
   source_ = source;
-  const Value root = tokjson::parse(json_text, source);
-  if (!root.is_object()) bad(source, root, "not a tokenizer.json object");
-
-  // --- pipeline stages: only what byte-level BPE files like 20B_tokenizer.json use
-  const Value& model = member(source, root, "model");
-  if (!model.is_object()) bad(source, model, "\"model\" is not an object");
-  if (model.find("type") && type_of(model) != "BPE") {
-    bad(source, model, "model type \"" + type_of(model) + "\" is not supported (only BPE)");
-  }
-  require_off(source, model, "dropout", "model");
-  require_off(source, model, "continuing_subword_prefix", "model");
-  require_off(source, model, "end_of_word_suffix", "model");
-  require_off(source, model, "byte_fallback", "model");
-  require_off(source, model, "ignore_merges", "model");
-
-  if (const Value* n = root.find("normalizer"); n && !n->is_null()) {
-    if (type_of(*n) != "NFC") bad(source, *n, "normalizer \"" + type_of(*n) + "\" is not supported (only NFC)");
-    nfc_ = true;
-  }
-  const Value& pre = member(source, root, "pre_tokenizer");
-  if (type_of(pre) != "ByteLevel") bad(source, pre, "pre_tokenizer must be ByteLevel");
-  require_off(source, pre, "add_prefix_space", "pre_tokenizer");
-  if (const Value* r = pre.find("use_regex"); r && !(r->is_bool() && r->boolean)) {
-    bad(source, *r, "pre_tokenizer \"use_regex\": false is not supported");
-  }
-  if (const Value* d = root.find("decoder"); d && !d->is_null() && type_of(*d) != "ByteLevel") {
-    bad(source, *d, "decoder \"" + type_of(*d) + "\" is not supported (only ByteLevel)");
-  }
+  const Value root = parse_json(json_text, source, kTokenizerJsonRules);
+  if (!root.is_object()) bad(source, "not a tokenizer.json object");
+  const Value& model = member(source, root, "model", "tokenizer.json");
+  check_pipeline(source, root, model);
+  if (const Value* n = json_find(root, "normalizer"); n && !n->is_null()) nfc_ = true;  // NFC (checked)
 
   // --- vocabulary
-  const Value& vocab = member(source, model, "vocab");
-  if (!vocab.is_object()) bad(source, vocab, "model.vocab is not an object");
+  const Value& vocab = member(source, model, "vocab", "model");
+  if (!vocab.is_object()) bad(source, "model.vocab is not an object");
   std::unordered_map<std::string, int32_t> id_of;
-  id_of.reserve(vocab.members.size() * 2);
+  id_of.reserve(vocab.size() * 2);
   std::vector<std::string> token_str;
-  for (const auto& m : vocab.members) {
-    if (!m.second.is_integer() || m.second.as_int() < 0 || m.second.as_int() >= kMaxBpeId) {
-      bad(source, m.second, "bad id for vocabulary entry \"" + m.first + "\"");
-    }
-    const auto id = int32_t(m.second.as_int());
+  for (const auto& m : vocab.items()) {
+    const int64_t id = token_id(m.value());
+    if (id < 0) bad(source, "model.vocab: bad id for vocabulary entry \"" + m.key() + "\"");
     if (size_t(id) >= token_str.size()) token_str.resize(size_t(id) + 1);
-    token_str[size_t(id)] = m.first;
-    id_of[m.first] = id;
+    token_str[size_t(id)] = m.key();
+    id_of[m.key()] = int32_t(id);
   }
-
-  // --- added tokens
-  std::vector<std::string> raw_keys, norm_keys;
-  std::vector<bool> special;
-  if (const Value* added = root.find("added_tokens"); added && !added->is_null()) {
-    if (!added->is_array()) bad(source, *added, "added_tokens is not an array");
-    for (const Value& t : added->items) {
-      if (!t.is_object()) bad(source, t, "added token is not an object");
-      const Value& idv = member(source, t, "id");
-      const Value& content = member(source, t, "content");
-      if (!idv.is_integer() || idv.as_int() < 0 || idv.as_int() >= kMaxBpeId) bad(source, idv, "bad added token id");
-      if (!content.is_string() || content.str.empty()) bad(source, content, "bad added token content");
-      require_off(source, t, "single_word", "added token");
-      require_off(source, t, "lstrip", "added token");
-      require_off(source, t, "rstrip", "added token");
-      const auto id = size_t(idv.as_int());
-      const Value* norm = t.find("normalized");
-      const Value* spec = t.find("special");
-      const bool is_normalized = norm && norm->is_bool() && norm->boolean;
-      if (id >= token_str.size()) token_str.resize(id + 1);
-      token_str[id] = content.str;
-      auto& keys = is_normalized ? norm_keys : raw_keys;
-      if (id >= keys.size()) keys.resize(id + 1);
-      keys[id] = is_normalized && nfc_ ? nfc(content.str) : content.str;
-      (is_normalized ? has_normalized_added_ : has_raw_added_) = true;
-      if (id >= special.size()) special.resize(id + 1, false);
-      special[id] = spec && spec->is_bool() && spec->boolean;
-    }
-  }
-  raw_added_ = std::make_unique<ByteTrie>(raw_keys);
-  normalized_added_ = std::make_unique<ByteTrie>(norm_keys);
+  read_added_tokens(source, root, token_str);
 
   token_bytes_.resize(token_str.size());
   for (size_t id = 0; id < token_str.size(); ++id) token_bytes_[id] = byte_level_token_bytes(token_str[id]);
-  special_ = special;
   special_.resize(token_str.size(), false);
 
   // Every byte that valid UTF-8 can contain needs a symbol (the input is made
@@ -183,30 +152,69 @@ BpeTokenizer::BpeTokenizer(const std::string& json_text, const std::string& sour
   }
 
   // --- merges: "left right" strings or [left, right] pairs; rank = position
-  const Value& merges = member(source, model, "merges");
-  if (!merges.is_array()) bad(source, merges, "model.merges is not an array");
-  for (size_t r = 0; r < merges.items.size(); ++r) {
-    const Value& m = merges.items[r];
-    std::string left, right;
-    if (m.is_string()) {
-      const size_t sp = m.str.find(' ');
-      if (sp == std::string::npos || m.str.find(' ', sp + 1) != std::string::npos) {
-        bad(source, m, "merge \"" + m.str + "\" is not two tokens separated by one space");
-      }
-      left = m.str.substr(0, sp);
-      right = m.str.substr(sp + 1);
-    } else if (m.is_array() && m.items.size() == 2 && m.items[0].is_string() && m.items[1].is_string()) {
-      left = m.items[0].str;
-      right = m.items[1].str;
-    } else {
-      bad(source, m, "merge is neither \"a b\" nor [\"a\", \"b\"]");
-    }
+  const Value& merges = member(source, model, "merges", "model");
+  if (!merges.is_array()) bad(source, "model.merges is not an array");
+  for (size_t r = 0; r < merges.size(); ++r) {
+    const auto [left, right] = merge_pair(source, merges[r]);
     auto a = id_of.find(left), b = id_of.find(right), ab = id_of.find(left + right);
     if (a == id_of.end() || b == id_of.end() || ab == id_of.end()) {
-      bad(source, m, "merge \"" + left + " " + right + "\" uses a token missing from model.vocab");
+      bad(source, "model.merges: merge \"" + left + " " + right + "\" uses a token missing from model.vocab");
     }
     merges_.set(a->second, b->second, Merge{int32_t(r), ab->second});  // a repeated pair: the later rank wins, as in tokenizers
   }
+}
+
+// The pipeline stages: only what byte-level BPE files like 20B_tokenizer.json use.
+void BpeTokenizer::check_pipeline(const std::string& source, const Json& root, const Json& model) {
+  if (!model.is_object()) bad(source, "\"model\" is not an object");
+  if (json_find(model, "type") && type_of(model) != "BPE") {
+    bad(source, "model type \"" + type_of(model) + "\" is not supported (only BPE)");
+  }
+  for (const char* key : {"dropout", "continuing_subword_prefix", "end_of_word_suffix", "byte_fallback", "ignore_merges"})
+    require_off(source, model, key, "model");
+  if (const Value* n = json_find(root, "normalizer"); n && !n->is_null() && type_of(*n) != "NFC") {
+    bad(source, "normalizer \"" + type_of(*n) + "\" is not supported (only NFC)");
+  }
+  const Value& pre = member(source, root, "pre_tokenizer", "tokenizer.json");
+  if (type_of(pre) != "ByteLevel") bad(source, "pre_tokenizer must be ByteLevel");
+  require_off(source, pre, "add_prefix_space", "pre_tokenizer");
+  if (const Value* r = json_find(pre, "use_regex"); r && !is_true(r)) {
+    bad(source, "pre_tokenizer \"use_regex\": false is not supported");
+  }
+  if (const Value* d = json_find(root, "decoder"); d && !d->is_null() && type_of(*d) != "ByteLevel") {
+    bad(source, "decoder \"" + type_of(*d) + "\" is not supported (only ByteLevel)");
+  }
+}
+
+// Added tokens: into token_str, the two tries and special_.
+void BpeTokenizer::read_added_tokens(const std::string& source, const Json& root, std::vector<std::string>& token_str) {
+  std::vector<std::string> raw_keys, norm_keys;
+  if (const Value* added = json_find(root, "added_tokens"); added && !added->is_null()) {
+    if (!added->is_array()) bad(source, "added_tokens is not an array");
+    for (const Value& t : *added) {
+      if (!t.is_object()) bad(source, "added_tokens: an added token is not an object");
+      const int64_t id = token_id(member(source, t, "id", "added token"));
+      const Value& content = member(source, t, "content", "added token");
+      if (id < 0) bad(source, "added_tokens: bad added token id");
+      if (!content.is_string() || content.get_ref<const std::string&>().empty())
+        bad(source, "added_tokens: bad added token content");
+      require_off(source, t, "single_word", "added token");
+      require_off(source, t, "lstrip", "added token");
+      require_off(source, t, "rstrip", "added token");
+      const std::string& text = content.get_ref<const std::string&>();
+      const bool is_normalized = is_true(json_find(t, "normalized"));
+      if (size_t(id) >= token_str.size()) token_str.resize(size_t(id) + 1);
+      token_str[size_t(id)] = text;
+      auto& keys = is_normalized ? norm_keys : raw_keys;
+      if (size_t(id) >= keys.size()) keys.resize(size_t(id) + 1);
+      keys[size_t(id)] = is_normalized && nfc_ ? nfc(text) : text;
+      (is_normalized ? has_normalized_added_ : has_raw_added_) = true;
+      if (size_t(id) >= special_.size()) special_.resize(size_t(id) + 1, false);
+      special_[size_t(id)] = is_true(json_find(t, "special"));
+    }
+  }
+  raw_added_ = std::make_unique<ByteTrie>(raw_keys);
+  normalized_added_ = std::make_unique<ByteTrie>(norm_keys);
 }
 
 const std::string& BpeTokenizer::token_bytes(int32_t id) const {

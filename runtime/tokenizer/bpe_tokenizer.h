@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "runtime/tokenizer/byte_trie.h"
 #include "runtime/tokenizer/merge_table.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -37,6 +39,12 @@ class BpeTokenizer : public Tokenizer {
  private:
   using Merge = MergeTable::Merge;
   struct Scratch;  // per-call buffers and word cache
+
+  // Parts of the constructor (JSON values are rwkv::Json, runtime/model/json.h).
+  static void check_pipeline(const std::string& source, const nlohmann::ordered_json& root,
+                             const nlohmann::ordered_json& model);
+  void read_added_tokens(const std::string& source, const nlohmann::ordered_json& root,
+                         std::vector<std::string>& token_str);
 
   void encode_piece(const std::string& normalized, std::vector<int32_t>& ids, Scratch& scratch) const;
   void bpe_word(const uint8_t* p, size_t n, std::vector<int32_t>& ids, Scratch& scratch) const;

@@ -32,8 +32,6 @@ class ByteTrie {
     return best;
   }
 
-  size_t node_count() const { return nodes_.size(); }
-
  private:
   struct Node {
     int32_t value = -1;  // -1: no key ends here

@@ -43,11 +43,11 @@ TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype",
     }
     const std::string json = rwkv::bench::report_json({"test", "abc1234", name}, *model, cfg, runs);
     bench_test::check_report(json, *model, cfg, dtypes, "cuda", true);
-    const rwkv::JsonValue r = rwkv::parse_json(json, "report");
+    const rwkv::Json r = rwkv::parse_json(json, "report");
 #if RWKV_CUDA_EMU
-    CHECK(r.at("device").at("emulated").boolean);
+    CHECK(r.at("device").at("emulated").get<bool>());
 #else
-    CHECK(!r.at("device").at("emulated").boolean);
+    CHECK(!r.at("device").at("emulated").get<bool>());
 #endif
   }
 }

@@ -22,34 +22,36 @@ inline void check_close(double got, double want) {
   CHECK(std::fabs(got - want) <= 1e-7 * std::max(1.0, std::fabs(want)));
 }
 
-inline double num(const rwkv::JsonValue& o, const char* key) {
-  const rwkv::JsonValue& v = o.at(key);
-  REQUIRE(v.kind == rwkv::JsonValue::Number);
-  return v.number;
+inline double num(const rwkv::Json& o, const char* key) {
+  const rwkv::Json& v = o.at(key);
+  REQUIRE(v.is_number());
+  return v.get<double>();
 }
 
-inline std::vector<int> ints(const rwkv::JsonValue& a) {
-  std::vector<int> out;
-  for (const rwkv::JsonValue& v : a.array) out.push_back(int(v.number));
-  return out;
+inline std::string str(const rwkv::Json& o, const char* key) {
+  const rwkv::Json& v = o.at(key);
+  REQUIRE(v.is_string());
+  return v.get<std::string>();
 }
+
+inline std::vector<int> ints(const rwkv::Json& a) { return a.get<std::vector<int>>(); }
 
 // `json` is the report of `model` run with `cfg` in `dtypes` on `device_kind`.
 // `limits_known`: the bandwidth and peak were measured or given (not skipped).
 inline void check_report(const std::string& json, const rwkv::Model& model, const rwkv::bench::BenchConfig& cfg,
                          const std::vector<rwkv::DType>& dtypes, const std::string& device_kind,
                          bool limits_known) {
-  const rwkv::JsonValue r = rwkv::parse_json(json, "bench report");
-  CHECK(r.at("tool").string == "rwkv-run bench");
-  CHECK(!r.at("version").string.empty());
-  CHECK(!r.at("commit").string.empty());
-  CHECK(r.at("device").at("kind").string == device_kind);
-  CHECK(!r.at("device").at("name").string.empty());
-  CHECK(r.at("device").at("emulated").kind == rwkv::JsonValue::Bool);
+  const rwkv::Json r = rwkv::parse_json(json, "bench report");
+  CHECK(str(r, "tool") == "rwkv-run bench");
+  CHECK(!str(r, "version").empty());
+  CHECK(!str(r, "commit").empty());
+  CHECK(str(r.at("device"), "kind") == device_kind);
+  CHECK(!str(r.at("device"), "name").empty());
+  CHECK(r.at("device").at("emulated").is_boolean());
 
   const rwkv::ModelInfo& mi = model.info;
-  const rwkv::JsonValue& m = r.at("model");
-  CHECK(m.at("arch").string == rwkv::arch_name(mi.arch));
+  const rwkv::Json& m = r.at("model");
+  CHECK(str(m, "arch") == rwkv::arch_name(mi.arch));
   CHECK(num(m, "n_embd") == mi.n_embd);
   CHECK(num(m, "n_layer") == mi.n_layer);
   CHECK(num(m, "n_vocab") == mi.n_vocab);
@@ -63,38 +65,38 @@ inline void check_report(const std::string& json, const rwkv::Model& model, cons
   CHECK(num(m, "state_floats") == double(state_floats));
   if (mi.arch == rwkv::Arch::v7) CHECK(num(m.at("lora"), "g") == mi.lora_g);
 
-  const rwkv::JsonValue& s = r.at("settings");
+  const rwkv::Json& s = r.at("settings");
   CHECK(ints(s.at("prefill_tokens")) == cfg.prefill_tokens);
   CHECK(ints(s.at("prefill_batches")) == cfg.prefill_batches);
   CHECK(num(s, "decode_steps") == cfg.decode_steps);
   CHECK(num(s, "repeats") == cfg.repeats);
 
-  const rwkv::JsonValue& runs = r.at("runs");
-  REQUIRE(runs.array.size() == dtypes.size());
+  const rwkv::Json& runs = r.at("runs");
+  REQUIRE(runs.size() == dtypes.size());
   for (size_t k = 0; k < dtypes.size(); ++k) {
-    const rwkv::JsonValue& run = runs.array[k];
+    const rwkv::Json& run = runs[k];
     INFO("run " << k);
-    CHECK(run.at("dtype").string == rwkv::dtype_name(dtypes[k]));
+    CHECK(str(run, "dtype") == rwkv::dtype_name(dtypes[k]));
     CHECK(num(run, "weight_bytes") > 0);
     CHECK(num(run, "state_bytes_per_seq") == double(state_floats * 4));
-    const rwkv::JsonValue& lim = run.at("limits");
-    const bool have_bw = lim.at("bandwidth_gbs").kind == rwkv::JsonValue::Number;
-    const bool have_peak = lim.at("gemm_tflops").kind == rwkv::JsonValue::Number;
+    const rwkv::Json& lim = run.at("limits");
+    const bool have_bw = lim.at("bandwidth_gbs").is_number();
+    const bool have_peak = lim.at("gemm_tflops").is_number();
     CHECK(have_bw == limits_known);
     CHECK(have_peak == limits_known);
-    CHECK(!lim.at("bandwidth_source").string.empty());
+    CHECK(!str(lim, "bandwidth_source").empty());
 
     // Prefill: one row per (T, B), T outer.
-    const rwkv::JsonValue& pre = run.at("prefill");
-    REQUIRE(pre.array.size() == cfg.prefill_tokens.size() * cfg.prefill_batches.size());
+    const rwkv::Json& pre = run.at("prefill");
+    REQUIRE(pre.size() == cfg.prefill_tokens.size() * cfg.prefill_batches.size());
     size_t i = 0;
     for (int T : cfg.prefill_tokens)
       for (int B : cfg.prefill_batches) {
-        const rwkv::JsonValue& p = pre.array[i++];
-        CHECK(p.at("test").string == "pp" + std::to_string(T));
+        const rwkv::Json& p = pre[i++];
+        CHECK(str(p, "test") == "pp" + std::to_string(T));
         CHECK(num(p, "batch") == B);
         CHECK(num(p, "tokens_per_seq") == T);
-        CHECK(p.at("ms_samples").array.size() == size_t(cfg.repeats));
+        CHECK(p.at("ms_samples").size() == size_t(cfg.repeats));
         const double ms = num(p, "ms_median");
         REQUIRE(ms > 0);
         check_close(num(p, "tokens_per_s"), B * T / (ms / 1000));
@@ -105,12 +107,12 @@ inline void check_report(const std::string& json, const rwkv::Model& model, cons
       }
 
     // Decode: one row per B.
-    const rwkv::JsonValue& dec = run.at("decode");
-    REQUIRE(dec.array.size() == (cfg.decode_steps > 0 ? cfg.decode_batches.size() : 0));
-    for (size_t j = 0; j < dec.array.size(); ++j) {
-      const rwkv::JsonValue& d = dec.array[j];
+    const rwkv::Json& dec = run.at("decode");
+    REQUIRE(dec.size() == (cfg.decode_steps > 0 ? cfg.decode_batches.size() : 0));
+    for (size_t j = 0; j < dec.size(); ++j) {
+      const rwkv::Json& d = dec[j];
       const int B = cfg.decode_batches[j], N = cfg.decode_steps;
-      CHECK(d.at("test").string == "tg" + std::to_string(N));
+      CHECK(str(d, "test") == "tg" + std::to_string(N));
       CHECK(num(d, "batch") == B);
       CHECK(num(d, "steps") == N);
       const double pass_ms = num(d, "ms_median_pass");

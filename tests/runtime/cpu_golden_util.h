@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "runtime/backend/backend.h"
-#include "runtime/tokenizer/json_value.h"
+#include "runtime/model/json.h"
 #include "testdata.h"
 
 namespace golden {
@@ -63,17 +63,10 @@ struct Folder {
   bool bf16_compute() const { return name.find("__cpu-bf16") != std::string::npos; }
 };
 
-inline std::vector<int64_t> int_list(const rwkv::tokjson::Value& v) {
-  std::vector<int64_t> r;
-  for (const auto& x : v.items) r.push_back(x.as_int());
-  return r;
-}
+inline std::vector<int64_t> int_list(const rwkv::Json& v) { return v.get<std::vector<int64_t>>(); }
 
-inline const rwkv::tokjson::Value& member(const rwkv::tokjson::Value& obj, const std::string& key,
-                                          const std::string& where) {
-  const rwkv::tokjson::Value* v = obj.find(key);
-  if (!v) throw rwkv::Error(where + ": no '" + key + "'");
-  return *v;
+inline const rwkv::Json& member(const rwkv::Json& obj, const std::string& key, const std::string& where) {
+  return rwkv::json_member(obj, key, where);
 }
 
 inline Folder read_folder(const std::string& name) {
@@ -81,19 +74,18 @@ inline Folder read_folder(const std::string& name) {
   f.name = name;
   f.dir = testdata_path("golden/" + name);
   const std::string mpath = f.dir + "/manifest.json";
-  const rwkv::tokjson::Value m = rwkv::tokjson::parse(read_text(mpath), mpath);
-  f.model_file = member(m, "model_file", mpath).str;
-  f.strategy = member(member(m, "official", mpath), "strategy", mpath).str;
+  const rwkv::Json m = rwkv::parse_json(read_text(mpath), mpath);
+  f.model_file = member(m, "model_file", mpath).get<std::string>();
+  f.strategy = member(member(m, "official", mpath), "strategy", mpath).get<std::string>();
   for (int64_t t : int_list(member(m, "tokens", mpath))) f.tokens.push_back(static_cast<int32_t>(t));
-  f.chunk_split = static_cast<size_t>(member(m, "chunk_split", mpath).as_int());
-  for (const auto& kv : member(m, "files", mpath).members)
-    f.files.push_back({kv.first, int_list(member(kv.second, "shape", mpath))});
-  for (const auto& e : member(m, "state", mpath).items)
-    f.state.push_back({static_cast<size_t>(member(e, "index", mpath).as_int()),
-                       member(e, "name", mpath).str, int_list(member(e, "shape", mpath))});
-  if (const auto* vs = m.find("vs_cpu_fp32_strategy_golden"))
-    if (vs->is_object())
-      if (const auto* d = vs->find("logits_rnn_max_abs_diff")) f.bf16_vs_fp32_rnn = d->number;
+  f.chunk_split = member(m, "chunk_split", mpath).get<size_t>();
+  for (const auto& kv : member(m, "files", mpath).items())
+    f.files.push_back({kv.key(), int_list(member(kv.value(), "shape", mpath))});
+  for (const auto& e : member(m, "state", mpath))
+    f.state.push_back({member(e, "index", mpath).get<size_t>(), member(e, "name", mpath).get<std::string>(),
+                       int_list(member(e, "shape", mpath))});
+  if (const auto* vs = rwkv::json_find(m, "vs_cpu_fp32_strategy_golden"))
+    if (const auto* d = rwkv::json_find(*vs, "logits_rnn_max_abs_diff")) f.bf16_vs_fp32_rnn = d->get<double>();
   return f;
 }
 

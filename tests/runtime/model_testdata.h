@@ -22,7 +22,7 @@ inline std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-inline rwkv::JsonValue read_json(const std::string& rel) {
+inline rwkv::Json read_json(const std::string& rel) {
   return rwkv::parse_json(read_text(testdata_path(rel)), rel);
 }
 
@@ -48,18 +48,14 @@ struct Expected {
   std::map<std::string, std::pair<double, double>> ranges;
 };
 
-inline int get_int(const rwkv::JsonValue& o, const char* k) {
-  const rwkv::JsonValue* v = o.find(k);
-  return v ? int(v->integer) : -1;
+inline int get_int(const rwkv::Json& o, const char* k) {
+  const rwkv::Json* v = rwkv::json_find(o, k);
+  return v ? v->get<int>() : -1;
 }
 
-inline std::map<std::string, std::vector<int64_t>> read_shapes(const rwkv::JsonValue& o) {
+inline std::map<std::string, std::vector<int64_t>> read_shapes(const rwkv::Json& o) {
   std::map<std::string, std::vector<int64_t>> out;
-  for (const auto& kv : o.object) {
-    std::vector<int64_t> s;
-    for (const auto& d : kv.second.array) s.push_back(d.integer);
-    out[kv.first] = s;
-  }
+  for (const auto& kv : o.items()) out[kv.key()] = kv.value().get<std::vector<int64_t>>();
   return out;
 }
 
@@ -69,15 +65,15 @@ inline std::vector<Expected> pth_models() {
   std::map<std::string, Expected> by_file;
   // golden/<dir>/manifest.json: one per (model, strategy); same hparams per model file.
   // index.json also lists runs whose folders are not shipped; skip those.
-  rwkv::JsonValue index = read_json("golden/index.json");
-  for (const rwkv::JsonValue& run : index.array) {
-    std::string dir = "golden/" + run.at("dir").string;
+  rwkv::Json index = read_json("golden/index.json");
+  for (const rwkv::Json& run : index) {
+    std::string dir = "golden/" + run.at("dir").get<std::string>();
     if (!std::ifstream(testdata_path(dir + "/manifest.json"))) continue;
-    rwkv::JsonValue man = read_json(dir + "/manifest.json");
+    rwkv::Json man = read_json(dir + "/manifest.json");
     Expected e;
-    e.file = man.at("model_file").string;
-    e.version = normalize_version(std::to_string(man.at("version").number));
-    const rwkv::JsonValue& hp = man.at("hparams");
+    e.file = man.at("model_file").get<std::string>();
+    e.version = normalize_version(std::to_string(man.at("version").get<double>()));
+    const rwkv::Json& hp = man.at("hparams");
     e.n_embd = get_int(hp, "n_embd");
     e.n_layer = get_int(hp, "n_layer");
     e.n_vocab = get_int(hp, "vocab");
@@ -85,29 +81,29 @@ inline std::vector<Expected> pth_models() {
     e.head_size = get_int(hp, "head_size");
     e.n_ffn = get_int(hp, "n_ffn");
     e.n_att = get_int(hp, "n_att");
-    if (const rwkv::JsonValue* l = hp.find("lora"))
-      for (const auto& kv : l->object) e.lora[kv.first] = int(kv.second.integer);
+    if (const rwkv::Json* l = rwkv::json_find(hp, "lora"))
+      for (const auto& kv : l->items()) e.lora[kv.key()] = kv.value().get<int>();
     by_file[e.file] = e;
   }
-  rwkv::JsonValue tiny = read_json("models/tiny_models.json");
-  for (const auto& kv : tiny.object) {
+  rwkv::Json tiny = read_json("models/tiny_models.json");
+  for (const auto& kv : tiny.items()) {
     for (const char* key : {"fp32", "bf16"}) {
-      std::string file = "models/" + kv.second.at(key).string;
+      std::string file = "models/" + kv.value().at(key).get<std::string>();
       Expected& e = by_file.at(file);
-      e.shapes = read_shapes(kv.second.at("shapes"));
-      if (normalize_version(kv.second.at("version").string) != e.version)
+      e.shapes = read_shapes(kv.value().at("shapes"));
+      if (normalize_version(kv.value().at("version").get<std::string>()) != e.version)
         throw std::runtime_error("manifests disagree on the version of " + file);
     }
   }
-  rwkv::JsonValue synth = read_json("models/synthetic_models.json");
-  for (const auto& kv : synth.object) {
-    if (kv.first[0] == '_') continue;
-    std::string file = "models/" + kv.second.at("bf16").string;
+  rwkv::Json synth = read_json("models/synthetic_models.json");
+  for (const auto& kv : synth.items()) {
+    if (kv.key()[0] == '_') continue;
+    std::string file = "models/" + kv.value().at("bf16").get<std::string>();
     Expected& e = by_file.at(file);
-    e.shapes = read_shapes(kv.second.at("shapes"));
-    e.params = kv.second.at("n_params").integer;
-    for (const auto& r : kv.second.at("ranges").object)
-      e.ranges[r.first] = {r.second.array.at(0).number, r.second.array.at(1).number};
+    e.shapes = read_shapes(kv.value().at("shapes"));
+    e.params = kv.value().at("n_params").get<int64_t>();
+    for (const auto& r : kv.value().at("ranges").items())
+      e.ranges[r.key()] = {r.value().at(0).get<double>(), r.value().at(1).get<double>()};
   }
   std::vector<Expected> out;
   for (auto& kv : by_file) out.push_back(kv.second);

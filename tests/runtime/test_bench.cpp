@@ -163,7 +163,7 @@ TEST_CASE("bench: a cpu run reports every field, consistently", "[bench]") {
   rwkv::bench::ReportInfo info{"test", "abc1234", "synthetic v7-tiny"};
   const std::string json = rwkv::bench::report_json(info, *model, cfg, runs);
   bench_test::check_report(json, *model, cfg, {rwkv::DType::f32}, "cpu", true);
-  CHECK(rwkv::parse_json(json, "report").at("commit").string == "abc1234");
+  CHECK(rwkv::parse_json(json, "report").at("commit").get<std::string>() == "abc1234");
   const std::string table = rwkv::bench::report_table(info, *model, cfg, runs);
   CHECK(table.find("pp9") != std::string::npos);
   CHECK(table.find("tg3") != std::string::npos);
@@ -234,7 +234,7 @@ TEST_CASE("bench: rwkv-run bench writes the table and the JSON", "[bench][cli]")
   const std::string json = slurp(json_file);
   bench_test::check_report(json, *model, cfg, {rwkv::DType::f32}, "cpu", true);
   // The commit captured at build time: a short hash (maybe "-dirty") or "unknown".
-  const std::string commit = rwkv::parse_json(json, json_file).at("commit").string;
+  const std::string commit = rwkv::parse_json(json, json_file).at("commit").get<std::string>();
   CHECK((commit == "unknown" || (commit.size() >= 7 && commit.find_first_not_of("0123456789abcdef-dirty") ==
                                                            std::string::npos)));
   std::remove(json_file.c_str());

@@ -37,21 +37,21 @@ std::string q(const std::string& s) { return "'" + s + "'"; }
 TEST_CASE("cli: info --json reports what the manifests say") {
   for (const auto& e : model_testdata::pth_models()) {
     CAPTURE(e.file);
-    Run r = rwkv_run("info --json " + q(testdata_path(e.file)));
+    Run r = rwkv_run("info " + q(testdata_path(e.file)) + " --json");
     REQUIRE(r.code == 0);
-    rwkv::JsonValue j = rwkv::parse_json(r.out, "info --json");
-    CHECK(j.at("format").string == "pth");
-    CHECK(j.at("version").string == e.version);
-    CHECK(j.at("n_embd").integer == e.n_embd);
-    CHECK(j.at("n_layer").integer == e.n_layer);
-    CHECK(j.at("n_vocab").integer == e.n_vocab);
-    CHECK(j.at("n_ffn").integer == e.n_ffn);
-    if (e.n_head >= 0) CHECK(j.at("n_head").integer == e.n_head);
-    if (e.head_size >= 0) CHECK(j.at("head_size").integer == e.head_size);
-    if (e.params >= 0) CHECK(j.at("params").integer == e.params);
+    rwkv::Json j = rwkv::parse_json(r.out, "info --json");
+    CHECK(j.at("format") == "pth");
+    CHECK(j.at("version") == e.version);
+    CHECK(j.at("n_embd") == e.n_embd);
+    CHECK(j.at("n_layer") == e.n_layer);
+    CHECK(j.at("n_vocab") == e.n_vocab);
+    CHECK(j.at("n_ffn") == e.n_ffn);
+    if (e.n_head >= 0) CHECK(j.at("n_head") == e.n_head);
+    if (e.head_size >= 0) CHECK(j.at("head_size") == e.head_size);
+    if (e.params >= 0) CHECK(j.at("params") == e.params);
     std::map<std::string, int> lora;
-    if (const rwkv::JsonValue* l = j.find("lora"))
-      for (const auto& kv : l->object) lora[kv.first] = int(kv.second.integer);
+    if (const rwkv::Json* l = rwkv::json_find(j, "lora"))
+      for (const auto& kv : l->items()) lora[kv.key()] = kv.value().get<int>();
     CHECK(lora == e.lora);
   }
 }
@@ -77,11 +77,11 @@ TEST_CASE("cli: convert writes a safetensors file that info reads back") {
   Run c = rwkv_run("convert " + q(testdata_path("rwkvcpp/tiny-rwkv-5v2-730K-Q5_1.bin")) + " " + q(out) +
                    " --dtype fp16");
   REQUIRE(c.code == 0);
-  Run r = rwkv_run("info --json " + q(out));
+  Run r = rwkv_run("info -m " + q(out) + " --json");
   REQUIRE(r.code == 0);
-  rwkv::JsonValue j = rwkv::parse_json(r.out, "info --json");
-  CHECK(j.at("format").string == "safetensors");
-  CHECK(j.at("version").string == "5.2");
-  CHECK(j.at("dtypes").object.size() == 1);
-  CHECK(j.at("dtypes").object.at(0).first == "fp16");
+  rwkv::Json j = rwkv::parse_json(r.out, "info --json");
+  CHECK(j.at("format") == "safetensors");
+  CHECK(j.at("version") == "5.2");
+  CHECK(j.at("dtypes").size() == 1);
+  CHECK(j.at("dtypes").begin().key() == "fp16");
 }

@@ -205,23 +205,28 @@ TEST_CASE("zip: stored entries are found in plain and zip64 archives, compressed
 }
 
 TEST_CASE("json: valid documents parse exactly") {
-  rwkv::JsonValue v = rwkv::parse_json(
+  rwkv::Json v = rwkv::parse_json(
       R"( {"a": [1, -2, 3.5, 1e3, 9007199254740993], "s": "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00",
            "t": true, "f": false, "n": null, "o": {}} )", "t");
-  REQUIRE(v.kind == rwkv::JsonValue::Object);
-  const auto& a = v.at("a").array;
+  REQUIRE(v.is_object());
+  const auto& a = v.at("a");
   REQUIRE(a.size() == 5);
-  CHECK(a[0].is_integer);
-  CHECK(a[1].integer == -2);
-  CHECK(!a[2].is_integer);
-  CHECK(a[2].number == 3.5);
-  CHECK(!a[3].is_integer);
-  CHECK(a[3].number == 1000);
-  CHECK(a[4].integer == 9007199254740993LL);
-  CHECK(v.at("s").string == "x\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80");
-  CHECK(v.at("t").boolean);
-  CHECK(v.at("n").kind == rwkv::JsonValue::Null);
-  CHECK(v.at("o").object.empty());
+  CHECK(a[0].is_number_integer());
+  CHECK(a[1].get<int64_t>() == -2);
+  CHECK(!a[2].is_number_integer());
+  CHECK(a[2].get<double>() == 3.5);
+  CHECK(!a[3].is_number_integer());
+  CHECK(a[3].get<double>() == 1000);
+  CHECK(a[4].get<int64_t>() == 9007199254740993LL);
+  CHECK(v.at("s").get<std::string>() == "x\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80");
+  CHECK(v.at("t").get<bool>());
+  CHECK(v.at("n").is_null());
+  CHECK(v.at("o").empty());
+  // Members keep file order.
+  const rwkv::Json order = rwkv::parse_json(R"({"z": 1, "a": 2, "m": 3})", "t");
+  std::string keys;
+  for (const auto& kv : order.items()) keys += kv.key();
+  CHECK(keys == "zam");
 }
 
 TEST_CASE("json: everything outside strict RFC 8259 is an error") {
@@ -234,6 +239,9 @@ TEST_CASE("json: everything outside strict RFC 8259 is an error") {
   }
   CHECK_THROWS_WITH(rwkv::parse_json(std::string(70, '[') + std::string(70, ']'), "t"),
                     Catch::Contains("nesting"));
+  CHECK_THROWS_WITH(rwkv::parse_json("{\"a\":1,\"b\":{\"c\":1,\"c\":2}}", "hdr"),
+                    Catch::Contains("hdr: invalid JSON: duplicate key 'c'"));
+  CHECK_THROWS_WITH(rwkv::parse_json("{\n\"a\": [1,]}", "hdr"), Catch::StartsWith("hdr:2:"));
   CHECK_NOTHROW(rwkv::parse_json(std::string(60, '[') + std::string(60, ']'), "t"));
 }
 

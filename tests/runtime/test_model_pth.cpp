@@ -58,11 +58,11 @@ TEST_CASE("pth: synthetic checkpoints' extremes equal the bf16-rounded ranges in
 }
 
 TEST_CASE("pth: each tiny -bf16 checkpoint is its fp32 checkpoint rounded to bf16") {
-  rwkv::JsonValue tiny = model_testdata::read_json("models/tiny_models.json");
-  for (const auto& kv : tiny.object) {
-    CAPTURE(kv.first);
-    auto f32 = rwkv::load_model(testdata_path("models/" + kv.second.at("fp32").string));
-    auto b16 = rwkv::load_model(testdata_path("models/" + kv.second.at("bf16").string));
+  rwkv::Json tiny = model_testdata::read_json("models/tiny_models.json");
+  for (const auto& kv : tiny.items()) {
+    CAPTURE(kv.key());
+    auto f32 = rwkv::load_model(testdata_path("models/" + kv.value().at("fp32").get<std::string>()));
+    auto b16 = rwkv::load_model(testdata_path("models/" + kv.value().at("bf16").get<std::string>()));
     REQUIRE(f32->tensors().size() == b16->tensors().size());
     for (const auto& t : f32->tensors()) {
       CAPTURE(t.first);

@@ -69,11 +69,11 @@ TEST_CASE("safetensors: .pth and rwkv.cpp models written as safetensors load bac
 
 TEST_CASE("safetensors: converting fp32 to bf16 reproduces PyTorch's cast (the -bf16 .pth files)") {
   TempDir tmp;
-  rwkv::JsonValue tiny = model_testdata::read_json("models/tiny_models.json");
-  for (const auto& kv : tiny.object) {
-    CAPTURE(kv.first);
-    auto f32 = rwkv::load_model(testdata_path("models/" + kv.second.at("fp32").string));
-    auto torch_bf16 = rwkv::load_model(testdata_path("models/" + kv.second.at("bf16").string));
+  rwkv::Json tiny = model_testdata::read_json("models/tiny_models.json");
+  for (const auto& kv : tiny.items()) {
+    CAPTURE(kv.key());
+    auto f32 = rwkv::load_model(testdata_path("models/" + kv.value().at("fp32").get<std::string>()));
+    auto torch_bf16 = rwkv::load_model(testdata_path("models/" + kv.value().at("bf16").get<std::string>()));
     const rwkv::DType bf16 = rwkv::DType::bf16;
     rwkv::write_safetensors(*f32, tmp.path + "/b.safetensors", &bf16);
     auto ours = rwkv::load_model(tmp.path + "/b.safetensors");

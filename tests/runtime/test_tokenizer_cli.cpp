@@ -84,9 +84,8 @@ TEST_CASE("rwkv-run tokenize and detokenize reproduce the test vectors", "[token
       INFO(kind << ": " << v.input);
       const auto r = run_cli({"tokenize", "--tokenizer", kind, "--text", v.input, "--json"}, {env});
       REQUIRE(r.status == 0);
-      const auto doc = rwkv::tokjson::parse(r.out, "stdout");
-      std::vector<int32_t> ids;
-      for (const auto& x : doc.find("ids")->items) ids.push_back(int32_t(x.as_int()));
+      const auto doc = rwkv::parse_json(r.out, "stdout");
+      const std::vector<int32_t> ids = rwkv::json_member(doc, "ids", "stdout").get<std::vector<int32_t>>();
       CHECK(ids == v.ids);
       const auto d = run_cli({"detokenize", "--tokenizer", kind, "--ids", join_ids(v.ids), "--raw"}, {env});
       CHECK(d.status == 0);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/tokenizer/json_value.h"
+#include "runtime/model/json.h"
 #include "runtime/tokenizer/read_file.h"
 #include "testdata.h"
 
@@ -40,17 +40,18 @@ inline std::vector<TokenizerVector> load_tokenizer_vectors(const std::string& pr
   std::vector<TokenizerVector> out;
   for (const auto& f : files) {
     const std::string path = tokenizer_vectors_dir() + "/" + f;
-    const auto doc = rwkv::tokjson::parse(rwkv::read_tokenizer_file(path), path);
-    for (const auto& item : doc.items) {
+    const auto doc = rwkv::parse_json(rwkv::read_tokenizer_file(path), path);
+    for (const auto& item : doc) {
       TokenizerVector v;
       v.file = f;
-      if (const auto* t = item.find("text")) {
-        v.input = t->str;
-      } else if (const auto* h = item.find("bytes_hex")) {
-        for (size_t i = 0; i + 1 < h->str.size(); i += 2) v.input += char(std::stoi(h->str.substr(i, 2), nullptr, 16));
+      if (const auto* t = rwkv::json_find(item, "text")) {
+        v.input = t->get<std::string>();
+      } else if (const auto* h = rwkv::json_find(item, "bytes_hex")) {
+        const std::string hex = h->get<std::string>();
+        for (size_t i = 0; i + 1 < hex.size(); i += 2) v.input += char(std::stoi(hex.substr(i, 2), nullptr, 16));
       }
-      for (const auto& id : item.find("ids")->items) v.ids.push_back(int32_t(id.as_int()));
-      if (const auto* r = item.find("decode_roundtrip")) v.decode_roundtrip = r->boolean;
+      v.ids = rwkv::json_member(item, "ids", path).get<std::vector<int32_t>>();
+      if (const auto* r = rwkv::json_find(item, "decode_roundtrip")) v.decode_roundtrip = r->get<bool>();
       out.push_back(std::move(v));
     }
   }

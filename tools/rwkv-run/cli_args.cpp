@@ -1,28 +1,31 @@
 // tools/rwkv-run/cli_args.cpp: see cli_args.h.
 #include "cli_args.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 #include "runtime/engine/device.h"
+#include "runtime/engine/engine.h"
+#include "runtime/model/model.h"
 
 namespace cli {
 
 void usage_fail(const std::string& msg) { throw CliError(2, msg); }
 void runtime_fail(const std::string& msg) { throw CliError(1, msg); }
 
-int report(const char* cmd, const CliError& e) {
-  std::string msg = e.what();
-  for (char& c : msg)
-    if (c == '\n' || c == '\r') c = ' ';  // always one line
-  std::fprintf(stderr, "rwkv-run %s: %s\n", cmd, msg.c_str());
-  return e.exit_code;
-}
-
 namespace {
+
+std::string one_line(std::string msg) {
+  for (char& c : msg)
+    if (c == '\n' || c == '\r') c = ' ';
+  return msg;
+}
 
 std::string range_text(double lo, double hi) {
   char buf[96];
@@ -31,7 +34,29 @@ std::string range_text(double lo, double hi) {
   return buf;
 }
 
+// CLI11's help with "-m, --model" (a space after the comma, as man pages write it).
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* opt, bool is_positional) const override {
+    std::string s = CLI::Formatter::make_option_name(opt, is_positional);
+    for (size_t at = s.find(','); at != std::string::npos; at = s.find(',', at + 2)) s.insert(at + 1, " ");
+    return s;
+  }
+  // Only the value's name (CLI11 would add the defaults, "Excludes: ..." and "..."; the text says them).
+  std::string make_option_opts(const CLI::Option* opt) const override {
+    if (opt->get_type_size() == 0 || opt->get_type_name().empty()) return "";
+    return " " + opt->get_type_name();
+  }
+};
+
 }  // namespace
+
+int report(const char* cmd, const CliError& e) {
+  std::string line = "rwkv-run " + std::string(cmd) + ": " + one_line(e.what());
+  if (e.exit_code == 2) line += " (see rwkv-run " + std::string(cmd) + " --help)";
+  std::fprintf(stderr, "%s\n", line.c_str());
+  return e.exit_code;
+}
 
 double parse_double(const std::string& opt, const std::string& value, double lo, double hi) {
   const char* s = value.c_str();
@@ -66,16 +91,16 @@ uint64_t parse_u64(const std::string& opt, const std::string& value) {
   return uint64_t(v);
 }
 
-std::vector<int32_t> parse_id_list(const std::string& opt, const std::string& value) {
+std::vector<int32_t> parse_id_list(const std::string& opt, const std::string& value, long long lo, long long hi) {
   std::vector<int32_t> ids;
   std::string item;
   auto flush = [&] {
     if (item.empty()) return;
-    ids.push_back(int32_t(parse_int(opt, item, 0, INT32_MAX)));
+    ids.push_back(int32_t(parse_int(opt, item, lo, hi)));
     item.clear();
   };
   for (char c : value) {
-    if (c == ',' || c == ' ' || c == '\t') flush();
+    if (c == ',' || c == ' ' || c == '\t' || c == '\n') flush();
     else item += c;
   }
   flush();
@@ -83,95 +108,203 @@ std::vector<int32_t> parse_id_list(const std::string& opt, const std::string& va
   return ids;
 }
 
-std::string ArgCursor::next() {
-  inline_value_.reset();
-  std::string a = argv_[i_++];
-  const size_t eq = a.find('=');
-  if (a.size() > 2 && a.compare(0, 2, "--") == 0 && eq != std::string::npos) {
-    inline_value_ = a.substr(eq + 1);
-    a.resize(eq);
+std::vector<int> parse_int_list(const std::string& opt, const std::string& value, long long lo, long long hi) {
+  std::vector<int> out;
+  size_t from = 0;
+  for (;;) {
+    const size_t comma = value.find(',', from);
+    const std::string item = value.substr(from, comma == std::string::npos ? std::string::npos : comma - from);
+    out.push_back(int(parse_int(opt, item, lo, hi)));
+    if (comma == std::string::npos) return out;
+    from = comma + 1;
   }
-  opt_ = a;
-  return a;
 }
 
-std::string ArgCursor::value() {
-  if (inline_value_) {
-    std::string v = *inline_value_;
-    inline_value_.reset();
-    return v;
-  }
-  if (i_ >= argc_) usage_fail(opt_ + " needs a value (see --help)");
-  return argv_[i_++];
+Command::Command(const std::string& name, const std::string& description)
+    : name_(name), app_(description, "rwkv-run " + name) {
+  app_.formatter(std::make_shared<HelpFormatter>());
+  app_.get_formatter()->column_width(30);
+  app_.allow_extras(true);  // unknown options and stray arguments: our own message below
+  app_.set_help_flag("-h,--help", "this help");
 }
 
-const char kModelOptionsHelp[] =
-    "model:\n"
-    "  -m, --model FILE       model file: official .pth, safetensors or rwkv.cpp .bin\n"
-    "  --device DEV           cpu (default), auto, cuda or cuda:N\n"
-    "  --dtype T              fp32, fp16 or bf16 (cpu: fp32 only; cuda: default the checkpoint's)\n"
-    "  --threads N            CPU threads (default 0: all hardware threads)\n"
-    "  --tokenizer T          world, 20b, bytes or a tokenizer file (default: the one that\n"
-    "                         fits the model's vocabulary)\n";
-
-bool parse_model_option(const std::string& opt, ArgCursor& args, ModelOptions& o) {
-  if (opt == "-m" || opt == "--model") {
-    o.path = args.value();
-    if (o.path.empty()) usage_fail(opt + " needs a model file");
-  } else if (opt == "--device") {
-    o.device = args.value();
-    try {
-      rwkv::parse_device(o.device);  // the one device parser (runtime/engine/device.h)
-    } catch (const rwkv::InputError&) {
-      usage_fail("--device must be auto, cpu, cuda or cuda:N, got '" + o.device + "'");
-    }
-  } else if (opt == "--dtype") {
-    o.dtype = args.value();
-    if (o.dtype != "fp32" && o.dtype != "fp16" && o.dtype != "bf16")
-      usage_fail("--dtype must be fp32, fp16 or bf16, got '" + o.dtype + "'");
-  } else if (opt == "--threads" || opt == "-t") {
-    o.threads = int(parse_int(opt, args.value(), 0, 1024));
-  } else if (opt == "--tokenizer") {
-    o.tokenizer = args.value();
-    if (o.tokenizer.empty()) usage_fail("--tokenizer needs world, 20b, bytes or a file");
-  } else {
+bool Command::parse(int argc, char** argv) {
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app_.help().c_str(), stdout);
     return false;
+  } catch (const CLI::ArgumentMismatch& e) {
+    // CLI11: "--top-p: 1 required X missing"
+    const std::string what = e.what();
+    usage_fail(what.find(" missing") != std::string::npos ? what.substr(0, what.find(':')) + " needs a value" : what);
+  } catch (const CLI::ParseError& e) {
+    usage_fail(e.what());
+  }
+  const std::vector<std::string> rest = app_.remaining();
+  if (!rest.empty()) {
+    const std::string& a = rest.front();
+    if (a.size() > 1 && a[0] == '-') usage_fail("unknown option '" + a + "'");
+    usage_fail("unexpected argument '" + a + "'");
   }
   return true;
 }
 
-bool parse_sampler_option(const std::string& opt, ArgCursor& args, SamplerOptions& o) {
+int Command::run(const std::function<int()>& body) const {
+  try {
+    return body();
+  } catch (const CliError& e) {
+    return report(name_.c_str(), e);
+  } catch (const std::bad_alloc&) {
+    return report(name_.c_str(), CliError(1, "out of host memory"));
+  } catch (const std::exception& e) {
+    return report(name_.c_str(), CliError(1, e.what()));
+  }
+}
+
+void add_model(CLI::App& app, ModelArg& m, bool positional) {
+  app.add_option("-m,--model", m.flag, "model file: official .pth, safetensors or rwkv.cpp .bin")
+      ->type_name("FILE");
+  if (positional) app.add_option("MODEL", m.positional, "the model file, as -m FILE")->type_name("");
+}
+
+void require_model(const ModelArg& m, const std::string& example) {
+  if (!m.flag.empty() && !m.positional.empty())
+    usage_fail("give the model once, as -m FILE or as the first argument, not both");
+  if (m.path().empty()) usage_fail("no model given: " + example);
+}
+
+void add_device(CLI::App& app, std::string& device) {
+  app.add_option_function<std::string>(
+         "--device",
+         [&device](const std::string& v) {
+           try {
+             rwkv::parse_device(v);  // the one device parser (runtime/engine/device.h)
+           } catch (const rwkv::Error&) {
+             usage_fail("--device must be auto, cpu, cuda or cuda:N, got '" + v + "'");
+           }
+           device = v;
+         },
+         "auto (default: the first usable CUDA device, else cpu), cpu, cuda or cuda:N")
+      ->type_name("DEV");
+}
+
+void add_dtype(CLI::App& app, std::string& dtype, const std::string& help) {
+  app.add_option_function<std::string>(
+         "--dtype",
+         [&dtype](const std::string& v) {
+           rwkv::DType t;
+           if (!rwkv::dtype_from_name(v, &t)) usage_fail("--dtype must be fp32, fp16 or bf16, got '" + v + "'");
+           dtype = v;
+         },
+         help)
+      ->type_name("T");
+}
+
+void add_threads(CLI::App& app, int& threads) {
+  app.add_option_function<std::string>(
+         "-t,--threads", [&threads](const std::string& v) { threads = int(parse_int("--threads", v, 0, 1024)); },
+         "CPU threads (default 0: all hardware threads)")
+      ->type_name("N");
+}
+
+void add_quiet(CLI::App& app, bool& quiet, const std::string& help) { app.add_flag("-q,--quiet", quiet, help); }
+
+void add_tokenizer(CLI::App& app, std::string& tokenizer) {
+  app.add_option_function<std::string>(
+         "--tokenizer",
+         [&tokenizer](const std::string& v) {
+           if (v.empty()) usage_fail("--tokenizer needs world, 20b, bytes or a tokenizer file");
+           tokenizer = v;
+         },
+         "world, 20b, bytes or a tokenizer file (default: the one that fits the model's vocabulary)")
+      ->type_name("T");
+}
+
+void add_json(CLI::App& app, JsonOutput& json, const std::string& what) {
+  json.option = app.add_option("--json", json.file,
+                               what + " as JSON: alone on stdout in place of the usual output; with FILE "
+                                      "(any name) written to FILE")
+                    ->expected(0, 1)
+                    ->type_name("[FILE]");
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp" + std::to_string(getpid());
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) runtime_fail("cannot write " + path + ": " + std::strerror(errno));
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    runtime_fail("cannot write " + path + ": " + std::strerror(e));
+  }
+}
+
+void print_device_note(const std::string& who, const rwkv::Engine& engine) {
+  // Only a build with a real GPU path has a choice to explain; in the CPU-only
+  // and emulated builds "auto" is always the CPU.
+  if (std::strcmp(RWKV_RUN_GPU_PATH, "cuda") == 0 && !engine.device_note().empty())
+    std::fprintf(stderr, "%s: %s\n", who.c_str(), engine.device_note().c_str());
+}
+
+void add_model_options(CLI::App& app, ModelOptions& o) {
+  add_model(app, o.model, true);
+  app.get_option("--model")->group("model");
+  add_device(app, o.device);
+  add_dtype(app, o.dtype, "fp32, fp16 or bf16 (cpu: fp32 only; cuda: default the checkpoint's)");
+  add_threads(app, o.threads);
+  add_tokenizer(app, o.tokenizer);
+  for (const char* name : {"--device", "--dtype", "--threads", "--tokenizer"}) app.get_option(name)->group("model");
+}
+
+void finish_model_options(ModelOptions& o, const std::string& example) {
+  require_model(o.model, example);
+  o.path = o.model.path();
+}
+
+void add_sampler_options(CLI::App& app, SamplerOptions& o) {
   const double kInf = INFINITY;
-  if (opt == "--temp") o.temp = parse_double(opt, args.value(), 0, 100);
-  else if (opt == "--top-p") o.top_p = parse_double(opt, args.value(), 0, 1);
-  else if (opt == "--top-k") o.top_k = int(parse_int(opt, args.value(), 0, INT32_MAX));
-  else if (opt == "--presence") o.presence = parse_double(opt, args.value(), -kInf, kInf);
-  else if (opt == "--frequency") o.frequency = parse_double(opt, args.value(), -kInf, kInf);
-  else if (opt == "--decay") o.decay = parse_double(opt, args.value(), 0, 1);
-  else if (opt == "--seed" || opt == "-s") o.seed = parse_u64(opt, args.value());
-  else if (opt == "--ban") {
-    const std::vector<int32_t> ids = parse_id_list(opt, args.value());
-    o.ban.insert(o.ban.end(), ids.begin(), ids.end());
-  } else {
-    return false;
-  }
-  return true;
-}
-
-std::string sampler_options_help(const SamplerOptions& d) {
-  char buf[1200];
-  std::snprintf(buf, sizeof buf,
-                "sampling (rwkv-spec.md 8: top-p at temperature 1, then top-k, then temperature):\n"
-                "  --temp X               temperature >= 0; 0 = greedy (default %g)\n"
-                "  --top-p X              nucleus in [0, 1]; 0 = greedy (default %g)\n"
-                "  --top-k N              keep the N most likely tokens; 0 = all (default %d)\n"
-                "  --presence X           presence penalty (default %g)\n"
-                "  --frequency X          frequency penalty (default %g)\n"
-                "  --decay X              penalty decay per token, in [0, 1] (default %g)\n"
-                "  -s, --seed N           random seed (default: random; printed on stderr)\n"
-                "  --ban ID[,ID...]       never generate these token ids (repeatable)\n",
-                d.temp, d.top_p, d.top_k, d.presence, d.frequency, d.decay);
-  return buf;
+  const std::string group =
+      "sampling (docs/rwkv-math.md section 8: top-p at temperature 1, then top-k, then temperature)";
+  auto number = [&app, &group](const char* name, double& dst, double lo, double hi, const std::string& help) {
+    app.add_option_function<std::string>(
+           name, [&dst, name, lo, hi](const std::string& v) { dst = parse_double(name, v, lo, hi); }, help)
+        ->type_name("X")
+        ->group(group);
+  };
+  auto dflt = [](double v) {
+    char d[64];
+    std::snprintf(d, sizeof d, " (default %g)", v);
+    return std::string(d);
+  };
+  number("--temp", o.temp, 0, 100, "temperature >= 0; 0 = greedy" + dflt(o.temp));
+  number("--top-p", o.top_p, 0, 1, "nucleus in [0, 1]; 0 = greedy" + dflt(o.top_p));
+  app.add_option_function<std::string>(
+         "--top-k", [&o](const std::string& v) { o.top_k = int(parse_int("--top-k", v, 0, INT32_MAX)); },
+         "keep the N most likely tokens; 0 = all" + dflt(o.top_k))
+      ->type_name("N")
+      ->group(group);
+  number("--presence", o.presence, -kInf, kInf, "presence penalty" + dflt(o.presence));
+  number("--frequency", o.frequency, -kInf, kInf, "frequency penalty" + dflt(o.frequency));
+  number("--decay", o.decay, 0, 1, "penalty decay per token, in [0, 1]" + dflt(o.decay));
+  app.add_option_function<std::string>(
+         "-s,--seed", [&o](const std::string& v) { o.seed = parse_u64("--seed", v); },
+         "random seed (default: random; printed on stderr)")
+      ->type_name("N")
+      ->group(group);
+  app.add_option_function<std::vector<std::string>>(
+         "--ban",
+         [&o](const std::vector<std::string>& values) {
+           for (const std::string& v : values) {
+             const std::vector<int32_t> ids = parse_id_list("--ban", v);
+             o.ban.insert(o.ban.end(), ids.begin(), ids.end());
+           }
+         },
+         "never generate these token ids (repeatable)")
+      ->type_name("ID[,ID...]")
+      ->allow_extra_args(false)
+      ->group(group);
 }
 
 uint64_t random_seed() {

@@ -1,17 +1,29 @@
-// tools/rwkv-run/cli_args.h: command-line parsing shared by `generate` and
-// `chat`: checked numbers, the model options (-m, --device, --dtype, --threads,
-// --tokenizer) and the sampler options (--temp, --top-p, ...).
+// tools/rwkv-run/cli_args.h: the one option style of every rwkv-run command,
+// on CLI11 (Debian libcli11-dev).
+//
+// Each command builds a cli::Command (a CLI::App named "rwkv-run <cmd>") and
+// adds its options; the options several commands share are added by the
+// add_* functions below so that they are spelled, checked and documented the
+// same everywhere: -m/--model FILE, --device, --dtype, -t/--threads, -q/--quiet,
+// --json [FILE], --tokenizer and the sampler options.
 //
 // Every problem is a CliError carrying the exit code (2 usage, 1 run time) and
-// one line naming the problem and the fix; report() prints it as
-// "rwkv-run <cmd>: <message>".
+// one line naming the problem; report() prints it as "rwkv-run <cmd>: <message>",
+// usage errors followed by "(see rwkv-run <cmd> --help)".
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace rwkv {
+class Engine;
+}
 
 namespace cli {
 
@@ -20,52 +32,92 @@ struct CliError : std::runtime_error {
   int exit_code;
 };
 
-// A usage error (exit 2); the message should say how to fix the call.
+// A usage error (exit 2); the message names the option and the value.
 [[noreturn]] void usage_fail(const std::string& msg);
 // A run-time error (exit 1).
 [[noreturn]] void runtime_fail(const std::string& msg);
 
-// Prints "rwkv-run <cmd>: <e.what()>" on stderr (one line) and returns the exit code.
+// Prints "rwkv-run <cmd>: <e.what()>" on stderr (one line; usage errors end with
+// " (see rwkv-run <cmd> --help)") and returns the exit code.
 int report(const char* cmd, const CliError& e);
 
-// Numbers from option values. `opt` names the option in the message.
+// Checked numbers from option values. `opt` names the option in the message.
 double parse_double(const std::string& opt, const std::string& value, double lo, double hi);
 long long parse_int(const std::string& opt, const std::string& value, long long lo, long long hi);
 uint64_t parse_u64(const std::string& opt, const std::string& value);
-// "1,2,3" (commas or spaces) -> ids in [0, 2^31).
-std::vector<int32_t> parse_id_list(const std::string& opt, const std::string& value);
+// "1,2,3" (commas or spaces) -> ids in [lo, hi].
+std::vector<int32_t> parse_id_list(const std::string& opt, const std::string& value, long long lo = 0,
+                                   long long hi = INT32_MAX);
+// "1,2,3" (commas only) -> whole numbers in [lo, hi], at least one.
+std::vector<int> parse_int_list(const std::string& opt, const std::string& value, long long lo, long long hi);
 
-// Walks argv; `value()` takes the next argument as the option's value.
-class ArgCursor {
+// One command's parser. parse() returns false when --help was printed (exit 0),
+// throws CliError(2) for every usage problem, and leaves unknown options and
+// stray arguments to no one: they are usage errors naming the argument.
+class Command {
  public:
-  ArgCursor(int argc, char** argv) : argc_(argc), argv_(argv) {}
-  bool done() const { return i_ >= argc_; }
-  // The next argument; an "--opt=value" form is split, so value() returns "value".
-  std::string next();
-  // The current option's value (inline "=value" or the next argument).
-  std::string value();
+  Command(const std::string& name, const std::string& description);
+  CLI::App& app() { return app_; }
+  const std::string& name() const { return name_; }
+  bool parse(int argc, char** argv);  // argv[0] is the subcommand
+  // Runs `body` and turns CliError / exceptions into the exit code (one line on stderr).
+  int run(const std::function<int()>& body) const;
 
  private:
-  int argc_;
-  char** argv_;
-  int i_ = 1;  // argv[0] is the subcommand
-  std::string opt_;
-  std::optional<std::string> inline_value_;
+  std::string name_;
+  CLI::App app_;
 };
 
-// Model options common to generate and chat.
+// ---- options shared by several commands
+// -m/--model FILE; with `positional`, a first positional MODEL is accepted too
+// (not both). resolve_model() then says which, or fails naming the command's usage.
+struct ModelArg {
+  std::string flag, positional;
+  const std::string& path() const { return flag.empty() ? positional : flag; }
+};
+void add_model(CLI::App& app, ModelArg& m, bool positional);
+// Fails (usage) when neither or both forms were given; `example` shows a call.
+void require_model(const ModelArg& m, const std::string& example);
+
+// --device auto|cpu|cuda|cuda:N (default auto).
+void add_device(CLI::App& app, std::string& device);
+// --dtype fp32|fp16|bf16 (empty: the device's default).
+void add_dtype(CLI::App& app, std::string& dtype, const std::string& help);
+// -t/--threads N in [0, 1024], 0 = all hardware threads.
+void add_threads(CLI::App& app, int& threads);
+// -q/--quiet.
+void add_quiet(CLI::App& app, bool& quiet, const std::string& help);
+// --tokenizer world|20b|bytes|FILE.
+void add_tokenizer(CLI::App& app, std::string& tokenizer);
+
+// --json [FILE]: the JSON on stdout in place of the usual output, or with FILE
+// also written to FILE (any name).
+struct JsonOutput {
+  std::string file;  // empty: stdout
+  CLI::Option* option = nullptr;
+  bool wanted() const { return option && option->count() > 0; }
+};
+void add_json(CLI::App& app, JsonOutput& json, const std::string& what);
+// Writes `text` to `path` through a temporary file renamed into place (run-time error on failure).
+void write_file_atomic(const std::string& path, const std::string& text);
+
+// The one note on stderr about what --device auto picked (runtime/engine/device.h),
+// printed in a build with a real GPU path only; `who` starts the line ("rwkv-run logits").
+void print_device_note(const std::string& who, const rwkv::Engine& engine);
+
+// ---- generate and chat
 struct ModelOptions {
-  std::string path;               // -m / --model, or the first positional argument
-  std::string device = "cpu";     // cpu | cuda | cuda:N
+  ModelArg model;
+  std::string device = "auto";
   std::string dtype;              // "" = the device's default
   int threads = 0;                // 0 = all hardware threads
   std::string tokenizer;          // "" = the kind that goes with the model's vocabulary
+  std::string path;               // the model file, set by finish_model_options()
 };
-// If `opt` is a model option, reads its value from `args` into `o` and returns true.
-bool parse_model_option(const std::string& opt, ArgCursor& args, ModelOptions& o);
-extern const char kModelOptionsHelp[];
+void add_model_options(CLI::App& app, ModelOptions& o);
+// After parsing: the model given once.
+void finish_model_options(ModelOptions& o, const std::string& example);
 
-// Sampler options common to generate and chat (defaults set by each command).
 struct SamplerOptions {
   double temp = 1.0, top_p = 0.85;
   int top_k = 0;
@@ -73,9 +125,8 @@ struct SamplerOptions {
   std::optional<uint64_t> seed;   // none: a random seed, printed so a run can be repeated
   std::vector<int32_t> ban;       // --ban ID[,ID...] (repeatable)
 };
-bool parse_sampler_option(const std::string& opt, ArgCursor& args, SamplerOptions& o);
-// The help lines of the sampler options, showing the command's defaults.
-std::string sampler_options_help(const SamplerOptions& defaults);
+// The sampler options, their help showing `o`'s values as the defaults.
+void add_sampler_options(CLI::App& app, SamplerOptions& o);
 
 // A seed from the system's random device (for runs without --seed).
 uint64_t random_seed();

@@ -72,7 +72,7 @@ std::unique_ptr<rwkv::Engine> open_engine(const rwkv::Model& model, const ModelO
                               "; --device cpu runs without a GPU)";
   try {
     auto engine = std::make_unique<rwkv::Engine>(model, eo);
-    if (!engine->device_note().empty()) std::fprintf(stderr, "rwkv-run: %s\n", engine->device_note().c_str());
+    print_device_note("rwkv-run", *engine);
     return engine;
   } catch (const rwkv::InputError& e) {
     if (e.kind == rwkv::InputError::Kind::unsupported) runtime_fail(e.what() + device_hint);

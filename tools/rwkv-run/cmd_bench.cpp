@@ -14,93 +14,106 @@
 #include <string>
 #include <vector>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "rwkv_git_commit.h"
 #include "bench/bench_report.h"
 #include "bench/bench_run.h"
 #include "bench/synthetic_models.h"
+#include "runtime/engine/device.h"
 #include "runtime/model/model.h"
+#include "runtime/model/synth.h"
 
 namespace {
 
-const char kUsage[] =
-    "usage: rwkv-run bench (MODEL | --synthetic NAME) [options]\n"
-    "  Prefill (ppT) and decode (tgN) throughput on one device, each figure set\n"
-    "  against the device's memory bandwidth and GEMM peak (measured, or given).\n"
-    "  --synthetic NAME    random weights with a released model's shapes, built in\n"
-    "                      memory: v7-0.1B|0.4B|1.5B|2.9B|7.2B, v4-169M|430M|1.5B|3B|7B|14B,\n"
-    "                      v5-0.4B|1.5B|3B|7B, v6-1.6B|3B|7B|14B, v4/v5/v6/v7-tiny\n"
-    "                      (--list-synthetic prints their shapes)\n"
-    "  --device D          cpu, cuda or cuda:N (default: cuda in a CUDA build, else cpu)\n"
-    "  --dtype LIST        weights' dtype(s), e.g. fp16,bf16 (default on cuda: a model\n"
-    "                      file's own dtype, fp16 for --synthetic; the cpu backend\n"
-    "                      computes in fp32 only)\n"
-    "  --pp LIST           prompt lengths T (default 512); --pp-grid: 128,256,...,16384\n"
-    "  --pp-batch LIST     prefill batch sizes B (default 1); every B x T is run\n"
-    "  --grid              the B x T grid: --pp-grid with --pp-batch 1,2,4,8,16\n"
-    "  --tg N              decode steps per pass (default 128; 0: no decode)\n"
-    "  --tg-batch LIST     decode batch sizes (default 1,2,4,8,16,32,64,128,256)\n"
-    "  --warmup N          untimed runs first (default 1)\n"
-    "  --repeat N          timed runs; the median is reported (default 3)\n"
-    "  --bandwidth-gbs X   memory bandwidth to compare with (default: measured by a\n"
-    "                      device copy; 0: do not compare)\n"
-    "  --peak-tflops X     GEMM peak to compare with (default: measured by a large\n"
-    "                      GEMM in the dtype; 0: do not compare)\n"
-    "  --copy-mib N        size of the bandwidth probe's copy (default 1024 on cuda, 256 on cpu)\n"
-    "  --gemm-n N          size of the GEMM probe, N x N x N (default 8192 on cuda, 1024 on cpu)\n"
-    "  --threads N         cpu worker threads (default: all cores)\n"
-    "  --max-rows N        cuda token rows per round (default 512)\n"
-    "  --seed N            synthetic weights' seed (default 0)\n"
-    "  --json [FILE]       also write the results as JSON to FILE (a name ending in\n"
-    "                      .json, or --json=FILE), or to stdout (the table then goes\n"
-    "                      to stderr)\n"
-    "  --quiet             no progress lines\n"
-    "  Times are device times (CUDA events on the backend's stream; steady_clock on\n"
-    "  cpu). Nothing else should run on the device meanwhile.\n";
+struct Options {
+  cli::ModelArg model;
+  std::string synthetic, device = "auto";
+  cli::JsonOutput json;
+  bool quiet = false, have_dtype = false, have_gemm_n = false, list_synthetic = false;
+  std::vector<rwkv::DType> dtypes;
+  rwkv::bench::BenchConfig cfg;
+  int threads = 0, max_rows = 512, copy_mib = 0;
+  unsigned long long seed = 0;
+};
 
-int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "rwkv-run bench: %s (see 'rwkv-run bench --help')\n", msg.c_str());
-  return 2;
+// An option taking a whole number in [lo, hi] into `dst`.
+void add_count(CLI::App& app, const char* name, int& dst, long long lo, long long hi, const std::string& help) {
+  app.add_option_function<std::string>(name, [&dst, name, lo, hi](const std::string& v) {
+       dst = int(cli::parse_int(name, v, lo, hi));
+     }, help)->type_name("N");
 }
 
-bool parse_int(const std::string& s, long long lo, long long hi, int* out) {
-  if (s.empty() || s.size() > 12) return false;
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (*end || errno || v < lo || v > hi) return false;
-  *out = int(v);
-  return true;
+// An option taking a comma-separated list of whole numbers in [lo, hi].
+void add_list(CLI::App& app, const char* name, std::vector<int>& dst, long long lo, long long hi,
+              const std::string& help) {
+  app.add_option_function<std::string>(name, [&dst, name, lo, hi](const std::string& v) {
+       dst = cli::parse_int_list(name, v, lo, hi);
+     }, help)->type_name("LIST");
 }
 
-bool parse_list(const std::string& s, long long lo, long long hi, std::vector<int>* out) {
-  out->clear();
-  size_t i = 0;
-  while (i <= s.size()) {
-    const size_t comma = s.find(',', i);
-    const std::string item = s.substr(i, comma == std::string::npos ? std::string::npos : comma - i);
-    int v = 0;
-    if (!parse_int(item, lo, hi, &v)) return false;
-    out->push_back(v);
-    if (comma == std::string::npos) break;
-    i = comma + 1;
+void add_options(cli::Command& cmd, Options& o) {
+  CLI::App& app = cmd.app();
+  cli::add_model(app, o.model, true);
+  app.add_option("--synthetic", o.synthetic,
+                 "random weights with a released model's shapes, built in memory: v7-0.1B|0.4B|1.5B|2.9B|7.2B, "
+                 "v4-169M|430M|1.5B|3B|7B|14B, v5-0.4B|1.5B|3B|7B, v6-1.6B|3B|7B|14B, v4/v5/v6/v7-tiny")
+      ->type_name("NAME");
+  app.add_flag("--list-synthetic", o.list_synthetic, "print the synthetic models' shapes");
+  cli::add_device(app, o.device);
+  app.add_option_function<std::string>(
+         "--dtype",
+         [&o](const std::string& v) {
+           o.dtypes.clear();
+           for (size_t p = 0; p <= v.size();) {
+             const size_t c = v.find(',', p);
+             const std::string name = v.substr(p, c == std::string::npos ? std::string::npos : c - p);
+             rwkv::DType d;
+             if (!rwkv::dtype_from_name(name, &d)) cli::usage_fail("--dtype must be fp32, fp16 or bf16, got '" + name + "'");
+             o.dtypes.push_back(d);
+             if (c == std::string::npos) break;
+             p = c + 1;
+           }
+           o.have_dtype = true;
+         },
+         "weights' dtype(s), e.g. fp16,bf16 (default on cuda: a model file's own dtype, fp16 for --synthetic; "
+         "the cpu backend computes in fp32 only)")
+      ->type_name("LIST");
+  add_list(app, "--pp", o.cfg.prefill_tokens, 1, 1 << 20, "prompt lengths T (default 512)");
+  app.add_flag_callback("--pp-grid", [&o] { o.cfg.prefill_tokens = {128, 256, 512, 1024, 2048, 4096, 8192, 16384}; },
+                        "prompt lengths 128,256,...,16384");
+  add_list(app, "--pp-batch", o.cfg.prefill_batches, 1, 4096, "prefill batch sizes B (default 1); every B x T is run");
+  app.add_flag_callback("--grid", [&o] {
+    o.cfg.prefill_tokens = {128, 256, 512, 1024, 2048, 4096, 8192, 16384};
+    o.cfg.prefill_batches = {1, 2, 4, 8, 16};
+  }, "the B x T grid: --pp-grid with --pp-batch 1,2,4,8,16");
+  add_count(app, "--tg", o.cfg.decode_steps, 0, 1 << 20, "decode steps per pass (default 128; 0: no decode)");
+  add_list(app, "--tg-batch", o.cfg.decode_batches, 1, 4096, "decode batch sizes (default 1,2,4,8,16,32,64,128,256)");
+  add_count(app, "--warmup", o.cfg.warmup, 0, 100, "untimed runs first (default 1)");
+  add_count(app, "--repeat", o.cfg.repeats, 1, 1000, "timed runs; the median is reported (default 3)");
+  for (const char* name : {"--bandwidth-gbs", "--peak-tflops"}) {
+    double& dst = std::string(name) == "--bandwidth-gbs" ? o.cfg.bandwidth_gbs : o.cfg.peak_tflops;
+    app.add_option_function<std::string>(name, [&dst, name](const std::string& v) {
+         const double x = cli::parse_double(name, v, 0, 1e9);
+         dst = x > 0 ? x : -1;  // 0 on the command line means "do not compare" (-1 in BenchConfig)
+       }, std::string(name) == "--bandwidth-gbs"
+              ? "memory bandwidth to compare with (default: measured by a device copy; 0: do not compare)"
+              : "GEMM peak to compare with (default: measured by a large GEMM in the dtype; 0: do not compare)")
+        ->type_name("X");
   }
-  return !out->empty();
-}
-
-bool parse_double(const std::string& s, double* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(s.c_str(), &end);
-  if (*end || errno || !(v >= 0) || v > 1e9) return false;
-  *out = v;
-  return true;
-}
-
-bool ends_with(const std::string& s, const char* suffix) {
-  const size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+  add_count(app, "--copy-mib", o.copy_mib, 1, 65536, "size of the bandwidth probe's copy (default 1024 on cuda, 256 on cpu)");
+  app.add_option_function<std::string>("--gemm-n", [&o](const std::string& v) {
+       o.cfg.gemm_probe_n = int(cli::parse_int("--gemm-n", v, 16, 32768));
+       o.have_gemm_n = true;
+     }, "size of the GEMM probe, N x N x N (default 8192 on cuda, 1024 on cpu)")->type_name("N");
+  cli::add_threads(app, o.threads);
+  add_count(app, "--max-rows", o.max_rows, 1, 1 << 16, "cuda token rows per round (default 512)");
+  app.add_option_function<std::string>("--seed", [&o](const std::string& v) { o.seed = cli::parse_u64("--seed", v); },
+                                       "synthetic weights' seed (default 0)")->type_name("N");
+  cli::add_json(app, o.json, "the results (the table then goes to stderr)");
+  cli::add_quiet(app, o.quiet, "no progress lines");
+  app.footer("Times are device times (CUDA events on the backend's stream; steady_clock on cpu). Nothing else\n"
+             "should run on the device meanwhile.");
 }
 
 void print_synthetic_list() {
@@ -117,203 +130,89 @@ void print_synthetic_list() {
   }
 }
 
-// Writes `text` to `path` through a temporary file renamed into place.
-bool write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp" + std::to_string(getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return false;
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return false;
+// The benchmark of options `o` (parsed; o.device is "cpu" or "cuda:N").
+int run(Options& o) {
+  rwkv::bench::BenchConfig& cfg = o.cfg;
+  const bool cpu = o.device == "cpu";
+  // Defaults that depend on the device: cpu computes in fp32 only; on cuda a
+  // synthetic model runs in fp16 and a file in its own dtype (set below).
+  if (!o.have_dtype) o.dtypes = {cpu ? rwkv::DType::f32 : rwkv::DType::f16};
+  if (cpu && !o.have_gemm_n) cfg.gemm_probe_n = 1024;
+  if (o.copy_mib == 0) o.copy_mib = cpu ? 256 : 1024;
+  cfg.copy_probe_bytes = size_t(o.copy_mib) << 20;
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto log = [&](const std::string& s) {
+    const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!o.quiet) std::fprintf(stderr, "bench: [%6.1fs] %s\n", at, s.c_str());
+  };
+  rwkv::bench::validate_config(cfg);
+  std::unique_ptr<rwkv::Model> model;
+  rwkv::bench::ReportInfo info;
+  info.version = RWKV_RUN_VERSION;
+  info.commit = RWKV_GIT_COMMIT;
+  if (!o.synthetic.empty()) {
+    const rwkv::SynthSpec spec = rwkv::bench::synthetic_spec(o.synthetic);
+    // Host copy in bf16 when any run wants bf16 (fp16 from bf16 is exact for
+    // these value ranges), else in the first dtype.
+    rwkv::DType host = o.dtypes[0];
+    for (rwkv::DType d : o.dtypes)
+      if (d == rwkv::DType::bf16) host = d;
+    log("building synthetic " + o.synthetic + " in memory (" + rwkv::dtype_name(host) + ")");
+    model = rwkv::make_synth_model(spec, host, o.seed, 0);
+    info.model_source = "synthetic " + o.synthetic + " (seed " + std::to_string(o.seed) + ")";
+  } else {
+    log("loading " + o.model.path());
+    model = rwkv::load_model(o.model.path());
+    info.model_source = o.model.path();
+    if (!o.have_dtype && !cpu) {
+      const rwkv::Tensor* t = model->find("blocks.0.att.key.weight");
+      if (t) o.dtypes = {t->dtype};
+    }
   }
-  return true;
+  std::vector<rwkv::bench::RunResult> runs;
+  for (rwkv::DType d : o.dtypes) {
+    rwkv::bench::TargetOptions t;
+    t.device = o.device;
+    t.dtype = d;
+    t.threads = o.threads;
+    t.max_rows = o.max_rows;
+    runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
+  }
+  const std::string table = rwkv::bench::report_table(info, *model, cfg, runs);
+  if (o.json.wanted() && o.json.file.empty()) {
+    std::fputs(table.c_str(), stderr);
+    std::fputs(rwkv::bench::report_json(info, *model, cfg, runs).c_str(), stdout);
+  } else {
+    std::fputs(table.c_str(), stdout);
+    if (o.json.wanted()) cli::write_file_atomic(o.json.file, rwkv::bench::report_json(info, *model, cfg, runs));
+  }
+  std::fflush(stdout);
+  return 0;
 }
 
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  std::string model_path, synthetic, device, json_path;
-  bool json = false, quiet = false, have_dtype = false, have_gemm_n = false;
-  std::vector<rwkv::DType> dtypes;
-  rwkv::bench::BenchConfig cfg;
-  int threads = 0, max_rows = 512, copy_mib = 0;
-  unsigned long long seed = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    std::string v;
-    auto value = [&]() {
-      if (i + 1 >= argc) return false;
-      v = argv[++i];
-      return true;
-    };
-    auto need = [&]() {
-      if (!value()) {
-        usage_error(a + " needs a value");
-        return false;
-      }
-      return true;
-    };
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--list-synthetic") {
+  Options o;
+  cli::Command cmd("bench",
+                   "Prefill (ppT) and decode (tgN) throughput on one device, each figure set against the\n"
+                   "device's memory bandwidth and GEMM peak (measured, or given). The model: -m MODEL (or\n"
+                   "MODEL) or --synthetic NAME.");
+  add_options(cmd, o);
+  return cmd.run([&] {
+    if (!cmd.parse(argc, argv)) return 0;
+    if (o.list_synthetic) {
       print_synthetic_list();
       return 0;
-    } else if (a == "--synthetic") {
-      if (!need()) return 2;
-      synthetic = v;
-    } else if (a == "--device") {
-      if (!need()) return 2;
-      device = v;
-    } else if (a == "--dtype") {
-      if (!need()) return 2;
-      dtypes.clear();
-      size_t p = 0;
-      while (p <= v.size()) {
-        const size_t c = v.find(',', p);
-        const std::string name = v.substr(p, c == std::string::npos ? std::string::npos : c - p);
-        rwkv::DType d;
-        if (!rwkv::dtype_from_name(name, &d)) return usage_error("unknown dtype '" + name + "'");
-        dtypes.push_back(d);
-        if (c == std::string::npos) break;
-        p = c + 1;
-      }
-      have_dtype = true;
-    } else if (a == "--pp") {
-      if (!need()) return 2;
-      if (!parse_list(v, 1, 1 << 20, &cfg.prefill_tokens)) return usage_error("--pp needs lengths in [1, 1048576]");
-    } else if (a == "--pp-grid" || a == "--grid") {
-      cfg.prefill_tokens.clear();
-      for (int t = 128; t <= 16384; t *= 2) cfg.prefill_tokens.push_back(t);
-      if (a == "--grid") cfg.prefill_batches = {1, 2, 4, 8, 16};
-    } else if (a == "--pp-batch") {
-      if (!need()) return 2;
-      if (!parse_list(v, 1, 4096, &cfg.prefill_batches)) return usage_error("--pp-batch needs sizes in [1, 4096]");
-    } else if (a == "--tg") {
-      if (!need()) return 2;
-      if (!parse_int(v, 0, 1 << 20, &cfg.decode_steps)) return usage_error("--tg needs a count in [0, 1048576]");
-    } else if (a == "--tg-batch") {
-      if (!need()) return 2;
-      if (!parse_list(v, 1, 4096, &cfg.decode_batches)) return usage_error("--tg-batch needs sizes in [1, 4096]");
-    } else if (a == "--warmup") {
-      if (!need()) return 2;
-      if (!parse_int(v, 0, 100, &cfg.warmup)) return usage_error("--warmup needs a count in [0, 100]");
-    } else if (a == "--repeat") {
-      if (!need()) return 2;
-      if (!parse_int(v, 1, 1000, &cfg.repeats)) return usage_error("--repeat needs a count in [1, 1000]");
-    } else if (a == "--bandwidth-gbs" || a == "--peak-tflops") {
-      if (!need()) return 2;
-      double x = 0;
-      if (!parse_double(v, &x)) return usage_error(a + " needs a non-negative number");
-      // 0 on the command line means "do not compare" (-1 in BenchConfig).
-      (a == "--bandwidth-gbs" ? cfg.bandwidth_gbs : cfg.peak_tflops) = x > 0 ? x : -1;
-    } else if (a == "--copy-mib") {
-      if (!need()) return 2;
-      if (!parse_int(v, 1, 65536, &copy_mib)) return usage_error("--copy-mib needs a size in [1, 65536]");
-    } else if (a == "--gemm-n") {
-      if (!need()) return 2;
-      if (!parse_int(v, 16, 32768, &cfg.gemm_probe_n)) return usage_error("--gemm-n needs a size in [16, 32768]");
-      have_gemm_n = true;
-    } else if (a == "--threads") {
-      if (!need()) return 2;
-      if (!parse_int(v, 1, 1024, &threads)) return usage_error("--threads needs a count in [1, 1024]");
-    } else if (a == "--max-rows") {
-      if (!need()) return 2;
-      if (!parse_int(v, 1, 1 << 16, &max_rows)) return usage_error("--max-rows needs a count in [1, 65536]");
-    } else if (a == "--seed") {
-      if (!need()) return 2;
-      char* end = nullptr;
-      errno = 0;
-      seed = std::strtoull(v.c_str(), &end, 10);
-      if (v.empty() || v[0] == '-' || *end || errno) return usage_error("--seed needs a non-negative integer");
-    } else if (a == "--json") {
-      json = true;
-      if (i + 1 < argc && (ends_with(argv[i + 1], ".json") || std::strcmp(argv[i + 1], "-") == 0)) {
-        json_path = argv[++i];
-        if (json_path == "-") json_path.clear();
-      }
-    } else if (a.rfind("--json=", 0) == 0) {
-      json = true;
-      json_path = a.substr(7);
-      if (json_path.empty()) return usage_error("--json= needs a file name");
-    } else if (a == "--quiet" || a == "-q") {
-      quiet = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      return usage_error("unknown option '" + a + "'");
-    } else if (model_path.empty()) {
-      model_path = a;
-    } else {
-      return usage_error("unexpected argument '" + a + "'");
     }
-  }
-  if (model_path.empty() == synthetic.empty()) return usage_error("needs a MODEL file or --synthetic NAME (one of them)");
-  if (device.empty()) device = std::strcmp(RWKV_RUN_GPU_PATH, "cuda") == 0 ? "cuda" : "cpu";
-  const bool cpu = device == "cpu";
-  // Defaults that depend on the device: cpu computes in fp32 only; on cuda a
-  // synthetic model runs in fp16 and a file in its own dtype (set below).
-  if (!have_dtype) dtypes = {cpu ? rwkv::DType::f32 : rwkv::DType::f16};
-  if (cpu && !have_gemm_n) cfg.gemm_probe_n = 1024;
-  if (copy_mib == 0) copy_mib = cpu ? 256 : 1024;
-  cfg.copy_probe_bytes = size_t(copy_mib) << 20;
-
-  const auto t0 = std::chrono::steady_clock::now();
-  auto log = [&](const std::string& s) {
-    const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!quiet) std::fprintf(stderr, "bench: [%6.1fs] %s\n", at, s.c_str());
-  };
-  try {
-    rwkv::bench::validate_config(cfg);
-    std::unique_ptr<rwkv::Model> model;
-    rwkv::bench::ReportInfo info;
-    info.version = RWKV_RUN_VERSION;
-    info.commit = RWKV_GIT_COMMIT;
-    if (!synthetic.empty()) {
-      const rwkv::SynthSpec spec = rwkv::bench::synthetic_spec(synthetic);
-      // Host copy in bf16 when any run wants bf16 (fp16 from bf16 is exact for
-      // these value ranges), else in the first dtype.
-      rwkv::DType host = dtypes[0];
-      for (rwkv::DType d : dtypes)
-        if (d == rwkv::DType::bf16) host = d;
-      log("building synthetic " + synthetic + " in memory (" + rwkv::dtype_name(host) + ")");
-      model = rwkv::make_synth_model(spec, host, seed, 0);
-      info.model_source = "synthetic " + synthetic + " (seed " + std::to_string(seed) + ")";
-    } else {
-      log("loading " + model_path);
-      model = rwkv::load_model(model_path);
-      info.model_source = model_path;
-      if (!have_dtype && !cpu) {
-        const rwkv::Tensor* t = model->find("blocks.0.att.key.weight");
-        if (t) dtypes = {t->dtype};
-      }
-    }
-    std::vector<rwkv::bench::RunResult> runs;
-    for (rwkv::DType d : dtypes) {
-      rwkv::bench::TargetOptions t;
-      t.device = device;
-      t.dtype = d;
-      t.threads = threads;
-      t.max_rows = max_rows;
-      runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
-    }
-    const std::string table = rwkv::bench::report_table(info, *model, cfg, runs);
-    if (json && json_path.empty()) {
-      std::fputs(table.c_str(), stderr);
-      std::fputs(rwkv::bench::report_json(info, *model, cfg, runs).c_str(), stdout);
-    } else {
-      std::fputs(table.c_str(), stdout);
-      if (json && !write_file(json_path, rwkv::bench::report_json(info, *model, cfg, runs))) {
-        std::fprintf(stderr, "rwkv-run bench: cannot write %s: %s\n", json_path.c_str(), std::strerror(errno));
-        return 1;
-      }
-    }
-    std::fflush(stdout);
-    return 0;
-  } catch (const rwkv::Error& e) {
-    std::fprintf(stderr, "rwkv-run bench: %s\n", e.what());
-    return 1;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "rwkv-run bench: out of host memory\n");
-    return 1;
-  }
+    if (!o.synthetic.empty() && !o.model.path().empty()) cli::usage_fail("give a MODEL file or --synthetic NAME, not both");
+    if (o.synthetic.empty()) cli::require_model(o.model, "rwkv-run bench -m MODEL, or rwkv-run bench --synthetic NAME");
+    // The device-dependent defaults need the device "auto" stands for.
+    std::string note;
+    o.device = rwkv::resolve_device(rwkv::parse_device(o.device), &note).name();
+    if (!note.empty() && std::strcmp(RWKV_RUN_GPU_PATH, "cuda") == 0 && !o.quiet)
+      std::fprintf(stderr, "rwkv-run bench: %s\n", note.c_str());
+    return run(o);
+  });
 }

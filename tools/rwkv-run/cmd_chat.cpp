@@ -18,9 +18,6 @@
 
 namespace {
 
-using cli::ArgCursor;
-using cli::CliError;
-
 cli::SamplerOptions chat_sampling_defaults() {
   cli::SamplerOptions s;  // ChatRWKV v2 chat.py (GEN_TEMP, GEN_TOP_P, GEN_alpha_*), decay 0.996
   s.temp = 1.0;
@@ -31,28 +28,6 @@ cli::SamplerOptions chat_sampling_defaults() {
   return s;
 }
 
-std::string usage() {
-  return std::string(
-             "usage: rwkv-run chat -m MODEL [options]\n"
-             "  Talk with a model, ChatRWKV style. Each line you type is a message; the reply\n"
-             "  streams and ends at a blank line. Lines starting with '+' are commands\n"
-             "  (+help lists them). Ctrl-C stops a reply, Ctrl-D quits.\n"
-             "  World and byte-level models use the 'User: ...' / 'Assistant:' format, 20B\n"
-             "  (Pile, Raven) models the Bob / Alice format; --prompt FILE sets another\n"
-             "  (format: tools/rwkv-run/prompts/assistant.txt).\n\n") +
-         cli::kModelOptionsHelp +
-         "chat:\n"
-         "  --prompt FILE          chat prompt file: names, separator, initial conversation\n"
-         "  --reply-max N          tokens per reply at most (default 999)\n"
-         "  --gen-len N            tokens per free generation, +gen etc. (default 200)\n"
-         "  --echo                 print the 'User: ' prompt and each input line on stdout\n"
-         "                         (for transcripts of piped input; automatic on a terminal)\n"
-         "  -h, --help             this help\n" +
-         cli::sampler_options_help(chat_sampling_defaults()) +
-         "  (-temp=X and -top_p=X at the end of a line change them for that line.)\n\n" +
-         cli::kChatHelp;
-}
-
 struct Options {
   cli::ModelOptions model;
   cli::SamplerOptions sampling = chat_sampling_defaults();
@@ -61,26 +36,29 @@ struct Options {
   bool echo = false;
 };
 
-Options parse(int argc, char** argv, bool* help) {
-  Options o;
-  ArgCursor args(argc, argv);
-  while (!args.done()) {
-    const std::string a = args.next();
-    if (a == "-h" || a == "--help") {
-      *help = true;
-      return o;
-    }
-    if (cli::parse_model_option(a, args, o.model) || cli::parse_sampler_option(a, args, o.sampling)) continue;
-    if (a == "--prompt") o.prompt_file = args.value();
-    else if (a == "--reply-max") o.reply_max = int(cli::parse_int(a, args.value(), 1, 1000000));
-    else if (a == "--gen-len") o.gen_len = int(cli::parse_int(a, args.value(), 1, 100000000));
-    else if (a == "--echo") o.echo = true;
-    else if (a.size() > 1 && a[0] == '-') cli::usage_fail("unknown option '" + a + "' (see 'rwkv-run chat --help')");
-    else if (o.model.path.empty()) o.model.path = a;
-    else cli::usage_fail("unexpected argument '" + a + "' (one model only; see 'rwkv-run chat --help')");
-  }
-  if (o.model.path.empty()) cli::usage_fail("no model given: rwkv-run chat -m MODEL");
-  return o;
+void add_options(cli::Command& cmd, Options& o) {
+  CLI::App& app = cmd.app();
+  cli::add_model_options(app, o.model);
+  const char* group = "chat";
+  app.add_option("--prompt", o.prompt_file, "chat prompt file: names, separator, initial conversation")
+      ->type_name("FILE")
+      ->group(group);
+  app.add_option_function<std::string>(
+         "--reply-max", [&o](const std::string& v) { o.reply_max = int(cli::parse_int("--reply-max", v, 1, 1000000)); },
+         "tokens per reply at most (default 999)")
+      ->type_name("N")
+      ->group(group);
+  app.add_option_function<std::string>(
+         "--gen-len", [&o](const std::string& v) { o.gen_len = int(cli::parse_int("--gen-len", v, 1, 100000000)); },
+         "tokens per free generation, +gen etc. (default 200)")
+      ->type_name("N")
+      ->group(group);
+  app.add_flag("--echo", o.echo,
+               "print the 'User: ' prompt and each input line on stdout (for transcripts of piped input; "
+               "automatic on a terminal)")
+      ->group(group);
+  cli::add_sampler_options(app, o.sampling);
+  app.footer(std::string("(-temp=X and -top_p=X at the end of a line change them for that line.)\n\n") + cli::kChatHelp);
 }
 
 int run(const Options& o) {
@@ -135,18 +113,17 @@ int run(const Options& o) {
 }  // namespace
 
 int cmd_chat(int argc, char** argv) {
-  try {
-    bool help = false;
-    const Options o = parse(argc, argv, &help);
-    if (help) {
-      std::fputs(usage().c_str(), stdout);
-      return 0;
-    }
+  Options o;
+  cli::Command cmd("chat",
+                   "Talk with a model, ChatRWKV style. Each line you type is a message; the reply streams and\n"
+                   "ends at a blank line. Lines starting with '+' are commands (+help lists them). Ctrl-C\n"
+                   "stops a reply, Ctrl-D quits. World and byte-level models use the 'User: ...' /\n"
+                   "'Assistant:' format, 20B (Pile, Raven) models the Bob / Alice format; --prompt FILE sets\n"
+                   "another (format: tools/rwkv-run/prompts/assistant.txt).");
+  add_options(cmd, o);
+  return cmd.run([&] {
+    if (!cmd.parse(argc, argv)) return 0;
+    cli::finish_model_options(o.model, "rwkv-run chat -m MODEL");
     return run(o);
-  } catch (const CliError& e) {
-    return cli::report("chat", e);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "rwkv-run chat: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -1,29 +1,18 @@
-// tools/rwkv-run/cmd_convert.cpp: `rwkv-run convert IN OUT.safetensors`,
+// tools/rwkv-run/cmd_convert.cpp: `rwkv-run convert IN OUT.safetensors` (or -m IN OUT),
 // any supported model file to safetensors with the official tensor names
 // (rwkv.cpp files converted back to official values), optionally cast.
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstring>
 #include <string>
+#include <vector>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "runtime/model/model.h"
 #include "runtime/model/safetensors_writer.h"
 
 namespace {
-
-const char kUsage[] =
-    "usage: rwkv-run convert IN OUT.safetensors [--dtype fp32|fp16|bf16]\n"
-    "  Reads IN (.pth, safetensors or rwkv.cpp .bin) and writes OUT as safetensors\n"
-    "  with the official tensor names and shapes. --dtype casts every tensor\n"
-    "  (round to nearest even); by default each tensor keeps its dtype\n"
-    "  (quantised rwkv.cpp tensors become fp32). OUT appears only when complete.\n";
-
-int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "rwkv-run convert: %s (see 'rwkv-run convert --help')\n", msg.c_str());
-  return 2;
-}
 
 void progress(void*, uint64_t done, uint64_t total) {
   std::fprintf(stderr, "\rreading %5.1f%%", total ? 100.0 * double(done) / double(total) : 100.0);
@@ -33,38 +22,34 @@ void progress(void*, uint64_t done, uint64_t total) {
 }  // namespace
 
 int cmd_convert(int argc, char** argv) {
-  std::string in, out;
-  bool have_dtype = false;
-  rwkv::DType dtype = rwkv::DType::f32;
-  for (int i = 1; i < argc; i++) {
-    const char* a = argv[i];
-    if (!std::strcmp(a, "--dtype")) {
-      if (i + 1 >= argc) return usage_error("--dtype needs a value (fp32, fp16 or bf16)");
-      if (!rwkv::dtype_from_name(argv[++i], &dtype)) return usage_error(std::string("unknown dtype '") + argv[i] + "'");
-      have_dtype = true;
-    } else if (!std::strcmp(a, "--help") || !std::strcmp(a, "-h")) {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a[0] == '-' && a[1]) {
-      return usage_error(std::string("unknown option '") + a + "'");
-    } else if (in.empty()) {
-      in = a;
-    } else if (out.empty()) {
-      out = a;
-    } else {
-      return usage_error(std::string("unexpected argument '") + a + "'");
-    }
-  }
-  if (out.empty()) return usage_error("needs IN and OUT");
-  try {
-    auto m = rwkv::load_model(in, isatty(2) ? progress : nullptr, nullptr);
+  cli::ModelArg model;
+  std::vector<std::string> files;  // [IN] OUT
+  std::string dtype_name;
+  cli::Command cmd("convert",
+                   "Reads IN (.pth, safetensors or rwkv.cpp .bin; or -m IN) and writes OUT as safetensors with\n"
+                   "the official tensor names and shapes. OUT appears only when complete.");
+  cli::add_model(cmd.app(), model, false);
+  cmd.app()
+      .add_option("IN OUT", files, "the model file (unless -m) and the safetensors file to write")
+      ->expected(1, 2)
+      ->type_name("");
+  cli::add_dtype(cmd.app(), dtype_name,
+                 "cast every tensor to fp32, fp16 or bf16 (round to nearest even); by default each tensor keeps "
+                 "its dtype (quantised rwkv.cpp tensors become fp32)");
+  return cmd.run([&] {
+    if (!cmd.parse(argc, argv)) return 0;
+    if (model.flag.empty() && files.size() == 2) model.positional = files[0];
+    if (files.size() != (model.flag.empty() ? 2u : 1u))
+      cli::usage_fail(model.flag.empty() ? "needs IN and OUT: rwkv-run convert IN OUT.safetensors"
+                                         : "with -m IN, give only OUT");
+    const std::string& out = files.back();
+    rwkv::DType dtype = rwkv::DType::f32;
+    const bool have_dtype = !dtype_name.empty() && rwkv::dtype_from_name(dtype_name, &dtype);
+    auto m = rwkv::load_model(model.path(), isatty(2) ? progress : nullptr, nullptr);
     rwkv::write_safetensors(*m, out, have_dtype ? &dtype : nullptr);
     std::printf("wrote %s: RWKV-%s, %zu tensors, %lld parameters%s%s\n", out.c_str(),
                 rwkv::arch_name(m->info.arch), m->tensors().size(), (long long)m->info.params,
                 have_dtype ? ", " : "", have_dtype ? rwkv::dtype_name(dtype) : "");
     return 0;
-  } catch (const rwkv::Error& e) {
-    std::fprintf(stderr, "rwkv-run convert: %s\n", e.what());
-    return 1;
-  }
+  });
 }

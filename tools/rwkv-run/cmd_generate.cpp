@@ -20,35 +20,9 @@
 
 namespace {
 
-using cli::ArgCursor;
 using cli::CliError;
 
 cli::SamplerOptions generate_sampling_defaults() { return cli::SamplerOptions{}; }  // pip PIPELINE_ARGS
-
-std::string usage() {
-  return std::string(
-             "usage: rwkv-run generate -m MODEL [-p PROMPT | --prompt-file FILE | < FILE] [options]\n"
-             "  Continues the prompt and streams the text to stdout. Without -p or\n"
-             "  --prompt-file the prompt is read from stdin. On stderr at the end: load\n"
-             "  time, prompt tokens and prefill tokens/s, generated tokens and decode tokens/s.\n\n") +
-         cli::kModelOptionsHelp +
-         "generation:\n"
-         "  -p, --prompt TEXT      the prompt\n"
-         "  -f, --prompt-file FILE read the prompt from FILE\n"
-         "  -e, --escape           turn \\n, \\t, \\\\ in the prompt into newline, tab, backslash\n"
-         "  -n, --n-tokens N       tokens to generate (default 256; 0: only feed the prompt,\n"
-         "                         with --state-out; -1: until a stop or Ctrl-C)\n"
-         "  --stop TEXT            stop when the text contains TEXT, not printed (repeatable)\n"
-         "  --stop-token ID[,ID]   stop when one of these token ids is drawn (repeatable)\n"
-         "  --ignore-eos           do not stop at token 0 (World / 20B end of text; stops by default)\n"
-         "  --echo                 print the prompt before the continuation\n"
-         "  --state-in FILE        start from a state saved by --state-out (same model)\n"
-         "  --state-out FILE       save the state after the prompt and the generated text\n"
-         "  -q, --quiet            no timings on stderr\n"
-         "  -h, --help             this help\n" +
-         cli::sampler_options_help(generate_sampling_defaults()) +
-         "  Ctrl-C stops the generation (the timings and --state-out still follow).\n";
-}
 
 struct Options {
   cli::ModelOptions model;
@@ -60,52 +34,60 @@ struct Options {
   std::vector<int32_t> stop_tokens;
 };
 
-Options parse(int argc, char** argv, bool* help) {
-  Options o;
-  ArgCursor args(argc, argv);
-  while (!args.done()) {
-    const std::string a = args.next();
-    if (a == "-h" || a == "--help") {
-      *help = true;
-      return o;
-    }
-    if (cli::parse_model_option(a, args, o.model) || cli::parse_sampler_option(a, args, o.sampling)) continue;
-    if (a == "-p" || a == "--prompt") {
-      o.prompt = args.value();
-      o.have_prompt = true;
-    } else if (a == "-f" || a == "--prompt-file") {
-      o.prompt_file = args.value();
-    } else if (a == "-e" || a == "--escape") {
-      o.escape = true;
-    } else if (a == "-n" || a == "--n-tokens") {
-      o.n_tokens = cli::parse_int(a, args.value(), -1, INT32_MAX);
-    } else if (a == "--stop") {
-      o.stops.push_back(args.value());
-      if (o.stops.back().empty()) cli::usage_fail("--stop needs a non-empty text");
-    } else if (a == "--stop-token") {
-      const std::vector<int32_t> ids = cli::parse_id_list(a, args.value());
-      o.stop_tokens.insert(o.stop_tokens.end(), ids.begin(), ids.end());
-    } else if (a == "--ignore-eos") {
-      o.ignore_eos = true;
-    } else if (a == "--echo") {
-      o.echo = true;
-    } else if (a == "--state-in") {
-      o.state_in = args.value();
-    } else if (a == "--state-out") {
-      o.state_out = args.value();
-    } else if (a == "-q" || a == "--quiet") {
-      o.quiet = true;
-    } else if (a.size() > 1 && a[0] == '-') {
-      cli::usage_fail("unknown option '" + a + "' (see 'rwkv-run generate --help')");
-    } else if (o.model.path.empty()) {
-      o.model.path = a;
-    } else {
-      cli::usage_fail("unexpected argument '" + a + "' (the prompt goes after -p; see 'rwkv-run generate --help')");
-    }
-  }
-  if (o.model.path.empty()) cli::usage_fail("no model given: rwkv-run generate -m MODEL -p PROMPT");
-  if (o.have_prompt && !o.prompt_file.empty()) cli::usage_fail("give -p or --prompt-file, not both");
-  return o;
+// The options of `generate` on `cmd`, stored into `o`; returns the -p option (to tell an empty -p from none).
+CLI::Option* add_options(cli::Command& cmd, Options& o) {
+  CLI::App& app = cmd.app();
+  cli::add_model_options(app, o.model);
+  const char* group = "generation";
+  CLI::Option* prompt = app.add_option("-p,--prompt", o.prompt, "the prompt")->type_name("TEXT")->group(group);
+  app.add_option("-f,--prompt-file", o.prompt_file, "read the prompt from FILE")
+      ->type_name("FILE")
+      ->excludes(prompt)
+      ->group(group);
+  app.add_flag("-e,--escape", o.escape, "turn \\n, \\t, \\\\ in the prompt into newline, tab, backslash")->group(group);
+  app.add_option_function<std::string>(
+         "-n,--n-tokens", [&o](const std::string& v) { o.n_tokens = cli::parse_int("-n", v, -1, INT32_MAX); },
+         "tokens to generate (default 256; 0: only feed the prompt, with --state-out; -1: until a stop or Ctrl-C)")
+      ->type_name("N")
+      ->group(group);
+  app.add_option_function<std::vector<std::string>>(
+         "--stop",
+         [&o](const std::vector<std::string>& v) {
+           for (const std::string& t : v) {
+             if (t.empty()) cli::usage_fail("--stop needs a non-empty text");
+             o.stops.push_back(t);
+           }
+         },
+         "stop when the text contains TEXT, not printed (repeatable)")
+      ->type_name("TEXT")
+      ->allow_extra_args(false)
+      ->group(group);
+  app.add_option_function<std::vector<std::string>>(
+         "--stop-token",
+         [&o](const std::vector<std::string>& v) {
+           for (const std::string& t : v) {
+             const std::vector<int32_t> ids = cli::parse_id_list("--stop-token", t);
+             o.stop_tokens.insert(o.stop_tokens.end(), ids.begin(), ids.end());
+           }
+         },
+         "stop when one of these token ids is drawn (repeatable)")
+      ->type_name("ID[,ID]")
+      ->allow_extra_args(false)
+      ->group(group);
+  app.add_flag("--ignore-eos", o.ignore_eos, "do not stop at token 0 (World / 20B end of text; stops by default)")
+      ->group(group);
+  app.add_flag("--echo", o.echo, "print the prompt before the continuation")->group(group);
+  app.add_option("--state-in", o.state_in, "start from a state saved by --state-out (same model)")
+      ->type_name("FILE")
+      ->group(group);
+  app.add_option("--state-out", o.state_out, "save the state after the prompt and the generated text")
+      ->type_name("FILE")
+      ->group(group);
+  cli::add_quiet(app, o.quiet, "no timings on stderr");
+  app.get_option("--quiet")->group(group);
+  cli::add_sampler_options(app, o.sampling);
+  app.footer("Ctrl-C stops the generation (the timings and --state-out still follow).");
+  return prompt;
 }
 
 std::string read_all(FILE* f, const std::string& name) {
@@ -177,17 +159,36 @@ const char* stop_name(rwkv::StopReason r) {
   return "?";
 }
 
+void check_token_options(const Options& o, int32_t n_vocab) {
+  for (const std::vector<int32_t>* ids : {&o.sampling.ban, &o.stop_tokens})
+    for (int32_t id : *ids)
+      if (id >= n_vocab)
+        cli::usage_fail((ids == &o.stop_tokens ? "--stop-token " : "--ban ") + std::to_string(id) +
+                        " is outside the model's vocabulary [0, " + std::to_string(n_vocab) + ")");
+}
+
+void print_timings(const Options& o, const cli::LoadedModel& lm, size_t n_prompt, const rwkv::GenerateResult& r,
+                   uint64_t seed) {
+  auto rate = [](size_t n, double s) { return s > 0 ? double(n) / s : 0.0; };
+  std::fprintf(stderr, "load:     %.3f s (%s, %s on %s, %s)\n", lm.load_seconds, o.model.path.c_str(),
+               lm.dtype.c_str(), lm.device.c_str(), lm.tokenizer->kind().c_str());
+  if (lm.engine->device_bytes())
+    std::fprintf(stderr, "device:   %.1f MiB held (weights, workspace, state slots)\n",
+                 lm.engine->device_bytes() / 1048576.0);
+  std::fprintf(stderr, "prompt:   %zu tokens in %.3f s, %.1f tokens/s (prefill)\n", n_prompt, r.prefill_seconds,
+               rate(n_prompt, r.prefill_seconds));
+  if (o.n_tokens != 0)
+    std::fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (decode); stop: %s; seed %llu\n",
+                 r.tokens.size(), r.decode_seconds, rate(r.tokens.size(), r.decode_seconds), stop_name(r.reason),
+                 static_cast<unsigned long long>(seed));
+  if (!o.state_out.empty()) std::fprintf(stderr, "state:    saved to %s\n", o.state_out.c_str());
+}
+
 int run(const Options& o) {
   const std::string prompt = read_prompt(o);
   cli::LoadedModel lm = cli::load_model_and_tokenizer(o.model, 1);
   rwkv::Engine& engine = *lm.engine;
-  const int32_t V = lm.info.n_vocab;
-  for (const std::vector<int32_t>* ids : {&o.sampling.ban, &o.stop_tokens})
-    for (int32_t id : *ids)
-      if (id >= V)
-        cli::usage_fail((ids == &o.stop_tokens ? "--stop-token " : "--ban ") + std::to_string(id) +
-                        " is outside the model's vocabulary [0, " + std::to_string(V) + ")");
-
+  check_token_options(o, lm.info.n_vocab);
   if (!o.state_in.empty()) {
     try {
       engine.load_state(0, o.state_in);
@@ -203,7 +204,7 @@ int run(const Options& o) {
   if (!o.ignore_eos && (kind == "world" || kind == "20b")) sp.token_stop.push_back(0);  // end of text
   const uint64_t seed = o.sampling.seed ? *o.sampling.seed : cli::random_seed();
   sp.seed = seed;
-  rwkv::Sampler sampler(sp, rwkv::official_penalty_weight_fn(tok));  // pip's weights (rwkv-spec.md 8.2)
+  rwkv::Sampler sampler(sp, rwkv::official_penalty_weight_fn(tok));  // pip's weights (docs/rwkv-math.md section 8.2)
 
   rwkv::GenerateOptions go;
   go.max_tokens = o.n_tokens < 0 ? size_t(INT32_MAX) : size_t(o.n_tokens);
@@ -213,7 +214,7 @@ int run(const Options& o) {
   auto on_text = [&printer](const std::string& piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
-    printer.last_was_newline = piece.back() == '\n';
+    if (!piece.empty()) printer.last_was_newline = piece.back() == '\n';
     printer.bytes += piece.size();
     return !cli::interrupt_requested();
   };
@@ -239,40 +240,23 @@ int run(const Options& o) {
       cli::runtime_fail(std::string(e.what()) + " (check the --state-out path)");
     }
   }
-
-  if (!o.quiet) {
-    auto rate = [](size_t n, double s) { return s > 0 ? double(n) / s : 0.0; };
-    std::fprintf(stderr, "load:     %.3f s (%s, %s on %s, %s)\n", lm.load_seconds, o.model.path.c_str(),
-                 lm.dtype.c_str(), lm.device.c_str(), kind.c_str());
-    if (engine.device_bytes())
-      std::fprintf(stderr, "device:   %.1f MiB held (weights, workspace, state slots)\n",
-                   engine.device_bytes() / 1048576.0);
-    std::fprintf(stderr, "prompt:   %zu tokens in %.3f s, %.1f tokens/s (prefill)\n", ids.size(),
-                 r.prefill_seconds, rate(ids.size(), r.prefill_seconds));
-    if (o.n_tokens != 0)
-      std::fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (decode); stop: %s; seed %llu\n",
-                   r.tokens.size(), r.decode_seconds, rate(r.tokens.size(), r.decode_seconds), stop_name(r.reason),
-                   static_cast<unsigned long long>(seed));
-    if (!o.state_out.empty()) std::fprintf(stderr, "state:    saved to %s\n", o.state_out.c_str());
-  }
+  if (!o.quiet) print_timings(o, lm, ids.size(), r, seed);
   return 0;
 }
 
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  try {
-    bool help = false;
-    const Options o = parse(argc, argv, &help);
-    if (help) {
-      std::fputs(usage().c_str(), stdout);
-      return 0;
-    }
+  Options o;
+  cli::Command cmd("generate",
+                   "Continues the prompt and streams the text to stdout. Without -p or --prompt-file the prompt\n"
+                   "is read from stdin. On stderr at the end: load time, prompt tokens and prefill tokens/s,\n"
+                   "generated tokens and decode tokens/s.");
+  CLI::Option* prompt = add_options(cmd, o);
+  return cmd.run([&] {
+    if (!cmd.parse(argc, argv)) return 0;
+    cli::finish_model_options(o.model, "rwkv-run generate -m MODEL -p PROMPT");
+    o.have_prompt = prompt->count() > 0;
     return run(o);
-  } catch (const CliError& e) {
-    return cli::report("generate", e);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "rwkv-run generate: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -1,8 +1,11 @@
 // tools/rwkv-run/cmd_logits.cpp: `rwkv-run logits`, the model's raw outputs
 // for a token list, in the golden file formats (testdata/README.md):
 //   logits: raw little-endian float32 [T, V] (with --last: [V])
-//   state:  the flat float32 state in the official order (runtime/backend/state_layout.h),
-//           i.e. the golden state_rnn_final/NNN_*.f32 files concatenated.
+//   --state-in / --state-out: the checked state file of generate, chat and the
+//           C API (runtime/state/state_file.h: model fingerprint, checksum)
+//   --raw-state-out: the flat float32 state in the official order
+//           (runtime/backend/state_layout.h), i.e. the golden
+//           state_rnn_final/NNN_*.f32 files concatenated.
 // Output files are written to a temporary name beside the target and renamed.
 #include <unistd.h>
 
@@ -15,80 +18,55 @@
 #include <string>
 #include <vector>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "runtime/backend/backend.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/model.h"
+#include "runtime/state/state_file.h"
 #include "runtime/tokenizer/tokenizer.h"
 
 namespace {
 
-const char kUsage[] =
-    "usage: rwkv-run logits MODEL (--tokens 1,2,3 | --text TEXT) --out FILE.f32\n"
-    "                       [--device cpu|cuda[:N]] [--dtype fp32|fp16|bf16] [--mode rnn|seq]\n"
-    "                       [--last] [--threads N]\n"
-    "                       [--state-in FILE] [--state-out FILE] [--tokenizer world|20b|bytes|FILE]\n"
-    "  Runs the tokens through the model and writes the logits as raw float32:\n"
-    "  [T, V] rows (one per token), or with --last only the last token's [V].\n"
-    "  --mode rnn feeds one token per call, seq (default) the whole list in one call.\n"
-    "  --device cuda runs the GPU backend (weights in --dtype, default the checkpoint's).\n"
-    "  --state-in starts from a saved state (default: the model's initial state);\n"
-    "  --state-out saves the final state: flat float32 in the official order\n"
-    "  (the golden state_*/NNN_<name>.f32 files concatenated).\n"
-    "  --text is tokenized with the tokenizer that goes with the model's vocabulary\n"
-    "  unless --tokenizer names one.\n";
-
 struct Options {
-  std::string model, tokens, text, out, device = "cpu", mode = "seq", state_in, state_out,
-                                        tokenizer;
-  bool have_dtype = false;
-  rwkv::DType dtype = rwkv::DType::f32;
+  cli::ModelArg model;
+  std::string tokens, text, out, device = "auto", mode = "seq", state_in, state_out, raw_state_out, tokenizer,
+                                  dtype;
   bool have_tokens = false, have_text = false, last = false;
   int threads = 0;
 };
 
-int usage_error(const std::string& msg) {
-  std::fprintf(stderr, "rwkv-run logits: %s\n%s", msg.c_str(), kUsage);
-  return 2;
-}
-
-std::vector<int32_t> parse_tokens(const std::string& s) {
-  std::vector<int32_t> r;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && (s[i] == ',' || s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
-    if (i >= s.size()) break;
-    const char* begin = s.c_str() + i;
-    char* end = nullptr;
-    errno = 0;
-    const long long v = std::strtoll(begin, &end, 10);
-    if (end == begin || errno == ERANGE || v < INT32_MIN || v > INT32_MAX ||
-        (*end && *end != ',' && *end != ' ' && *end != '\t' && *end != '\n'))
-      throw rwkv::Error("--tokens: '" + std::string(begin, std::strcspn(begin, ", \t\n")) +
-                        "' is not a token id");
-    r.push_back(static_cast<int32_t>(v));
-    i = static_cast<size_t>(end - s.c_str());
-  }
-  return r;
-}
-
-std::vector<float> read_floats(const std::string& path, size_t expected) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw rwkv::Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::fseek(f, 0, SEEK_END);
-  const long bytes = std::ftell(f);
-  std::fseek(f, 0, SEEK_SET);
-  if (bytes < 0 || static_cast<size_t>(bytes) != expected * sizeof(float)) {
-    std::fclose(f);
-    throw rwkv::Error(path + ": state file has " + std::to_string(bytes) +
-                      " bytes, the model's state is " + std::to_string(expected) + " floats (" +
-                      std::to_string(expected * sizeof(float)) + " bytes)");
-  }
-  std::vector<float> v(expected);
-  const size_t got = std::fread(v.data(), sizeof(float), expected, f);
-  std::fclose(f);
-  if (got != expected) throw rwkv::Error(path + ": short read");
-  return v;
+void add_options(cli::Command& cmd, Options& o) {
+  CLI::App& app = cmd.app();
+  cli::add_model(app, o.model, true);
+  CLI::Option* tokens = app.add_option("--tokens", o.tokens, "token ids, e.g. 1,2,3")->type_name("IDS");
+  app.add_option("--text", o.text, "text, tokenized with the model's tokenizer (or --tokenizer)")
+      ->type_name("TEXT")
+      ->excludes(tokens);
+  app.add_option("--out", o.out, "logits file: raw float32 [T, V], one row per token (with --last: [V])")
+      ->type_name("FILE")
+      ->required();
+  cli::add_device(app, o.device);
+  cli::add_dtype(app, o.dtype, "cuda: weights' dtype fp32, fp16 or bf16 (default: the checkpoint's; cpu: fp32)");
+  app.add_option_function<std::string>(
+         "--mode",
+         [&o](const std::string& v) {
+           if (v != "rnn" && v != "seq") cli::usage_fail("--mode must be rnn or seq, got '" + v + "'");
+           o.mode = v;
+         },
+         "rnn: one token per call; seq (default): the whole list in one call")
+      ->type_name("M");
+  app.add_flag("--last", o.last, "write only the last token's logits");
+  cli::add_threads(app, o.threads);
+  app.add_option("--state-in", o.state_in, "start from a state file of --state-out, generate or chat (same model)")
+      ->type_name("FILE");
+  app.add_option("--state-out", o.state_out, "save the final state: the checked state file of generate and chat")
+      ->type_name("FILE");
+  app.add_option("--raw-state-out", o.raw_state_out,
+                 "save the final state as raw float32 in the official order (the golden state_*/NNN_<name>.f32 "
+                 "files concatenated)")
+      ->type_name("FILE");
+  cli::add_tokenizer(app, o.tokenizer);
 }
 
 // Writes to PATH.tmp.<pid> and renames it over PATH.
@@ -110,13 +88,14 @@ void write_floats_atomic(const std::string& path, const float* data, size_t n) {
 }
 
 int run(const Options& o) {
-  std::unique_ptr<rwkv::Model> model = rwkv::load_model(o.model);
+  std::unique_ptr<rwkv::Model> model = rwkv::load_model(o.model.path());
   rwkv::EngineOptions eo;
   eo.device = o.device;
   eo.backend.threads = o.threads;
-  if (o.have_dtype) eo.backend.dtype = o.dtype;
+  rwkv::DType dtype;
+  if (!o.dtype.empty() && rwkv::dtype_from_name(o.dtype, &dtype)) eo.backend.dtype = dtype;
   rwkv::Engine engine(*model, eo);
-  if (!engine.device_note().empty()) std::fprintf(stderr, "rwkv-run logits: %s\n", engine.device_note().c_str());
+  cli::print_device_note("rwkv-run logits", engine);
   rwkv::Backend& backend = engine.host_backend();  // states in host memory on every device
   if (backend.device_bytes())
     std::fprintf(stderr, "rwkv-run logits: %s backend holds %.1f MiB of device memory\n", backend.name(),
@@ -126,7 +105,8 @@ int run(const Options& o) {
 
   std::vector<int32_t> tokens;
   if (o.have_tokens) {
-    tokens = parse_tokens(o.tokens);
+    // Malformed ids are usage errors; ids outside the vocabulary are the backend's to refuse.
+    tokens = cli::parse_id_list("--tokens", o.tokens, INT32_MIN, INT32_MAX);
   } else {
     const std::string kind =
         o.tokenizer.empty() ? rwkv::tokenizer_kind_for_vocab(backend.info().n_vocab) : o.tokenizer;
@@ -134,9 +114,10 @@ int run(const Options& o) {
   }
   if (tokens.empty()) throw rwkv::Error("no tokens to run (empty token list)");
 
+  const rwkv::StateFileModel& file_model = engine.state_file_model();
   std::vector<float> state(S);
   if (o.state_in.empty()) backend.init_state(state.data());
-  else state = read_floats(o.state_in, S);
+  else state = rwkv::read_state_file(o.state_in, file_model);
 
   const size_t T = tokens.size();
   std::vector<float> logits((o.last ? 1 : T) * V);
@@ -149,11 +130,10 @@ int run(const Options& o) {
   if (o.mode == "seq") {
     forward(tokens.data(), T, o.last ? rwkv::LogitsMode::last : rwkv::LogitsMode::all, logits.data());
   } else {
-    // Validate everything first so a bad id late in the list changes nothing.
-    for (size_t t = 0; t < T; ++t)
-      if (tokens[t] < 0 || static_cast<size_t>(tokens[t]) >= V)
-        throw rwkv::Error("token " + std::to_string(tokens[t]) + " at position " + std::to_string(t) +
-                          " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    // The whole list is checked first, so a bad id late in it changes nothing.
+    rwkv::Batch whole;
+    whole.seqs.push_back({tokens.data(), T, state.data(), S});
+    rwkv::validate_spans(whole, backend.info().n_vocab);
     for (size_t t = 0; t < T; ++t) {
       float* row = o.last ? logits.data() : logits.data() + t * V;
       forward(&tokens[t], 1, rwkv::LogitsMode::all, row);
@@ -161,7 +141,8 @@ int run(const Options& o) {
   }
 
   write_floats_atomic(o.out, logits.data(), logits.size());
-  if (!o.state_out.empty()) write_floats_atomic(o.state_out, state.data(), state.size());
+  if (!o.state_out.empty()) rwkv::write_state_file(o.state_out, file_model, state.data());
+  if (!o.raw_state_out.empty()) write_floats_atomic(o.raw_state_out, state.data(), state.size());
   std::fprintf(stderr, "rwkv-run logits: %zu tokens, %s mode, wrote %s [%s%zu]%s%s\n", T,
                o.mode.c_str(), o.out.c_str(), o.last ? "" : (std::to_string(T) + ", ").c_str(), V,
                o.state_out.empty() ? "" : " and state ", o.state_out.c_str());
@@ -172,63 +153,17 @@ int run(const Options& o) {
 
 int cmd_logits(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](std::string& dst) {
-      if (i + 1 >= argc) return false;
-      dst = argv[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "-h" || a == "--help") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (a == "--tokens") {
-      if (!value(o.tokens)) return usage_error(a + " needs a value");
-      o.have_tokens = true;
-    } else if (a == "--text") {
-      if (!value(o.text)) return usage_error(a + " needs a value");
-      o.have_text = true;
-    } else if (a == "--out") {
-      if (!value(o.out)) return usage_error(a + " needs a value");
-    } else if (a == "--device") {
-      if (!value(o.device)) return usage_error(a + " needs a value");
-    } else if (a == "--dtype") {
-      if (!value(v)) return usage_error(a + " needs a value");
-      if (!rwkv::dtype_from_name(v, &o.dtype)) return usage_error("--dtype must be fp32, fp16 or bf16");
-      o.have_dtype = true;
-    } else if (a == "--mode") {
-      if (!value(o.mode)) return usage_error(a + " needs a value");
-      if (o.mode != "rnn" && o.mode != "seq") return usage_error("--mode must be rnn or seq");
-    } else if (a == "--state-in") {
-      if (!value(o.state_in)) return usage_error(a + " needs a value");
-    } else if (a == "--state-out") {
-      if (!value(o.state_out)) return usage_error(a + " needs a value");
-    } else if (a == "--tokenizer") {
-      if (!value(o.tokenizer)) return usage_error(a + " needs a value");
-    } else if (a == "--threads") {
-      if (!value(v)) return usage_error(a + " needs a value");
-      char* end = nullptr;
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (end == v.c_str() || *end || n < 0 || n > 1024) return usage_error("--threads: bad count '" + v + "'");
-      o.threads = static_cast<int>(n);
-    } else if (a == "--last") {
-      o.last = true;
-    } else if (!a.empty() && a[0] == '-') {
-      return usage_error("unknown option '" + a + "'");
-    } else if (o.model.empty()) {
-      o.model = a;
-    } else {
-      return usage_error("unexpected argument '" + a + "'");
-    }
-  }
-  if (o.model.empty()) return usage_error("no MODEL given");
-  if (o.have_tokens == o.have_text) return usage_error("give exactly one of --tokens and --text");
-  if (o.out.empty()) return usage_error("--out FILE is required");
-  try {
+  cli::Command cmd("logits",
+                   "Runs the tokens through the model and writes the logits as raw float32. --state-in starts\n"
+                   "from a saved state (default: the model's initial state).");
+  add_options(cmd, o);
+  return cmd.run([&] {
+    if (!cmd.parse(argc, argv)) return 0;
+    cli::require_model(o.model, "rwkv-run logits -m MODEL --tokens 1,2,3 --out FILE.f32");
+    o.have_tokens = cmd.app().count("--tokens") > 0;
+    o.have_text = cmd.app().count("--text") > 0;
+    if (!o.have_tokens && !o.have_text) cli::usage_fail("give one of --tokens and --text");
+    if (o.have_tokens) cli::parse_id_list("--tokens", o.tokens, INT32_MIN, INT32_MAX);  // before the model loads
     return run(o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "rwkv-run logits: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/synth.h"
@@ -79,17 +80,11 @@ bool gpu_present(std::string* name) {
 }  // namespace
 
 int cmd_selfcheck(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf(
-          "usage: rwkv-run selfcheck\n"
-          "  Runs small synthetic RWKV 4, 5.2, 6 and 7 models on the CPU backend and, when a GPU\n"
-          "  is present, on the CUDA backend (fp32 and bf16), and compares their logits.\n");
-      return 0;
-    }
-    std::fprintf(stderr, "rwkv-run selfcheck: unknown option '%s' (see --help)\n", argv[i]);
-    return 2;
-  }
+  cli::Command cmd("selfcheck",
+                   "Runs small synthetic RWKV 4, 5.2, 6 and 7 models on the CPU backend and, when a GPU is\n"
+                   "present, on the CUDA backend (fp32 and bf16), and compares their logits.");
+  const int parsed = cmd.run([&] { return cmd.parse(argc, argv) ? -1 : 0; });
+  if (parsed >= 0) return parsed;  // --help or a usage error
   std::printf("rwkv-run %s\n", rwkv::version_string());
   std::string gpu_name;
   const bool gpu = gpu_present(&gpu_name);

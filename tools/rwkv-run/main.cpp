@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "commands.h"
+#include "rwkv_git_commit.h"
 
 namespace {
 
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
   }
   const char* cmd = argv[1];
   if (!std::strcmp(cmd, "--version") || !std::strcmp(cmd, "-V")) {
-    std::printf("rwkv-run %s (gpu path: %s)\n", RWKV_RUN_VERSION, RWKV_RUN_GPU_PATH);
+    std::printf("rwkv-run %s (commit %s, gpu path: %s)\n", RWKV_RUN_VERSION, RWKV_GIT_COMMIT, RWKV_RUN_GPU_PATH);
     return 0;
   }
   if (!std::strcmp(cmd, "--help") || !std::strcmp(cmd, "-h") || !std::strcmp(cmd, "help")) {
