@@ -171,7 +171,7 @@ void print_timings(const Options& o, const cli::LoadedModel& lm, size_t n_prompt
                    uint64_t seed) {
   auto rate = [](size_t n, double s) { return s > 0 ? double(n) / s : 0.0; };
   std::fprintf(stderr, "load:     %.3f s (%s, %s on %s, %s)\n", lm.load_seconds, o.model.path.c_str(),
-               lm.dtype.c_str(), lm.device.c_str(), lm.tokenizer->kind().c_str());
+               lm.dtype.c_str(), lm.device.c_str(), lm.tokenizer->kind());
   if (lm.engine->device_bytes())
     std::fprintf(stderr, "device:   %.1f MiB held (weights, workspace, state slots)\n",
                  lm.engine->device_bytes() / 1048576.0);
