@@ -6,14 +6,14 @@
 #include <cstdio>
 #include <sstream>
 
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 
 namespace rwkv {
 namespace bench {
 
 namespace {
 
-// ---- JSON (nlohmann-json, runtime/model/json.h) ---------------------------------
+// ---- JSON (nlohmann-json, runtime/core/json.h) ---------------------------------
 
 // A figure: whole numbers as integers, others as doubles, non-finite as null.
 Json number(double v) {

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/tokenizer/read_file.h"
 #include "runtime/tokenizer/tokenizer.h"
 

@@ -20,7 +20,7 @@ JOBS=${JOBS:-$(nproc)}
 export CUDA_EMU_QUIET=1
 export OPENBLAS_NUM_THREADS=1  # 2-core machines, tests run in parallel
 export PATH="/usr/local/cuda/bin:$ROOT/.tools/bin:$PATH"
-CMAKE_COMMON=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+CMAKE_COMMON=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRWKV_WERROR=ON)
 
 STAGES=("$@")
 [ ${#STAGES[@]} -eq 0 ] && STAGES=(emu asan tsan cuda cpu fuzz)

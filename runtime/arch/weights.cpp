@@ -3,9 +3,10 @@
 #include "runtime/arch/weights.h"
 
 #include <algorithm>
+#include <cmath>
 
-#include "runtime/cpu/cpu_ops.h"
-#include "runtime/cpu/torch_bf16_layer_norm.h"
+#include "runtime/arch/layer_norm.h"
+#include "runtime/arch/torch_bf16_layer_norm.h"
 
 namespace rwkv {
 
@@ -37,9 +38,9 @@ std::vector<float> fold_ln0(const WeightReader& r, const ModelInfo& info) {
   for (int v = 0; v < V; ++v) {
     float* x = emb.data() + static_cast<size_t>(v) * C;
     if (bf16_fold) {
-      cpu::torch_bf16_layer_norm(x, gw.data(), bw.data(), C, row.data());
+      torch_bf16_layer_norm(x, gw.data(), bw.data(), C, row.data());
     } else {
-      cpu::layer_norm_row(x, gw.data(), bw.data(), C, row.data());
+      layer_norm_row(x, gw.data(), bw.data(), C, row.data());
     }
     std::copy(row.begin(), row.end(), x);
   }

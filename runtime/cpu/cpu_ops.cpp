@@ -47,21 +47,6 @@ void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_
   });
 }
 
-void layer_norm_row(const float* x, const float* g, const float* b, int n, float* y, float eps) {
-  double sum = 0.0;
-  for (int i = 0; i < n; ++i) sum += x[i];
-  const double mean = sum / n;
-  double var = 0.0;
-  for (int i = 0; i < n; ++i) {
-    const double d = x[i] - mean;
-    var += d * d;
-  }
-  var /= n;
-  const double rstd = 1.0 / std::sqrt(var + static_cast<double>(eps));
-  for (int i = 0; i < n; ++i)
-    y[i] = static_cast<float>((x[i] - mean) * rstd) * g[i] + b[i];
-}
-
 void layer_norm_rows(ThreadPool& pool, const float* x, size_t M, int n, const float* g,
                      const float* b, float* y) {
   const size_t grain = std::max<size_t>(1, 8192 / static_cast<size_t>(n));

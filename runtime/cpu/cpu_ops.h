@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "runtime/arch/layer_norm.h"
 #include "runtime/arch/weights.h"
 #include "runtime/cpu/thread_pool.h"
 
@@ -23,10 +24,9 @@ using Linear = rwkv::Linear;
 void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
             size_t ldy);
 
-// LayerNorm over rows of length n (biased variance, eps 1e-5; rwkv-spec.md 1):
-// y = (x - mean) / sqrt(var + eps) * g + b. Mean and variance in double.
-void layer_norm_row(const float* x, const float* g, const float* b, int n, float* y,
-                    float eps = 1e-5f);
+// LayerNorm of one row (runtime/arch/layer_norm.h, shared with the load-time
+// ln0 fold) and of M rows over the pool.
+using rwkv::layer_norm_row;
 void layer_norm_rows(ThreadPool& pool, const float* x, size_t M, int n, const float* g,
                      const float* b, float* y);
 

@@ -1,7 +1,7 @@
 // runtime/model/read_safetensors.cpp: safetensors files (8-byte little-endian
 // header length, JSON header, raw little-endian data). F32, F16 and BF16
 // tensors become views into the mapped file; `__metadata__` is ignored.
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/model/readers.h"
 
 namespace rwkv {

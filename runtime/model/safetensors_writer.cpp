@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "runtime/core/half_float.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 
 namespace rwkv {
 

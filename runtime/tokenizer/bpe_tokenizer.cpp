@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "runtime/core/error.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/tokenizer/byte_level.h"
 #include "runtime/tokenizer/gpt2_split.h"
 #include "runtime/tokenizer/read_file.h"

@@ -40,7 +40,7 @@ class BpeTokenizer : public Tokenizer {
   using Merge = MergeTable::Merge;
   struct Scratch;  // per-call buffers and word cache
 
-  // Parts of the constructor (JSON values are rwkv::Json, runtime/model/json.h).
+  // Parts of the constructor (JSON values are rwkv::Json, runtime/core/json.h).
   static void check_pipeline(const std::string& source, const nlohmann::ordered_json& root,
                              const nlohmann::ordered_json& model);
   void read_added_tokens(const std::string& source, const nlohmann::ordered_json& root,

@@ -1,9 +1,9 @@
-// Fuzzes the JSON reader (runtime/model/json.h) under both rule sets: strict
+// Fuzzes the JSON reader (runtime/core/json.h) under both rule sets: strict
 // (safetensors headers) and tokenizer files (repeated keys, depth 256). What
 // parses must serialize and parse back to the same value.
 #include <cstdlib>
 
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const char* text = reinterpret_cast<const char*>(data);

@@ -10,7 +10,7 @@
 #include "bench/bench_run.h"
 #include "bench/synthetic_models.h"
 #include "runtime/cuda/cuda_weights.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/bench_json_checks.h"
 
 TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype", "[bench][cuda]") {

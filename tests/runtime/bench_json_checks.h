@@ -11,7 +11,7 @@
 
 #include "runtime/backend/state_layout.h"
 #include "bench/bench_run.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/model/model.h"
 
 namespace bench_test {

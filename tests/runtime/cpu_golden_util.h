@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "runtime/backend/backend.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "testdata.h"
 
 namespace golden {

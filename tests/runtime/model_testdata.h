@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "testdata.h"
 
 namespace model_testdata {

@@ -19,7 +19,7 @@
 #include "bench/bench_run.h"
 #include "bench/bench_stats.h"
 #include "bench/synthetic_models.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/model/synth.h"
 
 namespace {

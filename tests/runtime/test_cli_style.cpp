@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "runtime/cli_process_util.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 
 using cli_test::run;
 using cli_test::tiny_model;

@@ -20,10 +20,6 @@ namespace {
 // tolerance: 1e-4 absolute on logits, 1e-4 relative on states).
 constexpr double kBatchTol = 1e-4;
 
-std::vector<int32_t> golden_tokens(const std::string& folder) {
-  return golden::read_folder(folder).tokens;
-}
-
 }  // namespace
 
 TEST_CASE("cpu backend: a batch of sequences equals running each alone", "[cpu][batch]") {

@@ -6,7 +6,7 @@
 
 #include <cstdio>
 
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/tests_model_helpers.h"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "runtime/core/half_float.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/model/readers.h"
 #include "runtime/model/torch_pickle.h"
 #include "runtime/model/zip_reader.h"

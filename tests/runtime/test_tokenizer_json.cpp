@@ -1,10 +1,10 @@
-// Tests of the JSON rules for tokenizer files (runtime/model/json.h with
+// Tests of the JSON rules for tokenizer files (runtime/core/json.h with
 // repeated keys allowed and nesting up to 256, as bpe_tokenizer.cpp reads them).
 #include <catch2/catch.hpp>
 
 #include <utf8proc.h>
 
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/model/model.h"
 #include "test_tokenizer_vectors.h"
 

@@ -6,7 +6,7 @@
 
 #include "cli_args.h"
 #include "commands.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/model/model.h"
 
 namespace {

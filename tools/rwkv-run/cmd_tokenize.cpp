@@ -13,7 +13,7 @@
 
 #include "cli_args.h"
 #include "commands.h"
-#include "runtime/model/json.h"
+#include "runtime/core/json.h"
 #include "runtime/model/model.h"
 #include "runtime/tokenizer/read_file.h"
 #include "runtime/tokenizer/tokenizer.h"

@@ -1,5 +1,5 @@
-// runtime/model/json.cpp: see json.h.
-#include "runtime/model/json.h"
+// runtime/core/json.cpp: see json.h.
+#include "runtime/core/json.h"
 
 #include <set>
 #include <vector>

@@ -1,4 +1,4 @@
-// runtime/model/json.h: the project's one JSON reader, nlohmann-json (Debian
+// runtime/core/json.h: the project's one JSON reader, nlohmann-json (Debian
 // nlohmann-json3-dev) with the rules our inputs need, for safetensors headers,
 // tokenizer files and test manifests. Writers use rwkv::Json directly
 // (Json::dump escapes strings).
@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "runtime/model/model.h"
+#include "runtime/core/error.h"
 
 namespace rwkv {
 

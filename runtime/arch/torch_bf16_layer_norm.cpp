@@ -1,7 +1,7 @@
-// runtime/cpu/torch_bf16_layer_norm.cpp: see torch_bf16_layer_norm.h.
+// runtime/arch/torch_bf16_layer_norm.cpp: see torch_bf16_layer_norm.h.
 // Every `bf(...)` below is one rounding that torch's BFloat16 arithmetic makes
 // (an operation on two bf16 values is done in float and rounded to bf16).
-#include "runtime/cpu/torch_bf16_layer_norm.h"
+#include "runtime/arch/torch_bf16_layer_norm.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,6 @@
 #include "runtime/core/half_float.h"
 
 namespace rwkv {
-namespace cpu {
 
 namespace {
 
@@ -123,5 +122,4 @@ void torch_bf16_layer_norm(const float* x, const float* g, const float* b, int n
   }
 }
 
-}  // namespace cpu
 }  // namespace rwkv

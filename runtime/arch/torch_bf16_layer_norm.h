@@ -1,4 +1,4 @@
-// runtime/cpu/torch_bf16_layer_norm.h: bit-faithful emulation of the CPU
+// runtime/arch/torch_bf16_layer_norm.h: bit-faithful emulation of the CPU
 // layer_norm of torch 1.13 on bfloat16 tensors, the one used by the goldens
 // (testdata/README.md "Official behaviours": pip's RWKV class folds ln0 into a
 // bf16 embedding with layer_norm in bf16).
@@ -18,7 +18,6 @@
 #pragma once
 
 namespace rwkv {
-namespace cpu {
 
 constexpr int kTorchBf16Lanes = 16;
 
@@ -27,5 +26,4 @@ constexpr int kTorchBf16Lanes = 16;
 void torch_bf16_layer_norm(const float* x, const float* g, const float* b, int n, float* y,
                            int lanes = kTorchBf16Lanes);
 
-}  // namespace cpu
 }  // namespace rwkv
