@@ -8,7 +8,6 @@
 #include "runtime/cuda/cuda_backend.h"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 
 #include "kernels/embedding.cuh"

@@ -16,6 +16,11 @@
 // normally slot(i) of the pool. They use the CPU backend's flat layout
 // (runtime/backend/state_layout.h), so read_slot/write_slot move a state
 // between backends unchanged. forward() is used by one thread at a time.
+//
+// Each round ends with one synchronisation of the stream; the embedding
+// gathers' error flag comes back with the round's results, and a raised flag
+// (an index the gathers could not read: validate_batch lets none through, so it
+// means an internal fault) makes forward() throw rwkv::Error.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
