@@ -6,19 +6,25 @@
 //   round_to           what one rounding to a dtype does to a float
 //   rounding_slack     half the spacing of a dtype at a magnitude: the "one rounding" tolerance
 //   random_floats      reproducible inputs from a fixed seed
+//   to_device / from_device  float vectors to and from DeviceBuffers
+//   RaggedBatch        several sequences of different lengths with their states, as kernels see them
+//                      (kernels/common/ragged_batch.cuh)
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <numeric>
 #include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "kernels/common/ragged_batch.cuh"
 #include "runtime/model/model.h"
 
 namespace gpu_test {
@@ -130,6 +136,18 @@ inline std::vector<float> decode(rwkv::DType t, const std::vector<uint8_t>& byte
   return out;
 }
 
+// A device copy of v in dtype t (f32: the exact floats).
+inline DeviceBuffer to_device(const std::vector<float>& v, rwkv::DType t = rwkv::DType::f32) {
+  DeviceBuffer b(std::max<size_t>(1, v.size()) * rwkv::dtype_size(t));
+  b.upload(encode(t, v));
+  return b;
+}
+
+// The contents of b as floats, b holding dtype t.
+inline std::vector<float> from_device(const DeviceBuffer& b, rwkv::DType t = rwkv::DType::f32) {
+  return decode(t, b.download());
+}
+
 // Half the spacing between neighbouring values of dtype t at magnitude `mag` (the largest error
 // of one round-to-nearest); 0 for fp32, whose rounding the fp32 tolerance already covers.
 inline double rounding_slack(rwkv::DType t, double mag) {
@@ -184,5 +202,68 @@ inline std::vector<float> random_floats(std::mt19937& rng, size_t n, float lo, f
   for (float& x : v) x = round_to(t, dist(rng));
   return v;
 }
+
+// A ragged batch in device memory: sequence s owns rows begin(s) .. begin(s+1)-1 and a state of
+// state_floats floats. The states sit in shuffled slots of one pool, so their addresses are not in
+// sequence order. Fill the host states (state(s)), then upload(); after the kernels, download().
+class RaggedBatch {
+ public:
+  RaggedBatch(const std::vector<int>& lens, size_t state_floats, std::mt19937& rng) {
+    start_.push_back(0);
+    std::vector<int> row_seq;
+    for (size_t s = 0; s < lens.size(); ++s) {
+      start_.push_back(start_.back() + lens[s]);
+      for (int t = 0; t < lens[s]; ++t) row_seq.push_back((int)s);
+    }
+    std::vector<size_t> slot(lens.size());
+    std::iota(slot.begin(), slot.end(), 0);
+    std::shuffle(slot.begin(), slot.end(), rng);
+    for (size_t s = 0; s < lens.size(); ++s) state_at_.push_back(slot[s] * state_floats);
+    pool_.assign(lens.size() * state_floats, 0.0f);
+
+    d_start_ = DeviceBuffer(start_.size() * sizeof(int));
+    d_start_.upload(raw(start_));
+    d_row_seq_ = DeviceBuffer(std::max<size_t>(1, row_seq.size()) * sizeof(int));
+    d_row_seq_.upload(raw(row_seq));
+    d_pool_ = DeviceBuffer(std::max<size_t>(1, pool_.size()) * sizeof(float));
+    std::vector<float*> ptrs;
+    for (size_t at : state_at_) ptrs.push_back(d_pool_.as<float>() + at);
+    d_states_ = DeviceBuffer(std::max<size_t>(1, ptrs.size()) * sizeof(float*));
+    d_states_.upload(raw(ptrs));
+    rb_.seq_start = d_start_.as<int>();
+    rb_.row_seq = d_row_seq_.as<int>();
+    rb_.state = d_states_.as<float* const>();
+    rb_.n_seq = (int)lens.size();
+    rb_.n_rows = start_.back();
+  }
+
+  int n_seq() const { return rb_.n_seq; }
+  int n_rows() const { return rb_.n_rows; }
+  int begin(int s) const { return start_[(size_t)s]; }
+  // Host copy of sequence s's state (what upload() sends, what download() fills).
+  float* state(int s) { return pool_.data() + state_at_[(size_t)s]; }
+  const rwkv_kernels::ragged_batch& batch() const { return rb_; }
+
+  void upload() { d_pool_.upload(encode(rwkv::DType::f32, pool_)); }
+  void download() {
+    const std::vector<float> all = decode(rwkv::DType::f32, d_pool_.download());
+    std::copy(all.begin(), all.begin() + (std::ptrdiff_t)pool_.size(), pool_.begin());
+  }
+  bool guards_intact() const { return d_pool_.guard_intact(); }
+
+ private:
+  template <class T>
+  static std::vector<uint8_t> raw(const std::vector<T>& v) {
+    std::vector<uint8_t> b(v.size() * sizeof(T));
+    if (!b.empty()) std::memcpy(b.data(), v.data(), b.size());
+    return b;
+  }
+
+  std::vector<int> start_;
+  std::vector<size_t> state_at_;
+  std::vector<float> pool_;
+  DeviceBuffer d_start_, d_row_seq_, d_pool_, d_states_;
+  rwkv_kernels::ragged_batch rb_;
+};
 
 }  // namespace gpu_test

@@ -54,5 +54,28 @@ void wkv5_head(int N, size_t A, size_t r0, size_t r1, int h, const float* r, con
                const float* v, const float* w_rows, const float* w_fixed, const float* u,
                float* S, float* y);
 
+// The v4 WKV of channels [c0, c1) over rows [r0, r1) of one sequence (spec 3.3),
+// pip's max-exponent form: y = wkv (before the receptance), then aa, bb, pp
+// (this sequence's state, [A] each) advance. w = -exp(time_decay), u = time_first.
+void wkv4_channels(size_t A, size_t r0, size_t r1, size_t c0, size_t c1, const float* k, const float* v,
+                   const float* w, const float* u, float* aa, float* bb, float* pp, float* y);
+
+// The v7 WKV (spec 6.3) in four steps over [M, A] rows, A = H*N:
+// wkv7_prepare: alpha = sigmoid(a0 + alpha), kk = per-head normalize(k * k_k),
+//   k = k * (1 + (alpha - 1) * k_a), w = exp(-0.606531 * sigmoid(w0 + w)), in place
+//   (alpha, w enter as the LoRA outputs);
+// wkv7_value_residual: v += (v_first - v) * sigmoid(v0 + v_lora) (layers after 0);
+// wkv7_head: one head over rows [r0, r1) of one sequence, S laid out [value][key],
+//   y read out after the update;
+// wkv7_output: o = (GN_H(y; ln_x, 64e-5) + (sum_j r_j k_j r_k_j) v) * g.
+void wkv7_prepare(size_t M, int H, int N, const float* a0, const float* k_k, const float* k_a,
+                  const float* w0, float* k, float* w, float* alpha, float* kk);
+void wkv7_value_residual(size_t M, size_t A, const float* v0, const float* v_lora, const float* v_first,
+                         float* v);
+void wkv7_head(int N, size_t A, size_t r0, size_t r1, int h, const float* r, const float* w,
+               const float* k, const float* v, const float* kk, const float* alpha, float* S, float* y);
+void wkv7_output(size_t M, int H, int N, const float* y, const float* r, const float* k, const float* v,
+                 const float* r_k, const float* ln_w, const float* ln_b, const float* g, float* o);
+
 }  // namespace cpu
 }  // namespace rwkv

@@ -31,24 +31,9 @@ void time_mix_v4(const LayerCtx& c, const float* a, const float* prev, float* ou
   const size_t n_blocks = (A + block - 1) / block;
   auto unit = [&](size_t job) {
     const size_t s = job / n_blocks, c0 = (job % n_blocks) * block, c1 = std::min(A, c0 + block);
-    float* aa = c.rows.state[s] + c.st.aa;
-    float* bb = c.rows.state[s] + c.st.bb;
-    float* pp = c.rows.state[s] + c.st.pp;
-    for (size_t t = c.rows.begin[s]; t < c.rows.begin[s + 1]; ++t)
-      for (size_t ch = c0; ch < c1; ++ch) {
-        const float kk = k[t * A + ch], vv = v[t * A + ch];
-        float ww = L.bonus[ch] + kk;  // u + k
-        float p = std::max(pp[ch], ww);
-        float e1 = std::exp(pp[ch] - p), e2 = std::exp(ww - p);
-        y[t * A + ch] = (e1 * aa[ch] + e2 * vv) / (e1 * bb[ch] + e2);
-        ww = L.decay[ch] + pp[ch];  // w + pp, w = -exp(time_decay)
-        p = std::max(ww, kk);
-        e1 = std::exp(ww - p);
-        e2 = std::exp(kk - p);
-        aa[ch] = e1 * aa[ch] + e2 * vv;
-        bb[ch] = e1 * bb[ch] + e2;
-        pp[ch] = p;
-      }
+    float* st = c.rows.state[s];
+    wkv4_channels(A, c.rows.begin[s], c.rows.begin[s + 1], c0, c1, k.data(), v.data(), L.decay.data(),
+                  L.bonus.data(), st + c.st.aa, st + c.st.bb, st + c.st.pp, y.data());
   };
   if (M * A < (size_t(1) << 14)) {
     for (size_t j = 0; j < S * n_blocks; ++j) unit(j);
@@ -58,6 +43,25 @@ void time_mix_v4(const LayerCtx& c, const float* a, const float* prev, float* ou
 
   for (size_t j = 0; j < M * A; ++j) y[j] *= sigmoidf(r[j]);  // r = sigmoid(Wr xr)
   linear(c.pool, L.att_o, y.data(), A, M, out, C);
+}
+
+void wkv4_channels(size_t A, size_t r0, size_t r1, size_t c0, size_t c1, const float* k, const float* v,
+                   const float* w, const float* u, float* aa, float* bb, float* pp, float* y) {
+  for (size_t t = r0; t < r1; ++t)
+    for (size_t ch = c0; ch < c1; ++ch) {
+      const float kk = k[t * A + ch], vv = v[t * A + ch];
+      float ww = u[ch] + kk;  // u + k
+      float p = std::max(pp[ch], ww);
+      float e1 = std::exp(pp[ch] - p), e2 = std::exp(ww - p);
+      y[t * A + ch] = (e1 * aa[ch] + e2 * vv) / (e1 * bb[ch] + e2);
+      ww = w[ch] + pp[ch];  // w + pp, w = -exp(time_decay)
+      p = std::max(ww, kk);
+      e1 = std::exp(ww - p);
+      e2 = std::exp(kk - p);
+      aa[ch] = e1 * aa[ch] + e2 * vv;
+      bb[ch] = e1 * bb[ch] + e2;
+      pp[ch] = p;
+    }
 }
 
 }  // namespace cpu

@@ -47,22 +47,8 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
   lora(L.g1, L.g2, xg, [](float z) { return sigmoidf(z); }, g.data());
 
   std::vector<float> kk(M * A);
-  for (size_t j = 0; j < M * A; ++j) {
-    const size_t i = j % A;
-    alpha[j] = sigmoidf(L.a0[i] + alpha[j]);
-    kk[j] = k[j] * L.k_k[i];
-    k[j] = k[j] * (1.0f + (alpha[j] - 1.0f) * L.k_a[i]);   // replacement key
-    w[j] = std::exp(-0.606531f * sigmoidf(L.w0[i] + w[j])); // decay in (0.545, 1)
-  }
-  // kk = per-head normalize(k * k_k), eps 1e-12 (F.normalize).
-  for (size_t m = 0; m < M; ++m)
-    for (int h = 0; h < H; ++h) {
-      float* p = kk.data() + m * A + static_cast<size_t>(h) * N;
-      double ss = 0.0;
-      for (int i = 0; i < N; ++i) ss += static_cast<double>(p[i]) * p[i];
-      const float norm = std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
-      for (int i = 0; i < N; ++i) p[i] /= norm;
-    }
+  wkv7_prepare(M, H, N, L.a0.data(), L.k_k.data(), L.k_a.data(), L.w0.data(), k.data(), w.data(),
+               alpha.data(), kk.data());
 
   // Value residual (spec 6.3): layer 0 defines v_first, later layers mix towards it.
   if (!L.has_v_mix) {
@@ -70,42 +56,18 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
   } else {
     std::vector<float> vm(M * A);
     lora(L.v1, L.v2, xv, nullptr, vm.data());
-    for (size_t j = 0; j < M * A; ++j)
-      v[j] = v[j] + (v_first[j] - v[j]) * sigmoidf(L.v0[j % A] + vm[j]);
+    wkv7_value_residual(M, A, L.v0.data(), vm.data(), v_first, v.data());
   }
 
-  // WKV per (sequence, head), S[i][j] with i = value index, j = key index:
-  //   sa_i = sum_j S[i][j] * (-kk_j)
-  //   S[i][j] = S[i][j] * w_j + sa_i * (kk_j * alpha_j) + v_i * k_j
-  //   y_i = sum_j S[i][j] * r_j
+  // WKV per (sequence, head).
   std::vector<float> y(M * A);
   const size_t S = c.rows.n_seq(), NN = static_cast<size_t>(N) * static_cast<size_t>(N);
   auto unit = [&](size_t job) {
     const size_t s = job / static_cast<size_t>(H);
-    const size_t o = (job % static_cast<size_t>(H)) * static_cast<size_t>(N);
-    float* Sh = c.rows.state[s] + c.st.kv + (job % static_cast<size_t>(H)) * NN;
-    std::vector<float> b(static_cast<size_t>(N));
-    for (size_t t = c.rows.begin[s]; t < c.rows.begin[s + 1]; ++t) {
-      const float* rt = r.data() + t * A + o;
-      const float* kt = k.data() + t * A + o;
-      const float* vt = v.data() + t * A + o;
-      const float* wt = w.data() + t * A + o;
-      const float* kkt = kk.data() + t * A + o;
-      const float* at = alpha.data() + t * A + o;
-      for (int j = 0; j < N; ++j) b[static_cast<size_t>(j)] = kkt[j] * at[j];
-      float* yt = y.data() + t * A + o;
-      for (int i = 0; i < N; ++i) {
-        float* Si = Sh + static_cast<size_t>(i) * N;
-        float sa = 0.0f;
-        for (int j = 0; j < N; ++j) sa += Si[j] * -kkt[j];
-        float acc = 0.0f;
-        for (int j = 0; j < N; ++j) {
-          Si[j] = Si[j] * wt[j] + sa * b[static_cast<size_t>(j)] + vt[i] * kt[j];
-          acc += Si[j] * rt[j];
-        }
-        yt[i] = acc;
-      }
-    }
+    const int h = static_cast<int>(job % static_cast<size_t>(H));
+    float* Sh = c.rows.state[s] + c.st.kv + static_cast<size_t>(h) * NN;
+    wkv7_head(N, A, c.rows.begin[s], c.rows.begin[s + 1], h, r.data(), w.data(), k.data(), v.data(),
+              kk.data(), alpha.data(), Sh, y.data());
   };
   if (M * A * static_cast<size_t>(N) < (size_t(1) << 15)) {
     for (size_t j = 0; j < S * static_cast<size_t>(H); ++j) unit(j);
@@ -113,22 +75,83 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
     c.pool.run(S * static_cast<size_t>(H), unit);
   }
 
-  // GroupNorm (eps 64e-5), plus the per-head bonus (sum_j r_j k_j r_k_j) v, times the gate.
   std::vector<float> o(M * A);
+  wkv7_output(M, H, N, y.data(), r.data(), k.data(), v.data(), L.r_k.data(), L.ln_x_w.data(),
+              L.ln_x_b.data(), g.data(), o.data());
+  linear(c.pool, L.att_o, o.data(), A, M, out, C);
+}
+
+void wkv7_prepare(size_t M, int H, int N, const float* a0, const float* k_k, const float* k_a,
+                  const float* w0, float* k, float* w, float* alpha, float* kk) {
+  const size_t A = static_cast<size_t>(H) * static_cast<size_t>(N);
+  for (size_t j = 0; j < M * A; ++j) {
+    const size_t i = j % A;
+    alpha[j] = sigmoidf(a0[i] + alpha[j]);
+    kk[j] = k[j] * k_k[i];
+    k[j] = k[j] * (1.0f + (alpha[j] - 1.0f) * k_a[i]);   // replacement key
+    w[j] = std::exp(-0.606531f * sigmoidf(w0[i] + w[j])); // decay in (0.545, 1)
+  }
+  // kk = per-head normalize(k * k_k), eps 1e-12 (F.normalize).
+  for (size_t m = 0; m < M; ++m)
+    for (int h = 0; h < H; ++h) {
+      float* p = kk + m * A + static_cast<size_t>(h) * N;
+      double ss = 0.0;
+      for (int i = 0; i < N; ++i) ss += static_cast<double>(p[i]) * p[i];
+      const float norm = std::max(static_cast<float>(std::sqrt(ss)), 1e-12f);
+      for (int i = 0; i < N; ++i) p[i] /= norm;
+    }
+}
+
+void wkv7_value_residual(size_t M, size_t A, const float* v0, const float* v_lora, const float* v_first,
+                         float* v) {
+  for (size_t j = 0; j < M * A; ++j) v[j] = v[j] + (v_first[j] - v[j]) * sigmoidf(v0[j % A] + v_lora[j]);
+}
+
+// S[i][j] with i = value index, j = key index:
+//   sa_i = sum_j S[i][j] * (-kk_j)
+//   S[i][j] = S[i][j] * w_j + sa_i * (kk_j * alpha_j) + v_i * k_j
+//   y_i = sum_j S[i][j] * r_j
+void wkv7_head(int N, size_t A, size_t r0, size_t r1, int h, const float* r, const float* w,
+               const float* k, const float* v, const float* kk, const float* alpha, float* S, float* y) {
+  const size_t o = static_cast<size_t>(h) * static_cast<size_t>(N);
+  std::vector<float> b(static_cast<size_t>(N));
+  for (size_t t = r0; t < r1; ++t) {
+    const float* rt = r + t * A + o;
+    const float* kt = k + t * A + o;
+    const float* vt = v + t * A + o;
+    const float* wt = w + t * A + o;
+    const float* kkt = kk + t * A + o;
+    const float* at = alpha + t * A + o;
+    for (int j = 0; j < N; ++j) b[static_cast<size_t>(j)] = kkt[j] * at[j];
+    float* yt = y + t * A + o;
+    for (int i = 0; i < N; ++i) {
+      float* Si = S + static_cast<size_t>(i) * N;
+      float sa = 0.0f;
+      for (int j = 0; j < N; ++j) sa += Si[j] * -kkt[j];
+      float acc = 0.0f;
+      for (int j = 0; j < N; ++j) {
+        Si[j] = Si[j] * wt[j] + sa * b[static_cast<size_t>(j)] + vt[i] * kt[j];
+        acc += Si[j] * rt[j];
+      }
+      yt[i] = acc;
+    }
+  }
+}
+
+void wkv7_output(size_t M, int H, int N, const float* y, const float* r, const float* k, const float* v,
+                 const float* r_k, const float* ln_w, const float* ln_b, const float* g, float* o) {
+  const size_t A = static_cast<size_t>(H) * static_cast<size_t>(N);
   for (size_t m = 0; m < M; ++m) {
     const size_t row = m * A;
-    group_norm_row(y.data() + row, H, N, L.ln_x_w.data(), L.ln_x_b.data(), 64e-5f,
-                   o.data() + row);
+    group_norm_row(y + row, H, N, ln_w, ln_b, 64e-5f, o + row);
     for (int h = 0; h < H; ++h) {
       const size_t hb = row + static_cast<size_t>(h) * N;
       float dot = 0.0f;
-      for (int j = 0; j < N; ++j)
-        dot += r[hb + j] * k[hb + j] * L.r_k[static_cast<size_t>(h) * N + j];
+      for (int j = 0; j < N; ++j) dot += r[hb + j] * k[hb + j] * r_k[static_cast<size_t>(h) * N + j];
       for (int i = 0; i < N; ++i) o[hb + i] += dot * v[hb + i];
     }
     for (size_t j = 0; j < A; ++j) o[row + j] *= g[row + j];
   }
-  linear(c.pool, L.att_o, o.data(), A, M, out, C);
 }
 
 }  // namespace cpu

@@ -16,6 +16,11 @@
 // normally slot(i) of the pool. They use the CPU backend's flat layout
 // (runtime/backend/state_layout.h), so read_slot/write_slot move a state
 // between backends unchanged. forward() is used by one thread at a time.
+//
+// Each round ends with one synchronisation of the stream; the embedding
+// gathers' error flag comes back with the round's results, and a raised flag
+// (an index the gathers could not read: validate_batch lets none through, so it
+// means an internal fault) makes forward() throw rwkv::Error.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -25,8 +30,10 @@
 #include <vector>
 
 #include "runtime/backend/backend.h"
+#include "runtime/cuda/batch_descriptor.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/workspace.h"
 
 namespace rwkv {
 
@@ -52,8 +59,8 @@ class CudaBackend final : public Backend {
 
   DType dtype() const { return w_.dtype; }
   size_t weight_bytes() const { return w_.bytes; }
-  size_t workspace_bytes() const { return workspace_bytes_; }
-  size_t device_bytes() const override { return w_.bytes + workspace_bytes_ + slots_.bytes(); }
+  size_t workspace_bytes() const { return ws_.bytes(); }
+  size_t device_bytes() const override { return w_.bytes + ws_.bytes() + slots_.bytes(); }
   // The stream all of forward()'s work is issued on (for timing it with events).
   cudaStream_t stream() const { return stream_; }
 
@@ -66,10 +73,12 @@ class CudaBackend final : public Backend {
   void write_slot(int i, const float* host);
 
  private:
-  struct Round;
-  void run_round(const Round& round, LogitsMode mode, float* logits);
-  void run_layer(int l, int M);
-  void alloc_workspace();
+  void run_round(const cuda::Round& round, LogitsMode mode, float* logits);
+  void run_layer(int l, const cuda::DeviceRound& dev, int M);
+  void gather_rows(const int32_t* ids, const void* table, DType table_dtype, int n_table, float* out, int n);
+  void compute_logits(const cuda::Round& round, const cuda::DeviceRound& dev, LogitsMode mode);
+  void copy_logits_back(const cuda::Round& round, LogitsMode mode, float* logits);
+  void finish_round();
 
   ModelInfo info_;
   StateLayout layout_;
@@ -82,35 +91,10 @@ class CudaBackend final : public Backend {
   cuda::DeviceBuffer slots_;
   std::mutex forward_mu_;
 
-  // Workspace: R = max_rows rows.
-  size_t workspace_bytes_ = 0;
-  std::vector<cuda::DeviceBuffer> ws_;
-  float *x_ = nullptr, *a_ = nullptr, *f_ = nullptr, *delta_ = nullptr, *v_first_ = nullptr;
-  void* mix_ = nullptr;     // [6][R, C] in dtype
-  float* proj_ = nullptr;   // [4][R, A] fp32
-  float* lora_f_ = nullptr; // [R, Dlora] fp32
-  void* lora_d_ = nullptr;  // [R, Dlora] in dtype
-  float* lora_out_ = nullptr;  // [5][R, C] fp32
-  void* att_out_ = nullptr;    // [R, A] in dtype
-  float* kk_f_ = nullptr;      // [R, F] fp32
-  void* kk_d_ = nullptr;       // [R, F] in dtype
-  float *ffn_r_ = nullptr, *ffn_v_ = nullptr;  // [R, C] fp32
-  float *x_last_ = nullptr, *delta_last_ = nullptr;  // [R, C] fp32
-  void* y_ = nullptr;          // [R, C] in dtype: ln_out
-  float* logits_ = nullptr;    // [R, V] fp32
-  int* error_flag_ = nullptr;
-  // Batch descriptor: device copy and its pinned host staging.
-  void* desc_dev_ = nullptr;
-  void* desc_host_ = nullptr;
-  size_t desc_bytes_ = 0;
-  int lora_width_ = 0;
-  // Pointers into the descriptor (device), valid for the current round.
-  const int32_t* d_tokens_ = nullptr;
-  const int* d_seq_start_ = nullptr;
-  const int* d_row_seq_ = nullptr;
-  const int* d_last_rows_ = nullptr;
-  float* const* d_states_ = nullptr;
-  int n_seq_ = 0;
+  cuda::Workspace ws_;
+  cuda::BatchDescriptor desc_;
+  // Host copy of ws_.error_flag, read once the round's stream is synchronised.
+  cuda::PinnedBuffer error_flag_host_;
 };
 
 }  // namespace rwkv

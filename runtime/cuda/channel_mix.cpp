@@ -1,0 +1,85 @@
+// runtime/cuda/channel_mix.cpp: the channel mix of every version on the GPU
+// (rwkv-spec.md 3.4, 5.3, 6.4), the counterpart of channel_mix() in
+// runtime/cpu/cpu_layers_common.cpp:
+//   mix k (, r) | GEMM key | relu^2 | GEMM value
+//   (+ v4-v6: GEMM receptance | sigmoid(r) * value)
+#include "kernels/activation.cuh"
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/gemm.h"
+#include "runtime/cuda/layer.h"
+
+namespace rwkv {
+namespace cuda {
+
+namespace {
+
+// How a version's channel mix differs: whether the mixes weight the previous
+// token (v6, v7) or the current one (v4, v5), and whether a receptance gates
+// the value (all but v7).
+struct ChannelMixForm {
+  bool prev_weighted;
+  bool receptance;
+};
+
+ChannelMixForm channel_mix_form(Arch arch) {
+  switch (arch) {
+    case Arch::v4:
+    case Arch::v5_0:
+    case Arch::v5_1:
+    case Arch::v5_2: return {false, true};
+    case Arch::v6: return {true, true};
+    case Arch::v7: return {true, false};
+  }
+  return {true, true};
+}
+
+// Mix planes 0 (key) and, before v7, 1 (receptance) from ws.ffn_in.
+void ffn_shift_mixes(const LayerRun& run, const ChannelMixForm& form) {
+  rwkv_kernels::shift_mix_params fm;
+  fm.batch = run.batch;
+  fm.state_offset = run.state.ffn_x;
+  fm.cur = run.ws.ffn_in;
+  fm.C = run.C;
+  fm.out_dtype = run.dtype;
+  fm.prev_weighted = form.prev_weighted;
+  fm.n_out = form.receptance ? 2 : 1;
+  for (int z = 0; z < fm.n_out; ++z) {
+    fm.mu[z] = run.w.ffn_mix[z];
+    fm.out[z] = run.ws.mix_plane(z);
+  }
+  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(fm, run.stream));
+}
+
+// ws.ffn_key_act = relu(ws.ffn_key)^2.
+void relu_squared_key(const LayerRun& run) {
+  rwkv_kernels::activation_params sq;
+  sq.in = run.ws.ffn_key;
+  sq.out = run.ws.ffn_key_act;
+  sq.out_dtype = run.dtype;
+  sq.rows = run.M;
+  sq.width = run.F;
+  sq.seg_width[0] = run.F;
+  sq.seg_act[0] = rwkv_kernels::act_kind::relu_sq;
+  RWKV_CUDA_TRY(rwkv_kernels::activation(sq, run.stream));
+}
+
+}  // namespace
+
+void channel_mix(const LayerRun& run) {
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  const ChannelMixForm form = channel_mix_form(run.arch);
+  ffn_shift_mixes(run, form);
+  linear(run.cublas, L.ffn_k, ws.mix_plane(0), run.C, run.M, ws.ffn_key, DType::f32, run.F);
+  relu_squared_key(run);
+  if (!form.receptance) {
+    linear(run.cublas, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.delta, DType::f32, run.C);
+  } else {
+    linear(run.cublas, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.ffn_v, DType::f32, run.C);
+    linear(run.cublas, L.ffn_r, ws.mix_plane(1), run.C, run.M, ws.ffn_r, DType::f32, run.C);
+    RWKV_CUDA_TRY(rwkv_kernels::gate_mul(ws.ffn_r, ws.ffn_v, ws.delta, (size_t)run.M * run.C, run.stream));
+  }
+}
+
+}  // namespace cuda
+}  // namespace rwkv

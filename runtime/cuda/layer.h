@@ -1,0 +1,65 @@
+// runtime/cuda/layer.h: one layer of the GPU forward pass over one round, in the
+// shape of the CPU reference (runtime/cpu/cpu_layers.h): a time mix per version
+// family (layer_v4_v5.cpp, layer_v6.cpp, layer_v7.cpp) and the shared channel
+// mix (channel_mix.cpp), around the LayerNorms and the shift-state store of
+// layer_common.cpp.
+//
+// Per layer and round of M rows, CudaBackend::run_layer issues, in order:
+//   LN1 (+ the previous layer's channel-mix output) | time mix | GEMM att.output
+//   | LN2 (+ the time-mix output) | channel mix | shift-state store
+// Every function here only enqueues work on run.stream; nothing synchronises.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "kernels/common/ragged_batch.cuh"
+#include "kernels/shift_mix.cuh"
+#include "runtime/backend/state_layout.h"
+#include "runtime/cuda/cuda_weights.h"
+#include "runtime/cuda/workspace.h"
+
+namespace rwkv {
+namespace cuda {
+
+// What the launches of one layer over one round need.
+struct LayerRun {
+  cublasHandle_t cublas;
+  cudaStream_t stream;
+  const CudaLayer& w;              // this layer's weights
+  const LayerStateOffsets& state;  // this layer's pieces of every state
+  const Workspace& ws;
+  rwkv_kernels::ragged_batch batch;
+  int layer;                       // index (layer 0 has no residual delta yet; v7 sets v_first)
+  int M;                           // rows of the round
+  int C, A, F, H, N;               // n_embd, n_att, n_ffn, n_head, head_size
+  DType dtype;                     // of the matrices and GEMM inputs
+  Arch arch;
+};
+
+// x += delta (when delta is set), y = LN(x; weight, bias) over the round's rows.
+void layer_norm_residual(const LayerRun& run, const float* delta, const float* weight, const float* bias,
+                         float* y);
+
+// The token-shift mix of the time mix over ws.att_in, before its outputs are chosen.
+rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run);
+
+// The v5/v6 WKV kernel over proj planes k, v, r: v6 passes its per-token decays
+// (w_lora), 5.1+ and v6 a gate; the result goes to ws.att_out.
+void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate);
+
+// Time mixes (rwkv-spec.md 3.3, 4.4, 5.2, 6.3): ws.att_in -> ws.att_out, updating
+// the WKV part of the state; then att.output into ws.delta.
+void time_mix_v4(const LayerRun& run);
+void time_mix_v5(const LayerRun& run);  // 5.0, 5.1, 5.2
+void time_mix_v6(const LayerRun& run);
+void time_mix_v7(const LayerRun& run);
+void attention_output(const LayerRun& run);
+
+// Channel mix (rwkv-spec.md 3.4, 5.3, 6.4): ws.ffn_in -> ws.delta.
+void channel_mix(const LayerRun& run);
+
+// Every sequence's att.x_prev and ffn.x_prev take its last row of ws.att_in and ws.ffn_in.
+void store_shift_states(const LayerRun& run);
+
+}  // namespace cuda
+}  // namespace rwkv

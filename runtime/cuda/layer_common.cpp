@@ -1,0 +1,71 @@
+// runtime/cuda/layer_common.cpp: the launches every version shares; see layer.h.
+#include "kernels/layernorm.cuh"
+#include "kernels/wkv5.cuh"
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/gemm.h"
+#include "runtime/cuda/layer.h"
+
+namespace rwkv {
+namespace cuda {
+
+void layer_norm_residual(const LayerRun& run, const float* delta, const float* weight, const float* bias,
+                         float* y) {
+  rwkv_kernels::layernorm_params ln;
+  ln.x = run.ws.x;
+  ln.delta = delta;
+  ln.weight = weight;
+  ln.bias = bias;
+  ln.y = y;
+  ln.rows = run.M;
+  ln.C = run.C;
+  RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, run.stream));
+}
+
+rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run) {
+  rwkv_kernels::shift_mix_params sm;
+  sm.batch = run.batch;
+  sm.state_offset = run.state.att_x;
+  sm.cur = run.ws.att_in;
+  sm.C = run.C;
+  sm.out_dtype = run.dtype;
+  return sm;
+}
+
+void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate) {
+  const CudaLayer& L = run.w;
+  rwkv_kernels::wkv5_params p;
+  p.batch = run.batch;
+  p.kv_offset = run.state.kv;
+  p.H = run.H;
+  p.N = run.N;
+  p.k = run.ws.proj_plane(0);
+  p.v = run.ws.proj_plane(1);
+  p.r = run.ws.proj_plane(2);
+  p.g = gate;
+  p.decay = L.decay;
+  p.w_lora = w_lora;
+  p.u = L.bonus;
+  p.ln_w = L.ln_x_w;
+  p.ln_b = L.ln_x_b;
+  p.out = run.ws.att_out;
+  p.out_dtype = run.dtype;
+  RWKV_CUDA_TRY(rwkv_kernels::wkv5_forward(p, run.stream));
+}
+
+void attention_output(const LayerRun& run) {
+  linear(run.cublas, run.w.att_o, run.ws.att_out, run.A, run.M, run.ws.delta, DType::f32, run.C);
+}
+
+void store_shift_states(const LayerRun& run) {
+  rwkv_kernels::shift_store_params st;
+  st.batch = run.batch;
+  st.att_offset = run.state.att_x;
+  st.ffn_offset = run.state.ffn_x;
+  st.att_cur = run.ws.att_in;
+  st.ffn_cur = run.ws.ffn_in;
+  st.C = run.C;
+  RWKV_CUDA_TRY(rwkv_kernels::shift_store(st, run.stream));
+}
+
+}  // namespace cuda
+}  // namespace rwkv

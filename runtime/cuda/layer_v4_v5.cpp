@@ -1,0 +1,67 @@
+// runtime/cuda/layer_v4_v5.cpp: the RWKV-4 and RWKV-5.x time mix on the GPU
+// (rwkv-spec.md 3.3, 4.4), the counterpart of runtime/cpu/time_mix_v4.cpp and
+// time_mix_v5.cpp:
+//   shift mixes k, v, r (, g) weighting the current token | GEMM k, v, r (, g)
+//   (batched) | WKV4 (+ sigmoid(r)) or WKV5 (+ GroupNorm, silu gate) | GEMM output
+#include "kernels/wkv4.cuh"
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/gemm.h"
+#include "runtime/cuda/layer.h"
+
+namespace rwkv {
+namespace cuda {
+
+namespace {
+
+void wkv4_core(const LayerRun& run) {
+  rwkv_kernels::wkv4_params p;
+  p.batch = run.batch;
+  p.aa_offset = run.state.aa;
+  p.bb_offset = run.state.bb;
+  p.pp_offset = run.state.pp;
+  p.A = run.A;
+  p.k = run.ws.proj_plane(0);
+  p.v = run.ws.proj_plane(1);
+  p.r = run.ws.proj_plane(2);
+  p.w = run.w.decay;
+  p.u = run.w.bonus;
+  p.out = run.ws.att_out;
+  p.out_dtype = run.dtype;
+  RWKV_CUDA_TRY(rwkv_kernels::wkv4_forward(p, run.stream));
+}
+
+// v4, v5: lerp mixes k, v, r (, g) weighting the current token, then their
+// projections into proj planes 0..3 (one batched GEMM).
+void lerp_mixes_and_projections(const LayerRun& run) {
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  const size_t R = (size_t)ws.max_rows();
+  rwkv_kernels::shift_mix_params sm = att_shift_mix(run);
+  sm.prev_weighted = false;
+  sm.n_out = L.n_kvrg;
+  for (int z = 0; z < L.n_kvrg; ++z) {
+    sm.mu[z] = L.mix[z];
+    sm.out[z] = ws.mix_plane(z);
+  }
+  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
+  linear_batched(run.cublas, L.att_kvrg, L.n_kvrg, ws.mix_plane(0), run.C, (long long)(R * run.C), run.M,
+                 ws.proj, DType::f32, run.A, (long long)(R * run.A));
+}
+
+}  // namespace
+
+void time_mix_v4(const LayerRun& run) {
+  lerp_mixes_and_projections(run);
+  wkv4_core(run);
+  attention_output(run);
+}
+
+void time_mix_v5(const LayerRun& run) {
+  lerp_mixes_and_projections(run);
+  // 5.0 has no gate; 5.1 and 5.2 project one (n_kvrg == 4).
+  wkv5_core(run, nullptr, run.w.n_kvrg == 4 ? run.ws.proj_plane(3) : nullptr);
+  attention_output(run);
+}
+
+}  // namespace cuda
+}  // namespace rwkv

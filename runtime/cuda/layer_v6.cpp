@@ -1,0 +1,74 @@
+// runtime/cuda/layer_v6.cpp: the RWKV-6 time mix on the GPU (rwkv-spec.md 5.2),
+// the counterpart of runtime/cpu/time_mix_v6.cpp:
+//   mix maa_x | GEMM maa_w1 | tanh | GEMM maa_w2 x5 (batched) | mix x5 (ddlerp)
+//   | GEMM decay_w1 | tanh | GEMM decay_w2 | GEMM k, v, r, g (batched)
+//   | WKV5 (per-token decay, GroupNorm, silu gate) | GEMM output
+#include "kernels/activation.cuh"
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/gemm.h"
+#include "runtime/cuda/layer.h"
+
+namespace rwkv {
+namespace cuda {
+
+namespace {
+
+// ws.lora_act = tanh(ws.lora_mid) over `width` columns of the round's rows.
+void tanh_lora(const LayerRun& run, int width) {
+  rwkv_kernels::activation_params act;
+  act.in = run.ws.lora_mid;
+  act.out = run.ws.lora_act;
+  act.out_dtype = run.dtype;
+  act.rows = run.M;
+  act.width = width;
+  act.seg_width[0] = width;
+  act.seg_act[0] = rwkv_kernels::act_kind::tanh;
+  RWKV_CUDA_TRY(rwkv_kernels::activation(act, run.stream));
+}
+
+// ddlerp (rwkv-spec.md 5.2): xxx = a + (prev - a) * maa_x; m = tanh(xxx maa_w1);
+// x_z = a + (prev - a) * (maa_z + m_z maa_w2[z]) into mix planes 0..4 (w, k, v, r, g).
+void ddlerp_mixes(const LayerRun& run) {
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  const int D = L.maa_w1.out / 5;
+  rwkv_kernels::shift_mix_params sm = att_shift_mix(run);
+  sm.n_out = 1;
+  sm.mu[0] = L.mix[0];
+  sm.out[0] = ws.mix_plane(5);
+  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
+  linear(run.cublas, L.maa_w1, ws.mix_plane(5), run.C, run.M, ws.lora_mid, DType::f32, 5 * D);
+  tanh_lora(run, 5 * D);
+  // The five data-dependent deltas, [5][M, C] in lora_out.
+  linear_batched(run.cublas, L.maa_w2, 5, ws.lora_act, 5 * D, D, run.M, ws.lora_out, DType::f32, run.C,
+                 (long long)run.M * run.C);
+  sm.n_out = 5;
+  for (int z = 0; z < 5; ++z) {
+    sm.mu[z] = L.mix[1 + z];
+    sm.out[z] = ws.mix_plane(z);
+  }
+  sm.delta = ws.lora_out;
+  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
+}
+
+}  // namespace
+
+void time_mix_v6(const LayerRun& run) {
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  const size_t R = (size_t)ws.max_rows();
+  ddlerp_mixes(run);
+  // Data-dependent decay: time_decay + tanh(x_w decay_w1) decay_w2 (exp(-exp) in the kernel).
+  const int Dd = L.decay_w1.out;
+  linear(run.cublas, L.decay_w1, ws.mix_plane(0), run.C, run.M, ws.lora_mid, DType::f32, Dd);
+  tanh_lora(run, Dd);
+  float* w_lora = ws.lora_out;  // the ddlerp deltas are consumed
+  linear(run.cublas, L.decay_w2, ws.lora_act, Dd, run.M, w_lora, DType::f32, run.A);
+  linear_batched(run.cublas, L.att_kvrg, 4, ws.mix_plane(1), run.C, (long long)(R * run.C), run.M, ws.proj,
+                 DType::f32, run.A, (long long)(R * run.A));
+  wkv5_core(run, w_lora, ws.proj_plane(3));
+  attention_output(run);
+}
+
+}  // namespace cuda
+}  // namespace rwkv

@@ -1,0 +1,130 @@
+// runtime/cuda/layer_v7.cpp: the RWKV-7 time mix on the GPU (rwkv-spec.md 6.3),
+// the counterpart of runtime/cpu/time_mix_v7.cpp:
+//   mix x6 | GEMM k, v, r (batched) | 4 LoRA-in GEMMs (3 in layer 0) | LoRA
+//   activations | 4 LoRA-out GEMMs | WKV7 (decay, kk, value residual, GroupNorm,
+//   bonus, gate) | GEMM output
+#include <utility>
+
+#include "kernels/activation.cuh"
+#include "kernels/wkv7.cuh"
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/gemm.h"
+#include "runtime/cuda/layer.h"
+
+namespace rwkv {
+namespace cuda {
+
+namespace {
+
+// Widths of the LoRA middles, packed side by side in ws.lora_mid / ws.lora_act
+// in the order w, a, v, g (v is absent in layer 0).
+struct LoraWidths {
+  int w, a, v, g;
+  int total() const { return w + a + v + g; }
+};
+
+// Mix planes, in the order of CudaLayer::mix: k, v, r, w, a, g.
+enum MixPlane { kMixK = 0, kMixV = 1, kMixR = 2, kMixW = 3, kMixA = 4, kMixG = 5 };
+// lora_out planes: the second-matrix outputs.
+enum LoraPlane { kLoraW = 0, kLoraA = 1, kLoraV = 2, kLoraG = 3 };
+
+void shift_mixes_and_projections(const LayerRun& run) {
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  const size_t R = (size_t)ws.max_rows();
+  rwkv_kernels::shift_mix_params sm = att_shift_mix(run);
+  sm.n_out = 6;
+  for (int z = 0; z < 6; ++z) {
+    sm.mu[z] = L.mix[z];
+    sm.out[z] = ws.mix_plane(z);
+  }
+  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
+  linear_batched(run.cublas, L.att_kvrg, 3, ws.mix_plane(kMixK), run.C, (long long)(R * run.C), run.M,
+                 ws.proj, DType::f32, run.A, (long long)(R * run.A));
+}
+
+// The LoRA middles: [tanh | identity | identity | sigmoid] over w, a, (v), g.
+void lora_activations(const LayerRun& run, const LoraWidths& d) {
+  rwkv_kernels::activation_params act;
+  act.in = run.ws.lora_mid;
+  act.out = run.ws.lora_act;
+  act.out_dtype = run.dtype;
+  act.rows = run.M;
+  act.width = d.total();
+  act.n_seg = 0;
+  for (auto seg : {std::make_pair(d.w, rwkv_kernels::act_kind::tanh),
+                   std::make_pair(d.a, rwkv_kernels::act_kind::identity),
+                   std::make_pair(d.v, rwkv_kernels::act_kind::identity),
+                   std::make_pair(d.g, rwkv_kernels::act_kind::sigmoid)}) {
+    if (seg.first == 0) continue;
+    act.seg_width[act.n_seg] = seg.first;
+    act.seg_act[act.n_seg++] = seg.second;
+  }
+  RWKV_CUDA_TRY(rwkv_kernels::activation(act, run.stream));
+}
+
+// LoRA: first matrices into one [M, width] buffer, activations, second matrices
+// into the lora_out planes.
+void loras(const LayerRun& run, const LoraWidths& d) {
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  const int width = d.total();
+  float* mid = ws.lora_mid;
+  linear(run.cublas, L.w1, ws.mix_plane(kMixW), run.C, run.M, mid, DType::f32, width);
+  linear(run.cublas, L.a1, ws.mix_plane(kMixA), run.C, run.M, mid + d.w, DType::f32, width);
+  if (d.v) linear(run.cublas, L.v1, ws.mix_plane(kMixV), run.C, run.M, mid + d.w + d.a, DType::f32, width);
+  linear(run.cublas, L.g1, ws.mix_plane(kMixG), run.C, run.M, mid + d.w + d.a + d.v, DType::f32, width);
+  lora_activations(run, d);
+  // Column c of the packed activations, in the GEMM input dtype.
+  auto act_col = [&](int c) { return static_cast<char*>(ws.lora_act) + (size_t)c * dtype_size(run.dtype); };
+  linear(run.cublas, L.w2, ws.lora_act, width, run.M, ws.lora_out_plane(kLoraW), DType::f32, run.A);
+  linear(run.cublas, L.a2, act_col(d.w), width, run.M, ws.lora_out_plane(kLoraA), DType::f32, run.A);
+  if (d.v)
+    linear(run.cublas, L.v2, act_col(d.w + d.a), width, run.M, ws.lora_out_plane(kLoraV), DType::f32, run.A);
+  linear(run.cublas, L.g2, act_col(d.w + d.a + d.v), width, run.M, ws.lora_out_plane(kLoraG), DType::f32,
+         run.A);
+}
+
+void wkv7_core(const LayerRun& run, bool has_v_lora) {
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  rwkv_kernels::wkv7_params p;
+  p.batch = run.batch;
+  p.kv_offset = run.state.kv;
+  p.H = run.H;
+  p.N = run.N;
+  p.k = ws.proj_plane(0);
+  p.v = ws.proj_plane(1);
+  p.r = ws.proj_plane(2);
+  p.w_lora = ws.lora_out_plane(kLoraW);
+  p.a_lora = ws.lora_out_plane(kLoraA);
+  p.v_lora = has_v_lora ? ws.lora_out_plane(kLoraV) : nullptr;
+  p.g = ws.lora_out_plane(kLoraG);
+  p.v_first = ws.v_first;
+  p.first_layer = run.layer == 0;
+  p.w0 = L.w0;
+  p.a0 = L.a0;
+  p.v0 = L.v0;
+  p.k_k = L.k_k;
+  p.k_a = L.k_a;
+  p.r_k = L.r_k;
+  p.ln_w = L.ln_x_w;
+  p.ln_b = L.ln_x_b;
+  p.out = ws.att_out;
+  p.out_dtype = run.dtype;
+  RWKV_CUDA_TRY(rwkv_kernels::wkv7_forward(p, run.stream));
+}
+
+}  // namespace
+
+void time_mix_v7(const LayerRun& run) {
+  const CudaLayer& L = run.w;
+  const LoraWidths d{L.w1.out, L.a1.out, L.has_v_mix ? L.v1.out : 0, L.g1.out};
+  shift_mixes_and_projections(run);
+  loras(run, d);
+  wkv7_core(run, d.v != 0);
+  attention_output(run);
+}
+
+}  // namespace cuda
+}  // namespace rwkv

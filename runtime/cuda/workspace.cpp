@@ -1,0 +1,77 @@
+// runtime/cuda/workspace.cpp: see workspace.h.
+#include "runtime/cuda/workspace.h"
+
+#include <algorithm>
+
+#include "runtime/cuda/cuda_check.h"
+
+namespace rwkv {
+namespace cuda {
+
+namespace {
+
+// The widest LoRA middle of any layer: v7 packs w, a, (v), g side by side; v6
+// has maa_w1 (5 groups) and decay_w1.
+int widest_lora(const CudaWeights& weights) {
+  int widest = 0;
+  for (const CudaLayer& L : weights.layers) {
+    int width = L.w1.out + L.a1.out + L.v1.out + L.g1.out;
+    width = std::max(width, L.maa_w1.out);
+    width = std::max(width, L.decay_w1.out);
+    widest = std::max(widest, width);
+  }
+  return widest;
+}
+
+}  // namespace
+
+Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_rows)
+    : rows_((size_t)max_rows), channels_((size_t)info.n_embd),
+      att_width_((size_t)(info.n_att > 0 ? info.n_att : info.n_embd)), dtype_(weights.dtype),
+      lora_width_(widest_lora(weights)) {
+  const size_t R = rows_, C = channels_, A = att_width_;
+  const size_t F = (size_t)info.n_ffn, V = (size_t)info.n_vocab;
+  x = alloc_f32(R * C, "workspace x");
+  att_in = alloc_f32(R * C, "workspace ln1");
+  ffn_in = alloc_f32(R * C, "workspace ln2");
+  delta = alloc_f32(R * C, "workspace residual delta");
+  v_first = alloc_f32(R * A, "workspace v_first");
+  mix = alloc_dtype(6 * R * C, "workspace mixes");
+  proj = alloc_f32(4 * R * A, "workspace projections");
+  if (lora_width_ > 0) {
+    lora_mid = alloc_f32(R * (size_t)lora_width_, "workspace lora");
+    lora_act = alloc_dtype(R * (size_t)lora_width_, "workspace lora");
+  }
+  lora_out = alloc_f32(5 * R * std::max(A, C), "workspace lora out");
+  att_out = alloc_dtype(R * A, "workspace attention out");
+  ffn_key = alloc_f32(R * F, "workspace ffn key");
+  ffn_key_act = alloc_dtype(R * F, "workspace ffn key");
+  ffn_r = alloc_f32(R * C, "workspace ffn receptance");
+  ffn_v = alloc_f32(R * C, "workspace ffn value");
+  x_last = alloc_f32(R * C, "workspace last rows");
+  delta_last = alloc_f32(R * C, "workspace last rows");
+  ln_out = alloc_dtype(R * C, "workspace ln_out");
+  logits = alloc_f32(R * V, "workspace logits");
+  buffers_.emplace_back(sizeof(int), "error flag");
+  error_flag = buffers_.back().as<int>();
+  RWKV_CUDA_TRY(cudaMemset(error_flag, 0, sizeof(int)));
+}
+
+void* Workspace::mix_plane(int z) const {
+  return static_cast<char*>(mix) + (size_t)z * rows_ * channels_ * dtype_size(dtype_);
+}
+
+float* Workspace::alloc_f32(size_t n, const char* what) {
+  buffers_.emplace_back(n * sizeof(float), what);
+  bytes_ += buffers_.back().bytes();
+  return buffers_.back().as<float>();
+}
+
+void* Workspace::alloc_dtype(size_t n, const char* what) {
+  buffers_.emplace_back(n * dtype_size(dtype_), what);
+  bytes_ += buffers_.back().bytes();
+  return buffers_.back().get();
+}
+
+}  // namespace cuda
+}  // namespace rwkv

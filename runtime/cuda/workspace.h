@@ -1,0 +1,72 @@
+// runtime/cuda/workspace.h: the device buffers one round of CudaBackend::forward
+// works in, as named planes.
+//
+// Every plane has R = max_rows rows (the most token rows of one round); the
+// backend processes longer batches in rounds, so the workspace is fixed
+// however long the prompt. Planes marked "dtype" hold the weights' dtype (they
+// feed a GEMM); all others are fp32.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+#include "runtime/cuda/cuda_weights.h"
+#include "runtime/cuda/device_buffer.h"
+#include "runtime/model/model.h"
+
+namespace rwkv {
+namespace cuda {
+
+class Workspace {
+ public:
+  Workspace() = default;
+  Workspace(const ModelInfo& info, const CudaWeights& weights, int max_rows);
+
+  // Residual stream and the layer norms around it.
+  float* x = nullptr;            // [R, C] the residual stream
+  float* att_in = nullptr;       // [R, C] LN1 output (time-mix input)
+  float* ffn_in = nullptr;       // [R, C] LN2 output (channel-mix input)
+  float* delta = nullptr;        // [R, C] the last time/channel mix output, not yet added to x
+  // Time mix.
+  float* v_first = nullptr;      // [R, A] v7 value residual, written by layer 0
+  void* mix = nullptr;           // [6][R, C] dtype: token-shift mixes (mix_plane)
+  float* proj = nullptr;         // [4][R, A] k, v, r, g projections (proj_plane)
+  float* lora_mid = nullptr;     // [R, lora_width] LoRA first-matrix outputs
+  void* lora_act = nullptr;      // [R, lora_width] dtype: their activations
+  float* lora_out = nullptr;     // [5][R, max(A, C)] LoRA second-matrix outputs
+  void* att_out = nullptr;       // [R, A] dtype: WKV kernel output, input of att.output
+  // Channel mix.
+  float* ffn_key = nullptr;      // [R, F] ffn.key output
+  void* ffn_key_act = nullptr;   // [R, F] dtype: relu(key)^2
+  float* ffn_r = nullptr;        // [R, C] ffn.receptance output (v4-v6)
+  float* ffn_v = nullptr;        // [R, C] ffn.value output (v4-v6)
+  // Output head.
+  float* x_last = nullptr;       // [R, C] gathered last rows of x (LogitsMode::last)
+  float* delta_last = nullptr;   // [R, C] gathered last rows of delta
+  void* ln_out = nullptr;        // [R, C] dtype: ln_out output, input of the head
+  float* logits = nullptr;       // [R, V]
+  // Set to 1 by the embedding gathers when an index is out of range (device int).
+  int* error_flag = nullptr;
+
+  void* mix_plane(int z) const;
+  float* proj_plane(int z) const { return proj + (size_t)z * rows_ * att_width_; }
+  // Plane z of lora_out as the v7 layer uses it: [R, A] planes, R*A apart.
+  float* lora_out_plane(int z) const { return lora_out + (size_t)z * rows_ * att_width_; }
+
+  int max_rows() const { return (int)rows_; }
+  int lora_width() const { return lora_width_; }
+  // Device bytes of the planes (the error flag not counted).
+  size_t bytes() const { return bytes_; }
+
+ private:
+  float* alloc_f32(size_t n, const char* what);
+  void* alloc_dtype(size_t n, const char* what);
+
+  std::vector<DeviceBuffer> buffers_;
+  size_t rows_ = 0, channels_ = 0, att_width_ = 0;
+  DType dtype_ = DType::f32;
+  int lora_width_ = 0;
+  size_t bytes_ = 0;
+};
+
+}  // namespace cuda
+}  // namespace rwkv
