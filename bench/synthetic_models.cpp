@@ -20,7 +20,7 @@
 // F = 4C for v4 and v7, floor(3.5C/32)*32 for the v5.2/v6 World models. The v7
 // LoRA widths follow the release trainer's max(32, round(k f(C)/32)*32) with
 // f = 1.8 sqrt(C), 1.8 sqrt(C), 1.3 sqrt(C), 0.6 C^0.8 (RWKV-LM train_temp);
-// rwkv-spec.md 6.1 quotes an older suggestion (2.5/2.5/1.7/5 sqrt(C)) that
+// docs/rwkv-math.md section 6.1 quotes an older suggestion (2.5/2.5/1.7/5 sqrt(C)) that
 // gives the same widths for C <= 1024 only.
 #include "bench/synthetic_models.h"
 

@@ -2,7 +2,7 @@
 //
 // activation(): fp32 GEMM output [rows, width] -> activation -> out_dtype, by
 // column segments, e.g. the v7 LoRA middles [tanh | id | id | sigmoid]
-// (rwkv-spec.md 6.3), the v6 tanh of time_maa_w1 / time_decay_w1 (5.2), or
+// (docs/rwkv-math.md section 6.3), the v6 tanh of time_maa_w1 / time_decay_w1 (5.2), or
 // relu^2 of the channel-mix key (3.4, 6.4).
 // gate_mul(): out = sigmoid(r) * v in fp32 (channel mix of v4/v5/v6, 3.4, 5.3).
 //

@@ -1,6 +1,6 @@
 // kernels/embedding.cu: embedding row gather with a bounds check on every id.
 //
-// Mirrors `x = E'[t]` of rwkv-spec.md section 1.1 (pip `w['emb.weight'][tokens]`, the table
+// Mirrors `x = E'[t]` of docs/rwkv-math.md section 1.1 (pip `w['emb.weight'][tokens]`, the table
 // with ln0 folded in at load time), converting the stored dtype to the fp32 residual stream.
 #include "kernels/embedding.cuh"
 

@@ -15,7 +15,7 @@ namespace rwkv_kernels {
 
 struct embedding_params {
   const int32_t* ids = nullptr;  // [n] token ids, device memory
-  const void* emb = nullptr;     // [V, C] in emb_dtype (emb.weight, ln0 already folded in: spec 1.1)
+  const void* emb = nullptr;     // [V, C] in emb_dtype (emb.weight, ln0 already folded in: docs/rwkv-math.md section 1.1)
   rwkv::DType emb_dtype = rwkv::DType::f32;
   float* out = nullptr;          // [n, C] fp32; must not overlap emb or ids
   int* error_flag = nullptr;     // device int, set to 1 when any id is out of range, never cleared

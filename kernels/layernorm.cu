@@ -1,6 +1,6 @@
 // kernels/layernorm.cu: residual add + LayerNorm, one block per row.
 //
-// Mirrors LN(x; gamma, beta) of rwkv-spec.md section 1 (pip `F.layer_norm(x, (C,), w, b)`,
+// Mirrors LN(x; gamma, beta) of docs/rwkv-math.md section 1 (pip `F.layer_norm(x, (C,), w, b)`,
 // eps 1e-5, biased variance) and the residual adds `x = x + TimeMix(...)`, `x = x + ChannelMix(...)`
 // of section 1.1, fused so that the residual stream is read once for both.
 #include "kernels/layernorm.cuh"

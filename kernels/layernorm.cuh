@@ -1,7 +1,7 @@
 // kernels/layernorm.cuh: residual add + LayerNorm over the rows of the fp32 residual stream.
 //
 //   x[r, :] += delta[r, :]                    (when delta is not null)
-//   y[r, :]  = LN(x[r, :]; weight, bias, eps)  (rwkv-spec.md section 1: biased variance, eps 1e-5)
+//   y[r, :]  = LN(x[r, :]; weight, bias, eps)  (docs/rwkv-math.md section 1: biased variance, eps 1e-5)
 //
 // Host declarations only; the kernel is in layernorm.cu.
 #pragma once

@@ -1,5 +1,5 @@
 // kernels/shift_mix.cuh: token-shift mixes of a ragged batch, as the backend
-// runs them (rwkv-spec.md sections 1.1, 5.2, 10.5), and the shift-state store.
+// runs them (docs/rwkv-math.md sections 1.1, 5.2, 10.5), and the shift-state store.
 //
 //   prev[row] = row is its sequence's first ? state[seq][state_offset + :] : cur[row - 1]
 //   prev_weighted (v6/v7): out_z = cur + (prev - cur) * (mu_z + delta_z[row])

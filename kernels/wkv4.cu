@@ -1,7 +1,7 @@
 // kernels/wkv4.cu: RWKV-4 WKV + receptance gate; see wkv4.cuh.
 //
 // Mirrors pip att_one / cuda_att_seq + operators.cu kernel_wkv_forward
-// (rwkv-spec.md 3.3), per channel, all fp32:
+// (docs/rwkv-math.md section 3.3), per channel, all fp32:
 //   q = max(pp, u + k);  wkv = (e^(pp-q) aa + e^(u+k-q) v) / (e^(pp-q) bb + e^(u+k-q))
 //   q' = max(pp + w, k); aa = e^(pp+w-q') aa + e^(k-q') v; bb = e^(pp+w-q') bb + e^(k-q'); pp = q'
 //   out = sigmoid(r) * wkv

@@ -1,5 +1,5 @@
 // kernels/wkv4.cuh: the RWKV-4 WKV recurrence fused with the receptance gate
-// (rwkv-spec.md sections 3.3, 3.5): out = sigmoid(r) * wkv, over every token of
+// (docs/rwkv-math.md sections 3.3, 3.5): out = sigmoid(r) * wkv, over every token of
 // every sequence, with the state aa, bb, pp in fp32.
 //
 // Host declarations only; the kernel is in wkv4.cu.

@@ -1,6 +1,6 @@
 // kernels/wkv5.cu: fused RWKV-5/6 time-mix core; see wkv5.cuh.
 //
-// Mirrors pip att_one_v5_1 / att_one_v6_0 and rwkv5.cu / rwkv6.cu (rwkv-spec.md
+// Mirrors pip att_one_v5_1 / att_one_v6_0 and rwkv5.cu / rwkv6.cu (docs/rwkv-math.md
 // 4.4, 4.6, 5.2, 5.5), per head, with the state S[key i][value j]:
 //   y_j  = sum_i r_i * (u_i * k_i * v_j + S_ij)        (reads the OLD state)
 //   S_ij = w_i * S_ij + k_i * v_j                       (decay on the key index)

@@ -1,4 +1,4 @@
-// kernels/wkv5.cuh: the fused RWKV-5 / RWKV-6 time-mix core (rwkv-spec.md
+// kernels/wkv5.cuh: the fused RWKV-5 / RWKV-6 time-mix core (docs/rwkv-math.md
 // sections 4.4, 5.2): the WKV recurrence with the bonus u over every token of
 // every sequence, per-head GroupNorm, and the SiLU gate (5.1+, 6).
 //

@@ -1,6 +1,6 @@
 // kernels/wkv7.cu: fused RWKV-7 time-mix core; see wkv7.cuh.
 //
-// Mirrors pip RWKV_x070_TMix_one / TMix_seq + rwkv7.cu (rwkv-spec.md 6.3, 6.5):
+// Mirrors pip RWKV_x070_TMix_one / TMix_seq + rwkv7.cu (docs/rwkv-math.md section 6.3, 6.5):
 //   w   = exp(-0.606531 * sigmoid(w0 + w_lora))                    decay per key channel
 //   kk  = normalize_head(k * k_k)   (L2 over the head, eps 1e-12)  uses the ORIGINAL k
 //   a   = sigmoid(a0 + a_lora);  k' = k * (1 + (a - 1) * k_a)

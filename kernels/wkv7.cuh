@@ -1,4 +1,4 @@
-// kernels/wkv7.cuh: the fused RWKV-7 time-mix core (rwkv-spec.md section 6.3):
+// kernels/wkv7.cuh: the fused RWKV-7 time-mix core (docs/rwkv-math.md section 6.3):
 // decay, key normalisation and replacement, value residual, the generalised
 // delta-rule recurrence over every token of every sequence, GroupNorm, the
 // per-head bonus and the gate, in one launch. The projections around it are

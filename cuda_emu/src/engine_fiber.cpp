@@ -5,7 +5,7 @@
 //
 // The context switch is 12 instructions of x86-64 assembly (callee-saved
 // registers + stack pointer); glibc's swapcontext would make a signal-mask
-// system call on every switch (about 10x slower, see shared/docs/cuda-on-cpu.md).
+// system call on every switch (about 10x slower).
 #include <sys/mman.h>
 #include <unistd.h>
 

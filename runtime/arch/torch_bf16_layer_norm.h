@@ -1,6 +1,6 @@
 // runtime/arch/torch_bf16_layer_norm.h: bit-faithful emulation of the CPU
 // layer_norm of torch 1.13 on bfloat16 tensors, the one used by the goldens
-// (testdata/README.md "Official behaviours": pip's RWKV class folds ln0 into a
+// (docs/testdata.md section 4: pip's RWKV class folds ln0 into a
 // bf16 embedding with layer_norm in bf16).
 //
 // Why it is needed: that kernel is far from "float math rounded once". Its

@@ -4,7 +4,7 @@
 // One forward() call runs any number of independent sequences, each with its
 // own token span and its own recurrent state, updated in place. A span of one
 // token is "RNN mode"; a longer span is "sequence mode" (prefill). Both give the
-// same result (rwkv-spec.md section 1.1, "Prefill = RNN").
+// same result (docs/rwkv-math.md section 1.1, "Prefill = RNN").
 //
 // The state of one sequence is one flat float32 buffer in the official per-
 // version order (see state_layout.h), so it can be saved, compared with the

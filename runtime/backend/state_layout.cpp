@@ -1,5 +1,5 @@
 // runtime/backend/state_layout.cpp: official state order and initial state
-// (rwkv-spec.md sections 3.2, 4.3, 5.4, 6.2); the pieces of each version are
+// (docs/rwkv-math.md sections 3.2, 4.3, 5.4, 6.2); the pieces of each version are
 // its ArchSpec's (runtime/arch/).
 #include "runtime/backend/state_layout.h"
 

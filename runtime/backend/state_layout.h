@@ -3,7 +3,7 @@
 // saved states compare directly with golden/<model>/state_rnn_*/NNN_<name>.f32
 // (file NNN is tensor NNN of the list below, concatenated in that order).
 //
-// Per layer l (rwkv-spec.md sections 3.2, 4.3, 5.4, 6.2; each version's pieces
+// Per layer l (docs/rwkv-math.md sections 3.2, 4.3, 5.4, 6.2; each version's pieces
 // are its ArchSpec::layer_state in runtime/arch/):
 //   v4      blocks.l.att.x_prev [C]   ln1 output of the previous token
 //           blocks.l.att.aa     [A]   WKV numerator   (relative to e^pp)
@@ -62,7 +62,7 @@ class StateLayout {
 
 // The initial state of a sequence for `model` (size() floats): zeros, v4
 // att.pp = -1e30, and for v6 checkpoints with att.time_state the transpose of
-// time_state ([h][v][k] in the file) into [h][k][v] (rwkv-spec.md 5.4).
+// time_state ([h][v][k] in the file) into [h][k][v] (docs/rwkv-math.md section 5.4).
 std::vector<float> initial_state(const Model& model, const StateLayout& layout);
 
 }  // namespace rwkv

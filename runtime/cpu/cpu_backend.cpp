@@ -1,4 +1,4 @@
-// runtime/cpu/cpu_backend.cpp: the forward pass skeleton (rwkv-spec.md 1.1):
+// runtime/cpu/cpu_backend.cpp: the forward pass skeleton (docs/rwkv-math.md section 1.1):
 // embedding (ln0 folded) -> per layer: LN1, TimeMix, residual, LN2, ChannelMix,
 // residual -> LN_out -> head, for all tokens of all sequences of a batch.
 #include "runtime/cpu/cpu_backend.h"

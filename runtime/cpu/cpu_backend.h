@@ -3,7 +3,7 @@
 //
 // Rules of runtime/cpu/:
 //  * It reproduces the official implementation (pip rwkv 0.8.32, strategy
-//    "cpu fp32"; rwkv-spec.md sections 1-7) to fp32 rounding: same formulas,
+//    "cpu fp32"; docs/rwkv-math.md sections 1-7) to fp32 rounding: same formulas,
 //    same load-time transforms, same state layout. Goldens: testdata/golden.
 //  * All arithmetic is fp32 (a few reductions in double) on fp32 copies of the
 //    weights made at load, whatever the checkpoint stores (fp32, fp16, bf16).

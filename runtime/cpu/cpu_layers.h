@@ -37,30 +37,30 @@ struct LayerCtx {
 // for the first row; then the shift state takes the sequence's last row of x.
 void token_shift(const LayerCtx& c, const float* x, int width, size_t state_offset, float* prev);
 
-// out[M, C] = TimeMix(a) (rwkv-spec.md 3.3, 4.4, 5.2, 6.3); updates the layer's state.
+// out[M, C] = TimeMix(a) (docs/rwkv-math.md section 3.3, 4.4, 5.2, 6.3); updates the layer's state.
 void time_mix_v4(const LayerCtx& c, const float* a, const float* prev, float* out);
 void time_mix_v5(const LayerCtx& c, const float* a, const float* prev, float* out);
 void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* out);
-// v_first [M, A]: written by layer 0, read by the later layers (spec 6.3).
+// v_first [M, A]: written by layer 0, read by the later layers (docs/rwkv-math.md section 6.3).
 void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_first, float* out);
 
-// out[M, C] = ChannelMix(f) (spec 3.4, 5.3, 6.4).
+// out[M, C] = ChannelMix(f) (docs/rwkv-math.md section 3.4, 5.3, 6.4).
 void channel_mix(const LayerCtx& c, const float* f, const float* prev, float* out);
 
-// The v5/v6 WKV of one head over rows [r0, r1) of one sequence (spec 4.4):
+// The v5/v6 WKV of one head over rows [r0, r1) of one sequence (docs/rwkv-math.md section 4.4):
 // y = r^T (diag(u) k v^T + S), then S = diag(w) S + k v^T, S laid out [key][value].
 // w_rows: the decay of each row (v6), or null with w_fixed used for every row (v5).
 void wkv5_head(int N, size_t A, size_t r0, size_t r1, int h, const float* r, const float* k,
                const float* v, const float* w_rows, const float* w_fixed, const float* u,
                float* S, float* y);
 
-// The v4 WKV of channels [c0, c1) over rows [r0, r1) of one sequence (spec 3.3),
+// The v4 WKV of channels [c0, c1) over rows [r0, r1) of one sequence (docs/rwkv-math.md section 3.3),
 // pip's max-exponent form: y = wkv (before the receptance), then aa, bb, pp
 // (this sequence's state, [A] each) advance. w = -exp(time_decay), u = time_first.
 void wkv4_channels(size_t A, size_t r0, size_t r1, size_t c0, size_t c1, const float* k, const float* v,
                    const float* w, const float* u, float* aa, float* bb, float* pp, float* y);
 
-// The v7 WKV (spec 6.3) in four steps over [M, A] rows, A = H*N:
+// The v7 WKV (docs/rwkv-math.md section 6.3) in four steps over [M, A] rows, A = H*N:
 // wkv7_prepare: alpha = sigmoid(a0 + alpha), kk = per-head normalize(k * k_k),
 //   k = k * (1 + (alpha - 1) * k_a), w = exp(-0.606531 * sigmoid(w0 + w)), in place
 //   (alpha, w enter as the LoRA outputs);

@@ -27,10 +27,10 @@ void channel_mix(const LayerCtx& c, const float* f, const float* prev, float* ou
   for (size_t m = 0; m < M; ++m)
     for (size_t i = 0; i < C; ++i) {
       const size_t j = m * C + i;
-      if (v4_lerp) {  // mu weights the current token (spec 3.4)
+      if (v4_lerp) {  // mu weights the current token (docs/rwkv-math.md section 3.4)
         xk[j] = f[j] * L.ffn_mix_k[i] + prev[j] * (1.0f - L.ffn_mix_k[i]);
         xr[j] = f[j] * L.ffn_mix_r[i] + prev[j] * (1.0f - L.ffn_mix_r[i]);
-      } else {  // mu weights the previous token (spec 5.3, 6.4)
+      } else {  // mu weights the previous token (docs/rwkv-math.md section 5.3, 6.4)
         const float d = prev[j] - f[j];
         xk[j] = f[j] + d * L.ffn_mix_k[i];
         if (has_r) xr[j] = f[j] + d * L.ffn_mix_r[i];

@@ -31,7 +31,7 @@ void layer_norm_rows(ThreadPool& pool, const float* x, size_t M, int n, const fl
                      const float* b, float* y);
 
 // GroupNorm of one row of H*N values: each contiguous group of N normalised by
-// its own mean and biased variance, then the per-channel affine (spec 1, GN_H).
+// its own mean and biased variance, then the per-channel affine (docs/rwkv-math.md section 1, GN_H).
 void group_norm_row(const float* x, int H, int N, const float* g, const float* b, float eps,
                     float* y);
 

@@ -1,4 +1,4 @@
-// runtime/cpu/time_mix_v4.cpp: RWKV-4 TimeMix (rwkv-spec.md 3.3, 3.5).
+// runtime/cpu/time_mix_v4.cpp: RWKV-4 TimeMix (docs/rwkv-math.md section 3.3, 3.5).
 // The WKV keeps pip's max-exponent form: state (aa, bb, pp) per channel with
 // aa*e^pp and bb*e^pp the decayed sums of e^k v and e^k.
 #include <algorithm>

@@ -1,4 +1,4 @@
-// runtime/cpu/time_mix_v5.cpp: RWKV-5.0 / 5.1 / 5.2 TimeMix (rwkv-spec.md 4.4,
+// runtime/cpu/time_mix_v5.cpp: RWKV-5.0 / 5.1 / 5.2 TimeMix (docs/rwkv-math.md section 4.4,
 // 4.6). Sequence mode runs the same per-token recurrence as RNN mode (pip's
 // 5.2 path; pip's 5.0/5.1 closed T x T form is the same math).
 #include "runtime/cpu/cpu_layers.h"
@@ -43,7 +43,7 @@ void time_mix_v5(const LayerCtx& c, const float* a, const float* prev, float* ou
     c.pool.run(S * static_cast<size_t>(H), unit);
   }
 
-  // GroupNorm per head, eps 64e-5 (spec 1), then the gate.
+  // GroupNorm per head, eps 64e-5 (docs/rwkv-math.md section 1), then the gate.
   std::vector<float> o(M * A);
   for (size_t m = 0; m < M; ++m)
     group_norm_row(y.data() + m * A, H, N, L.ln_x_w.data(), L.ln_x_b.data(), 64e-5f,

@@ -1,4 +1,4 @@
-// runtime/cpu/time_mix_v6.cpp: RWKV-6 TimeMix (rwkv-spec.md 5.2, 5.5):
+// runtime/cpu/time_mix_v6.cpp: RWKV-6 TimeMix (docs/rwkv-math.md section 5.2, 5.5):
 // data-dependent lerp (ddlerp), per-token decay exp(-exp(w)), then the v5 WKV.
 #include <cmath>
 
@@ -39,7 +39,7 @@ void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* ou
   linear(c.pool, L.att_g, xg.data(), C, M, g.data(), A);
   for (float& z : g) z = siluf(z);
 
-  // w = exp(-exp(time_decay + tanh(x_w @ decay_w1) @ decay_w2)), fp32 (spec 5.2, 5.6).
+  // w = exp(-exp(time_decay + tanh(x_w @ decay_w1) @ decay_w2)), fp32 (docs/rwkv-math.md section 5.2, 5.6).
   const size_t Dd = static_cast<size_t>(L.decay_w1.out);
   std::vector<float> t1(M * Dd), w(M * A);
   linear(c.pool, L.decay_w1, xw.data(), C, M, t1.data(), Dd);

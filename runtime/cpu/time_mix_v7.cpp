@@ -1,4 +1,4 @@
-// runtime/cpu/time_mix_v7.cpp: RWKV-7 TimeMix (rwkv-spec.md 6.3, 6.5): LoRA
+// runtime/cpu/time_mix_v7.cpp: RWKV-7 TimeMix (docs/rwkv-math.md section 6.3, 6.5): LoRA
 // projections, the "replacement" key, the value residual, and the generalized
 // delta rule with the state laid out [head][value][key], read out AFTER the
 // update. pip's RNN path constant 0.606531 is used for e^-0.5 in the decay.
@@ -50,7 +50,7 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
   wkv7_prepare(M, H, N, L.a0.data(), L.k_k.data(), L.k_a.data(), L.w0.data(), k.data(), w.data(),
                alpha.data(), kk.data());
 
-  // Value residual (spec 6.3): layer 0 defines v_first, later layers mix towards it.
+  // Value residual (docs/rwkv-math.md section 6.3): layer 0 defines v_first, later layers mix towards it.
   if (!L.has_v_mix) {
     std::copy(v.begin(), v.end(), v_first);
   } else {

@@ -1,5 +1,5 @@
 // runtime/cuda/channel_mix.cpp: the channel mix of every version on the GPU
-// (rwkv-spec.md 3.4, 5.3, 6.4), the counterpart of channel_mix() in
+// (docs/rwkv-math.md section 3.4, 5.3, 6.4), the counterpart of channel_mix() in
 // runtime/cpu/cpu_layers_common.cpp:
 //   mix k (, r) | GEMM key | relu^2 | GEMM value
 //   (+ v4-v6: GEMM receptance | sigmoid(r) * value)

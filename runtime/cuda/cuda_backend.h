@@ -9,7 +9,7 @@
 // only the GEMM inputs are in the weights' dtype.
 //
 // Long batches are processed in rounds of at most max_rows token rows, so the
-// workspace is fixed however long the prompt (rwkv-spec.md 1.1: chunked
+// workspace is fixed however long the prompt (docs/rwkv-math.md section 1.1: chunked
 // prefill gives the same result).
 //
 // States live in device memory: SeqInput::state must be a device pointer,

@@ -1,6 +1,5 @@
 // runtime/cuda/cuda_check.h: CUDA and cuBLAS statuses become rwkv::Error with
-// the call, the file and the line (style-anchors: "CUDA_CHECK records
-// file:line:expression").
+// the call, the file and the line where it failed (file:line: expression).
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>

@@ -2,7 +2,7 @@
 //
 // Matrices in the dtype chosen at load (fp32, fp16 or bf16), PyTorch Linear
 // layout [out, in] (LoRA matrices transposed into it), with pip's load-time
-// transforms applied (rwkv-spec.md 3.1, 4.2, 5.1, 6.1; the same transforms as
+// transforms applied (docs/rwkv-math.md section 3.1, 4.2, 5.1, 6.1; the same transforms as
 // the CPU reference, both taken from runtime/arch/weights.h).
 // Per-channel vectors (LayerNorm, mixes, decays, bonus, v7 parameters) are kept
 // in fp32: they are small, and the kernels do all element-wise math in fp32.

@@ -47,7 +47,7 @@ rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run);
 // (w_lora), 5.1+ and v6 a gate; the result goes to ws.att_out.
 void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate);
 
-// Time mixes (rwkv-spec.md 3.3, 4.4, 5.2, 6.3): ws.att_in -> ws.att_out, updating
+// Time mixes (docs/rwkv-math.md section 3.3, 4.4, 5.2, 6.3): ws.att_in -> ws.att_out, updating
 // the WKV part of the state; then att.output into ws.delta.
 void time_mix_v4(const LayerRun& run);
 void time_mix_v5(const LayerRun& run);  // 5.0, 5.1, 5.2
@@ -55,7 +55,7 @@ void time_mix_v6(const LayerRun& run);
 void time_mix_v7(const LayerRun& run);
 void attention_output(const LayerRun& run);
 
-// Channel mix (rwkv-spec.md 3.4, 5.3, 6.4): ws.ffn_in -> ws.delta.
+// Channel mix (docs/rwkv-math.md section 3.4, 5.3, 6.4): ws.ffn_in -> ws.delta.
 void channel_mix(const LayerRun& run);
 
 // Every sequence's att.x_prev and ffn.x_prev take its last row of ws.att_in and ws.ffn_in.

@@ -1,5 +1,5 @@
 // runtime/cuda/layer_v4_v5.cpp: the RWKV-4 and RWKV-5.x time mix on the GPU
-// (rwkv-spec.md 3.3, 4.4), the counterpart of runtime/cpu/time_mix_v4.cpp and
+// (docs/rwkv-math.md section 3.3, 4.4), the counterpart of runtime/cpu/time_mix_v4.cpp and
 // time_mix_v5.cpp:
 //   shift mixes k, v, r (, g) weighting the current token | GEMM k, v, r (, g)
 //   (batched) | WKV4 (+ sigmoid(r)) or WKV5 (+ GroupNorm, silu gate) | GEMM output

@@ -1,4 +1,4 @@
-// runtime/cuda/layer_v6.cpp: the RWKV-6 time mix on the GPU (rwkv-spec.md 5.2),
+// runtime/cuda/layer_v6.cpp: the RWKV-6 time mix on the GPU (docs/rwkv-math.md section 5.2),
 // the counterpart of runtime/cpu/time_mix_v6.cpp:
 //   mix maa_x | GEMM maa_w1 | tanh | GEMM maa_w2 x5 (batched) | mix x5 (ddlerp)
 //   | GEMM decay_w1 | tanh | GEMM decay_w2 | GEMM k, v, r, g (batched)
@@ -26,7 +26,7 @@ void tanh_lora(const LayerRun& run, int width) {
   RWKV_CUDA_TRY(rwkv_kernels::activation(act, run.stream));
 }
 
-// ddlerp (rwkv-spec.md 5.2): xxx = a + (prev - a) * maa_x; m = tanh(xxx maa_w1);
+// ddlerp (docs/rwkv-math.md section 5.2): xxx = a + (prev - a) * maa_x; m = tanh(xxx maa_w1);
 // x_z = a + (prev - a) * (maa_z + m_z maa_w2[z]) into mix planes 0..4 (w, k, v, r, g).
 void ddlerp_mixes(const LayerRun& run) {
   const CudaLayer& L = run.w;

@@ -1,4 +1,4 @@
-// runtime/cuda/layer_v7.cpp: the RWKV-7 time mix on the GPU (rwkv-spec.md 6.3),
+// runtime/cuda/layer_v7.cpp: the RWKV-7 time mix on the GPU (docs/rwkv-math.md section 6.3),
 // the counterpart of runtime/cpu/time_mix_v7.cpp:
 //   mix x6 | GEMM k, v, r (batched) | 4 LoRA-in GEMMs (3 in layer 0) | LoRA
 //   activations | 4 LoRA-out GEMMs | WKV7 (decay, kk, value residual, GroupNorm,

@@ -3,7 +3,7 @@
 // the caller gives (host memory for "cpu", device memory for "cuda") and never
 // reads or writes the state itself.
 //
-// What generate() does (pip PIPELINE.generate, rwkv-spec.md 8.2, plus text
+// What generate() does (pip PIPELINE.generate, docs/rwkv-math.md section 8.2, plus text
 // streaming):
 //   1. The prompt is prefilled in chunks of chunk_len tokens (prefill() of
 //      runtime/engine/chunked_forward.h): LogitsMode::none for every chunk but

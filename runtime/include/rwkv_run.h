@@ -345,7 +345,7 @@ RWKV_API rwkv_status rwkv_tokenizer_decode(const rwkv_tokenizer* tokenizer, cons
 /* ==========================================================================
  * Sampler (pip PIPELINE semantics: top-p on softmax at temperature 1, then
  * top-k, then temperature on probabilities; presence/frequency penalties
- * with decay; see rwkv-spec.md 8.1-8.2)
+ * with decay; see docs/rwkv-math.md section 8.1-8.2)
  * ========================================================================== */
 
 typedef struct rwkv_sampler rwkv_sampler;

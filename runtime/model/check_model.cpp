@@ -1,5 +1,5 @@
 // runtime/model/check_model.cpp: version detection, hyper-parameters and
-// shape validation of a model in official form (rwkv-spec.md sections 2.3,
+// shape validation of a model in official form (docs/rwkv-math.md sections 2.3,
 // 3.1, 4.2, 5.1, 6.1).
 //
 // The version comes from which tensors exist; the hyper-parameters from a few
@@ -17,7 +17,7 @@ namespace rwkv {
 namespace {
 
 // Tensors whose presence means a model variant no official inference path
-// supports (rwkv-spec.md section 2.3 "Reject unknown extras").
+// supports (docs/rwkv-math.md section 2.3 "Reject unknown extras").
 const char* unsupported_extra(const std::string& name) {
   if (name.find("pos_emb") != std::string::npos) return "positional embedding (pos_emb)";
   if (name.find("ffnPre") != std::string::npos) return "ffnPre";

@@ -2,7 +2,7 @@
 // stored (rwkv.cpp's names, ggml dimension order reversed to PyTorch order,
 // quantised bytes untouched). read_ggml() builds the official model from these.
 //
-// Layout (testdata/README.md "rwkv.cpp files"): six little-endian int32
+// Layout (docs/testdata.md section 3): six little-endian int32
 // (magic 0x67676d66, version 100/101, n_vocab, n_embed, n_layer, data_type),
 // then until EOF: int32 n_dims, int32 key_len, int32 type, int32 ne[n_dims]
 // (innermost first), key bytes, data.

@@ -3,7 +3,7 @@
 // Every reader (official .pth, safetensors, rwkv.cpp .bin) produces this one
 // structure: official tensor names, official stored shapes (PyTorch order, e.g.
 // `blocks.0.att.key.weight` is [A, C]) and official values (rwkv.cpp's stored
-// transforms undone). Backends apply the load-time transforms (rwkv-spec.md
+// transforms undone). Backends apply the load-time transforms (docs/rwkv-math.md
 // sections 3.1, 4.2, 5.1, 6.1) from this, through the version registry
 // (runtime/arch/weights.h), which also holds each version's tensor schema.
 #pragma once
@@ -23,7 +23,7 @@ namespace rwkv {
 // Error (runtime/core/error.h) and DType (runtime/core/dtype.h) are included
 // above for the code that reaches them through this header.
 
-// Model architecture, following rwkv-spec.md section 2.3 (pip's naming).
+// Model architecture, following docs/rwkv-math.md section 2.3 (pip's naming).
 enum class Arch { v4, v5_0, v5_1, v5_2, v6, v7 };
 const char* arch_name(Arch a);  // "4", "5.0", "5.1", "5.2", "6", "7"
 
@@ -99,7 +99,7 @@ std::unique_ptr<Model> load_model(const std::string& path, ProgressFn progress =
 std::unique_ptr<Model> load_model(std::shared_ptr<MappedFile> file, ProgressFn progress = nullptr,
                                   void* progress_user = nullptr);
 
-// Version detection (rwkv-spec.md section 2.3), hyper-parameters and shape
+// Version detection (docs/rwkv-math.md section 2.3), hyper-parameters and shape
 // validation of a model whose tensors are already in place (official names).
 // Fills m.info (except format/path/file_bytes). Throws rwkv::Error naming
 // `what` (the file) on any inconsistency or unsupported extra tensor.

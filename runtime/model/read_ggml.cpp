@@ -1,7 +1,7 @@
 // runtime/model/read_ggml.cpp: rwkv.cpp model files back to the official model.
 //
 // rwkv.cpp's converter (python/convert_pytorch_to_ggml.py) stores some tensors
-// transformed; this file undoes each transform (rwkv-spec.md 2.2, 3.1, 4.2,
+// transformed; this file undoes each transform (docs/rwkv-math.md section 2.2, 3.1, 4.2,
 // 5.1, 6.1) so the result has official names, shapes and values. Each
 // version's rules are its ArchSpec's ggml_rules() (runtime/arch/v*.cpp):
 //   v4   att.time_decay stored -exp(w)        -> w = log(-x)

@@ -1,5 +1,5 @@
 // runtime/sampler/penalty_weight.h: pip's weight for the frequency count
-// (rwkv-spec.md 8.2 step 6): 0 when the token's decoded text is a substring of
+// (docs/rwkv-math.md section 8.2 step 6): 0 when the token's decoded text is a substring of
 // " \t0123456789" (one space, one tab, a run of consecutive digits, or the
 // empty text), else 1. The decoded text is pip's decode([token]): special
 // tokens give "" (the HF decoder skips them; World id 0 has no text), and

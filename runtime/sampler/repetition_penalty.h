@@ -1,5 +1,5 @@
 // runtime/sampler/repetition_penalty.h: the presence / frequency penalties of
-// pip's PIPELINE.generate (rwkv-spec.md section 8.2).
+// pip's PIPELINE.generate (docs/rwkv-math.md section 8.2).
 //
 // occ maps token -> weight, empty at the start; prompt tokens are not counted.
 // Before sampling: logit[t] -= alpha_presence + occ[t] * alpha_frequency for

@@ -1,4 +1,4 @@
-// runtime/sampler/sample_logits.cpp: see sample_logits.h (rwkv-spec.md 8.1).
+// runtime/sampler/sample_logits.cpp: see sample_logits.h (docs/rwkv-math.md section 8.1).
 #include "runtime/sampler/sample_logits.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// runtime/sampler/sample_logits.h: pip's PIPELINE.sample_logits (rwkv-spec.md
+// runtime/sampler/sample_logits.h: pip's PIPELINE.sample_logits (docs/rwkv-math.md
 // section 8.1), quirks included:
 //   - temperature 0 means greedy (temperature 1, top_p 0); ties sampled uniformly;
 //   - the nucleus is chosen on softmax(logits) at temperature 1: sort p

@@ -1,5 +1,5 @@
 // runtime/sampler/sampler.h: one generation step's token choice, as pip's
-// PIPELINE.generate makes it (rwkv-spec.md sections 8.1 and 8.2):
+// PIPELINE.generate makes it (docs/rwkv-math.md sections 8.1 and 8.2):
 //   1. banned tokens get logit -inf;
 //   2. repetition penalties (repetition_penalty.h) are subtracted;
 //   3. a token is drawn with sample_logits (sample_logits.h);

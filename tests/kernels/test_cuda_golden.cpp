@@ -1,7 +1,7 @@
 // Tests that the CUDA backend (in the emu build: every kernel on the SIMT
 // emulator, every GEMM on the cuBLAS stand-in) reproduces the official
 // outputs (testdata/golden) in RNN mode, sequence mode and the chunked run.
-//   fp32 weights: logits within 1e-3 absolute of the 'cpu fp32' goldens (issue 5),
+//   fp32 weights: logits within 1e-3 absolute of the 'cpu fp32' goldens,
 //     states within 1e-3 relative (absolute below magnitude 1).
 //   bf16 and fp16 weights: the largest logit error against the 'cpu fp32' golden
 //     of the same checkpoint is no larger than the official 'cpu bf16' path's

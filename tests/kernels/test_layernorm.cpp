@@ -1,5 +1,5 @@
 // Tests that kernels/layernorm.cu (residual add + LayerNorm) matches a double-precision LayerNorm
-// (rwkv-spec.md section 1: biased variance, eps 1e-5) for every delta/weight/output dtype.
+// (docs/rwkv-math.md section 1: biased variance, eps 1e-5) for every delta/weight/output dtype.
 //
 // Tolerances: the residual x + delta is exact (one fp32 addition, compared bit for bit); y in fp32
 // within 1e-5 abs + 1e-5 rel of the double reference; fp16/bf16 y additionally within one rounding.

@@ -1,4 +1,4 @@
-// Tests that kernels/shift_mix.cu computes the token-shift mixes of rwkv-spec.md sections 1.1, 5.2
+// Tests that kernels/shift_mix.cu computes the token-shift mixes of docs/rwkv-math.md sections 1.1, 5.2
 // and 10.5 over ragged batches (the previous row of a sequence's first row is its stored state), and
 // that shift_store copies each sequence's last row into its state and writes nothing else.
 //

@@ -1,6 +1,6 @@
 // tests/runtime/cpu_golden_util.h: reading the official golden folders
 // (testdata/golden/<name>/manifest.json + raw float32 files) and running a
-// backend in every mode the goldens were made with (testdata/README.md).
+// backend in every mode the goldens were made with (docs/testdata.md section 2).
 #pragma once
 
 #include <algorithm>

@@ -101,7 +101,7 @@ TEST_CASE("bench: the threaded synthetic builder equals make_synth_model", "[ben
 }
 
 TEST_CASE("bench: matrix accounting follows the layer structure", "[bench]") {
-  // Per-layer GEMM weights from the architecture (rwkv-spec.md 3.1, 4.2, 5.1, 6.1),
+  // Per-layer GEMM weights from the architecture (docs/rwkv-math.md section 3.1, 4.2, 5.1, 6.1),
   // computed here from the spec's numbers, not from the tensor list.
   for (const char* name : {"v4-tiny", "v5-tiny", "v6-tiny", "v7-tiny", "v7-0.1B"}) {
     INFO(name);

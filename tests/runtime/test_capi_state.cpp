@@ -184,7 +184,7 @@ TEST_CASE("C API: a state saved for another model is refused", "[capi][state]") 
   CHECK(rwkv_state_load(v4bf16, 0, path.c_str()) == RWKV_ERR_STATE_MISMATCH);
   CHECK(std::string(rwkv_model_last_error(v4bf16)).find("other weights") != std::string::npos);
   // The fingerprint hashes values: the v7 bf16 file holds exactly the fp32 weights
-  // (testdata/README.md), so it is the same model and takes the state.
+  // (docs/testdata.md section 1), so it is the same model and takes the state.
   Model v7bf16;
   load(v7bf16, "tiny-rwkv-7v0-834K-bf16.pth");
   eval(v7, 0, {'a', 'b'});

@@ -163,7 +163,7 @@ TEST_CASE("cpu backend: state layout and initial state follow the official order
 }
 
 TEST_CASE("cpu backend: a v6 att.time_state becomes the initial state, transposed", "[cpu][state]") {
-  // rwkv-spec.md 5.4: time_state is stored [h][v][k]; the state is [h][k][v].
+  // docs/rwkv-math.md section 5.4: time_state is stored [h][v][k]; the state is [h][k][v].
   auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-6v0-1m.pth"));
   const int H = model->info.n_head, N = model->info.head_size, L = model->info.n_layer;
   for (int l = 0; l < L; ++l) {

@@ -15,7 +15,7 @@
 
 namespace {
 
-// The golden prompt of the tiny models (testdata/README.md).
+// The golden prompt of the tiny models (docs/testdata.md section 2).
 const std::string kPrompt = "\"In the beginning,\" she said, \"there was only the silent river.\"";
 
 struct Run {

@@ -1,4 +1,4 @@
-// Tests of version detection and validation (rwkv-spec.md 2.3): models built
+// Tests of version detection and validation (docs/rwkv-math.md section 2.3): models built
 // from the testdata checkpoints with tensors added, removed or reshaped.
 #include <catch2/catch.hpp>
 

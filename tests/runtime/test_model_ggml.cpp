@@ -50,7 +50,7 @@ double ulp16(uint16_t h) {
 uint16_t u16_at(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
 
 // The integer level q of element j of a block, read from the file bytes
-// (ggml block layouts as documented in testdata/README.md), and the level
+// (ggml block layouts as documented in docs/testdata.md section 3), and the level
 // that stands for zero (so x ~ (q - zero) * d (+ m)).
 void raw_level(rwkv::GgmlType t, const uint8_t* blk, int j, int* q, int* zero, int* qmax) {
   using rwkv::GgmlType;

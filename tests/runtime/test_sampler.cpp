@@ -1,4 +1,4 @@
-// Tests of the official sampler (rwkv-spec.md 8.1) on fixed logits: greedy,
+// Tests of the official sampler (docs/rwkv-math.md section 8.1) on fixed logits: greedy,
 // the kept set of top_p / top_k, temperature, and the empirical distribution.
 #include <catch2/catch.hpp>
 

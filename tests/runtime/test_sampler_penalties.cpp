@@ -1,4 +1,4 @@
-// Tests of the generation-step sampler (rwkv-spec.md 8.2): bans, presence and
+// Tests of the generation-step sampler (docs/rwkv-math.md section 8.2): bans, presence and
 // frequency penalties with decay, stop tokens, the weight exemption, seeding.
 #include <catch2/catch.hpp>
 

@@ -11,7 +11,7 @@
 //   gen1      after the last free generation                   (+++ starts here)
 // The logits that go with pre, gen0 and gen1 are kept on the host.
 //
-// A reply (ChatRWKV v2 chat.py, rwkv-spec.md 8.2 for the penalties): sampled
+// A reply (ChatRWKV v2 chat.py, docs/rwkv-math.md section 8.2 for the penalties): sampled
 // token by token with presence/frequency penalties counted within the reply
 // (weight 1 for every token, as the chat demos), token 0 (World and 20B end of
 // text) banned,

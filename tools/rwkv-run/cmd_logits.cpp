@@ -1,5 +1,5 @@
 // tools/rwkv-run/cmd_logits.cpp: `rwkv-run logits`, the model's raw outputs
-// for a token list, in the golden file formats (testdata/README.md):
+// for a token list, in the golden file formats (docs/testdata.md section 2):
 //   logits: raw little-endian float32 [T, V] (with --last: [V])
 //   --state-in / --state-out: the checked state file of generate, chat and the
 //           C API (runtime/state/state_file.h: model fingerprint, checksum)
