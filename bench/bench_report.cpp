@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "runtime/arch/arch.h"
 #include "runtime/core/json.h"
 
 namespace rwkv {
@@ -32,9 +33,11 @@ Json numbers(const std::vector<T>& v) {
 }
 
 Json lora_json(const ModelInfo& m) {
-  if (m.arch == Arch::v7) return {{"w", m.lora_w}, {"a", m.lora_a}, {"v", m.lora_v}, {"g", m.lora_g}};
-  if (m.arch == Arch::v6) return {{"maa", m.lora_maa}, {"decay", m.lora_decay}};
-  return nullptr;
+  const auto widths = arch_spec(m.arch).lora_widths(m);
+  if (widths.empty()) return nullptr;
+  Json j = Json::object();
+  for (const auto& w : widths) j[w.name] = w.width;
+  return j;
 }
 
 Json model_json(const ReportInfo& info, const Model& model) {
@@ -175,11 +178,8 @@ std::string model_line(const ReportInfo& info, const ModelInfo& m) {
   std::string s = info.model_source + ": RWKV-" + arch_name(m.arch) + ", C " + std::to_string(m.n_embd) + ", L " +
                   std::to_string(m.n_layer) + ", V " + std::to_string(m.n_vocab) + ", F " + std::to_string(m.n_ffn);
   if (m.n_head > 0) s += ", H " + std::to_string(m.n_head) + " x " + std::to_string(m.head_size);
-  if (m.arch == Arch::v7)
-    s += ", LoRA w/a/v/g " + std::to_string(m.lora_w) + "/" + std::to_string(m.lora_a) + "/" +
-         std::to_string(m.lora_v) + "/" + std::to_string(m.lora_g);
-  if (m.arch == Arch::v6) s += ", LoRA maa/decay " + std::to_string(m.lora_maa) + "/" + std::to_string(m.lora_decay);
-  return s;
+  const std::string lora = lora_widths_text(m);
+  return lora.empty() ? s : s + ", LoRA " + lora;
 }
 
 }  // namespace
@@ -196,6 +196,15 @@ std::string report_json(const ReportInfo& info, const Model& model, const BenchC
   top["runs"] = Json::array();
   for (const RunResult& r : runs) top["runs"].push_back(run_json(r));
   return top.dump(1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+std::string lora_widths_text(const ModelInfo& m) {
+  std::string names, widths;
+  for (const auto& w : arch_spec(m.arch).lora_widths(m)) {
+    names += (names.empty() ? "" : "/") + std::string(w.name);
+    widths += (widths.empty() ? "" : "/") + std::to_string(w.width);
+  }
+  return names.empty() ? names : names + " " + widths;
 }
 
 std::string report_table(const ReportInfo& info, const Model& model, const BenchConfig& cfg,

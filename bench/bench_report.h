@@ -39,6 +39,9 @@ struct ReportInfo {
   std::string model_source;  // "synthetic v7-0.1B" or the model file's path
 };
 
+// The LoRA widths of a model as "w/a/v/g 64/64/32/128" (runtime/arch), "" for none.
+std::string lora_widths_text(const ModelInfo& m);
+
 std::string report_json(const ReportInfo& info, const Model& model, const BenchConfig& cfg,
                         const std::vector<RunResult>& runs);
 std::string report_table(const ReportInfo& info, const Model& model, const BenchConfig& cfg,

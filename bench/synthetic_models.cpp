@@ -37,30 +37,11 @@ struct Family {
 };
 const Family kFamilies[] = {{"v7", "7"}, {"v4", "4"}, {"v5", "5.2"}, {"v6", "6"}};
 
-// A small shape of our own for tests: C 128 (two heads of 64), L 2, V 512.
+// A small shape of our own for tests: C 128 (two heads of 64), L 2, V 512,
+// with the other hyper-parameters a released model of that width would have.
 SynthSpec tiny_spec(const std::string& version) {
-  SynthSpec s;
+  SynthSpec s = synth_spec_of_width(version, 128, 2, 512);
   s.size = "tiny";
-  s.n_embd = 128;
-  s.n_layer = 2;
-  s.n_vocab = 512;
-  s.head_size = 64;
-  if (version == "4") {
-    s.arch = Arch::v4;
-    s.n_ffn = 512;
-  } else if (version == "5.2") {
-    s.arch = Arch::v5_2;
-    s.n_ffn = 448;  // floor(3.5 C / 32) * 32
-  } else if (version == "6") {
-    s.arch = Arch::v6;
-    s.n_ffn = 448;
-    s.lora_maa = 32;
-    s.lora_decay = 64;
-  } else {
-    s.arch = Arch::v7;
-    s.n_ffn = 512;
-    s.lora_w = s.lora_a = s.lora_v = s.lora_g = 32;
-  }
   return s;
 }
 

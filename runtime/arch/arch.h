@@ -101,6 +101,21 @@ class ArchSpec {
   // Dispatch predicates for the backends.
   bool is_v5() const { return arch_ == Arch::v5_0 || arch_ == Arch::v5_1 || arch_ == Arch::v5_2; }
   bool has_heads() const { return arch_ != Arch::v4; }  // n_head/head_size defined
+  // Token-shift mixing toward the previous token, x + mu (p - x) (v6, v7), rather
+  // than mu x + (1 - mu) p (v4, v5); docs/rwkv-math.md section 1.
+  bool mixes_toward_previous() const { return arch_ == Arch::v6 || arch_ == Arch::v7; }
+  bool has_ffn_receptance() const { return arch_ != Arch::v7; }  // ffn.receptance gates the FFN
+  bool has_value_residual() const { return arch_ == Arch::v7; }   // layer 0's v feeds later layers
+  // att.gate.weight gates the time mix's output (v5.1, v5.2, v6; v7 gates through its g LoRA).
+  bool has_gate_matrix() const { return arch_ == Arch::v5_1 || arch_ == Arch::v5_2 || arch_ == Arch::v6; }
+
+  // The LoRA widths of a model, named as the golden manifests and `rwkv-run
+  // info` name them (v7: w, a, v, g; v6: time_maa, time_decay); empty for v4/v5.
+  struct LoraWidth {
+    const char* name;
+    int width;
+  };
+  virtual std::vector<LoraWidth> lora_widths(const ModelInfo&) const { return {}; }
 
   // Fills n_head, head_size and the LoRA widths (and has_time_state) of `in`,
   // whose n_embd, n_layer, n_att and n_ffn are already set.

@@ -82,6 +82,9 @@ class V6 final : public ArchSpec {
   std::vector<ReleasedSize> released_sizes() const override {
     return {{"1.6B", 2048, 24}, {"3B", 2560, 32}, {"7B", 4096, 32}, {"14B", 4096, 61}};
   }
+  std::vector<LoraWidth> lora_widths(const ModelInfo& in) const override {
+    return {{"time_maa", in.lora_maa}, {"time_decay", in.lora_decay}};
+  }
   void released_hyper_parameters(ModelInfo& in) const override {
     in.n_vocab = 65536;  // the World tokenizer
     in.n_ffn = int(3.5 * in.n_embd / 32) * 32;

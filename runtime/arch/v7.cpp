@@ -106,6 +106,9 @@ class V7 final : public ArchSpec {
   // The release trainer's LoRA widths: 64/64/32/128 up to C = 1024, above
   // that max(32, round(k*f(C)/32)*32) with 1.8*sqrt(C), 1.8*sqrt(C),
   // 1.3*sqrt(C), 0.6*C^0.8 for w, a, v, g.
+  std::vector<LoraWidth> lora_widths(const ModelInfo& in) const override {
+    return {{"w", in.lora_w}, {"a", in.lora_a}, {"v", in.lora_v}, {"g", in.lora_g}};
+  }
   void released_hyper_parameters(ModelInfo& in) const override {
     const double C = in.n_embd;
     auto width = [](double x) {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "runtime/arch/arch.h"
 #include "runtime/cpu/cpu_layers.h"
 
 namespace rwkv {
@@ -55,7 +56,7 @@ void CpuBackend::forward(const Batch& batch, float* logits) {
   }
 
   std::vector<float> ln(M * C), prev(M * C), out(M * C);
-  std::vector<float> v_first(w_.arch == Arch::v7 ? M * A : 0);
+  std::vector<float> v_first(arch_spec(w_.arch).has_value_residual() ? M * A : 0);
   for (int l = 0; l < w_.L; ++l) {
     const cpu::LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
     const cpu::LayerCtx ctx{pool, w_, lw, layout_.layer(l), rows};

@@ -2,6 +2,7 @@
 // the v5/v6 WKV head loop shared by time_mix_v5.cpp and time_mix_v6.cpp.
 #include <cstring>
 
+#include "runtime/arch/arch.h"
 #include "runtime/cpu/cpu_layers.h"
 
 namespace rwkv {
@@ -21,8 +22,8 @@ void token_shift(const LayerCtx& c, const float* x, int width, size_t state_offs
 void channel_mix(const LayerCtx& c, const float* f, const float* prev, float* out) {
   const LayerWeights& L = c.lw;
   const size_t M = c.rows.M, C = static_cast<size_t>(c.w.C), F = static_cast<size_t>(c.w.F);
-  const bool v4_lerp = c.w.arch != Arch::v6 && c.w.arch != Arch::v7;
-  const bool has_r = c.w.arch != Arch::v7;
+  const bool v4_lerp = !arch_spec(c.w.arch).mixes_toward_previous();
+  const bool has_r = arch_spec(c.w.arch).has_ffn_receptance();
   std::vector<float> xk(M * C), xr(has_r ? M * C : 0);
   for (size_t m = 0; m < M; ++m)
     for (size_t i = 0; i < C; ++i) {

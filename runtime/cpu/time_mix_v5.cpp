@@ -1,6 +1,7 @@
 // runtime/cpu/time_mix_v5.cpp: RWKV-5.0 / 5.1 / 5.2 TimeMix (docs/rwkv-math.md section 4.4,
 // 4.6). Sequence mode runs the same per-token recurrence as RNN mode (pip's
 // 5.2 path; pip's 5.0/5.1 closed T x T form is the same math).
+#include "runtime/arch/arch.h"
 #include "runtime/cpu/cpu_layers.h"
 
 namespace rwkv {
@@ -10,7 +11,7 @@ void time_mix_v5(const LayerCtx& c, const float* a, const float* prev, float* ou
   const LayerWeights& L = c.lw;
   const size_t M = c.rows.M, C = static_cast<size_t>(c.w.C), A = static_cast<size_t>(c.w.A);
   const int H = c.w.H, N = c.w.N;
-  const bool gated = c.w.arch != Arch::v5_0;
+  const bool gated = arch_spec(c.w.arch).has_gate_matrix();
   std::vector<float> xk(M * C), xv(M * C), xr(M * C), xg(gated ? M * C : 0);
   for (size_t m = 0; m < M; ++m)
     for (size_t i = 0; i < C; ++i) {

@@ -28,8 +28,9 @@ const ArchSpec& released_spec(const std::string& version) {
   return arch_spec(a);
 }
 
-// The hyper-parameters of a spec, as check_model would find them.
-ModelInfo spec_info(const SynthSpec& sp) {
+}  // namespace
+
+ModelInfo synth_model_info(const SynthSpec& sp) {
   ModelInfo in;
   in.arch = sp.arch;
   in.n_embd = in.n_att = sp.n_embd;
@@ -48,6 +49,8 @@ ModelInfo spec_info(const SynthSpec& sp) {
   in.lora_decay = sp.lora_decay;
   return in;
 }
+
+namespace {
 
 // splitmix64: a counter-based generator, so element i needs no state.
 uint64_t mix(uint64_t z) {
@@ -109,25 +112,18 @@ std::vector<std::string> synth_sizes(const std::string& version) {
   return out;
 }
 
-SynthSpec synth_spec(const std::string& version, const std::string& size) {
-  const ArchSpec& spec = released_spec(version);
-  const std::vector<ReleasedSize> sizes = spec.released_sizes();
-  const ReleasedSize* row = nullptr;
-  for (const ReleasedSize& r : sizes)
-    if (size == r.size) row = &r;
-  if (!row) {
-    std::string known;
-    for (const ReleasedSize& r : sizes) known += std::string(known.empty() ? "" : ", ") + r.size;
-    throw Error("synth: no released v" + version + " model of size '" + size + "' (known: " + known + ")");
-  }
+namespace {
+
+// A spec with the released hyper-parameters of a model of width n_embd.
+SynthSpec spec_of_width(const ArchSpec& spec, const std::string& size, int n_embd, int n_layer) {
   ModelInfo in;
   in.arch = spec.arch();
-  in.n_embd = row->n_embd;
-  in.n_layer = row->n_layer;
+  in.n_embd = n_embd;
+  in.n_layer = n_layer;
   spec.released_hyper_parameters(in);
   SynthSpec s;
   s.arch = in.arch;
-  s.size = row->size;
+  s.size = size;
   s.n_embd = in.n_embd;
   s.n_layer = in.n_layer;
   s.n_vocab = in.n_vocab;
@@ -142,6 +138,24 @@ SynthSpec synth_spec(const std::string& version, const std::string& size) {
   return s;
 }
 
+}  // namespace
+
+SynthSpec synth_spec(const std::string& version, const std::string& size) {
+  const ArchSpec& spec = released_spec(version);
+  const std::vector<ReleasedSize> sizes = spec.released_sizes();
+  for (const ReleasedSize& r : sizes)
+    if (size == r.size) return spec_of_width(spec, r.size, r.n_embd, r.n_layer);
+  std::string known;
+  for (const ReleasedSize& r : sizes) known += std::string(known.empty() ? "" : ", ") + r.size;
+  throw Error("synth: no released v" + version + " model of size '" + size + "' (known: " + known + ")");
+}
+
+SynthSpec synth_spec_of_width(const std::string& version, int n_embd, int n_layer, int n_vocab) {
+  SynthSpec s = spec_of_width(released_spec(version), "custom", n_embd, n_layer);
+  s.n_vocab = n_vocab;
+  return s;
+}
+
 // The registry's canonical schema of the spec, without the optional tensors.
 std::vector<SafetensorsEntry> synth_tensors(const SynthSpec& sp, DType dtype) {
   const int64_t C = sp.n_embd, N = sp.head_size;
@@ -149,7 +163,7 @@ std::vector<SafetensorsEntry> synth_tensors(const SynthSpec& sp, DType dtype) {
   if (C <= 0 || sp.n_layer <= 0 || sp.n_vocab <= 0 || sp.n_ffn <= 0 || (heads && (N <= 0 || C % N)))
     throw Error("synth: inconsistent spec");
   std::vector<SafetensorsEntry> out;
-  for (const TensorSpec& t : model_tensors(spec_info(sp), nullptr))
+  for (const TensorSpec& t : model_tensors(synth_model_info(sp), nullptr))
     if (t.required) out.push_back({t.name, dtype, t.shape});
   return out;
 }

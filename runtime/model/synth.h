@@ -28,6 +28,12 @@ struct SynthSpec {
 // names, e.g. "169M", "1.5B", "7.2B"). Throws rwkv::Error listing the known sizes.
 SynthSpec synth_spec(const std::string& version, const std::string& size);
 std::vector<std::string> synth_sizes(const std::string& version);
+// A model of another width and depth with the hyper-parameters a released model
+// of that width has (feed-forward width, heads, LoRA widths), and n_vocab tokens.
+SynthSpec synth_spec_of_width(const std::string& version, int n_embd, int n_layer, int n_vocab);
+
+// The hyper-parameters of a spec, as check_model would find them in its file.
+ModelInfo synth_model_info(const SynthSpec& spec);
 
 // Official tensor names and shapes of a spec, all with dtype `dtype`.
 std::vector<SafetensorsEntry> synth_tensors(const SynthSpec& spec, DType dtype);

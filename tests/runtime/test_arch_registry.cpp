@@ -230,3 +230,31 @@ TEST_CASE("arch registry: rwkv.cpp detection and rules") {
     }
   }
 }
+
+TEST_CASE("arch registry: dispatch predicates and LoRA widths agree with each golden checkpoint's tensors") {
+  for (const std::string& f : golden_model_files()) {
+    CAPTURE(f);
+    auto m = rwkv::load_model(f);
+    const rwkv::ModelInfo& in = m->info;
+    const rwkv::ArchSpec& spec = rwkv::arch_spec(in.arch);
+    auto has = [&](const char* name) { return m->find(name) != nullptr; };
+    CHECK(spec.has_gate_matrix() == has("blocks.0.att.gate.weight"));
+    CHECK(spec.has_ffn_receptance() == has("blocks.0.ffn.receptance.weight"));
+    CHECK(spec.has_value_residual() == has("blocks.1.att.v1"));
+    // v4/v5 store time_mix_* (current-weighted); v6 time_maa_*, v7 x_* (previous-weighted).
+    CHECK(spec.mixes_toward_previous() == !has("blocks.0.att.time_mix_k"));
+    // The LoRA widths are the second dimension of each LoRA's first matrix.
+    std::map<std::string, int> expected;
+    auto width = [&](const char* name, int64_t div) { return int(m->get(name).shape[1] / div); };
+    if (has("blocks.1.att.w1")) {
+      expected = {{"w", width("blocks.1.att.w1", 1)}, {"a", width("blocks.1.att.a1", 1)},
+                  {"v", width("blocks.1.att.v1", 1)}, {"g", width("blocks.1.att.g1", 1)}};
+    } else if (has("blocks.0.att.time_maa_w1")) {
+      expected = {{"time_maa", width("blocks.0.att.time_maa_w1", 5)},
+                  {"time_decay", width("blocks.0.att.time_decay_w1", 1)}};
+    }
+    std::map<std::string, int> got;
+    for (const auto& w : spec.lora_widths(in)) got[w.name] = w.width;
+    CHECK(got == expected);
+  }
+}

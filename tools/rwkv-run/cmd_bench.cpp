@@ -120,11 +120,8 @@ void print_synthetic_list() {
   std::printf("%-10s %-4s %6s %4s %7s %6s  %s\n", "name", "arch", "C", "L", "V", "F", "LoRA");
   for (const std::string& n : rwkv::bench::synthetic_names()) {
     const rwkv::SynthSpec s = rwkv::bench::synthetic_spec(n);
-    std::string lora = "-";
-    if (s.arch == rwkv::Arch::v7)
-      lora = "w/a/v/g " + std::to_string(s.lora_w) + "/" + std::to_string(s.lora_a) + "/" + std::to_string(s.lora_v) +
-             "/" + std::to_string(s.lora_g);
-    if (s.arch == rwkv::Arch::v6) lora = "maa/decay " + std::to_string(s.lora_maa) + "/" + std::to_string(s.lora_decay);
+    std::string lora = rwkv::bench::lora_widths_text(rwkv::synth_model_info(s));
+    if (lora.empty()) lora = "-";
     std::printf("%-10s %-4s %6d %4d %7d %6d  %s\n", n.c_str(), rwkv::arch_name(s.arch), s.n_embd, s.n_layer,
                 s.n_vocab, s.n_ffn, lora.c_str());
   }

@@ -6,6 +6,7 @@
 
 #include "cli_args.h"
 #include "commands.h"
+#include "runtime/arch/arch.h"
 #include "runtime/core/json.h"
 #include "runtime/model/model.h"
 
@@ -21,27 +22,28 @@ rwkv::Json info_json(const rwkv::Model& m, const std::map<std::string, int>& dty
                   {"params", in.params},   {"tensors", m.tensors().size()}};
   j["dtypes"] = rwkv::Json::object();
   for (const auto& kv : dtypes) j["dtypes"][kv.first] = kv.second;
-  if (in.arch == rwkv::Arch::v7)
-    j["lora"] = {{"w", in.lora_w}, {"a", in.lora_a}, {"v", in.lora_v}, {"g", in.lora_g}};
-  if (in.arch == rwkv::Arch::v6) {
-    j["lora"] = {{"time_maa", in.lora_maa}, {"time_decay", in.lora_decay}};
-    j["has_time_state"] = in.has_time_state;
+  const auto lora = rwkv::arch_spec(in.arch).lora_widths(in);
+  if (!lora.empty()) {
+    j["lora"] = rwkv::Json::object();
+    for (const auto& w : lora) j["lora"][w.name] = w.width;
   }
+  j["has_time_state"] = in.has_time_state;
   return j;
 }
 
 void print_info(const rwkv::Model& m, const std::map<std::string, int>& dtypes) {
   const rwkv::ModelInfo& in = m.info;
-  const bool v6 = in.arch == rwkv::Arch::v6, v7 = in.arch == rwkv::Arch::v7;
   std::printf("file:       %s (%llu bytes)\n", in.path.c_str(), (unsigned long long)in.file_bytes);
   std::printf("format:     %s\n", in.format.c_str());
   std::printf("version:    RWKV-%s\n", rwkv::arch_name(in.arch));
   std::printf("n_embd:     %d\nn_layer:    %d\nn_vocab:    %d\n", in.n_embd, in.n_layer, in.n_vocab);
   if (in.n_head) std::printf("heads:      %d x %d\n", in.n_head, in.head_size);
   std::printf("n_att:      %d\nn_ffn:      %d\n", in.n_att, in.n_ffn);
-  if (v7) std::printf("lora:       w %d, a %d, v %d, g %d\n", in.lora_w, in.lora_a, in.lora_v, in.lora_g);
-  if (v6) std::printf("lora:       time_maa %d, time_decay %d%s\n", in.lora_maa, in.lora_decay,
-                      in.has_time_state ? " (with time_state)" : "");
+  std::string lora;
+  for (const auto& w : rwkv::arch_spec(in.arch).lora_widths(in))
+    lora += (lora.empty() ? "" : ", ") + std::string(w.name) + " " + std::to_string(w.width);
+  if (!lora.empty())
+    std::printf("lora:       %s%s\n", lora.c_str(), in.has_time_state ? " (with time_state)" : "");
   std::printf("params:     %lld (%.3f B)\n", (long long)in.params, double(in.params) / 1e9);
   std::printf("tensors:    %zu (", m.tensors().size());
   const char* sep = "";
