@@ -180,6 +180,14 @@ class Machine {
   Ref rebuild_tensor(const Value& args);
   std::vector<int64_t> int_tuple(const Ref& v, const char* field);
 
+  // run()'s opcode families; each returns false for an opcode outside its family.
+  std::vector<PickledTensor> stop(bool proto_seen);
+  bool container_op(uint8_t op);
+  bool scalar_op(uint8_t op);
+  bool object_op(uint8_t op);
+  bool memo_op(uint8_t op);
+  [[noreturn]] void unsupported_opcode(uint8_t op);
+
   ByteCursor in_;
   std::string what_;
   std::vector<Ref> stack_;
@@ -300,119 +308,152 @@ Ref Machine::reduce(const Ref& callable, const Ref& args) {
   fail("'" + callable->s + "' cannot be called");
 }
 
+// STOP: the finished stack must hold exactly one dict whose values are all tensors.
+std::vector<PickledTensor> Machine::stop(bool proto_seen) {
+  if (!proto_seen) fail("missing PROTO 2 header");
+  if (stack_.size() != 1 || !marks_.empty()) fail("STOP with a malformed stack");
+  const Value& d = *stack_.back();
+  if (d.kind != Value::Dict) fail("the pickled object is not a dict of tensors");
+  std::vector<PickledTensor> out;
+  for (size_t k = 0; k < d.items.size(); k++) {
+    if (d.items[k]->kind != Value::TensorRec)
+      fail("dict entry '" + d.dict->keys[k] + "' is a " + kind_name(d.items[k]->kind) +
+           ", not a tensor");
+    PickledTensor t = *d.items[k]->info;
+    t.name = d.dict->keys[k];
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+// MARK, tuples and dicts. Returns false (having read nothing) for any other opcode.
+bool Machine::container_op(uint8_t op) {
+  switch (op) {
+    case '(': marks_.push_back(stack_.size()); return true;  // MARK
+    case ')': push(make(Value::Tuple)); return true;          // EMPTY_TUPLE
+    case 't': push(make_tuple(pop_to_mark())); return true;    // TUPLE
+    case 0x85: case 0x86: case 0x87: {                         // TUPLE1..3
+      size_t n = size_t(op - 0x84);
+      if (stack_.size() < mark_floor() + n) fail("pickle stack underflow");
+      std::vector<Ref> items(stack_.end() - long(n), stack_.end());
+      stack_.resize(stack_.size() - n);
+      push(make_tuple(std::move(items)));
+      return true;
+    }
+    case '}': push(make(Value::Dict)); return true;  // EMPTY_DICT
+    case 's': {                                      // SETITEM
+      Ref value = pop(), key = pop();
+      Ref d = pop();
+      if (d->kind != Value::Dict) fail("SETITEM on a non-dict");
+      dict_set(*d, key, std::move(value));
+      push(d);
+      return true;
+    }
+    case 'u': {  // SETITEMS
+      std::vector<Ref> kv = pop_to_mark();
+      if (kv.size() % 2) fail("SETITEMS with an odd number of items");
+      Ref d = pop();
+      if (d->kind != Value::Dict) fail("SETITEMS on a non-dict");
+      for (size_t k = 0; k < kv.size(); k += 2) dict_set(*d, kv[k], kv[k + 1]);
+      push(d);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+// Ints, None, booleans and strings. Returns false (having read nothing) for any other opcode.
+bool Machine::scalar_op(uint8_t op) {
+  switch (op) {
+    case 'J': { Ref v = make(Value::Int); v->i = in_.i32(); push(v); return true; }  // BININT
+    case 'K': { Ref v = make(Value::Int); v->i = in_.u8(); push(v); return true; }   // BININT1
+    case 'M': { Ref v = make(Value::Int); v->i = in_.u16(); push(v); return true; }  // BININT2
+    case 0x8a: { Ref v = make(Value::Int); v->i = read_long1(); push(v); return true; }  // LONG1
+    case 'N': push(make(Value::None)); return true;                                    // NONE
+    case 0x88: case 0x89: {                                                            // NEWTRUE/FALSE
+      Ref v = make(Value::Bool);
+      v->i = op == 0x88;
+      push(v);
+      return true;
+    }
+    case 'X': {  // BINUNICODE
+      uint32_t n = in_.u32();
+      Ref v = make(Value::Str);
+      v->s.assign(reinterpret_cast<const char*>(in_.bytes(n)), n);
+      push(v);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+// GLOBAL, REDUCE, BUILD and BINPERSID: the opcodes that rebuild storages and tensors.
+// Returns false (having read nothing) for any other opcode.
+bool Machine::object_op(uint8_t op) {
+  switch (op) {
+    case 'c': {  // GLOBAL
+      std::string module = read_line();
+      std::string name = read_line();
+      push(global(module, name));
+      return true;
+    }
+    case 'R': {  // REDUCE
+      Ref args = pop(), callable = pop();
+      push(reduce(callable, args));
+      return true;
+    }
+    case 'b': {  // BUILD: only the attribute dict that OrderedDict state_dicts carry
+      Ref state = pop();
+      if (stack_.size() <= mark_floor() || stack_.back()->kind != Value::Dict)
+        fail("BUILD on something other than a dict");
+      (void)state;  // e.g. {'_metadata': ...}: ignored, it holds no tensors
+      return true;
+    }
+    case 'Q': push(persistent_load(pop())); return true;  // BINPERSID
+    default: return false;
+  }
+}
+
+// The memo: BINPUT, LONG_BINPUT, BINGET, LONG_BINGET. Returns false (having read
+// nothing) for any other opcode.
+bool Machine::memo_op(uint8_t op) {
+  switch (op) {
+    case 'q': case 'r': {  // BINPUT, LONG_BINPUT
+      uint32_t idx = op == 'q' ? in_.u8() : in_.u32();
+      if (stack_.size() <= mark_floor()) fail("PUT with an empty stack");
+      memo_[idx] = stack_.back();
+      return true;
+    }
+    case 'h': case 'j': {  // BINGET, LONG_BINGET
+      uint32_t idx = op == 'h' ? in_.u8() : in_.u32();
+      auto it = memo_.find(idx);
+      if (it == memo_.end()) fail("GET of memo entry " + std::to_string(idx) + " that was never PUT");
+      push(it->second);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+void Machine::unsupported_opcode(uint8_t op) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%02x", op);
+  fail(std::string("pickle opcode ") + buf + " (" + opcode_name(op) +
+       ") is not supported: this reader only reads what torch.save writes for a dict of tensors");
+}
+
 std::vector<PickledTensor> Machine::run() {
   bool proto_seen = false;
   for (;;) {
     uint8_t op = in_.u8();
-    switch (op) {
-      case 0x80: {  // PROTO
-        uint8_t v = in_.u8();
-        if (v != 2) fail("pickle protocol " + std::to_string(v) + " (torch.save writes protocol 2)");
-        proto_seen = true;
-        break;
-      }
-      case '.': {  // STOP
-        if (!proto_seen) fail("missing PROTO 2 header");
-        if (stack_.size() != 1 || !marks_.empty()) fail("STOP with a malformed stack");
-        const Value& d = *stack_.back();
-        if (d.kind != Value::Dict) fail("the pickled object is not a dict of tensors");
-        std::vector<PickledTensor> out;
-        for (size_t k = 0; k < d.items.size(); k++) {
-          if (d.items[k]->kind != Value::TensorRec)
-            fail("dict entry '" + d.dict->keys[k] + "' is a " + kind_name(d.items[k]->kind) +
-                 ", not a tensor");
-          PickledTensor t = *d.items[k]->info;
-          t.name = d.dict->keys[k];
-          out.push_back(std::move(t));
-        }
-        return out;
-      }
-      case '(': marks_.push_back(stack_.size()); break;  // MARK
-      case ')': push(make(Value::Tuple)); break;          // EMPTY_TUPLE
-      case 't': push(make_tuple(pop_to_mark())); break;    // TUPLE
-      case 0x85: case 0x86: case 0x87: {                   // TUPLE1..3
-        size_t n = size_t(op - 0x84);
-        if (stack_.size() < mark_floor() + n) fail("pickle stack underflow");
-        std::vector<Ref> items(stack_.end() - long(n), stack_.end());
-        stack_.resize(stack_.size() - n);
-        push(make_tuple(std::move(items)));
-        break;
-      }
-      case '}': push(make(Value::Dict)); break;  // EMPTY_DICT
-      case 's': {                                // SETITEM
-        Ref value = pop(), key = pop();
-        Ref d = pop();
-        if (d->kind != Value::Dict) fail("SETITEM on a non-dict");
-        dict_set(*d, key, std::move(value));
-        push(d);
-        break;
-      }
-      case 'u': {  // SETITEMS
-        std::vector<Ref> kv = pop_to_mark();
-        if (kv.size() % 2) fail("SETITEMS with an odd number of items");
-        Ref d = pop();
-        if (d->kind != Value::Dict) fail("SETITEMS on a non-dict");
-        for (size_t k = 0; k < kv.size(); k += 2) dict_set(*d, kv[k], kv[k + 1]);
-        push(d);
-        break;
-      }
-      case 'J': { Ref v = make(Value::Int); v->i = in_.i32(); push(v); break; }  // BININT
-      case 'K': { Ref v = make(Value::Int); v->i = in_.u8(); push(v); break; }   // BININT1
-      case 'M': { Ref v = make(Value::Int); v->i = in_.u16(); push(v); break; }  // BININT2
-      case 0x8a: { Ref v = make(Value::Int); v->i = read_long1(); push(v); break; }  // LONG1
-      case 'N': push(make(Value::None)); break;                                  // NONE
-      case 0x88: case 0x89: {                                                    // NEWTRUE/FALSE
-        Ref v = make(Value::Bool);
-        v->i = op == 0x88;
-        push(v);
-        break;
-      }
-      case 'X': {  // BINUNICODE
-        uint32_t n = in_.u32();
-        Ref v = make(Value::Str);
-        v->s.assign(reinterpret_cast<const char*>(in_.bytes(n)), n);
-        push(v);
-        break;
-      }
-      case 'c': {  // GLOBAL
-        std::string module = read_line();
-        std::string name = read_line();
-        push(global(module, name));
-        break;
-      }
-      case 'R': {  // REDUCE
-        Ref args = pop(), callable = pop();
-        push(reduce(callable, args));
-        break;
-      }
-      case 'b': {  // BUILD: only the attribute dict that OrderedDict state_dicts carry
-        Ref state = pop();
-        if (stack_.size() <= mark_floor() || stack_.back()->kind != Value::Dict)
-          fail("BUILD on something other than a dict");
-        (void)state;  // e.g. {'_metadata': ...}: ignored, it holds no tensors
-        break;
-      }
-      case 'Q': push(persistent_load(pop())); break;  // BINPERSID
-      case 'q': case 'r': {                           // BINPUT, LONG_BINPUT
-        uint32_t idx = op == 'q' ? in_.u8() : in_.u32();
-        if (stack_.size() <= mark_floor()) fail("PUT with an empty stack");
-        memo_[idx] = stack_.back();
-        break;
-      }
-      case 'h': case 'j': {  // BINGET, LONG_BINGET
-        uint32_t idx = op == 'h' ? in_.u8() : in_.u32();
-        auto it = memo_.find(idx);
-        if (it == memo_.end()) fail("GET of memo entry " + std::to_string(idx) + " that was never PUT");
-        push(it->second);
-        break;
-      }
-      default: {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "0x%02x", op);
-        fail(std::string("pickle opcode ") + buf + " (" + opcode_name(op) +
-             ") is not supported: this reader only reads what torch.save writes for a dict of tensors");
-      }
+    if (op == 0x80) {  // PROTO
+      uint8_t v = in_.u8();
+      if (v != 2) fail("pickle protocol " + std::to_string(v) + " (torch.save writes protocol 2)");
+      proto_seen = true;
+      continue;
     }
+    if (op == '.') return stop(proto_seen);  // STOP
+    if (!container_op(op) && !scalar_op(op) && !object_op(op) && !memo_op(op)) unsupported_opcode(op);
   }
 }
 
