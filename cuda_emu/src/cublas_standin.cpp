@@ -285,9 +285,26 @@ bool read_scalar(const cublasContext* h, const GemmArgs& g, const char* name, co
   return true;
 }
 
-cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
-  if (h == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
-  // Argument checks, in cuBLAS's order: values first, then type support.
+// Which operands are stored transposed, and their shapes as stored (column-major).
+struct GemmShape {
+  bool a_n, b_n;  // op(A), op(B) is CUBLAS_OP_N
+  int a_rows, a_cols, b_rows, b_cols;
+};
+
+GemmShape gemm_shape(const GemmArgs& g) {
+  GemmShape s;
+  s.a_n = g.ta == CUBLAS_OP_N;
+  s.b_n = g.tb == CUBLAS_OP_N;
+  s.a_rows = s.a_n ? g.m : g.k;
+  s.a_cols = s.a_n ? g.k : g.m;
+  s.b_rows = s.b_n ? g.k : g.n;
+  s.b_cols = s.b_n ? g.n : g.k;
+  return s;
+}
+
+// Argument checks, in cuBLAS's order: values first, then type support. On success, the element
+// types of A, B and C go to *ea, *eb, *ec.
+cublasStatus_t check_gemm_args(const GemmArgs& g, const GemmShape& s, Elem* ea, Elem* eb, Elem* ec) {
   if (!op_ok(g.ta) || !op_ok(g.tb))
     return invalid(std::string(g.fn) + ": transa/transb must be CUBLAS_OP_N, CUBLAS_OP_T or CUBLAS_OP_C");
   if (g.m < 0 || g.n < 0 || g.k < 0 || g.batch < 0) {
@@ -296,13 +313,10 @@ cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
        << ")";
     return invalid(os.str());
   }
-  const bool a_n = g.ta == CUBLAS_OP_N, b_n = g.tb == CUBLAS_OP_N;
-  const int a_rows = a_n ? g.m : g.k, a_cols = a_n ? g.k : g.m;
-  const int b_rows = b_n ? g.k : g.n, b_cols = b_n ? g.n : g.k;
   struct LdCheck {
     const char* name;
     int ld, rows;
-  } const lds[] = {{"lda", g.lda, a_rows}, {"ldb", g.ldb, b_rows}, {"ldc", g.ldc, g.m}};
+  } const lds[] = {{"lda", g.lda, s.a_rows}, {"ldb", g.ldb, s.b_rows}, {"ldc", g.ldc, g.m}};
   for (const LdCheck& c : lds) {
     if (c.ld < std::max(1, c.rows)) {
       std::ostringstream os;
@@ -312,15 +326,101 @@ cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
     }
   }
   if (!algo_ok(g.algo)) return invalid(std::string(g.fn) + ": unknown cublasGemmAlgo_t " + std::to_string((int)g.algo));
-  Elem ea, eb, ec;
-  if (!types_supported(g.compute, g.at, g.bt, g.ct) || !elem_from(g.at, &ea) || !elem_from(g.bt, &eb) ||
-      !elem_from(g.ct, &ec)) {
+  if (!types_supported(g.compute, g.at, g.bt, g.ct) || !elem_from(g.at, ea) || !elem_from(g.bt, eb) ||
+      !elem_from(g.ct, ec)) {
     std::ostringstream os;
     os << g.fn << ": unsupported combination computeType " << (int)g.compute << ", Atype " << (int)g.at
        << ", Btype " << (int)g.bt << ", Ctype " << (int)g.ct;
     cuda_emu::report(os.str());
     return CUBLAS_STATUS_NOT_SUPPORTED;
   }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+// A validated GEMM's blocked computation: the arguments, the scalars read from alpha and beta,
+// and the fp32 block buffers reused across blocks and batches.
+struct GemmPlan {
+  const GemmArgs& g;
+  GemmShape s;
+  Elem ea, eb, ec;
+  float alpha, beta;
+  bool read_ab;  // false when alpha == 0 or k == 0: A and B are not read
+  const float* htab;
+  int MB, NB;  // block sizes: rows of op(A), columns of op(B)
+  std::vector<float> ablk, bblk, acc, scratch;
+};
+
+// Epilogue of one block: one rounding of alpha*acc + beta*C to Ctype; C is not read when beta == 0.
+void store_block(GemmPlan& p, char* C, int i0, int j0, int mb, int nb) {
+  for (int jj = 0; jj < nb; ++jj)
+    for (int ii = 0; ii < mb; ++ii) {
+      const size_t ci = (size_t)(i0 + ii) + (size_t)(j0 + jj) * p.g.ldc;
+      float v = p.alpha * p.acc[(size_t)jj * mb + ii];
+      if (p.beta != 0.0f) v += p.beta * load_elem(C, p.ec, ci, p.htab);
+      store_elem(C, p.ec, ci, v);
+    }
+}
+
+// One batch entry: C = alpha * op(A) op(B) + beta * C, block by block.
+void gemm_batch_entry(GemmPlan& p, const char* A, const char* B, char* C) {
+  const GemmArgs& g = p.g;
+  const int m = g.m, n = g.n, k = g.k;
+  const size_t esa = elem_bytes(p.ea), esb = elem_bytes(p.eb);
+  for (int j0 = 0; j0 < n; j0 += p.NB) {
+    const int nb = std::min(p.NB, n - j0);
+    if (p.read_ab) {
+      // Columns j0.. of op(B): B's columns j0.. (N, k x nb) or B's rows j0.. (T, nb x k).
+      if (p.s.b_n)
+        convert_window(B + (size_t)j0 * g.ldb * esb, p.eb, (size_t)g.ldb, k, nb, p.bblk.data(), p.htab);
+      else
+        convert_window(B + (size_t)j0 * esb, p.eb, (size_t)g.ldb, nb, k, p.bblk.data(), p.htab);
+    }
+    for (int i0 = 0; i0 < m; i0 += p.MB) {
+      const int mb = std::min(p.MB, m - i0);
+      if (p.read_ab) {
+        // Rows i0.. of op(A): A's rows i0.. (N, mb x k) or A's columns i0.. (T, k x mb).
+        if (p.s.a_n)
+          convert_window(A + (size_t)i0 * esa, p.ea, (size_t)g.lda, mb, k, p.ablk.data(), p.htab);
+        else
+          convert_window(A + (size_t)i0 * g.lda * esa, p.ea, (size_t)g.lda, k, mb, p.ablk.data(), p.htab);
+        block_product(p.s.a_n, p.s.b_n, p.ablk.data(), p.bblk.data(), p.acc.data(), mb, nb, k, p.scratch);
+      } else {
+        std::fill(p.acc.begin(), p.acc.begin() + (size_t)mb * nb, 0.0f);
+      }
+      store_block(p, C, i0, j0, mb, nb);
+    }
+  }
+}
+
+// Sizes the blocks and buffers, then runs every batch entry.
+void gemm_compute(GemmPlan& p) {
+  const GemmArgs& g = p.g;
+  const int m = g.m, n = g.n, k = g.k;
+  // Blocks: MB rows of op(A) by NB columns of op(B), each over all of k, converted to fp32 once
+  // per block. The op(A) block (about 512 KiB) stays in L2 between its conversion and its product;
+  // the op(B) block (about 8 MiB) is reused by every op(A) block. At least 16 rows/columns each.
+  const int64_t a_budget = (int64_t)1 << 17, b_budget = (int64_t)1 << 21;  // floats
+  p.MB = (int)std::min<int64_t>(m, std::max<int64_t>(16, a_budget / std::max(1, k)));
+  p.NB = (int)std::min<int64_t>(n, std::max<int64_t>(16, b_budget / std::max(1, k)));
+  p.ablk.resize(p.read_ab ? (size_t)k * p.MB : 0);
+  p.bblk.resize(p.read_ab ? (size_t)k * p.NB : 0);
+  p.acc.resize((size_t)p.MB * p.NB);
+  const size_t esa = elem_bytes(p.ea), esb = elem_bytes(p.eb), esc = elem_bytes(p.ec);
+
+  for (int q = 0; q < g.batch; ++q) {
+    const char* A = static_cast<const char*>(g.A) + (ptrdiff_t)((long long)q * g.stride_a * (long long)esa);
+    const char* B = static_cast<const char*>(g.B) + (ptrdiff_t)((long long)q * g.stride_b * (long long)esb);
+    char* C = static_cast<char*>(g.C) + (ptrdiff_t)((long long)q * g.stride_c * (long long)esc);
+    gemm_batch_entry(p, A, B, C);
+  }
+}
+
+cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
+  if (h == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  const GemmShape s = gemm_shape(g);
+  Elem ea, eb, ec;
+  const cublasStatus_t checked = check_gemm_args(g, s, &ea, &eb, &ec);
+  if (checked != CUBLAS_STATUS_SUCCESS) return checked;
   if (g.m == 0 || g.n == 0 || g.batch == 0) return CUBLAS_STATUS_SUCCESS;
 
   std::string msg;
@@ -328,61 +428,13 @@ cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
   if (!read_scalar(h, g, "alpha", g.alpha, &alpha, &msg) || !read_scalar(h, g, "beta", g.beta, &beta, &msg))
     return invalid(msg);
   const bool read_ab = alpha != 0.0f && g.k > 0;
-  if (read_ab && (!operand_in_bounds(g, "A", g.A, ea, a_rows, a_cols, g.lda, g.stride_a, &msg) ||
-                  !operand_in_bounds(g, "B", g.B, eb, b_rows, b_cols, g.ldb, g.stride_b, &msg)))
+  if (read_ab && (!operand_in_bounds(g, "A", g.A, ea, s.a_rows, s.a_cols, g.lda, g.stride_a, &msg) ||
+                  !operand_in_bounds(g, "B", g.B, eb, s.b_rows, s.b_cols, g.ldb, g.stride_b, &msg)))
     return invalid(msg);
   if (!operand_in_bounds(g, "C", g.C, ec, g.m, g.n, g.ldc, g.stride_c, &msg)) return invalid(msg);
 
-  const float* htab = half_table();
-  const int m = g.m, n = g.n, k = g.k;
-  // Blocks: MB rows of op(A) by NB columns of op(B), each over all of k, converted to fp32 once
-  // per block. The op(A) block (about 512 KiB) stays in L2 between its conversion and its product;
-  // the op(B) block (about 8 MiB) is reused by every op(A) block. At least 16 rows/columns each.
-  const int64_t a_budget = (int64_t)1 << 17, b_budget = (int64_t)1 << 21;  // floats
-  const int MB = (int)std::min<int64_t>(m, std::max<int64_t>(16, a_budget / std::max(1, k)));
-  const int NB = (int)std::min<int64_t>(n, std::max<int64_t>(16, b_budget / std::max(1, k)));
-  std::vector<float> ablk(read_ab ? (size_t)k * MB : 0);
-  std::vector<float> bblk(read_ab ? (size_t)k * NB : 0);
-  std::vector<float> acc((size_t)MB * NB);
-  std::vector<float> scratch;
-  const size_t esa = elem_bytes(ea), esb = elem_bytes(eb), esc = elem_bytes(ec);
-
-  for (int q = 0; q < g.batch; ++q) {
-    const char* A = static_cast<const char*>(g.A) + (ptrdiff_t)((long long)q * g.stride_a * (long long)esa);
-    const char* B = static_cast<const char*>(g.B) + (ptrdiff_t)((long long)q * g.stride_b * (long long)esb);
-    char* C = static_cast<char*>(g.C) + (ptrdiff_t)((long long)q * g.stride_c * (long long)esc);
-    for (int j0 = 0; j0 < n; j0 += NB) {
-      const int nb = std::min(NB, n - j0);
-      if (read_ab) {
-        // Columns j0.. of op(B): B's columns j0.. (N, k x nb) or B's rows j0.. (T, nb x k).
-        if (b_n)
-          convert_window(B + (size_t)j0 * g.ldb * esb, eb, (size_t)g.ldb, k, nb, bblk.data(), htab);
-        else
-          convert_window(B + (size_t)j0 * esb, eb, (size_t)g.ldb, nb, k, bblk.data(), htab);
-      }
-      for (int i0 = 0; i0 < m; i0 += MB) {
-        const int mb = std::min(MB, m - i0);
-        if (read_ab) {
-          // Rows i0.. of op(A): A's rows i0.. (N, mb x k) or A's columns i0.. (T, k x mb).
-          if (a_n)
-            convert_window(A + (size_t)i0 * esa, ea, (size_t)g.lda, mb, k, ablk.data(), htab);
-          else
-            convert_window(A + (size_t)i0 * g.lda * esa, ea, (size_t)g.lda, k, mb, ablk.data(), htab);
-          block_product(a_n, b_n, ablk.data(), bblk.data(), acc.data(), mb, nb, k, scratch);
-        } else {
-          std::fill(acc.begin(), acc.begin() + (size_t)mb * nb, 0.0f);
-        }
-        // Epilogue: one rounding of alpha*acc + beta*C to Ctype; C is not read when beta == 0.
-        for (int jj = 0; jj < nb; ++jj)
-          for (int ii = 0; ii < mb; ++ii) {
-            const size_t ci = (size_t)(i0 + ii) + (size_t)(j0 + jj) * g.ldc;
-            float v = alpha * acc[(size_t)jj * mb + ii];
-            if (beta != 0.0f) v += beta * load_elem(C, ec, ci, htab);
-            store_elem(C, ec, ci, v);
-          }
-      }
-    }
-  }
+  GemmPlan plan{g, s, ea, eb, ec, alpha, beta, read_ab, half_table(), 0, 0, {}, {}, {}, {}};
+  gemm_compute(plan);
   return CUBLAS_STATUS_SUCCESS;
 }
 
