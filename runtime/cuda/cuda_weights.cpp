@@ -112,6 +112,106 @@ size_t weight_bytes(const Model& model, DType dtype) {
   return bytes;
 }
 
+namespace {
+
+// The token-shift mixes and decay of versions 4 and 5.x.
+void upload_v4_v5_mix(Uploader& up, const LayerWeights& L, CudaLayer& d) {
+  d.mix[0] = up.vec(L.mix_k, "att.time_mix_k");
+  d.mix[1] = up.vec(L.mix_v, "att.time_mix_v");
+  d.mix[2] = up.vec(L.mix_r, "att.time_mix_r");
+  d.mix[3] = up.vec(L.mix_g, "att.time_mix_g");
+  d.decay = up.vec(L.decay, "att.time_decay");
+}
+
+// Version 6: the data-dependent mixes (maa) and the data-dependent decay's LoRA.
+void upload_v6_mix(Uploader& up, const LayerWeights& L, CudaLayer& d) {
+  d.mix[0] = up.vec(L.maa_x, "att.time_maa_x");
+  d.mix[1] = up.vec(L.maa_w, "att.time_maa_w");
+  d.mix[2] = up.vec(L.maa_k, "att.time_maa_k");
+  d.mix[3] = up.vec(L.maa_v, "att.time_maa_v");
+  d.mix[4] = up.vec(L.maa_r, "att.time_maa_r");
+  d.mix[5] = up.vec(L.maa_g, "att.time_maa_g");
+  d.maa_w1 = up.matrix(L.maa_w1, "att.time_maa_w1");
+  d.maa_w2 = up.matrices({&L.maa_w2[0], &L.maa_w2[1], &L.maa_w2[2], &L.maa_w2[3], &L.maa_w2[4]},
+                         "att.time_maa_w2");
+  d.decay = up.vec(L.decay_base, "att.time_decay");
+  d.decay_w1 = up.matrix(L.decay_w1, "att.time_decay_w1");
+  d.decay_w2 = up.matrix(L.decay_w2, "att.time_decay_w2");
+}
+
+// Version 7: the mixes, the decay / in-context rate / gate LoRAs and the value residual.
+void upload_v7_mix(Uploader& up, const LayerWeights& L, CudaLayer& d) {
+  d.mix[0] = up.vec(L.x_k, "att.x_k");
+  d.mix[1] = up.vec(L.x_v, "att.x_v");
+  d.mix[2] = up.vec(L.x_r, "att.x_r");
+  d.mix[3] = up.vec(L.x_w, "att.x_w");
+  d.mix[4] = up.vec(L.x_a, "att.x_a");
+  d.mix[5] = up.vec(L.x_g, "att.x_g");
+  d.w0 = up.vec(L.w0, "att.w0");
+  d.a0 = up.vec(L.a0, "att.a0");
+  d.k_k = up.vec(L.k_k, "att.k_k");
+  d.k_a = up.vec(L.k_a, "att.k_a");
+  d.r_k = up.vec(L.r_k, "att.r_k");
+  d.w1 = up.matrix(L.w1, "att.w1");
+  d.w2 = up.matrix(L.w2, "att.w2");
+  d.a1 = up.matrix(L.a1, "att.a1");
+  d.a2 = up.matrix(L.a2, "att.a2");
+  d.g1 = up.matrix(L.g1, "att.g1");
+  d.g2 = up.matrix(L.g2, "att.g2");
+  d.has_v_mix = L.has_v_mix;
+  if (L.has_v_mix) {
+    d.v0 = up.vec(L.v0, "att.v0");
+    d.v1 = up.matrix(L.v1, "att.v1");
+    d.v2 = up.matrix(L.v2, "att.v2");
+  }
+}
+
+// One layer, in the upload order: norms, output, FFN, bonus, the packed key/value/
+// receptance(/gate) matrices, the version's mixes, then the FFN's mixes and receptance.
+CudaLayer upload_layer(Uploader& up, Arch arch, const LayerWeights& L) {
+  CudaLayer d;
+  d.ln1_w = up.vec(L.ln1_w, "ln1.weight");
+  d.ln1_b = up.vec(L.ln1_b, "ln1.bias");
+  d.ln2_w = up.vec(L.ln2_w, "ln2.weight");
+  d.ln2_b = up.vec(L.ln2_b, "ln2.bias");
+  d.att_o = up.matrix(L.att_o, "att.output.weight");
+  d.ln_x_w = up.vec(L.ln_x_w, "att.ln_x.weight");
+  d.ln_x_b = up.vec(L.ln_x_b, "att.ln_x.bias");
+  d.ffn_k = up.matrix(L.ffn_k, "ffn.key.weight");
+  d.ffn_v = up.matrix(L.ffn_v, "ffn.value.weight");
+  d.bonus = up.vec(L.bonus, "att.time_first");
+
+  const bool gated = !L.att_g.w.empty();
+  if (gated) {
+    d.att_kvrg = up.matrices({&L.att_k, &L.att_v, &L.att_r, &L.att_g}, "att.key/value/receptance/gate");
+    d.n_kvrg = 4;
+  } else {
+    d.att_kvrg = up.matrices({&L.att_k, &L.att_v, &L.att_r}, "att.key/value/receptance");
+    d.n_kvrg = 3;
+  }
+
+  switch (arch) {
+    case Arch::v4:
+    case Arch::v5_0:
+    case Arch::v5_1:
+    case Arch::v5_2:
+      upload_v4_v5_mix(up, L, d);
+      break;
+    case Arch::v6:
+      upload_v6_mix(up, L, d);
+      break;
+    case Arch::v7:
+      upload_v7_mix(up, L, d);
+      break;
+  }
+  d.ffn_mix[0] = up.vec(L.ffn_mix_k, "ffn.mix_k");
+  d.ffn_mix[1] = up.vec(L.ffn_mix_r, "ffn.mix_r");
+  if (!L.ffn_r.w.empty()) d.ffn_r = up.matrix(L.ffn_r, "ffn.receptance.weight");
+  return d;
+}
+
+}  // namespace
+
 CudaWeights upload_weights(const Model& model, DType dtype) {
   const size_t need = weight_bytes(model, dtype);
   const auto mem = device_memory_info();
@@ -132,82 +232,7 @@ CudaWeights upload_weights(const Model& model, DType dtype) {
 
   for (int l = 0; l < cw.L; ++l) {
     const LayerWeights L = load_weight_layer(model, cw, l);
-    CudaLayer d;
-    d.ln1_w = up.vec(L.ln1_w, "ln1.weight");
-    d.ln1_b = up.vec(L.ln1_b, "ln1.bias");
-    d.ln2_w = up.vec(L.ln2_w, "ln2.weight");
-    d.ln2_b = up.vec(L.ln2_b, "ln2.bias");
-    d.att_o = up.matrix(L.att_o, "att.output.weight");
-    d.ln_x_w = up.vec(L.ln_x_w, "att.ln_x.weight");
-    d.ln_x_b = up.vec(L.ln_x_b, "att.ln_x.bias");
-    d.ffn_k = up.matrix(L.ffn_k, "ffn.key.weight");
-    d.ffn_v = up.matrix(L.ffn_v, "ffn.value.weight");
-    d.bonus = up.vec(L.bonus, "att.time_first");
-
-    const bool gated = !L.att_g.w.empty();
-    if (gated) {
-      d.att_kvrg = up.matrices({&L.att_k, &L.att_v, &L.att_r, &L.att_g}, "att.key/value/receptance/gate");
-      d.n_kvrg = 4;
-    } else {
-      d.att_kvrg = up.matrices({&L.att_k, &L.att_v, &L.att_r}, "att.key/value/receptance");
-      d.n_kvrg = 3;
-    }
-
-    switch (cw.arch) {
-      case Arch::v4:
-      case Arch::v5_0:
-      case Arch::v5_1:
-      case Arch::v5_2:
-        d.mix[0] = up.vec(L.mix_k, "att.time_mix_k");
-        d.mix[1] = up.vec(L.mix_v, "att.time_mix_v");
-        d.mix[2] = up.vec(L.mix_r, "att.time_mix_r");
-        d.mix[3] = up.vec(L.mix_g, "att.time_mix_g");
-        d.decay = up.vec(L.decay, "att.time_decay");
-        break;
-      case Arch::v6:
-        d.mix[0] = up.vec(L.maa_x, "att.time_maa_x");
-        d.mix[1] = up.vec(L.maa_w, "att.time_maa_w");
-        d.mix[2] = up.vec(L.maa_k, "att.time_maa_k");
-        d.mix[3] = up.vec(L.maa_v, "att.time_maa_v");
-        d.mix[4] = up.vec(L.maa_r, "att.time_maa_r");
-        d.mix[5] = up.vec(L.maa_g, "att.time_maa_g");
-        d.maa_w1 = up.matrix(L.maa_w1, "att.time_maa_w1");
-        d.maa_w2 = up.matrices({&L.maa_w2[0], &L.maa_w2[1], &L.maa_w2[2], &L.maa_w2[3], &L.maa_w2[4]},
-                               "att.time_maa_w2");
-        d.decay = up.vec(L.decay_base, "att.time_decay");
-        d.decay_w1 = up.matrix(L.decay_w1, "att.time_decay_w1");
-        d.decay_w2 = up.matrix(L.decay_w2, "att.time_decay_w2");
-        break;
-      case Arch::v7:
-        d.mix[0] = up.vec(L.x_k, "att.x_k");
-        d.mix[1] = up.vec(L.x_v, "att.x_v");
-        d.mix[2] = up.vec(L.x_r, "att.x_r");
-        d.mix[3] = up.vec(L.x_w, "att.x_w");
-        d.mix[4] = up.vec(L.x_a, "att.x_a");
-        d.mix[5] = up.vec(L.x_g, "att.x_g");
-        d.w0 = up.vec(L.w0, "att.w0");
-        d.a0 = up.vec(L.a0, "att.a0");
-        d.k_k = up.vec(L.k_k, "att.k_k");
-        d.k_a = up.vec(L.k_a, "att.k_a");
-        d.r_k = up.vec(L.r_k, "att.r_k");
-        d.w1 = up.matrix(L.w1, "att.w1");
-        d.w2 = up.matrix(L.w2, "att.w2");
-        d.a1 = up.matrix(L.a1, "att.a1");
-        d.a2 = up.matrix(L.a2, "att.a2");
-        d.g1 = up.matrix(L.g1, "att.g1");
-        d.g2 = up.matrix(L.g2, "att.g2");
-        d.has_v_mix = L.has_v_mix;
-        if (L.has_v_mix) {
-          d.v0 = up.vec(L.v0, "att.v0");
-          d.v1 = up.matrix(L.v1, "att.v1");
-          d.v2 = up.matrix(L.v2, "att.v2");
-        }
-        break;
-    }
-    d.ffn_mix[0] = up.vec(L.ffn_mix_k, "ffn.mix_k");
-    d.ffn_mix[1] = up.vec(L.ffn_mix_r, "ffn.mix_r");
-    if (!L.ffn_r.w.empty()) d.ffn_r = up.matrix(L.ffn_r, "ffn.receptance.weight");
-    w.layers.push_back(d);
+    w.layers.push_back(upload_layer(up, cw.arch, L));
   }
   return w;
 }
