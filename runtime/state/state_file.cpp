@@ -64,6 +64,95 @@ bool write_all(int fd, const unsigned char* p, size_t n) {
   return true;
 }
 
+// Reads exactly n bytes (false at end of file or on error).
+bool read_exact(int fd, unsigned char* p, size_t n) {
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= size_t(r);
+  }
+  return true;
+}
+
+// Checks the header's magic, version, header size and payload size fields against the
+// file's size (`head` bytes of the header were read); returns the payload's byte count.
+uint64_t check_header(const std::string& path, const unsigned char* h, size_t head, uint64_t file_bytes) {
+  if (head < 12 || std::memcmp(h, kMagic, 8) != 0)
+    fail(StateFileError::format, path, "not an rwkv-run state file (no RWKVSTAT magic)");
+  const uint32_t version = get_u32(h + 8);
+  if (version != kVersion)
+    fail(StateFileError::format, path, "state file format version " + std::to_string(version) +
+                                           " is not supported (this library reads version " +
+                                           std::to_string(kVersion) + ")");
+  if (head < kHeaderBytes)
+    fail(StateFileError::corrupt, path, "truncated inside the header (" + std::to_string(file_bytes) + " bytes)");
+  if (get_u32(h + 12) != kHeaderBytes)
+    fail(StateFileError::corrupt, path, "header size field is " + std::to_string(get_u32(h + 12)) +
+                                            ", expected " + std::to_string(kHeaderBytes));
+  const uint64_t floats = get_u64(h + 64), payload = get_u64(h + 72);
+  if (floats > (UINT64_MAX >> 4) || payload != floats * 4)
+    fail(StateFileError::corrupt, path, "inconsistent payload size fields");
+  const uint64_t total = kHeaderBytes + payload + kChecksumBytes;
+  if (file_bytes != total)
+    fail(StateFileError::corrupt, path, "file has " + std::to_string(file_bytes) +
+                                            " bytes but its header describes " + std::to_string(total) +
+                                            " (truncated or corrupted)");
+  return payload;
+}
+
+// Reads the payload and the checksum after the header h, streamed (a state of another size,
+// keep == false, is hashed, not stored, and comes back empty), and checks the checksum over
+// the whole file.
+std::vector<float> read_checked_payload(int fd, const std::string& path, const unsigned char* h,
+                                        uint64_t payload, bool keep) {
+  std::vector<float> state(keep ? size_t(payload / 4) : 0);
+  Fnv1a64 sum;
+  sum.add(h, kHeaderBytes);
+  if (keep) {
+    if (payload && !read_exact(fd, reinterpret_cast<unsigned char*>(state.data()), size_t(payload)))
+      fail(StateFileError::corrupt, path, "truncated payload");
+    sum.add(state.data(), size_t(payload));
+  } else {
+    std::vector<unsigned char> block(1 << 16);
+    for (uint64_t left = payload; left > 0;) {
+      const size_t n = size_t(std::min<uint64_t>(left, block.size()));
+      if (!read_exact(fd, block.data(), n)) fail(StateFileError::corrupt, path, "truncated payload");
+      sum.add(block.data(), n);
+      left -= n;
+    }
+  }
+  unsigned char tail[kChecksumBytes];
+  if (!read_exact(fd, tail, kChecksumBytes)) fail(StateFileError::corrupt, path, "truncated checksum");
+  if (get_u64(tail) != sum.value())
+    fail(StateFileError::corrupt, path, "checksum mismatch (the file is corrupted)");
+  return state;
+}
+
+// Checks the (checksummed) header's state dtype and that it was saved for model m;
+// `same_size` tells whether its state has m's float count.
+void check_saved_for(const std::string& path, const unsigned char* h, const StateFileModel& m, bool same_size) {
+  if (get_u32(h + 56) != 0)
+    fail(StateFileError::format, path, "state dtype code " + std::to_string(get_u32(h + 56)) +
+                                           " is not supported (only float32, code 0)");
+
+  const uint32_t arch_code = get_u32(h + 32);
+  const bool arch_ok = arch_code <= uint32_t(Arch::v7);
+  const std::string saved =
+      arch_ok ? describe(Arch(arch_code), get_u32(h + 36), get_u32(h + 40), get_u32(h + 44),
+                         get_u32(h + 48), get_u32(h + 52))
+              : "unknown architecture code " + std::to_string(arch_code);
+  const std::string ours = describe(m.arch, uint32_t(m.n_layer), uint32_t(m.n_embd),
+                                    uint32_t(m.n_head), uint32_t(m.head_size), uint32_t(m.n_vocab));
+  if (get_u64(h + 16) != m.fingerprint.hparams || !same_size)
+    fail(StateFileError::mismatch, path, "state was saved for another model (" + saved +
+                                             "; this model is " + ours + ")");
+  if (get_u64(h + 24) != m.fingerprint.weights)
+    fail(StateFileError::mismatch, path, "state was saved for a model with the same shape (" + ours +
+                                             ") but other weights");
+}
+
 }  // namespace
 
 StateFileModel state_file_model(const Model& model, DType compute_dtype, uint64_t state_floats) {
@@ -131,83 +220,17 @@ std::vector<float> read_state_file(const std::string& path, const StateFileModel
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) fail(StateFileError::io, path, "not a regular file");
   const uint64_t file_bytes = uint64_t(st.st_size);
-  // Reads exactly n bytes (false at end of file or on error).
-  auto read_exact = [&](unsigned char* p, size_t n) {
-    while (n > 0) {
-      const ssize_t r = ::read(fd, p, n);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-      p += r;
-      n -= size_t(r);
-    }
-    return true;
-  };
 
   unsigned char h[kHeaderBytes];
   const size_t head = size_t(std::min<uint64_t>(file_bytes, kHeaderBytes));
-  if (!read_exact(h, head)) fail(StateFileError::io, path, "read failed");
-  if (head < 12 || std::memcmp(h, kMagic, 8) != 0)
-    fail(StateFileError::format, path, "not an rwkv-run state file (no RWKVSTAT magic)");
-  const uint32_t version = get_u32(h + 8);
-  if (version != kVersion)
-    fail(StateFileError::format, path, "state file format version " + std::to_string(version) +
-                                           " is not supported (this library reads version " +
-                                           std::to_string(kVersion) + ")");
-  if (head < kHeaderBytes)
-    fail(StateFileError::corrupt, path, "truncated inside the header (" + std::to_string(file_bytes) + " bytes)");
-  if (get_u32(h + 12) != kHeaderBytes)
-    fail(StateFileError::corrupt, path, "header size field is " + std::to_string(get_u32(h + 12)) +
-                                            ", expected " + std::to_string(kHeaderBytes));
-  const uint64_t floats = get_u64(h + 64), payload = get_u64(h + 72);
-  if (floats > (UINT64_MAX >> 4) || payload != floats * 4)
-    fail(StateFileError::corrupt, path, "inconsistent payload size fields");
-  const uint64_t total = kHeaderBytes + payload + kChecksumBytes;
-  if (file_bytes != total)
-    fail(StateFileError::corrupt, path, "file has " + std::to_string(file_bytes) +
-                                            " bytes but its header describes " + std::to_string(total) +
-                                            " (truncated or corrupted)");
+  if (!read_exact(fd, h, head)) fail(StateFileError::io, path, "read failed");
+  const uint64_t payload = check_header(path, h, head, file_bytes);
 
-  // Checksum over the whole file, streamed (a state of another size is hashed,
-  // not stored), so corruption is reported as such before any model mismatch.
-  const bool keep = floats == m.state_floats;
-  std::vector<float> state(keep ? size_t(floats) : 0);
-  Fnv1a64 sum;
-  sum.add(h, kHeaderBytes);
-  if (keep) {
-    if (payload && !read_exact(reinterpret_cast<unsigned char*>(state.data()), size_t(payload)))
-      fail(StateFileError::corrupt, path, "truncated payload");
-    sum.add(state.data(), size_t(payload));
-  } else {
-    std::vector<unsigned char> block(1 << 16);
-    for (uint64_t left = payload; left > 0;) {
-      const size_t n = size_t(std::min<uint64_t>(left, block.size()));
-      if (!read_exact(block.data(), n)) fail(StateFileError::corrupt, path, "truncated payload");
-      sum.add(block.data(), n);
-      left -= n;
-    }
-  }
-  unsigned char tail[kChecksumBytes];
-  if (!read_exact(tail, kChecksumBytes)) fail(StateFileError::corrupt, path, "truncated checksum");
-  if (get_u64(tail) != sum.value())
-    fail(StateFileError::corrupt, path, "checksum mismatch (the file is corrupted)");
-  if (get_u32(h + 56) != 0)
-    fail(StateFileError::format, path, "state dtype code " + std::to_string(get_u32(h + 56)) +
-                                           " is not supported (only float32, code 0)");
-
-  const uint32_t arch_code = get_u32(h + 32);
-  const bool arch_ok = arch_code <= uint32_t(Arch::v7);
-  const std::string saved =
-      arch_ok ? describe(Arch(arch_code), get_u32(h + 36), get_u32(h + 40), get_u32(h + 44),
-                         get_u32(h + 48), get_u32(h + 52))
-              : "unknown architecture code " + std::to_string(arch_code);
-  const std::string ours = describe(m.arch, uint32_t(m.n_layer), uint32_t(m.n_embd),
-                                    uint32_t(m.n_head), uint32_t(m.head_size), uint32_t(m.n_vocab));
-  if (get_u64(h + 16) != m.fingerprint.hparams || !keep)
-    fail(StateFileError::mismatch, path, "state was saved for another model (" + saved +
-                                             "; this model is " + ours + ")");
-  if (get_u64(h + 24) != m.fingerprint.weights)
-    fail(StateFileError::mismatch, path, "state was saved for a model with the same shape (" + ours +
-                                             ") but other weights");
+  // Checksum over the whole file first, so corruption is reported as such before
+  // any model mismatch.
+  const bool keep = payload / 4 == m.state_floats;
+  std::vector<float> state = read_checked_payload(fd, path, h, payload, keep);
+  check_saved_for(path, h, m, keep);
   return state;
 }
 
