@@ -36,21 +36,9 @@ inline std::string str(const rwkv::Json& o, const char* key) {
 
 inline std::vector<int> ints(const rwkv::Json& a) { return a.get<std::vector<int>>(); }
 
-// `json` is the report of `model` run with `cfg` in `dtypes` on `device_kind`.
-// `limits_known`: the bandwidth and peak were measured or given (not skipped).
-inline void check_report(const std::string& json, const rwkv::Model& model, const rwkv::bench::BenchConfig& cfg,
-                         const std::vector<rwkv::DType>& dtypes, const std::string& device_kind,
-                         bool limits_known) {
-  const rwkv::Json r = rwkv::parse_json(json, "bench report");
-  CHECK(str(r, "tool") == "rwkv-run bench");
-  CHECK(!str(r, "version").empty());
-  CHECK(!str(r, "commit").empty());
-  CHECK(str(r.at("device"), "kind") == device_kind);
-  CHECK(!str(r.at("device"), "name").empty());
-  CHECK(r.at("device").at("emulated").is_boolean());
-
+// The report's "model" object against `model`; returns the state's float count.
+inline size_t check_model(const rwkv::Json& m, const rwkv::Model& model) {
   const rwkv::ModelInfo& mi = model.info;
-  const rwkv::Json& m = r.at("model");
   CHECK(str(m, "arch") == rwkv::arch_name(mi.arch));
   CHECK(num(m, "n_embd") == mi.n_embd);
   CHECK(num(m, "n_layer") == mi.n_layer);
@@ -64,6 +52,87 @@ inline void check_report(const std::string& json, const rwkv::Model& model, cons
   const size_t state_floats = rwkv::StateLayout(mi).size();
   CHECK(num(m, "state_floats") == double(state_floats));
   if (mi.arch == rwkv::Arch::v7) CHECK(num(m.at("lora"), "g") == mi.lora_g);
+  return state_floats;
+}
+
+// A run's prefill rows: one per (T, B), T outer. `lim` is the run's "limits".
+inline void check_prefill(const rwkv::Json& pre, const rwkv::Json& lim, const rwkv::bench::BenchConfig& cfg,
+                          bool have_peak) {
+  REQUIRE(pre.size() == cfg.prefill_tokens.size() * cfg.prefill_batches.size());
+  size_t i = 0;
+  for (int T : cfg.prefill_tokens)
+    for (int B : cfg.prefill_batches) {
+      const rwkv::Json& p = pre[i++];
+      CHECK(str(p, "test") == "pp" + std::to_string(T));
+      CHECK(num(p, "batch") == B);
+      CHECK(num(p, "tokens_per_seq") == T);
+      CHECK(p.at("ms_samples").size() == size_t(cfg.repeats));
+      const double ms = num(p, "ms_median");
+      REQUIRE(ms > 0);
+      check_close(num(p, "tokens_per_s"), B * T / (ms / 1000));
+      check_close(num(p, "tokens_per_s_per_seq") * B, num(p, "tokens_per_s"));
+      check_close(num(p, "flops_per_token") * B * T, num(p, "flops"));
+      check_close(num(p, "tflops"), num(p, "flops") / (ms * 1e9));
+      if (have_peak) check_close(num(p, "pct_peak"), 100 * num(p, "tflops") / num(lim, "gemm_tflops"));
+    }
+}
+
+// A run's decode rows: one per B. `lim` is the run's "limits".
+inline void check_decode(const rwkv::Json& run, const rwkv::Json& lim, const rwkv::bench::BenchConfig& cfg,
+                         size_t state_floats, bool have_bw) {
+  const rwkv::Json& dec = run.at("decode");
+  REQUIRE(dec.size() == (cfg.decode_steps > 0 ? cfg.decode_batches.size() : 0));
+  for (size_t j = 0; j < dec.size(); ++j) {
+    const rwkv::Json& d = dec[j];
+    const int B = cfg.decode_batches[j], N = cfg.decode_steps;
+    CHECK(str(d, "test") == "tg" + std::to_string(N));
+    CHECK(num(d, "batch") == B);
+    CHECK(num(d, "steps") == N);
+    const double pass_ms = num(d, "ms_median_pass");
+    REQUIRE(pass_ms > 0);
+    CHECK(num(d, "latency_ms_p50") > 0);
+    CHECK(num(d, "latency_ms_p50") <= num(d, "latency_ms_p90"));
+    check_close(num(d, "tokens_per_s"), B * N / (pass_ms / 1000));
+    check_close(num(d, "tokens_per_s_per_seq") * B, num(d, "tokens_per_s"));
+    // State: B sequences, read and written, fp32.
+    CHECK(num(d, "state_bytes_per_step") == double(B) * double(state_floats) * 4 * 2);
+    check_close(num(d, "bytes_per_step"), num(d, "weight_bytes_per_step") + num(d, "state_bytes_per_step"));
+    CHECK(num(d, "weight_bytes_per_step") < num(run, "weight_bytes"));  // the embedding table is not read
+    check_close(num(d, "gbs"), num(d, "bytes_per_step") / (pass_ms / N * 1e6));
+    if (have_bw) check_close(num(d, "pct_bandwidth"), 100 * num(d, "gbs") / num(lim, "bandwidth_gbs"));
+  }
+}
+
+// One entry of "runs", for `dtype`.
+inline void check_run(const rwkv::Json& run, const rwkv::bench::BenchConfig& cfg, rwkv::DType dtype,
+                      size_t state_floats, bool limits_known) {
+  CHECK(str(run, "dtype") == rwkv::dtype_name(dtype));
+  CHECK(num(run, "weight_bytes") > 0);
+  CHECK(num(run, "state_bytes_per_seq") == double(state_floats * 4));
+  const rwkv::Json& lim = run.at("limits");
+  const bool have_bw = lim.at("bandwidth_gbs").is_number();
+  const bool have_peak = lim.at("gemm_tflops").is_number();
+  CHECK(have_bw == limits_known);
+  CHECK(have_peak == limits_known);
+  CHECK(!str(lim, "bandwidth_source").empty());
+  check_prefill(run.at("prefill"), lim, cfg, have_peak);
+  check_decode(run, lim, cfg, state_floats, have_bw);
+}
+
+// `json` is the report of `model` run with `cfg` in `dtypes` on `device_kind`.
+// `limits_known`: the bandwidth and peak were measured or given (not skipped).
+inline void check_report(const std::string& json, const rwkv::Model& model, const rwkv::bench::BenchConfig& cfg,
+                         const std::vector<rwkv::DType>& dtypes, const std::string& device_kind,
+                         bool limits_known) {
+  const rwkv::Json r = rwkv::parse_json(json, "bench report");
+  CHECK(str(r, "tool") == "rwkv-run bench");
+  CHECK(!str(r, "version").empty());
+  CHECK(!str(r, "commit").empty());
+  CHECK(str(r.at("device"), "kind") == device_kind);
+  CHECK(!str(r.at("device"), "name").empty());
+  CHECK(r.at("device").at("emulated").is_boolean());
+
+  const size_t state_floats = check_model(r.at("model"), model);
 
   const rwkv::Json& s = r.at("settings");
   CHECK(ints(s.at("prefill_tokens")) == cfg.prefill_tokens);
@@ -74,60 +143,8 @@ inline void check_report(const std::string& json, const rwkv::Model& model, cons
   const rwkv::Json& runs = r.at("runs");
   REQUIRE(runs.size() == dtypes.size());
   for (size_t k = 0; k < dtypes.size(); ++k) {
-    const rwkv::Json& run = runs[k];
     INFO("run " << k);
-    CHECK(str(run, "dtype") == rwkv::dtype_name(dtypes[k]));
-    CHECK(num(run, "weight_bytes") > 0);
-    CHECK(num(run, "state_bytes_per_seq") == double(state_floats * 4));
-    const rwkv::Json& lim = run.at("limits");
-    const bool have_bw = lim.at("bandwidth_gbs").is_number();
-    const bool have_peak = lim.at("gemm_tflops").is_number();
-    CHECK(have_bw == limits_known);
-    CHECK(have_peak == limits_known);
-    CHECK(!str(lim, "bandwidth_source").empty());
-
-    // Prefill: one row per (T, B), T outer.
-    const rwkv::Json& pre = run.at("prefill");
-    REQUIRE(pre.size() == cfg.prefill_tokens.size() * cfg.prefill_batches.size());
-    size_t i = 0;
-    for (int T : cfg.prefill_tokens)
-      for (int B : cfg.prefill_batches) {
-        const rwkv::Json& p = pre[i++];
-        CHECK(str(p, "test") == "pp" + std::to_string(T));
-        CHECK(num(p, "batch") == B);
-        CHECK(num(p, "tokens_per_seq") == T);
-        CHECK(p.at("ms_samples").size() == size_t(cfg.repeats));
-        const double ms = num(p, "ms_median");
-        REQUIRE(ms > 0);
-        check_close(num(p, "tokens_per_s"), B * T / (ms / 1000));
-        check_close(num(p, "tokens_per_s_per_seq") * B, num(p, "tokens_per_s"));
-        check_close(num(p, "flops_per_token") * B * T, num(p, "flops"));
-        check_close(num(p, "tflops"), num(p, "flops") / (ms * 1e9));
-        if (have_peak) check_close(num(p, "pct_peak"), 100 * num(p, "tflops") / num(lim, "gemm_tflops"));
-      }
-
-    // Decode: one row per B.
-    const rwkv::Json& dec = run.at("decode");
-    REQUIRE(dec.size() == (cfg.decode_steps > 0 ? cfg.decode_batches.size() : 0));
-    for (size_t j = 0; j < dec.size(); ++j) {
-      const rwkv::Json& d = dec[j];
-      const int B = cfg.decode_batches[j], N = cfg.decode_steps;
-      CHECK(str(d, "test") == "tg" + std::to_string(N));
-      CHECK(num(d, "batch") == B);
-      CHECK(num(d, "steps") == N);
-      const double pass_ms = num(d, "ms_median_pass");
-      REQUIRE(pass_ms > 0);
-      CHECK(num(d, "latency_ms_p50") > 0);
-      CHECK(num(d, "latency_ms_p50") <= num(d, "latency_ms_p90"));
-      check_close(num(d, "tokens_per_s"), B * N / (pass_ms / 1000));
-      check_close(num(d, "tokens_per_s_per_seq") * B, num(d, "tokens_per_s"));
-      // State: B sequences, read and written, fp32.
-      CHECK(num(d, "state_bytes_per_step") == double(B) * double(state_floats) * 4 * 2);
-      check_close(num(d, "bytes_per_step"), num(d, "weight_bytes_per_step") + num(d, "state_bytes_per_step"));
-      CHECK(num(d, "weight_bytes_per_step") < num(run, "weight_bytes"));  // the embedding table is not read
-      check_close(num(d, "gbs"), num(d, "bytes_per_step") / (pass_ms / N * 1e6));
-      if (have_bw) check_close(num(d, "pct_bandwidth"), 100 * num(d, "gbs") / num(lim, "bandwidth_gbs"));
-    }
+    check_run(runs[k], cfg, dtypes[k], state_floats, limits_known);
   }
 }
 
