@@ -272,27 +272,42 @@ TEST_CASE("shift_store: more sequences than gridDim.y allows", "[kernels][shift_
   run_store({std::vector<int>(66000, 1), 1, 0, 1, 0}, 8800);
 }
 
-TEST_CASE("shift_mix and shift_store: invalid parameters give cudaErrorInvalidValue", "[kernels][shift_mix]") {
-  std::mt19937 rng(8900);
-  TestBatch b = make_batch({2, 1}, 16, rng);
-  const int C = 8, rows = 3;
-  DeviceBuffer dcur(rows * C * 4), ddelta(2 * rows * C * 4), dmu0(C * 4), dmu1(C * 4), dout0(rows * C * 4),
-      dout1(rows * C * 4);
-  rwkv_kernels::shift_mix_params p;
-  p.batch = b.rb;
-  p.cur = dcur.as<float>();
-  p.C = C;
-  p.n_out = 2;
-  p.mu[0] = dmu0.as<float>();
-  p.mu[1] = dmu1.as<float>();
-  p.delta = ddelta.as<float>();
-  p.out[0] = dout0.get();
-  p.out[1] = dout1.get();
-  REQUIRE(rwkv_kernels::shift_mix(p, nullptr) == cudaSuccess);
-  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+namespace {
 
+// The invalid-parameter tests' setup: a small ragged batch, its buffers, and shift_mix parameters
+// that the kernel accepts (run once here); each rejection edits one field.
+struct ValidMixCall {
+  static constexpr int C = 8, rows = 3;
+  std::mt19937 rng{8900};
+  TestBatch b = make_batch({2, 1}, 16, rng);
+  DeviceBuffer dcur{rows * C * 4}, ddelta{2 * rows * C * 4}, dmu0{C * 4}, dmu1{C * 4}, dout0{rows * C * 4},
+      dout1{rows * C * 4};
+  rwkv_kernels::shift_mix_params p;
+
+  ValidMixCall() {
+    p.batch = b.rb;
+    p.cur = dcur.as<float>();
+    p.C = C;
+    p.n_out = 2;
+    p.mu[0] = dmu0.as<float>();
+    p.mu[1] = dmu1.as<float>();
+    p.delta = ddelta.as<float>();
+    p.out[0] = dout0.get();
+    p.out[1] = dout1.get();
+    REQUIRE(rwkv_kernels::shift_mix(p, nullptr) == cudaSuccess);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("shift_mix and shift_store: invalid shift_mix parameters give cudaErrorInvalidValue",
+          "[kernels][shift_mix]") {
+  ValidMixCall v;
+  const int C = ValidMixCall::C, rows = ValidMixCall::rows;
+  DeviceBuffer &dcur = v.dcur, &ddelta = v.ddelta, &dmu0 = v.dmu0, &dout0 = v.dout0;
   auto mix_rejects = [&](const char* what, auto edit) {
-    rwkv_kernels::shift_mix_params q = p;
+    rwkv_kernels::shift_mix_params q = v.p;
     edit(q);
     INFO(what);
     CHECK(rwkv_kernels::shift_mix(q, nullptr) == cudaErrorInvalidValue);
@@ -318,16 +333,22 @@ TEST_CASE("shift_mix and shift_store: invalid parameters give cudaErrorInvalidVa
   mix_rejects("out overlaps mu", [&](MP& q) { q.out[1] = dmu0.get(); });
   mix_rejects("outputs overlap", [&](MP& q) { q.out[1] = dout0.as<float>() + 1; });
   {
-    rwkv_kernels::shift_mix_params q = p;  // no rows: nothing to do, nothing read
+    rwkv_kernels::shift_mix_params q = v.p;  // no rows: nothing to do, nothing read
     q.batch = rwkv_kernels::ragged_batch{};
     q.cur = nullptr;
     CHECK(rwkv_kernels::shift_mix(q, nullptr) == cudaSuccess);
   }
+  CHECK(cudaGetLastError() == cudaSuccess);
+}
 
+TEST_CASE("shift_mix and shift_store: invalid shift_store parameters give cudaErrorInvalidValue",
+          "[kernels][shift_mix]") {
+  ValidMixCall v;  // shift_store reads what a valid shift_mix wrote
+  const int C = ValidMixCall::C;
   rwkv_kernels::shift_store_params s;
-  s.batch = b.rb;
-  s.att_cur = dcur.as<float>();
-  s.ffn_cur = dout0.as<float>();
+  s.batch = v.b.rb;
+  s.att_cur = v.dcur.as<float>();
+  s.ffn_cur = v.dout0.as<float>();
   s.att_offset = 0;
   s.ffn_offset = C;
   s.C = C;
