@@ -221,7 +221,11 @@ excerpt() {
   case "$name" in
     kit) tail -n 3 "$log" ;;
     environment) head -n 12 "$log" ;;
-    tests) grep -vE "^PASS " "$log" ;;
+    tests)  # failures in full; skips (no usable device) counted, with the first one's reason
+      grep -vE "^(PASS|SKIP) " "$log"
+      local skips
+      skips=$(grep -c "^SKIP " "$log")
+      [ "$skips" -gt 0 ] && echo "$skips skipped: $(cat "$WORK"/tests/*.log | grep -m 1 "^SKIPPED: " | sed 's/.*: \(no [^:]*\).*/\1/')" ;;
     selfcheck) cat "$log" ;;
     memcheck|racecheck|synccheck) grep -E "ERROR SUMMARY|RACECHECK SUMMARY|refus|not supported|Error:|test cases" "$log" | head -n 6 ;;
     bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 40 ;;

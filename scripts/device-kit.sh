@@ -59,6 +59,10 @@ ldd "$BUILD/rwkv-run" "$BUILD/tests/rwkv_tests" | awk '/=> \// { print $1, $3 }'
   while read -r soname path; do
     if ! [[ "$soname" =~ $DEVICE_LIBS ]]; then cp -L "$path" "$STAGE/lib/$soname"; fi
   done
+# The carried libraries find each other (OpenBLAS -> libgfortran -> libquadmath) beside themselves.
+if command -v patchelf >/dev/null; then
+  for l in "$STAGE"/lib/*; do chmod u+w "$l" && patchelf --set-rpath '$ORIGIN' "$l"; done
+fi
 (cd "$TESTDATA" && cp -r --parents $TESTDATA_PARTS "$STAGE/testdata/")
 WHEEL_CACHE=$KIT/cache
 mkdir -p "$WHEEL_CACHE"
