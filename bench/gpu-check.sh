@@ -60,6 +60,9 @@ else
   TEST_SPEC='[gpu]'
   JOBS=4
   export RWKV_TESTDATA=$KITDIR/testdata
+  # The kit's binaries find lib/ through their RUNPATH; LD_LIBRARY_PATH too, in case patchelf was
+  # missing where the kit was made (python, in phase f, gets the machine's own path back).
+  export ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
   export LD_LIBRARY_PATH="$KITDIR/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 export RWKV_RUN_BINARY=$BIN/rwkv-run  # the CLI tests run this rwkv-run, not the build tree's
@@ -166,6 +169,7 @@ peer() {
   [ -n "$wheel" ] || { echo "no rwkv wheel in $KITDIR/wheels"; return 1; }
   python3 -m zipfile -e "$wheel" "$py" || return 1
   export PYTHONPATH=$py RWKV_V7_ON=1 RWKV_JIT_ON=1 TORCH_EXTENSIONS_DIR=$WORK/torch-ext
+  export LD_LIBRARY_PATH=${ORIG_LD_LIBRARY_PATH:-}
   # First the package without its CUDA op (pure PyTorch: its decode path is the same either way),
   # then, in the time left, its prefill with the CUDA WKV op compiled at import (nvcc, this GPU only).
   RWKV_CUDA_ON=0 python3 "$ROOT/bench/peer_rwkv_pip.py" --rwkv-run "$RUN" || return 1

@@ -85,12 +85,16 @@ def bench_model(torch, model_cls, name, shapes, prompt, steps):
         torch.load = real_load
     tokens = [(t * 7919 + 1) % shapes[2] for t in range(prompt)]
     with torch.no_grad():
-        model.forward(tokens[:16], None)  # warm-up: kernels compiled and loaded
-        pp = min(seconds(torch, lambda: model.forward(tokens, None)) for _ in range(2))
+        # Warm-up: the TorchScript profiling runs (a function is optimised after its first calls),
+        # kernels loaded, allocator caches filled.
+        for _ in range(2):
+            model.forward(tokens, None)
+        pp = seconds(torch, lambda: model.forward(tokens, None))
         _, state = model.forward(tokens, None)
         tg = 0.0
         if steps:
-            model.forward([tokens[0]], state)
+            for t in range(3):
+                model.forward([tokens[t]], [x.clone() for x in state])
 
             def decode():
                 s = state
