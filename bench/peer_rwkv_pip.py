@@ -31,10 +31,10 @@ def synthetic_shapes(rwkv_run, name):
     raise SystemExit(f"peer: {name} is not in rwkv-run bench --list-synthetic")
 
 
-def make_weights(torch, shapes, head_size=64):
-    """An official RWKV-7 state dict (names and shapes) with random values, on the GPU, in bf16."""
+def make_weights(torch, shapes, dev, head_size=64):
+    """An official RWKV-7 state dict (names and shapes) with random values, on `dev`, in bf16."""
     c, n_layer, vocab, ffn, (dw, da, dv, dg) = shapes
-    dev, dt = "cuda", torch.bfloat16
+    dt = torch.bfloat16
     g = torch.Generator(device=dev).manual_seed(0)
 
     def rnd(*shape, scale=1.0, mean=0.0):
@@ -68,19 +68,20 @@ def make_weights(torch, shapes, head_size=64):
 
 
 def seconds(torch, fn):
-    torch.cuda.synchronize()
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    sync()
     t0 = time.perf_counter()
     fn()
-    torch.cuda.synchronize()
+    sync()
     return time.perf_counter() - t0
 
 
-def bench_model(torch, model_cls, name, shapes, prompt, steps):
-    weights = make_weights(torch, shapes)
+def bench_model(torch, model_cls, name, shapes, prompt, steps, dev):
+    weights = make_weights(torch, shapes, dev)
     real_load = torch.load
     torch.load = lambda *a, **k: weights  # the package loads "<path>.pth": give it the dict above
     try:
-        model = model_cls(f"synthetic-{name}", "cuda bf16")
+        model = model_cls(f"synthetic-{name}", f"{dev} bf16")
     finally:
         torch.load = real_load
     tokens = [(t * 7919 + 1) % shapes[2] for t in range(prompt)]
@@ -102,7 +103,8 @@ def bench_model(torch, model_cls, name, shapes, prompt, steps):
                     _, s = model.forward([tokens[t]], s)
             tg = steps / seconds(torch, decode)
     del model, weights
-    torch.cuda.empty_cache()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return prompt / pp, tg
 
 
@@ -112,6 +114,7 @@ def main():
     ap.add_argument("--models", default="v7-0.1B,v7-1.5B")
     ap.add_argument("--pp", type=int, default=512, help="prefill tokens")
     ap.add_argument("--tg", type=int, default=128, help="decode steps (B=1); 0: prefill only")
+    ap.add_argument("--device", default="cuda", help="cuda (default), or cpu for a smoke test of this script")
     args = ap.parse_args()
     if os.environ.get("RWKV_V7_ON") != "1":
         raise SystemExit("peer: set RWKV_V7_ON=1 (the package's RWKV-7 class)")
@@ -139,14 +142,16 @@ def main():
     except Exception:
         pass
     cuda_op = os.environ.get("RWKV_CUDA_ON") == "1"
-    print(f"# rwkv pip {version}, torch {torch.__version__}, {torch.cuda.get_device_name(0)}, "
+    gpu = torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu"
+    print(f"# rwkv pip {version}, torch {torch.__version__}, {gpu}, "
           f"WKV: {'the package CUDA op' if cuda_op else 'pure PyTorch (RWKV_CUDA_ON=0)'}, import {import_s:.0f} s",
           flush=True)
     for name in args.models.split(","):
-        pp, tg = bench_model(torch, RWKV_x070, name, synthetic_shapes(args.rwkv_run, name), args.pp, args.tg)
+        shapes = synthetic_shapes(args.rwkv_run, name)
+        pp, tg = bench_model(torch, RWKV_x070, name, shapes, args.pp, args.tg, args.device)
         mode = "cuda-op" if cuda_op else "torch"
         decode = f", tg B=1 {tg:.1f} tok/s ({args.tg} steps)" if args.tg else ""
-        print(f"peer rwkv-pip[{mode}] {name} bf16: pp{args.pp} {pp:.0f} tok/s{decode}", flush=True)
+        print(f"peer rwkv-pip[{mode}] {name} bf16 on {args.device}: pp{args.pp} {pp:.0f} tok/s{decode}", flush=True)
 
 
 if __name__ == "__main__":
