@@ -83,9 +83,9 @@ if [ $MODE = emu ]; then
   add b 60 selfcheck "$RUN selfcheck --device cuda"
   add d 60 bench-v7-tiny "$RUN bench --synthetic v7-tiny --device cuda --dtype bf16 --pp 16 --pp-batch 1 --tg 4 --tg-batch 1,4 --warmup 0 --repeat 1 --copy-mib 1 --gemm-n 64 --json=$WORK/bench-v7-tiny.json"
 else
-  [ "$KITDIR" != "$KIT" ] && add a 10 kit "rm -rf $KITDIR && mkdir -p $KITDIR && { tar -C $KITDIR -xJf $KIT/kit.tar.xz || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' $KIT/kit.tar.xz $KITDIR; } && du -sh $KITDIR"
+  [ "$KITDIR" != "$KIT" ] && add a 15 kit "rm -rf $KITDIR && mkdir -p $KITDIR && { tar -C $KITDIR -xJf $KIT/kit.tar.xz || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' $KIT/kit.tar.xz $KITDIR; } && du -sh $KITDIR"
   add a 10 environment "environment"
-  add b 95 tests "run_tests"
+  add b 90 tests "run_tests"
   add b 25 selfcheck "$RUN selfcheck"
   add c 30 memcheck "compute-sanitizer --tool memcheck --error-exitcode 9 $TESTS 'cuda backend: three sequences together equal each alone and the CPU backend'"
   add c 25 racecheck "one_golden compute-sanitizer --tool racecheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
