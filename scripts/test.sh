@@ -80,7 +80,7 @@ stage_emu() {
   # The GPU check script's own path (its tests and bench phases) on the emulator, so it cannot rot.
   if bench/gpu-check.sh --emu --build build/ci-emu build/ci-emu.gpu-check >build/ci-emu.gpu-check.log 2>&1; then
     TOTAL_PASS=$((TOTAL_PASS + 1))
-    grep -E "^\[" build/ci-emu.gpu-check.log
+    grep -E "^\[" build/ci-emu.gpu-check/summary.txt
   else
     tail -n 40 build/ci-emu.gpu-check.log
     TOTAL_FAIL=$((TOTAL_FAIL + 1))
