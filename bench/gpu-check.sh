@@ -1,136 +1,293 @@
 #!/usr/bin/env bash
-# bench/gpu-check.sh OUTDIR [--dry-run]
+# bench/gpu-check.sh: the one command to run on a machine with an NVIDIA GPU.
 #
-# The one script to run on a machine with an NVIDIA GPU. From a cold start:
-#   1. detects the GPU's compute capability (nvidia-smi, e.g. 9.0 -> sm_90);
-#   2. builds the CUDA build for that one architecture (Release, -j$(nproc));
-#   3. runs the whole test suite on the real GPU (ctest of that build: the GPU
-#      backend against the CPU backend and the goldens, every kernel test);
-#   4. runs the benchmark grid: synthetic v7 0.1B / 1.5B / 7.2B and v4 1.5B, in
-#      fp16 and bf16: pp512 at B = 1 and 8, tg128 at decode batch 1, 2, 4, ..., 256, each
-#      figure set against the measured copy bandwidth and GEMM peak;
-#   5. writes everything to OUTDIR: env.txt (GPU, driver, toolkit, commit),
-#      configure.log, build.log, ctest.log, bench-<model>-<dtype>.txt (tables and
-#      progress with timestamps),
-#      bench-<model>-<dtype>.json, summary.txt (one line per step).
-# Every step is bounded with `timeout`, and the whole run with a budget
-# (GPU_CHECK_BUDGET_S, default 470 s: inside 8 minutes on an H200); a step
-# that would start without enough budget left is skipped and says so.
-# --dry-run prints the steps without running them.
-# Environment: BUILD_DIR (default build/gpu-check-sm<arch>), RWKV_TESTDATA
-# (passed to the tests), GPU_CHECK_BUDGET_S.
-# Exit status: 0 when every step passed, 1 otherwise, 2 on a usage error.
+#   bench/gpu-check.sh [--kit DIR] OUTDIR       on the GPU machine, from the repository root, with
+#                                              the kit made here by scripts/device-kit.sh (default
+#                                              DIR: .kit); nothing is built there
+#   bench/gpu-check.sh --dry-run [--kit DIR] OUTDIR   print the plan and each phase's time bound
+#   bench/gpu-check.sh --emu [--build DIR] OUTDIR     phases b and d on the emulated build here
+#                                              (default DIR: build/ci-emu), tiny sizes: for CI
+#
+# Phases, most important answers first, each bounded with `timeout` (the plan adds up to at most
+# 470 s, inside 8 minutes; a phase gets no more than the time left):
+#   a. environment: nvidia-smi, driver, nvcc, the kit's build
+#   b. correctness on the GPU: every test tagged [gpu] (goldens fp32/bf16/fp16, batches of 3 and 256,
+#      the 16k-token prompt, state slots, kernels), one process per test, 4 at a time, with
+#      RWKV_TESTDATA=<kit>/testdata; then `rwkv-run selfcheck` (CUDA against the CPU, every version)
+#   c. compute-sanitizer: memcheck on the batch-of-3 test, racecheck and synccheck on the fp32
+#      golden test of one tiny model; a refusal of the tool is noted, not failed
+#   d. speed: `rwkv-run bench`, bf16, one repeat, one process per synthetic model (built once):
+#      v7 0.1B (pp512, tg B=1,256), 1.5B (pp512, tg B=1,64), 7.2B (pp512, tg B=1,16,256)
+#   e. ncu --section SpeedOfLight on one B=1 decode step of the synthetic v7 1.5B (bf16)
+#   f. peer: the official `rwkv` pip package (the kit's wheel, PyTorch of the machine) on the same
+#      synthetic v7 0.1B/1.5B shapes: 512-token prefill and B=1 decode (bench/peer_rwkv_pip.py)
+# Results: OUTDIR/summary.txt (every answer on one page) and OUTDIR/gpu-check.tar.gz (every log,
+# the bench JSON, the ncu report): two files.
+# Exit status: 0 when every phase that ran passed, 1 otherwise, 2 on a usage error.
 set -uo pipefail
 
-usage() { echo "usage: bench/gpu-check.sh OUTDIR [--dry-run]" >&2; exit 2; }
-OUTDIR="" DRY=0
-for a in "$@"; do
-  case "$a" in
-    --dry-run) DRY=1 ;;
+usage() { echo "usage: bench/gpu-check.sh [--dry-run | --emu] [--kit DIR] [--build DIR] OUTDIR" >&2; exit 2; }
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MODE=device OUTDIR="" KIT="$ROOT/.kit" BUILD="$ROOT/build/ci-emu"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) MODE=dry ;;
+    --emu) MODE=emu ;;
+    --kit) [ $# -ge 2 ] || usage; KIT=$(realpath -m "$2"); shift ;;
+    --build) [ $# -ge 2 ] || usage; BUILD=$(realpath -m "$2"); shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) usage ;;
-    *) [ -z "$OUTDIR" ] || usage; OUTDIR=$a ;;
+    *) [ -z "$OUTDIR" ] || usage; OUTDIR=$(realpath -m "$1") ;;
   esac
+  shift
 done
 [ -n "$OUTDIR" ] || usage
-OUTDIR=$(realpath -m "$OUTDIR")
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-JOBS=$(nproc)
-BUDGET=${GPU_CHECK_BUDGET_S:-470}
-START=$(date +%s)
-export PATH="/usr/local/cuda/bin:$PATH"
-
-# ---- GPU and architecture -----------------------------------------------------
-ARCH=""
-if command -v nvidia-smi >/dev/null 2>&1; then
-  CAP=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d ' ')
-  [[ "$CAP" =~ ^[0-9]+\.[0-9]+$ ]] && ARCH=${CAP/./}
+TOTAL_BUDGET=470  # seconds for all phases; packing the results takes the rest of 8 minutes
+export CUDA_EMU_QUIET=1
+if [ $MODE = emu ]; then
+  BIN=$BUILD
+  DEV=cuda  # the emulator is used only when named
+  TEST_SPEC='[gpu]'
+  JOBS=2
+else
+  # The kit: kit.tar.xz from scripts/device-kit.sh, unpacked by the first phase (or a folder
+  # already holding bin/, lib/, testdata/, wheels/).
+  KITDIR=$KIT
+  [ -f "$KIT/kit.tar.xz" ] && KITDIR=${TMPDIR:-/tmp}/rwkv-gpu-kit
+  BIN=$KITDIR/bin
+  DEV=cuda
+  TEST_SPEC='[gpu]'
+  JOBS=4
+  export RWKV_TESTDATA=$KITDIR/testdata
+  # The kit's binaries find lib/ through their RUNPATH; LD_LIBRARY_PATH too, in case patchelf was
+  # missing where the kit was made (python, in phase f, gets the machine's own path back).
+  export ORIG_LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}
+  export LD_LIBRARY_PATH="$KITDIR/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
-if [ -z "$ARCH" ]; then
-  if [ $DRY -eq 0 ]; then
-    echo "gpu-check: no NVIDIA GPU found (nvidia-smi --query-gpu=compute_cap gave nothing)" >&2
-    exit 1
-  fi
-  ARCH=90
-  echo "# (dry run: no GPU here; assuming compute capability 9.0)"
+export RWKV_RUN_BINARY=$BIN/rwkv-run  # the CLI tests run this rwkv-run, not the build tree's
+export PATH="$PATH:/usr/local/cuda/bin"
+WORK=$OUTDIR/gpu-check
+RUN=$BIN/rwkv-run
+TESTS=$BIN/rwkv_tests
+[ $MODE = emu ] && TESTS=$BUILD/tests/rwkv_tests
+
+# ---- the plan: phase|bound seconds|name|command ---------------------------------------------
+PLAN=()
+add() { PLAN+=("$1|$2|$3|$4"); }
+bench_cmd() {  # model, decode steps, decode batches
+  echo "$RUN bench --synthetic $1 --device $DEV --dtype bf16 --pp 512 --pp-batch 1 --tg $2 --tg-batch $3 --warmup 1 --repeat 1 --json=$WORK/bench-$1.json"
+}
+if [ $MODE = emu ]; then
+  add b 240 tests "run_tests"
+  add b 60 selfcheck "$RUN selfcheck --device cuda"
+  add d 60 bench-v7-tiny "$RUN bench --synthetic v7-tiny --device cuda --dtype bf16 --pp 16 --pp-batch 1 --tg 4 --tg-batch 1,4 --warmup 0 --repeat 1 --copy-mib 1 --gemm-n 64 --json=$WORK/bench-v7-tiny.json"
+else
+  [ "$KITDIR" != "$KIT" ] && add a 15 kit "rm -rf $KITDIR && mkdir -p $KITDIR && { tar -C $KITDIR -xJf $KIT/kit.tar.xz || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' $KIT/kit.tar.xz $KITDIR; } && du -sh $KITDIR"
+  add a 10 environment "environment"
+  add b 90 tests "run_tests"
+  add b 25 selfcheck "$RUN selfcheck"
+  add c 30 memcheck "compute-sanitizer --tool memcheck --error-exitcode 9 $TESTS 'cuda backend: three sequences together equal each alone and the CPU backend'"
+  add c 25 racecheck "one_golden compute-sanitizer --tool racecheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
+  add c 20 synccheck "one_golden compute-sanitizer --tool synccheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
+  add d 20 bench-v7-0.1B "$(bench_cmd v7-0.1B 128 1,256)"
+  add d 35 bench-v7-1.5B "$(bench_cmd v7-1.5B 128 1,64)"
+  add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 64 1,16,256)"
+  add e 60 ncu "ncu --section SpeedOfLight --launch-count 2000 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
+  add f 60 peer "peer"
 fi
-BUILD=${BUILD_DIR:-$ROOT/build/gpu-check-sm$ARCH}
-RUN="$BUILD/rwkv-run"
 
-# ---- the plan -----------------------------------------------------------------
-# name|timeout seconds|command (run from $ROOT; stdout+stderr to OUTDIR/<log>)|log
-STEPS=()
-STEPS+=("configure|60|cmake -S $ROOT -B $BUILD -DRWKV_GPU=cuda -DCMAKE_CUDA_ARCHITECTURES=$ARCH -DCMAKE_BUILD_TYPE=Release|configure.log")
-STEPS+=("build|240|cmake --build $BUILD -j $JOBS|build.log")
-STEPS+=("tests|150|ctest --test-dir $BUILD -j $JOBS --timeout 120 --output-on-failure|ctest.log")
-# One process per model and dtype, smallest first, so a step cut short by the
-# budget loses only its own figures. Loading a 7B-class model is most of its step.
-BENCH_COMMON="--device cuda --pp 512 --pp-batch 1,8 --tg 128 --tg-batch 1,2,4,8,16,32,64,128,256"
-for m in v7-0.1B:40 v4-1.5B:60 v7-1.5B:60 v7-7.2B:150; do
-  name=${m%%:*} limit=${m##*:}
-  for dt in fp16 bf16; do
-    STEPS+=("$name $dt|$limit|$RUN bench --synthetic $name --dtype $dt $BENCH_COMMON --json=$OUTDIR/bench-$name-$dt.json|bench-$name-$dt.txt")
+plan_sum() { local s=0 p; for p in "${PLAN[@]}"; do IFS='|' read -r _ b _ _ <<<"$p"; s=$((s + b)); done; echo $s; }
+if [ $MODE = dry ]; then
+  echo "# gpu-check plan: kit $KIT, results in $OUTDIR/{summary.txt,gpu-check.tar.gz}"
+  for p in "${PLAN[@]}"; do
+    IFS='|' read -r ph b name cmd <<<"$p"
+    printf '%s  %-14s timeout %3ss  %s\n' "$ph" "$name" "$b" "$cmd"
   done
-done
-
-if [ $DRY -eq 1 ]; then
-  echo "# gpu-check dry run: sm_$ARCH, $JOBS jobs, budget ${BUDGET}s, output in $OUTDIR"
-  echo "mkdir -p $OUTDIR; nvidia-smi, nvcc --version, git rev-parse --short HEAD > $OUTDIR/env.txt"
-  for s in "${STEPS[@]}"; do
-    IFS='|' read -r name limit cmd log <<<"$s"
-    echo "timeout ${limit}s  $cmd  > $OUTDIR/$log 2>&1"
-  done
+  echo "# run_tests: $TESTS '$TEST_SPEC' --list-test-names-only, then each test in its own process ($JOBS at a time, timeout 100s each)"
+  echo "# one_golden: RWKV_TESTDATA holding only golden/tiny-rwkv-7v0-834K (and the models)"
+  echo "# peer: python3 bench/peer_rwkv_pip.py, the wheel of $KITDIR/wheels: RWKV_CUDA_ON=0 (pp+tg), then RWKV_CUDA_ON=1 (pp)"
+  echo "# sum of the bounds: $(plan_sum) s of $TOTAL_BUDGET s (8 minutes: 480 s)"
   exit 0
 fi
 
-# ---- run ----------------------------------------------------------------------
-mkdir -p "$OUTDIR" || exit 1
-{
+# ---- the phases' commands ---------------------------------------------------------------------
+environment() {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  echo "arch: sm_$ARCH, jobs: $JOBS"
-  nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv 2>&1
-  echo "processes on the GPU before the run:"
-  nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader 2>&1
-  nvcc --version 2>&1 | tail -n 2
-} >"$OUTDIR/env.txt"
+  cat "$KITDIR/BUILD-INFO"
+  nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+  nvidia-smi | head -n 4 | tail -n 2
+  echo "processes on the GPU:"; nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader
+  nvcc --version | tail -n 2
+  echo "cores: $(nproc), memory: $(free -g | awk '/Mem:/ { print $2 }') GiB, glibc: $(ldd --version | head -n 1)"
+  ldd "$RUN" | grep -E "not found|cublas|openblas|utf8proc|stdc"
+}
 
-SUMMARY="$OUTDIR/summary.txt"
-: >"$SUMMARY"
-FAILED=0
-BUILD_OK=1
-for s in "${STEPS[@]}"; do
-  IFS='|' read -r name limit cmd log <<<"$s"
-  now=$(date +%s)
-  left=$((BUDGET - (now - START)))
-  if [ $BUILD_OK -eq 0 ] && [ "$name" != configure ] && [ "$name" != build ]; then
-    printf '%-16s SKIPPED (the build failed)\n' "$name" | tee -a "$SUMMARY"
-    FAILED=1
-    continue
-  fi
-  if [ $left -lt 15 ]; then
-    printf '%-16s SKIPPED (time budget of %ss spent)\n' "$name" "$BUDGET" | tee -a "$SUMMARY"
-    FAILED=1
-    continue
-  fi
-  [ $limit -gt $left ] && limit=$left
+# One [gpu] test in its own process: "STATUS seconds name" on stdout, its output in tests/NNN.log.
+run_one() {
+  local i=$1 name=$2 esc t0 rc status
+  esc=$(printf '%s' "$name" | sed -e 's/\\/\\\\/g' -e 's/,/\\,/g' -e 's/\[/\\[/g' -e 's/\]/\\]/g')
   t0=$(date +%s)
-  (cd "$ROOT" && timeout --kill-after=10 "$limit" bash -c "$cmd") >"$OUTDIR/$log" 2>&1
+  timeout -k 5 100 "$TESTS" "$esc" >"$WORK/tests/$i.log" 2>&1
+  rc=$?
+  case $rc in 0) status=PASS ;; 77) status=SKIP ;; 124|137) status=TIMEOUT ;; *) status="FAIL($rc)" ;; esac
+  printf '%-10s %4ss  %s\n' "$status" "$(($(date +%s) - t0))" "$name"
+}
+export -f run_one
+export TESTS WORK RUN KIT KITDIR ROOT TEST_SPEC JOBS
+run_tests() {
+  mkdir -p "$WORK/tests"
+  # The CPU references of the batch and long-prompt tests: a share of the cores per test process.
+  export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
+  "$TESTS" "$TEST_SPEC" --list-test-names-only | grep -v '^$' >"$WORK/tests/names.txt" || return 1
+  echo "$(wc -l <"$WORK/tests/names.txt") tests ($TEST_SPEC), $JOBS at a time"
+  # A test that fills the device's memory on purpose runs alone, after the others.
+  local alone='does not fit'
+  nl -ba -nrz -w3 "$WORK/tests/names.txt" | grep -v "$alone" | tr '\t' '\n' |
+    xargs -d '\n' -n 2 -P "$JOBS" bash -c 'run_one "$1" "$2"' _ >"$WORK/tests/results.txt"
+  nl -ba -nrz -w3 "$WORK/tests/names.txt" | grep "$alone" | tr '\t' '\n' |
+    xargs -d '\n' -n 2 -P 1 bash -c 'run_one "$1" "$2"' _ >>"$WORK/tests/results.txt"
+  sort -k3 -o "$WORK/tests/results.txt" "$WORK/tests/results.txt"
+  cat "$WORK/tests/results.txt"
+  local n bad
+  n=$(wc -l <"$WORK/tests/results.txt")
+  bad=$(grep -vc "^PASS" "$WORK/tests/results.txt")
+  echo "tests: $((n - bad)) passed, $bad not passed, of $n"
+  [ "$n" -gt 0 ] && [ "$bad" = 0 ]
+}
+
+# A command with RWKV_TESTDATA holding one tiny golden folder (and the models it reads).
+one_golden() {
+  local td=$WORK/testdata-one
+  mkdir -p "$td/golden"
+  ln -sfn "$RWKV_TESTDATA/models" "$td/models"
+  ln -sfn "$RWKV_TESTDATA/golden/tiny-rwkv-7v0-834K" "$td/golden/tiny-rwkv-7v0-834K"
+  RWKV_TESTDATA=$td "$@"
+}
+
+peer() {
+  local wheel py=$WORK/peer-py
+  wheel=$(ls "$KITDIR"/wheels/rwkv-*.whl 2>/dev/null | head -n 1)
+  [ -n "$wheel" ] || { echo "no rwkv wheel in $KITDIR/wheels"; return 1; }
+  python3 -m zipfile -e "$wheel" "$py" || return 1
+  export PYTHONPATH=$py RWKV_V7_ON=1 RWKV_JIT_ON=1 TORCH_EXTENSIONS_DIR=$WORK/torch-ext
+  export LD_LIBRARY_PATH=${ORIG_LD_LIBRARY_PATH:-}
+  # First the package without its CUDA op (pure PyTorch: its decode path is the same either way),
+  # then, in the time left, its prefill with the CUDA WKV op compiled at import (nvcc, this GPU only).
+  RWKV_CUDA_ON=0 python3 "$ROOT/bench/peer_rwkv_pip.py" --rwkv-run "$RUN" || return 1
+  local cap
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1 | tr -d ' ')
+  RWKV_CUDA_ON=1 TORCH_CUDA_ARCH_LIST=$cap python3 "$ROOT/bench/peer_rwkv_pip.py" --rwkv-run "$RUN" --tg 0 ||
+    echo "peer: no CUDA-op figures (the op's build or run failed, or the phase's time ran out)"
+  return 0
+}
+
+# ---- run --------------------------------------------------------------------------------------
+if [ $MODE = emu ] || [ "$KITDIR" = "$KIT" ]; then
+  for f in "$RUN" "$TESTS"; do
+    [ -x "$f" ] || { echo "gpu-check: $f is missing (run scripts/device-kit.sh, or build $BUILD)" >&2; exit 1; }
+  done
+elif [ ! -f "$KIT/kit.tar.xz" ]; then
+  echo "gpu-check: no kit in $KIT (run scripts/device-kit.sh here and carry .kit)" >&2; exit 1
+fi
+rm -rf "$WORK" "$OUTDIR/summary.txt" "$OUTDIR/gpu-check.tar.gz"
+mkdir -p "$WORK" || exit 1
+SUMMARY=$OUTDIR/summary.txt
+START=$(date +%s)
+FAILED=0
+{
+  echo "gpu-check ($MODE mode), $(date -u +%Y-%m-%dT%H:%M:%SZ), plan $(plan_sum) s"
+  [ -f "$KIT/BUILD-INFO" ] && [ $MODE != emu ] && head -n 2 "$KIT/BUILD-INFO"
+} >"$SUMMARY"
+
+# ncu: one line per kernel launch of the decode step (name, duration, DRAM and SM throughput).
+ncu_summary() {
+  [ -f "$WORK/ncu-decode.ncu-rep" ] || return 0
+  ncu -i "$WORK/ncu-decode.ncu-rep" --page details >"$WORK/ncu-details.txt" 2>&1
+  ncu -i "$WORK/ncu-decode.ncu-rep" --page details --csv >"$WORK/ncu-details.csv" 2>&1
+  python3 - "$WORK/ncu-details.csv" 2>&1 <<'EOF'
+import collections, csv, sys
+rows = collections.OrderedDict()
+for r in csv.DictReader(open(sys.argv[1])):
+    if not r.get("ID") or not r.get("Metric Name"):
+        continue
+    k = rows.setdefault(r["ID"], {"name": r.get("Kernel Name") or r.get("Function Name") or "?"})
+    k[r["Metric Name"]] = (r.get("Metric Value", "0").replace(",", ""), r.get("Metric Unit", ""))
+def num(k, m):
+    try:
+        return float(k.get(m, ("0",))[0])
+    except ValueError:
+        return 0.0
+by = collections.OrderedDict()
+for k in rows.values():
+    unit = k.get("Duration", ("0", "us"))[1]
+    us = num(k, "Duration") * {"ns": 1e-3, "nsecond": 1e-3, "ms": 1e3, "msecond": 1e3}.get(unit, 1)
+    s = by.setdefault(k["name"][:70], [0, 0.0, 0.0, 0.0])
+    s[0] += 1; s[1] += us
+    s[2] += num(k, "DRAM Throughput"); s[3] += num(k, "Compute (SM) Throughput")
+total = sum(s[1] for s in by.values())
+print("ncu, one forward of one token (B=1 decode step; v7 1.5B bf16, bench pp1): %d launches, %.0f us of kernel time" % (len(rows), total))
+print("%-70s %5s %9s %7s %7s" % ("kernel", "n", "us total", "DRAM%", "SM%"))
+for name, s in sorted(by.items(), key=lambda x: -x[1][1]):
+    print("%-70s %5d %9.1f %7.1f %7.1f" % (name, s[0], s[1], s[2] / s[0], s[3] / s[0]))
+EOF
+}
+
+# What of a phase's log goes into the summary.
+excerpt() {
+  local name=$1 log=$2
+  case "$name" in
+    kit) tail -n 3 "$log" ;;
+    environment) head -n 12 "$log" ;;
+    tests)  # failures in full; skips (no usable device) counted, with the first one's reason
+      grep -vE "^(PASS|SKIP) " "$log"
+      local skips
+      skips=$(grep -c "^SKIP " "$log")
+      [ "$skips" -gt 0 ] && echo "$skips skipped: $(cat "$WORK"/tests/*.log | grep -m 1 "^SKIPPED: " | sed 's/.*: \(no [^:]*\).*/\1/')" ;;
+    selfcheck) cat "$log" ;;
+    memcheck|racecheck|synccheck) grep -E "ERROR SUMMARY|RACECHECK SUMMARY|refus|not supported|Error:|test cases" "$log" | head -n 6 ;;
+    bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 40 ;;
+    ncu) grep -E "^==ERROR==|^==WARNING==" "$log" | head -n 5; ncu_summary ;;
+    peer) grep -E "^peer|^#|Error|error" "$log" | head -n 20 ;;
+  esac
+}
+
+for p in "${PLAN[@]}"; do
+  IFS='|' read -r ph bound name cmd <<<"$p"
+  left=$((TOTAL_BUDGET - ($(date +%s) - START)))
+  if [ $left -lt 5 ]; then
+    printf '\n[%s] %s: SKIPPED (the %ss budget is spent)\n' "$ph" "$name" "$TOTAL_BUDGET" >>"$SUMMARY"
+    FAILED=1
+    continue
+  fi
+  [ "$bound" -gt "$left" ] && bound=$left
+  log=$WORK/$name.log
+  t0=$(date +%s)
+  PHASE_LEFT=$bound timeout -k 5 "$bound" bash -c "$(declare -f environment run_tests one_golden peer); $cmd" >"$log" 2>&1
   rc=$?
   dt=$(($(date +%s) - t0))
-  if [ $rc -eq 0 ]; then
-    status=PASS
-  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-    status="TIMEOUT after ${limit}s"
-  else
-    status="FAIL (exit $rc)"
+  case $rc in
+    0) status=PASS ;;
+    124|137) status="TIMEOUT after ${bound}s" ;;
+    *) status="FAIL (exit $rc)" ;;
+  esac
+  # compute-sanitizer refusing the device (or missing) is a note, not a failure.
+  if [ $ph = c ] && [ $rc -ne 0 ] && [ $rc -ne 9 ] && grep -qiE "not supported|unable to|command not found|refus" "$log"; then
+    status="NOT RUN (the tool refused: see $name.log)"; rc=0
   fi
   [ $rc -eq 0 ] || FAILED=1
-  if [ $rc -ne 0 ] && { [ "$name" = configure ] || [ "$name" = build ]; }; then BUILD_OK=0; fi
-  extra=""
-  [ "$name" = tests ] && extra=$(grep -E "tests passed|tests failed" "$OUTDIR/$log" | tail -n 1)
-  printf '%-16s %-22s %4ss  %s  %s\n' "$name" "$status" "$dt" "$log" "$extra" | tee -a "$SUMMARY"
+  { printf '\n[%s] %s: %s, %ss\n' "$ph" "$name" "$status" "$dt"; excerpt "$name" "$log"; } >>"$SUMMARY"
+  echo "[$ph] $name: $status, ${dt}s"
 done
-printf 'total %ss of a %ss budget\n' "$(($(date +%s) - START))" "$BUDGET" | tee -a "$SUMMARY"
+
+printf '\ntotal %ss; phases %s\n' "$(($(date +%s) - START))" "$([ $FAILED = 0 ] && echo "all passed" || echo "NOT all passed")" >>"$SUMMARY"
+cp "$SUMMARY" "$WORK/summary.txt"
+rm -rf "$WORK/testdata-one" "$WORK/peer-py" "$WORK/torch-ext"
+tar -C "$OUTDIR" -czf "$OUTDIR/gpu-check.tar.gz" gpu-check && rm -rf "$WORK"
+if [ "$(stat -c %s "$OUTDIR/gpu-check.tar.gz" 2>/dev/null || echo 0)" -gt $((15 << 20)) ]; then
+  echo "gpu-check.tar.gz is over 15 MiB: packed again without the ncu report" >>"$SUMMARY"
+  mkdir -p "$WORK" && tar -C "$OUTDIR" -xzf "$OUTDIR/gpu-check.tar.gz" && rm -f "$WORK"/*.ncu-rep &&
+    tar -C "$OUTDIR" -czf "$OUTDIR/gpu-check.tar.gz" gpu-check && rm -rf "$WORK"
+fi
+cat "$SUMMARY"
 exit $FAILED

@@ -4,12 +4,15 @@
 #   scripts/test.sh [stage ...]     (default: all stages, in this order)
 #
 # stages:
-#   emu    emulated-CUDA build (kernels run on the CPU through cuda_emu/) + all tests
+#   emu    emulated-CUDA build (kernels run on the CPU through cuda_emu/) + all tests, then
+#          bench/gpu-check.sh --emu (the GPU check's correctness and speed phases, tiny sizes)
 #   asan   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan   ThreadSanitizer build, emulator on OS threads: emulator and kernel tests,
 #          including the test that expects a race report for a missing __syncthreads
-#   cuda   nvcc build of every kernel for sm_80 and sm_90 (compile + link only;
-#          cuobjdump must list sm_90 code for each kernel object)
+#   cuda   the default (nvcc) build for sm_80 and sm_90: every kernel compiled with ptxas -v
+#          (no register spills allowed; cuobjdump must list sm_90 code for each kernel object),
+#          then all tests: on a machine without a GPU the tests that need one (label gpu)
+#          are reported as skipped, not failed
 #   cpu    a build without any CUDA (users without a GPU) + its tests
 #   fuzz   each libFuzzer target for a bounded time (when clang is present)
 set -uo pipefail
@@ -27,6 +30,7 @@ STAGES=("$@")
 
 TOTAL_PASS=0
 TOTAL_FAIL=0
+TOTAL_SKIP=0
 FAILED_STAGES=()
 declare -A STAGE_SECONDS
 
@@ -42,10 +46,13 @@ run_ctest() {
   local line
   line=$(echo "$out" | grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" | tail -n 1)
   if [ -n "$line" ]; then
-    local failed total
+    local failed total skipped
     failed=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/')
     total=$(echo "$line" | sed -E 's/.*failed out of ([0-9]+).*/\1/')
-    TOTAL_PASS=$((TOTAL_PASS + total - failed))
+    skipped=$(echo "$out" | grep -c "(Skipped)$")
+    [ "$skipped" -gt 0 ] && echo "$dir: $skipped tests skipped (no usable device: ctest -L gpu lists them)"
+    TOTAL_SKIP=$((TOTAL_SKIP + skipped))
+    TOTAL_PASS=$((TOTAL_PASS + total - failed - skipped))
     TOTAL_FAIL=$((TOTAL_FAIL + failed))
   elif [ $rc -ne 0 ]; then
     TOTAL_FAIL=$((TOTAL_FAIL + 1))
@@ -69,7 +76,16 @@ build() {  # build DIR CMAKE_ARGS... -- TARGETS...
 
 stage_emu() {
   build build/ci-emu -DRWKV_GPU=emu || return 1
-  run_ctest build/ci-emu
+  run_ctest build/ci-emu || return 1
+  # The GPU check script's own path (its tests and bench phases) on the emulator, so it cannot rot.
+  if bench/gpu-check.sh --emu --build build/ci-emu build/ci-emu.gpu-check >build/ci-emu.gpu-check.log 2>&1; then
+    TOTAL_PASS=$((TOTAL_PASS + 1))
+    grep -E "^\[" build/ci-emu.gpu-check/summary.txt
+  else
+    tail -n 40 build/ci-emu.gpu-check.log
+    TOTAL_FAIL=$((TOTAL_FAIL + 1))
+    return 1
+  fi
 }
 stage_asan() {
   build build/ci-asan -DRWKV_GPU=emu -DRWKV_SANITIZE=ON || return 1
@@ -86,7 +102,7 @@ stage_tsan() {
 stage_cuda() {
   command -v nvcc >/dev/null || { echo "no nvcc: cuda stage skipped"; return 0; }
   cmake -S "$ROOT" -B build/ci-cuda "${CMAKE_COMMON[@]}" -DRWKV_GPU=cuda "-DCMAKE_CUDA_ARCHITECTURES=80-real;90-real" \
-    -DRWKV_BUILD_TESTS=OFF -DRWKV_PTXAS_VERBOSE=ON >build/ci-cuda.configure.log 2>&1 || { cat build/ci-cuda.configure.log; return 1; }
+    -DRWKV_PTXAS_VERBOSE=ON >build/ci-cuda.configure.log 2>&1 || { cat build/ci-cuda.configure.log; return 1; }
   # Rebuild the kernels so ptxas prints every kernel's registers and spills.
   find build/ci-cuda/kernels -name "*.cu.o" -delete 2>/dev/null
   cmake --build build/ci-cuda -j "$JOBS" --target rwkv_kernels >build/ci-cuda.build.log 2>&1 ||
@@ -95,20 +111,23 @@ stage_cuda() {
   spills=$(grep -E "[1-9][0-9]* bytes spill (stores|loads)" build/ci-cuda.build.log | wc -l)
   echo "cuda: ptxas reports $(grep -c 'Compiling entry function' build/ci-cuda.build.log) kernel compilations, $spills with register spills"
   if [ "$spills" != 0 ]; then grep -B2 -E "[1-9][0-9]* bytes spill" build/ci-cuda.build.log | head -40; return 1; fi
+  local bad=0 n=0
   if ! command -v cuobjdump >/dev/null; then
     echo "cuda: kernels compiled; no cuobjdump, so the sm_90 check is skipped (run scripts/setup.sh)"
-    TOTAL_PASS=$((TOTAL_PASS + 1)); return 0
+  else
+    while IFS= read -r obj; do
+      n=$((n + 1))
+      if ! cuobjdump --list-elf "$obj" 2>/dev/null | grep -q "sm_90"; then
+        echo "no sm_90 code in $obj"; bad=1
+      fi
+    done < <(find build/ci-cuda/kernels -name "*.cu.o")
+    echo "cuda: $n kernel objects, each with sm_80 and sm_90 code: $([ $bad = 0 ] && echo yes || echo NO)"
   fi
-  local bad=0 n=0
-  while IFS= read -r obj; do
-    n=$((n + 1))
-    if ! cuobjdump --list-elf "$obj" 2>/dev/null | grep -q "sm_90"; then
-      echo "no sm_90 code in $obj"; bad=1
-    fi
-  done < <(find build/ci-cuda/kernels -name "*.cu.o")
-  echo "cuda: $n kernel objects, each with sm_80 and sm_90 code: $([ $bad = 0 ] && echo yes || echo NO)"
-  if [ $bad = 0 ]; then TOTAL_PASS=$((TOTAL_PASS + 1)); else TOTAL_FAIL=$((TOTAL_FAIL + 1)); fi
-  return $bad
+  if [ $bad = 0 ]; then TOTAL_PASS=$((TOTAL_PASS + 1)); else TOTAL_FAIL=$((TOTAL_FAIL + 1)); return 1; fi
+  # The rest of the default build and its tests (the gpu-labelled ones skip without a device).
+  cmake --build build/ci-cuda -j "$JOBS" >>build/ci-cuda.build.log 2>&1 ||
+    { grep -E "error|FAILED" build/ci-cuda.build.log | head -40; return 1; }
+  run_ctest build/ci-cuda
 }
 stage_cpu() {
   build build/ci-cpu -DRWKV_GPU=none || return 1
@@ -141,5 +160,5 @@ done
 log "summary"
 for s in "${STAGES[@]}"; do printf '%-6s %5ss\n' "$s" "${STAGE_SECONDS[$s]}"; done
 [ ${#FAILED_STAGES[@]} -gt 0 ] && echo "failed stages: ${FAILED_STAGES[*]}"
-echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
+echo "total: $TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped (no device)"
 [ ${#FAILED_STAGES[@]} -eq 0 ] && [ $TOTAL_FAIL -eq 0 ]

@@ -9,6 +9,8 @@
 //   to_device / from_device  float vectors to and from DeviceBuffers
 //   RaggedBatch        several sequences of different lengths with their states, as kernels see them
 //                      (kernels/common/ragged_batch.cuh)
+//   no_device_reason   why no CUDA device is usable (empty when one is); tests tagged [gpu] are
+//                      skipped with it (tests/kernels/gpu_skip.cpp, exit code kSkipExitCode)
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -28,6 +30,22 @@
 #include "runtime/model/model.h"
 
 namespace gpu_test {
+
+// Exit code of a test process skipped for want of a device; tests/CMakeLists.txt gives it to
+// CTest as SKIP_RETURN_CODE for the tests tagged [gpu].
+constexpr int kSkipExitCode = 77;
+
+// Empty when device 0 is usable (the emulator always is); otherwise one line saying why not.
+inline std::string no_device_reason() {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky error for whoever asks next
+    return std::string("no usable CUDA device (cudaGetDeviceCount: ") + cudaGetErrorString(e) + ")";
+  }
+  if (n == 0) return "no CUDA device (cudaGetDeviceCount: 0 devices)";
+  return "";
+}
 
 inline void cuda_ok(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));

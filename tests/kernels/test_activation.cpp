@@ -99,7 +99,7 @@ void run_gate_mul(size_t n, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("activation: the backend's segment layouts against the CPU functions, prefill and decode rows",
-          "[kernels][activation]") {
+          "[gpu][kernels][activation]") {
   const std::vector<std::vector<Segment>> layouts = {
       // v7 LoRA middles, later layers (w, a, v, g) and layer 0 (no v).
       {{24, act_kind::tanh}, {16, act_kind::identity}, {16, act_kind::identity}, {40, act_kind::sigmoid}},
@@ -117,13 +117,13 @@ TEST_CASE("activation: the backend's segment layouts against the CPU functions, 
     }
 }
 
-TEST_CASE("gate_mul: sigmoid(r) * v against the CPU function, sizes around the block", "[kernels][activation]") {
+TEST_CASE("gate_mul: sigmoid(r) * v against the CPU function, sizes around the block", "[gpu][kernels][activation]") {
   uint32_t seed = 950;
   for (size_t n : {size_t(1), size_t(64), size_t(255), size_t(256), size_t(257), size_t(5 * 96)})
     run_gate_mul(n, ++seed);
 }
 
-TEST_CASE("activation and gate_mul: invalid parameters give cudaErrorInvalidValue", "[kernels][activation]") {
+TEST_CASE("activation and gate_mul: invalid parameters give cudaErrorInvalidValue", "[gpu][kernels][activation]") {
   const DeviceBuffer buf = gpu_test::to_device(std::vector<float>(16, 0.0f));
   rwkv_kernels::activation_params p;
   p.in = buf.as<float>();

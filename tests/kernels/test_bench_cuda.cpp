@@ -13,7 +13,7 @@
 #include "runtime/core/json.h"
 #include "runtime/bench_json_checks.h"
 
-TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype", "[bench][cuda]") {
+TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype", "[gpu][bench][cuda]") {
   for (const char* name : {"v7-tiny", "v4-tiny", "v6-tiny"}) {
     INFO(name);
     auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec(name), rwkv::DType::bf16, 3, 0);

@@ -48,7 +48,7 @@ std::vector<int32_t> greedy_generate(rwkv_model* m, rwkv_tokenizer* t, std::stri
 
 }  // namespace
 
-TEST_CASE("C API cuda: greedy generation, logits and states agree with cpu", "[capi][cuda]") {
+TEST_CASE("C API cuda: greedy generation, logits and states agree with cpu", "[gpu][capi][cuda]") {
   const std::string file = GENERATE(as<std::string>{}, "tiny-rwkv-5v2-730K.pth", "tiny-rwkv-7v0-834K.pth");
   CAPTURE(file);
   Model cpu, gpu;
@@ -85,7 +85,7 @@ TEST_CASE("C API cuda: greedy generation, logits and states agree with cpu", "[c
   CHECK(read_state(gpu, 0) == read_state(cpu, 0));
 }
 
-TEST_CASE("C API cuda: a batch of mixed lengths equals each sequence alone", "[capi][cuda]") {
+TEST_CASE("C API cuda: a batch of mixed lengths equals each sequence alone", "[gpu][capi][cuda]") {
   Model gpu;
   load(gpu, "tiny-rwkv-6v0-1m.pth", 3, "cuda", 4);
   const size_t V = size_t(info(gpu).n_vocab);
@@ -105,7 +105,7 @@ TEST_CASE("C API cuda: a batch of mixed lengths equals each sequence alone", "[c
   }
 }
 
-TEST_CASE("C API cuda: dtype option and device errors", "[capi][cuda]") {
+TEST_CASE("C API cuda: dtype option and device errors", "[gpu][capi][cuda]") {
   rwkv_model_params p = rwkv_model_default_params();
   p.device = "cuda:0";
   p.dtype = "bf16";

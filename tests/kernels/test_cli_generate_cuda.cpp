@@ -9,7 +9,7 @@
 
 #include "runtime/cli_process_util.h"
 
-TEST_CASE("rwkv-run generate: the same seed prints the same text on cpu and cuda", "[cli][generate][cuda]") {
+TEST_CASE("rwkv-run generate: the same seed prints the same text on cpu and cuda", "[gpu][cli][generate][cuda]") {
   for (const char* model : {"tiny-rwkv-7v0-834K", "tiny-rwkv-6v0-1m"}) {
     INFO(model);
     const std::vector<std::string> args = {"generate", "-m", cli_test::tiny_model(model), "-p",
@@ -27,7 +27,7 @@ TEST_CASE("rwkv-run generate: the same seed prints the same text on cpu and cuda
   }
 }
 
-TEST_CASE("rwkv-run chat: the same seed gives the same conversation on cpu and cuda", "[cli][chat][cuda]") {
+TEST_CASE("rwkv-run chat: the same seed gives the same conversation on cpu and cuda", "[gpu][cli][chat][cuda]") {
   const std::vector<std::string> args = {"chat", "-m", cli_test::tiny_model(), "--seed", "9", "--reply-max", "60",
                                          "--gen-len", "60"};
   std::vector<std::string> cuda = args;

@@ -71,7 +71,7 @@ double max_diff(const Run& a, const Run& b) {
 }  // namespace
 
 TEST_CASE("cuda backend: three sequences together equal each alone and the CPU backend",
-          "[cuda][batch]") {
+          "[gpu][cuda][batch]") {
   // The model of every golden folder (each checkpoint once).
   std::vector<std::string> files;
   for (const std::string& name : golden::list_folders()) {
@@ -106,7 +106,7 @@ TEST_CASE("cuda backend: three sequences together equal each alone and the CPU b
   }
 }
 
-TEST_CASE("cuda backend: slots reset, copy and round-trip through the host", "[cuda]") {
+TEST_CASE("cuda backend: slots reset, copy and round-trip through the host", "[gpu][cuda]") {
   auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
   rwkv::CudaOptions opt;
   opt.n_slots = 2;
@@ -136,7 +136,7 @@ TEST_CASE("cuda backend: slots reset, copy and round-trip through the host", "[c
   CHECK_THROWS_WITH(be.forward(batch, nullptr), Catch::Contains("state has"));
 }
 
-TEST_CASE("cuda backend: a model that does not fit names the bytes", "[cuda]") {
+TEST_CASE("cuda backend: a model that does not fit names the bytes", "[gpu][cuda]") {
   auto model = rwkv::load_model(testdata_path("models/synth-rwkv-v7-bf16.pth"));
   const size_t need = rwkv::cuda::weight_bytes(*model, rwkv::DType::f32);
 #if RWKV_CUDA_EMU
@@ -158,7 +158,7 @@ TEST_CASE("cuda backend: a model that does not fit names the bytes", "[cuda]") {
 }
 
 TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matches the CPU",
-          "[cuda][long]") {
+          "[gpu][cuda][long]") {
   auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-4v0-660K.pth"));
   const int V = model->info.n_vocab;
   std::vector<int32_t> prompt(16384);
@@ -186,7 +186,7 @@ TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matche
 }
 
 TEST_CASE("cuda backend: 256 sequences decode together as the CPU backend decodes them",
-          "[cuda][batch]") {
+          "[gpu][cuda][batch]") {
   auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
   const int V = model->info.n_vocab, B = 256;
   std::vector<std::vector<int32_t>> prompts(B);
@@ -209,7 +209,7 @@ TEST_CASE("cuda backend: 256 sequences decode together as the CPU backend decode
 // emulated thread is a real thread, so the WKV kernels' barriers and shared
 // memory are checked for races.
 TEST_CASE("cuda backend: two short sequences on each version (small enough for TSan)",
-          "[cuda][batch]") {
+          "[gpu][cuda][batch]") {
   for (const char* file : {"models/tiny-rwkv-4v0-660K.pth", "models/tiny-rwkv-5v2-730K.pth",
                            "models/tiny-rwkv-6v0-1m.pth", "models/tiny-rwkv-7v0-834K.pth"}) {
     INFO(file);

@@ -40,7 +40,7 @@ double max_logit_error(const golden::Folder& f, const golden::Outputs& o) {
 
 }  // namespace
 
-TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[cuda][golden]") {
+TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[gpu][cuda][golden]") {
   std::printf("\n%-30s %12s %12s\n", "cuda fp32 vs golden", "max|dlogit|", "max rel dstate");
   for (const std::string& name : golden::list_folders()) {
     const golden::Folder f = golden::read_folder(name);
@@ -84,7 +84,7 @@ TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[cu
 }
 
 TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's error",
-          "[cuda][golden]") {
+          "[gpu][cuda][golden]") {
   std::printf("\n%-36s %5s %12s %12s\n", "cuda low precision vs fp32 golden", "dtype", "max|dlogit|",
               "official bf16");
   for (const std::string& name : golden::list_folders()) {

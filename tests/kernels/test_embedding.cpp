@@ -48,7 +48,7 @@ std::vector<float> gather(const std::vector<int32_t>& ids, int V, int C, DType t
 
 }  // namespace
 
-TEST_CASE("embedding_gather: rows are copied exactly for every table dtype", "[kernels][embedding]") {
+TEST_CASE("embedding_gather: rows are copied exactly for every table dtype", "[gpu][kernels][embedding]") {
   uint32_t seed = 6100;
   const int V = 50;
   for (DType t : {DType::f32, DType::f16, DType::bf16})
@@ -67,7 +67,7 @@ TEST_CASE("embedding_gather: rows are copied exactly for every table dtype", "[k
     }
 }
 
-TEST_CASE("embedding_gather: ids below 0 or not below V give NaN rows and set the flag", "[kernels][embedding]") {
+TEST_CASE("embedding_gather: ids below 0 or not below V give NaN rows and set the flag", "[gpu][kernels][embedding]") {
   uint32_t seed = 6300;
   const int V = 50;
   for (DType t : {DType::f32, DType::bf16})
@@ -90,7 +90,7 @@ TEST_CASE("embedding_gather: ids below 0 or not below V give NaN rows and set th
     }
 }
 
-TEST_CASE("embedding_gather: rejects bad parameters", "[kernels][embedding]") {
+TEST_CASE("embedding_gather: rejects bad parameters", "[gpu][kernels][embedding]") {
   DeviceBuffer dids(4 * 4), demb(10 * 8 * 4), dout(4 * 8 * 4), dflag(4);
   rwkv_kernels::embedding_params p;
   p.ids = dids.as<int32_t>();

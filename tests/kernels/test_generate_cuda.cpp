@@ -10,7 +10,7 @@
 #include "runtime/tokenizer/tokenizer.h"
 #include "testdata.h"
 
-TEST_CASE("greedy generation of 64 tokens: cuda (device state) == cpu", "[generate][cuda]") {
+TEST_CASE("greedy generation of 64 tokens: cuda (device state) == cpu", "[gpu][generate][cuda]") {
   const std::string file = GENERATE(as<std::string>{}, "tiny-rwkv-4v0-660K.pth", "tiny-rwkv-5v1-730K.pth",
                                     "tiny-rwkv-5v2-730K.pth", "tiny-rwkv-6v0-1m.pth", "tiny-rwkv-7v0-834K.pth");
   CAPTURE(file);

@@ -98,7 +98,7 @@ void run_case(const Case& k, uint32_t seed) {
 
 }  // namespace
 
-TEST_CASE("layernorm_residual: every delta/weight/output dtype, sizes off the block size", "[kernels][layernorm]") {
+TEST_CASE("layernorm_residual: every delta/weight/output dtype, sizes off the block size", "[gpu][kernels][layernorm]") {
   const DType types[] = {DType::f32, DType::f16, DType::bf16};
   // C = 200, 768, 1000 take the 16-byte path (C % 8 == 0); 77 and 1001 the scalar path.
   const int Cs[] = {200, 768, 1000, 77, 1001};
@@ -115,7 +115,7 @@ TEST_CASE("layernorm_residual: every delta/weight/output dtype, sizes off the bl
 }
 
 TEST_CASE("layernorm_residual: without delta, misaligned pointers, one channel, 8192 channels",
-          "[kernels][layernorm]") {
+          "[gpu][kernels][layernorm]") {
   uint32_t seed = 7300;
   for (DType yt : {DType::f32, DType::f16, DType::bf16}) {
     run_case({4, 768, false, DType::f32, DType::f32, yt, 0}, seed++);
@@ -125,7 +125,7 @@ TEST_CASE("layernorm_residual: without delta, misaligned pointers, one channel, 
   }
 }
 
-TEST_CASE("layernorm_residual: rejects bad shapes and overlapping output", "[kernels][layernorm]") {
+TEST_CASE("layernorm_residual: rejects bad shapes and overlapping output", "[gpu][kernels][layernorm]") {
   DeviceBuffer dx(64 * 4), dw(8 * 4), db(8 * 4), dy(64 * 4);
   rwkv_kernels::layernorm_params p;
   p.x = dx.as<float>();

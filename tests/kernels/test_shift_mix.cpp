@@ -221,7 +221,7 @@ void run_store(const StoreCase& k, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("shift_mix: both forms, 1 to 6 outputs, with and without delta, every output dtype",
-          "[kernels][shift_mix]") {
+          "[gpu][kernels][shift_mix]") {
   // C = 200 and 1000 take the 16-byte path (C % 8 == 0), 77 the scalar one; none is a multiple
   // of the 128-thread block.
   const std::vector<int> lens = {3, 1, 6, 2};
@@ -233,7 +233,7 @@ TEST_CASE("shift_mix: both forms, 1 to 6 outputs, with and without delta, every 
           for (int C : {200, 1000, 77}) run_mix({lens, C, K, prev_weighted, with_delta, t, 16, 0}, seed++);
 }
 
-TEST_CASE("shift_mix: ragged batches, state offsets and misaligned pointers", "[kernels][shift_mix]") {
+TEST_CASE("shift_mix: ragged batches, state offsets and misaligned pointers", "[gpu][kernels][shift_mix]") {
   const std::vector<std::vector<int>> batches = {
       {1}, {9}, {1, 1, 1, 1, 1}, {1, 40, 1, 3, 17, 2}, {5, 1, 2, 1, 8, 1, 1, 3}};
   uint32_t seed = 8400;
@@ -249,14 +249,14 @@ TEST_CASE("shift_mix: ragged batches, state offsets and misaligned pointers", "[
     }
 }
 
-TEST_CASE("shift_mix: more rows than gridDim.y allows", "[kernels][shift_mix]") {
+TEST_CASE("shift_mix: more rows than gridDim.y allows", "[gpu][kernels][shift_mix]") {
   // 70000 rows: the grid's y dimension stops at 65535 and the kernel loops over the rest.
   std::vector<int> lens = {30000, 1, 39998, 1};
   run_mix({lens, 1, 2, true, true, DType::f32, 0, 0}, 8600);
 }
 
 TEST_CASE("shift_store: each sequence's last row goes into its state, nothing else is written",
-          "[kernels][shift_mix]") {
+          "[gpu][kernels][shift_mix]") {
   const std::vector<std::vector<int>> batches = {
       {1}, {7}, {1, 1, 1}, {1, 40, 1, 3, 17, 2}, {5, 1, 2, 1, 8, 1, 1, 3}};
   uint32_t seed = 8700;
@@ -268,7 +268,7 @@ TEST_CASE("shift_store: each sequence's last row goes into its state, nothing el
     }
 }
 
-TEST_CASE("shift_store: more sequences than gridDim.y allows", "[kernels][shift_mix]") {
+TEST_CASE("shift_store: more sequences than gridDim.y allows", "[gpu][kernels][shift_mix]") {
   run_store({std::vector<int>(66000, 1), 1, 0, 1, 0}, 8800);
 }
 
@@ -302,7 +302,7 @@ struct ValidMixCall {
 }  // namespace
 
 TEST_CASE("shift_mix and shift_store: invalid shift_mix parameters give cudaErrorInvalidValue",
-          "[kernels][shift_mix]") {
+          "[gpu][kernels][shift_mix]") {
   ValidMixCall v;
   const int C = ValidMixCall::C, rows = ValidMixCall::rows;
   DeviceBuffer &dcur = v.dcur, &ddelta = v.ddelta, &dmu0 = v.dmu0, &dout0 = v.dout0;
@@ -342,7 +342,7 @@ TEST_CASE("shift_mix and shift_store: invalid shift_mix parameters give cudaErro
 }
 
 TEST_CASE("shift_mix and shift_store: invalid shift_store parameters give cudaErrorInvalidValue",
-          "[kernels][shift_mix]") {
+          "[gpu][kernels][shift_mix]") {
   ValidMixCall v;  // shift_store reads what a valid shift_mix wrote
   const int C = ValidMixCall::C;
   rwkv_kernels::shift_store_params s;

@@ -116,7 +116,7 @@ void run_case(const Case& c, uint32_t seed) {
 
 }  // namespace
 
-TEST_CASE("wkv4_forward: against the CPU reference, widths of every head size, prefill and decode", "[kernels][wkv4]") {
+TEST_CASE("wkv4_forward: against the CPU reference, widths of every head size, prefill and decode", "[gpu][kernels][wkv4]") {
   uint32_t seed = 400;
   for (int A : {8, 16, 32, 64, 128, 129}) {
     run_case({A, {3, 1, 4}, DType::f32}, ++seed);  // prefill, ragged
@@ -124,12 +124,12 @@ TEST_CASE("wkv4_forward: against the CPU reference, widths of every head size, p
   }
 }
 
-TEST_CASE("wkv4_forward: fp16 and bf16 outputs", "[kernels][wkv4]") {
+TEST_CASE("wkv4_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv4]") {
   uint32_t seed = 450;
   for (DType t : {DType::f16, DType::bf16}) run_case({48, {2, 5}, t}, ++seed);
 }
 
-TEST_CASE("wkv4_forward: rejects a bad width and missing pointers", "[kernels][wkv4]") {
+TEST_CASE("wkv4_forward: rejects a bad width and missing pointers", "[gpu][kernels][wkv4]") {
   std::mt19937 rng(7);
   gpu_test::RaggedBatch batch({2}, 64, rng);
   const DeviceBuffer buf = gpu_test::to_device(std::vector<float>(64, 0.0f));

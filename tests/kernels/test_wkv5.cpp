@@ -142,7 +142,7 @@ void run_case(const Case& c, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("wkv5_forward: v5.0, v5.2 and v6 against the CPU reference at every head size, prefill and decode",
-          "[kernels][wkv5]") {
+          "[gpu][kernels][wkv5]") {
   uint32_t seed = 500;
   for (Form form : {Form::v5_0, Form::v5_2, Form::v6})
     for (int N : {8, 16, 32, 64}) {
@@ -151,13 +151,13 @@ TEST_CASE("wkv5_forward: v5.0, v5.2 and v6 against the CPU reference at every he
     }
 }
 
-TEST_CASE("wkv5_forward: fp16 and bf16 outputs", "[kernels][wkv5]") {
+TEST_CASE("wkv5_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv5]") {
   uint32_t seed = 600;
   for (DType t : {DType::f16, DType::bf16})
     for (Form form : {Form::v5_2, Form::v6}) run_case({form, 3, 16, {2, 5}, t}, ++seed);
 }
 
-TEST_CASE("wkv5_forward: rejects an unsupported head size and missing pointers", "[kernels][wkv5]") {
+TEST_CASE("wkv5_forward: rejects an unsupported head size and missing pointers", "[gpu][kernels][wkv5]") {
   std::mt19937 rng(7);
   gpu_test::RaggedBatch batch({2}, 64, rng);
   const DeviceBuffer buf = gpu_test::to_device(std::vector<float>(64, 0.0f));

@@ -161,7 +161,7 @@ void run_case(const Case& c, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("wkv7_forward: against the CPU reference at every head size, layer 0 and later, prefill and decode",
-          "[kernels][wkv7]") {
+          "[gpu][kernels][wkv7]") {
   uint32_t seed = 700;
   for (bool first_layer : {true, false})
     for (int N : {8, 16, 32, 64}) {
@@ -170,12 +170,12 @@ TEST_CASE("wkv7_forward: against the CPU reference at every head size, layer 0 a
     }
 }
 
-TEST_CASE("wkv7_forward: fp16 and bf16 outputs", "[kernels][wkv7]") {
+TEST_CASE("wkv7_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv7]") {
   uint32_t seed = 800;
   for (DType t : {DType::f16, DType::bf16}) run_case({3, 16, {2, 5}, false, t}, ++seed);
 }
 
-TEST_CASE("wkv7_forward: rejects an unsupported head size and missing pointers", "[kernels][wkv7]") {
+TEST_CASE("wkv7_forward: rejects an unsupported head size and missing pointers", "[gpu][kernels][wkv7]") {
   std::mt19937 rng(7);
   gpu_test::RaggedBatch batch({2}, 64, rng);
   const DeviceBuffer buf = gpu_test::to_device(std::vector<float>(64, 0.0f));

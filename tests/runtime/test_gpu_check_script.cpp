@@ -1,0 +1,101 @@
+// bench/gpu-check.sh --dry-run: the plan of the device run, phases a to f in order, each bounded,
+// the bounds adding up to the script's budget (inside 8 minutes), nothing created.
+// (The script's --emu mode runs in scripts/test.sh's emu stage.)
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string repo_root() {
+  std::string root = __FILE__;  // <root>/tests/runtime/test_gpu_check_script.cpp
+  for (int i = 0; i < 3; ++i) root = root.substr(0, root.rfind('/'));
+  return root;
+}
+
+// Runs `command` through the shell, its stdout and stderr into *out; returns the exit status.
+int shell(const std::string& command, std::string* out) {
+  const std::string file = "/tmp/rwkv_gpu_check_test_" + std::to_string(getpid()) + ".txt";
+  const int rc = std::system((command + " >" + file + " 2>&1").c_str());
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  std::remove(file.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+struct Step {
+  char phase;
+  int bound;
+  std::string name, command;
+};
+
+// The plan's lines: "<phase>  <name>  timeout <N>s  <command>".
+std::vector<Step> plan_steps(const std::string& plan) {
+  std::vector<Step> steps;
+  std::istringstream lines(plan);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream f(line);
+    Step s;
+    std::string phase, word, bound;
+    f >> phase >> s.name >> word >> bound;
+    REQUIRE(phase.size() == 1);
+    REQUIRE(word == "timeout");
+    REQUIRE(bound.back() == 's');
+    s.phase = phase[0];
+    s.bound = std::stoi(bound);
+    std::getline(f, s.command);
+    steps.push_back(s);
+  }
+  return steps;
+}
+
+}  // namespace
+
+TEST_CASE("gpu-check.sh --dry-run: phases a to f in order, each bounded, inside 8 minutes", "[bench][cli]") {
+  const std::string outdir = "/tmp/rwkv_gpu_check_dry_" + std::to_string(getpid());
+  std::string plan;
+  REQUIRE(shell(repo_root() + "/bench/gpu-check.sh --dry-run --kit /nonexistent/kit " + outdir, &plan) == 0);
+  INFO(plan);
+  const std::vector<Step> steps = plan_steps(plan);
+  REQUIRE(!steps.empty());
+  std::string phases;
+  int sum = 0;
+  for (const Step& s : steps) {
+    if (phases.empty() || phases.back() != s.phase) phases += s.phase;
+    CHECK(s.bound > 0);
+    sum += s.bound;
+  }
+  CHECK(phases == "abcdef");
+  CHECK(sum <= 470);  // 8 minutes less the time to pack the results
+  CHECK(plan.find("# sum of the bounds: " + std::to_string(sum) + " s") != std::string::npos);
+  // The speed phase: bf16, one repeat, one process per model, the asked-for batch sizes.
+  for (const char* bench : {"--synthetic v7-0.1B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 128 --tg-batch 1,256",
+                            "--synthetic v7-1.5B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 128 --tg-batch 1,64",
+                            "--synthetic v7-7.2B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1,16,256"}) {
+    INFO(bench);
+    CHECK(plan.find(bench) != std::string::npos);
+  }
+  CHECK(plan.find("--repeat 1") != std::string::npos);
+  for (const char* tool : {"compute-sanitizer --tool memcheck", "--tool racecheck", "--tool synccheck",
+                           "ncu --section SpeedOfLight", "/nonexistent/kit/wheels"})
+    CHECK(plan.find(tool) != std::string::npos);
+  CHECK(access(outdir.c_str(), F_OK) != 0);  // nothing was created
+}
+
+TEST_CASE("gpu-check.sh: no OUTDIR or an unknown option is a usage error", "[bench][cli]") {
+  std::string out;
+  CHECK(shell(repo_root() + "/bench/gpu-check.sh", &out) == 2);
+  CHECK(shell(repo_root() + "/bench/gpu-check.sh --dry-run --bogus /tmp/x", &out) == 2);
+  CHECK(out.find("usage: bench/gpu-check.sh") != std::string::npos);
+}
