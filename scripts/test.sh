@@ -21,6 +21,8 @@ ROOT=$(pwd)
 mkdir -p build
 JOBS=${JOBS:-$(nproc)}
 export CUDA_EMU_QUIET=1
+# ccache hits across checkouts in different folders (paths hashed relative to the tree).
+export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
 export OPENBLAS_NUM_THREADS=1  # 2-core machines, tests run in parallel
 export PATH="/usr/local/cuda/bin:$ROOT/.tools/bin:$PATH"
 CMAKE_COMMON=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRWKV_WERROR=ON)
