@@ -4,6 +4,7 @@
 //   mix k (, r) | GEMM key | relu^2 | GEMM value
 //   (+ v4-v6: GEMM receptance | sigmoid(r) * value)
 #include "kernels/activation.cuh"
+#include "runtime/arch/arch.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
 #include "runtime/cuda/layer.h"
@@ -21,26 +22,15 @@ struct ChannelMixForm {
   bool receptance;
 };
 
+// The channel mix's form, from the version registry (docs/rwkv-math.md sections 3.4, 5.3, 6.4).
 ChannelMixForm channel_mix_form(Arch arch) {
-  switch (arch) {
-    case Arch::v4:
-    case Arch::v5_0:
-    case Arch::v5_1:
-    case Arch::v5_2: return {false, true};
-    case Arch::v6: return {true, true};
-    case Arch::v7: return {true, false};
-  }
-  return {true, true};
+  const ArchSpec& spec = arch_spec(arch);
+  return {spec.mixes_toward_previous(), spec.has_ffn_receptance()};
 }
 
 // Mix planes 0 (key) and, before v7, 1 (receptance) from ws.ffn_in.
 void ffn_shift_mixes(const LayerRun& run, const ChannelMixForm& form) {
-  rwkv_kernels::shift_mix_params fm;
-  fm.batch = run.batch;
-  fm.state_offset = run.state.ffn_x;
-  fm.cur = run.ws.ffn_in;
-  fm.C = run.C;
-  fm.out_dtype = run.dtype;
+  rwkv_kernels::shift_mix_params fm = shift_mix_base(run, run.state.ffn_x, run.ws.ffn_in);
   fm.prev_weighted = form.prev_weighted;
   fm.n_out = form.receptance ? 2 : 1;
   for (int z = 0; z < fm.n_out; ++z) {

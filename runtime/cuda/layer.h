@@ -40,7 +40,9 @@ struct LayerRun {
 void layer_norm_residual(const LayerRun& run, const float* delta, const float* weight, const float* bias,
                          float* y);
 
-// The token-shift mix of the time mix over ws.att_in, before its outputs are chosen.
+// The parameters every token-shift mix of a layer shares (batch, width, dtype), for the state's
+// x_prev at `state_offset` and the rows `cur`; the time mix's is att_shift_mix, over ws.att_in.
+rwkv_kernels::shift_mix_params shift_mix_base(const LayerRun& run, size_t state_offset, const float* cur);
 rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run);
 
 // The v5/v6 WKV kernel over proj planes k, v, r: v6 passes its per-token decays

@@ -21,14 +21,18 @@ void layer_norm_residual(const LayerRun& run, const float* delta, const float* w
   RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, run.stream));
 }
 
-rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run) {
+rwkv_kernels::shift_mix_params shift_mix_base(const LayerRun& run, size_t state_offset, const float* cur) {
   rwkv_kernels::shift_mix_params sm;
   sm.batch = run.batch;
-  sm.state_offset = run.state.att_x;
-  sm.cur = run.ws.att_in;
+  sm.state_offset = state_offset;
+  sm.cur = cur;
   sm.C = run.C;
   sm.out_dtype = run.dtype;
   return sm;
+}
+
+rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run) {
+  return shift_mix_base(run, run.state.att_x, run.ws.att_in);
 }
 
 void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate) {
