@@ -10,10 +10,7 @@
 #include <algorithm>
 #include <string>
 
-#include "kernels/embedding.cuh"
-#include "kernels/layernorm.cuh"
 #include "runtime/cuda/cuda_check.h"
-#include "runtime/cuda/gemm.h"
 #include "runtime/cuda/layer.h"
 
 namespace rwkv {
@@ -125,75 +122,14 @@ void CudaBackend::forward(const Batch& batch, float* logits) {
 
 void CudaBackend::run_round(const cuda::Round& round, LogitsMode mode, float* logits) {
   const cuda::DeviceRound dev = desc_.upload(round, stream_);
-  gather_rows(dev.tokens, w_.emb.data, w_.dtype, info_.n_vocab, ws_.x, round.rows);
-  for (int l = 0; l < info_.n_layer; ++l) run_layer(l, dev, round.rows);
+  const cuda::RoundRun run{cublas_, stream_, info_, w_, layout_, ws_, dev, round.rows, opt_.gemv_max_rows};
+  cuda::gather_rows(run, dev.tokens, w_.emb.data, w_.dtype, info_.n_vocab, ws_.x, round.rows);
+  for (int l = 0; l < info_.n_layer; ++l) cuda::run_layer(run, l);
   if (mode != LogitsMode::none) {
-    compute_logits(round, dev, mode);
+    cuda::compute_logits(run, mode);
     copy_logits_back(round, mode, logits);
   }
   finish_round();
-}
-
-// out[i, :] = table[ids[i], :] (as fp32) for i < n: the embedding, or last rows.
-void CudaBackend::gather_rows(const int32_t* ids, const void* table, DType table_dtype, int n_table, float* out,
-                              int n) {
-  rwkv_kernels::embedding_params g;
-  g.ids = ids;
-  g.emb = table;
-  g.emb_dtype = table_dtype;
-  g.out = out;
-  g.error_flag = ws_.error_flag;
-  g.n = n;
-  g.V = n_table;
-  g.C = info_.n_embd;
-  RWKV_CUDA_TRY(rwkv_kernels::embedding_gather(g, stream_));
-}
-
-void CudaBackend::run_layer(int l, const cuda::DeviceRound& dev, int M) {
-  const cuda::CudaLayer& L = w_.layers[(size_t)l];
-  const int A = info_.n_att > 0 ? info_.n_att : info_.n_embd;
-  const cuda::LayerRun run{cublas_,      stream_,      L,           layout_.layer(l), ws_,
-                           dev.batch,    l,            M,           info_.n_embd,     A,
-                           info_.n_ffn,  info_.n_head, info_.head_size, w_.dtype,     info_.arch};
-
-  // LN1, adding the previous layer's channel-mix output to the residual stream.
-  cuda::layer_norm_residual(run, l == 0 ? nullptr : ws_.delta, L.ln1_w, L.ln1_b, ws_.att_in);
-  switch (info_.arch) {
-    case Arch::v4: cuda::time_mix_v4(run); break;
-    case Arch::v5_0:
-    case Arch::v5_1:
-    case Arch::v5_2: cuda::time_mix_v5(run); break;
-    case Arch::v6: cuda::time_mix_v6(run); break;
-    case Arch::v7: cuda::time_mix_v7(run); break;
-  }
-  cuda::layer_norm_residual(run, ws_.delta, L.ln2_w, L.ln2_b, ws_.ffn_in);
-  cuda::channel_mix(run);
-  cuda::store_shift_states(run);
-}
-
-// ln_out of the rows whose logits are wanted (every row, or each sequence's last
-// row, gathered first), then the head into ws_.logits.
-void CudaBackend::compute_logits(const cuda::Round& round, const cuda::DeviceRound& dev, LogitsMode mode) {
-  const int C = info_.n_embd, V = info_.n_vocab;
-  rwkv_kernels::layernorm_params ln;
-  ln.weight = w_.ln_out_w;
-  ln.bias = w_.ln_out_b;
-  ln.y = ws_.ln_out;
-  ln.y_dtype = w_.dtype;
-  ln.C = C;
-  ln.rows = round.rows;
-  ln.x = ws_.x;
-  ln.delta = ws_.delta;
-  if (mode == LogitsMode::last) {
-    const int S = dev.batch.n_seq;
-    gather_rows(dev.last_rows, ws_.x, DType::f32, round.rows, ws_.x_last, S);
-    gather_rows(dev.last_rows, ws_.delta, DType::f32, round.rows, ws_.delta_last, S);
-    ln.x = ws_.x_last;
-    ln.delta = ws_.delta_last;
-    ln.rows = S;
-  }
-  RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, stream_));
-  cuda::linear(cublas_, w_.head, ws_.ln_out, C, ln.rows, ws_.logits, DType::f32, V);
 }
 
 // Enqueues the copies of the round's logits rows into the caller's buffer.

@@ -42,6 +42,8 @@ struct CudaOptions {
   std::optional<DType> dtype;  // default: the checkpoint's (its first matrix's) dtype
   int max_rows = 512;          // token rows per round (workspace size)
   int n_slots = 1;             // state slots in the pool
+  bool graphs = true;          // capture each decode step shape once as a CUDA graph and replay it
+  int gemv_max_rows = 16;      // rounds of at most this many rows use the custom GEMV, larger ones cuBLAS
 };
 
 class CudaBackend final : public Backend {
@@ -74,9 +76,6 @@ class CudaBackend final : public Backend {
 
  private:
   void run_round(const cuda::Round& round, LogitsMode mode, float* logits);
-  void run_layer(int l, const cuda::DeviceRound& dev, int M);
-  void gather_rows(const int32_t* ids, const void* table, DType table_dtype, int n_table, float* out, int n);
-  void compute_logits(const cuda::Round& round, const cuda::DeviceRound& dev, LogitsMode mode);
   void copy_logits_back(const cuda::Round& round, LogitsMode mode, float* logits);
   void finish_round();
 

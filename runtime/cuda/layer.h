@@ -4,7 +4,7 @@
 // mix (channel_mix.cpp), around the LayerNorms and the shift-state store of
 // layer_common.cpp.
 //
-// Per layer and round of M rows, CudaBackend::run_layer issues, in order:
+// Per layer and round of M rows, run_layer (layer.cpp) issues, in order:
 //   LN1 (+ the previous layer's channel-mix output) | time mix | GEMM att.output
 //   | LN2 (+ the time-mix output) | channel mix | shift-state store
 // Every function here only enqueues work on run.stream; nothing synchronises.
@@ -14,12 +14,38 @@
 
 #include "kernels/common/ragged_batch.cuh"
 #include "kernels/shift_mix.cuh"
+#include "runtime/backend/backend.h"
 #include "runtime/backend/state_layout.h"
+#include "runtime/cuda/batch_descriptor.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/cuda/workspace.h"
 
 namespace rwkv {
 namespace cuda {
+
+// What every launch of one round needs (CudaBackend::run_round builds it).
+struct RoundRun {
+  cublasHandle_t cublas;
+  cudaStream_t stream;
+  const ModelInfo& info;
+  const CudaWeights& w;
+  const StateLayout& layout;
+  const Workspace& ws;
+  const DeviceRound& dev;
+  int M;              // rows of the round
+  int gemv_max_rows;  // CudaOptions::gemv_max_rows
+};
+
+// Layer l of the round (the sequence of launches above).
+void run_layer(const RoundRun& round, int l);
+
+// out[i, :] = table[ids[i], :] (as fp32) for i < n: the embedding, or last rows.
+void gather_rows(const RoundRun& round, const int32_t* ids, const void* table, DType table_dtype, int n_table,
+                 float* out, int n);
+
+// ln_out of the rows whose logits are wanted (every row, or each sequence's last row, gathered
+// first), then the head into ws.logits (head.cpp).
+void compute_logits(const RoundRun& round, LogitsMode mode);
 
 // What the launches of one layer over one round need.
 struct LayerRun {

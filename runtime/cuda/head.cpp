@@ -1,0 +1,50 @@
+// runtime/cuda/head.cpp: the embedding and last-row gathers and the output head; see layer.h.
+#include "kernels/embedding.cuh"
+#include "kernels/layernorm.cuh"
+#include "runtime/cuda/cuda_check.h"
+#include "runtime/cuda/gemm.h"
+#include "runtime/cuda/layer.h"
+
+namespace rwkv {
+namespace cuda {
+
+void gather_rows(const RoundRun& round, const int32_t* ids, const void* table, DType table_dtype, int n_table,
+                 float* out, int n) {
+  rwkv_kernels::embedding_params g;
+  g.ids = ids;
+  g.emb = table;
+  g.emb_dtype = table_dtype;
+  g.out = out;
+  g.error_flag = round.ws.error_flag;
+  g.n = n;
+  g.V = n_table;
+  g.C = round.info.n_embd;
+  RWKV_CUDA_TRY(rwkv_kernels::embedding_gather(g, round.stream));
+}
+
+void compute_logits(const RoundRun& round, LogitsMode mode) {
+  const Workspace& ws = round.ws;
+  const int C = round.info.n_embd, V = round.info.n_vocab;
+  rwkv_kernels::layernorm_params ln;
+  ln.weight = round.w.ln_out_w;
+  ln.bias = round.w.ln_out_b;
+  ln.y = ws.ln_out;
+  ln.y_dtype = round.w.dtype;
+  ln.C = C;
+  ln.rows = round.M;
+  ln.x = ws.x;
+  ln.delta = ws.delta;
+  if (mode == LogitsMode::last) {
+    const int S = round.dev.batch.n_seq;
+    gather_rows(round, round.dev.last_rows, ws.x, DType::f32, round.M, ws.x_last, S);
+    gather_rows(round, round.dev.last_rows, ws.delta, DType::f32, round.M, ws.delta_last, S);
+    ln.x = ws.x_last;
+    ln.delta = ws.delta_last;
+    ln.rows = S;
+  }
+  RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, round.stream));
+  linear(round.cublas, round.w.head, ws.ln_out, C, ln.rows, ws.logits, DType::f32, V);
+}
+
+}  // namespace cuda
+}  // namespace rwkv

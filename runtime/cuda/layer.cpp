@@ -1,0 +1,31 @@
+// runtime/cuda/layer.cpp: the launches of one layer, in the order of layer.h.
+#include "runtime/cuda/layer.h"
+
+namespace rwkv {
+namespace cuda {
+
+void run_layer(const RoundRun& round, int l) {
+  const ModelInfo& info = round.info;
+  const CudaLayer& L = round.w.layers[(size_t)l];
+  const int A = info.n_att > 0 ? info.n_att : info.n_embd;
+  const LayerRun run{round.cublas, round.stream, L,         round.layout.layer(l), round.ws,
+                     round.dev.batch, l,         round.M,   info.n_embd,           A,
+                     info.n_ffn,   info.n_head,  info.head_size, round.w.dtype,    info.arch};
+
+  // LN1, adding the previous layer's channel-mix output to the residual stream.
+  layer_norm_residual(run, l == 0 ? nullptr : round.ws.delta, L.ln1_w, L.ln1_b, round.ws.att_in);
+  switch (info.arch) {
+    case Arch::v4: time_mix_v4(run); break;
+    case Arch::v5_0:
+    case Arch::v5_1:
+    case Arch::v5_2: time_mix_v5(run); break;
+    case Arch::v6: time_mix_v6(run); break;
+    case Arch::v7: time_mix_v7(run); break;
+  }
+  layer_norm_residual(run, round.ws.delta, L.ln2_w, L.ln2_b, round.ws.ffn_in);
+  channel_mix(run);
+  store_shift_states(run);
+}
+
+}  // namespace cuda
+}  // namespace rwkv
