@@ -101,7 +101,9 @@ Json decode_json(const Row& d, const Limits& L) {
           {"pct_bandwidth", limited(d.pct_bandwidth, L.bandwidth_gbs)},
           {"tflops", number(d.tflops)},
           {"pct_peak", limited(d.pct_peak, L.gemm_tflops)},
-          {"bound_tokens_per_s", limited(d.bound_tokens_per_s, std::max(L.bandwidth_gbs, L.gemm_tflops))}};
+          {"bound_tokens_per_s", limited(d.bound_tokens_per_s, std::max(L.bandwidth_gbs, L.gemm_tflops))},
+          {"floor_ms_per_step", limited(d.floor_ms, std::max(L.bandwidth_gbs, L.gemm_tflops))},
+          {"launches_per_step", d.launches >= 0 ? Json(d.launches) : Json(nullptr)}};
 }
 
 Json run_json(const RunResult& r) {
@@ -113,13 +115,18 @@ Json run_json(const RunResult& r) {
                        {"bandwidth_source", L.bandwidth_source.empty() ? "not used" : L.bandwidth_source},
                        {"gemm_tflops", limited(L.gemm_tflops, L.gemm_tflops)},
                        {"gemm_source", L.gemm_source.empty() ? "not used" : L.gemm_source}};
-  return {{"dtype", dtype_name(r.dtype)},
+  Json out = {{"dtype", dtype_name(r.dtype)},
           {"weight_bytes", number(r.weight_bytes)},
           {"workspace_bytes", number(double(r.workspace_bytes))},
           {"state_bytes_per_seq", number(double(r.state_bytes_per_seq))},
           {"limits", limits},
           {"prefill", pre},
           {"decode", dec}};
+  if (r.gemv_max_rows >= 0) {
+    out["cuda_graphs"] = r.cuda_graphs;
+    out["gemv_max_rows"] = r.gemv_max_rows;
+  }
+  return out;
 }
 
 // ---- text ---------------------------------------------------------------------
@@ -230,6 +237,8 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
     const Limits& L = r.limits;
     o << "\n== " << dtype_name(r.dtype) << ": weights " << bytes_text(r.weight_bytes);
     if (r.workspace_bytes) o << ", workspace " << bytes_text(double(r.workspace_bytes));
+    if (r.gemv_max_rows >= 0)
+      o << "; CUDA graphs " << (r.cuda_graphs ? "on" : "off") << ", GEMV up to " << r.gemv_max_rows << " rows";
     o << "\n";
     o << "limits  bandwidth " << (L.bandwidth_gbs > 0 ? fmt("%.1f GB/s", L.bandwidth_gbs) : "unknown") << " ("
       << (L.bandwidth_source.empty() ? "not used" : L.bandwidth_source) << ")\n";
@@ -247,13 +256,15 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
     }
     if (!r.decode.empty()) {
       o << "\ndecode: steps of one token for each of B sequences, logits of every sequence to the host\n";
-      Table t({"test", "B", "tokens/s", "tok/s/seq", "p50 ms", "p90 ms", "MB/step", "GB/s", "% BW", "TFLOP/s",
-               "% peak", "bound tok/s"});
+      Table t({"test", "B", "tokens/s", "tok/s/seq", "p50 ms", "p90 ms", "floor ms", "MB/step", "GB/s", "% BW",
+               "TFLOP/s", "% peak", "bound tok/s", "launches"});
       for (const Row& d : r.decode)
         t.add({d.test, std::to_string(d.batch), rate_text(d.tokens_per_s), rate_text(d.tokens_per_s_per_seq),
-               fmt("%.3f", d.p50_ms), fmt("%.3f", d.p90_ms), fmt("%.1f", d.bytes / 1e6), fmt("%.1f", d.gbs),
-               pct_text(d.pct_bandwidth, L.bandwidth_gbs), fmt("%.3g", d.tflops), pct_text(d.pct_peak, L.gemm_tflops),
-               d.bound_tokens_per_s > 0 ? rate_text(d.bound_tokens_per_s) : "-"});
+               fmt("%.3f", d.p50_ms), fmt("%.3f", d.p90_ms), d.floor_ms > 0 ? fmt("%.3f", d.floor_ms) : "-",
+               fmt("%.1f", d.bytes / 1e6), fmt("%.1f", d.gbs), pct_text(d.pct_bandwidth, L.bandwidth_gbs),
+               fmt("%.3g", d.tflops), pct_text(d.pct_peak, L.gemm_tflops),
+               d.bound_tokens_per_s > 0 ? rate_text(d.bound_tokens_per_s) : "-",
+               d.launches >= 0 ? std::to_string(d.launches) : "-"});
       o << t.text();
     }
     // How to read the figures, with this model's numbers.
@@ -266,7 +277,8 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
       << " layer matrix params FLOPs, plus 2 x V x C for the head once per sequence (element-wise work and the\n"
          "  recurrence are not counted); TFLOP/s = FLOPs / time.\n";
     o << "  % BW and % peak compare with the limits above; bound tok/s is the roofline: a step cannot take less than\n"
-         "  bytes / bandwidth nor FLOPs / GEMM peak. Small batches are bandwidth- or launch-bound, large ones compute-bound.\n";
+         "  bytes / bandwidth nor FLOPs / GEMM peak (floor ms); % BW = floor share of the step when bandwidth-bound.\n"
+         "  Small batches are bandwidth- or launch-bound, large ones compute-bound; launches = kernels per step.\n";
   }
   return o.str();
 }

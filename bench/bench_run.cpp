@@ -116,6 +116,8 @@ class Runner {
       bound_ms = std::max(bound_ms, r.flops / (lim_.gemm_tflops * 1e9));
     }
     if (bound_ms > 0) r.bound_tokens_per_s = double(B) / (bound_ms * 1e-3);
+    r.floor_ms = bound_ms;
+    r.launches = t_.decode_launches(B);
     return r;
   }
 
@@ -170,6 +172,10 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
   res.emulated = t->emulated();
   res.threads = t->threads();
   res.dtype = t->compute_dtype();
+  if (res.device_kind == "cuda") {
+    res.cuda_graphs = opt.cuda_graphs;
+    res.gemv_max_rows = opt.gemv_max_rows;
+  }
   res.weight_bytes = t->weight_bytes_held() ? double(t->weight_bytes_held()) : cost.weight_bytes(res.dtype);
   res.workspace_bytes = t->workspace_bytes();
   res.state_bytes_per_seq = t->backend().state_layout().size() * sizeof(float);

@@ -71,6 +71,8 @@ struct Row {
   double gbs = 0, pct_bandwidth = 0;
   double tflops = 0, pct_peak = 0;
   double bound_tokens_per_s = 0;  // roofline: the limits allow at most this
+  double floor_ms = 0;            // decode: the roofline's least step time (bytes / bandwidth, FLOPs / peak)
+  int launches = -1;              // decode: kernel launches per step (GEMMs included); -1 unknown
 };
 
 struct RunResult {
@@ -78,6 +80,8 @@ struct RunResult {
   bool emulated = false;
   int threads = 0;
   DType dtype = DType::f32;
+  bool cuda_graphs = false;      // cuda: decode steps replayed from CUDA graphs
+  int gemv_max_rows = -1;        // cuda: the GEMV/cuBLAS switch point; -1 not a cuda run
   double weight_bytes = 0;       // held by the backend
   size_t workspace_bytes = 0;
   size_t state_bytes_per_seq = 0;

@@ -54,6 +54,12 @@ class BenchTarget {
   // GEMM throughput in TFLOP/s (2 n^3 per product) of n x n x n products in
   // the compute dtype, median of `repeats` after a warm-up.
   virtual double measure_gemm_tflops(int n, int repeats) = 0;
+  // Kernel launches (GEMMs included) one decode step of `batch` sequences issues, counted on the
+  // device's own record of the step (cuda: the nodes of the step's captured graph); -1 unknown.
+  virtual int decode_launches(int batch) {
+    (void)batch;
+    return -1;
+  }
   // How the two probes are done, for the report.
   virtual std::string copy_method() const = 0;
   virtual std::string gemm_method() const = 0;
@@ -65,6 +71,8 @@ struct TargetOptions {
   int n_states = 1;
   int max_rows = 512;          // cuda: token rows per round
   int threads = 0;             // cpu: worker threads (0: all cores)
+  bool cuda_graphs = true;     // cuda: decode steps replayed from CUDA graphs
+  int gemv_max_rows = 16;      // cuda: the custom GEMV up to this many rows, cuBLAS above
 };
 
 // The engine's options for a target (device, dtype, slots, rows, threads).

@@ -141,6 +141,8 @@ EngineOptions engine_options(const TargetOptions& opt) {
   e.backend.threads = opt.threads;
   e.backend.n_slots = std::max(opt.n_states, 1);
   e.backend.max_rows = opt.max_rows;
+  e.backend.cuda_graphs = opt.cuda_graphs;
+  e.backend.gemv_max_rows = opt.gemv_max_rows;
   return e;
 }
 

@@ -18,6 +18,8 @@ struct BackendOptions {
                                // checkpoint's); cpu computes in fp32 only
   int n_slots = 1;             // state slots, and the largest batch of device states
   int max_rows = 512;          // cuda: token rows per round (workspace size)
+  bool cuda_graphs = true;     // cuda: decode steps captured once per shape and replayed
+  int gemv_max_rows = 16;      // cuda: rounds of at most this many rows use the custom GEMV (0: cuBLAS always)
 };
 
 // State slots in the backend's memory space (host memory for cpu, device

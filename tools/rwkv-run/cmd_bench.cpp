@@ -34,6 +34,8 @@ struct Options {
   std::vector<rwkv::DType> dtypes;
   rwkv::bench::BenchConfig cfg;
   int threads = 0, max_rows = 512, copy_mib = 0;
+  std::vector<bool> graphs = {true};          // cuda: runs with CUDA graphs on and/or off
+  std::vector<int> gemv_max_rows = {16};      // cuda: one run per GEMV/cuBLAS switch point
   unsigned long long seed = 0;
 };
 
@@ -108,6 +110,15 @@ void add_options(cli::Command& cmd, Options& o) {
      }, "size of the GEMM probe, N x N x N (default 8192 on cuda, 1024 on cpu)")->type_name("N");
   cli::add_threads(app, o.threads);
   add_count(app, "--max-rows", o.max_rows, 1, 1 << 16, "cuda token rows per round (default 512)");
+  app.add_option_function<std::string>("--graphs", [&o](const std::string& v) {
+       if (v == "on") o.graphs = {true};
+       else if (v == "off") o.graphs = {false};
+       else if (v == "both") o.graphs = {true, false};
+       else cli::usage_fail("--graphs must be on, off or both, got '" + v + "'");
+     }, "cuda: replay decode steps from CUDA graphs: on (default), off, or both (one run each)")->type_name("on|off|both");
+  add_list(app, "--gemv-max-rows", o.gemv_max_rows, 0, 65535,
+           "cuda: rounds of at most N rows use the custom GEMV, larger ones cuBLAS (default 16; 0: cuBLAS always); "
+           "a list sweeps the switch point, one run per value");
   app.add_option_function<std::string>("--seed", [&o](const std::string& v) { o.seed = cli::parse_u64("--seed", v); },
                                        "synthetic weights' seed (default 0)")->type_name("N");
   cli::add_json(app, o.json, "the results (the table then goes to stderr)");
@@ -168,14 +179,21 @@ int run(Options& o) {
     }
   }
   std::vector<rwkv::bench::RunResult> runs;
-  for (rwkv::DType d : o.dtypes) {
-    rwkv::bench::TargetOptions t;
-    t.device = o.device;
-    t.dtype = d;
-    t.threads = o.threads;
-    t.max_rows = o.max_rows;
-    runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
-  }
+  // On cpu the graph and GEMV settings mean nothing: one run per dtype.
+  const std::vector<bool> graphs = cpu ? std::vector<bool>{true} : o.graphs;
+  const std::vector<int> gemv = cpu ? std::vector<int>{16} : o.gemv_max_rows;
+  for (rwkv::DType d : o.dtypes)
+    for (bool g : graphs)
+      for (int rows : gemv) {
+        rwkv::bench::TargetOptions t;
+        t.device = o.device;
+        t.dtype = d;
+        t.threads = o.threads;
+        t.max_rows = o.max_rows;
+        t.cuda_graphs = g;
+        t.gemv_max_rows = rows;
+        runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
+      }
   const std::string table = rwkv::bench::report_table(info, *model, cfg, runs);
   if (o.json.wanted() && o.json.file.empty()) {
     std::fputs(table.c_str(), stderr);
