@@ -112,8 +112,8 @@ cudaError_t issue(cudaStream_t stream, const char* api, const StreamOp& op, bool
 enum class Blocking {
   legacy_sync,  // synchronous cudaMemcpy/cudaMemset: syncs with the legacy default stream
   stream_sync,  // cudaStreamSynchronize(stream)
-  device_sync,  // cudaDeviceSynchronize
-  allocation,   // cudaMalloc/cudaFree: prohibited unless every capture is relaxed
+  device_sync,  // cudaDeviceSynchronize: an unsafe call (see graph.cpp)
+  allocation,   // cudaMalloc/cudaFree: unsafe calls
 };
 // cudaSuccess when the call may proceed; otherwise the error (set and reported)
 // after invalidating the captures it would break.

@@ -11,11 +11,16 @@
 // The rules a GPU enforces during a capture are made loud (each reported, see
 // cuda_emu::report):
 //   * synchronous cudaMemcpy/cudaMemset and work on the legacy default stream
-//     fail with cudaErrorStreamCaptureImplicit; cudaStreamSynchronize of the
-//     capturing stream and cudaDeviceSynchronize fail with
-//     cudaErrorStreamCaptureUnsupported; both invalidate the capture, so that
-//     cudaStreamEndCapture returns cudaErrorStreamCaptureInvalidated;
-//   * cudaMalloc/cudaFree fail (and invalidate) unless the capture is relaxed;
+//     fail with cudaErrorStreamCaptureImplicit when a blocking stream (one
+//     created without cudaStreamNonBlocking) captures, or when the calling
+//     thread's own capture forbids unsafe calls (below); cudaStreamSynchronize
+//     of the capturing stream fails with cudaErrorStreamCaptureUnsupported;
+//     each invalidates the capture, so that cudaStreamEndCapture returns
+//     cudaErrorStreamCaptureInvalidated;
+//   * unsafe calls (cudaMalloc, cudaFree, cudaDeviceSynchronize) fail with
+//     cudaErrorStreamCaptureUnsupported and invalidate the captures that
+//     forbid them to the calling thread: a cudaStreamCaptureModeGlobal capture
+//     of any thread, a cudaStreamCaptureModeThreadLocal one of this thread;
 //   * an async copy whose host side is pageable memory is refused
 //     (cudaErrorStreamCaptureUnsupported): this project allows no pageable
 //     memory in a step, and a real graph would bake the host address;
@@ -44,6 +49,7 @@ struct Node {
 using NodeList = std::vector<Node>;
 
 struct StreamObj {
+  bool blocking = true;  // synchronises with the legacy default stream (no cudaStreamNonBlocking)
   bool capturing = false;
   bool invalidated = false;
   cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
@@ -74,17 +80,23 @@ cudaError_t fail(cudaError_t e, const std::string& what) {
   return e;
 }
 
-// Invalidates every capture in progress the predicate selects (registry locked).
-template <class Pred>
-void invalidate_captures(GraphRegistry& r, Pred applies) {
-  for (auto& [id, s] : r.streams)
-    if (s.capturing && applies(s)) s.invalidated = true;
-}
-
 // A capture that the calling thread's unsafe calls affect (cudaStreamCaptureMode).
 bool guards_this_thread(const StreamObj& s) {
   if (s.mode == cudaStreamCaptureModeGlobal) return true;
   return s.mode == cudaStreamCaptureModeThreadLocal && s.thread == std::this_thread::get_id();
+}
+
+// Captures the legacy default stream's implicit synchronisation breaks when the
+// calling thread uses it (registry locked): blocking streams', and this thread's.
+bool legacy_use_breaks(const StreamObj& s) { return s.blocking || guards_this_thread(s); }
+
+// Invalidates the captures `breaks` selects; true when there was one (registry locked).
+template <class Pred>
+bool invalidate_if(GraphRegistry& r, Pred breaks) {
+  bool hit = false;
+  for (auto& [id, s] : r.streams)
+    if (s.capturing && breaks(s)) hit = s.invalidated = true;
+  return hit;
 }
 
 }  // namespace
@@ -93,8 +105,7 @@ cudaError_t issue(cudaStream_t stream, const char* api, const StreamOp& op, bool
   GraphRegistry& r = graph_registry();
   std::unique_lock<std::mutex> lock(r.mu);
   if (is_legacy(stream)) {
-    if (r.active_captures > 0) {
-      invalidate_captures(r, [](const StreamObj&) { return true; });
+    if (r.active_captures > 0 && invalidate_if(r, legacy_use_breaks)) {
       lock.unlock();
       return fail(cudaErrorStreamCaptureImplicit,
                   std::string(api) + ": work on the legacy default stream while a stream captures "
@@ -140,11 +151,11 @@ cudaError_t check_blocking_call(const char* api, Blocking kind, cudaStream_t str
   if (kind == Blocking::stream_sync && is_legacy(stream)) kind = Blocking::legacy_sync;
   switch (kind) {
     case Blocking::legacy_sync:
-      invalidate_captures(r, [](const StreamObj&) { return true; });
+      if (!invalidate_if(r, legacy_use_breaks)) return cudaSuccess;
       lock.unlock();
       return fail(cudaErrorStreamCaptureImplicit,
                   std::string(api) + " during stream capture: a synchronous call orders itself after the "
-                  "legacy default stream, which a capture forbids (the capture is invalidated)");
+                  "legacy default stream, which the capture forbids (the capture is invalidated)");
     case Blocking::stream_sync: {
       auto it = r.streams.find(id_of(stream));
       if (it == r.streams.end() || !it->second.capturing) return cudaSuccess;
@@ -154,20 +165,12 @@ cudaError_t check_blocking_call(const char* api, Blocking kind, cudaStream_t str
                   std::string(api) + " of a capturing stream (the capture is invalidated)");
     }
     case Blocking::device_sync:
-      invalidate_captures(r, [](const StreamObj&) { return true; });
+    case Blocking::allocation:
+      if (!invalidate_if(r, guards_this_thread)) return cudaSuccess;
       lock.unlock();
       return fail(cudaErrorStreamCaptureUnsupported,
-                  std::string(api) + " during stream capture (the capture is invalidated)");
-    case Blocking::allocation: {
-      bool hit = false;
-      for (auto& [id, s] : r.streams)
-        if (s.capturing && guards_this_thread(s)) hit = s.invalidated = true;
-      if (!hit) return cudaSuccess;
-      lock.unlock();
-      return fail(cudaErrorStreamCaptureUnsupported,
-                  std::string(api) + " during a stream capture that is not cudaStreamCaptureModeRelaxed "
-                  "(the capture is invalidated)");
-    }
+                  std::string(api) + " during a stream capture that forbids unsafe calls to this thread "
+                  "(cudaStreamCaptureModeGlobal, or ThreadLocal begun here; the capture is invalidated)");
   }
   return cudaSuccess;
 }
@@ -195,17 +198,19 @@ cudaError_t fail_api(cudaError_t e, const std::string& what) { return cuda_emu::
 extern "C" {
 
 // ---- streams -------------------------------------------------------------------
-cudaError_t cudaStreamCreate(cudaStream_t* s) {
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int flags) {
   if (!s) return fail_api(cudaErrorInvalidValue, "cudaStreamCreate: null output");
   GraphRegistry& r = graph_registry();
   std::lock_guard<std::mutex> lock(r.mu);
   const uintptr_t id = r.next_id;
   r.next_id += 16;
-  r.streams[id] = StreamObj();
+  StreamObj so;
+  so.blocking = (flags & cudaStreamNonBlocking) == 0;
+  r.streams[id] = std::move(so);
   *s = handle_from<cudaStream_t>(id);
   return cudaSuccess;
 }
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) { return cudaStreamCreate(s); }
+cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags(s, cudaStreamDefault); }
 
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
   GraphRegistry& r = graph_registry();

@@ -64,7 +64,9 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
                 std::to_string(n_dev) + " device(s))");
   RWKV_CUDA_TRY(cudaSetDevice(opt_.device));
   w_ = cuda::upload_weights(model, opt_.dtype ? *opt_.dtype : checkpoint_dtype(model));
-  RWKV_CUDA_TRY(cudaStreamCreate(&stream_));
+  // Non-blocking: the legacy default stream (other threads' synchronous copies) neither waits for
+  // this stream nor breaks its captures.
+  RWKV_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   RWKV_CUBLAS_TRY(cublasCreate(&cublas_));
   RWKV_CUBLAS_TRY(cublasSetStream(cublas_, stream_));  // resets the workspace: set it after
   cublas_workspace_ = cuda::DeviceBuffer(kCublasWorkspaceBytes, "cuBLAS workspace");
@@ -85,7 +87,9 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
   n_slots_ = opt_.n_slots;
   slots_ = cuda::DeviceBuffer((size_t)n_slots_ * state_bytes, "state slots");
   for (int i = 0; i < n_slots_; ++i) reset_slot(i);
-  RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));
+  // The uploads and sets issued on the legacy stream (weights, workspace) and the slots' resets
+  // are complete before the first round.
+  RWKV_CUDA_TRY(cudaDeviceSynchronize());
 }
 
 CudaBackend::~CudaBackend() {

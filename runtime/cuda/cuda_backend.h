@@ -83,7 +83,8 @@ class CudaBackend final : public Backend {
   size_t device_bytes() const override {
     return w_.bytes + ws_.bytes() + slots_.bytes() + cublas_workspace_.bytes() + initial_state_.bytes();
   }
-  // The stream all of forward()'s work is issued on (for timing it with events).
+  // The stream all of forward()'s work and the slot operations are issued on (for timing it with
+  // events). It is non-blocking: work on it is not ordered with the legacy default stream.
   cudaStream_t stream() const { return stream_; }
 
   // ---- state slots (device memory) ----

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include "cuda_emu/counters.h"
@@ -332,4 +333,46 @@ TEST_CASE("emu graph: arguments are checked when recorded and again when replaye
   REQUIRE(cudaGraphGetNodes(g, nullptr, &n) == cudaSuccess);
   CHECK(n == 0);
   CHECK(cudaGraphDestroy(g) == cudaSuccess);
+}
+
+TEST_CASE("emu graph: another thread's synchronous calls break only captures they depend on", "[emu][graph]") {
+  Dev<float> d(16);
+  std::vector<float> host(16, 1.0f);
+  auto other_thread = [&] {
+    std::thread t([&] {
+      CHECK(cudaMemcpy(d.p, host.data(), 64, cudaMemcpyHostToDevice) == cudaSuccess);
+      void* p = nullptr;
+      CHECK(cudaMalloc(&p, 64) == cudaSuccess);
+      CHECK(cudaFree(p) == cudaSuccess);
+      CHECK(cudaDeviceSynchronize() == cudaSuccess);
+    });
+    t.join();
+  };
+  // A non-blocking stream capturing thread-locally is not disturbed.
+  cudaStream_t nb = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&nb, cudaStreamNonBlocking) == cudaSuccess);
+  REQUIRE(cudaStreamBeginCapture(nb, cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  axpy(1.0f, d.p, d.p, 16, nb);
+  other_thread();
+  cudaGraph_t g = nullptr;
+  CHECK(cudaStreamEndCapture(nb, &g) == cudaSuccess);
+  CHECK(cudaGraphDestroy(g) == cudaSuccess);
+  // But this thread's own unsafe call breaks it.
+  expect_capture_broken(nb, [] {
+    void* p = nullptr;
+    return cudaMalloc(&p, 64);
+  }, cudaErrorStreamCaptureUnsupported);
+  CHECK(cudaStreamDestroy(nb) == cudaSuccess);
+  CHECK(cudaStreamDestroy(nb) == cudaErrorInvalidResourceHandle);
+
+  // A blocking stream's capture depends on the legacy stream: another thread's cudaMemcpy fails
+  // and invalidates it.
+  Stream s;
+  REQUIRE(cudaStreamBeginCapture(s.s, cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  std::thread t([&] {
+    CHECK(cudaMemcpy(d.p, host.data(), 64, cudaMemcpyHostToDevice) == cudaErrorStreamCaptureImplicit);
+  });
+  t.join();
+  CHECK(cudaStreamEndCapture(s.s, &g) == cudaErrorStreamCaptureInvalidated);
+  cudaGetLastError();
 }
