@@ -30,6 +30,7 @@
 // stale handle is always recognised.
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,7 @@
 #include <thread>
 #include <vector>
 
+#include "cuda_emu/faults.h"
 #include "emu_internal.h"
 
 namespace cuda_emu {
@@ -65,6 +67,8 @@ struct GraphRegistry {
   std::map<uintptr_t, std::shared_ptr<const NodeList>> execs;
   int active_captures = 0;
 };
+
+std::atomic<int> g_fail_capture_at{-1};  // cuda_emu/faults.h
 
 GraphRegistry& graph_registry() {
   static GraphRegistry* r = new GraphRegistry();  // never destroyed, like the device registry
@@ -101,6 +105,8 @@ bool invalidate_if(GraphRegistry& r, Pred breaks) {
 
 }  // namespace
 
+void fail_capture_at(int op_index) { g_fail_capture_at.store(op_index); }
+
 cudaError_t issue(cudaStream_t stream, const char* api, const StreamOp& op, bool pageable_host) {
   GraphRegistry& r = graph_registry();
   std::unique_lock<std::mutex> lock(r.mu);
@@ -123,6 +129,13 @@ cudaError_t issue(cudaStream_t stream, const char* api, const StreamOp& op, bool
         lock.unlock();
         return fail(cudaErrorStreamCaptureInvalidated,
                     std::string(api) + ": the stream's capture was invalidated by an earlier error");
+      }
+      if ((int)s.nodes.size() == g_fail_capture_at.load()) {
+        s.invalidated = true;
+        lock.unlock();
+        return fail(cudaErrorStreamCaptureUnsupported,
+                    std::string(api) + ": refused by an injected fault (cuda_emu::fail_capture_at; the "
+                    "capture is invalidated)");
       }
       if (pageable_host) {
         s.invalidated = true;

@@ -18,6 +18,7 @@
 #include "runtime/cpu_golden_util.h"
 #if RWKV_CUDA_EMU
 #include "cuda_emu/counters.h"
+#include "cuda_emu/faults.h"
 #endif
 
 namespace {
@@ -226,6 +227,23 @@ TEST_CASE("cuda graphs (emu): slot operations stay on the stream; reads and writ
   d = cuda_emu::counters() - before;
   CHECK(d.host_syncs == 1);
   CHECK(d.graph_launches == 1);
+}
+
+TEST_CASE("cuda graphs (emu): a capture that fails leaves its shape uncaptured, with the same results",
+          "[gpu][cuda][graph][emu]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-5v2-730K.pth"));
+  const DecodeRun off = run_decode(*model, false, 3, 3);
+  for (int op : {0, 7}) {  // the first operation of the capture, or one in a layer
+    INFO("capture fails at operation " << op);
+    cuda_emu::fail_capture_at(op);
+    const DecodeRun failed = run_decode(*model, true, 3, 3);
+    cuda_emu::fail_capture_at(-1);
+    CHECK(failed.graphs_captured == 0);
+    CHECK(failed.graphs_failed == 1);  // tried once, then remembered
+    CHECK(same_bits(failed.logits, off.logits));
+    CHECK(same_bits(failed.states, off.states));
+  }
+  CHECK(cudaGetLastError() == cudaSuccess);
 }
 
 #endif  // RWKV_CUDA_EMU
