@@ -121,24 +121,26 @@ float* CudaBackend::slot(int i) const {
 }
 
 void CudaBackend::init_state(float* state) const {
+  std::lock_guard<std::mutex> lock(stream_mu_);
   RWKV_CUDA_TRY(cudaMemcpyAsync(state, initial_state_.get(), initial_state_.bytes(), cudaMemcpyDeviceToDevice,
                                 stream_));
 }
 void CudaBackend::reset_slot(int i) { init_state(slot(i)); }
 void CudaBackend::copy_slot(int src, int dst) {
+  std::lock_guard<std::mutex> lock(stream_mu_);
   RWKV_CUDA_TRY(cudaMemcpyAsync(slot(dst), slot(src), layout_.size() * sizeof(float), cudaMemcpyDeviceToDevice,
                                 stream_));
 }
 void CudaBackend::read_slot(int i, float* host) const {
   const size_t bytes = layout_.size() * sizeof(float);
-  std::lock_guard<std::mutex> lock(slot_io_mu_);
+  std::lock_guard<std::mutex> lock(stream_mu_);
   RWKV_CUDA_TRY(cudaMemcpyAsync(slot_staging_.get(), slot(i), bytes, cudaMemcpyDeviceToHost, stream_));
   RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));
   std::memcpy(host, slot_staging_.get(), bytes);
 }
 void CudaBackend::write_slot(int i, const float* host) {
   const size_t bytes = layout_.size() * sizeof(float);
-  std::lock_guard<std::mutex> lock(slot_io_mu_);
+  std::lock_guard<std::mutex> lock(stream_mu_);
   std::memcpy(slot_staging_.get(), host, bytes);
   RWKV_CUDA_TRY(cudaMemcpyAsync(slot(i), slot_staging_.get(), bytes, cudaMemcpyHostToDevice, stream_));
   RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));  // the staging is reused by the next call
@@ -147,7 +149,7 @@ void CudaBackend::write_slot(int i, const float* host) {
 // ---- forward ------------------------------------------------------------------
 
 void CudaBackend::forward(const Batch& batch, float* logits) {
-  std::lock_guard<std::mutex> lock(forward_mu_);
+  std::lock_guard<std::mutex> lock(stream_mu_);
   validate_batch(batch, info_, layout_, logits == nullptr);
   const size_t n = batch.seqs.size();
   std::vector<size_t> done(n, 0), out_base(n, 0);

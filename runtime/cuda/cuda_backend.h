@@ -15,7 +15,8 @@
 // States live in device memory: SeqInput::state must be a device pointer,
 // normally slot(i) of the pool. They use the CPU backend's flat layout
 // (runtime/backend/state_layout.h), so read_slot/write_slot move a state
-// between backends unchanged. forward() is used by one thread at a time.
+// between backends unchanged. forward() and the slot operations are serialised
+// (one lock), so no thread issues work into another thread's capture.
 //
 // Each round ends with one synchronisation of the stream. Its logits rows come
 // back in one copy into pinned memory (then into the caller's buffer on the
@@ -128,9 +129,10 @@ class CudaBackend final : public Backend {
   cuda::DeviceBuffer initial_state_;     // the initial state, source of init_state/reset_slot
   int n_slots_ = 0;
   cuda::DeviceBuffer slots_;
-  mutable std::mutex slot_io_mu_;        // guards slot_staging_
   cuda::PinnedBuffer slot_staging_;      // one state, for read_slot/write_slot
-  std::mutex forward_mu_;
+  // Serialises all work issued on stream_ (forward and the slot operations): a capture in
+  // progress must not record another thread's work, and the staging buffers are shared.
+  mutable std::mutex stream_mu_;
 
   cuda::Workspace ws_;
   cuda::BatchDescriptor desc_;
