@@ -19,7 +19,11 @@
 //   * m == 0, n == 0 or batchCount == 0 is a successful no-op.
 // Emulator strictness on top: every operand range that is read or written must lie inside one
 // live cudaMalloc allocation (cuda_emu::device_range_ok); otherwise INVALID_VALUE plus a
-// cuda_emu::report naming the operand. Streams are ignored: the call runs synchronously.
+// cuda_emu::report naming the operand. A call runs synchronously, unless the handle's stream
+// captures (cuda_emu/src/graph.cpp): then it is checked and recorded, and runs (checked again) each
+// time the graph is launched; in CUBLAS_POINTER_MODE_HOST alpha and beta are read at the call, as
+// cuBLAS does, and kept with the recorded call. Each GEMM run counts one cublas_call
+// (cuda_emu/counters.h).
 //
 // Speed: blocks of op(A) and op(B) are converted to fp32 scratch in their stored layout
 // (contiguous reads and writes); each block product goes to OpenBLAS sgemm (fp32 accumulation)
@@ -37,6 +41,7 @@
 #include <vector>
 
 #include "cuda_emu/memory.h"
+#include "emu_internal.h"
 
 #ifdef CUDA_EMU_HAVE_CBLAS
 #include <cblas.h>
@@ -268,13 +273,13 @@ bool operand_in_bounds(const GemmArgs& g, const char* name, const void* base, El
   return true;
 }
 
-bool read_scalar(const cublasContext* h, const GemmArgs& g, const char* name, const void* p, float* out,
+bool read_scalar(cublasPointerMode_t mode, const GemmArgs& g, const char* name, const void* p, float* out,
                  std::string* msg) {
   if (p == nullptr) {
     *msg = std::string(g.fn) + ": " + name + " is a null pointer";
     return false;
   }
-  if (h->pointer_mode == CUBLAS_POINTER_MODE_DEVICE) {
+  if (mode == CUBLAS_POINTER_MODE_DEVICE) {
     std::string why;
     if (!cuda_emu::device_range_ok(p, sizeof(float), &why)) {
       *msg = std::string(g.fn) + ": " + name + " (CUBLAS_POINTER_MODE_DEVICE) is not device memory: " + why;
@@ -415,27 +420,55 @@ void gemm_compute(GemmPlan& p) {
   }
 }
 
-cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
-  if (h == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+// Checks one GEMM and, when `run`, computes and counts it.
+cublasStatus_t gemm_checked(cublasPointerMode_t mode, const GemmArgs& g, bool run) {
   const GemmShape s = gemm_shape(g);
   Elem ea, eb, ec;
   const cublasStatus_t checked = check_gemm_args(g, s, &ea, &eb, &ec);
   if (checked != CUBLAS_STATUS_SUCCESS) return checked;
-  if (g.m == 0 || g.n == 0 || g.batch == 0) return CUBLAS_STATUS_SUCCESS;
+  if (g.m == 0 || g.n == 0 || g.batch == 0) {
+    if (run) cuda_emu::count(cuda_emu::Count::cublas_calls);
+    return CUBLAS_STATUS_SUCCESS;
+  }
 
   std::string msg;
   float alpha = 0.0f, beta = 0.0f;
-  if (!read_scalar(h, g, "alpha", g.alpha, &alpha, &msg) || !read_scalar(h, g, "beta", g.beta, &beta, &msg))
+  if (!read_scalar(mode, g, "alpha", g.alpha, &alpha, &msg) || !read_scalar(mode, g, "beta", g.beta, &beta, &msg))
     return invalid(msg);
   const bool read_ab = alpha != 0.0f && g.k > 0;
   if (read_ab && (!operand_in_bounds(g, "A", g.A, ea, s.a_rows, s.a_cols, g.lda, g.stride_a, &msg) ||
                   !operand_in_bounds(g, "B", g.B, eb, s.b_rows, s.b_cols, g.ldb, g.stride_b, &msg)))
     return invalid(msg);
   if (!operand_in_bounds(g, "C", g.C, ec, g.m, g.n, g.ldc, g.stride_c, &msg)) return invalid(msg);
+  if (!run) return CUBLAS_STATUS_SUCCESS;
 
+  cuda_emu::count(cuda_emu::Count::cublas_calls);
   GemmPlan plan{g, s, ea, eb, ec, alpha, beta, read_ab, half_table(), 0, 0, {}, {}, {}, {}};
   gemm_compute(plan);
   return CUBLAS_STATUS_SUCCESS;
+}
+
+// Checks the call, then issues it on the handle's stream (run now, or recorded by a capture).
+cublasStatus_t gemm(cublasContext* h, const GemmArgs& g) {
+  if (h == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  const cublasPointerMode_t mode = h->pointer_mode;
+  const cublasStatus_t checked = gemm_checked(mode, g, false);
+  if (checked != CUBLAS_STATUS_SUCCESS) return checked;
+  // Host-mode scalars are values of the call: keep copies (the caller's may be gone at replay).
+  const bool host_scalars = mode == CUBLAS_POINTER_MODE_HOST;
+  float alpha = 0.0f, beta = 0.0f;
+  if (host_scalars && g.alpha) std::memcpy(&alpha, g.alpha, sizeof alpha);
+  if (host_scalars && g.beta) std::memcpy(&beta, g.beta, sizeof beta);
+  auto op = [g, mode, host_scalars, alpha, beta](bool run) mutable -> cudaError_t {
+    GemmArgs call = g;
+    if (host_scalars) {
+      call.alpha = g.alpha ? &alpha : nullptr;
+      call.beta = g.beta ? &beta : nullptr;
+    }
+    return gemm_checked(mode, call, run) == CUBLAS_STATUS_SUCCESS ? cudaSuccess : cudaErrorLaunchFailure;
+  };
+  const cudaError_t issued = cuda_emu::issue(h->stream, g.fn, op);
+  return issued == cudaSuccess ? CUBLAS_STATUS_SUCCESS : CUBLAS_STATUS_EXECUTION_FAILED;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -84,6 +85,39 @@ class Engine {
   virtual uint64_t warp_op(BlockState& b, ThreadCtx& c, WarpOp op, unsigned mask, uint64_t value,
                            int src, const char* file, int line) = 0;
 };
+
+// ---- counters (counters.cpp; the public view is cuda_emu/counters.h) ----------
+enum class Count : int {
+  kernel_launches, graph_launches, cublas_calls, host_syncs,
+  bytes_h2d, bytes_d2h, bytes_d2d, pageable_copies, n_counts
+};
+void count(Count which, uint64_t n = 1);
+
+// ---- pinned host memory (runtime.cpp) -----------------------------------------
+// True when [p, p + bytes) lies inside one cudaMallocHost/cudaHostAlloc allocation.
+bool is_pinned(const void* p, size_t bytes);
+
+// ---- streams, capture and graphs (graph.cpp) -----------------------------------
+// An operation issued on a stream: op(false) only checks its arguments (when it
+// is recorded by a capture); op(true) checks them again and runs it.
+using StreamOp = std::function<cudaError_t(bool run)>;
+
+// Issues `op` on `stream`: recorded into the stream's capture when it captures,
+// refused (error set, reported, captures invalidated as a GPU does) when the
+// stream may not be used now, else run at once. `pageable_host` marks a copy
+// whose host side is pageable memory, which a capture refuses.
+cudaError_t issue(cudaStream_t stream, const char* api, const StreamOp& op, bool pageable_host = false);
+
+// What a host-blocking or device-wide call does to captures in progress.
+enum class Blocking {
+  legacy_sync,  // synchronous cudaMemcpy/cudaMemset: syncs with the legacy default stream
+  stream_sync,  // cudaStreamSynchronize(stream)
+  device_sync,  // cudaDeviceSynchronize: an unsafe call (see graph.cpp)
+  allocation,   // cudaMalloc/cudaFree: unsafe calls
+};
+// cudaSuccess when the call may proceed; otherwise the error (set and reported)
+// after invalidating the captures it would break.
+cudaError_t check_blocking_call(const char* api, Blocking kind, cudaStream_t stream = nullptr);
 
 Engine& fiber_engine();   // per OS thread
 Engine& thread_engine();  // per OS thread

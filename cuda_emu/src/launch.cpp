@@ -114,6 +114,18 @@ bool check_pointer_arg(const LaunchConfig& cfg, int index, const void* p) {
   return false;
 }
 
+void submit_launch(const LaunchConfig& cfg, std::function<cudaError_t(bool run)> op) {
+  issue(cfg.stream, cfg.name, op);  // a refusal sets the error cudaGetLastError returns
+}
+
+cudaError_t checked_launch(const LaunchConfig& cfg, bool run, bool args_ok, void (*thunk)(void*), void* arg) {
+  if (!args_ok) return cudaPeekAtLastError();  // the check set it
+  if (!run) return cudaSuccess;
+  count(Count::kernel_launches);
+  run_grid(cfg, thunk, arg);
+  return cudaSuccess;
+}
+
 void run_grid(const LaunchConfig& cfg, void (*thunk)(void*), void* arg) {
   Engine& engine = use_thread_engine() ? thread_engine() : fiber_engine();
   BlockState b;

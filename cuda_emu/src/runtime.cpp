@@ -1,7 +1,10 @@
 // cuda_emu/src/runtime.cpp: the CUDA runtime API, emulated on the CPU.
 //
-// Everything runs synchronously on the calling thread: streams and events are
-// tokens, copies happen when called, kernels run to completion at launch.
+// Everything runs synchronously on the calling thread: copies happen when
+// called, kernels run to completion at launch, events are tokens. Streams,
+// stream capture and graphs are in graph.cpp: work issued on a capturing
+// stream is recorded instead of run. Executed work is counted
+// (cuda_emu/counters.h).
 // Bugs are made loud: fresh device memory is filled with 0xFF bytes (NaN in
 // fp32, fp16 and bf16), every copy range is checked against live allocations,
 // freed pointers are remembered, and failures leave a message (cuda_emu::report).
@@ -29,6 +32,7 @@ struct Registry {
   std::mutex mu;
   std::map<const char*, size_t> live;   // base -> size
   std::map<const char*, size_t> freed;  // recently freed ranges (bounded)
+  std::map<const char*, size_t> pinned; // cudaMallocHost/cudaHostAlloc: base -> size
   size_t in_use = 0;
   std::string last_report;
 };
@@ -126,6 +130,15 @@ std::string last_report() {
   return r.last_report;
 }
 
+bool is_pinned(const void* vp, size_t bytes) {
+  if (!vp) return false;
+  const char* p = static_cast<const char*>(vp);
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto* a = find_in(r.pinned, p);
+  return a && (size_t)(p - a->first) + bytes <= a->second;
+}
+
 size_t bytes_in_use() {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
@@ -161,26 +174,53 @@ cudaError_t check_side(const void* p, size_t n, bool device, const char* api, co
   return cudaSuccess;
 }
 
-cudaError_t do_memcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind, const char* api) {
-  if (n == 0) return cudaSuccess;
-  bool dst_dev, src_dev;
+// Which sides of a copy are device memory, from its kind.
+cudaError_t copy_sides(const void* dst, const void* src, cudaMemcpyKind kind, const char* api, bool* dst_dev,
+                       bool* src_dev) {
+  bool& dd = *dst_dev;
+  bool& sd = *src_dev;
   switch (kind) {
-    case cudaMemcpyHostToHost: dst_dev = false; src_dev = false; break;
-    case cudaMemcpyHostToDevice: dst_dev = true; src_dev = false; break;
-    case cudaMemcpyDeviceToHost: dst_dev = false; src_dev = true; break;
-    case cudaMemcpyDeviceToDevice: dst_dev = true; src_dev = true; break;
+    case cudaMemcpyHostToHost: dd = false; sd = false; break;
+    case cudaMemcpyHostToDevice: dd = true; sd = false; break;
+    case cudaMemcpyDeviceToHost: dd = false; sd = true; break;
+    case cudaMemcpyDeviceToDevice: dd = true; sd = true; break;
     case cudaMemcpyDefault:
-      dst_dev = cuda_emu::classify_pointer(dst).kind != cuda_emu::PtrKind::host;
-      src_dev = cuda_emu::classify_pointer(src).kind != cuda_emu::PtrKind::host;
+      dd = cuda_emu::classify_pointer(dst).kind != cuda_emu::PtrKind::host;
+      sd = cuda_emu::classify_pointer(src).kind != cuda_emu::PtrKind::host;
       break;
     default:
       return fail(cudaErrorInvalidMemcpyDirection, std::string(api) + ": invalid copy kind");
   }
-  cudaError_t e = check_side(dst, n, dst_dev, api, "destination");
+  return cudaSuccess;
+}
+
+void count_copy(bool dst_dev, bool src_dev, size_t n) {
+  using cuda_emu::Count;
+  if (dst_dev && src_dev) cuda_emu::count(Count::bytes_d2d, n);
+  else if (dst_dev) cuda_emu::count(Count::bytes_h2d, n);
+  else if (src_dev) cuda_emu::count(Count::bytes_d2h, n);
+}
+
+// Checks a copy and, when `run`, performs and counts it.
+cudaError_t do_memcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind, const char* api,
+                      bool run = true) {
+  if (n == 0) return cudaSuccess;
+  bool dst_dev, src_dev;
+  cudaError_t e = copy_sides(dst, src, kind, api, &dst_dev, &src_dev);
+  if (e != cudaSuccess) return e;
+  e = check_side(dst, n, dst_dev, api, "destination");
   if (e != cudaSuccess) return e;
   e = check_side(src, n, src_dev, api, "source");
-  if (e != cudaSuccess) return e;
+  if (e != cudaSuccess || !run) return e;
   std::memmove(dst, src, n);
+  count_copy(dst_dev, src_dev, n);
+  return cudaSuccess;
+}
+
+cudaError_t do_memset(void* dst, int value, size_t n, const char* api, bool run = true) {
+  std::string why;
+  if (!cuda_emu::device_range_ok(dst, n, &why)) return fail(cudaErrorInvalidValue, std::string(api) + ": " + why);
+  if (run) std::memset(dst, value, n);
   return cudaSuccess;
 }
 
@@ -196,6 +236,7 @@ extern "C" {
 cudaError_t cudaMalloc(void** ptr, size_t size) {
   if (!ptr) return fail(cudaErrorInvalidValue, "cudaMalloc: null output pointer");
   *ptr = nullptr;
+  if (cudaError_t e = cuda_emu::check_blocking_call("cudaMalloc", cuda_emu::Blocking::allocation)) return e;
   if (size == 0) return cudaSuccess;
   auto& r = cuda_emu::registry();
   {
@@ -231,6 +272,7 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
 
 cudaError_t cudaFree(void* ptr) {
   if (!ptr) return cudaSuccess;
+  if (cudaError_t e = cuda_emu::check_blocking_call("cudaFree", cuda_emu::Blocking::allocation)) return e;
   auto& r = cuda_emu::registry();
   std::unique_lock<std::mutex> lock(r.mu);
   auto it = r.live.find(static_cast<const char*>(ptr));
@@ -251,31 +293,63 @@ cudaError_t cudaFree(void* ptr) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMallocHost(void** ptr, size_t size) {
-  if (!ptr) return fail(cudaErrorInvalidValue, "cudaMallocHost: null output pointer");
-  *ptr = std::malloc(size ? size : 1);
-  return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
+// Pinned host memory: plain malloc, registered so that async copies can tell
+// it from pageable memory (cuda_emu::is_pinned).
+cudaError_t cudaHostAlloc(void** ptr, size_t size, unsigned int) {
+  if (!ptr) return fail(cudaErrorInvalidValue, "cudaHostAlloc: null output pointer");
+  const size_t n = size ? size : 1;
+  *ptr = std::malloc(n);
+  if (!*ptr) return fail(cudaErrorMemoryAllocation, "cudaHostAlloc: out of host memory");
+  auto& r = cuda_emu::registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.pinned[static_cast<const char*>(*ptr)] = n;
+  return cudaSuccess;
 }
+cudaError_t cudaMallocHost(void** ptr, size_t size) { return cudaHostAlloc(ptr, size, cudaHostAllocDefault); }
 cudaError_t cudaFreeHost(void* ptr) {
+  if (!ptr) return cudaSuccess;
+  auto& r = cuda_emu::registry();
+  bool known = false;
+  {
+    std::lock_guard<std::mutex> lock(r.mu);
+    known = r.pinned.erase(static_cast<const char*>(ptr)) != 0;
+  }
+  if (!known) return fail(cudaErrorInvalidValue, "cudaFreeHost: pointer was not returned by cudaMallocHost");
   std::free(ptr);
   return cudaSuccess;
 }
 
+// Synchronous copies and sets block the host (one host synchronisation each).
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind) {
-  return do_memcpy(dst, src, n, kind, "cudaMemcpy");
-}
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind,
-                            cudaStream_t) {
-  return do_memcpy(dst, src, n, kind, "cudaMemcpyAsync");
+  if (cudaError_t e = cuda_emu::check_blocking_call("cudaMemcpy", cuda_emu::Blocking::legacy_sync)) return e;
+  cudaError_t e = do_memcpy(dst, src, n, kind, "cudaMemcpy");
+  if (e == cudaSuccess) cuda_emu::count(cuda_emu::Count::host_syncs);
+  return e;
 }
 cudaError_t cudaMemset(void* dst, int value, size_t n) {
-  std::string why;
-  if (!cuda_emu::device_range_ok(dst, n, &why)) return fail(cudaErrorInvalidValue, "cudaMemset: " + why);
-  std::memset(dst, value, n);
-  return cudaSuccess;
+  if (cudaError_t e = cuda_emu::check_blocking_call("cudaMemset", cuda_emu::Blocking::legacy_sync)) return e;
+  cudaError_t e = do_memset(dst, value, n, "cudaMemset");
+  if (e == cudaSuccess) cuda_emu::count(cuda_emu::Count::host_syncs);
+  return e;
 }
-cudaError_t cudaMemsetAsync(void* dst, int value, size_t n, cudaStream_t) {
-  return cudaMemset(dst, value, n);
+
+// Asynchronous copies go through the stream (graph.cpp: run, or recorded by a
+// capture). A host side outside pinned memory counts as a pageable copy.
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  bool dst_dev = false, src_dev = false;
+  if (cudaError_t e = copy_sides(dst, src, kind, "cudaMemcpyAsync", &dst_dev, &src_dev)) return e;
+  const bool pageable = (!dst_dev && !cuda_emu::is_pinned(dst, n)) || (!src_dev && !cuda_emu::is_pinned(src, n));
+  auto op = [dst, src, n, kind, pageable](bool run) {
+    cudaError_t e = do_memcpy(dst, src, n, kind, "cudaMemcpyAsync", run);
+    if (e == cudaSuccess && run && pageable) cuda_emu::count(cuda_emu::Count::pageable_copies);
+    return e;
+  };
+  return cuda_emu::issue(stream, "cudaMemcpyAsync", op, pageable);
+}
+cudaError_t cudaMemsetAsync(void* dst, int value, size_t n, cudaStream_t stream) {
+  auto op = [dst, value, n](bool run) { return do_memset(dst, value, n, "cudaMemsetAsync", run); };
+  return cuda_emu::issue(stream, "cudaMemsetAsync", op);
 }
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   size_t total = cuda_emu::emulated_total_memory();
@@ -285,20 +359,8 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   return cudaSuccess;
 }
 
-// ---- streams and events: synchronous tokens --------------------------------
-cudaError_t cudaStreamCreate(cudaStream_t* s) {
-  if (!s) return fail(cudaErrorInvalidValue, "cudaStreamCreate: null output");
-  *s = reinterpret_cast<cudaStream_t>(new char(0));
-  return cudaSuccess;
-}
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int) { return cudaStreamCreate(s); }
-cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  delete reinterpret_cast<char*>(s);
-  return cudaSuccess;
-}
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+// ---- events: synchronous tokens (streams are in graph.cpp) ---------------------
 cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned int) { return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 
 cudaError_t cudaEventCreate(cudaEvent_t* e) {
   if (!e) return fail(cudaErrorInvalidValue, "cudaEventCreate: null output");
@@ -317,7 +379,10 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t) {
   ev->recorded = true;
   return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventSynchronize(cudaEvent_t) {
+  cuda_emu::count(cuda_emu::Count::host_syncs);
+  return cudaSuccess;
+}
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
   auto* ea = reinterpret_cast<EmuEvent*>(a);
   auto* eb = reinterpret_cast<EmuEvent*>(b);
@@ -348,6 +413,11 @@ const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+    case cudaErrorStreamCaptureWrongThread: return "cudaErrorStreamCaptureWrongThread";
     default: return "cudaError(other)";
   }
 }
@@ -363,6 +433,13 @@ const char* cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorIllegalState: return "the operation is not permitted in the current state";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorStreamCaptureImplicit:
+      return "operation would make the legacy stream depend on a capturing blocking stream";
+    case cudaErrorStreamCaptureWrongThread:
+      return "attempt to terminate a thread-local capture sequence from another thread";
     default: return "unknown error";
   }
 }

@@ -44,11 +44,13 @@ size_t descriptor_bytes(size_t rows) {
 
 BatchDescriptor::BatchDescriptor(int max_rows)
     : rows_((size_t)max_rows), bytes_(descriptor_bytes(rows_)), device_(bytes_, "batch descriptor"),
-      host_(bytes_) {}
+      host_{PinnedBuffer(bytes_), PinnedBuffer(bytes_)} {}
 
 DeviceRound BatchDescriptor::upload(const Round& round, cudaStream_t stream) {
   const int S = (int)round.pieces.size();
-  const DescriptorArrays h = arrays_at(host_.get(), rows_, bytes_);
+  const PinnedBuffer& staging = host_[next_];
+  next_ ^= 1;
+  const DescriptorArrays h = arrays_at(staging.get(), rows_, bytes_);
   int row = 0;
   for (int s = 0; s < S; ++s) {
     const Round::Piece& p = round.pieces[(size_t)s];
@@ -62,7 +64,7 @@ DeviceRound BatchDescriptor::upload(const Round& round, cudaStream_t stream) {
     h.states[s] = p.state;
   }
   h.seq_start[S] = row;
-  RWKV_CUDA_TRY(cudaMemcpyAsync(device_.get(), host_.get(), bytes_, cudaMemcpyHostToDevice, stream));
+  RWKV_CUDA_TRY(cudaMemcpyAsync(device_.get(), staging.get(), bytes_, cudaMemcpyHostToDevice, stream));
 
   const DescriptorArrays d = arrays_at(device_.get(), rows_, bytes_);
   DeviceRound out;

@@ -5,7 +5,10 @@
 // (CudaBackend::forward splits a batch into rounds). Its descriptor (token ids,
 // the ragged-batch arrays of kernels/common/ragged_batch.cuh, the last row of
 // each sequence and the state pointers) goes to the device in one copy from
-// pinned staging memory.
+// pinned staging memory, always to the same device address: a captured graph
+// (CudaBackend, CudaOptions::graphs) reads each step's descriptor there. The
+// staging is double-buffered, so the host may fill the next step's descriptor
+// while the copy of the previous one is still pending on the stream.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -32,7 +35,8 @@ struct Round {
   int rows = 0;
 };
 
-// A round's descriptor in device memory, valid until the next upload.
+// A round's descriptor in device memory, valid until the next upload. Its
+// pointers are the same for every upload; n_seq and n_rows are the round's.
 struct DeviceRound {
   rwkv_kernels::ragged_batch batch;
   const int32_t* tokens = nullptr;   // [rows] token ids
@@ -65,7 +69,7 @@ class BatchDescriptor {
  public:
   BatchDescriptor() = default;
   explicit BatchDescriptor(int max_rows);
-  // Fills the staging memory and enqueues its copy to the device on `stream`.
+  // Fills the next staging buffer and enqueues its copy to the device on `stream`.
   DeviceRound upload(const Round& round, cudaStream_t stream);
 
  private:
@@ -74,7 +78,8 @@ class BatchDescriptor {
   size_t rows_ = 0;
   size_t bytes_ = 0;
   DeviceBuffer device_;
-  PinnedBuffer host_;
+  PinnedBuffer host_[2];  // staging, used in turn
+  int next_ = 0;          // the staging buffer the next upload fills
 };
 
 }  // namespace cuda

@@ -1,13 +1,16 @@
 // runtime/cuda/cuda_backend.cpp: see cuda_backend.h.
 //
-// Per round: one descriptor upload (batch_descriptor.h), the embedding gather,
-// the layers (layer.h: LN1, the version's time mix in layer_v4_v5.cpp,
+// Per round: one descriptor upload (batch_descriptor.h), then either the
+// round's captured graph (decode rounds) or its launches: the embedding
+// gather, the layers (layer.h: LN1, the version's time mix in layer_v4_v5.cpp,
 // layer_v6.cpp or layer_v7.cpp, LN2, channel_mix.cpp, the shift-state store)
-// and, when logits are wanted, the last-row gathers, ln_out, the head GEMM and
-// the copies back; then the one synchronisation of the round.
+// and, when logits are wanted, the last-row gathers, ln_out and the head GEMM;
+// then one copy of the logits rows and the error flag into pinned memory and
+// the one synchronisation of the round.
 #include "runtime/cuda/cuda_backend.h"
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "runtime/cuda/cuda_check.h"
@@ -17,10 +20,30 @@ namespace rwkv {
 
 namespace {
 
+// cuBLAS's workspace, set on the handle so that it never allocates (which a
+// stream capture forbids); 32 MiB covers every GEMM of a round on sm_90.
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
+
 DType checkpoint_dtype(const Model& model) {
   const Tensor* t = model.find("blocks.0.att.key.weight");
   if (!t) t = model.find("head.weight");
   return t ? t->dtype : DType::f32;
+}
+
+// A decode round: one token per sequence (so one logits row per sequence in any mode).
+bool is_decode_round(const cuda::Round& round) {
+  for (const cuda::Round::Piece& p : round.pieces)
+    if (p.n != 1) return false;
+  return true;
+}
+
+// Rows of ws.logits the round's caller needs copied back (0 when none).
+size_t returned_rows(const cuda::Round& round, LogitsMode mode) {
+  if (mode == LogitsMode::all) return (size_t)round.rows;
+  if (mode == LogitsMode::last)
+    for (const cuda::Round::Piece& p : round.pieces)
+      if (p.last_piece) return round.pieces.size();
+  return 0;
 }
 
 }  // namespace
@@ -40,24 +63,52 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
     throw Error("cuda backend: device cuda:" + std::to_string(opt_.device) + " does not exist (" +
                 std::to_string(n_dev) + " device(s))");
   RWKV_CUDA_TRY(cudaSetDevice(opt_.device));
-  initial_state_ = initial_state(model, layout_);
   w_ = cuda::upload_weights(model, opt_.dtype ? *opt_.dtype : checkpoint_dtype(model));
-  RWKV_CUDA_TRY(cudaStreamCreate(&stream_));
+  // Non-blocking: the legacy default stream (other threads' synchronous copies) neither waits for
+  // this stream nor breaks its captures.
+  RWKV_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   RWKV_CUBLAS_TRY(cublasCreate(&cublas_));
-  RWKV_CUBLAS_TRY(cublasSetStream(cublas_, stream_));
+  RWKV_CUBLAS_TRY(cublasSetStream(cublas_, stream_));  // resets the workspace: set it after
+  cublas_workspace_ = cuda::DeviceBuffer(kCublasWorkspaceBytes, "cuBLAS workspace");
+  RWKV_CUBLAS_TRY(cublasSetWorkspace(cublas_, cublas_workspace_.get(), cublas_workspace_.bytes()));
   RWKV_CUBLAS_TRY(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));  // no TF32
   ws_ = cuda::Workspace(info_, w_, opt_.max_rows);
   desc_ = cuda::BatchDescriptor(opt_.max_rows);
-  error_flag_host_ = cuda::PinnedBuffer(sizeof(int));
-  *error_flag_host_.as<int>() = 0;
+  returned_ = cuda::PinnedBuffer(((size_t)opt_.max_rows * info_.n_vocab + 1) * sizeof(float));
+
+  // The initial state goes to the device once, through the pinned slot staging.
+  const size_t state_bytes = layout_.size() * sizeof(float);
+  slot_staging_ = cuda::PinnedBuffer(state_bytes);
+  initial_state_ = cuda::DeviceBuffer(state_bytes, "initial state");
+  const std::vector<float> init = initial_state(model, layout_);
+  std::memcpy(slot_staging_.get(), init.data(), state_bytes);
+  RWKV_CUDA_TRY(cudaMemcpyAsync(initial_state_.get(), slot_staging_.get(), state_bytes, cudaMemcpyHostToDevice,
+                                stream_));
   n_slots_ = opt_.n_slots;
-  slots_ = cuda::DeviceBuffer((size_t)n_slots_ * layout_.size() * sizeof(float), "state slots");
+  slots_ = cuda::DeviceBuffer((size_t)n_slots_ * state_bytes, "state slots");
   for (int i = 0; i < n_slots_; ++i) reset_slot(i);
+  // The uploads and sets issued on the legacy stream (weights, workspace) and the slots' resets
+  // are complete before the first round.
+  RWKV_CUDA_TRY(cudaDeviceSynchronize());
 }
 
 CudaBackend::~CudaBackend() {
+  for (auto& entry : graphs_)
+    if (entry.second.exec) cudaGraphExecDestroy(entry.second.exec);
   if (cublas_) cublasDestroy(cublas_);
   if (stream_) cudaStreamDestroy(stream_);
+}
+
+size_t CudaBackend::graphs_captured() const {
+  size_t n = 0;
+  for (const auto& entry : graphs_) n += entry.second.exec != nullptr;
+  return n;
+}
+
+size_t CudaBackend::graphs_failed() const {
+  size_t n = 0;
+  for (const auto& entry : graphs_) n += entry.second.failed;
+  return n;
 }
 
 // ---- state slots --------------------------------------------------------------
@@ -70,25 +121,35 @@ float* CudaBackend::slot(int i) const {
 }
 
 void CudaBackend::init_state(float* state) const {
-  RWKV_CUDA_TRY(cudaMemcpy(state, initial_state_.data(), initial_state_.size() * sizeof(float),
-                           cudaMemcpyHostToDevice));
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  RWKV_CUDA_TRY(cudaMemcpyAsync(state, initial_state_.get(), initial_state_.bytes(), cudaMemcpyDeviceToDevice,
+                                stream_));
 }
 void CudaBackend::reset_slot(int i) { init_state(slot(i)); }
 void CudaBackend::copy_slot(int src, int dst) {
-  RWKV_CUDA_TRY(cudaMemcpy(slot(dst), slot(src), layout_.size() * sizeof(float),
-                           cudaMemcpyDeviceToDevice));
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  RWKV_CUDA_TRY(cudaMemcpyAsync(slot(dst), slot(src), layout_.size() * sizeof(float), cudaMemcpyDeviceToDevice,
+                                stream_));
 }
 void CudaBackend::read_slot(int i, float* host) const {
-  RWKV_CUDA_TRY(cudaMemcpy(host, slot(i), layout_.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  const size_t bytes = layout_.size() * sizeof(float);
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  RWKV_CUDA_TRY(cudaMemcpyAsync(slot_staging_.get(), slot(i), bytes, cudaMemcpyDeviceToHost, stream_));
+  RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));
+  std::memcpy(host, slot_staging_.get(), bytes);
 }
 void CudaBackend::write_slot(int i, const float* host) {
-  RWKV_CUDA_TRY(cudaMemcpy(slot(i), host, layout_.size() * sizeof(float), cudaMemcpyHostToDevice));
+  const size_t bytes = layout_.size() * sizeof(float);
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  std::memcpy(slot_staging_.get(), host, bytes);
+  RWKV_CUDA_TRY(cudaMemcpyAsync(slot(i), slot_staging_.get(), bytes, cudaMemcpyHostToDevice, stream_));
+  RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));  // the staging is reused by the next call
 }
 
 // ---- forward ------------------------------------------------------------------
 
 void CudaBackend::forward(const Batch& batch, float* logits) {
-  std::lock_guard<std::mutex> lock(forward_mu_);
+  std::lock_guard<std::mutex> lock(stream_mu_);
   validate_batch(batch, info_, layout_, logits == nullptr);
   const size_t n = batch.seqs.size();
   std::vector<size_t> done(n, 0), out_base(n, 0);
@@ -121,42 +182,115 @@ void CudaBackend::forward(const Batch& batch, float* logits) {
 }
 
 void CudaBackend::run_round(const cuda::Round& round, LogitsMode mode, float* logits) {
+  enqueue_round(round, mode);
+  const size_t rows = returned_rows(round, mode);
+  copy_back(rows);
+  finish_round(round, mode, rows, logits);
+}
+
+void CudaBackend::enqueue_round(const cuda::Round& round, LogitsMode mode) {
   const cuda::DeviceRound dev = desc_.upload(round, stream_);
   const cuda::RoundRun run{cublas_, stream_, info_, w_, layout_, ws_, dev, round.rows, opt_.gemv_max_rows};
-  cuda::gather_rows(run, dev.tokens, w_.emb.data, w_.dtype, info_.n_vocab, ws_.x, round.rows);
+  if (opt_.graphs && is_decode_round(round) && launch_graph(run, mode)) return;
+  enqueue_layers(run, mode);
+}
+
+// The round's launches, from the embedding gather to the logits in ws_.logits.
+void CudaBackend::enqueue_layers(const cuda::RoundRun& run, LogitsMode mode) {
+  cuda::gather_rows(run, run.dev.tokens, w_.emb.data, w_.dtype, info_.n_vocab, ws_.x, run.M);
   for (int l = 0; l < info_.n_layer; ++l) cuda::run_layer(run, l);
-  if (mode != LogitsMode::none) {
-    cuda::compute_logits(run, mode);
-    copy_logits_back(round, mode, logits);
-  }
-  finish_round();
+  if (mode != LogitsMode::none) cuda::compute_logits(run, mode);
 }
 
-// Enqueues the copies of the round's logits rows into the caller's buffer.
-void CudaBackend::copy_logits_back(const cuda::Round& round, LogitsMode mode, float* logits) {
-  const size_t V = (size_t)info_.n_vocab;
-  size_t row = 0;  // of ws_.logits
-  for (const cuda::Round::Piece& p : round.pieces) {
-    // ::last has one row per piece, copied when the piece ends its sequence; ::all has p.n rows.
-    const size_t n = mode == LogitsMode::last ? 1 : (size_t)p.n;
-    if (mode == LogitsMode::all || p.last_piece)
-      RWKV_CUDA_TRY(cudaMemcpyAsync(logits + p.out_row * V, ws_.logits + row * V, n * V * sizeof(float),
-                                    cudaMemcpyDeviceToHost, stream_));
-    row += n;
+// Launches the graph of the round's shape, capturing it first if it is new.
+// False when the shape runs uncaptured (its capture failed, now or before).
+bool CudaBackend::launch_graph(const cuda::RoundRun& run, LogitsMode mode) {
+  DecodeGraph& g = graphs_[{run.M, mode}];
+  if (g.failed) return false;
+  if (!g.exec) {
+    g.exec = capture_graph(run, mode);
+    if (!g.exec) {
+      g.failed = true;
+      return false;
+    }
   }
+  RWKV_CUDA_TRY(cudaGraphLaunch(g.exec, stream_));
+  return true;
 }
 
-// The round's one synchronisation; then the embedding gathers' error flag,
-// copied back with the round's other results, is checked.
-void CudaBackend::finish_round() {
-  int* flag = error_flag_host_.as<int>();
-  RWKV_CUDA_TRY(cudaMemcpyAsync(flag, ws_.error_flag, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+// Records the round's launches into a graph (nothing runs); nullptr when the
+// capture fails, e.g. a launch that cannot be captured (the error is cleared:
+// the round then runs uncaptured, and raises any real error there).
+cudaGraphExec_t CudaBackend::capture_graph(const cuda::RoundRun& run, LogitsMode mode) {
+  if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  bool recorded = true;
+  cudaGraph_t graph = nullptr;
+  try {
+    enqueue_layers(run, mode);
+  } catch (const Error&) {
+    recorded = false;
+  } catch (...) {
+    cudaStreamEndCapture(stream_, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    throw;
+  }
+  const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+  cudaGraphExec_t exec = nullptr;
+  if (recorded && ended == cudaSuccess && graph && cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess)
+    exec = nullptr;
+  if (graph) cudaGraphDestroy(graph);
+  cudaGetLastError();
+  return exec;
+}
+
+// Where the error flag lands in returned_ for a round returning `rows` logits rows.
+static size_t flag_index(size_t rows, size_t max_rows, size_t V) {
+  return rows > 0 && rows < max_rows ? rows * V : max_rows * V;
+}
+
+// Enqueues the copy of the round's logits rows and of the error flag into
+// returned_: one copy when the flag fits in ws_.logits right after the rows
+// (it is first copied there on the device), else a second 4-byte copy.
+void CudaBackend::copy_back(size_t rows) {
+  const size_t V = (size_t)info_.n_vocab, R = (size_t)opt_.max_rows;
+  float* host = returned_.as<float>();
+  float* flag_host = host + flag_index(rows, R, V);
+  if (rows > 0 && rows < R) {
+    RWKV_CUDA_TRY(cudaMemcpyAsync(ws_.logits + rows * V, ws_.error_flag, sizeof(int), cudaMemcpyDeviceToDevice,
+                                  stream_));
+    RWKV_CUDA_TRY(cudaMemcpyAsync(host, ws_.logits, (rows * V + 1) * sizeof(float), cudaMemcpyDeviceToHost,
+                                  stream_));
+    return;
+  }
+  if (rows > 0)
+    RWKV_CUDA_TRY(cudaMemcpyAsync(host, ws_.logits, rows * V * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+  RWKV_CUDA_TRY(cudaMemcpyAsync(flag_host, ws_.error_flag, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+}
+
+// The round's one synchronisation; then the embedding gathers' error flag is
+// checked and the logits rows go from returned_ into the caller's buffer.
+void CudaBackend::finish_round(const cuda::Round& round, LogitsMode mode, size_t rows, float* logits) {
   RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));
-  if (*flag != 0) {
-    *flag = 0;
-    RWKV_CUDA_TRY(cudaMemset(ws_.error_flag, 0, sizeof(int)));
+  const size_t V = (size_t)info_.n_vocab;
+  const float* host = returned_.as<float>();
+  int flag = 0;
+  std::memcpy(&flag, host + flag_index(rows, (size_t)opt_.max_rows, V), sizeof flag);
+  if (flag != 0) {
+    RWKV_CUDA_TRY(cudaMemsetAsync(ws_.error_flag, 0, sizeof(int), stream_));
     throw Error("cuda backend: an embedding gather read an index outside its table (a token id outside "
                 "[0, n_vocab) or a bad row index); the round's logits and states are invalid");
+  }
+  if (rows == 0 || !logits) return;
+  size_t row = 0;  // of the returned rows
+  for (const cuda::Round::Piece& p : round.pieces) {
+    // ::last has one row per piece, wanted when the piece ends its sequence; ::all has p.n rows.
+    const size_t n = mode == LogitsMode::last ? 1 : (size_t)p.n;
+    if (mode == LogitsMode::all || p.last_piece)
+      std::memcpy(logits + p.out_row * V, host + row * V, n * V * sizeof(float));
+    row += n;
   }
 }
 

@@ -15,18 +15,33 @@
 // States live in device memory: SeqInput::state must be a device pointer,
 // normally slot(i) of the pool. They use the CPU backend's flat layout
 // (runtime/backend/state_layout.h), so read_slot/write_slot move a state
-// between backends unchanged. forward() is used by one thread at a time.
+// between backends unchanged. forward() and the slot operations are serialised
+// (one lock), so no thread issues work into another thread's capture.
 //
-// Each round ends with one synchronisation of the stream; the embedding
-// gathers' error flag comes back with the round's results, and a raised flag
+// Each round ends with one synchronisation of the stream. Its logits rows come
+// back in one copy into pinned memory (then into the caller's buffer on the
+// host), with the embedding gathers' error flag in the same copy; a raised flag
 // (an index the gathers could not read: validate_batch lets none through, so it
 // means an internal fault) makes forward() throw rwkv::Error.
+//
+// CUDA graphs (CudaOptions::graphs): a decode round (every sequence one token,
+// any LogitsMode) is captured once per row count M and logits mode
+// and replayed afterwards. Everything that changes between steps (token ids,
+// state pointers, row layout) reaches the kernels through the batch descriptor,
+// uploaded before the launch to a fixed device address, so a replay reads the
+// new step. Prefill rounds run uncaptured; a shape whose capture fails runs
+// uncaptured from then on. Nothing is issued on the legacy default stream and
+// no pageable host memory is touched by the stream: slot reads and writes go
+// through pinned staging (one synchronisation each), resets and copies are
+// device-to-device copies on the stream.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <map>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "runtime/backend/backend.h"
@@ -36,6 +51,10 @@
 #include "runtime/cuda/workspace.h"
 
 namespace rwkv {
+
+namespace cuda {
+struct RoundRun;  // layer.h
+}
 
 struct CudaOptions {
   int device = 0;
@@ -62,11 +81,15 @@ class CudaBackend final : public Backend {
   DType dtype() const { return w_.dtype; }
   size_t weight_bytes() const { return w_.bytes; }
   size_t workspace_bytes() const { return ws_.bytes(); }
-  size_t device_bytes() const override { return w_.bytes + ws_.bytes() + slots_.bytes(); }
-  // The stream all of forward()'s work is issued on (for timing it with events).
+  size_t device_bytes() const override {
+    return w_.bytes + ws_.bytes() + slots_.bytes() + cublas_workspace_.bytes() + initial_state_.bytes();
+  }
+  // The stream all of forward()'s work and the slot operations are issued on (for timing it with
+  // events). It is non-blocking: work on it is not ordered with the legacy default stream.
   cudaStream_t stream() const { return stream_; }
 
   // ---- state slots (device memory) ----
+  // Resets and copies are enqueued on stream(); reads and writes synchronise it once.
   int n_slots() const { return n_slots_; }
   float* slot(int i) const;
   void reset_slot(int i);
@@ -74,26 +97,48 @@ class CudaBackend final : public Backend {
   void read_slot(int i, float* host) const;
   void write_slot(int i, const float* host);
 
+  // Decode shapes (row count, logits mode) with a captured graph, and those whose capture failed.
+  size_t graphs_captured() const;
+  size_t graphs_failed() const;
+
  private:
+  // One captured decode shape: its executable graph, or none after a failed capture.
+  struct DecodeGraph {
+    cudaGraphExec_t exec = nullptr;
+    bool failed = false;
+  };
+
+  // A round in steps: enqueue_round leaves the logits (if any) in ws_.logits on the device;
+  // copy_back enqueues the logits rows and the error flag into pinned memory; finish_round
+  // synchronises once, checks the flag and copies the rows into the caller's buffer.
   void run_round(const cuda::Round& round, LogitsMode mode, float* logits);
-  void copy_logits_back(const cuda::Round& round, LogitsMode mode, float* logits);
-  void finish_round();
+  void enqueue_round(const cuda::Round& round, LogitsMode mode);
+  void enqueue_layers(const cuda::RoundRun& in, LogitsMode mode);
+  bool launch_graph(const cuda::RoundRun& in, LogitsMode mode);
+  cudaGraphExec_t capture_graph(const cuda::RoundRun& in, LogitsMode mode);
+  void copy_back(size_t logits_rows);
+  void finish_round(const cuda::Round& round, LogitsMode mode, size_t logits_rows, float* logits);
 
   ModelInfo info_;
   StateLayout layout_;
-  std::vector<float> initial_state_;
   CudaOptions opt_;
   cuda::CudaWeights w_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  cuda::DeviceBuffer cublas_workspace_;  // set on the handle: cuBLAS never allocates in a capture
+  cuda::DeviceBuffer initial_state_;     // the initial state, source of init_state/reset_slot
   int n_slots_ = 0;
   cuda::DeviceBuffer slots_;
-  std::mutex forward_mu_;
+  cuda::PinnedBuffer slot_staging_;      // one state, for read_slot/write_slot
+  // Serialises all work issued on stream_ (forward and the slot operations): a capture in
+  // progress must not record another thread's work, and the staging buffers are shared.
+  mutable std::mutex stream_mu_;
 
   cuda::Workspace ws_;
   cuda::BatchDescriptor desc_;
-  // Host copy of ws_.error_flag, read once the round's stream is synchronised.
-  cuda::PinnedBuffer error_flag_host_;
+  // Pinned return area: max_rows logits rows, then room for the error flag (see copy_back).
+  cuda::PinnedBuffer returned_;
+  std::map<std::pair<int, LogitsMode>, DecodeGraph> graphs_;  // keyed by (rows, logits mode)
 };
 
 }  // namespace rwkv

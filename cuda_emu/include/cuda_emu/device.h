@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -132,28 +133,37 @@ bool check_arg(const LaunchConfig& cfg, int index, const T& v) {
   }
 }
 
+// Runs a launch now, or records it when cfg.stream captures (graph.cpp):
+// op(false) checks the launch, op(true) checks and runs it. Errors go to
+// cudaGetLastError, as a launch's do.
+void submit_launch(const LaunchConfig& cfg, std::function<cudaError_t(bool run)> op);
+// The checks and the grid of one launch; counts it when it runs.
+cudaError_t checked_launch(const LaunchConfig& cfg, bool run, bool args_ok, void (*thunk)(void*), void* arg);
+
 template <class... KArgs, class... Args>
 void launch(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem,
             cudaStream_t stream, Args&&... args) {
   static_assert(sizeof...(KArgs) == sizeof...(Args), "wrong number of kernel arguments");
   using Params = std::tuple<std::decay_t<KArgs>...>;
-  // Arguments are converted and copied once, as a kernel launch does; every
-  // thread then receives its own copy (kernels may modify their parameters).
+  // Arguments are converted and copied once, as a kernel launch does (a graph
+  // keeps this copy); every thread then receives its own copy (kernels may
+  // modify their parameters).
   Params params{std::decay_t<KArgs>(std::forward<Args>(args))...};
   LaunchConfig cfg{name, (const void*)kernel, grid, block, smem, stream};
-  if (!validate_launch(cfg)) return;
-  int index = 0;
-  bool ok = true;
-  std::apply([&](const auto&... p) { ((ok = check_arg(cfg, index++, p) && ok), ...); }, params);
-  if (!ok) return;
-  struct Call {
-    void (*kernel)(KArgs...);
-    Params* params;
-  } call{kernel, &params};
-  run_grid(cfg, [](void* a) {
-    auto* c = static_cast<Call*>(a);
-    std::apply(c->kernel, *c->params);
-  }, &call);
+  submit_launch(cfg, [cfg, kernel, params](bool run) -> cudaError_t {
+    // Pointer arguments are checked only once the configuration is valid.
+    bool ok = validate_launch(cfg);
+    int index = 0;
+    if (ok) std::apply([&](const auto&... p) { ((ok = check_arg(cfg, index++, p) && ok), ...); }, params);
+    struct Call {
+      void (*kernel)(KArgs...);
+      const Params* params;
+    } call{kernel, &params};
+    return checked_launch(cfg, run, ok, [](void* a) {
+      auto* c = static_cast<Call*>(a);
+      std::apply(c->kernel, *c->params);
+    }, &call);
+  });
 }
 
 // ---- atomics (GCC builtins: exact under the fiber engine, seen by TSan) ----
