@@ -74,6 +74,8 @@ class CudaTarget final : public BenchTarget {
   DType compute_dtype() const override { return be_.dtype(); }
   size_t weight_bytes_held() const override { return be_.weight_bytes(); }
   size_t workspace_bytes() const override { return be_.workspace_bytes(); }
+  // The nodes of the step's graph (the decode rows run with LogitsMode::last); -1 with graphs off.
+  int decode_launches(int batch) override { return be_.graph_nodes(batch, LogitsMode::last); }
 
   void reserve_marks(int n) override {
     if (n > 0) events_.at(n - 1);

@@ -105,6 +105,12 @@ size_t CudaBackend::graphs_captured() const {
   return n;
 }
 
+int CudaBackend::graph_nodes(int rows, LogitsMode mode) const {
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  const auto it = graphs_.find({rows, mode});
+  return it == graphs_.end() || !it->second.exec ? -1 : (int)it->second.nodes;
+}
+
 size_t CudaBackend::graphs_failed() const {
   size_t n = 0;
   for (const auto& entry : graphs_) n += entry.second.failed;
@@ -208,7 +214,7 @@ bool CudaBackend::launch_graph(const cuda::RoundRun& run, LogitsMode mode) {
   DecodeGraph& g = graphs_[{run.M, mode}];
   if (g.failed) return false;
   if (!g.exec) {
-    g.exec = capture_graph(run, mode);
+    g.exec = capture_graph(run, mode, &g.nodes);
     if (!g.exec) {
       g.failed = true;
       return false;
@@ -221,7 +227,7 @@ bool CudaBackend::launch_graph(const cuda::RoundRun& run, LogitsMode mode) {
 // Records the round's launches into a graph (nothing runs); nullptr when the
 // capture fails, e.g. a launch that cannot be captured (the error is cleared:
 // the round then runs uncaptured, and raises any real error there).
-cudaGraphExec_t CudaBackend::capture_graph(const cuda::RoundRun& run, LogitsMode mode) {
+cudaGraphExec_t CudaBackend::capture_graph(const cuda::RoundRun& run, LogitsMode mode, size_t* nodes) {
   if (cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
     cudaGetLastError();
     return nullptr;
@@ -241,6 +247,8 @@ cudaGraphExec_t CudaBackend::capture_graph(const cuda::RoundRun& run, LogitsMode
   cudaGraphExec_t exec = nullptr;
   if (recorded && ended == cudaSuccess && graph && cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess)
     exec = nullptr;
+  *nodes = 0;
+  if (exec && cudaGraphGetNodes(graph, nullptr, nodes) != cudaSuccess) *nodes = 0;
   if (graph) cudaGraphDestroy(graph);
   cudaGetLastError();
   return exec;

@@ -100,11 +100,15 @@ class CudaBackend final : public Backend {
   // Decode shapes (row count, logits mode) with a captured graph, and those whose capture failed.
   size_t graphs_captured() const;
   size_t graphs_failed() const;
+  // Nodes (kernels, GEMM kernels, device-side copies) of the graph captured for a decode round of
+  // `rows` sequences in `mode`, i.e. the launches one such step issues; -1 if none is captured.
+  int graph_nodes(int rows, LogitsMode mode) const;
 
  private:
   // One captured decode shape: its executable graph, or none after a failed capture.
   struct DecodeGraph {
     cudaGraphExec_t exec = nullptr;
+    size_t nodes = 0;
     bool failed = false;
   };
 
@@ -115,7 +119,7 @@ class CudaBackend final : public Backend {
   void enqueue_round(const cuda::Round& round, LogitsMode mode);
   void enqueue_layers(const cuda::RoundRun& in, LogitsMode mode);
   bool launch_graph(const cuda::RoundRun& in, LogitsMode mode);
-  cudaGraphExec_t capture_graph(const cuda::RoundRun& in, LogitsMode mode);
+  cudaGraphExec_t capture_graph(const cuda::RoundRun& in, LogitsMode mode, size_t* nodes);
   void copy_back(size_t logits_rows);
   void finish_round(const cuda::Round& round, LogitsMode mode, size_t logits_rows, float* logits);
 

@@ -41,6 +41,8 @@ TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype",
       CHECK(runs.back().weight_bytes <= double(rwkv::cuda::weight_bytes(*model, dt)));
       CHECK(runs.back().workspace_bytes > 0);
     }
+    for (const rwkv::bench::RunResult& run : runs)
+      for (const rwkv::bench::Row& d : run.decode) CHECK(d.launches > 0);  // graphs on: the step's graph nodes
     const std::string json = rwkv::bench::report_json({"test", "abc1234", name}, *model, cfg, runs);
     bench_test::check_report(json, *model, cfg, dtypes, "cuda", true);
     const rwkv::Json r = rwkv::parse_json(json, "report");

@@ -181,6 +181,10 @@ TEST_CASE("cuda graphs (emu): one decode step costs one sync, one graph launch, 
                   (unsigned long long)last.kernel_launches, (unsigned long long)last.cublas_calls,
                   (unsigned long long)per_step, per_layer);
       CHECK(per_layer > 0);
+      // The graph's node count (what the benchmark reports as launches per step) is what a replay runs.
+      CHECK(be.graph_nodes(B, rwkv::LogitsMode::last) == (int)per_step);
+      CHECK(be.graph_nodes(B, rwkv::LogitsMode::none) == (int)(none.kernel_launches + none.cublas_calls));
+      CHECK(be.graph_nodes(B + 1, rwkv::LogitsMode::last) == -1);
     }
   }
 }
