@@ -13,6 +13,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/common/ragged_batch.cuh"
+#include "kernels/gemv.cuh"
 #include "kernels/shift_mix.cuh"
 #include "runtime/backend/backend.h"
 #include "runtime/backend/state_layout.h"
@@ -60,7 +61,11 @@ struct LayerRun {
   int C, A, F, H, N;               // n_embd, n_att, n_ffn, n_head, head_size
   DType dtype;                     // of the matrices and GEMM inputs
   Arch arch;
+  bool gemv;                       // the decode path: fused prologues and grouped GEMVs
 };
+
+// Whether the round takes the decode path (M <= gemv_max_rows; gemv_max_rows = 0: never).
+inline bool uses_gemv(const RoundRun& round) { return round.M <= round.gemv_max_rows; }
 
 // x += delta (when delta is set), y = LN(x; weight, bias) over the round's rows.
 void layer_norm_residual(const LayerRun& run, const float* delta, const float* weight, const float* bias,
@@ -88,6 +93,17 @@ void channel_mix(const LayerRun& run);
 
 // Every sequence's att.x_prev and ffn.x_prev take its last row of ws.att_in and ws.ffn_in.
 void store_shift_states(const LayerRun& run);
+
+// ---- the decode path (run.gemv) ----
+// LN1 (channel_mix false: into ws.att_in, state att_x) or LN2 (true: ws.ffn_in, ffn_x) of the
+// complete residual stream ws.x, then mixes z < n_out with mu[z] into mix planes 0.., each row's
+// previous token into prev_out when set, and the shift state stored (kernels/layer_prologue.cuh).
+void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted,
+                    float* prev_out);
+// Task k, v, r or g (z = 0..3) of att_kvrg from mix plane `plane` into proj plane z, fp32.
+rwkv_kernels::gemv_task kvrg_task(const LayerRun& run, int z, int plane);
+// att.output with the residual add in its epilogue: ws.x += W ws.att_out.
+void attention_output_gemv(const LayerRun& run);
 
 }  // namespace cuda
 }  // namespace rwkv

@@ -80,6 +80,7 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
   c.dtype = options.dtype;
   c.n_slots = n_slots;
   c.max_rows = options.max_rows;
+  c.gemv_max_rows = options.gemv_max_rows;
   auto cuda = std::make_unique<CudaBackend>(model, c);
   out.compute_dtype = cuda->dtype();
   out.slots = std::make_unique<CudaSlots>(*cuda, device.index);

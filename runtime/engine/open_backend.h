@@ -18,6 +18,7 @@ struct BackendOptions {
                                // checkpoint's); cpu computes in fp32 only
   int n_slots = 1;             // state slots, and the largest batch of device states
   int max_rows = 512;          // cuda: token rows per round (workspace size)
+  int gemv_max_rows = 16;      // cuda: rounds of at most this many rows take the GEMV decode path
 };
 
 // State slots in the backend's memory space (host memory for cpu, device
