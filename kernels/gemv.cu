@@ -22,11 +22,8 @@ struct gemv_launch {
 };
 
 // Output rows per thread group: more at small M (more weight loads in flight), fewer at large M
-// (the R x MB accumulators stay in registers).
-template <int MB>
-constexpr int rows_per_group() {
-  return MB <= 4 ? 4 : 2;
-}
+// (the R x MB accumulators stay in registers; 4 x 4 and 2 x 16 spilled on sm_80 / sm_90).
+constexpr int rows_per_group(int mb) { return mb <= 1 ? 4 : mb <= 4 ? 2 : 1; }
 
 __device__ __forceinline__ void store_y(void* Y, rwkv::DType t, size_t at, float v) {
   switch (t) {
@@ -61,21 +58,22 @@ __device__ __forceinline__ void finish(const gemv_task& tk, int m, int n, float 
 
 }  // namespace
 
-// gemv_kernel: launch grid (sum over tasks of ceil(N / rows per block)), block 256 threads, 1 KB
-// static shared memory. A block serves one task; its threads form 256 / G groups of G threads
+// gemv_kernel: launch grid (sum over tasks of ceil(N / rows per block)), block 256 threads,
+// R * MB KB of static shared memory (4, 8 or 16 KB). A block serves one task; its threads form 256 / G groups of G threads
 // (G = the task's group_threads: K / VEC / 2 rounded down to a power of two, 1..256), and each
-// group owns R consecutive output rows (R = 4 for M <= 4, else 2; rows per block = 256 / G * R).
+// group owns R consecutive output rows (R = 4 for M = 1, 2 for M <= 4, else 1; rows per block = 256 / G * R).
 // Thread j of a group loads the 16-byte weight chunks j, j + G, ... of its R rows (R independent
 // 16-byte loads per step through __restrict__ pointers) and, per chunk, the same chunk of all M
 // input rows (cache hits: X is small), accumulating R x M fp32 sums; so every weight byte is read
-// once per launch whatever M is. The group reduces with shuffles (and, for G > 32, through shared
-// memory), then its lanes share the R x M epilogues.
+// once per launch whatever M is. The group reduces through shared memory (one barrier: no warp
+// shuffles), then its lanes share the R x M epilogues.
 // Bytes per task: N*K*sizeof(TW) (weights, streamed once) + M*K*sizeof(TX) (L2) + M*N*sizeof(Y)
 // (x2 for add / mul_add / lerp reads). FLOPs per task: 2*M*N*K (+ a few per output).
 template <class TW, class TX, int VEC, int MB>
 static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L) {
-  constexpr int R = rows_per_group<MB>();
-  __shared__ float partial[kGemvThreads / 32][R * MB];
+  constexpr int R = rows_per_group(MB);
+  __shared__ float4 partial_storage[R * MB * kGemvThreads / 4];  // 16-byte aligned
+  float* partial = reinterpret_cast<float*>(partial_storage);
   int t = 0;
 #pragma unroll
   for (int i = 1; i < kGemvMaxTasks; ++i)
@@ -106,55 +104,52 @@ static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L
     for (int m = 0; m < MB; ++m) acc[r][m] = 0.0f;
 
   const int nchunks = tk.K / VEC;
+#pragma unroll 2  // two steps' loads in flight (and no spill in the element-wise sm_90 variants)
   for (int c = lane_in_group; c < nchunks; c += G) {
     float w[R][VEC];
 #pragma unroll
     for (int r = 0; r < R; ++r) load_vec<VEC>(wrow[r] + (size_t)c * VEC, w[r]);
 #pragma unroll
     for (int m = 0; m < MB; ++m) {
-      if (m >= M) break;
-      float x[VEC];
-      load_vec<VEC>(X + (size_t)m * tk.ldx + (size_t)c * VEC, x);
+      if (m < M) {
+        float x[VEC];
+        load_vec<VEC>(X + (size_t)m * tk.ldx + (size_t)c * VEC, x);
 #pragma unroll
-      for (int r = 0; r < R; ++r)
+        for (int r = 0; r < R; ++r)
 #pragma unroll
-        for (int e = 0; e < VEC; ++e) acc[r][m] = fmaf(w[r][e], x[e], acc[r][m]);
+          for (int e = 0; e < VEC; ++e) acc[r][m] = fmaf(w[r][e], x[e], acc[r][m]);
+      }
     }
   }
 
-  // Sum over the group: shuffles within a warp, then shared memory across its warps.
-  const int width = G < 32 ? G : 32;
+  // Sum over the group through shared memory: every thread stores its R x MB partial sums
+  // (partial[output][thread], conflict-free), one barrier, then lane j of the group adds the G
+  // partials of outputs j, j + G, ... (contiguous: 16-byte reads) and runs their epilogue.
 #pragma unroll
   for (int r = 0; r < R; ++r)
 #pragma unroll
-    for (int m = 0; m < MB; ++m) {
-      if (m >= M) break;
-      for (int o = width >> 1; o > 0; o >>= 1) acc[r][m] += __shfl_xor_sync(0xffffffffu, acc[r][m], o);
-    }
-  if (G > 32) {  // uniform over the block (one task per block)
-    if ((threadIdx.x & 31) == 0) {
-#pragma unroll
-      for (int r = 0; r < R; ++r)
-#pragma unroll
-        for (int m = 0; m < MB; ++m) partial[threadIdx.x >> 5][r * MB + m] = acc[r][m];
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int m = 0; m < MB; ++m) {
-      if (m >= M) break;
-      const int idx = r * MB + m;
-      if (lane_in_group != (idx & (G - 1)) || row0 + r >= tk.N) continue;
-      float sum = acc[r][m];
-      if (G > 32) {
-        const int first_warp = group * (G >> 5);
-        sum = 0.0f;
-        for (int wp = 0; wp < (G >> 5); ++wp) sum += partial[first_warp + wp][idx];
+    for (int m = 0; m < MB; ++m) partial[(r * MB + m) * kGemvThreads + threadIdx.x] = acc[r][m];
+  __syncthreads();
+  for (int idx = lane_in_group; idx < R * MB; idx += G) {
+    const int r = idx / MB, m = idx % MB;
+    if (m >= M || row0 + r >= tk.N) continue;
+    const float* src = partial + idx * kGemvThreads + group * G;
+    float sum = 0.0f;
+    if (G >= 4) {
+      float4 s4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int q = 0; q < G; q += 4) {
+        const float4 v = *reinterpret_cast<const float4*>(src + q);
+        s4.x += v.x;
+        s4.y += v.y;
+        s4.z += v.z;
+        s4.w += v.w;
       }
-      finish(tk, m, row0 + r, sum);
+      sum = (s4.x + s4.y) + (s4.z + s4.w);
+    } else {
+      for (int q = 0; q < G; ++q) sum += src[q];
     }
+    finish(tk, m, row0 + r, sum);
+  }
 }
 
 namespace {
@@ -206,7 +201,7 @@ void plan_and_launch(const gemv_params& p, cudaStream_t stream) {
   }
   gemv_launch L;
   L.p = p;
-  const int R = p.M <= 4 ? 4 : 2;  // rows_per_group of the bucket launch_bucket picks
+  const int R = rows_per_group(p.M <= 1 ? 1 : p.M <= 4 ? 4 : kGemvMaxRows);  // launch_bucket's bucket
   L.block_start[0] = 0;
   for (int i = 0; i < kGemvMaxTasks; ++i) {
     if (i >= p.n_tasks) {
