@@ -59,16 +59,19 @@ __device__ __forceinline__ void finish(const gemv_task& tk, int m, int n, float 
 }  // namespace
 
 // gemv_kernel: launch grid (sum over tasks of ceil(N / rows per block)), block 256 threads,
-// R * MB KB of static shared memory (4, 8 or 16 KB). A block serves one task; its threads form 256 / G groups of G threads
-// (G = the task's group_threads: K / VEC / 2 rounded down to a power of two, 1..256), and each
-// group owns R consecutive output rows (R = 4 for M = 1, 2 for M <= 4, else 1; rows per block = 256 / G * R).
+// R * MB KB of static shared memory (4, 8 or 16 KB). MB is the row bucket (1, 4 or 16 >= M).
+// A block serves one task; its threads form 256 / G groups of G threads (G = the task's
+// group_threads: K / VEC / 2 rounded down to a power of two, 1..256), and each group owns R
+// consecutive output rows (R = 4 for M = 1, 2 for M <= 4, else 1; rows per block = 256 / G * R).
 // Thread j of a group loads the 16-byte weight chunks j, j + G, ... of its R rows (R independent
-// 16-byte loads per step through __restrict__ pointers) and, per chunk, the same chunk of all M
-// input rows (cache hits: X is small), accumulating R x M fp32 sums; so every weight byte is read
-// once per launch whatever M is. The group reduces through shared memory (one barrier: no warp
-// shuffles), then its lanes share the R x M epilogues.
+// 16-byte loads per step, two steps unrolled, through __restrict__ pointers) and, per chunk, the
+// same chunk of all M input rows (cache hits: X is small), accumulating R x M fp32 sums; so every
+// weight byte is read once per launch whatever M is. The group reduces through shared memory (one
+// barrier, no warp shuffles), then its lanes share the R x M epilogues.
 // Bytes per task: N*K*sizeof(TW) (weights, streamed once) + M*K*sizeof(TX) (L2) + M*N*sizeof(Y)
 // (x2 for add / mul_add / lerp reads). FLOPs per task: 2*M*N*K (+ a few per output).
+// ptxas (sm_80 / sm_90, no spills): M = 1 with 16-bit weights 40-48 / 32-46 registers (5-6 blocks
+// of 256 threads per SM), MB = 4 40-56 / 42-64, MB = 16 62-74 / 42-74.
 template <class TW, class TX, int VEC, int MB>
 static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L) {
   constexpr int R = rows_per_group(MB);
