@@ -1,8 +1,10 @@
 // runtime/cuda/channel_mix.cpp: the channel mix of every version on the GPU
 // (docs/rwkv-math.md section 3.4, 5.3, 6.4), the counterpart of channel_mix() in
 // runtime/cpu/cpu_layers_common.cpp:
-//   mix k (, r) | GEMM key | relu^2 | GEMM value
+//   cuBLAS path: mix k (, r) | GEMM key | relu^2 | GEMM value
 //   (+ v4-v6: GEMM receptance | sigmoid(r) * value)
+//   decode path: LN2 + mix k (, r) + shift store | GEMV key with relu^2 (+ v4-v6: GEMV
+//   receptance with sigmoid) | GEMV value + residual (v4-v6: x += sigmoid(r) * value)
 #include "kernels/activation.cuh"
 #include "runtime/arch/arch.h"
 #include "runtime/cuda/cuda_check.h"
@@ -53,12 +55,40 @@ void relu_squared_key(const LayerRun& run) {
   RWKV_CUDA_TRY(rwkv_kernels::activation(sq, run.stream));
 }
 
+// Decode path. relu(key)^2 is kept in fp32 for fp16 weights (fp16 overflows above 256), else in
+// the weights' dtype (bf16 has fp32's range).
+void channel_mix_gemv(const LayerRun& run, const ChannelMixForm& form) {
+  using rwkv_kernels::gemv_epilogue;
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  layer_prologue(run, true, form.receptance ? 2 : 1, L.ffn_mix, form.prev_weighted, nullptr);
+  const DType key_dtype = run.dtype == DType::f16 ? DType::f32 : run.dtype;
+  void* key = run.dtype == DType::f16 ? static_cast<void*>(ws.ffn_key) : ws.ffn_key_act;
+  const auto key_task = gemv_task(L.ffn_k, ws.mix_plane(0), run.C, key, run.F, gemv_epilogue::relu_sq, key_dtype);
+  if (!form.receptance) {
+    grouped_gemv(run.stream, run.M, run.dtype, run.dtype, {key_task});
+    grouped_gemv(run.stream, run.M, run.dtype, key_dtype,
+                 {gemv_task(L.ffn_v, key, run.F, ws.x, run.C, gemv_epilogue::add, DType::f32)});
+    return;
+  }
+  grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
+               {key_task, gemv_task(L.ffn_r, ws.mix_plane(1), run.C, ws.ffn_r, run.C, gemv_epilogue::sigmoid,
+                                    DType::f32)});
+  rwkv_kernels::gemv_task value = gemv_task(L.ffn_v, key, run.F, ws.x, run.C, gemv_epilogue::mul_add, DType::f32);
+  value.aux = ws.ffn_r;
+  grouped_gemv(run.stream, run.M, run.dtype, key_dtype, {value});
+}
+
 }  // namespace
 
 void channel_mix(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
   const ChannelMixForm form = channel_mix_form(run.arch);
+  if (run.gemv) {
+    channel_mix_gemv(run, form);
+    return;
+  }
   ffn_shift_mixes(run, form);
   linear(run.cublas, L.ffn_k, ws.mix_plane(0), run.C, run.M, ws.ffn_key, DType::f32, run.F);
   relu_squared_key(run);

@@ -6,9 +6,15 @@
 // transposed: gemm(op_T, op_N, m = out, n = M, k = in, A = W (lda = in),
 // B = X (ldb = ldx), C = Y (ldc = ldy)). Inputs share W's dtype; the output is
 // fp32 or W's dtype; accumulation is always fp32 (CUBLAS_COMPUTE_32F, no TF32).
+//
+// Rounds of at most RoundRun::gemv_max_rows rows use grouped_gemv() instead (kernels/gemv.cuh):
+// several products with fused epilogues in one launch, every weight byte read once.
 #pragma once
 #include <cublas_v2.h>
 
+#include <initializer_list>
+
+#include "kernels/gemv.cuh"
 #include "runtime/model/model.h"
 
 namespace rwkv {
@@ -28,6 +34,17 @@ void linear(cublasHandle_t h, const DeviceMatrix& W, const void* X, int ldx, int
 // Y_z = W_z X_z, X_z = X + z * x_stride elements, Y_z = Y + z * y_stride elements.
 void linear_batched(cublasHandle_t h, const DeviceMatrix& W, int count, const void* X, int ldx,
                     long long x_stride, int M, void* Y, DType y_dtype, int ldy, long long y_stride);
+
+// Matrix z of `count` matrices stored back to back in W (e.g. att_kvrg's k, v, r, g).
+DeviceMatrix matrix_at(const DeviceMatrix& W, int z);
+
+// One task of a grouped GEMV: Y[m, :] = epilogue(W X[m, :]) for the launch's M rows.
+rwkv_kernels::gemv_task gemv_task(const DeviceMatrix& W, const void* X, int ldx, void* Y, int ldy,
+                                  rwkv_kernels::gemv_epilogue epilogue, DType y_dtype);
+
+// The tasks (all with matrices in w_dtype, inputs in x_dtype) in one launch over M rows.
+void grouped_gemv(cudaStream_t stream, int M, DType w_dtype, DType x_dtype,
+                  std::initializer_list<rwkv_kernels::gemv_task> tasks);
 
 }  // namespace cuda
 }  // namespace rwkv

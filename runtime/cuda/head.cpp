@@ -34,6 +34,22 @@ void compute_logits(const RoundRun& round, LogitsMode mode) {
   ln.rows = round.M;
   ln.x = ws.x;
   ln.delta = ws.delta;
+  if (uses_gemv(round)) {
+    // The decode path's residual stream is complete (no pending delta). With one row per
+    // sequence the last rows are all rows, in order: no gathers.
+    ln.delta = nullptr;
+    const int S = round.dev.batch.n_seq;
+    if (mode == LogitsMode::last && S != round.M) {
+      gather_rows(round, round.dev.last_rows, ws.x, DType::f32, round.M, ws.x_last, S);
+      ln.x = ws.x_last;
+      ln.rows = S;
+    }
+    RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, round.stream));
+    grouped_gemv(round.stream, ln.rows, round.w.dtype, round.w.dtype,
+                 {gemv_task(round.w.head, ws.ln_out, C, ws.logits, V, rwkv_kernels::gemv_epilogue::store,
+                            DType::f32)});
+    return;
+  }
   if (mode == LogitsMode::last) {
     const int S = round.dev.batch.n_seq;
     gather_rows(round, round.dev.last_rows, ws.x, DType::f32, round.M, ws.x_last, S);

@@ -10,10 +10,12 @@ void run_layer(const RoundRun& round, int l) {
   const int A = info.n_att > 0 ? info.n_att : info.n_embd;
   const LayerRun run{round.cublas, round.stream, L,         round.layout.layer(l), round.ws,
                      round.dev.batch, l,         round.M,   info.n_embd,           A,
-                     info.n_ffn,   info.n_head,  info.head_size, round.w.dtype,    info.arch};
+                     info.n_ffn,   info.n_head,  info.head_size, round.w.dtype,    info.arch,
+                     uses_gemv(round)};
 
-  // LN1, adding the previous layer's channel-mix output to the residual stream.
-  layer_norm_residual(run, l == 0 ? nullptr : round.ws.delta, L.ln1_w, L.ln1_b, round.ws.att_in);
+  // LN1, adding the previous layer's channel-mix output to the residual stream (the decode path
+  // has added it already and runs LN1 inside the time mix's prologue).
+  if (!run.gemv) layer_norm_residual(run, l == 0 ? nullptr : round.ws.delta, L.ln1_w, L.ln1_b, round.ws.att_in);
   switch (info.arch) {
     case Arch::v4: time_mix_v4(run); break;
     case Arch::v5_0:
@@ -21,6 +23,10 @@ void run_layer(const RoundRun& round, int l) {
     case Arch::v5_2: time_mix_v5(run); break;
     case Arch::v6: time_mix_v6(run); break;
     case Arch::v7: time_mix_v7(run); break;
+  }
+  if (run.gemv) {  // LN2, its mixes and the shift stores are inside channel_mix's prologue
+    channel_mix(run);
+    return;
   }
   layer_norm_residual(run, round.ws.delta, L.ln2_w, L.ln2_b, round.ws.ffn_in);
   channel_mix(run);

@@ -2,17 +2,43 @@
 // shape of the CPU reference (runtime/cpu/cpu_layers.h): a time mix per version
 // family (layer_v4_v5.cpp, layer_v6.cpp, layer_v7.cpp) and the shared channel
 // mix (channel_mix.cpp), around the LayerNorms and the shift-state store of
-// layer_common.cpp.
+// layer_common.cpp. Every function here only enqueues work on run.stream; nothing
+// synchronises.
 //
-// Per layer and round of M rows, run_layer (layer.cpp) issues, in order:
-//   LN1 (+ the previous layer's channel-mix output) | time mix | GEMM att.output
-//   | LN2 (+ the time-mix output) | channel mix | shift-state store
-// Every function here only enqueues work on run.stream; nothing synchronises.
+// Two paths, chosen per round (uses_gemv): rounds of M <= RoundRun::gemv_max_rows rows (decode;
+// default 16, 0 = never) take the decode path, larger rounds the cuBLAS path.
+//
+// Decode path: the residual stream ws.x is always complete (the output projections add into it
+// in their GEMV epilogues), each mix starts with one prologue kernel (kernels/layer_prologue.cuh:
+// LN + every token-shift mix + the shift-state store) and the projections run as grouped GEMVs
+// (kernels/gemv.cuh) with their activations fused. Launches per layer:
+//   v4    prologue(LN1, mixes k v r) | GEMV k, v, r | WKV4 | GEMV output += x
+//         | prologue(LN2, mixes k r) | GEMV key relu^2, receptance sigmoid | GEMV value, x += r * v   7
+//   v5.x  as v4 with g (5.1, 5.2) and WKV5                                                           7
+//   v6    prologue(LN1, maa_x, previous tokens) | GEMV maa_w1 tanh | GEMV maa_w2 x5 + ddlerp
+//         | GEMV decay_w1 tanh, k, v, r, g | GEMV decay_w2 | WKV5 | GEMV output += x
+//         | channel mix as v4 (3)                                                                   10
+//   v7    prologue(LN1, 6 mixes) | GEMV k, v, r, LoRA-in w tanh, a, (v), g sigmoid | GEMV LoRA-out
+//         w, a, (v), g | WKV7 | GEMV output += x | prologue(LN2, mix k) | GEMV key relu^2
+//         | GEMV value += x                                                                          8
+//   head  LN(ln_out) | GEMV head (+ one gather of the last rows when a sequence has several rows)  2
+// cuBLAS path (delta holds the last mix output until the next LN adds it):
+//   v4, v5.x  LN1 + delta | shift_mix | GEMM k v r (g) batched | WKV | GEMM output | LN2 + delta
+//             | shift_mix | GEMM key | relu^2 | GEMM value | GEMM receptance | gate_mul | store    13
+//   v6        LN1 | shift_mix | GEMM maa_w1 | tanh | GEMM maa_w2 batched | shift_mix | GEMM decay_w1
+//             | tanh | GEMM decay_w2 | GEMM k v r g batched | WKV5 | GEMM output | LN2 | channel
+//             mix (6) | store                                                                       20
+//   v7        LN1 | shift_mix | GEMM k v r batched | 4 GEMM LoRA-in (3 in layer 0) | activations
+//             | 4 GEMM LoRA-out (3) | WKV7 | GEMM output | LN2 | shift_mix | GEMM key | relu^2
+//             | GEMM value | store                                                              20 (18)
+//   head      gather x, gather delta (last rows) | LN | GEMM head                                      4
+// Per step both paths add one embedding gather.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include "kernels/common/ragged_batch.cuh"
+#include "kernels/gemv.cuh"
 #include "kernels/shift_mix.cuh"
 #include "runtime/backend/backend.h"
 #include "runtime/backend/state_layout.h"
@@ -60,7 +86,11 @@ struct LayerRun {
   int C, A, F, H, N;               // n_embd, n_att, n_ffn, n_head, head_size
   DType dtype;                     // of the matrices and GEMM inputs
   Arch arch;
+  bool gemv;                       // the decode path: fused prologues and grouped GEMVs
 };
+
+// Whether the round takes the decode path (M <= gemv_max_rows; gemv_max_rows = 0: never).
+inline bool uses_gemv(const RoundRun& round) { return round.M <= round.gemv_max_rows; }
 
 // x += delta (when delta is set), y = LN(x; weight, bias) over the round's rows.
 void layer_norm_residual(const LayerRun& run, const float* delta, const float* weight, const float* bias,
@@ -88,6 +118,17 @@ void channel_mix(const LayerRun& run);
 
 // Every sequence's att.x_prev and ffn.x_prev take its last row of ws.att_in and ws.ffn_in.
 void store_shift_states(const LayerRun& run);
+
+// ---- the decode path (run.gemv) ----
+// LN1 (channel_mix false: into ws.att_in, state att_x) or LN2 (true: ws.ffn_in, ffn_x) of the
+// complete residual stream ws.x, then mixes z < n_out with mu[z] into mix planes 0.., each row's
+// previous token into prev_out when set, and the shift state stored (kernels/layer_prologue.cuh).
+void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted,
+                    float* prev_out);
+// Task k, v, r or g (z = 0..3) of att_kvrg from mix plane `plane` into proj plane z, fp32.
+rwkv_kernels::gemv_task kvrg_task(const LayerRun& run, int z, int plane);
+// att.output with the residual add in its epilogue: ws.x += W ws.att_out.
+void attention_output_gemv(const LayerRun& run);
 
 }  // namespace cuda
 }  // namespace rwkv

@@ -1,4 +1,5 @@
 // runtime/cuda/layer_common.cpp: the launches every version shares; see layer.h.
+#include "kernels/layer_prologue.cuh"
 #include "kernels/layernorm.cuh"
 #include "kernels/wkv5.cuh"
 #include "runtime/cuda/cuda_check.h"
@@ -58,6 +59,38 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate) {
 
 void attention_output(const LayerRun& run) {
   linear(run.cublas, run.w.att_o, run.ws.att_out, run.A, run.M, run.ws.delta, DType::f32, run.C);
+}
+
+void attention_output_gemv(const LayerRun& run) {
+  grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
+               {gemv_task(run.w.att_o, run.ws.att_out, run.A, run.ws.x, run.C, rwkv_kernels::gemv_epilogue::add,
+                          DType::f32)});
+}
+
+void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted,
+                    float* prev_out) {
+  rwkv_kernels::layer_prologue_params p;
+  p.batch = run.batch;
+  p.x = run.ws.x;
+  p.ln_w = channel_mix ? run.w.ln2_w : run.w.ln1_w;
+  p.ln_b = channel_mix ? run.w.ln2_b : run.w.ln1_b;
+  p.cur = channel_mix ? run.ws.ffn_in : run.ws.att_in;
+  p.prev_out = prev_out;
+  p.state_offset = channel_mix ? run.state.ffn_x : run.state.att_x;
+  p.C = run.C;
+  p.n_out = n_out;
+  for (int z = 0; z < n_out; ++z) {
+    p.mu[z] = mu[z];
+    p.out[z] = run.ws.mix_plane(z);
+  }
+  p.prev_weighted = prev_weighted;
+  p.out_dtype = run.dtype;
+  RWKV_CUDA_TRY(rwkv_kernels::layer_prologue(p, run.stream));
+}
+
+rwkv_kernels::gemv_task kvrg_task(const LayerRun& run, int z, int plane) {
+  return gemv_task(matrix_at(run.w.att_kvrg, z), run.ws.mix_plane(plane), run.C, run.ws.proj_plane(z), run.A,
+                   rwkv_kernels::gemv_epilogue::store, DType::f32);
 }
 
 void store_shift_states(const LayerRun& run) {

@@ -1,8 +1,10 @@
 // runtime/cuda/layer_v4_v5.cpp: the RWKV-4 and RWKV-5.x time mix on the GPU
 // (docs/rwkv-math.md section 3.3, 4.4), the counterpart of runtime/cpu/time_mix_v4.cpp and
 // time_mix_v5.cpp:
-//   shift mixes k, v, r (, g) weighting the current token | GEMM k, v, r (, g)
+//   cuBLAS path: shift mixes k, v, r (, g) weighting the current token | GEMM k, v, r (, g)
 //   (batched) | WKV4 (+ sigmoid(r)) or WKV5 (+ GroupNorm, silu gate) | GEMM output
+//   decode path: LN1 + mixes + shift store | GEMV k, v, r (, g) | WKV4 or WKV5 | GEMV output
+//   + residual
 #include "kernels/wkv4.cuh"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
@@ -35,6 +37,16 @@ void wkv4_core(const LayerRun& run) {
 void lerp_mixes_and_projections(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
+  if (run.gemv) {
+    layer_prologue(run, false, L.n_kvrg, L.mix, false, nullptr);
+    if (L.n_kvrg == 4)
+      grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
+                   {kvrg_task(run, 0, 0), kvrg_task(run, 1, 1), kvrg_task(run, 2, 2), kvrg_task(run, 3, 3)});
+    else
+      grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
+                   {kvrg_task(run, 0, 0), kvrg_task(run, 1, 1), kvrg_task(run, 2, 2)});
+    return;
+  }
   const size_t R = (size_t)ws.max_rows();
   rwkv_kernels::shift_mix_params sm = att_shift_mix(run);
   sm.prev_weighted = false;
@@ -53,14 +65,20 @@ void lerp_mixes_and_projections(const LayerRun& run) {
 void time_mix_v4(const LayerRun& run) {
   lerp_mixes_and_projections(run);
   wkv4_core(run);
-  attention_output(run);
+  if (run.gemv)
+    attention_output_gemv(run);
+  else
+    attention_output(run);
 }
 
 void time_mix_v5(const LayerRun& run) {
   lerp_mixes_and_projections(run);
   // 5.0 has no gate; 5.1 and 5.2 project one (n_kvrg == 4).
   wkv5_core(run, nullptr, run.w.n_kvrg == 4 ? run.ws.proj_plane(3) : nullptr);
-  attention_output(run);
+  if (run.gemv)
+    attention_output_gemv(run);
+  else
+    attention_output(run);
 }
 
 }  // namespace cuda

@@ -3,6 +3,9 @@
 //   mix maa_x | GEMM maa_w1 | tanh | GEMM maa_w2 x5 (batched) | mix x5 (ddlerp)
 //   | GEMM decay_w1 | tanh | GEMM decay_w2 | GEMM k, v, r, g (batched)
 //   | WKV5 (per-token decay, GroupNorm, silu gate) | GEMM output
+// decode path (10 launches with the channel mix's 3):
+//   LN1 + mix maa_x + shift store | GEMV maa_w1 + tanh | GEMV maa_w2 x5 + ddlerp (into the mixes)
+//   | GEMV decay_w1 + tanh, k, v, r, g | GEMV decay_w2 | WKV5 | GEMV output + residual
 #include "kernels/activation.cuh"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
@@ -51,9 +54,47 @@ void ddlerp_mixes(const LayerRun& run) {
   RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
 }
 
+// Decode path (docs/rwkv-math.md section 5.2): the ddlerp's second matrices write the five mixes in
+// their epilogue (x_z = a + (prev - a) * (maa_z + m_z maa_w2[z])); the decay LoRA's first matrix
+// shares a launch with k, v, r, g.
+void time_mix_v6_gemv(const LayerRun& run) {
+  using rwkv_kernels::gemv_epilogue;
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  const int D = L.maa_w1.out / 5, Dd = L.decay_w1.out;
+  layer_prologue(run, false, 1, L.mix, true, ws.shift_prev);  // maa_x mix into plane 0
+  grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
+               {gemv_task(L.maa_w1, ws.mix_plane(0), run.C, ws.lora_act, 5 * D, gemv_epilogue::tanh, run.dtype)});
+  rwkv_kernels::gemv_params p;
+  p.M = run.M;
+  p.n_tasks = 5;
+  p.w_dtype = p.x_dtype = run.dtype;
+  for (int z = 0; z < 5; ++z) {
+    const void* m_z = static_cast<const char*>(ws.lora_act) + (size_t)z * D * dtype_size(run.dtype);
+    p.task[z] = gemv_task(matrix_at(L.maa_w2, z), m_z, 5 * D, ws.mix_plane(z), run.C, gemv_epilogue::lerp,
+                          run.dtype);
+    p.task[z].aux = ws.att_in;
+    p.task[z].aux2 = ws.shift_prev;
+    p.task[z].mu = L.mix[1 + z];
+  }
+  RWKV_CUDA_TRY(rwkv_kernels::gemv(p, run.stream));
+  grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
+               {gemv_task(L.decay_w1, ws.mix_plane(0), run.C, ws.lora_act, Dd, gemv_epilogue::tanh, run.dtype),
+                kvrg_task(run, 0, 1), kvrg_task(run, 1, 2), kvrg_task(run, 2, 3), kvrg_task(run, 3, 4)});
+  float* w_lora = ws.lora_out;
+  grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
+               {gemv_task(L.decay_w2, ws.lora_act, Dd, w_lora, run.A, gemv_epilogue::store, DType::f32)});
+  wkv5_core(run, w_lora, ws.proj_plane(3));
+  attention_output_gemv(run);
+}
+
 }  // namespace
 
 void time_mix_v6(const LayerRun& run) {
+  if (run.gemv) {
+    time_mix_v6_gemv(run);
+    return;
+  }
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
   const size_t R = (size_t)ws.max_rows();

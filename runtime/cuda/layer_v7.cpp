@@ -1,8 +1,10 @@
 // runtime/cuda/layer_v7.cpp: the RWKV-7 time mix on the GPU (docs/rwkv-math.md section 6.3),
 // the counterpart of runtime/cpu/time_mix_v7.cpp:
-//   mix x6 | GEMM k, v, r (batched) | 4 LoRA-in GEMMs (3 in layer 0) | LoRA
+//   cuBLAS path: mix x6 | GEMM k, v, r (batched) | 4 LoRA-in GEMMs (3 in layer 0) | LoRA
 //   activations | 4 LoRA-out GEMMs | WKV7 (decay, kk, value residual, GroupNorm,
 //   bonus, gate) | GEMM output
+//   decode path: LN1 + mix x6 + shift store | GEMV k, v, r + LoRA-in with their activations
+//   | GEMV LoRA-out | WKV7 | GEMV output + residual
 #include <utility>
 
 #include "kernels/activation.cuh"
@@ -115,11 +117,48 @@ void wkv7_core(const LayerRun& run, bool has_v_lora) {
   RWKV_CUDA_TRY(rwkv_kernels::wkv7_forward(p, run.stream));
 }
 
+// Decode path: k, v, r and the LoRA-in products with their activations in one launch, then the
+// LoRA-out products in another.
+void projections_and_loras_gemv(const LayerRun& run, const LoraWidths& d) {
+  using rwkv_kernels::gemv_epilogue;
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  const int width = d.total();
+  auto act_col = [&](int c) { return static_cast<char*>(ws.lora_act) + (size_t)c * dtype_size(run.dtype); };
+  auto lora_in = [&](const DeviceMatrix& W, int plane, int col, gemv_epilogue e) {
+    return gemv_task(W, ws.mix_plane(plane), run.C, act_col(col), width, e, run.dtype);
+  };
+  const rwkv_kernels::gemv_task w1 = lora_in(L.w1, kMixW, 0, gemv_epilogue::tanh);
+  const rwkv_kernels::gemv_task a1 = lora_in(L.a1, kMixA, d.w, gemv_epilogue::store);
+  const rwkv_kernels::gemv_task g1 = lora_in(L.g1, kMixG, d.w + d.a + d.v, gemv_epilogue::sigmoid);
+  auto lora_out = [&](const DeviceMatrix& W, int col, int plane) {
+    return gemv_task(W, act_col(col), width, ws.lora_out_plane(plane), run.A, gemv_epilogue::store, DType::f32);
+  };
+  const rwkv_kernels::gemv_task w2 = lora_out(L.w2, 0, kLoraW), a2 = lora_out(L.a2, d.w, kLoraA),
+                                g2 = lora_out(L.g2, d.w + d.a + d.v, kLoraG);
+  const auto k = kvrg_task(run, 0, kMixK), v = kvrg_task(run, 1, kMixV), r = kvrg_task(run, 2, kMixR);
+  if (d.v) {
+    const auto v1 = lora_in(L.v1, kMixV, d.w + d.a, gemv_epilogue::store);
+    grouped_gemv(run.stream, run.M, run.dtype, run.dtype, {k, v, r, w1, a1, v1, g1});
+    grouped_gemv(run.stream, run.M, run.dtype, run.dtype, {w2, a2, lora_out(L.v2, d.w + d.a, kLoraV), g2});
+  } else {
+    grouped_gemv(run.stream, run.M, run.dtype, run.dtype, {k, v, r, w1, a1, g1});
+    grouped_gemv(run.stream, run.M, run.dtype, run.dtype, {w2, a2, g2});
+  }
+}
+
 }  // namespace
 
 void time_mix_v7(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const LoraWidths d{L.w1.out, L.a1.out, L.has_v_mix ? L.v1.out : 0, L.g1.out};
+  if (run.gemv) {
+    layer_prologue(run, false, 6, L.mix, true, nullptr);
+    projections_and_loras_gemv(run, d);
+    wkv7_core(run, d.v != 0);
+    attention_output_gemv(run);
+    return;
+  }
   shift_mixes_and_projections(run);
   loras(run, d);
   wkv7_core(run, d.v != 0);

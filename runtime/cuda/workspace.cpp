@@ -35,6 +35,7 @@ Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_
   att_in = alloc_f32(R * C, "workspace ln1");
   ffn_in = alloc_f32(R * C, "workspace ln2");
   delta = alloc_f32(R * C, "workspace residual delta");
+  shift_prev = alloc_f32(R * C, "workspace previous tokens");
   v_first = alloc_f32(R * A, "workspace v_first");
   mix = alloc_dtype(6 * R * C, "workspace mixes");
   proj = alloc_f32(4 * R * A, "workspace projections");

@@ -26,6 +26,8 @@ class Workspace {
   float* att_in = nullptr;       // [R, C] LN1 output (time-mix input)
   float* ffn_in = nullptr;       // [R, C] LN2 output (channel-mix input)
   float* delta = nullptr;        // [R, C] the last time/channel mix output, not yet added to x
+                                 // (cuBLAS path; the GEMV path adds into x in the epilogues)
+  float* shift_prev = nullptr;   // [R, C] each row's previous token (GEMV path, v6 ddlerp)
   // Time mix.
   float* v_first = nullptr;      // [R, A] v7 value residual, written by layer 0
   void* mix = nullptr;           // [6][R, C] dtype: token-shift mixes (mix_plane)
@@ -35,7 +37,7 @@ class Workspace {
   float* lora_out = nullptr;     // [5][R, max(A, C)] LoRA second-matrix outputs
   void* att_out = nullptr;       // [R, A] dtype: WKV kernel output, input of att.output
   // Channel mix.
-  float* ffn_key = nullptr;      // [R, F] ffn.key output
+  float* ffn_key = nullptr;      // [R, F] ffn.key output (GEMV path, fp16 weights: relu(key)^2)
   void* ffn_key_act = nullptr;   // [R, F] dtype: relu(key)^2
   float* ffn_r = nullptr;        // [R, C] ffn.receptance output (v4-v6)
   float* ffn_v = nullptr;        // [R, C] ffn.value output (v4-v6)

@@ -14,6 +14,7 @@ inline rwkv::EngineOptions engine_options(const rwkv::CudaOptions& o) {
   e.backend.dtype = o.dtype;
   e.backend.n_slots = o.n_slots;
   e.backend.max_rows = o.max_rows;
+  e.backend.gemv_max_rows = o.gemv_max_rows;
   return e;
 }
 

@@ -6,7 +6,9 @@
 //   bf16 and fp16 weights: the largest logit error against the 'cpu fp32' golden
 //     of the same checkpoint is no larger than the official 'cpu bf16' path's
 //     own error (the __cpu-bf16 folder's vs_cpu_fp32_strategy_golden figure).
-// max_rows is small, so long sequences run in several rounds.
+// max_rows is small, so long sequences run in several rounds. Each check runs twice: with the
+// GEMV decode path for rounds of up to 16 rows (the default: RNN mode and short rounds take it,
+// longer rounds cuBLAS) and with gemv_max_rows = 0 (cuBLAS for every round).
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -40,17 +42,21 @@ double max_logit_error(const golden::Folder& f, const golden::Outputs& o) {
 
 }  // namespace
 
-TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[gpu][cuda][golden]") {
-  std::printf("\n%-30s %12s %12s\n", "cuda fp32 vs golden", "max|dlogit|", "max rel dstate");
+namespace {
+
+void check_fp32_goldens(int gemv_max_rows) {
+  std::printf("\n%-30s %12s %12s (gemv_max_rows %d)\n", "cuda fp32 vs golden", "max|dlogit|", "max rel dstate",
+              gemv_max_rows);
   for (const std::string& name : golden::list_folders()) {
     const golden::Folder f = golden::read_folder(name);
     if (f.bf16_compute()) continue;
-    INFO("golden folder " << name);
+    INFO("golden folder " << name << ", gemv_max_rows " << gemv_max_rows);
     auto model = rwkv::load_model(testdata_path(f.model_file));
     rwkv::CudaOptions opt;
     opt.dtype = rwkv::DType::f32;
     opt.max_rows = 20;
     opt.n_slots = 1;
+    opt.gemv_max_rows = gemv_max_rows;
     rwkv::Engine be(*model, cuda_test::engine_options(opt));
     rwkv::Backend& host = be.host_backend();
     const golden::Outputs o = golden::run_all_modes(host, f.tokens, f.chunk_split);
@@ -83,10 +89,9 @@ TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[gp
   }
 }
 
-TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's error",
-          "[gpu][cuda][golden]") {
-  std::printf("\n%-36s %5s %12s %12s\n", "cuda low precision vs fp32 golden", "dtype", "max|dlogit|",
-              "official bf16");
+void check_low_precision_goldens(int gemv_max_rows) {
+  std::printf("\n%-36s %5s %12s %12s (gemv_max_rows %d)\n", "cuda low precision vs fp32 golden", "dtype",
+              "max|dlogit|", "official bf16", gemv_max_rows);
   for (const std::string& name : golden::list_folders()) {
     const golden::Folder bf = golden::read_folder(name);
     if (!bf.bf16_compute()) continue;
@@ -96,10 +101,12 @@ TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's er
     REQUIRE(ref.strategy == "cpu fp32");
     auto model = rwkv::load_model(testdata_path(ref.model_file));
     for (rwkv::DType dt : {rwkv::DType::bf16, rwkv::DType::f16}) {
-      INFO("golden folder " << fp32_name << ", weights " << rwkv::dtype_name(dt));
+      INFO("golden folder " << fp32_name << ", weights " << rwkv::dtype_name(dt) << ", gemv_max_rows "
+                            << gemv_max_rows);
       rwkv::CudaOptions opt;
       opt.dtype = dt;
       opt.max_rows = 24;
+      opt.gemv_max_rows = gemv_max_rows;
       rwkv::Engine be(*model, cuda_test::engine_options(opt));
       rwkv::Backend& host = be.host_backend();
       const golden::Outputs o = golden::run_all_modes(host, ref.tokens, ref.chunk_split);
@@ -109,4 +116,25 @@ TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's er
       CHECK(dl <= bf.bf16_vs_fp32_rnn);
     }
   }
+}
+
+}  // namespace
+
+TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[gpu][cuda][golden]") {
+  check_fp32_goldens(16);
+}
+
+TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder, cuBLAS only (gemv_max_rows 0)",
+          "[gpu][cuda][golden]") {
+  check_fp32_goldens(0);
+}
+
+TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's error",
+          "[gpu][cuda][golden]") {
+  check_low_precision_goldens(16);
+}
+
+TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's error, cuBLAS only",
+          "[gpu][cuda][golden]") {
+  check_low_precision_goldens(0);
 }
