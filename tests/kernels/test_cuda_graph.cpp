@@ -140,6 +140,19 @@ TEST_CASE("cuda graphs: one graph per decode shape, prefill never captured", "[g
 
 #if RWKV_CUDA_EMU
 
+// Launches per layer of a decode round on the GEMV path, as runtime/cuda/layer.h lists them.
+static double expected_decode_launches_per_layer(rwkv::Arch arch) {
+  switch (arch) {
+    case rwkv::Arch::v4:
+    case rwkv::Arch::v5_0:
+    case rwkv::Arch::v5_1:
+    case rwkv::Arch::v5_2: return 7;
+    case rwkv::Arch::v6: return 10;
+    case rwkv::Arch::v7: return 8;
+  }
+  return -1;
+}
+
 TEST_CASE("cuda graphs (emu): one decode step costs one sync, one graph launch, the logits' bytes",
           "[gpu][cuda][graph][emu]") {
   std::printf("\n%-40s %3s %8s %8s %8s %10s\n", "decode step, graphs on", "B", "kernels", "cublas",
@@ -180,7 +193,9 @@ TEST_CASE("cuda graphs (emu): one decode step costs one sync, one graph launch, 
       std::printf("%-40s %3d %8llu %8llu %8llu %10.2f\n", file.c_str(), B,
                   (unsigned long long)last.kernel_launches, (unsigned long long)last.cublas_calls,
                   (unsigned long long)per_step, per_layer);
-      CHECK(per_layer > 0);
+      // The decode path's launches per layer (runtime/cuda/layer.h): issue 14 asks for at most 9 (v7)
+      // and 8 (v4-v6); v6 takes 10 (its two data-dependent LoRA chains, see docs/performance.md).
+      CHECK(per_layer == expected_decode_launches_per_layer(model->info.arch));
       // The graph's node count (what the benchmark reports as launches per step) is what a replay runs.
       CHECK(be.graph_nodes(B, rwkv::LogitsMode::last) == (int)per_step);
       CHECK(be.graph_nodes(B, rwkv::LogitsMode::none) == (int)(none.kernel_launches + none.cublas_calls));
