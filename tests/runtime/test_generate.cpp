@@ -119,7 +119,7 @@ TEST_CASE("generate stops at a stop string of the model's own text, spanning tok
         std::vector<int32_t>(full.result.tokens.begin(), full.result.tokens.begin() + long(first + 3)));
 }
 
-TEST_CASE("Backend::forward_sample (host default) == forward + Sampler::next per sequence; stop tokens not counted",
+TEST_CASE("Backend::forward_sample (host default) == forward + Sampler::next per sequence, stop tokens not counted",
           "[generate][cpu][sample]") {
   auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
   rwkv::CpuBackend cpu(*model, rwkv::CpuOptions{2});
