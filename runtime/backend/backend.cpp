@@ -1,8 +1,11 @@
 // runtime/backend/backend.cpp: checks shared by every backend.
 #include "runtime/backend/backend.h"
 
+#include <memory>
 #include <set>
 #include <string>
+
+#include "runtime/sampler/sampler.h"
 
 namespace rwkv {
 
@@ -17,6 +20,15 @@ size_t Batch::logits_rows() const {
     }
   }
   return 0;
+}
+
+void Backend::forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) {
+  Batch last = batch;
+  last.logits = LogitsMode::last;
+  const size_t V = size_t(info().n_vocab);
+  std::unique_ptr<float[]> logits(new float[batch.seqs.size() * V]);
+  forward(last, logits.get());
+  for (size_t i = 0; i < batch.seqs.size(); ++i) tokens[i] = samplers[i]->next(logits.get() + i * V, V).token;
 }
 
 void validate_spans(const Batch& batch, int32_t n_vocab) {

@@ -21,6 +21,8 @@
 
 namespace rwkv {
 
+class Sampler;  // runtime/sampler/sampler.h
+
 // Which logits a forward() call writes.
 enum class LogitsMode {
   none,  // nothing (e.g. a prompt chunk whose logits are not needed)
@@ -62,6 +64,22 @@ class Backend {
   // empty spans, state sizes, null pointers) and throws rwkv::Error before any
   // state is touched. Sequences must not share a state buffer.
   virtual void forward(const Batch& batch, float* logits) = 0;
+
+  // Runs the batch (LogitsMode::last whatever batch.logits says) and draws each sequence's next
+  // token with its sampler, samplers[i] for batch.seqs[i] (Sampler::next: bans, penalties,
+  // sample_logits; a stop token is reported in tokens[i] and not counted, see Sampler::is_stop);
+  // the drawn tokens are not fed. The default runs forward() into host memory and calls
+  // Sampler::next. A backend may instead keep the samplers' state in its own memory from the
+  // first call that uses them (cuda: device memory, so that only the token ids come back); the
+  // host Sampler objects are then stale, and must not be used, until finish_sampling().
+  virtual void forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens);
+
+  // Makes the host state of `samplers` current again (penalty counts, random stream) and lets
+  // the backend forget them. A no-op for the default forward_sample.
+  virtual void finish_sampling(Sampler* const* samplers, size_t n) {
+    (void)samplers;
+    (void)n;
+  }
 
   // Device memory the backend holds (weights, workspace, state slots); 0 on the CPU.
   virtual size_t device_bytes() const { return 0; }

@@ -303,3 +303,123 @@ void CudaBackend::finish_round(const cuda::Round& round, LogitsMode mode, size_t
 }
 
 }  // namespace rwkv
+
+// ---- sampling on the device (device_sampler.h) ----------------------------------
+namespace rwkv {
+
+// The round forward() would start `batch` with, when that one round ends every sequence.
+bool CudaBackend::one_round(const Batch& batch, cuda::Round* round) const {
+  const size_t n = batch.seqs.size();
+  const int share = std::max(1, opt_.max_rows / (int)n);
+  round->pieces.clear();
+  round->rows = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const SeqInput& s = batch.seqs[i];
+    if (s.n_tokens > (size_t)share || round->rows + (int)s.n_tokens > opt_.max_rows) return false;
+    round->pieces.push_back(cuda::Round::Piece{s.tokens, (int)s.n_tokens, s.state, true, i});
+    round->rows += (int)s.n_tokens;
+  }
+  return true;
+}
+
+void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) {
+  Batch last = batch;
+  last.logits = LogitsMode::last;
+  validate_batch(last, info_, layout_, false);
+  const size_t n = batch.seqs.size(), V = (size_t)info_.n_vocab;
+  for (size_t i = 0; i < n; ++i) {
+    if (!samplers[i])
+      throw InputError(InputError::Kind::argument, "forward_sample: sampler " + std::to_string(i) + " is null");
+    for (size_t j = 0; j < i; ++j)
+      if (samplers[j] == samplers[i])
+        throw InputError(InputError::Kind::argument, "forward_sample: sequences " + std::to_string(j) + " and " +
+                                                         std::to_string(i) + " share a sampler");
+  }
+  cuda::Round round;
+  if (!one_round(last, &round)) {
+    // Several rounds: the logits come to the host once and go back to the device for the draw.
+    std::vector<float> logits(n * V);
+    forward(last, logits.data());
+    std::lock_guard<std::mutex> lock(stream_mu_);
+    bind_samplers(samplers, n);
+    const size_t rows = (size_t)opt_.max_rows;
+    for (size_t first = 0; first < n; first += rows) {
+      const size_t m = std::min(rows, n - first);
+      RWKV_CUDA_TRY(cudaMemcpyAsync(ws_.logits, logits.data() + first * V, m * V * sizeof(float),
+                                    cudaMemcpyHostToDevice, stream_));
+      sample_rows(ws_.logits, m, first);
+    }
+    take_tokens(n, tokens);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  bind_samplers(samplers, n);
+  enqueue_round(round, LogitsMode::last);  // a decode step replays its graph; logits stay in ws_.logits
+  sample_rows(ws_.logits, n, 0);
+  take_tokens(n, tokens);
+}
+
+// Loads each sampler into the slot of its batch position unless it is already there; a slot's
+// previous sampler, and a sampler held at another position, is stored back first.
+void CudaBackend::bind_samplers(Sampler* const* samplers, size_t n) {
+  if (n > (size_t)sampler_.capacity()) {
+    for (size_t j = 0; j < bound_.size(); ++j) unbind_sampler(j);
+    const int cap = (int)std::max(n, (size_t)sampler_.capacity() * 2);
+    sampler_ = cuda::DeviceSampler();
+    sampler_ = cuda::DeviceSampler(info_.n_vocab, cap);
+    tokens_dev_ = cuda::DeviceBuffer((size_t)cap * sizeof(int32_t), "sampled tokens");
+    tokens_host_ = cuda::PinnedBuffer((size_t)cap * sizeof(int32_t));
+    bound_.assign((size_t)cap, nullptr);
+  }
+  for (size_t j = 0; j < bound_.size(); ++j) {
+    for (size_t i = 0; i < n && bound_[j]; ++i)
+      if (samplers[i] == bound_[j] && i != j) unbind_sampler(j);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (bound_[i] == samplers[i]) continue;
+    unbind_sampler(i);
+    sampler_.load((int)i, *samplers[i], stream_);
+    bound_[i] = samplers[i];
+  }
+}
+
+void CudaBackend::unbind_sampler(size_t i) {
+  Sampler* s = bound_[i];
+  if (!s) return;
+  bound_[i] = nullptr;
+  sampler_.store((int)i, *s, stream_);
+}
+
+void CudaBackend::finish_sampling(Sampler* const* samplers, size_t n) {
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < bound_.size(); ++j)
+      if (bound_[j] == samplers[i]) unbind_sampler(j);
+}
+
+// Enqueues the draw for rows [0, n) of `dev_logits` with the samplers of slots first .. first + n - 1.
+void CudaBackend::sample_rows(float* dev_logits, size_t n, size_t first) {
+  sampler_.enqueue(dev_logits, (int)n, (int)first, tokens_dev_.as<int32_t>() + first, ws_.error_flag, stream_);
+}
+
+// The step's only copy back (4 bytes per sequence, pinned) and its one synchronisation; the
+// sampler reports the embedding gathers' error flag as token -2.
+void CudaBackend::take_tokens(size_t n, int32_t* tokens) {
+  int32_t* host = tokens_host_.as<int32_t>();
+  RWKV_CUDA_TRY(cudaMemcpyAsync(host, tokens_dev_.get(), n * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+  RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));
+  for (size_t i = 0; i < n; ++i) {
+    if (host[i] == -2) {
+      RWKV_CUDA_TRY(cudaMemsetAsync(ws_.error_flag, 0, sizeof(int), stream_));
+      RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));
+      throw Error("cuda backend: an embedding gather read an index outside its table (a token id outside "
+                  "[0, n_vocab) or a bad row index); the round's logits and states are invalid");
+    }
+    if (host[i] == -3)
+      throw Error("sampler: sequence " + std::to_string(i) +
+                  ": a logit is NaN or +inf, or every token has a logit of -inf (all banned?)");
+    tokens[i] = host[i];
+  }
+}
+
+}  // namespace rwkv

@@ -48,6 +48,7 @@
 #include "runtime/cuda/batch_descriptor.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/cuda/device_buffer.h"
+#include "runtime/cuda/device_sampler.h"
 #include "runtime/cuda/workspace.h"
 
 namespace rwkv {
@@ -77,6 +78,18 @@ class CudaBackend final : public Backend {
   void init_state(float* state) const override;
   // States of the batch are device memory; logits (host memory) as Backend.
   void forward(const Batch& batch, float* logits) override;
+
+  // Samples on the device (device_sampler.h): each step copies back only the token ids. The
+  // samplers' state stays in device memory from the first call that uses a Sampler until
+  // finish_sampling() (or until another Sampler takes its place in the batch), which stores it
+  // back; a Sampler must outlive that. A batch that needs one round (every decode step, and a
+  // prefill of at most max_rows / n_seq tokens per sequence) keeps its logits on the device.
+  void forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) override;
+  void finish_sampling(Sampler* const* samplers, size_t n) override;
+
+  // The device int the embedding gathers raise for an index outside their table (tests raise it
+  // to check the error path).
+  int* embedding_error_flag() const { return ws_.error_flag; }
 
   DType dtype() const { return w_.dtype; }
   size_t weight_bytes() const { return w_.bytes; }
@@ -122,6 +135,12 @@ class CudaBackend final : public Backend {
   cudaGraphExec_t capture_graph(const cuda::RoundRun& in, LogitsMode mode, size_t* nodes);
   void copy_back(size_t logits_rows);
   void finish_round(const cuda::Round& round, LogitsMode mode, size_t logits_rows, float* logits);
+  // Device sampling (cuda_backend.cpp, forward_sample).
+  bool one_round(const Batch& batch, cuda::Round* round) const;
+  void bind_samplers(Sampler* const* samplers, size_t n);
+  void unbind_sampler(size_t i);
+  void sample_rows(float* dev_logits, size_t n, size_t first);
+  void take_tokens(size_t n, int32_t* tokens);
 
   ModelInfo info_;
   StateLayout layout_;
@@ -143,6 +162,12 @@ class CudaBackend final : public Backend {
   // Pinned return area: max_rows logits rows, then room for the error flag (see copy_back).
   cuda::PinnedBuffer returned_;
   std::map<std::pair<int, LogitsMode>, DecodeGraph> graphs_;  // keyed by (rows, logits mode)
+
+  // Device sampling: bound_[i] is the Sampler whose state lives in sampler_ slot i (or null).
+  cuda::DeviceSampler sampler_;
+  std::vector<Sampler*> bound_;
+  cuda::DeviceBuffer tokens_dev_;
+  cuda::PinnedBuffer tokens_host_;
 };
 
 }  // namespace rwkv

@@ -32,6 +32,14 @@ class Engine::LockedView final : public View {
     auto held = e_.lock();
     e_.backend().forward(batch, logits);
   }
+  void forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) override {
+    auto held = e_.lock();
+    e_.backend().forward_sample(batch, samplers, tokens);
+  }
+  void finish_sampling(Sampler* const* samplers, size_t n) override {
+    auto held = e_.lock();
+    e_.backend().finish_sampling(samplers, n);
+  }
 };
 
 // Host-memory states for a backend whose states live on the device: each

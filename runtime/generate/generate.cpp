@@ -21,17 +21,56 @@ const char* stop_reason_name(StopReason r) {
 
 namespace {
 
-void forward_one(Backend& backend, float* state, size_t state_floats, const int32_t* tokens,
-                 size_t n, float* logits) {
+Batch one_sequence(float* state, size_t state_floats, const int32_t* tokens, size_t n) {
   Batch batch;
   batch.seqs.resize(1);
   batch.seqs[0].tokens = tokens;
   batch.seqs[0].n_tokens = n;
   batch.seqs[0].state = state;
   batch.seqs[0].state_floats = state_floats;
-  batch.logits = logits ? LogitsMode::last : LogitsMode::none;
-  backend.forward(batch, logits);
+  return batch;
 }
+
+// Feeds `n` tokens and draws the next one (Backend::forward_sample, not yet fed).
+int32_t feed_and_draw(Backend& backend, float* state, size_t state_floats, const int32_t* tokens, size_t n,
+                      Sampler& sampler) {
+  Batch batch = one_sequence(state, state_floats, tokens, n);
+  batch.logits = LogitsMode::last;
+  Sampler* samplers[1] = {&sampler};
+  int32_t token = -1;
+  backend.forward_sample(batch, samplers, &token);
+  return token;
+}
+
+// Feeds one token without logits (the last kept token of a generation).
+void feed_last(Backend& backend, float* state, size_t state_floats, const int32_t* token) {
+  Batch batch = one_sequence(state, state_floats, token, 1);
+  batch.logits = LogitsMode::none;
+  backend.forward(batch, nullptr);
+}
+
+// While it lives, the backend may keep the sampler's state (Backend::forward_sample); at the end
+// of generate(), normal or by an exception, the host Sampler is made current again.
+class SamplingSession {
+ public:
+  SamplingSession(Backend& backend, Sampler& sampler) : backend_(backend), sampler_(&sampler) {}
+  ~SamplingSession() {
+    try {
+      finish();
+    } catch (...) {  // already unwinding or failing: the first error is the one reported
+    }
+  }
+  void finish() {
+    if (!sampler_) return;
+    Sampler* s = sampler_;
+    sampler_ = nullptr;
+    backend_.finish_sampling(&s, 1);
+  }
+
+ private:
+  Backend& backend_;
+  Sampler* sampler_;
+};
 
 // Token bytes -> complete UTF-8 -> stop strings -> callback.
 class TextSink {
@@ -92,8 +131,6 @@ GenerateResult generate(Backend& backend, float* state, size_t state_floats,
   GenerateResult result;
   TextSink sink(options.stop_strings, on_text, &result.text);  // validates the stop strings
 
-  const size_t V = size_t(info.n_vocab);
-  std::vector<float> logits(V);
   using Clock = std::chrono::steady_clock;
   const Clock::time_point t0 = Clock::now();
   if (options.max_tokens == 0) {
@@ -101,8 +138,13 @@ GenerateResult generate(Backend& backend, float* state, size_t state_floats,
     result.prefill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return result;
   }
-  prefill(backend, state, state_floats, prompt.data(), prompt.size(), options.chunk_len,
-          logits.data());
+  // The prompt in the chunks prefill() would make; the last one also draws the first token.
+  if (options.chunk_len == 0) throw InputError(InputError::Kind::argument, "forward: chunk_len must be at least 1");
+  validate_spans(one_sequence(state, state_floats, prompt.data(), prompt.size()), info.n_vocab);
+  const size_t head = (prompt.size() - 1) / options.chunk_len * options.chunk_len;
+  if (head > 0) prefill(backend, state, state_floats, prompt.data(), head, options.chunk_len, nullptr);
+  SamplingSession session(backend, sampler);
+  int32_t token = feed_and_draw(backend, state, state_floats, prompt.data() + head, prompt.size() - head, sampler);
   const Clock::time_point t1 = Clock::now();
   result.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   auto stop_decode_clock = [&] {
@@ -110,23 +152,25 @@ GenerateResult generate(Backend& backend, float* state, size_t state_floats,
   };
 
   for (;;) {
-    const Sampler::Result r = sampler.next(logits.data(), V);
-    if (r.stop) {
+    if (sampler.is_stop(token)) {
       result.reason = StopReason::stop_token;
-      result.stop_token = r.token;
+      result.stop_token = token;
       break;
     }
-    result.tokens.push_back(r.token);
-    const std::string& bytes =
-        tokenizer.is_special(r.token) ? std::string() : tokenizer.token_bytes(r.token);
+    result.tokens.push_back(token);
+    const std::string& bytes = tokenizer.is_special(token) ? std::string() : tokenizer.token_bytes(token);
     StopReason why = StopReason::max_tokens;
     const bool stop_now = sink.add(bytes, &why);
     const bool done = stop_now || result.tokens.size() >= options.max_tokens;
     // Feed the token so the state holds every kept token; no logits when done.
-    forward_one(backend, state, state_floats, &result.tokens.back(), 1,
-                done ? nullptr : logits.data());
+    if (done) {
+      feed_last(backend, state, state_floats, &result.tokens.back());
+    } else {
+      token = feed_and_draw(backend, state, state_floats, &result.tokens.back(), 1, sampler);
+    }
     if (stop_now) {
       result.reason = why;
+      session.finish();
       stop_decode_clock();
       return result;  // nothing is flushed after a stop string or a callback stop
     }
@@ -135,6 +179,7 @@ GenerateResult generate(Backend& backend, float* state, size_t state_floats,
       break;
     }
   }
+  session.finish();
   // The callback's answer to the last piece changes nothing: generation ends anyway.
   bool stop_string_found = false;
   sink.finish(&stop_string_found);

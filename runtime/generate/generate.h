@@ -18,6 +18,11 @@
 //      the resulting text goes to on_text, which returns false to stop.
 //   4. The token is fed back (one token, RNN mode) and the loop repeats until
 //      a stop token, a stop string, the callback, or max_tokens tokens.
+// Steps 1-2 and 4 go through Backend::forward_sample (the prompt's last chunk
+// and every fed token also draw the next token), so on cuda the sampler runs
+// on the device and only token ids come back; the sampler's host state is
+// stale during the call (on_text must not use it) and current again on
+// return, also when generate() throws (Backend::finish_sampling).
 // On return the state has consumed the prompt and every token of
 // GenerateResult::tokens, in order (the last one with LogitsMode::none), so a
 // later call continues the same text. At the end (token budget or stop token)

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <utility>
 
 namespace rwkv {
 
@@ -27,6 +28,8 @@ class RepetitionPenalty {
 
   void clear() { occ_.clear(); }
   const std::map<int32_t, double>& occurrences() const { return occ_; }
+  // Replaces the counts (e.g. with those a GPU sampler kept).
+  void set_occurrences(std::map<int32_t, double> occ) { occ_ = std::move(occ); }
 
  private:
   double presence_, frequency_, decay_;

@@ -3,6 +3,7 @@
 // 64-bit seed: the same seed gives the same stream on every platform.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 namespace rwkv {
@@ -26,6 +27,12 @@ class Rng {
     s_[2] ^= t;
     s_[3] = rotl(s_[3], 45);
     return result;
+  }
+
+  // The four words of state, to move the stream elsewhere (e.g. to the GPU sampler) and back.
+  std::array<uint64_t, 4> state() const { return {s_[0], s_[1], s_[2], s_[3]}; }
+  void set_state(const std::array<uint64_t, 4>& s) {
+    for (int i = 0; i < 4; ++i) s_[i] = s[i];
   }
 
   // Uniform in [0, 1) with 53 random bits.

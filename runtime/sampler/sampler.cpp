@@ -26,10 +26,14 @@ Sampler::Result Sampler::next(float* logits, size_t n) {
   s.top_p = params_.top_p;
   s.top_k = params_.top_k;
   const int32_t token = sample_logits(logits, n, s, rng_);
-  const auto& stop = params_.token_stop;
-  if (std::find(stop.begin(), stop.end(), token) != stop.end()) return {token, true};
-  penalty_.accept(token, weight_ ? weight_(token) : 1.0);
+  if (is_stop(token)) return {token, true};
+  penalty_.accept(token, penalty_weight(token));
   return {token, false};
+}
+
+bool Sampler::is_stop(int32_t token) const {
+  const auto& stop = params_.token_stop;
+  return std::find(stop.begin(), stop.end(), token) != stop.end();
 }
 
 }  // namespace rwkv

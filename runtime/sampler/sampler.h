@@ -58,7 +58,12 @@ class Sampler {
 
   const SamplerParams& params() const { return params_; }
   const RepetitionPenalty& penalty() const { return penalty_; }
+  RepetitionPenalty& penalty() { return penalty_; }
   Rng& rng() { return rng_; }
+  const Rng& rng() const { return rng_; }
+  // Step 5's weight for `token`; whether `token` is one of params().token_stop.
+  double penalty_weight(int32_t token) const { return weight_ ? weight_(token) : 1.0; }
+  bool is_stop(int32_t token) const;
 
  private:
   SamplerParams params_;

@@ -118,3 +118,44 @@ TEST_CASE("generate stops at a stop string of the model's own text, spanning tok
   CHECK(cut.result.tokens ==
         std::vector<int32_t>(full.result.tokens.begin(), full.result.tokens.begin() + long(first + 3)));
 }
+
+TEST_CASE("Backend::forward_sample (host default) == forward + Sampler::next per sequence, stop tokens not counted",
+          "[generate][cpu][sample]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
+  rwkv::CpuBackend cpu(*model, rwkv::CpuOptions{2});
+  const size_t V = size_t(model->info.n_vocab), S = cpu.state_layout().size();
+  const std::vector<int32_t> a = {72, 101, 108}, b = {87};
+  std::vector<float> s1(S), s2(S), r1(S), r2(S);
+  for (float* s : {s1.data(), s2.data(), r1.data(), r2.data()}) cpu.init_state(s);
+  rwkv::SamplerParams pa, pb;
+  pa.seed = 5;
+  pb.temperature = 0;  // greedy: its token, made a stop token, is drawn and must not be counted
+  rwkv::Sampler ref_a(pa), ref_b(pb);
+
+  rwkv::Batch ref;
+  ref.logits = rwkv::LogitsMode::last;
+  ref.seqs = {{a.data(), a.size(), r1.data(), S}, {b.data(), b.size(), r2.data(), S}};
+  std::vector<float> logits(2 * V);
+  cpu.forward(ref, logits.data());
+  const int32_t want_a = ref_a.next(logits.data(), V).token;
+  const int32_t want_b = ref_b.next(logits.data() + V, V).token;
+
+  pb.token_stop = {want_b};
+  rwkv::Sampler sa(pa), sb(pb);
+  rwkv::Batch batch = ref;
+  batch.logits = rwkv::LogitsMode::none;  // forward_sample asks for ::last itself
+  batch.seqs[0].state = s1.data();
+  batch.seqs[1].state = s2.data();
+  rwkv::Sampler* samplers[2] = {&sa, &sb};
+  int32_t got[2] = {-1, -1};
+  cpu.forward_sample(batch, samplers, got);
+  cpu.finish_sampling(samplers, 2);
+  CHECK(got[0] == want_a);
+  CHECK(got[1] == want_b);
+  CHECK(sb.is_stop(got[1]));
+  CHECK(sa.penalty().occurrences() == ref_a.penalty().occurrences());
+  CHECK(sa.rng().state() == ref_a.rng().state());
+  CHECK(sb.penalty().occurrences().empty());  // the stop token was not counted
+  CHECK(s1 == r1);
+  CHECK(s2 == r2);
+}
