@@ -15,14 +15,15 @@
 // with N/4 independent 16-byte loads straight from the state buffer (4-byte loads when the state
 // sits at an offset that is not 16-byte aligned) and written back the same way. Per token the
 // thread reads its channel t of r, k, v, g (and w_lora), prefetched one token ahead, publishes
-// r, k, w, v to shared memory (double-buffered by token parity), does 3N FLOPs on its tile
+// r, k, w, v to shared memory (double-buffered by token parity), does 5N FLOPs on its tile
 // (16-byte shared loads), and the quad's four partial y sums are reduce-scattered with three
 // shuffles so thread t ends with y_t. B and the GroupNorm statistics are shuffles within the
 // warp; a head of N = 64 spans two warps and exchanges each warp's partials through shared
 // memory. Barriers per token: one __syncwarp for N <= 32, two __syncthreads for N = 64.
-// Bytes per call: rows*C*4*(4 or 5) read + rows*C*sizeof(out) written
-//                 + n_seq*H*N*N*4*2 state read and written + C*4*4 parameters.
-// FLOPs per call: about rows*H*(3*N*N + 30*N).
+// Bytes per call: rows*C*4*(3 to 5: r, k, v, g from 5.1, w_lora in v6) read
+//                 + rows*C*sizeof(out) written + n_seq*H*N*N*4*2 state read and written
+//                 + C*4*4 parameters.
+// FLOPs per call: about rows*H*(5*N*N + 30*N).
 #include "kernels/wkv5.cuh"
 
 #include "kernels/common/dtype_io.cuh"

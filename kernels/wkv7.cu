@@ -17,14 +17,16 @@
 // 16-byte loads straight from the state buffer (4-byte loads when the state sits at an offset
 // that is not 16-byte aligned) and written back the same way. Per token the thread reads its
 // channel of r, k, v, w_lora, a_lora, v_lora, g (and v_first), prefetched one token ahead,
-// publishes w, k', kq, kq*a, r to shared memory (double-buffered by token parity) and does
-// about 5N FLOPs of state work reading them back as 16-byte shared loads. Head sums (|kq|^2,
-// the bonus, the GroupNorm statistics) are shuffles within the warp; a head of N = 64 spans two
-// warps and exchanges each warp's partials through shared memory. Barriers per token: one
-// __syncwarp for N <= 32, two __syncthreads for N = 64.
-// Bytes per call: rows*C*4*(7 or 8) read + rows*C*sizeof(out) written (+ rows*C*4 v_first in
-//                 layer 0) + n_seq*H*N*N*4*2 state read and written + C*4*8 parameters.
-// FLOPs per call: about rows*H*(5*N*N + 40*N).
+// publishes w, k', kq, kq*a, r to shared memory (double-buffered by token parity) and does 9N
+// FLOPs of state work (S_i . kq, the update, y_i) reading them back as 16-byte shared loads. Its
+// 8 per-channel parameters wait in shared memory (registers go to the state). Head sums
+// (|kq|^2, the bonus, the GroupNorm statistics) are shuffles within the warp; a head of N = 64
+// spans two warps and exchanges each warp's partials through shared memory. Barriers per token:
+// one __syncwarp for N <= 32, two __syncthreads for N = 64.
+// Bytes per call: rows*C*4*(6 in layer 0, else 8) read + rows*C*sizeof(out) written (+ rows*C*4
+//                 v_first written in layer 0) + n_seq*H*N*N*4*2 state read and written
+//                 + C*4*8 parameters.
+// FLOPs per call: about rows*H*(9*N*N + 40*N).
 #include "kernels/wkv7.cuh"
 
 #include "kernels/common/dtype_io.cuh"

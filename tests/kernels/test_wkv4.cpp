@@ -1,10 +1,12 @@
 // Tests kernels/wkv4.cu (the v4 WKV with its receptance gate) on its own against the CPU reference
 // of runtime/cpu/time_mix_v4.cpp (docs/rwkv-math.md section 3.3): wkv4_channels (pip's
-// max-exponent recurrence) times sigmoidf(r). The kernel is per channel (no head size): the widths
-// are the attention widths of 8, 16, 32 and 64 channels per head for one and two heads and one
-// past the 128-thread block, each in prefill (a ragged batch of sequences of 3, 1 and 4 tokens)
-// and decode (three sequences of one token). One sequence starts from the initial state
-// (pp = -1e30), the others from random states.
+// max-exponent recurrence) times sigmoidf(r). The kernel is per channel (no head size; a thread
+// owns four channels, a block 256): the widths are the attention widths of 8, 16, 32 and 64
+// channels per head for one and two heads, 129 (a partial group of four, the 4-byte path), 256
+// and 260 (a second block), each in prefill (a ragged batch of sequences of 3, 1 and 4 tokens)
+// and decode (three sequences of one token), with the state at offsets that allow the 16-byte
+// path and at ones that do not, and eight sequences of different lengths in one launch. One
+// sequence starts from the initial state (pp = -1e30), the others from random states.
 //
 // Tolerances: the same fp32 formula on both sides, except the kernel's sigmoid uses the fast
 // exponential and the GPU's expf may differ from the host's by an ulp or two: outputs (|wkv| <= 1)

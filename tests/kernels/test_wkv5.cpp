@@ -3,7 +3,10 @@
 // (GN_H, eps 64e-5) and siluf (the gate), with v6's per-token decay exp(-exp(time_decay + w_lora))
 // as time_mix_v6.cpp computes it. Every head size the kernel is built for (8, 16, 32, 64), the
 // three forms (5.0: no gate, fixed decay; 5.1+: gate; v6: gate and per-token decay), prefill (a
-// ragged batch of sequences of 3, 1 and 4 tokens) and decode (three sequences of one token).
+// ragged batch of sequences of 3, 1 and 4 tokens) and decode (three sequences of one token); the
+// state at an offset that allows the kernel's 16-byte path and at one that does not; one head more
+// than a 64-thread block holds (a second block with spare heads); eight sequences of different
+// lengths in one launch; and one-token decode launches against one prefill launch (the same bits).
 //
 // Tolerances: both sides compute in fp32 but sum in different orders (the kernel reduces the
 // GroupNorm statistics across threads, the reference in double) and the kernel's sigmoid uses the

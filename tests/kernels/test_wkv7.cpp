@@ -3,7 +3,10 @@
 // normalisation and replacement), wkv7_value_residual, wkv7_head (the delta-rule recurrence) and
 // wkv7_output (GroupNorm, bonus, gate). Every head size the kernel is built for (8, 16, 32, 64),
 // layer 0 (v_first written) and a later layer (v_first read), prefill (a ragged batch of sequences
-// of 3, 1 and 4 tokens) and decode (three sequences of one token).
+// of 3, 1 and 4 tokens) and decode (three sequences of one token); the state at an offset that
+// allows the kernel's 16-byte path and at one that does not; one head more than a 64-thread block
+// holds (a second block with spare heads); eight sequences of different lengths in one launch;
+// and one-token decode launches against one prefill launch (the same bits).
 //
 // Tolerances: both sides compute in fp32 but sum in different orders (the kernel reduces the key
 // norm and the GroupNorm statistics across threads, the reference in double) and the kernel's
