@@ -87,6 +87,7 @@ __global__ void __launch_bounds__(kWkv4Threads, kWkv4MinBlocks) wkv4_kernel(wkv4
   float aa[kWkv4Chans], bb[kWkv4Chans], pp[kWkv4Chans], w[kWkv4Chans], u[kWkv4Chans];
   {
     const float* __restrict__ state = p.batch.state[s];
+    assume_global(state);
     const bool vec = kVec && is_aligned16(state);
     load4(state + p.aa_offset + c, aa, n, vec);
     load4(state + p.bb_offset + c, bb, n, vec);
@@ -118,6 +119,7 @@ __global__ void __launch_bounds__(kWkv4Threads, kWkv4MinBlocks) wkv4_kernel(wkv4
     cur = next;
   }
   float* __restrict__ state = p.batch.state[s];  // again: no registers held over the token loop
+  assume_global(state);
   const bool vec = kVec && is_aligned16(state);
   store4(state + p.aa_offset + c, aa, n, vec);
   store4(state + p.bb_offset + c, bb, n, vec);

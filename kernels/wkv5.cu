@@ -146,6 +146,7 @@ __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5
   float st[N];
   {
     const float* __restrict__ S = p.batch.state[s] + head_at;
+    assume_global(S);
     const bool vec = is_aligned16(S);
 #pragma unroll
     for (int m = 0; m < kRows; ++m) load_floats<4>(S + tile_at + (size_t)m * N, st + 4 * m, vec);
@@ -184,6 +185,7 @@ __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5
   }
   if (active) {  // the state pointer again: no registers held over the token loop
     float* __restrict__ S = p.batch.state[s] + head_at;
+    assume_global(S);
     const bool vec = is_aligned16(S);
 #pragma unroll
     for (int m = 0; m < kRows; ++m)

@@ -142,6 +142,7 @@ __global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7
   float st[N];
   {
     const float* __restrict__ S = p.batch.state[s] + row_at;
+    assume_global(S);
     load_floats<N>(S, st, is_aligned16(S - (size_t)i * N));  // the same alignment for every row
   }
   sh.channel[t] = load_channel(p, c);  // read back by this thread only: no barrier
@@ -193,6 +194,7 @@ __global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7
   }
   if (active) {  // the state pointer again: no registers held over the token loop
     float* __restrict__ S = p.batch.state[s] + row_at;
+    assume_global(S);
     store_floats<N>(S, st, is_aligned16(S - (size_t)i * N));
   }
 }

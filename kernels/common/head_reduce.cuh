@@ -64,6 +64,16 @@ __device__ __forceinline__ MeanM2 merge_equal_groups(MeanM2 a, MeanM2 b, float n
   return {0.5f * (a.mean + b.mean), a.m2 + b.m2 + delta * delta * (0.5f * n)};
 }
 
+// Tells nvcc that p points to global memory. A state pointer is read from a device array, so the
+// compiler cannot infer its space and would emit generic accesses; with this, global ones.
+__device__ __forceinline__ void assume_global(const void* p) {
+#if defined(__CUDACC__)
+  __builtin_assume(__isGlobal(p));
+#else
+  (void)p;
+#endif
+}
+
 // True when p may be read and written with 16-byte accesses.
 __device__ __forceinline__ bool is_aligned16(const void* p) {
   return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
