@@ -137,14 +137,15 @@ __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5
   const int t = threadIdx.x, i = t % N, base = t - i;  // base: the head's first thread
   const int quad = i / 4, rank = i % 4;
   const int h_block = blockIdx.x * kHeads + t / N;
-  const bool active = h_block < p.H;  // a last block's spare heads compute head H-1, store nothing
+  // A last block's spare heads compute on head H-1's inputs and a zero state and store nothing.
+  const bool active = h_block < p.H;
   const int h = active ? h_block : p.H - 1, s = blockIdx.y;
   const int C = p.H * N, c = h * N + i;
 
   // This thread's tile: kRows rows of 4 floats, N floats apart.
   const size_t head_at = p.kv_offset + (size_t)h * N * N, tile_at = (size_t)rank * kRows * N + 4 * quad;
-  float st[N];
-  {
+  float st[N] = {};  // a spare head runs on zeros: it must not read a state another thread writes
+  if (kHeads == 1 || active) {  // (N = 64: one head per block, never spare)
     const float* __restrict__ S = p.batch.state[s] + head_at;
     assume_global(S);
     const bool vec = is_aligned16(S);

@@ -134,16 +134,20 @@ __global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7
   constexpr int kHeads = kWkv7Threads / N;
   const int t = threadIdx.x, i = t % N, base = t - i;  // base: the head's first slot in sh
   const int h_block = blockIdx.x * kHeads + t / N;
-  const bool active = h_block < p.H;  // a last block's spare heads compute head H-1, store nothing
+  // A last block's spare heads compute on head H-1's inputs and a zero state and store nothing.
+  const bool active = h_block < p.H;
   const int h = active ? h_block : p.H - 1, s = blockIdx.y;
   const int C = p.H * N, c = h * N + i;
 
   const size_t row_at = p.kv_offset + ((size_t)h * N + i) * N;  // this thread's row in the state
   float st[N];
-  {
+  if (kHeads == 1 || active) {  // (N = 64: one head per block, never spare)
     const float* __restrict__ S = p.batch.state[s] + row_at;
     assume_global(S);
     load_floats<N>(S, st, is_aligned16(S - (size_t)i * N));  // the same alignment for every row
+  } else {  // a spare head runs on zeros: it must not read a state another thread writes
+#pragma unroll
+    for (int j = 0; j < N; ++j) st[j] = 0.0f;
   }
   sh.channel[t] = load_channel(p, c);  // read back by this thread only: no barrier
   TO* __restrict__ out = static_cast<TO*>(p.out);
