@@ -15,6 +15,7 @@ namespace rwkv_kernels {
 struct wkv4_params {
   ragged_batch batch;
   size_t aa_offset = 0, bb_offset = 0, pp_offset = 0;  // floats from a state's start, [A] each
+  // (16-byte accesses when A and the offsets are multiples of 4 and the buffers 16-byte aligned)
   int A = 0;                    // attention width (channels)
   const float* r = nullptr;     // fp32 [rows, A] receptance pre-activation
   const float* k = nullptr;     // fp32 [rows, A]

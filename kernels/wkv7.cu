@@ -8,15 +8,25 @@
 //   S   = S diag(w) + (S (-kk)) (kk*a)^T + v k'^T                  state [value][key]
 //   y   = S r                                                       (new state)
 //   out = (GN_head(y; ln_x, 64e-5) + (sum_j r_j k'_j r_k_j) * v) * g
+// With kq = k * k_k and inv = 1 / max(|kq|, 1e-12) the delta term is computed unnormalised:
+//   (S (-kk)) (kk*a)^T = c (kq*a)^T  with  c = -inv^2 * (S kq)   (one scalar per value row).
 //
-// Launch: grid (H, n_seq), block N threads (N = head size). Thread i owns value
-// row i of the head's state: N fp32 registers, read and written once per call
-// through a padded shared tile (coalesced global accesses). Per token each
-// thread reads one element of r, k, v, w_lora, a_lora, v_lora, g (and v_first),
-// publishes w, k', -kk, kk*a, r to shared memory, and does 4N FMAs of state work.
-// Bytes per call: rows*C*4*(7 or 8) read + rows*C*sizeof(out) written
-//                 + n_seq*H*N*N*4*2 state read and written.
-// FLOPs per call: about rows*H*(6*N*N + 40*N).
+// Launch: grid (ceil(H / (64/N)), n_seq), block 64 threads = 64/N heads of N threads
+// (__launch_bounds__(64, 8): at most 128 registers, 8+ blocks per SM). Thread i of a head owns
+// value row i of the head's state: N fp32 registers, read once per call with N/4 independent
+// 16-byte loads straight from the state buffer (4-byte loads when the state sits at an offset
+// that is not 16-byte aligned) and written back the same way. Per token the thread reads its
+// channel of r, k, v, w_lora, a_lora, v_lora, g (and v_first), prefetched one token ahead,
+// publishes w, k', kq, kq*a, r to shared memory (double-buffered by token parity) and does 9N
+// FLOPs of state work (S_i . kq, the update, y_i) reading them back as 16-byte shared loads. Its
+// 8 per-channel parameters wait in shared memory (registers go to the state). Head sums
+// (|kq|^2, the bonus, the GroupNorm statistics) are shuffles within the warp; a head of N = 64
+// spans two warps and exchanges each warp's partials through shared memory. Barriers per token:
+// one __syncwarp for N <= 32, two __syncthreads for N = 64.
+// Bytes per call: rows*C*4*(6 in layer 0, else 8) read + rows*C*sizeof(out) written (+ rows*C*4
+//                 v_first written in layer 0) + n_seq*H*N*N*4*2 state read and written
+//                 + C*4*8 parameters.
+// FLOPs per call: about rows*H*(9*N*N + 40*N).
 #include "kernels/wkv7.cuh"
 
 #include "kernels/common/dtype_io.cuh"
@@ -25,81 +35,178 @@
 
 namespace rwkv_kernels {
 
-template <int N, class TO>
-static __global__ void __launch_bounds__(64, 1) wkv7_kernel(wkv7_params p) {
-  __shared__ float tile[N][N + 1];
-  __shared__ float sh_r[N], sh_w[N], sh_k[N], sh_a[N], sh_b[N], sh_rk[N];
-  __shared__ float scratch[2];
+namespace {
 
-  const int h = blockIdx.x, s = blockIdx.y, i = threadIdx.x;
-  const int C = p.H * N;
-  const int c = h * N + i;
-  float* S = p.batch.state[s] + p.kv_offset + (size_t)h * N * N;
+constexpr int kWkv7Threads = 64;   // one block: 64 / N heads of N threads
+constexpr int kWkv7MinBlocks = 8;  // blocks per SM the register budget must allow
 
-  // State rows in: coalesced through the tile.
-  for (int e = i; e < N * N; e += N) tile[e / N][e % N] = S[e];
-  sh_rk[i] = p.r_k[c];
-  __syncthreads();
-  float st[N];
+// Per-channel parameters, constant over the call.
+struct Wkv7Channel {
+  float w0, a0, v0, k_k, k_a, r_k, ln_w, ln_b;
+};
+
+// Per-token values published by each thread for its channel, [token parity][thread].
+struct Wkv7Shared {
+  float r[2][kWkv7Threads], w[2][kWkv7Threads], k[2][kWkv7Threads];
+  float kq[2][kWkv7Threads], kqa[2][kWkv7Threads];
+  Wkv7Channel channel[kWkv7Threads];  // each thread's own parameters, parked out of registers
+  float part[2][2];  // N = 64: each warp's (|kq|^2, bonus) of the current token
+  MeanM2 stats[2];   // N = 64: each warp's GroupNorm statistics of the current token
+};
+
+// One token's inputs for one channel.
+struct Wkv7Token {
+  float r, k, v, w_lora, a_lora, v_lora, g, v_first;
+};
+
+__device__ __forceinline__ Wkv7Token load_token(const wkv7_params& p, size_t at) {
+  Wkv7Token t;
+  const float* __restrict__ r = p.r;
+  const float* __restrict__ k = p.k;
+  const float* __restrict__ v = p.v;
+  const float* __restrict__ w_lora = p.w_lora;
+  const float* __restrict__ a_lora = p.a_lora;
+  const float* __restrict__ g = p.g;
+  const float* __restrict__ v_first = p.v_first;
+  t.r = r[at];
+  t.k = k[at];
+  t.v = v[at];
+  t.w_lora = w_lora[at];
+  t.a_lora = a_lora[at];
+  t.g = g[at];
+  t.v_lora = 0.0f;
+  t.v_first = 0.0f;
+  if (!p.first_layer) {
+    const float* __restrict__ v_lora = p.v_lora;
+    t.v_lora = v_lora[at];
+    t.v_first = v_first[at];
+  }
+  return t;
+}
+
+__device__ __forceinline__ Wkv7Channel load_channel(const wkv7_params& p, int c) {
+  return {p.w0[c], p.a0[c], p.first_layer ? 0.0f : p.v0[c], p.k_k[c], p.k_a[c], p.r_k[c], p.ln_w[c], p.ln_b[c]};
+}
+
+// The state row's update for one token; returns y_i = (new S row) . r.
+// kq, kqa, w, k, r point at the head's N published values of this token.
+template <int N>
+__device__ __forceinline__ float update_row(float (&st)[N], const float* kq, const float* kqa, const float* w,
+                                            const float* k, const float* r, float v, float inv) {
+  float skq = 0.0f;  // S_i . kq (old state)
 #pragma unroll
-  for (int j = 0; j < N; ++j) st[j] = tile[i][j];
+  for (int j = 0; j < N; j += 4) {
+    const float4 q = shared_float4(kq + j);
+    skq += st[j] * q.x + st[j + 1] * q.y + st[j + 2] * q.z + st[j + 3] * q.w;
+  }
+  const float c = -skq * inv * inv;
+  float y = 0.0f;
+#pragma unroll
+  for (int j = 0; j < N; j += 4) {
+    const float4 w4 = shared_float4(w + j), b4 = shared_float4(kqa + j), k4 = shared_float4(k + j),
+                 r4 = shared_float4(r + j);
+    st[j] = fmaf(st[j], w4.x, fmaf(c, b4.x, v * k4.x));
+    st[j + 1] = fmaf(st[j + 1], w4.y, fmaf(c, b4.y, v * k4.y));
+    st[j + 2] = fmaf(st[j + 2], w4.z, fmaf(c, b4.z, v * k4.z));
+    st[j + 3] = fmaf(st[j + 3], w4.w, fmaf(c, b4.w, v * k4.w));
+    y += st[j] * r4.x + st[j + 1] * r4.y + st[j + 2] * r4.z + st[j + 3] * r4.w;
+  }
+  return y;
+}
 
-  const float w0 = p.w0[c], a0 = p.a0[c], k_k = p.k_k[c], k_a = p.k_a[c];
-  const float v0 = p.first_layer ? 0.0f : p.v0[c];
-  const float ln_w = p.ln_w[c], ln_b = p.ln_b[c];
-  TO* out = static_cast<TO*>(p.out);
+// GroupNorm statistics of y over the head. N = 64: each warp's partials meet in shared memory
+// behind the token's second barrier.
+template <int N>
+__device__ __forceinline__ MeanM2 head_stats(float y, Wkv7Shared& sh) {
+  if constexpr (N <= 32) {
+    return lane_group_mean_m2<N>(y);
+  } else {
+    const MeanM2 mine = lane_group_mean_m2<32>(y);
+    if ((threadIdx.x & 31) == 0) sh.stats[threadIdx.x >> 5] = mine;
+    __syncthreads();
+    return merge_equal_groups(sh.stats[0], sh.stats[1], 32.0f);
+  }
+}
+
+template <int N, class TO>
+__global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7_params p) {
+  __shared__ Wkv7Shared sh;
+  constexpr int kHeads = kWkv7Threads / N;
+  const int t = threadIdx.x, i = t % N, base = t - i;  // base: the head's first slot in sh
+  const int h_block = blockIdx.x * kHeads + t / N;
+  // A last block's spare heads compute on head H-1's inputs and a zero state and store nothing.
+  const bool active = h_block < p.H;
+  const int h = active ? h_block : p.H - 1, s = blockIdx.y;
+  const int C = p.H * N, c = h * N + i;
+
+  const size_t row_at = p.kv_offset + ((size_t)h * N + i) * N;  // this thread's row in the state
+  float st[N];
+  if (kHeads == 1 || active) {  // (N = 64: one head per block, never spare)
+    const float* __restrict__ S = p.batch.state[s] + row_at;
+    assume_global(S);
+    load_floats<N>(S, st, is_aligned16(S - (size_t)i * N));  // the same alignment for every row
+  } else {  // a spare head runs on zeros: it must not read a state another thread writes
+#pragma unroll
+    for (int j = 0; j < N; ++j) st[j] = 0.0f;
+  }
+  sh.channel[t] = load_channel(p, c);  // read back by this thread only: no barrier
+  TO* __restrict__ out = static_cast<TO*>(p.out);
+  float* __restrict__ v_first_out = p.v_first;
 
   const int row_end = p.batch.seq_start[s + 1];
-  for (int row = p.batch.seq_start[s]; row < row_end; ++row) {
+  int row = p.batch.seq_start[s];
+  Wkv7Token cur = load_token(p, (size_t)row * C + c);
+  for (int buf = 0; row < row_end; ++row, buf ^= 1) {
     const size_t at = (size_t)row * C + c;
-    const float r = p.r[at], k = p.k[at];
-    float v = p.v[at];
-    const float w = expf(-0.606531f * sigmoidf_(w0 + p.w_lora[at]));
-    const float kk = k * k_k;
-    const float norm = sqrtf(head_sum<N>(kk * kk, scratch));
-    const float kn = kk / fmaxf(norm, 1e-12f);
-    const float a = sigmoidf_(a0 + p.a_lora[at]);
-    const float k_new = k * (1.0f + (a - 1.0f) * k_a);
+    const Wkv7Channel& ch = sh.channel[t];
+    const Wkv7Token next = row + 1 < row_end ? load_token(p, at + C) : cur;  // in flight meanwhile
+    const float w = expf(-0.606531f * sigmoidf_(ch.w0 + cur.w_lora));
+    const float kq = cur.k * ch.k_k;
+    const float a = sigmoidf_(ch.a0 + cur.a_lora);
+    const float k_new = cur.k * (1.0f + (a - 1.0f) * ch.k_a);
+    float v = cur.v;
     if (p.first_layer) {
-      p.v_first[at] = v;
+      if (active) v_first_out[at] = v;
     } else {
-      v = v + (p.v_first[at] - v) * sigmoidf_(v0 + p.v_lora[at]);
+      v = v + (cur.v_first - v) * sigmoidf_(ch.v0 + cur.v_lora);
     }
-    sh_r[i] = r;
-    sh_w[i] = w;
-    sh_k[i] = k_new;
-    sh_a[i] = -kn;
-    sh_b[i] = kn * a;
-    __syncthreads();
-
-    float sa = 0.0f;
-#pragma unroll
-    for (int j = 0; j < N; ++j) sa += sh_a[j] * st[j];
-    float y = 0.0f, bonus = 0.0f;
-#pragma unroll
-    for (int j = 0; j < N; ++j) {
-      st[j] = st[j] * sh_w[j] + sa * sh_b[j] + v * sh_k[j];
-      y += st[j] * sh_r[j];
-      bonus += sh_r[j] * sh_k[j] * sh_rk[j];
+    sh.r[buf][t] = cur.r;
+    sh.w[buf][t] = w;
+    sh.k[buf][t] = k_new;
+    sh.kq[buf][t] = kq;
+    sh.kqa[buf][t] = kq * a;
+    float kq_sq = lane_group_sum<(N < 32 ? N : 32)>(kq * kq);
+    float bonus = lane_group_sum<(N < 32 ? N : 32)>(cur.r * k_new * ch.r_k);
+    if constexpr (N <= 32) {
+      __syncwarp();  // barrier 1 (of 1): the head's published values are visible to its warp
+    } else {
+      if ((t & 31) == 0) {
+        sh.part[t >> 5][0] = kq_sq;
+        sh.part[t >> 5][1] = bonus;
+      }
+      __syncthreads();  // barrier 1 (of 2): published values and both warps' partials
+      kq_sq = sh.part[0][0] + sh.part[1][0];
+      bonus = sh.part[0][1] + sh.part[1][1];
     }
-    const float mean = head_sum<N>(y, scratch) * (1.0f / N);
-    const float d = y - mean;
-    const float var = head_sum<N>(d * d, scratch) * (1.0f / N);
-    const float o = d * rsqrtf(var + p.gn_eps) * ln_w + ln_b;
-    out[at] = from_float<TO>((o + bonus * v) * p.g[at]);
-    __syncthreads();  // sh_* are rewritten by the next token
+    const float inv = 1.0f / fmaxf(sqrtf(kq_sq), 1e-12f);
+    const float y = update_row<N>(st, sh.kq[buf] + base, sh.kqa[buf] + base, sh.w[buf] + base, sh.k[buf] + base,
+                                  sh.r[buf] + base, v, inv);
+    const MeanM2 gn = head_stats<N>(y, sh);  // N = 64: barrier 2 (of 2)
+    const float o = (y - gn.mean) * rsqrtf(gn.m2 * (1.0f / N) + p.gn_eps) * ch.ln_w + ch.ln_b;
+    if (active) out[at] = from_float<TO>((o + bonus * v) * cur.g);
+    cur = next;
   }
-
-  // State rows out.
-#pragma unroll
-  for (int j = 0; j < N; ++j) tile[i][j] = st[j];
-  __syncthreads();
-  for (int e = i; e < N * N; e += N) S[e] = tile[e / N][e % N];
+  if (active) {  // the state pointer again: no registers held over the token loop
+    float* __restrict__ S = p.batch.state[s] + row_at;
+    assume_global(S);
+    store_floats<N>(S, st, is_aligned16(S - (size_t)i * N));
+  }
 }
 
 template <int N>
-static cudaError_t launch_wkv7(const wkv7_params& p, cudaStream_t stream) {
-  const dim3 grid((unsigned)p.H, (unsigned)p.batch.n_seq), block((unsigned)N);
+cudaError_t launch_wkv7(const wkv7_params& p, cudaStream_t stream) {
+  constexpr int kHeads = kWkv7Threads / N;
+  const dim3 grid((unsigned)((p.H + kHeads - 1) / kHeads), (unsigned)p.batch.n_seq), block((unsigned)kWkv7Threads);
   return dispatch_dtype(p.out_dtype, [&](auto tag) {
     using TO = typename decltype(tag)::type;
     auto* k = wkv7_kernel<N, TO>;
@@ -107,6 +214,8 @@ static cudaError_t launch_wkv7(const wkv7_params& p, cudaStream_t stream) {
     return launch_status();
   });
 }
+
+}  // namespace
 
 cudaError_t wkv7_forward(const wkv7_params& p, cudaStream_t stream) {
   if (p.batch.n_seq == 0) return cudaSuccess;

@@ -17,6 +17,8 @@ namespace rwkv_kernels {
 struct wkv7_params {
   ragged_batch batch;
   size_t kv_offset = 0;  // floats from a state's start to this layer's att.kv [H][N][N], [h][value][key]
+                         // (16-byte state accesses when state[s] + kv_offset is 16-byte aligned:
+                         // keep kv_offset % 4 == 0 and the state buffers 16-byte aligned)
   int H = 0;
   int N = 0;             // head size: 8, 16, 32 or 64
 

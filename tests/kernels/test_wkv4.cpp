@@ -1,10 +1,12 @@
 // Tests kernels/wkv4.cu (the v4 WKV with its receptance gate) on its own against the CPU reference
 // of runtime/cpu/time_mix_v4.cpp (docs/rwkv-math.md section 3.3): wkv4_channels (pip's
-// max-exponent recurrence) times sigmoidf(r). The kernel is per channel (no head size): the widths
-// are the attention widths of 8, 16, 32 and 64 channels per head for one and two heads and one
-// past the 128-thread block, each in prefill (a ragged batch of sequences of 3, 1 and 4 tokens)
-// and decode (three sequences of one token). One sequence starts from the initial state
-// (pp = -1e30), the others from random states.
+// max-exponent recurrence) times sigmoidf(r). The kernel is per channel (no head size; a thread
+// owns four channels, a block 256): the widths are the attention widths of 8, 16, 32 and 64
+// channels per head for one and two heads, 129 (a partial group of four, the 4-byte path), 256
+// and 260 (a second block), each in prefill (a ragged batch of sequences of 3, 1 and 4 tokens)
+// and decode (three sequences of one token), with the state at offsets that allow the 16-byte
+// path and at ones that do not, and eight sequences of different lengths in one launch. One
+// sequence starts from the initial state (pp = -1e30), the others from random states.
 //
 // Tolerances: the same fp32 formula on both sides, except the kernel's sigmoid uses the fast
 // exponential and the GPU's expf may differ from the host's by an ulp or two: outputs (|wkv| <= 1)
@@ -27,12 +29,15 @@ struct Case {
   int A;
   std::vector<int> lens;  // tokens per sequence
   DType out_t;
+  bool aligned = false;  // the layout below with 4-float pads (the kernel's 16-byte path when A % 4 == 0)
 };
 
-// State layout of the test: [pad 2][aa A][bb A][pp A][pad 1], like a layer's slice of a v4 state.
+// State layout of the test: [pad 2][aa A][bb A][pp A][pad 1], like a layer's slice of a v4 state;
+// aligned: [pad 4][aa A][bb A][pp A][pad 4].
 struct Offsets {
   size_t aa, bb, pp, floats;
-  explicit Offsets(size_t A) : aa(2), bb(2 + A), pp(2 + 2 * A), floats(3 + 3 * A) {}
+  Offsets(size_t A, bool aligned)
+      : aa(aligned ? 4 : 2), bb(aa + A), pp(aa + 2 * A), floats(aa + 3 * A + (aligned ? 4 : 1)) {}
 };
 
 void init_states(gpu_test::RaggedBatch& batch, size_t A, const Offsets& o, std::mt19937& rng) {
@@ -57,10 +62,10 @@ std::vector<float> all_states(gpu_test::RaggedBatch& batch, size_t floats) {
 }
 
 void run_case(const Case& c, uint32_t seed) {
-  CAPTURE(seed, c.A, c.lens, rwkv::dtype_name(c.out_t));
+  CAPTURE(seed, c.A, c.lens, rwkv::dtype_name(c.out_t), c.aligned);
   std::mt19937 rng(seed);
   const size_t A = (size_t)c.A;
-  const Offsets o(A);
+  const Offsets o(A, c.aligned);
   gpu_test::RaggedBatch batch(c.lens, o.floats, rng);
   init_states(batch, A, o, rng);
   batch.upload();
@@ -122,6 +127,17 @@ TEST_CASE("wkv4_forward: against the CPU reference, widths of every head size, p
     run_case({A, {3, 1, 4}, DType::f32}, ++seed);  // prefill, ragged
     run_case({A, {1, 1, 1}, DType::f32}, ++seed);  // decode
   }
+}
+
+TEST_CASE("wkv4_forward: 16-byte path, partial blocks and many ragged sequences", "[gpu][kernels][wkv4]") {
+  uint32_t seed = 420;
+  for (int A : {8, 16, 64, 256, 260, 129}) {  // 260: a second block with one group; 129: 4-byte path
+    run_case({A, {3, 1, 4}, DType::f32, true}, ++seed);
+    run_case({A, {1, 1, 1}, DType::f32, true}, ++seed);
+  }
+  run_case({96, {1, 7, 2, 1, 5, 3, 1, 4}, DType::f32, true}, ++seed);
+  run_case({96, {1, 7, 2, 1, 5, 3, 1, 4}, DType::f32, false}, ++seed);
+  for (DType t : {DType::f16, DType::bf16}) run_case({48, {2, 5}, t, true}, ++seed);
 }
 
 TEST_CASE("wkv4_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv4]") {

@@ -3,7 +3,10 @@
 // (GN_H, eps 64e-5) and siluf (the gate), with v6's per-token decay exp(-exp(time_decay + w_lora))
 // as time_mix_v6.cpp computes it. Every head size the kernel is built for (8, 16, 32, 64), the
 // three forms (5.0: no gate, fixed decay; 5.1+: gate; v6: gate and per-token decay), prefill (a
-// ragged batch of sequences of 3, 1 and 4 tokens) and decode (three sequences of one token).
+// ragged batch of sequences of 3, 1 and 4 tokens) and decode (three sequences of one token); the
+// state at an offset that allows the kernel's 16-byte path and at one that does not; one head more
+// than a 64-thread block holds (a second block with spare heads); eight sequences of different
+// lengths in one launch; and one-token decode launches against one prefill launch (the same bits).
 //
 // Tolerances: both sides compute in fp32 but sum in different orders (the kernel reduces the
 // GroupNorm statistics across threads, the reference in double) and the kernel's sigmoid uses the
@@ -12,6 +15,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "gpu_test_util.h"
@@ -31,6 +35,9 @@ struct Case {
   int H, N;
   std::vector<int> lens;  // tokens per sequence
   DType out_t;
+  // Where the kv block sits: 4 floats into a state of a multiple of 4 floats (every head 16-byte
+  // aligned: the kernel's 16-byte state path) or 5 floats in (its 4-byte path).
+  bool aligned = false;
 };
 
 struct Inputs {
@@ -80,11 +87,50 @@ std::vector<double> reference(const Case& c, const Inputs& in, gpu_test::RaggedB
   return out;
 }
 
+// The inputs in device memory.
+struct DeviceInputs {
+  DeviceBuffer r, k, v, g, w_lora, decay, u, ln_w, ln_b;
+  explicit DeviceInputs(const Inputs& in)
+      : r(dev(in.r)), k(dev(in.k)), v(dev(in.v)), g(dev(in.g)), w_lora(dev(in.w_lora)), decay(dev(in.decay)),
+        u(dev(in.u)), ln_w(dev(in.ln_w)), ln_b(dev(in.ln_b)) {}
+  static DeviceBuffer dev(const std::vector<float>& x) { return gpu_test::to_device(x); }
+};
+
+// The kernel's parameters for `batch`, whose row 0 is row `row0` of the inputs and of `out`.
+rwkv_kernels::wkv5_params make_params(const DeviceInputs& d, Form form, const rwkv_kernels::ragged_batch& batch,
+                                      size_t kv_offset, int H, int N, size_t row0, const DeviceBuffer& out,
+                                      DType out_t) {
+  const size_t at = row0 * (size_t)H * N;
+  rwkv_kernels::wkv5_params p;
+  p.batch = batch;
+  p.kv_offset = kv_offset;
+  p.H = H;
+  p.N = N;
+  p.r = d.r.as<float>() + at;
+  p.k = d.k.as<float>() + at;
+  p.v = d.v.as<float>() + at;
+  p.g = form == Form::v5_0 ? nullptr : d.g.as<float>() + at;
+  p.decay = d.decay.as<float>();
+  p.w_lora = form == Form::v6 ? d.w_lora.as<float>() + at : nullptr;
+  p.u = d.u.as<float>();
+  p.ln_w = d.ln_w.as<float>();
+  p.ln_b = d.ln_b.as<float>();
+  p.out = static_cast<char*>(out.get()) + at * rwkv::dtype_size(out_t);
+  p.out_dtype = out_t;
+  return p;
+}
+
+std::vector<float> all_states(gpu_test::RaggedBatch& batch, size_t state_floats) {
+  std::vector<float> out;
+  for (int s = 0; s < batch.n_seq(); ++s) out.insert(out.end(), batch.state(s), batch.state(s) + state_floats);
+  return out;
+}
+
 void run_case(const Case& c, uint32_t seed) {
-  CAPTURE(seed, (int)c.form, c.H, c.N, c.lens, rwkv::dtype_name(c.out_t));
+  CAPTURE(seed, (int)c.form, c.H, c.N, c.lens, rwkv::dtype_name(c.out_t), c.aligned);
   std::mt19937 rng(seed);
-  const size_t A = (size_t)c.H * c.N, kv_offset = 5;  // the kv block after some other state floats
-  const size_t state_floats = kv_offset + A * c.N + 3;
+  const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 5;  // after some other state floats
+  const size_t state_floats = kv_offset + A * c.N + (c.aligned ? 4 : 3);
   gpu_test::RaggedBatch batch(c.lens, state_floats, rng);
   for (int s = 0; s < batch.n_seq(); ++s) {
     const std::vector<float> init = gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f);
@@ -93,28 +139,9 @@ void run_case(const Case& c, uint32_t seed) {
   batch.upload();
   const size_t rows = (size_t)batch.n_rows();
   const Inputs in = make_inputs(c, rows, rng);
-  const DeviceBuffer dr = gpu_test::to_device(in.r), dk = gpu_test::to_device(in.k), dv = gpu_test::to_device(in.v),
-                     dg = gpu_test::to_device(in.g), dw_lora = gpu_test::to_device(in.w_lora),
-                     ddecay = gpu_test::to_device(in.decay), du = gpu_test::to_device(in.u),
-                     dln_w = gpu_test::to_device(in.ln_w), dln_b = gpu_test::to_device(in.ln_b);
+  const DeviceInputs d(in);
   DeviceBuffer dout(rows * A * rwkv::dtype_size(c.out_t));
-
-  rwkv_kernels::wkv5_params p;
-  p.batch = batch.batch();
-  p.kv_offset = kv_offset;
-  p.H = c.H;
-  p.N = c.N;
-  p.r = dr.as<float>();
-  p.k = dk.as<float>();
-  p.v = dv.as<float>();
-  p.g = c.form == Form::v5_0 ? nullptr : dg.as<float>();
-  p.decay = ddecay.as<float>();
-  p.w_lora = c.form == Form::v6 ? dw_lora.as<float>() : nullptr;
-  p.u = du.as<float>();
-  p.ln_w = dln_w.as<float>();
-  p.ln_b = dln_b.as<float>();
-  p.out = dout.get();
-  p.out_dtype = c.out_t;
+  const rwkv_kernels::wkv5_params p = make_params(d, c.form, batch.batch(), kv_offset, c.H, c.N, 0, dout, c.out_t);
   REQUIRE(rwkv_kernels::wkv5_forward(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
 
@@ -139,6 +166,36 @@ void run_case(const Case& c, uint32_t seed) {
   CHECK(batch.guards_intact());
 }
 
+// One sequence of T tokens in one launch, then the same from the same initial state in T
+// launches of one token: every token computes the same arithmetic whatever the batching, so the
+// outputs and the final states must be the same bits.
+void check_decode_matches_prefill(Form form, int H, int N, bool aligned, int T, uint32_t seed) {
+  CAPTURE(seed, (int)form, H, N, aligned, T);
+  std::mt19937 rng(seed);
+  const size_t A = (size_t)H * N, kv_offset = aligned ? 4 : 5, state_floats = kv_offset + A * N + 4;
+  const std::vector<float> init = gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f);
+  const Inputs in = make_inputs({form, H, N, {T}, DType::f32}, (size_t)T, rng);
+  const DeviceInputs d(in);
+  std::vector<float> outs[2], states[2];
+  for (int pass = 0; pass < 2; ++pass) {  // 0: prefill, 1: decode
+    DeviceBuffer dout((size_t)T * A * sizeof(float));
+    gpu_test::RaggedBatch prefill({T}, state_floats, rng), step({1}, state_floats, rng);
+    gpu_test::RaggedBatch& batch = pass == 0 ? prefill : step;
+    std::copy(init.begin(), init.end(), batch.state(0));
+    batch.upload();
+    for (int t = 0; t < (pass == 0 ? 1 : T); ++t)
+      REQUIRE(rwkv_kernels::wkv5_forward(
+                  make_params(d, form, batch.batch(), kv_offset, H, N, (size_t)t, dout, DType::f32), nullptr) ==
+              cudaSuccess);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    batch.download();
+    outs[pass] = gpu_test::from_device(dout);
+    states[pass] = all_states(batch, state_floats);
+  }
+  CHECK(std::memcmp(outs[0].data(), outs[1].data(), outs[0].size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(states[0].data(), states[1].data(), states[0].size() * sizeof(float)) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("wkv5_forward: v5.0, v5.2 and v6 against the CPU reference at every head size, prefill and decode",
@@ -149,6 +206,30 @@ TEST_CASE("wkv5_forward: v5.0, v5.2 and v6 against the CPU reference at every he
       run_case({form, 2, N, {3, 1, 4}, DType::f32}, ++seed);  // prefill, ragged
       run_case({form, 2, N, {1, 1, 1}, DType::f32}, ++seed);  // decode
     }
+}
+
+TEST_CASE("wkv5_forward: 16-byte state path, spare heads in the last block, many ragged sequences",
+          "[gpu][kernels][wkv5]") {
+  uint32_t seed = 550;
+  for (Form form : {Form::v5_0, Form::v6})
+    for (int N : {8, 16, 32, 64}) {
+      const int per_block = 64 / N;  // heads of one 64-thread block
+      run_case({form, 2, N, {3, 1, 4}, DType::f32, true}, ++seed);
+      run_case({form, per_block + 1, N, {2, 1}, DType::f32, true}, ++seed);  // 2 blocks, spare heads
+      run_case({form, per_block + 1, N, {2, 1}, DType::f32, false}, ++seed);
+    }
+  // Eight sequences of different lengths, decode and prefill mixed in one launch; at offset 5 the
+  // pool's slots leave some heads 16-byte aligned and others not.
+  run_case({Form::v5_2, 3, 16, {1, 7, 2, 1, 5, 3, 1, 4}, DType::f32, false}, ++seed);
+  run_case({Form::v6, 2, 64, {1, 7, 2, 1, 5, 3, 1, 4}, DType::f32, true}, ++seed);
+}
+
+TEST_CASE("wkv5_forward: one-token decode launches give the bits of one prefill launch", "[gpu][kernels][wkv5]") {
+  uint32_t seed = 580;
+  for (int N : {8, 16, 32, 64}) {
+    check_decode_matches_prefill(Form::v6, 64 / N + 1, N, true, 4, ++seed);
+    check_decode_matches_prefill(Form::v5_2, 2, N, false, 3, ++seed);
+  }
 }
 
 TEST_CASE("wkv5_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv5]") {

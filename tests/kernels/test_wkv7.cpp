@@ -3,7 +3,10 @@
 // normalisation and replacement), wkv7_value_residual, wkv7_head (the delta-rule recurrence) and
 // wkv7_output (GroupNorm, bonus, gate). Every head size the kernel is built for (8, 16, 32, 64),
 // layer 0 (v_first written) and a later layer (v_first read), prefill (a ragged batch of sequences
-// of 3, 1 and 4 tokens) and decode (three sequences of one token).
+// of 3, 1 and 4 tokens) and decode (three sequences of one token); the state at an offset that
+// allows the kernel's 16-byte path and at one that does not; one head more than a 64-thread block
+// holds (a second block with spare heads); eight sequences of different lengths in one launch;
+// and one-token decode launches against one prefill launch (the same bits).
 //
 // Tolerances: both sides compute in fp32 but sum in different orders (the kernel reduces the key
 // norm and the GroupNorm statistics across threads, the reference in double) and the kernel's
@@ -29,6 +32,9 @@ struct Case {
   std::vector<int> lens;  // tokens per sequence
   bool first_layer;
   DType out_t;
+  // Where the kv block sits: 4 floats into a state of a multiple of 4 floats (every head 16-byte
+  // aligned: the kernel's 16-byte state path) or 3 floats in (its 4-byte path).
+  bool aligned = false;
 };
 
 struct Inputs {
@@ -83,6 +89,49 @@ std::vector<double> reference(const Case& c, const Inputs& in, gpu_test::RaggedB
   return std::vector<double>(o.begin(), o.end());
 }
 
+// The inputs in device memory.
+struct DeviceInputs {
+  DeviceBuffer r, k, v, w_lora, a_lora, v_lora, g, v_first, w0, a0, v0, k_k, k_a, r_k, ln_w, ln_b;
+  explicit DeviceInputs(const Inputs& in)
+      : r(dev(in.r)), k(dev(in.k)), v(dev(in.v)), w_lora(dev(in.w_lora)), a_lora(dev(in.a_lora)),
+        v_lora(dev(in.v_lora)), g(dev(in.g)), v_first(dev(in.v_first)), w0(dev(in.w0)), a0(dev(in.a0)),
+        v0(dev(in.v0)), k_k(dev(in.k_k)), k_a(dev(in.k_a)), r_k(dev(in.r_k)), ln_w(dev(in.ln_w)),
+        ln_b(dev(in.ln_b)) {}
+  static DeviceBuffer dev(const std::vector<float>& x) { return gpu_test::to_device(x); }
+};
+
+// The kernel's parameters for `batch`, whose row 0 is row `row0` of the inputs and of `out`.
+rwkv_kernels::wkv7_params make_params(const DeviceInputs& d, const rwkv_kernels::ragged_batch& batch,
+                                      size_t kv_offset, int H, int N, bool first_layer, size_t row0,
+                                      const DeviceBuffer& out, DType out_t) {
+  const size_t at = row0 * (size_t)H * N;
+  rwkv_kernels::wkv7_params p;
+  p.batch = batch;
+  p.kv_offset = kv_offset;
+  p.H = H;
+  p.N = N;
+  p.r = d.r.as<float>() + at;
+  p.k = d.k.as<float>() + at;
+  p.v = d.v.as<float>() + at;
+  p.w_lora = d.w_lora.as<float>() + at;
+  p.a_lora = d.a_lora.as<float>() + at;
+  p.v_lora = first_layer ? nullptr : d.v_lora.as<float>() + at;
+  p.g = d.g.as<float>() + at;
+  p.v_first = d.v_first.as<float>() + at;
+  p.first_layer = first_layer;
+  p.w0 = d.w0.as<float>();
+  p.a0 = d.a0.as<float>();
+  p.v0 = first_layer ? nullptr : d.v0.as<float>();
+  p.k_k = d.k_k.as<float>();
+  p.k_a = d.k_a.as<float>();
+  p.r_k = d.r_k.as<float>();
+  p.ln_w = d.ln_w.as<float>();
+  p.ln_b = d.ln_b.as<float>();
+  p.out = static_cast<char*>(out.get()) + at * rwkv::dtype_size(out_t);
+  p.out_dtype = out_t;
+  return p;
+}
+
 std::vector<float> all_states(gpu_test::RaggedBatch& batch, size_t state_floats) {
   std::vector<float> out;
   for (int s = 0; s < batch.n_seq(); ++s) out.insert(out.end(), batch.state(s), batch.state(s) + state_floats);
@@ -90,10 +139,10 @@ std::vector<float> all_states(gpu_test::RaggedBatch& batch, size_t state_floats)
 }
 
 void run_case(const Case& c, uint32_t seed) {
-  CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t));
+  CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
   std::mt19937 rng(seed);
-  const size_t A = (size_t)c.H * c.N, kv_offset = 3;  // the kv block after some other state floats
-  const size_t state_floats = kv_offset + A * c.N + 2;
+  const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 3;  // after some other state floats
+  const size_t state_floats = kv_offset + A * c.N + (c.aligned ? 4 : 2);
   gpu_test::RaggedBatch batch(c.lens, state_floats, rng);
   for (int s = 0; s < batch.n_seq(); ++s) {
     const std::vector<float> init = gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f);
@@ -102,38 +151,9 @@ void run_case(const Case& c, uint32_t seed) {
   batch.upload();
   const size_t rows = (size_t)batch.n_rows();
   const Inputs in = make_inputs(rows, A, rng);
-  auto dev = [](const std::vector<float>& v) { return gpu_test::to_device(v); };
-  const DeviceBuffer dr = dev(in.r), dk = dev(in.k), dv = dev(in.v), dw_lora = dev(in.w_lora),
-                     da_lora = dev(in.a_lora), dv_lora = dev(in.v_lora), dg = dev(in.g), dw0 = dev(in.w0),
-                     da0 = dev(in.a0), dv0 = dev(in.v0), dk_k = dev(in.k_k), dk_a = dev(in.k_a), dr_k = dev(in.r_k),
-                     dln_w = dev(in.ln_w), dln_b = dev(in.ln_b);
-  DeviceBuffer dv_first = dev(in.v_first);
+  const DeviceInputs d(in);
   DeviceBuffer dout(rows * A * rwkv::dtype_size(c.out_t));
-
-  rwkv_kernels::wkv7_params p;
-  p.batch = batch.batch();
-  p.kv_offset = kv_offset;
-  p.H = c.H;
-  p.N = c.N;
-  p.r = dr.as<float>();
-  p.k = dk.as<float>();
-  p.v = dv.as<float>();
-  p.w_lora = dw_lora.as<float>();
-  p.a_lora = da_lora.as<float>();
-  p.v_lora = c.first_layer ? nullptr : dv_lora.as<float>();
-  p.g = dg.as<float>();
-  p.v_first = dv_first.as<float>();
-  p.first_layer = c.first_layer;
-  p.w0 = dw0.as<float>();
-  p.a0 = da0.as<float>();
-  p.v0 = c.first_layer ? nullptr : dv0.as<float>();
-  p.k_k = dk_k.as<float>();
-  p.k_a = dk_a.as<float>();
-  p.r_k = dr_k.as<float>();
-  p.ln_w = dln_w.as<float>();
-  p.ln_b = dln_b.as<float>();
-  p.out = dout.get();
-  p.out_dtype = c.out_t;
+  rwkv_kernels::wkv7_params p = make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t);
   REQUIRE(rwkv_kernels::wkv7_forward(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
 
@@ -151,11 +171,43 @@ void run_case(const Case& c, uint32_t seed) {
       got_states, std::vector<double>(want_states.begin(), want_states.end()), DType::f32, 1e-5, 1e-5);
   INFO("states: " << st_cmp.first << " worst " << st_cmp.worst);
   CHECK(st_cmp.bad == 0);
-  const std::vector<float> got_v_first = gpu_test::from_device(dv_first);
+  const std::vector<float> got_v_first = gpu_test::from_device(d.v_first);
   CHECK(std::memcmp(got_v_first.data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
   CHECK(dout.guard_intact());
-  CHECK(dv_first.guard_intact());
+  CHECK(d.v_first.guard_intact());
   CHECK(batch.guards_intact());
+}
+
+// One sequence of T tokens in one launch, then the same from the same initial state in T
+// launches of one token: every token computes the same arithmetic whatever the batching, so the
+// outputs, v_first and the final states must be the same bits.
+void check_decode_matches_prefill(int H, int N, bool first_layer, bool aligned, int T, uint32_t seed) {
+  CAPTURE(seed, H, N, first_layer, aligned, T);
+  std::mt19937 rng(seed);
+  const size_t A = (size_t)H * N, kv_offset = aligned ? 4 : 3, state_floats = kv_offset + A * N + 4;
+  const std::vector<float> init = gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f);
+  const Inputs in = make_inputs((size_t)T, A, rng);
+  std::vector<float> outs[2], states[2], v_firsts[2];
+  for (int pass = 0; pass < 2; ++pass) {  // 0: prefill, 1: decode
+    const DeviceInputs d(in);
+    DeviceBuffer dout((size_t)T * A * sizeof(float));
+    gpu_test::RaggedBatch prefill({T}, state_floats, rng), step({1}, state_floats, rng);
+    gpu_test::RaggedBatch& batch = pass == 0 ? prefill : step;
+    std::copy(init.begin(), init.end(), batch.state(0));
+    batch.upload();
+    for (int t = 0; t < (pass == 0 ? 1 : T); ++t)
+      REQUIRE(rwkv_kernels::wkv7_forward(make_params(d, batch.batch(), kv_offset, H, N, first_layer, (size_t)t, dout,
+                                                     DType::f32),
+                                         nullptr) == cudaSuccess);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    batch.download();
+    outs[pass] = gpu_test::from_device(dout);
+    states[pass] = all_states(batch, state_floats);
+    v_firsts[pass] = gpu_test::from_device(d.v_first);
+  }
+  CHECK(std::memcmp(outs[0].data(), outs[1].data(), outs[0].size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(states[0].data(), states[1].data(), states[0].size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(v_firsts[0].data(), v_firsts[1].data(), v_firsts[0].size() * sizeof(float)) == 0);
 }
 
 }  // namespace
@@ -168,6 +220,30 @@ TEST_CASE("wkv7_forward: against the CPU reference at every head size, layer 0 a
       run_case({2, N, {3, 1, 4}, first_layer, DType::f32}, ++seed);  // prefill, ragged
       run_case({2, N, {1, 1, 1}, first_layer, DType::f32}, ++seed);  // decode
     }
+}
+
+TEST_CASE("wkv7_forward: 16-byte state path, spare heads in the last block, many ragged sequences",
+          "[gpu][kernels][wkv7]") {
+  uint32_t seed = 750;
+  for (bool first_layer : {true, false})
+    for (int N : {8, 16, 32, 64}) {
+      const int per_block = 64 / N;  // heads of one 64-thread block
+      run_case({2, N, {3, 1, 4}, first_layer, DType::f32, true}, ++seed);
+      run_case({per_block + 1, N, {2, 1}, first_layer, DType::f32, true}, ++seed);  // 2 blocks, spare heads
+      run_case({per_block + 1, N, {2, 1}, first_layer, DType::f32, false}, ++seed);
+    }
+  // Eight sequences of different lengths, decode and prefill mixed in one launch; at offset 3 the
+  // pool's slots leave some heads 16-byte aligned and others not.
+  run_case({3, 16, {1, 7, 2, 1, 5, 3, 1, 4}, false, DType::f32, false}, ++seed);
+  run_case({2, 64, {1, 7, 2, 1, 5, 3, 1, 4}, false, DType::f32, true}, ++seed);
+}
+
+TEST_CASE("wkv7_forward: one-token decode launches give the bits of one prefill launch", "[gpu][kernels][wkv7]") {
+  uint32_t seed = 780;
+  for (int N : {8, 16, 32, 64}) {
+    check_decode_matches_prefill(64 / N + 1, N, true, true, 4, ++seed);
+    check_decode_matches_prefill(2, N, false, false, 3, ++seed);
+  }
 }
 
 TEST_CASE("wkv7_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv7]") {
