@@ -71,6 +71,8 @@ class BatchDescriptor {
   explicit BatchDescriptor(int max_rows);
   // Fills the next staging buffer and enqueues its copy to the device on `stream`.
   DeviceRound upload(const Round& round, cudaStream_t stream);
+  // Bytes one upload copies to the device.
+  size_t bytes() const { return bytes_; }
 
  private:
   // Layout (int32): tokens[R], seq_start[R+1], row_seq[R], last_rows[R], padding

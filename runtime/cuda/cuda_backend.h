@@ -116,6 +116,8 @@ class CudaBackend final : public Backend {
   // Nodes (kernels, GEMM kernels, device-side copies) of the graph captured for a decode round of
   // `rows` sequences in `mode`, i.e. the launches one such step issues; -1 if none is captured.
   int graph_nodes(int rows, LogitsMode mode) const;
+  // Bytes of the batch descriptor every round uploads (its only host-to-device copy).
+  size_t descriptor_bytes() const { return desc_.bytes(); }
 
  private:
   // One captured decode shape: its executable graph, or none after a failed capture.

@@ -266,3 +266,46 @@ TEST_CASE("cuda graphs (emu): a capture that fails leaves its shape uncaptured, 
 }
 
 #endif  // RWKV_CUDA_EMU
+
+#if RWKV_CUDA_EMU
+TEST_CASE("cuda graphs (emu): a decode step sampling on the device copies back 4 bytes per sequence",
+          "[gpu][cuda][graph][sample][emu]") {
+  for (const char* file : {"models/tiny-rwkv-7v0-834K.pth", "models/tiny-rwkv-5v2-730K-bf16.pth"}) {
+    auto model = rwkv::load_model(testdata_path(file));
+    for (int B : {1, 4}) {
+      INFO(file << ", " << B << " sequence(s)");
+      rwkv::CudaBackend be(*model, options(true, B));
+      const size_t S = be.state_layout().size();
+      std::vector<float> logits;
+      prefill(be, B, logits);
+      std::vector<rwkv::Sampler> samplers;
+      for (int i = 0; i < B; ++i) {
+        rwkv::SamplerParams p;
+        p.seed = 7 + (uint64_t)i;
+        samplers.emplace_back(p);
+      }
+      std::vector<rwkv::Sampler*> ptrs;
+      for (rwkv::Sampler& s : samplers) ptrs.push_back(&s);
+      std::vector<int32_t> toks((size_t)B), next((size_t)B);
+      for (int i = 0; i < B; ++i) toks[(size_t)i] = token(0, i, be.info().n_vocab);
+      auto step = [&] {
+        rwkv::Batch batch;
+        for (int i = 0; i < B; ++i) batch.seqs.push_back({&toks[(size_t)i], 1, be.slot(i), S});
+        be.forward_sample(batch, ptrs.data(), next.data());
+        toks = next;
+      };
+      step();  // captures the shape and loads the samplers
+      const cuda_emu::Counters before = cuda_emu::counters();
+      step();
+      const cuda_emu::Counters d = cuda_emu::counters() - before;
+      CHECK(d.bytes_d2h == 4 * (uint64_t)B);  // the token ids only
+      CHECK(d.host_syncs == 1);
+      CHECK(d.graph_launches == 1);
+      CHECK(d.pageable_copies == 0);
+      CHECK(d.bytes_h2d == (uint64_t)be.descriptor_bytes());  // the step's descriptor, nothing else
+      be.finish_sampling(ptrs.data(), ptrs.size());
+      for (int32_t t : toks) CHECK((t >= 0 && t < be.info().n_vocab));
+    }
+  }
+}
+#endif
