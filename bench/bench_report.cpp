@@ -255,7 +255,8 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
       o << t.text();
     }
     if (!r.decode.empty()) {
-      o << "\ndecode: steps of one token for each of B sequences, logits of every sequence to the host\n";
+      o << "\ndecode: steps of one token for each of B sequences, each next token sampled on the device (pip's\n"
+           "defaults) and fed back; only the token ids reach the host\n";
       Table t({"test", "B", "tokens/s", "tok/s/seq", "p50 ms", "p90 ms", "floor ms", "MB/step", "GB/s", "% BW",
                "TFLOP/s", "% peak", "bound tok/s", "launches"});
       for (const Row& d : r.decode)

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "bench/bench_stats.h"
+#include "runtime/sampler/sampler.h"
 
 namespace rwkv {
 namespace bench {
@@ -64,15 +65,27 @@ class Runner {
   }
 
   Row decode(int B, int N) {
-    std::vector<int32_t> next(static_cast<size_t>(B));
+    std::vector<int32_t> next(static_cast<size_t>(B)), drawn(static_cast<size_t>(B));
     Batch b;
     b.logits = LogitsMode::last;
     for (int s = 0; s < B; ++s) b.seqs.push_back({&next[size_t(s)], 1, t_.state(s), S_});
-    std::vector<float> logits(size_t(B) * size_t(V_));
-    auto step = [&](int i) {
-      for (int s = 0; s < B; ++s) next[size_t(s)] = int32_t((uint64_t(i) * 31u + uint64_t(s) * 17u + 1u) % uint64_t(V_));
-      t_.backend().forward(b, logits.data());
+    // One sampler per sequence (pip's defaults, its own seed); the drawn tokens feed the next step.
+    std::vector<Sampler> samplers;
+    for (int s = 0; s < B; ++s) {
+      SamplerParams p;
+      p.seed = uint64_t(s) + 1;
+      samplers.emplace_back(p);
+    }
+    std::vector<Sampler*> sampler_ptrs;
+    for (Sampler& s : samplers) sampler_ptrs.push_back(&s);
+    auto first_tokens = [&] {
+      for (int s = 0; s < B; ++s) next[size_t(s)] = int32_t((uint64_t(s) * 17u + 1u) % uint64_t(V_));
     };
+    auto step = [&](int) {
+      t_.backend().forward_sample(b, sampler_ptrs.data(), drawn.data());
+      next = drawn;
+    };
+    first_tokens();
     for (int s = 0; s < B; ++s) t_.reset_state(s);
     for (int w = 0; w < cfg_.warmup; ++w)
       for (int i = 0; i < std::min(N, 16); ++i) step(i);
@@ -84,6 +97,7 @@ class Runner {
     t_.reserve_marks(N + 1);
     for (int rep = 0; rep < cfg_.repeats; ++rep) {
       for (int s = 0; s < B; ++s) t_.reset_state(s);
+      first_tokens();
       t_.mark(0);
       for (int i = 0; i < N; ++i) {
         step(i);
@@ -92,6 +106,7 @@ class Runner {
       for (int i = 0; i < N; ++i) r.ms.push_back(t_.elapsed_ms(i, i + 1));
       passes.push_back(t_.elapsed_ms(0, N));
     }
+    t_.backend().finish_sampling(sampler_ptrs.data(), sampler_ptrs.size());
     r.ms_median = median(passes);
     r.p50_ms = quantile(r.ms, 0.5);
     r.p90_ms = quantile(r.ms, 0.9);

@@ -6,12 +6,14 @@
 //   prefill ppT at batch B: B sequences of T tokens in one Backend::forward
 //     (LogitsMode::last), from fresh states; `warmup` untimed calls, then
 //     `repeats` timed ones; the median time gives tokens/s = B*T / time.
-//   decode tgN at batch B: N steps, each one forward of B sequences x 1 token
-//     (LogitsMode::last: the logits a sampler needs reach host memory); a
-//     warm-up pass of min(N, 16) steps per `warmup`, then `repeats` passes of N
-//     steps from fresh states. Every step is timed on its own: latency p50/p90
-//     over all steps of all passes; throughput from the median pass time.
-//     Token ids are fixed pseudo-random ids (sampling is not part of a step).
+//   decode tgN at batch B: N steps, each one Backend::forward_sample of B
+//     sequences x 1 token: the forward pass and the draw of each sequence's next
+//     token with the official sampler's defaults (seeded per sequence), on the
+//     backend's device (cuda: only the token ids reach the host), the drawn
+//     tokens fed to the next step, as generation does; a warm-up pass of
+//     min(N, 16) steps per `warmup`, then `repeats` passes of N steps from
+//     fresh states. Every step is timed on its own: latency p50/p90 over all
+//     steps of all passes; throughput from the median pass time.
 //   limits: copy bandwidth and GEMM peak measured on the same device by the
 //     target's probes (bench_target.h) unless given.
 // Accounting (bench_accounting.h): decode moves the weights once per step plus

@@ -74,8 +74,12 @@ class CudaTarget final : public BenchTarget {
   DType compute_dtype() const override { return be_.dtype(); }
   size_t weight_bytes_held() const override { return be_.weight_bytes(); }
   size_t workspace_bytes() const override { return be_.workspace_bytes(); }
-  // The nodes of the step's graph (the decode rows run with LogitsMode::last); -1 with graphs off.
-  int decode_launches(int batch) override { return be_.graph_nodes(batch, LogitsMode::last); }
+  // The nodes of the step's graph (a decode row's forward, LogitsMode::last) and the sampling
+  // launch after it (forward_sample); -1 with graphs off.
+  int decode_launches(int batch) override {
+    const int nodes = be_.graph_nodes(batch, LogitsMode::last);
+    return nodes < 0 ? -1 : nodes + 1;
+  }
 
   void reserve_marks(int n) override {
     if (n > 0) events_.at(n - 1);
