@@ -8,6 +8,7 @@
 #include "kernels/common/block_reduce.cuh"
 #include "kernels/common/dtype_io.cuh"
 #include "kernels/common/kernel_errors.cuh"
+#include "kernels/common/row_stats.cuh"
 
 namespace rwkv_kernels {
 namespace {
@@ -47,34 +48,8 @@ __device__ __forceinline__ void store_state_row(float* p, const float (&v)[VEC])
 template <int VEC>
 __device__ __forceinline__ void row_stats(const layer_prologue_params& p, size_t row, float* scratch,
                                           float& mean, float& rstd) {
-  float* xr = p.x + row * (size_t)p.C;
-  const int nchunks = p.C / VEC;
-  float sum = 0.0f;
-  for (int c = threadIdx.x; c < nchunks; c += blockDim.x) {
-    float v[VEC];
-    load_vec<VEC>(xr + c * VEC, v);
-    if (p.delta != nullptr) {
-      float d[VEC];
-      load_vec<VEC>(p.delta + row * (size_t)p.C + c * VEC, d);
-#pragma unroll
-      for (int e = 0; e < VEC; ++e) v[e] += d[e];
-      store_vec<VEC>(xr + c * VEC, v);
-    }
-#pragma unroll
-    for (int e = 0; e < VEC; ++e) sum += v[e];
-  }
-  mean = block_sum(sum, scratch) / (float)p.C;
-  float sq = 0.0f;
-  for (int c = threadIdx.x; c < nchunks; c += blockDim.x) {
-    float v[VEC];
-    load_vec<VEC>(xr + c * VEC, v);
-#pragma unroll
-    for (int e = 0; e < VEC; ++e) {
-      const float d = v[e] - mean;
-      sq += d * d;
-    }
-  }
-  rstd = rsqrtf(block_sum(sq, scratch) / (float)p.C + p.eps);
+  const float* dr = p.delta != nullptr ? p.delta + row * (size_t)p.C : nullptr;
+  residual_row_stats<VEC>(p.x + row * (size_t)p.C, dr, p.C, p.eps, scratch, mean, rstd);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "kernels/common/block_reduce.cuh"
 #include "kernels/common/dtype_io.cuh"
 #include "kernels/common/kernel_errors.cuh"
+#include "kernels/common/row_stats.cuh"
 
 namespace rwkv_kernels {
 namespace {
@@ -34,35 +35,8 @@ static __global__ void __launch_bounds__(kMaxThreads)
   const size_t row = blockIdx.x;
   float* xr = x + row * (size_t)C;
   const int nchunks = C / VEC;
-
-  float sum = 0.0f;
-  for (int c = threadIdx.x; c < nchunks; c += blockDim.x) {
-    float v[VEC];
-    load_vec<VEC>(xr + c * VEC, v);
-    if (delta != nullptr) {
-      float d[VEC];
-      load_vec<VEC>(delta + row * (size_t)C + c * VEC, d);
-#pragma unroll
-      for (int e = 0; e < VEC; ++e) v[e] += d[e];
-      store_vec<VEC>(xr + c * VEC, v);
-    }
-#pragma unroll
-    for (int e = 0; e < VEC; ++e) sum += v[e];
-  }
-  const float mean = block_sum(sum, scratch) / (float)C;
-
-  float sq = 0.0f;
-  for (int c = threadIdx.x; c < nchunks; c += blockDim.x) {
-    float v[VEC];
-    load_vec<VEC>(xr + c * VEC, v);
-#pragma unroll
-    for (int e = 0; e < VEC; ++e) {
-      const float d = v[e] - mean;
-      sq += d * d;
-    }
-  }
-  const float var = block_sum(sq, scratch) / (float)C;
-  const float rstd = rsqrtf(var + eps);
+  float mean, rstd;
+  residual_row_stats<VEC>(xr, delta != nullptr ? delta + row * (size_t)C : delta, C, eps, scratch, mean, rstd);
 
   for (int c = threadIdx.x; c < nchunks; c += blockDim.x) {
     float v[VEC], wv[VEC], bv[VEC], out[VEC];

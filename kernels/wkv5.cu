@@ -116,20 +116,6 @@ __device__ __forceinline__ float quad_reduce_scatter(const float (&y)[4], int g)
   return keep + __shfl_xor_sync(0xffffffffu, lo ? keep0 : keep1, 1);
 }
 
-// GroupNorm statistics of y over the head. N = 64: each warp's partials meet in shared memory
-// behind the token's second barrier.
-template <int N>
-__device__ __forceinline__ MeanM2 head_stats(float y, Wkv5Shared& sh) {
-  if constexpr (N <= 32) {
-    return lane_group_mean_m2<N>(y);
-  } else {
-    const MeanM2 mine = lane_group_mean_m2<32>(y);
-    if ((threadIdx.x & 31) == 0) sh.stats[threadIdx.x >> 5] = mine;
-    __syncthreads();
-    return merge_equal_groups(sh.stats[0], sh.stats[1], 32.0f);
-  }
-}
-
 template <int N, class TO>
 __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5_params p) {
   __shared__ Wkv5Shared sh;

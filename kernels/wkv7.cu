@@ -114,20 +114,6 @@ __device__ __forceinline__ float update_row(float (&st)[N], const float* kq, con
   return y;
 }
 
-// GroupNorm statistics of y over the head. N = 64: each warp's partials meet in shared memory
-// behind the token's second barrier.
-template <int N>
-__device__ __forceinline__ MeanM2 head_stats(float y, Wkv7Shared& sh) {
-  if constexpr (N <= 32) {
-    return lane_group_mean_m2<N>(y);
-  } else {
-    const MeanM2 mine = lane_group_mean_m2<32>(y);
-    if ((threadIdx.x & 31) == 0) sh.stats[threadIdx.x >> 5] = mine;
-    __syncthreads();
-    return merge_equal_groups(sh.stats[0], sh.stats[1], 32.0f);
-  }
-}
-
 template <int N, class TO>
 __global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7_params p) {
   __shared__ Wkv7Shared sh;

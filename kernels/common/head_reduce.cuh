@@ -64,6 +64,21 @@ __device__ __forceinline__ MeanM2 merge_equal_groups(MeanM2 a, MeanM2 b, float n
   return {0.5f * (a.mean + b.mean), a.m2 + b.m2 + delta * delta * (0.5f * n)};
 }
 
+// GroupNorm statistics of y over a head of N threads (the WKV kernels). N <= 32: the head is a
+// lane group of one warp; N = 64: each warp's statistics meet in shared memory (`sh.stats[2]`, of
+// the kernel's shared struct) behind one barrier and are merged pairwise.
+template <int N, class Shared>
+__device__ __forceinline__ MeanM2 head_stats(float y, Shared& sh) {
+  if constexpr (N <= 32) {
+    return lane_group_mean_m2<N>(y);
+  } else {
+    const MeanM2 mine = lane_group_mean_m2<32>(y);
+    if ((threadIdx.x & 31) == 0) sh.stats[threadIdx.x >> 5] = mine;
+    __syncthreads();
+    return merge_equal_groups(sh.stats[0], sh.stats[1], 32.0f);
+  }
+}
+
 // Tells nvcc that p points to global memory. A state pointer is read from a device array, so the
 // compiler cannot infer its space and would emit generic accesses; with this, global ones.
 __device__ __forceinline__ void assume_global(const void* p) {
