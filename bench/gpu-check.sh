@@ -75,8 +75,8 @@ TESTS=$BIN/rwkv_tests
 # ---- the plan: phase|bound seconds|name|command ---------------------------------------------
 PLAN=()
 add() { PLAN+=("$1|$2|$3|$4"); }
-bench_cmd() {  # model, decode steps, decode batches
-  echo "$RUN bench --synthetic $1 --device $DEV --dtype bf16 --pp 512 --pp-batch 1 --tg $2 --tg-batch $3 --warmup 1 --repeat 1 --json=$WORK/bench-$1.json"
+bench_cmd() {  # model, decode steps, decode batches[, more bench options]
+  echo "$RUN bench --synthetic $1 --device $DEV --dtype bf16 --pp 512 --pp-batch 1 --tg $2 --tg-batch $3 ${4:+$4 }--warmup 1 --repeat 1 --json=$WORK/bench-$1.json"
 }
 if [ $MODE = emu ]; then
   add b 240 tests "run_tests"
@@ -85,15 +85,15 @@ if [ $MODE = emu ]; then
 else
   [ "$KITDIR" != "$KIT" ] && add a 15 kit "rm -rf $KITDIR && mkdir -p $KITDIR && { tar -C $KITDIR -xJf $KIT/kit.tar.xz || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' $KIT/kit.tar.xz $KITDIR; } && du -sh $KITDIR"
   add a 10 environment "environment"
-  add b 90 tests "run_tests"
+  add b 85 tests "run_tests"
   add b 25 selfcheck "$RUN selfcheck"
   add c 30 memcheck "compute-sanitizer --tool memcheck --error-exitcode 9 $TESTS 'cuda backend: three sequences together equal each alone and the CPU backend'"
   add c 25 racecheck "one_golden compute-sanitizer --tool racecheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
   add c 20 synccheck "one_golden compute-sanitizer --tool synccheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
-  add d 20 bench-v7-0.1B "$(bench_cmd v7-0.1B 128 1,256)"
+  add d 30 bench-v7-0.1B "$(bench_cmd v7-0.1B 128 1,256 '--graphs both')"  # decode replayed from graphs, and not
   add d 35 bench-v7-1.5B "$(bench_cmd v7-1.5B 128 1,64)"
   add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 64 1,16,256)"
-  add e 60 ncu "ncu --section SpeedOfLight --launch-count 2000 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
+  add e 55 ncu "ncu --section SpeedOfLight --launch-count 2000 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
   add f 60 peer "peer"
 fi
 
