@@ -54,6 +54,40 @@ TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype",
   }
 }
 
+TEST_CASE("bench: graphs on and off, GEMV and cuBLAS decode, each a run of its own", "[gpu][bench][cuda]") {
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::bf16, 5, 0);
+  rwkv::bench::BenchConfig cfg;
+  cfg.prefill_tokens = {};
+  cfg.prefill_batches = {};
+  cfg.decode_steps = 2;
+  cfg.decode_batches = {1, 2};
+  cfg.repeats = 1;
+  cfg.bandwidth_gbs = -1;
+  cfg.peak_tflops = -1;
+  for (bool graphs : {true, false})
+    for (int gemv : {0, 16}) {
+      INFO("graphs " << graphs << ", gemv_max_rows " << gemv);
+      rwkv::bench::TargetOptions t;
+      t.device = "cuda:0";
+      t.dtype = rwkv::DType::bf16;
+      t.cuda_graphs = graphs;
+      t.gemv_max_rows = gemv;
+      const rwkv::bench::RunResult r = rwkv::bench::run_benchmark(*model, t, cfg);
+      CHECK(r.cuda_graphs == graphs);
+      CHECK(r.gemv_max_rows == gemv);
+      REQUIRE(r.decode.size() == 2);
+      for (const rwkv::bench::Row& d : r.decode) {
+        if (!graphs) {
+          CHECK(d.launches == -1);  // counted from the step's graph only
+        } else if (gemv == 16) {
+          CHECK(d.launches == 2 * 8 + 4);  // v7 decode path: 8 per layer, 2 layers; embedding, head (2), sampling
+        } else {
+          CHECK(d.launches > 2 * 8 + 4);  // the cuBLAS path launches more
+        }
+      }
+    }
+}
+
 TEST_CASE("bench: a missing cuda device is an error, not a crash", "[bench][cuda]") {
   auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::f32, 0, 0);
   rwkv::bench::TargetOptions t;

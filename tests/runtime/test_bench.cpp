@@ -249,6 +249,9 @@ TEST_CASE("bench: rwkv-run bench writes the table and the JSON", "[bench][cli]")
   CHECK(rwkv_run("bench --synthetic v4-tiny --pp 1,,2", out) == 2);
   CHECK(rwkv_run("bench --synthetic v4-tiny --bogus", out) == 2);
   CHECK(rwkv_run("bench --synthetic v4-tiny --dtype fp8", out) == 2);
+  CHECK(rwkv_run("bench --synthetic v4-tiny --graphs maybe", out) == 2);
+  CHECK(rwkv_run("bench --synthetic v4-tiny --gemv-max-rows -1", out) == 2);
+  CHECK(rwkv_run("bench --synthetic v4-tiny --gemv-max-rows 16,70000", out) == 2);
   CHECK(rwkv_run("bench --synthetic v9-1B --device cpu", out) == 1);
   CHECK(rwkv_run("bench /nonexistent/model.pth --device cpu", out) == 1);
   CHECK(rwkv_run("bench --synthetic v4-tiny --device cpu --dtype fp16", out) == 1);
