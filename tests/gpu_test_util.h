@@ -261,6 +261,12 @@ class RaggedBatch {
   // Host copy of sequence s's state (what upload() sends, what download() fills).
   float* state(int s) { return pool_.data() + state_at_[(size_t)s]; }
   const rwkv_kernels::ragged_batch& batch() const { return rb_; }
+  // Every sequence's host state, in sequence order (`state_floats` each).
+  std::vector<float> states_in_order(size_t state_floats) {
+    std::vector<float> out;
+    for (int s = 0; s < n_seq(); ++s) out.insert(out.end(), state(s), state(s) + state_floats);
+    return out;
+  }
 
   void upload() { d_pool_.upload(encode(rwkv::DType::f32, pool_)); }
   void download() {

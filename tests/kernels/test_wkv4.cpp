@@ -55,12 +55,6 @@ void init_states(gpu_test::RaggedBatch& batch, size_t A, const Offsets& o, std::
   }
 }
 
-std::vector<float> all_states(gpu_test::RaggedBatch& batch, size_t floats) {
-  std::vector<float> out;
-  for (int s = 0; s < batch.n_seq(); ++s) out.insert(out.end(), batch.state(s), batch.state(s) + floats);
-  return out;
-}
-
 void run_case(const Case& c, uint32_t seed) {
   CAPTURE(seed, c.A, c.lens, rwkv::dtype_name(c.out_t), c.aligned);
   std::mt19937 rng(seed);
@@ -104,9 +98,9 @@ void run_case(const Case& c, uint32_t seed) {
   }
   std::vector<double> want(n);
   for (size_t j = 0; j < n; ++j) want[j] = (double)(y[j] * rwkv::cpu::sigmoidf(r[j]));
-  const std::vector<float> want_states = all_states(batch, o.floats);
+  const std::vector<float> want_states = batch.states_in_order(o.floats);
   batch.download();
-  const std::vector<float> got_states = all_states(batch, o.floats);
+  const std::vector<float> got_states = batch.states_in_order(o.floats);
 
   const gpu_test::Comparison out_cmp = gpu_test::compare(gpu_test::from_device(dout, c.out_t), want, c.out_t, 1e-5, 1e-5);
   INFO("outputs: " << out_cmp.first << " worst " << out_cmp.worst);

@@ -120,12 +120,6 @@ rwkv_kernels::wkv5_params make_params(const DeviceInputs& d, Form form, const rw
   return p;
 }
 
-std::vector<float> all_states(gpu_test::RaggedBatch& batch, size_t state_floats) {
-  std::vector<float> out;
-  for (int s = 0; s < batch.n_seq(); ++s) out.insert(out.end(), batch.state(s), batch.state(s) + state_floats);
-  return out;
-}
-
 void run_case(const Case& c, uint32_t seed) {
   CAPTURE(seed, (int)c.form, c.H, c.N, c.lens, rwkv::dtype_name(c.out_t), c.aligned);
   std::mt19937 rng(seed);
@@ -190,7 +184,7 @@ void check_decode_matches_prefill(Form form, int H, int N, bool aligned, int T, 
     REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
     batch.download();
     outs[pass] = gpu_test::from_device(dout);
-    states[pass] = all_states(batch, state_floats);
+    states[pass] = batch.states_in_order(state_floats);
   }
   CHECK(std::memcmp(outs[0].data(), outs[1].data(), outs[0].size() * sizeof(float)) == 0);
   CHECK(std::memcmp(states[0].data(), states[1].data(), states[0].size() * sizeof(float)) == 0);

@@ -132,12 +132,6 @@ rwkv_kernels::wkv7_params make_params(const DeviceInputs& d, const rwkv_kernels:
   return p;
 }
 
-std::vector<float> all_states(gpu_test::RaggedBatch& batch, size_t state_floats) {
-  std::vector<float> out;
-  for (int s = 0; s < batch.n_seq(); ++s) out.insert(out.end(), batch.state(s), batch.state(s) + state_floats);
-  return out;
-}
-
 void run_case(const Case& c, uint32_t seed) {
   CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
   std::mt19937 rng(seed);
@@ -159,9 +153,9 @@ void run_case(const Case& c, uint32_t seed) {
 
   std::vector<float> v_first = in.v_first;
   const std::vector<double> want = reference(c, in, batch, kv_offset, v_first);
-  const std::vector<float> want_states = all_states(batch, state_floats);
+  const std::vector<float> want_states = batch.states_in_order(state_floats);
   batch.download();
-  const std::vector<float> got_states = all_states(batch, state_floats);
+  const std::vector<float> got_states = batch.states_in_order(state_floats);
 
   const gpu_test::Comparison out_cmp =
       gpu_test::compare(gpu_test::from_device(dout, c.out_t), want, c.out_t, 2e-5, 2e-5);
@@ -202,7 +196,7 @@ void check_decode_matches_prefill(int H, int N, bool first_layer, bool aligned, 
     REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
     batch.download();
     outs[pass] = gpu_test::from_device(dout);
-    states[pass] = all_states(batch, state_floats);
+    states[pass] = batch.states_in_order(state_floats);
     v_firsts[pass] = gpu_test::from_device(d.v_first);
   }
   CHECK(std::memcmp(outs[0].data(), outs[1].data(), outs[0].size() * sizeof(float)) == 0);
