@@ -157,11 +157,15 @@ void CudaBackend::write_slot(int i, const float* host) {
 void CudaBackend::forward(const Batch& batch, float* logits) {
   std::lock_guard<std::mutex> lock(stream_mu_);
   validate_batch(batch, info_, layout_, logits == nullptr);
+  for (const cuda::Round& round : plan_rounds(batch)) run_round(round, batch.logits, logits);
+}
+
+// The rounds of a batch: each unfinished sequence contributes up to its share of max_rows.
+std::vector<cuda::Round> CudaBackend::plan_rounds(const Batch& batch) const {
   const size_t n = batch.seqs.size();
   std::vector<size_t> done(n, 0), out_base(n, 0);
   for (size_t i = 1; i < n; ++i) out_base[i] = out_base[i - 1] + batch.seqs[i - 1].n_tokens;
-
-  // Rounds: each unfinished sequence contributes up to its share of max_rows.
+  std::vector<cuda::Round> rounds;
   for (;;) {
     std::vector<size_t> active;
     for (size_t i = 0; i < n; ++i)
@@ -183,8 +187,9 @@ void CudaBackend::forward(const Batch& batch, float* logits) {
       round.rows += take;
       done[i] += take;
     }
-    run_round(round, batch.logits, logits);
+    rounds.push_back(std::move(round));
   }
+  return rounds;
 }
 
 void CudaBackend::run_round(const cuda::Round& round, LogitsMode mode, float* logits) {
@@ -302,31 +307,12 @@ void CudaBackend::finish_round(const cuda::Round& round, LogitsMode mode, size_t
   }
 }
 
-}  // namespace rwkv
-
 // ---- sampling on the device (device_sampler.h) ----------------------------------
-namespace rwkv {
 
-// The round forward() would start `batch` with, when that one round ends every sequence.
-bool CudaBackend::one_round(const Batch& batch, cuda::Round* round) const {
-  const size_t n = batch.seqs.size();
-  const int share = std::max(1, opt_.max_rows / (int)n);
-  round->pieces.clear();
-  round->rows = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const SeqInput& s = batch.seqs[i];
-    if (s.n_tokens > (size_t)share || round->rows + (int)s.n_tokens > opt_.max_rows) return false;
-    round->pieces.push_back(cuda::Round::Piece{s.tokens, (int)s.n_tokens, s.state, true, i});
-    round->rows += (int)s.n_tokens;
-  }
-  return true;
-}
+namespace {
 
-void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) {
-  Batch last = batch;
-  last.logits = LogitsMode::last;
-  validate_batch(last, info_, layout_, false);
-  const size_t n = batch.seqs.size(), V = (size_t)info_.n_vocab;
+// Every sampler set, and none shared by two sequences.
+void check_distinct_samplers(Sampler* const* samplers, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     if (!samplers[i])
       throw InputError(InputError::Kind::argument, "forward_sample: sampler " + std::to_string(i) + " is null");
@@ -335,8 +321,27 @@ void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, i
         throw InputError(InputError::Kind::argument, "forward_sample: sequences " + std::to_string(j) + " and " +
                                                          std::to_string(i) + " share a sampler");
   }
-  cuda::Round round;
-  if (!one_round(last, &round)) {
+}
+
+}  // namespace
+
+// True when sampler i already lives in device slot i for every i < n: the usual decode step, which
+// then needs no loading and no O(n^2) check (bound samplers are non-null and distinct).
+bool CudaBackend::samplers_bound(Sampler* const* samplers, size_t n) const {
+  if (n > bound_.size()) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (bound_[i] != samplers[i]) return false;
+  return true;
+}
+
+void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) {
+  Batch last = batch;
+  last.logits = LogitsMode::last;
+  validate_batch(last, info_, layout_, false);
+  const size_t n = batch.seqs.size(), V = (size_t)info_.n_vocab;
+  if (!samplers_bound(samplers, n)) check_distinct_samplers(samplers, n);
+  const std::vector<cuda::Round> rounds = plan_rounds(last);
+  if (rounds.size() != 1) {
     // Several rounds: the logits come to the host once and go back to the device for the draw.
     std::vector<float> logits(n * V);
     forward(last, logits.data());
@@ -354,7 +359,7 @@ void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, i
   }
   std::lock_guard<std::mutex> lock(stream_mu_);
   bind_samplers(samplers, n);
-  enqueue_round(round, LogitsMode::last);  // a decode step replays its graph; logits stay in ws_.logits
+  enqueue_round(rounds[0], LogitsMode::last);  // a decode step replays its graph; logits stay in ws_.logits
   sample_rows(ws_.logits, n, 0);
   take_tokens(n, tokens);
 }
@@ -362,6 +367,7 @@ void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, i
 // Loads each sampler into the slot of its batch position unless it is already there; a slot's
 // previous sampler, and a sampler held at another position, is stored back first.
 void CudaBackend::bind_samplers(Sampler* const* samplers, size_t n) {
+  if (samplers_bound(samplers, n)) return;
   if (n > (size_t)sampler_.capacity()) {
     for (size_t j = 0; j < bound_.size(); ++j) unbind_sampler(j);
     const int cap = (int)std::max(n, (size_t)sampler_.capacity() * 2);

@@ -138,7 +138,8 @@ class CudaBackend final : public Backend {
   void copy_back(size_t logits_rows);
   void finish_round(const cuda::Round& round, LogitsMode mode, size_t logits_rows, float* logits);
   // Device sampling (cuda_backend.cpp, forward_sample).
-  bool one_round(const Batch& batch, cuda::Round* round) const;
+  std::vector<cuda::Round> plan_rounds(const Batch& batch) const;
+  bool samplers_bound(Sampler* const* samplers, size_t n) const;
   void bind_samplers(Sampler* const* samplers, size_t n);
   void unbind_sampler(size_t i);
   void sample_rows(float* dev_logits, size_t n, size_t first);
