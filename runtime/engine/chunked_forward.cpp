@@ -56,4 +56,22 @@ void prefill(Backend& backend, float* state, size_t state_floats, const int32_t*
   forward_chunked(backend, {s}, chunk_len, logits);
 }
 
+int32_t prefill_and_sample(Backend& backend, float* state, size_t state_floats, const int32_t* tokens,
+                           size_t n_tokens, size_t chunk_len, Sampler& sampler) {
+  if (chunk_len == 0) throw InputError(InputError::Kind::argument, "forward: chunk_len must be at least 1");
+  Batch last;
+  last.seqs.push_back(SeqInput{tokens, n_tokens, state, state_floats});
+  validate_spans(last, backend.info().n_vocab);
+  // forward_chunked's chunks: every one but the last is chunk_len tokens long.
+  const size_t head = (n_tokens - 1) / chunk_len * chunk_len;
+  if (head > 0) prefill(backend, state, state_floats, tokens, head, chunk_len, nullptr);
+  last.seqs[0].tokens += head;
+  last.seqs[0].n_tokens -= head;
+  last.logits = LogitsMode::last;
+  Sampler* samplers[1] = {&sampler};
+  int32_t token = -1;
+  backend.forward_sample(last, samplers, &token);
+  return token;
+}
+
 }  // namespace rwkv

@@ -32,4 +32,10 @@ void forward_chunked(Backend& backend, const std::vector<SeqInput>& seqs, size_t
 void prefill(Backend& backend, float* state, size_t state_floats, const int32_t* tokens,
              size_t n_tokens, size_t chunk_len, float* logits);
 
+// prefill() whose last chunk goes through Backend::forward_sample: returns the token `sampler`
+// draws after the last token (not yet fed; a stop token is returned, not counted). The same
+// checks and the same chunks as prefill().
+int32_t prefill_and_sample(Backend& backend, float* state, size_t state_floats, const int32_t* tokens,
+                           size_t n_tokens, size_t chunk_len, Sampler& sampler);
+
 }  // namespace rwkv

@@ -21,30 +21,10 @@ const char* stop_reason_name(StopReason r) {
 
 namespace {
 
-Batch one_sequence(float* state, size_t state_floats, const int32_t* tokens, size_t n) {
-  Batch batch;
-  batch.seqs.resize(1);
-  batch.seqs[0].tokens = tokens;
-  batch.seqs[0].n_tokens = n;
-  batch.seqs[0].state = state;
-  batch.seqs[0].state_floats = state_floats;
-  return batch;
-}
-
-// Feeds `n` tokens and draws the next one (Backend::forward_sample, not yet fed).
-int32_t feed_and_draw(Backend& backend, float* state, size_t state_floats, const int32_t* tokens, size_t n,
-                      Sampler& sampler) {
-  Batch batch = one_sequence(state, state_floats, tokens, n);
-  batch.logits = LogitsMode::last;
-  Sampler* samplers[1] = {&sampler};
-  int32_t token = -1;
-  backend.forward_sample(batch, samplers, &token);
-  return token;
-}
-
 // Feeds one token without logits (the last kept token of a generation).
 void feed_last(Backend& backend, float* state, size_t state_floats, const int32_t* token) {
-  Batch batch = one_sequence(state, state_floats, token, 1);
+  Batch batch;
+  batch.seqs.push_back(SeqInput{token, 1, state, state_floats});
   batch.logits = LogitsMode::none;
   backend.forward(batch, nullptr);
 }
@@ -138,13 +118,10 @@ GenerateResult generate(Backend& backend, float* state, size_t state_floats,
     result.prefill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return result;
   }
-  // The prompt in the chunks prefill() would make; the last one also draws the first token.
-  if (options.chunk_len == 0) throw InputError(InputError::Kind::argument, "forward: chunk_len must be at least 1");
-  validate_spans(one_sequence(state, state_floats, prompt.data(), prompt.size()), info.n_vocab);
-  const size_t head = (prompt.size() - 1) / options.chunk_len * options.chunk_len;
-  if (head > 0) prefill(backend, state, state_floats, prompt.data(), head, options.chunk_len, nullptr);
   SamplingSession session(backend, sampler);
-  int32_t token = feed_and_draw(backend, state, state_floats, prompt.data() + head, prompt.size() - head, sampler);
+  // The prompt in prefill()'s chunks; the last one also draws the first token.
+  int32_t token =
+      prefill_and_sample(backend, state, state_floats, prompt.data(), prompt.size(), options.chunk_len, sampler);
   const Clock::time_point t1 = Clock::now();
   result.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   auto stop_decode_clock = [&] {
@@ -166,7 +143,7 @@ GenerateResult generate(Backend& backend, float* state, size_t state_floats,
     if (done) {
       feed_last(backend, state, state_floats, &result.tokens.back());
     } else {
-      token = feed_and_draw(backend, state, state_floats, &result.tokens.back(), 1, sampler);
+      token = prefill_and_sample(backend, state, state_floats, &result.tokens.back(), 1, 1, sampler);
     }
     if (stop_now) {
       result.reason = why;
