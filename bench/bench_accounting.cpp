@@ -42,7 +42,12 @@ ModelCost model_cost(const Model& model) {
   }
   c.n_embd = model.info.n_embd;
   c.n_vocab = model.info.n_vocab;
-  c.state_floats = StateLayout(model.info).size();
+  const StateLayout layout(model.info);
+  c.state_floats = layout.size();
+  for (int l = 0; l < layout.n_layer(); ++l)
+    if (layout.layer(l).kv != SIZE_MAX)
+      for (const StateTensor& t : layout.tensors())
+        if (t.offset == layout.layer(l).kv) c.state_kv_floats += t.numel;
   return c;
 }
 
@@ -55,7 +60,13 @@ double ModelCost::decode_weight_bytes(DType dtype, int batch) const {
   return double(matrix_params - emb_params) * es + double(batch) * n_embd * es + double(vector_params) * 4.0;
 }
 
-double ModelCost::decode_state_bytes(int batch) const { return double(batch) * double(state_floats) * 4.0 * 2.0; }
+double ModelCost::state_bytes(DType state_dtype) const {
+  return double(state_floats - state_kv_floats) * 4.0 + double(state_kv_floats) * double(dtype_size(state_dtype));
+}
+
+double ModelCost::decode_state_bytes(int batch, DType state_dtype) const {
+  return double(batch) * state_bytes(state_dtype) * 2.0;
+}
 
 double ModelCost::prefill_flops(int batch, int tokens) const {
   return 2.0 * double(layer_matrix_params) * double(batch) * double(tokens) +

@@ -27,6 +27,7 @@ struct ModelCost {
   int64_t vector_params = 0;   // everything that is not a matrix (kept in fp32)
   int n_embd = 0, n_vocab = 0;
   size_t state_floats = 0;     // StateLayout::size(): floats of one sequence's state
+  size_t state_kv_floats = 0;  // of which the WKV matrix state (att.kv; v5-v7), held in the state dtype
 
   // Weight bytes held on the device in `dtype` (matrices in dtype, the rest fp32).
   double weight_bytes(DType dtype) const;
@@ -34,9 +35,11 @@ struct ModelCost {
   // embedding table once (a GEMM over B rows reads its weights once), `batch`
   // rows of the embedding, every fp32 vector.
   double decode_weight_bytes(DType dtype, int batch) const;
-  // Bytes of recurrent state read and written by one decode step: batch x
-  // StateLayout::size() x 4 bytes x 2.
-  double decode_state_bytes(int batch) const;
+  // Bytes of one sequence's state in device memory with the WKV matrix state in `state_dtype`
+  // (cuda --state-dtype; the rest of the state is fp32): StateLayout::size() x 4 for fp32.
+  double state_bytes(DType state_dtype = DType::f32) const;
+  // Bytes of recurrent state read and written by one decode step: batch x state_bytes x 2.
+  double decode_state_bytes(int batch, DType state_dtype = DType::f32) const;
   // FLOPs of a prefill of `batch` sequences of `tokens` tokens with the logits
   // of each sequence's last token only (LogitsMode::last): 2 x layer matrix
   // params per token plus 2 x V x C per sequence for the head. Element-wise

@@ -118,6 +118,7 @@ Json run_json(const RunResult& r) {
   Json out = {{"dtype", dtype_name(r.dtype)},
           {"weight_bytes", number(r.weight_bytes)},
           {"workspace_bytes", number(double(r.workspace_bytes))},
+          {"state_dtype", dtype_name(r.state_dtype)},
           {"state_bytes_per_seq", number(double(r.state_bytes_per_seq))},
           {"limits", limits},
           {"prefill", pre},
@@ -237,6 +238,7 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
     const Limits& L = r.limits;
     o << "\n== " << dtype_name(r.dtype) << ": weights " << bytes_text(r.weight_bytes);
     if (r.workspace_bytes) o << ", workspace " << bytes_text(double(r.workspace_bytes));
+    o << "; state " << dtype_name(r.state_dtype) << " " << bytes_text(double(r.state_bytes_per_seq)) << " per sequence";
     if (r.gemv_max_rows >= 0)
       o << "; CUDA graphs " << (r.cuda_graphs ? "on" : "off") << ", GEMV up to " << r.gemv_max_rows << " rows";
     o << "\n";
@@ -273,7 +275,7 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
     o << "  decode step: reads every matrix but the embedding table once ("
       << bytes_text(cost.decode_weight_bytes(r.dtype, 1)) << " in " << dtype_name(r.dtype)
       << ", fp32 vectors included) and reads + writes each sequence's state (2 x "
-      << bytes_text(double(cost.state_floats) * 4) << "); MB/step = weights + B x states; GB/s = MB/step / step time.\n";
+      << bytes_text(double(r.state_bytes_per_seq)) << "); MB/step = weights + B x states; GB/s = MB/step / step time.\n";
     o << "  prefill token: 2 x " << count_text(double(cost.layer_matrix_params))
       << " layer matrix params FLOPs, plus 2 x V x C for the head once per sequence (element-wise work and the\n"
          "  recurrence are not counted); TFLOP/s = FLOPs / time.\n";

@@ -11,7 +11,7 @@
 //               "params", "matrix_params", "layer_matrix_params", "state_floats"},
 //     "settings": {"warmup", "repeats", "prefill_tokens", "prefill_batches",
 //                  "decode_steps", "decode_batches"},
-//     "runs": [ { "dtype", "weight_bytes", "workspace_bytes", "state_bytes_per_seq",
+//     "runs": [ { "dtype", "weight_bytes", "workspace_bytes", "state_dtype", "state_bytes_per_seq",
 //                 "limits": {"bandwidth_gbs", "bandwidth_source", "gemm_tflops", "gemm_source"},
 //                 "prefill": [ {"test", "batch", "tokens_per_seq", "ms_median", "ms_samples",
 //                               "tokens_per_s", "tokens_per_s_per_seq", "flops", "flops_per_token",

@@ -27,8 +27,8 @@ std::vector<int32_t> prompt(int s, int T, int V) {
 
 class Runner {
  public:
-  Runner(BenchTarget& t, const ModelCost& cost, const BenchConfig& cfg, const Limits& lim)
-      : t_(t), cost_(cost), cfg_(cfg), lim_(lim) {
+  Runner(BenchTarget& t, const ModelCost& cost, const BenchConfig& cfg, const Limits& lim, DType state_dtype)
+      : t_(t), cost_(cost), cfg_(cfg), lim_(lim), state_dtype_(state_dtype) {
     V_ = t_.backend().info().n_vocab;
     S_ = t_.backend().state_layout().size();
   }
@@ -115,7 +115,7 @@ class Runner {
     r.tokens_per_s_per_seq = 1.0 / (step_ms * 1e-3);
     const DType dt = t_.compute_dtype();
     r.weight_bytes = cost_.decode_weight_bytes(dt, B);
-    r.state_bytes = cost_.decode_state_bytes(B);
+    r.state_bytes = cost_.decode_state_bytes(B, state_dtype_);
     r.bytes = r.weight_bytes + r.state_bytes;
     r.flops = cost_.prefill_flops(B, 1);
     r.gbs = r.bytes / (step_ms * 1e6);
@@ -141,6 +141,7 @@ class Runner {
   const ModelCost& cost_;
   const BenchConfig& cfg_;
   const Limits& lim_;
+  DType state_dtype_;  // of the WKV matrix state in device memory
   int V_ = 0;
   size_t S_ = 0;
 };
@@ -193,7 +194,8 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
   }
   res.weight_bytes = t->weight_bytes_held() ? double(t->weight_bytes_held()) : cost.weight_bytes(res.dtype);
   res.workspace_bytes = t->workspace_bytes();
-  res.state_bytes_per_seq = t->backend().state_layout().size() * sizeof(float);
+  res.state_dtype = opt.state_dtype;
+  res.state_bytes_per_seq = size_t(cost.state_bytes(opt.state_dtype));
 
   Limits& lim = res.limits;
   if (cfg.bandwidth_gbs > 0) {
@@ -215,7 +217,7 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
     lim.gemm_source = "measured: " + t->gemm_method() + ", " + n + "x" + n + "x" + n;
   }
 
-  Runner run(*t, cost, cfg, lim);
+  Runner run(*t, cost, cfg, lim, res.state_dtype);
   for (int T : cfg.prefill_tokens)
     for (int B : cfg.prefill_batches) {
       say("prefill pp" + std::to_string(T) + " B=" + std::to_string(B));

@@ -84,9 +84,10 @@ struct RunResult {
   DType dtype = DType::f32;
   bool cuda_graphs = false;      // cuda: decode steps replayed from CUDA graphs
   int gemv_max_rows = -1;        // cuda: the GEMV/cuBLAS switch point; -1 not a cuda run
+  DType state_dtype = DType::f32;  // of the WKV matrix state in device memory (cuda --state-dtype)
   double weight_bytes = 0;       // held by the backend
   size_t workspace_bytes = 0;
-  size_t state_bytes_per_seq = 0;
+  size_t state_bytes_per_seq = 0;  // in device memory (ModelCost::state_bytes of state_dtype)
   Limits limits;
   std::vector<Row> prefill, decode;
 };

@@ -73,6 +73,7 @@ struct TargetOptions {
   int threads = 0;             // cpu: worker threads (0: all cores)
   bool cuda_graphs = true;     // cuda: decode steps replayed from CUDA graphs
   int gemv_max_rows = 16;      // cuda: the custom GEMV up to this many rows, cuBLAS above
+  DType state_dtype = DType::f32;  // cuda: the WKV matrix state's dtype in device memory (fp32 or bf16)
 };
 
 // The engine's options for a target (device, dtype, slots, rows, threads).

@@ -143,6 +143,7 @@ EngineOptions engine_options(const TargetOptions& opt) {
   e.backend.max_rows = opt.max_rows;
   e.backend.cuda_graphs = opt.cuda_graphs;
   e.backend.gemv_max_rows = opt.gemv_max_rows;
+  e.backend.state_dtype = opt.state_dtype;
   return e;
 }
 

@@ -13,7 +13,8 @@
 // (quad q = t / 4, rank g = t % 4) owns the N/4 x 4 tile of the head's state at key rows
 // g*N/4 .. g*N/4 + N/4 - 1 and value columns 4q .. 4q+3: N fp32 registers, read once per call
 // with N/4 independent 16-byte loads straight from the state buffer (4-byte loads when the state
-// sits at an offset that is not 16-byte aligned) and written back the same way. Per token the
+// sits at an offset that is not 16-byte aligned) and written back the same way (a bf16 state,
+// state_dtype: N/4 8-byte loads of 4 values, fp32 in registers, rounded on the store). Per token the
 // thread reads its channel t of r, k, v, g (and w_lora), prefetched one token ahead, publishes
 // r, k, w, v to shared memory (double-buffered by token parity), does 5N FLOPs on its tile
 // (16-byte shared loads), and the quad's four partial y sums are reduce-scattered with three
@@ -21,7 +22,7 @@
 // warp; a head of N = 64 spans two warps and exchanges each warp's partials through shared
 // memory. Barriers per token: one __syncwarp for N <= 32, two __syncthreads for N = 64.
 // Bytes per call: rows*C*4*(3 to 5: r, k, v, g from 5.1, w_lora in v6) read
-//                 + rows*C*sizeof(out) written + n_seq*H*N*N*4*2 state read and written
+//                 + rows*C*sizeof(out) written + n_seq*H*N*N*sizeof(state)*2 state read and written
 //                 + C*4*4 parameters.
 // FLOPs per call: about rows*H*(5*N*N + 30*N).
 #include "kernels/wkv5.cuh"
@@ -29,6 +30,7 @@
 #include "kernels/common/dtype_io.cuh"
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
+#include "kernels/common/state_io.cuh"
 
 namespace rwkv_kernels {
 
@@ -116,7 +118,8 @@ __device__ __forceinline__ float quad_reduce_scatter(const float (&y)[4], int g)
   return keep + __shfl_xor_sync(0xffffffffu, lo ? keep0 : keep1, 1);
 }
 
-template <int N, class TO>
+// TS: the state's element type (float, or __nv_bfloat16 for state_dtype bf16).
+template <int N, class TO, class TS>
 __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5_params p) {
   __shared__ Wkv5Shared sh;
   constexpr int kHeads = kWkv5Threads / N, kRows = N / 4;
@@ -129,14 +132,14 @@ __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5
   const int C = p.H * N, c = h * N + i;
 
   // This thread's tile: kRows rows of 4 floats, N floats apart.
-  const size_t head_at = p.kv_offset + (size_t)h * N * N, tile_at = (size_t)rank * kRows * N + 4 * quad;
+  const size_t head_at = (size_t)h * N * N, tile_at = (size_t)rank * kRows * N + 4 * quad;  // in TS elements
   float st[N] = {};  // a spare head runs on zeros: it must not read a state another thread writes
   if (kHeads == 1 || active) {  // (N = 64: one head per block, never spare)
-    const float* __restrict__ S = p.batch.state[s] + head_at;
+    const TS* __restrict__ S = state_piece<TS>(p.batch.state[s], p.kv_offset) + head_at;
     assume_global(S);
     const bool vec = is_aligned16(S);
 #pragma unroll
-    for (int m = 0; m < kRows; ++m) load_floats<4>(S + tile_at + (size_t)m * N, st + 4 * m, vec);
+    for (int m = 0; m < kRows; ++m) load_state<4>(S + tile_at + (size_t)m * N, st + 4 * m, vec);
   }
   const float decay = p.decay[c], u = p.u[c], ln_w = p.ln_w[c], ln_b = p.ln_b[c];
   TO* __restrict__ out = static_cast<TO*>(p.out);
@@ -171,12 +174,12 @@ __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5
     cur = next;
   }
   if (active) {  // the state pointer again: no registers held over the token loop
-    float* __restrict__ S = p.batch.state[s] + head_at;
+    TS* __restrict__ S = state_piece<TS>(p.batch.state[s], p.kv_offset) + head_at;
     assume_global(S);
     const bool vec = is_aligned16(S);
 #pragma unroll
     for (int m = 0; m < kRows; ++m)
-      store_floats<4>(S + tile_at + (size_t)m * N, st + 4 * m, vec);
+      store_state<4>(S + tile_at + (size_t)m * N, st + 4 * m, vec);
   }
 }
 
@@ -186,7 +189,7 @@ cudaError_t launch_wkv5(const wkv5_params& p, cudaStream_t stream) {
   const dim3 grid((unsigned)((p.H + kHeads - 1) / kHeads), (unsigned)p.batch.n_seq), block((unsigned)kWkv5Threads);
   return dispatch_dtype(p.out_dtype, [&](auto tag) {
     using TO = typename decltype(tag)::type;
-    auto* k = wkv5_kernel<N, TO>;
+    auto* k = p.state_dtype == rwkv::DType::bf16 ? wkv5_kernel<N, TO, __nv_bfloat16> : wkv5_kernel<N, TO, float>;
     LAUNCH_KERNEL(k, grid, block, 0, stream, p);
     return launch_status();
   });
@@ -197,7 +200,8 @@ cudaError_t launch_wkv5(const wkv5_params& p, cudaStream_t stream) {
 cudaError_t wkv5_forward(const wkv5_params& p, cudaStream_t stream) {
   if (p.batch.n_seq == 0) return cudaSuccess;
   if (p.H < 1 || !p.batch.seq_start || !p.batch.state || !p.r || !p.k || !p.v || !p.u ||
-      !p.ln_w || !p.ln_b || !p.out || !p.decay)
+      !p.ln_w || !p.ln_b || !p.out || !p.decay ||
+      (p.state_dtype != rwkv::DType::f32 && p.state_dtype != rwkv::DType::bf16))
     return cudaErrorInvalidValue;
   switch (p.N) {
     case 8: return launch_wkv5<8>(p, stream);

@@ -15,7 +15,8 @@
 // (__launch_bounds__(64, 8): at most 128 registers, 8+ blocks per SM). Thread i of a head owns
 // value row i of the head's state: N fp32 registers, read once per call with N/4 independent
 // 16-byte loads straight from the state buffer (4-byte loads when the state sits at an offset
-// that is not 16-byte aligned) and written back the same way. Per token the thread reads its
+// that is not 16-byte aligned) and written back the same way (a bf16 state, state_dtype: N/8
+// 16-byte loads of 8 values, fp32 in registers, rounded on the store). Per token the thread reads its
 // channel of r, k, v, w_lora, a_lora, v_lora, g (and v_first), prefetched one token ahead,
 // publishes w, k', kq, kq*a, r to shared memory (double-buffered by token parity) and does 9N
 // FLOPs of state work (S_i . kq, the update, y_i) reading them back as 16-byte shared loads. Its
@@ -24,7 +25,7 @@
 // spans two warps and exchanges each warp's partials through shared memory. Barriers per token:
 // one __syncwarp for N <= 32, two __syncthreads for N = 64.
 // Bytes per call: rows*C*4*(6 in layer 0, else 8) read + rows*C*sizeof(out) written (+ rows*C*4
-//                 v_first written in layer 0) + n_seq*H*N*N*4*2 state read and written
+//                 v_first written in layer 0) + n_seq*H*N*N*sizeof(state)*2 state read and written
 //                 + C*4*8 parameters.
 // FLOPs per call: about rows*H*(9*N*N + 40*N).
 #include "kernels/wkv7.cuh"
@@ -32,6 +33,7 @@
 #include "kernels/common/dtype_io.cuh"
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
+#include "kernels/common/state_io.cuh"
 
 namespace rwkv_kernels {
 
@@ -114,7 +116,8 @@ __device__ __forceinline__ float update_row(float (&st)[N], const float* kq, con
   return y;
 }
 
-template <int N, class TO>
+// TS: the state's element type (float, or __nv_bfloat16 for state_dtype bf16).
+template <int N, class TO, class TS>
 __global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7_params p) {
   __shared__ Wkv7Shared sh;
   constexpr int kHeads = kWkv7Threads / N;
@@ -125,12 +128,12 @@ __global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7
   const int h = active ? h_block : p.H - 1, s = blockIdx.y;
   const int C = p.H * N, c = h * N + i;
 
-  const size_t row_at = p.kv_offset + ((size_t)h * N + i) * N;  // this thread's row in the state
+  const size_t row_at = ((size_t)h * N + i) * N;  // this thread's row in the state, in TS elements
   float st[N];
   if (kHeads == 1 || active) {  // (N = 64: one head per block, never spare)
-    const float* __restrict__ S = p.batch.state[s] + row_at;
+    const TS* __restrict__ S = state_piece<TS>(p.batch.state[s], p.kv_offset) + row_at;
     assume_global(S);
-    load_floats<N>(S, st, is_aligned16(S - (size_t)i * N));  // the same alignment for every row
+    load_state<N>(S, st, is_aligned16(S - (size_t)i * N));  // the same alignment for every row
   } else {  // a spare head runs on zeros: it must not read a state another thread writes
 #pragma unroll
     for (int j = 0; j < N; ++j) st[j] = 0.0f;
@@ -183,9 +186,9 @@ __global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7
     cur = next;
   }
   if (active) {  // the state pointer again: no registers held over the token loop
-    float* __restrict__ S = p.batch.state[s] + row_at;
+    TS* __restrict__ S = state_piece<TS>(p.batch.state[s], p.kv_offset) + row_at;
     assume_global(S);
-    store_floats<N>(S, st, is_aligned16(S - (size_t)i * N));
+    store_state<N>(S, st, is_aligned16(S - (size_t)i * N));
   }
 }
 
@@ -195,7 +198,7 @@ cudaError_t launch_wkv7(const wkv7_params& p, cudaStream_t stream) {
   const dim3 grid((unsigned)((p.H + kHeads - 1) / kHeads), (unsigned)p.batch.n_seq), block((unsigned)kWkv7Threads);
   return dispatch_dtype(p.out_dtype, [&](auto tag) {
     using TO = typename decltype(tag)::type;
-    auto* k = wkv7_kernel<N, TO>;
+    auto* k = p.state_dtype == rwkv::DType::bf16 ? wkv7_kernel<N, TO, __nv_bfloat16> : wkv7_kernel<N, TO, float>;
     LAUNCH_KERNEL(k, grid, block, 0, stream, p);
     return launch_status();
   });
@@ -207,7 +210,8 @@ cudaError_t wkv7_forward(const wkv7_params& p, cudaStream_t stream) {
   if (p.batch.n_seq == 0) return cudaSuccess;
   if (p.H < 1 || !p.batch.seq_start || !p.batch.state || !p.r || !p.k || !p.v || !p.w_lora ||
       !p.a_lora || !p.g || !p.v_first || !p.w0 || !p.a0 || !p.k_k || !p.k_a || !p.r_k ||
-      !p.ln_w || !p.ln_b || !p.out || (!p.first_layer && (!p.v_lora || !p.v0)))
+      !p.ln_w || !p.ln_b || !p.out || (!p.first_layer && (!p.v_lora || !p.v0)) ||
+      (p.state_dtype != rwkv::DType::f32 && p.state_dtype != rwkv::DType::bf16))
     return cudaErrorInvalidValue;
   switch (p.N) {
     case 8: return launch_wkv7<8>(p, stream);

@@ -19,6 +19,8 @@ struct wkv7_params {
   size_t kv_offset = 0;  // floats from a state's start to this layer's att.kv [H][N][N], [h][value][key]
                          // (16-byte state accesses when state[s] + kv_offset is 16-byte aligned:
                          // keep kv_offset % 4 == 0 and the state buffers 16-byte aligned)
+  rwkv::DType state_dtype = rwkv::DType::f32;  // of att.kv: f32, or bf16 (H*N*N bf16 at kv_offset;
+                                               // loaded to fp32, rounded to nearest even on store)
   int H = 0;
   int N = 0;             // head size: 8, 16, 32 or 64
 

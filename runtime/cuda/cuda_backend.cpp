@@ -49,7 +49,7 @@ size_t returned_rows(const cuda::Round& round, LogitsMode mode) {
 }  // namespace
 
 CudaBackend::CudaBackend(const Model& model, CudaOptions options)
-    : info_(model.info), layout_(model.info), opt_(options) {
+    : info_(model.info), layout_(model.info), opt_(options), dev_layout_(layout_, options.state_dtype) {
   // Rows and sequences of a round become gridDim.y of some kernels (limit 65535).
   if (opt_.max_rows < 1 || opt_.max_rows > 65535)
     throw Error("cuda backend: max_rows must be in [1, 65535], got " + std::to_string(opt_.max_rows));
@@ -77,11 +77,11 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
   returned_ = cuda::PinnedBuffer(((size_t)opt_.max_rows * info_.n_vocab + 1) * sizeof(float));
 
   // The initial state goes to the device once, through the pinned slot staging.
-  const size_t state_bytes = layout_.size() * sizeof(float);
+  const size_t state_bytes = dev_layout_.bytes();
   slot_staging_ = cuda::PinnedBuffer(state_bytes);
   initial_state_ = cuda::DeviceBuffer(state_bytes, "initial state");
   const std::vector<float> init = initial_state(model, layout_);
-  std::memcpy(slot_staging_.get(), init.data(), state_bytes);
+  dev_layout_.to_device(init.data(), slot_staging_.as<float>());
   RWKV_CUDA_TRY(cudaMemcpyAsync(initial_state_.get(), slot_staging_.get(), state_bytes, cudaMemcpyHostToDevice,
                                 stream_));
   n_slots_ = opt_.n_slots;
@@ -123,7 +123,7 @@ float* CudaBackend::slot(int i) const {
   if (i < 0 || i >= n_slots_)
     throw Error("cuda backend: slot " + std::to_string(i) + " is out of range [0, " +
                 std::to_string(n_slots_) + ")");
-  return slots_.as<float>() + (size_t)i * layout_.size();
+  return slots_.as<float>() + (size_t)i * dev_layout_.size();
 }
 
 void CudaBackend::init_state(float* state) const {
@@ -134,20 +134,21 @@ void CudaBackend::init_state(float* state) const {
 void CudaBackend::reset_slot(int i) { init_state(slot(i)); }
 void CudaBackend::copy_slot(int src, int dst) {
   std::lock_guard<std::mutex> lock(stream_mu_);
-  RWKV_CUDA_TRY(cudaMemcpyAsync(slot(dst), slot(src), layout_.size() * sizeof(float), cudaMemcpyDeviceToDevice,
-                                stream_));
+  RWKV_CUDA_TRY(cudaMemcpyAsync(slot(dst), slot(src), dev_layout_.bytes(), cudaMemcpyDeviceToDevice, stream_));
 }
+// Reads and writes convert between the device layout and the caller's fp32 StateLayout on the
+// pinned staging (a plain copy for an fp32 state).
 void CudaBackend::read_slot(int i, float* host) const {
-  const size_t bytes = layout_.size() * sizeof(float);
+  const size_t bytes = dev_layout_.bytes();
   std::lock_guard<std::mutex> lock(stream_mu_);
   RWKV_CUDA_TRY(cudaMemcpyAsync(slot_staging_.get(), slot(i), bytes, cudaMemcpyDeviceToHost, stream_));
   RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));
-  std::memcpy(host, slot_staging_.get(), bytes);
+  dev_layout_.to_external(slot_staging_.as<float>(), host);
 }
 void CudaBackend::write_slot(int i, const float* host) {
-  const size_t bytes = layout_.size() * sizeof(float);
+  const size_t bytes = dev_layout_.bytes();
   std::lock_guard<std::mutex> lock(stream_mu_);
-  std::memcpy(slot_staging_.get(), host, bytes);
+  dev_layout_.to_device(host, slot_staging_.as<float>());
   RWKV_CUDA_TRY(cudaMemcpyAsync(slot(i), slot_staging_.get(), bytes, cudaMemcpyHostToDevice, stream_));
   RWKV_CUDA_TRY(cudaStreamSynchronize(stream_));  // the staging is reused by the next call
 }
@@ -201,7 +202,7 @@ void CudaBackend::run_round(const cuda::Round& round, LogitsMode mode, float* lo
 
 void CudaBackend::enqueue_round(const cuda::Round& round, LogitsMode mode) {
   const cuda::DeviceRound dev = desc_.upload(round, stream_);
-  const cuda::RoundRun run{cublas_, stream_, info_, w_, layout_, ws_, dev, round.rows, opt_.gemv_max_rows};
+  const cuda::RoundRun run{cublas_, stream_, info_, w_, dev_layout_, ws_, dev, round.rows, opt_.gemv_max_rows};
   if (opt_.graphs && is_decode_round(round) && launch_graph(run, mode)) return;
   enqueue_layers(run, mode);
 }

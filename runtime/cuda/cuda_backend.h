@@ -5,17 +5,23 @@
 // token each for decode, many for prefill, mixed lengths allowed): the
 // projections are cuBLAS GEMMs over all rows of the batch with fp32
 // accumulation, everything else runs in the fused kernels of kernels/. The
-// residual stream, every element-wise step and every recurrent state are fp32;
-// only the GEMM inputs are in the weights' dtype.
+// residual stream, every element-wise step and every recurrent state are fp32
+// (CudaOptions::state_dtype bf16 stores the WKV matrix state in bf16 between
+// calls; the kernels still compute it in fp32); only the GEMM inputs are in the
+// weights' dtype.
 //
 // Long batches are processed in rounds of at most max_rows token rows, so the
 // workspace is fixed however long the prompt (docs/rwkv-math.md section 1.1: chunked
 // prefill gives the same result).
 //
 // States live in device memory: SeqInput::state must be a device pointer,
-// normally slot(i) of the pool. They use the CPU backend's flat layout
-// (runtime/backend/state_layout.h), so read_slot/write_slot move a state
-// between backends unchanged. forward() and the slot operations are serialised
+// normally slot(i) of the pool. With the default fp32 state they use the CPU
+// backend's flat layout (runtime/backend/state_layout.h). With
+// CudaOptions::state_dtype bf16 a device state uses the device layout of
+// device_state.h (att.kv in bf16, device_state_layout().size() floats of room;
+// SeqInput::state_floats still names StateLayout::size()). Either way
+// read_slot/write_slot/init_state's host side speak the fp32 StateLayout, so a
+// state moves between backends and into state files unchanged. forward() and the slot operations are serialised
 // (one lock), so no thread issues work into another thread's capture.
 //
 // Each round ends with one synchronisation of the stream. Its logits rows come
@@ -49,6 +55,7 @@
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/device_sampler.h"
+#include "runtime/cuda/device_state.h"
 #include "runtime/cuda/workspace.h"
 
 namespace rwkv {
@@ -64,6 +71,8 @@ struct CudaOptions {
   int n_slots = 1;             // state slots in the pool
   bool graphs = true;          // capture each decode step shape once as a CUDA graph and replay it
   int gemv_max_rows = 16;      // rounds of at most this many rows use the custom GEMV, larger ones cuBLAS
+  DType state_dtype = DType::f32;  // of the WKV matrix state (att.kv) in device memory: f32 or bf16
+                                   // (device_state.h; v4 has none, so bf16 changes nothing there)
 };
 
 class CudaBackend final : public Backend {
@@ -74,7 +83,7 @@ class CudaBackend final : public Backend {
   const char* name() const override { return "cuda"; }
   const ModelInfo& info() const override { return info_; }
   const StateLayout& state_layout() const override { return layout_; }
-  // `state` is device memory.
+  // `state` is device memory, in the device layout (device_state_layout()).
   void init_state(float* state) const override;
   // States of the batch are device memory; logits (host memory) as Backend.
   void forward(const Batch& batch, float* logits) override;
@@ -92,6 +101,9 @@ class CudaBackend final : public Backend {
   int* embedding_error_flag() const { return ws_.error_flag; }
 
   DType dtype() const { return w_.dtype; }
+  DType state_dtype() const { return dev_layout_.kv_dtype(); }
+  // How a state sits in device memory (slots, init_state, forward's SeqInput::state).
+  const cuda::DeviceStateLayout& device_state_layout() const { return dev_layout_; }
   size_t weight_bytes() const { return w_.bytes; }
   size_t workspace_bytes() const { return ws_.bytes(); }
   size_t device_bytes() const override {
@@ -102,7 +114,8 @@ class CudaBackend final : public Backend {
   cudaStream_t stream() const { return stream_; }
 
   // ---- state slots (device memory) ----
-  // Resets and copies are enqueued on stream(); reads and writes synchronise it once.
+  // Resets and copies are enqueued on stream(); reads and writes synchronise it once. read_slot and
+  // write_slot take host states in the fp32 StateLayout (converted on the pinned staging).
   int n_slots() const { return n_slots_; }
   float* slot(int i) const;
   void reset_slot(int i);
@@ -148,14 +161,15 @@ class CudaBackend final : public Backend {
   ModelInfo info_;
   StateLayout layout_;
   CudaOptions opt_;
+  cuda::DeviceStateLayout dev_layout_;   // slots, initial_state_ and the kernels' offsets
   cuda::CudaWeights w_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cuda::DeviceBuffer cublas_workspace_;  // set on the handle: cuBLAS never allocates in a capture
-  cuda::DeviceBuffer initial_state_;     // the initial state, source of init_state/reset_slot
+  cuda::DeviceBuffer initial_state_;     // the initial state (device layout), source of init_state/reset_slot
   int n_slots_ = 0;
   cuda::DeviceBuffer slots_;
-  cuda::PinnedBuffer slot_staging_;      // one state, for read_slot/write_slot
+  cuda::PinnedBuffer slot_staging_;      // one state (device layout), for read_slot/write_slot
   // Serialises all work issued on stream_ (forward and the slot operations): a capture in
   // progress must not record another thread's work, and the staging buffers are shared.
   mutable std::mutex stream_mu_;

@@ -44,6 +44,7 @@
 #include "runtime/backend/state_layout.h"
 #include "runtime/cuda/batch_descriptor.h"
 #include "runtime/cuda/cuda_weights.h"
+#include "runtime/cuda/device_state.h"
 #include "runtime/cuda/workspace.h"
 
 namespace rwkv {
@@ -55,7 +56,7 @@ struct RoundRun {
   cudaStream_t stream;
   const ModelInfo& info;
   const CudaWeights& w;
-  const StateLayout& layout;
+  const DeviceStateLayout& layout;  // the states' device layout (offsets, att.kv dtype)
   const Workspace& ws;
   const DeviceRound& dev;
   int M;              // rows of the round
@@ -78,7 +79,7 @@ struct LayerRun {
   cublasHandle_t cublas;
   cudaStream_t stream;
   const CudaLayer& w;              // this layer's weights
-  const LayerStateOffsets& state;  // this layer's pieces of every state
+  const LayerStateOffsets& state;  // this layer's pieces of every state (device layout)
   const Workspace& ws;
   rwkv_kernels::ragged_batch batch;
   int layer;                       // index (layer 0 has no residual delta yet; v7 sets v_first)
@@ -87,6 +88,7 @@ struct LayerRun {
   DType dtype;                     // of the matrices and GEMM inputs
   Arch arch;
   bool gemv;                       // the decode path: fused prologues and grouped GEMVs
+  DType state_dtype;               // of att.kv in the states (CudaOptions::state_dtype)
 };
 
 // Whether the round takes the decode path (M <= gemv_max_rows; gemv_max_rows = 0: never).

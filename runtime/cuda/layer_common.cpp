@@ -41,6 +41,7 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate) {
   rwkv_kernels::wkv5_params p;
   p.batch = run.batch;
   p.kv_offset = run.state.kv;
+  p.state_dtype = run.state_dtype;
   p.H = run.H;
   p.N = run.N;
   p.k = run.ws.proj_plane(0);

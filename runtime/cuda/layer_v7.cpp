@@ -93,6 +93,7 @@ void wkv7_core(const LayerRun& run, bool has_v_lora) {
   rwkv_kernels::wkv7_params p;
   p.batch = run.batch;
   p.kv_offset = run.state.kv;
+  p.state_dtype = run.state_dtype;
   p.H = run.H;
   p.N = run.N;
   p.k = ws.proj_plane(0);

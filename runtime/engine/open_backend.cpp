@@ -70,6 +70,10 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
     if (options.dtype && *options.dtype != DType::f32)
       throw InputError(InputError::Kind::unsupported, std::string("device cpu computes in fp32 only (dtype ") +
                                                           dtype_name(*options.dtype) + " asked)");
+    if (options.state_dtype != DType::f32)
+      throw InputError(InputError::Kind::unsupported,
+                       std::string("device cpu keeps the recurrent state in fp32 only (--state-dtype ") +
+                           dtype_name(options.state_dtype) + " asked)");
     out.backend = std::make_unique<CpuBackend>(model, CpuOptions{options.threads});
     out.slots = std::make_unique<CpuSlots>(*out.backend, n_slots);
     return out;
@@ -82,6 +86,10 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
   c.max_rows = options.max_rows;
   c.graphs = options.cuda_graphs;
   c.gemv_max_rows = options.gemv_max_rows;
+  if (options.state_dtype != DType::f32 && options.state_dtype != DType::bf16)
+    throw InputError(InputError::Kind::unsupported, std::string("device cuda keeps the state in fp32 or bf16 (") +
+                                                        dtype_name(options.state_dtype) + " asked)");
+  c.state_dtype = options.state_dtype;
   auto cuda = std::make_unique<CudaBackend>(model, c);
   out.compute_dtype = cuda->dtype();
   out.slots = std::make_unique<CudaSlots>(*cuda, device.index);

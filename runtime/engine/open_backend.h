@@ -20,6 +20,8 @@ struct BackendOptions {
   int max_rows = 512;          // cuda: token rows per round (workspace size)
   bool cuda_graphs = true;     // cuda: decode steps captured once per shape and replayed
   int gemv_max_rows = 16;      // cuda: rounds of at most this many rows use the custom GEMV (0: cuBLAS always)
+  DType state_dtype = DType::f32;  // cuda: the WKV matrix state (att.kv) in device memory, f32 or bf16
+                                   // (states outside the backend stay fp32); cpu: f32 only
 };
 
 // State slots in the backend's memory space (host memory for cpu, device
@@ -43,8 +45,9 @@ struct OpenedBackend {
   DType compute_dtype = DType::f32;  // dtype of the weights the GEMMs read
 };
 
-// Throws InputError (kind unsupported) for cuda in a build without a GPU path
-// or a dtype other than fp32 on cpu; rwkv::Error for a device failure.
+// Throws InputError (kind unsupported) for cuda in a build without a GPU path,
+// a dtype or state_dtype other than fp32 on cpu, or a state_dtype other than
+// fp32/bf16 on cuda; rwkv::Error for a device failure.
 OpenedBackend open_backend(const Model& model, const Device& device, const BackendOptions& options);
 
 }  // namespace rwkv

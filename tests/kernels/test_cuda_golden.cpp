@@ -6,12 +6,16 @@
 //   bf16 and fp16 weights: the largest logit error against the 'cpu fp32' golden
 //     of the same checkpoint is no larger than the official 'cpu bf16' path's
 //     own error (the __cpu-bf16 folder's vs_cpu_fp32_strategy_golden figure).
+//   bf16 state (CudaOptions::state_dtype, the WKV matrix state stored in bf16 between calls):
+//     in RNN mode (one forward per token, so the state is rounded after every token), with bf16
+//     and with fp32 weights, the same bound as bf16 weights: the official 'cpu bf16' error.
 // max_rows is small, so long sequences run in several rounds. Each check runs twice: with the
 // GEMV decode path for rounds of up to 16 rows (the default: RNN mode and short rounds take it,
 // longer rounds cuBLAS) and with gemv_max_rows = 0 (cuBLAS for every round).
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstring>
 
 #include "cuda_engine_util.h"
 #include "runtime/cpu_golden_util.h"
@@ -118,6 +122,46 @@ void check_low_precision_goldens(int gemv_max_rows) {
   }
 }
 
+// RNN-mode logits of the CUDA backend with `weights` and a bf16 state against the fp32 goldens of
+// every checkpoint with an official bf16 error; v4 (no matrix state) must give the fp32 state's bits.
+void check_bf16_state_goldens(rwkv::DType weights) {
+  std::printf("\n%-36s %7s %12s %12s\n", "cuda bf16 state vs fp32 golden (rnn)", "weights", "max|dlogit|",
+              "official bf16");
+  for (const std::string& name : golden::list_folders()) {
+    const golden::Folder bf = golden::read_folder(name);
+    if (!bf.bf16_compute()) continue;
+    REQUIRE(bf.bf16_vs_fp32_rnn > 0);
+    const golden::Folder ref = golden::read_folder(name.substr(0, name.find("__cpu-bf16")));
+    REQUIRE(ref.strategy == "cpu fp32");
+    auto model = rwkv::load_model(testdata_path(ref.model_file));
+    INFO("golden folder " << ref.name << ", weights " << rwkv::dtype_name(weights));
+    auto rnn_logits = [&](rwkv::DType state_dtype) {
+      rwkv::CudaOptions opt;
+      opt.dtype = weights;
+      opt.state_dtype = state_dtype;
+      rwkv::Engine be(*model, cuda_test::engine_options(opt));
+      rwkv::Backend& host = be.host_backend();
+      const size_t V = (size_t)host.info().n_vocab, T = ref.tokens.size();
+      std::vector<float> st(host.state_layout().size()), logits(T * V);
+      host.init_state(st.data());
+      for (size_t t = 0; t < T; ++t)
+        golden::run_seq(host, &ref.tokens[t], 1, st, rwkv::LogitsMode::all, &logits[t * V]);
+      return logits;
+    };
+    const std::vector<float> got = rnn_logits(rwkv::DType::bf16);
+    if (model->info.arch == rwkv::Arch::v4) {  // no att.kv: the bf16 state changes nothing
+      const std::vector<float> fp32_state = rnn_logits(rwkv::DType::f32);
+      CHECK(std::memcmp(got.data(), fp32_state.data(), got.size() * sizeof(float)) == 0);
+      continue;
+    }
+    const std::vector<float> want = golden::read_f32(ref.dir + "/logits_rnn.f32");
+    REQUIRE(want.size() == got.size());
+    const double dl = golden::max_abs_diff(got.data(), want.data(), want.size());
+    std::printf("%-36s %7s %12.3g %12.3g\n", ref.name.c_str(), rwkv::dtype_name(weights), dl, bf.bf16_vs_fp32_rnn);
+    CHECK(dl <= bf.bf16_vs_fp32_rnn);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[gpu][cuda][golden]") {
@@ -137,4 +181,14 @@ TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's er
 TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's error, cuBLAS only",
           "[gpu][cuda][golden]") {
   check_low_precision_goldens(0);
+}
+
+TEST_CASE("cuda backend bf16 state with bf16 weights: RNN-mode errors within the official bf16 path's error",
+          "[gpu][cuda][golden]") {
+  check_bf16_state_goldens(rwkv::DType::bf16);
+}
+
+TEST_CASE("cuda backend bf16 state with fp32 weights: RNN-mode errors within the official bf16 path's error",
+          "[gpu][cuda][golden]") {
+  check_bf16_state_goldens(rwkv::DType::f32);
 }

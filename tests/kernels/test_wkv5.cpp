@@ -7,6 +7,8 @@
 // state at an offset that allows the kernel's 16-byte path and at one that does not; one head more
 // than a 64-thread block holds (a second block with spare heads); eight sequences of different
 // lengths in one launch; and one-token decode launches against one prefill launch (the same bits).
+// A bf16 state (state_dtype bf16, the CUDA backend's --state-dtype bf16): the reference runs from
+// the same bf16 values, and each stored value must be its fp32 result rounded to nearest even.
 //
 // Tolerances: both sides compute in fp32 but sum in different orders (the kernel reduces the
 // GroupNorm statistics across threads, the reference in double) and the kernel's sigmoid uses the
@@ -18,6 +20,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bf16_state_util.h"
 #include "gpu_test_util.h"
 #include "kernels/wkv5.cuh"
 #include "runtime/cpu/cpu_layers.h"
@@ -160,6 +163,57 @@ void run_case(const Case& c, uint32_t seed) {
   CHECK(batch.guards_intact());
 }
 
+// A bf16 kv state (state_dtype bf16): the kernel loads bf16, computes in fp32 and rounds to nearest
+// even on the store; the reference runs from the same bf16 values widened to fp32. The floats
+// before and after the kv block stay untouched.
+void run_case_bf16_state(const Case& c, uint32_t seed) {
+  CAPTURE(seed, (int)c.form, c.H, c.N, c.lens, rwkv::dtype_name(c.out_t), c.aligned);
+  std::mt19937 rng(seed);
+  const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 5, numel = A * c.N;
+  const size_t state_floats = kv_offset + numel + (c.aligned ? 4 : 3);
+  const size_t packed = bf16_state::packed_floats(state_floats, numel);
+  gpu_test::RaggedBatch batch(c.lens, packed, rng), ref_batch(c.lens, state_floats, rng);
+  std::vector<std::vector<float>> init(batch.n_seq());
+  for (int s = 0; s < batch.n_seq(); ++s) {
+    init[s] = gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f);
+    bf16_state::round_kv(init[s].data(), kv_offset, numel);  // what the device holds
+    std::copy(init[s].begin(), init[s].end(), ref_batch.state(s));
+    const std::vector<float> dev = bf16_state::pack(init[s].data(), state_floats, kv_offset, numel);
+    std::copy(dev.begin(), dev.end(), batch.state(s));
+  }
+  batch.upload();
+  const size_t rows = (size_t)batch.n_rows();
+  const Inputs in = make_inputs(c, rows, rng);
+  const DeviceInputs d(in);
+  DeviceBuffer dout(rows * A * rwkv::dtype_size(c.out_t));
+  rwkv_kernels::wkv5_params p = make_params(d, c.form, batch.batch(), kv_offset, c.H, c.N, 0, dout, c.out_t);
+  p.state_dtype = DType::bf16;
+  REQUIRE(rwkv_kernels::wkv5_forward(p, nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+
+  const std::vector<double> want = reference(c, in, ref_batch, kv_offset);
+  batch.download();
+  for (int s = 0; s < batch.n_seq(); ++s) {
+    INFO("sequence " << s);
+    const std::vector<float> got = bf16_state::unpack(batch.state(s), state_floats, kv_offset, numel);
+    const float* ref = ref_batch.state(s);
+    CHECK(std::memcmp(got.data(), init[s].data(), kv_offset * sizeof(float)) == 0);
+    CHECK(std::memcmp(got.data() + kv_offset + numel, init[s].data() + kv_offset + numel,
+                      (state_floats - kv_offset - numel) * sizeof(float)) == 0);
+    const bf16_state::Check kv = bf16_state::check_rounded(
+        std::vector<float>(got.begin() + long(kv_offset), got.begin() + long(kv_offset + numel)),
+        std::vector<float>(ref + kv_offset, ref + kv_offset + numel), 1e-5, 1e-5);
+    INFO("kv: " << kv.first << " (" << kv.checked << " of " << numel << " compared exactly)");
+    CHECK(kv.bad == 0);
+    CHECK(kv.checked * 2 >= numel);  // most values are far from a rounding tie: the check has teeth
+  }
+  const gpu_test::Comparison out_cmp = gpu_test::compare(gpu_test::from_device(dout, c.out_t), want, c.out_t, 2e-5, 2e-5);
+  INFO("outputs: " << out_cmp.first << " worst " << out_cmp.worst);
+  CHECK(out_cmp.bad == 0);
+  CHECK(dout.guard_intact());
+  CHECK(batch.guards_intact());
+}
+
 // One sequence of T tokens in one launch, then the same from the same initial state in T
 // launches of one token: every token computes the same arithmetic whatever the batching, so the
 // outputs and the final states must be the same bits.
@@ -232,6 +286,18 @@ TEST_CASE("wkv5_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv5]") {
     for (Form form : {Form::v5_2, Form::v6}) run_case({form, 3, 16, {2, 5}, t}, ++seed);
 }
 
+TEST_CASE("wkv5_forward: bf16 state (loaded to fp32, rounded to nearest even on the store)",
+          "[gpu][kernels][wkv5]") {
+  uint32_t seed = 620;
+  for (Form form : {Form::v5_0, Form::v5_2, Form::v6})
+    for (int N : {8, 16, 32, 64}) {
+      run_case_bf16_state({form, 2, N, {3, 1, 4}, DType::f32, true}, ++seed);   // prefill, 16-byte path
+      run_case_bf16_state({form, 2, N, {1, 1, 1}, DType::f32, false}, ++seed);  // decode, 4-byte path
+    }
+  run_case_bf16_state({Form::v6, 64 / 16 + 1, 16, {2, 1}, DType::bf16, true}, ++seed);  // spare heads
+  run_case_bf16_state({Form::v5_2, 2, 64, {1, 7, 2, 1, 5, 3, 1, 4}, DType::f16, false}, ++seed);
+}
+
 TEST_CASE("wkv5_forward: rejects an unsupported head size and missing pointers", "[gpu][kernels][wkv5]") {
   std::mt19937 rng(7);
   gpu_test::RaggedBatch batch({2}, 64, rng);
@@ -244,6 +310,9 @@ TEST_CASE("wkv5_forward: rejects an unsupported head size and missing pointers",
   p.out = buf.get();
   CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);  // N = 4 is not built
   p.N = 8;
+  p.state_dtype = DType::f16;  // a state is fp32 or bf16
+  CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);
+  p.state_dtype = DType::f32;
   p.u = nullptr;
   CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);
 }

@@ -201,6 +201,26 @@ void add_dtype(CLI::App& app, std::string& dtype, const std::string& help) {
       ->type_name("T");
 }
 
+void add_state_dtype(CLI::App& app, std::string& state_dtype) {
+  app.add_option_function<std::string>(
+         "--state-dtype",
+         [&state_dtype](const std::string& v) {
+           parse_state_dtype(v);
+           state_dtype = v;
+         },
+         "fp32 (default) or bf16: the WKV matrix state in GPU memory (cuda, v5-v7; halves the state's "
+         "traffic; state files stay fp32)")
+      ->type_name("T");
+}
+
+rwkv::DType parse_state_dtype(const std::string& state_dtype) {
+  rwkv::DType t = rwkv::DType::f32;
+  if (!state_dtype.empty() &&
+      (!rwkv::dtype_from_name(state_dtype, &t) || (t != rwkv::DType::f32 && t != rwkv::DType::bf16)))
+    usage_fail("--state-dtype must be fp32 or bf16, got '" + state_dtype + "'");
+  return t;
+}
+
 void add_threads(CLI::App& app, int& threads) {
   app.add_option_function<std::string>(
          "-t,--threads", [&threads](const std::string& v) { threads = int(parse_int("--threads", v, 0, 1024)); },
@@ -253,9 +273,11 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
   app.get_option("--model")->group("model");
   add_device(app, o.device);
   add_dtype(app, o.dtype, "fp32, fp16 or bf16 (cpu: fp32 only; cuda: default the checkpoint's)");
+  add_state_dtype(app, o.state_dtype);
   add_threads(app, o.threads);
   add_tokenizer(app, o.tokenizer);
-  for (const char* name : {"--device", "--dtype", "--threads", "--tokenizer"}) app.get_option(name)->group("model");
+  for (const char* name : {"--device", "--dtype", "--state-dtype", "--threads", "--tokenizer"})
+    app.get_option(name)->group("model");
 }
 
 void finish_model_options(ModelOptions& o, const std::string& example) {

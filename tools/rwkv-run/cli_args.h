@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/dtype.h"
+
 namespace rwkv {
 class Engine;
 }
@@ -83,6 +85,10 @@ void require_model(const ModelArg& m, const std::string& example);
 void add_device(CLI::App& app, std::string& device);
 // --dtype fp32|fp16|bf16 (empty: the device's default).
 void add_dtype(CLI::App& app, std::string& dtype, const std::string& help);
+// --state-dtype fp32|bf16 (default fp32): the WKV matrix state in device memory (cuda only).
+void add_state_dtype(CLI::App& app, std::string& state_dtype);
+// "fp32" or "bf16" (empty: fp32) as a DType; usage error otherwise.
+rwkv::DType parse_state_dtype(const std::string& state_dtype);
 // -t/--threads N in [0, 1024], 0 = all hardware threads.
 void add_threads(CLI::App& app, int& threads);
 // -q/--quiet.
@@ -110,6 +116,7 @@ struct ModelOptions {
   ModelArg model;
   std::string device = "auto";
   std::string dtype;              // "" = the device's default
+  std::string state_dtype;        // "" = fp32
   int threads = 0;                // 0 = all hardware threads
   std::string tokenizer;          // "" = the kind that goes with the model's vocabulary
   std::string path;               // the model file, set by finish_model_options()

@@ -66,8 +66,11 @@ std::unique_ptr<rwkv::Engine> open_engine(const rwkv::Model& model, const ModelO
     if (!rwkv::dtype_from_name(o.dtype, &t)) usage_fail("unknown dtype '" + o.dtype + "'");
     eo.backend.dtype = t;
   }
+  eo.backend.state_dtype = parse_state_dtype(o.state_dtype);
   const std::string device_hint =
-      o.device == "cpu" ? (o.dtype.empty() ? std::string() : std::string(" (drop --dtype, or use --device cuda)"))
+      o.device == "cpu" ? (o.dtype.empty() && o.state_dtype.empty()
+                               ? std::string()
+                               : std::string(" (drop --dtype/--state-dtype, or use --device cuda)"))
                         : std::string(" (this build's GPU path: ") + RWKV_RUN_GPU_PATH +
                               "; --device cpu runs without a GPU)";
   try {

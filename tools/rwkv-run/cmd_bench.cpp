@@ -36,6 +36,7 @@ struct Options {
   int threads = 0, max_rows = 512, copy_mib = 0;
   std::vector<bool> graphs = {true};          // cuda: runs with CUDA graphs on and/or off
   std::vector<int> gemv_max_rows = {16};      // cuda: one run per GEMV/cuBLAS switch point
+  std::string state_dtype;                    // cuda: "" (fp32) or fp32/bf16
   unsigned long long seed = 0;
 };
 
@@ -119,6 +120,7 @@ void add_options(cli::Command& cmd, Options& o) {
   add_list(app, "--gemv-max-rows", o.gemv_max_rows, 0, 65535,
            "cuda: rounds of at most N rows use the custom GEMV, larger ones cuBLAS (default 16; 0: cuBLAS always); "
            "a list sweeps the switch point, one run per value");
+  cli::add_state_dtype(app, o.state_dtype);
   app.add_option_function<std::string>("--seed", [&o](const std::string& v) { o.seed = cli::parse_u64("--seed", v); },
                                        "synthetic weights' seed (default 0)")->type_name("N");
   cli::add_json(app, o.json, "the results (the table then goes to stderr)");
@@ -182,6 +184,7 @@ int run(Options& o) {
   // On cpu the graph and GEMV settings mean nothing: one run per dtype.
   const std::vector<bool> graphs = cpu ? std::vector<bool>{true} : o.graphs;
   const std::vector<int> gemv = cpu ? std::vector<int>{16} : o.gemv_max_rows;
+  const rwkv::DType state_dtype = cli::parse_state_dtype(o.state_dtype);
   for (rwkv::DType d : o.dtypes)
     for (bool g : graphs)
       for (int rows : gemv) {
@@ -192,6 +195,7 @@ int run(Options& o) {
         t.max_rows = o.max_rows;
         t.cuda_graphs = g;
         t.gemv_max_rows = rows;
+        t.state_dtype = state_dtype;
         runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
       }
   const std::string table = rwkv::bench::report_table(info, *model, cfg, runs);

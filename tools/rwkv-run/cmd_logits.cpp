@@ -31,7 +31,7 @@ namespace {
 struct Options {
   cli::ModelArg model;
   std::string tokens, text, out, device = "auto", mode = "seq", state_in, state_out, raw_state_out, tokenizer,
-                                  dtype;
+                                  dtype, state_dtype;
   bool have_tokens = false, have_text = false, last = false;
   int threads = 0;
 };
@@ -48,6 +48,7 @@ void add_options(cli::Command& cmd, Options& o) {
       ->required();
   cli::add_device(app, o.device);
   cli::add_dtype(app, o.dtype, "cuda: weights' dtype fp32, fp16 or bf16 (default: the checkpoint's; cpu: fp32)");
+  cli::add_state_dtype(app, o.state_dtype);
   app.add_option_function<std::string>(
          "--mode",
          [&o](const std::string& v) {
@@ -94,6 +95,7 @@ int run(const Options& o) {
   eo.backend.threads = o.threads;
   rwkv::DType dtype;
   if (!o.dtype.empty() && rwkv::dtype_from_name(o.dtype, &dtype)) eo.backend.dtype = dtype;
+  eo.backend.state_dtype = cli::parse_state_dtype(o.state_dtype);
   rwkv::Engine engine(*model, eo);
   cli::print_device_note("rwkv-run logits", engine);
   rwkv::Backend& backend = engine.host_backend();  // states in host memory on every device

@@ -1,0 +1,84 @@
+// tests/kernels/bf16_state_util.h: a WKV kernel state whose att.kv block is held in bf16 (the
+// CUDA backend's --state-dtype bf16, runtime/cuda/device_state.h), for the kernel tests: packing an
+// fp32 state into that layout and back, and checking a bf16 result against an fp32 reference.
+//
+// A state of `floats` fp32 values with its kv block of `numel` values at `kv_offset` becomes
+// kv_offset floats, then numel bf16 values in numel/2 floats of room, then the rest unchanged.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "runtime/core/half_float.h"
+
+namespace bf16_state {
+
+inline size_t packed_floats(size_t floats, size_t numel) { return floats - numel + numel / 2; }
+
+// fp32 state -> packed state (kv rounded to nearest even).
+inline std::vector<float> pack(const float* state, size_t floats, size_t kv_offset, size_t numel) {
+  std::vector<float> out(packed_floats(floats, numel));
+  std::memcpy(out.data(), state, kv_offset * sizeof(float));
+  char* kv = reinterpret_cast<char*>(out.data() + kv_offset);
+  for (size_t e = 0; e < numel; ++e) {
+    const uint16_t h = rwkv::f32_to_bf16(state[kv_offset + e]);
+    std::memcpy(kv + 2 * e, &h, 2);
+  }
+  std::memcpy(out.data() + kv_offset + numel / 2, state + kv_offset + numel,
+              (floats - kv_offset - numel) * sizeof(float));
+  return out;
+}
+
+// Packed state -> fp32 state (kv widened exactly).
+inline std::vector<float> unpack(const float* packed, size_t floats, size_t kv_offset, size_t numel) {
+  std::vector<float> out(floats);
+  std::memcpy(out.data(), packed, kv_offset * sizeof(float));
+  const char* kv = reinterpret_cast<const char*>(packed + kv_offset);
+  for (size_t e = 0; e < numel; ++e) {
+    uint16_t h;
+    std::memcpy(&h, kv + 2 * e, 2);
+    out[kv_offset + e] = rwkv::bf16_to_f32(h);
+  }
+  std::memcpy(out.data() + kv_offset + numel, packed + kv_offset + numel / 2,
+              (floats - kv_offset - numel) * sizeof(float));
+  return out;
+}
+
+// Rounds the kv block of an fp32 state to bf16 values in place.
+inline void round_kv(float* state, size_t kv_offset, size_t numel) {
+  for (size_t e = 0; e < numel; ++e) state[kv_offset + e] = rwkv::round_to_bf16(state[kv_offset + e]);
+}
+
+struct Check {
+  size_t bad = 0;      // values that are not the fp32 reference rounded to nearest even
+  size_t checked = 0;  // values whose rounding the fp32 tolerance cannot flip (compared exactly)
+  std::string first;
+};
+
+// got: bf16 values (widened) the kernel stored; want: the fp32 reference before rounding, within
+// tol = abs_tol + rel_tol*|want| of the kernel's fp32 value. Where want - tol and want + tol round
+// to the same bf16 value the kernel must have stored exactly that value (round to nearest even,
+// not truncation); elsewhere it must lie between those two roundings.
+inline Check check_rounded(const std::vector<float>& got, const std::vector<float>& want, double abs_tol,
+                           double rel_tol) {
+  Check c;
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
+    const double tol = abs_tol + rel_tol * std::fabs(want[i]);
+    const float lo = rwkv::round_to_bf16(float(want[i] - tol)), hi = rwkv::round_to_bf16(float(want[i] + tol));
+    const bool ok = lo == hi ? got[i] == lo : got[i] >= lo && got[i] <= hi;
+    c.checked += lo == hi;
+    if (!ok && ++c.bad <= 5)
+      c.first += "[" + std::to_string(i) + "] got " + std::to_string(got[i]) + " want " + std::to_string(want[i]) +
+                 "; ";
+  }
+  if (got.size() != want.size()) {
+    ++c.bad;
+    c.first += "size mismatch; ";
+  }
+  return c;
+}
+
+}  // namespace bf16_state
