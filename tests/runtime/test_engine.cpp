@@ -246,6 +246,10 @@ TEST_CASE("engine: bad slots, tokens, devices and dtypes are InputErrors of the 
   eo.backend.dtype = rwkv::DType::bf16;
   CHECK(kind_of([&] { rwkv::Engine e(*model, eo); }) == int(Kind::unsupported));
   eo.backend.dtype.reset();
+  eo.backend.state_dtype = rwkv::DType::bf16;  // the cpu backend keeps its state in fp32
+  CHECK(kind_of([&] { rwkv::Engine e(*model, eo); }) == int(Kind::unsupported));
+  CHECK_THROWS_WITH(rwkv::Engine(*model, eo), Catch::Contains("--state-dtype bf16"));
+  eo.backend.state_dtype = rwkv::DType::f32;
   eo.chunk_len = 0;
   CHECK(kind_of([&] { rwkv::Engine e(*model, eo); }) == int(Kind::argument));
 #ifndef RWKV_HAVE_GPU
