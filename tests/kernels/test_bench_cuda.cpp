@@ -9,6 +9,7 @@
 #include "bench/bench_report.h"
 #include "bench/bench_run.h"
 #include "bench/synthetic_models.h"
+#include "runtime/backend/state_layout.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/core/json.h"
 #include "runtime/bench_json_checks.h"
@@ -86,6 +87,39 @@ TEST_CASE("bench: graphs on and off, GEMV and cuBLAS decode, each a run of its o
         }
       }
     }
+}
+
+TEST_CASE("bench: a bf16 state counts 2 bytes per att.kv value in the state traffic", "[gpu][bench][cuda]") {
+  for (const char* name : {"v7-tiny", "v6-tiny", "v4-tiny"}) {
+    INFO(name);
+    auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec(name), rwkv::DType::bf16, 6, 0);
+    rwkv::bench::BenchConfig cfg;
+    cfg.prefill_tokens = {};
+    cfg.prefill_batches = {};
+    cfg.decode_steps = 2;
+    cfg.decode_batches = {1, 2};
+    cfg.repeats = 1;
+    cfg.warmup = 0;
+    cfg.bandwidth_gbs = 100;
+    cfg.peak_tflops = 10;
+    rwkv::bench::TargetOptions t;
+    t.device = "cuda:0";
+    t.dtype = rwkv::DType::bf16;
+    t.state_dtype = rwkv::DType::bf16;
+    const rwkv::bench::RunResult run = rwkv::bench::run_benchmark(*model, t, cfg);
+    // Per sequence: the fp32 layout with each layer's H x N x N kv block in 2 bytes a value.
+    const rwkv::ModelInfo& mi = model->info;
+    const double kv = mi.arch == rwkv::Arch::v4 ? 0.0 : double(mi.n_layer) * mi.n_head * mi.head_size * mi.head_size;
+    const double per_seq = (double(rwkv::StateLayout(mi).size()) - kv) * 4 + kv * 2;
+    CHECK(run.state_dtype == rwkv::DType::bf16);
+    CHECK(double(run.state_bytes_per_seq) == per_seq);
+    REQUIRE(run.decode.size() == 2);
+    for (const rwkv::bench::Row& d : run.decode) CHECK(d.state_bytes == double(d.batch) * per_seq * 2);
+    const rwkv::Json r = rwkv::parse_json(rwkv::bench::report_json({"test", "abc1234", name}, *model, cfg, {run}), "report");
+    CHECK(r.at("runs")[0].at("state_dtype").get<std::string>() == "bf16");
+    CHECK(rwkv::bench::report_table({"test", "abc1234", name}, *model, cfg, {run}).find("state bf16") !=
+          std::string::npos);
+  }
 }
 
 TEST_CASE("bench: a missing cuda device is an error, not a crash", "[bench][cuda]") {

@@ -108,6 +108,7 @@ inline void check_run(const rwkv::Json& run, const rwkv::bench::BenchConfig& cfg
                       size_t state_floats, bool limits_known) {
   CHECK(str(run, "dtype") == rwkv::dtype_name(dtype));
   CHECK(num(run, "weight_bytes") > 0);
+  CHECK(str(run, "state_dtype") == "fp32");  // the default
   CHECK(num(run, "state_bytes_per_seq") == double(state_floats * 4));
   const rwkv::Json& lim = run.at("limits");
   const bool have_bw = lim.at("bandwidth_gbs").is_number();

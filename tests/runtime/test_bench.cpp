@@ -255,5 +255,7 @@ TEST_CASE("bench: rwkv-run bench writes the table and the JSON", "[bench][cli]")
   CHECK(rwkv_run("bench --synthetic v9-1B --device cpu", out) == 1);
   CHECK(rwkv_run("bench /nonexistent/model.pth --device cpu", out) == 1);
   CHECK(rwkv_run("bench --synthetic v4-tiny --device cpu --dtype fp16", out) == 1);
+  CHECK(rwkv_run("bench --synthetic v4-tiny --state-dtype fp16", out) == 2);
+  CHECK(rwkv_run("bench --synthetic v4-tiny --device cpu --state-dtype bf16", out) == 1);
   std::remove(out.c_str());
 }

@@ -186,6 +186,7 @@ TEST_CASE("rwkv-run generate: run-time errors are one line and exit 1", "[cli][g
       {"generate", "-m", m, "-p", "x", "--state-in", dir.file("v4.state")},
       {"generate", "-m", m, "-p", "x", "--state-out", dir.file("no/such/dir/s")},
       {"generate", "-m", m, "-p", "x", "--tokenizer", dir.file("missing.json")},
+      {"generate", "-m", m, "-p", "x", "--device", "cpu", "--state-dtype", "bf16"},  // cpu states are fp32
   };
   for (const auto& args : bad) {
     std::string line;
@@ -207,7 +208,8 @@ TEST_CASE("rwkv-run --help and generate --help list the commands and options", "
   CHECK(help.exit_code == 0);
   for (const char* opt : {"-m, --model", "-p, --prompt", "--prompt-file", "-n, --n-tokens", "--temp", "--top-p",
                           "--top-k", "--presence", "--frequency", "--decay", "--seed", "--ban", "--stop ",
-                          "--stop-token", "--device", "--dtype", "--threads", "--state-in", "--state-out",
+                          "--stop-token", "--device", "--dtype", "--state-dtype", "--threads", "--state-in",
+                          "--state-out",
                           "--tokenizer", "--echo", "--quiet", "--escape", "--ignore-eos"})
     CHECK(help.out.find(opt) != std::string::npos);
 }
