@@ -16,14 +16,14 @@
 // value row i of the head's state: N fp32 registers, read once per call with N/4 independent
 // 16-byte loads straight from the state buffer (4-byte loads when the state sits at an offset
 // that is not 16-byte aligned) and written back the same way (a bf16 state, state_dtype: N/8
-// 16-byte loads of 8 values, fp32 in registers, rounded on the store). Per token the thread reads its
-// channel of r, k, v, w_lora, a_lora, v_lora, g (and v_first), prefetched one token ahead,
+// 16-byte loads of 8 values, fp32 in registers, rounded on the store). Per token the thread reads
+// its channel of r, k, v, w_lora, a_lora, v_lora, g (and v_first), prefetched one token ahead,
 // publishes w, k', kq, kq*a, r to shared memory (double-buffered by token parity) and does 9N
 // FLOPs of state work (S_i . kq, the update, y_i) reading them back as 16-byte shared loads. Its
-// 8 per-channel parameters wait in shared memory (registers go to the state). Head sums
-// (|kq|^2, the bonus, the GroupNorm statistics) are shuffles within the warp; a head of N = 64
-// spans two warps and exchanges each warp's partials through shared memory. Barriers per token:
-// one __syncwarp for N <= 32, two __syncthreads for N = 64.
+// 8 per-channel parameters (and at N = 64 its sequence's end row) wait in shared memory (registers
+// go to the state). Head sums (|kq|^2, the bonus, the GroupNorm statistics) are shuffles within
+// the warp; a head of N = 64 spans two warps and exchanges each warp's partials through shared
+// memory. Barriers per token: one __syncwarp for N <= 32, two __syncthreads for N = 64.
 // Bytes per call: rows*C*4*(6 in layer 0, else 8) read + rows*C*sizeof(out) written (+ rows*C*4
 //                 v_first written in layer 0) + n_seq*H*N*N*sizeof(state)*2 state read and written
 //                 + C*4*8 parameters.
@@ -52,6 +52,7 @@ struct Wkv7Shared {
   float r[2][kWkv7Threads], w[2][kWkv7Threads], k[2][kWkv7Threads];
   float kq[2][kWkv7Threads], kqa[2][kWkv7Threads];
   Wkv7Channel channel[kWkv7Threads];  // each thread's own parameters, parked out of registers
+  int row_end[kWkv7Threads];          // N = 64: each thread's end of its sequence's rows, parked likewise
   float part[2][2];  // N = 64: each warp's (|kq|^2, bonus) of the current token
   MeanM2 stats[2];   // N = 64: each warp's GroupNorm statistics of the current token
 };
@@ -142,13 +143,20 @@ __global__ void __launch_bounds__(kWkv7Threads, kWkv7MinBlocks) wkv7_kernel(wkv7
   TO* __restrict__ out = static_cast<TO*>(p.out);
   float* __restrict__ v_first_out = p.v_first;
 
-  const int row_end = p.batch.seq_start[s + 1];
+  // At N = 64 the token loop has no register to spare for the sequence's end row: it waits in
+  // shared memory, read back by this thread only (no barrier).
+  const int last_row = p.batch.seq_start[s + 1];
+  if constexpr (N == 64) sh.row_end[t] = last_row;
+  auto row_end = [&]() -> int {
+    if constexpr (N == 64) return sh.row_end[t];
+    return last_row;
+  };
   int row = p.batch.seq_start[s];
   Wkv7Token cur = load_token(p, (size_t)row * C + c);
-  for (int buf = 0; row < row_end; ++row, buf ^= 1) {
+  for (int buf = 0; row < row_end(); ++row, buf ^= 1) {
     const size_t at = (size_t)row * C + c;
     const Wkv7Channel& ch = sh.channel[t];
-    const Wkv7Token next = row + 1 < row_end ? load_token(p, at + C) : cur;  // in flight meanwhile
+    const Wkv7Token next = row + 1 < row_end() ? load_token(p, at + C) : cur;  // in flight meanwhile
     const float w = expf(-0.606531f * sigmoidf_(ch.w0 + cur.w_lora));
     const float kq = cur.k * ch.k_k;
     const float a = sigmoidf_(ch.a0 + cur.a_lora);

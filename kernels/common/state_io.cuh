@@ -15,6 +15,7 @@
 // bf16 piece starts at a float offset and the kernels' rows and tiles start at even elements).
 #pragma once
 #include <cstddef>
+#include <cstring>
 
 #include "kernels/common/cuda_compat.cuh"
 #include "kernels/common/head_reduce.cuh"
@@ -26,12 +27,6 @@ __device__ __forceinline__ TS* state_piece(float* base, size_t offset) {
   return reinterpret_cast<TS*>(base + offset);
 }
 
-// BYTES of bf16 values (as pairs), read or written as one access.
-template <int BYTES>
-struct alignas(BYTES) Bf16Pack {
-  __nv_bfloat162 e[BYTES / 4];
-};
-
 template <int CNT>
 __device__ __forceinline__ void load_state(const float* __restrict__ p, float* out, bool vec) {
   load_floats<CNT>(p, out, vec);
@@ -42,48 +37,56 @@ __device__ __forceinline__ void store_state(float* __restrict__ p, const float* 
   store_floats<CNT>(p, in, vec);
 }
 
+// Two bf16 values in one 32-bit word (the first in the low half, as in memory) and back: a bf16
+// value is the high half of its fp32 bits, so widening is a shift or a mask.
+__device__ __forceinline__ void widen_bf16x2(unsigned w, float* out) {
+  out[0] = __uint_as_float(w << 16);
+  out[1] = __uint_as_float(w & 0xffff0000u);
+}
+__device__ __forceinline__ unsigned round_bf16x2(float lo, float hi) {
+  const __nv_bfloat162 b = __floats2bfloat162_rn(lo, hi);  // round to nearest even
+  unsigned w;
+  memcpy(&w, &b, sizeof w);
+  return w;
+}
+
 template <int CNT>
 __device__ __forceinline__ void load_state(const __nv_bfloat16* __restrict__ p, float* out, bool vec) {
   static_assert(CNT == 4 || CNT % 8 == 0, "CNT: 4 or a multiple of 8");
-  constexpr int kBytes = CNT == 4 ? 8 : 16, kPer = kBytes / 2;
-  if (vec) {
+  if (CNT == 4 && vec) {  // one 8-byte load
+    const uint2 w = *reinterpret_cast<const uint2*>(p);
+    widen_bf16x2(w.x, out);
+    widen_bf16x2(w.y, out + 2);
+  } else if (vec) {  // CNT / 8 independent 16-byte loads
 #pragma unroll
-    for (int q = 0; q < CNT / kPer; ++q) {
-      const Bf16Pack<kBytes> pk = reinterpret_cast<const Bf16Pack<kBytes>*>(p)[q];
-#pragma unroll
-      for (int e = 0; e < kPer; e += 2) {
-        const float2 f = __bfloat1622float2(pk.e[e / 2]);
-        out[q * kPer + e] = f.x;
-        out[q * kPer + e + 1] = f.y;
-      }
+    for (int q = 0; q < CNT / 8; ++q) {
+      const uint4 w = reinterpret_cast<const uint4*>(p)[q];
+      widen_bf16x2(w.x, out + 8 * q);
+      widen_bf16x2(w.y, out + 8 * q + 2);
+      widen_bf16x2(w.z, out + 8 * q + 4);
+      widen_bf16x2(w.w, out + 8 * q + 6);
     }
   } else {  // 4-byte pairs: a bf16 piece starts at a float offset and CNT is even
-    const __nv_bfloat162* pairs = reinterpret_cast<const __nv_bfloat162*>(p);
 #pragma unroll
-    for (int e = 0; e < CNT; e += 2) {
-      const float2 f = __bfloat1622float2(pairs[e / 2]);
-      out[e] = f.x;
-      out[e + 1] = f.y;
-    }
+    for (int e = 0; e < CNT; e += 2) widen_bf16x2(reinterpret_cast<const unsigned*>(p)[e / 2], out + e);
   }
 }
 
 template <int CNT>
 __device__ __forceinline__ void store_state(__nv_bfloat16* __restrict__ p, const float* in, bool vec) {
   static_assert(CNT == 4 || CNT % 8 == 0, "CNT: 4 or a multiple of 8");
-  constexpr int kBytes = CNT == 4 ? 8 : 16, kPer = kBytes / 2;
-  if (vec) {
+  if (CNT == 4 && vec) {
+    *reinterpret_cast<uint2*>(p) = make_uint2(round_bf16x2(in[0], in[1]), round_bf16x2(in[2], in[3]));
+  } else if (vec) {
 #pragma unroll
-    for (int q = 0; q < CNT / kPer; ++q) {
-      Bf16Pack<kBytes> pk;
-#pragma unroll
-      for (int e = 0; e < kPer; e += 2) pk.e[e / 2] = __floats2bfloat162_rn(in[q * kPer + e], in[q * kPer + e + 1]);
-      reinterpret_cast<Bf16Pack<kBytes>*>(p)[q] = pk;
+    for (int q = 0; q < CNT / 8; ++q) {
+      const float* f = in + 8 * q;
+      reinterpret_cast<uint4*>(p)[q] = make_uint4(round_bf16x2(f[0], f[1]), round_bf16x2(f[2], f[3]),
+                                                  round_bf16x2(f[4], f[5]), round_bf16x2(f[6], f[7]));
     }
   } else {
-    __nv_bfloat162* pairs = reinterpret_cast<__nv_bfloat162*>(p);
 #pragma unroll
-    for (int e = 0; e < CNT; e += 2) pairs[e / 2] = __floats2bfloat162_rn(in[e], in[e + 1]);
+    for (int e = 0; e < CNT; e += 2) reinterpret_cast<unsigned*>(p)[e / 2] = round_bf16x2(in[e], in[e + 1]);
   }
 }
 
