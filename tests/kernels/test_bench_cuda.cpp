@@ -115,7 +115,8 @@ TEST_CASE("bench: a bf16 state counts 2 bytes per att.kv value in the state traf
     CHECK(double(run.state_bytes_per_seq) == per_seq);
     REQUIRE(run.decode.size() == 2);
     for (const rwkv::bench::Row& d : run.decode) CHECK(d.state_bytes == double(d.batch) * per_seq * 2);
-    const rwkv::Json r = rwkv::parse_json(rwkv::bench::report_json({"test", "abc1234", name}, *model, cfg, {run}), "report");
+    const std::string json = rwkv::bench::report_json({"test", "abc1234", name}, *model, cfg, {run});
+    const rwkv::Json r = rwkv::parse_json(json, "report");
     CHECK(r.at("runs")[0].at("state_dtype").get<std::string>() == "bf16");
     CHECK(rwkv::bench::report_table({"test", "abc1234", name}, *model, cfg, {run}).find("state bf16") !=
           std::string::npos);

@@ -220,7 +220,8 @@ void run_case_bf16_state(const Case& c, uint32_t seed) {
     CHECK(kv.bad == 0);
     CHECK(kv.checked * 2 >= numel);  // most values are far from a rounding tie: the check has teeth
   }
-  const gpu_test::Comparison out_cmp = gpu_test::compare(gpu_test::from_device(dout, c.out_t), want, c.out_t, 2e-5, 2e-5);
+  const gpu_test::Comparison out_cmp =
+      gpu_test::compare(gpu_test::from_device(dout, c.out_t), want, c.out_t, 2e-5, 2e-5);
   INFO("outputs: " << out_cmp.first << " worst " << out_cmp.worst);
   CHECK(out_cmp.bad == 0);
   CHECK(std::memcmp(gpu_test::from_device(d.v_first).data(), v_first.data(), v_first.size() * sizeof(float)) == 0);

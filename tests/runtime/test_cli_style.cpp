@@ -83,6 +83,15 @@ TEST_CASE("rwkv-run: malformed and out-of-range numbers and unknown names are us
   for (const auto& args : bad) check_usage_error(args);
 }
 
+TEST_CASE("rwkv-run: --state-dtype is offered by generate, chat, logits and bench", "[cli][style]") {
+  for (const char* cmd : {"generate", "chat", "logits", "bench"}) {
+    INFO(cmd);
+    const auto help = run({cmd, "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("--state-dtype") != std::string::npos);
+  }
+}
+
 TEST_CASE("rwkv-run: -m FILE names the model in every command that reads one", "[cli][style]") {
   const std::string m = tiny_model();
   cli_test::TempDir dir;
