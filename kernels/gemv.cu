@@ -161,6 +161,14 @@ __device__ __forceinline__ void ln_mix_chunk(const gemv_ln_mix& t, const LnMixRo
 // (x2 for add / mul_add / lerp reads). FLOPs per task: 2*M*N*K (+ a few per output).
 // ptxas (sm_80 / sm_90, no spills): M = 1 with 16-bit weights 40-48 / 32-46 registers (5-6 blocks
 // of 256 threads per SM), MB = 4 40-56 / 42-64, MB = 16 62-74 / 42-74.
+// Variant ln_mix (the input transform): first every block computes the M rows' LN statistics
+// (2 block reductions per row) and which rows start a sequence; per chunk it loads ln_w, ln_b, mu
+// once and, per row, x and (first rows) the state instead of X, keeping the row's LN values for
+// the next row; one step per iteration (no unroll). Extra bytes per block: M*K*4 twice (the
+// statistics, L2) + M*K*4 per chunk pass; the writers add M*K*8. ptxas: 16-bit weights 73-78
+// (M = 1) and 96-98 (MB = 4, 16); fp32 weights 55-76; element-wise 32-64 (2-5 blocks per SM).
+// Variant store_state: the plain kernel with the state store in task 0's lerp epilogue, one step
+// per iteration; 32-64 registers.
 template <class TW, class TX, int VEC, int MB, gemv_variant V>
 static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L) {
   constexpr int R = rows_per_group(MB);
