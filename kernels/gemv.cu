@@ -145,6 +145,33 @@ __device__ __forceinline__ void ln_mix_chunk(const gemv_ln_mix& t, const LnMixRo
   }
 }
 
+// After the barrier: lane j of the group at `group` adds the G partials of outputs j, j + G, ...
+// (contiguous: 16-byte reads) and runs their epilogue (STORE: the store_state variant's).
+template <int R, int MB, bool STORE>
+__device__ __forceinline__ void reduce_and_finish(const gemv_launch& L, const gemv_task& tk, const float* partial,
+                                                  int G, int lane_in_group, int group, int row0) {
+  for (int idx = lane_in_group; idx < R * MB; idx += G) {
+    const int r = idx / MB, m = idx % MB;
+    if (m >= L.p.M || row0 + r >= tk.N) continue;
+    const float* src = partial + idx * kGemvThreads + group * G;
+    float sum = 0.0f;
+    if (G >= 4) {  // (the order kernels/common/gemv_dot.cuh repeats)
+      float4 s4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int q = 0; q < G; q += 4) {
+        const float4 v = *reinterpret_cast<const float4*>(src + q);
+        s4.x += v.x;
+        s4.y += v.y;
+        s4.z += v.z;
+        s4.w += v.w;
+      }
+      sum = (s4.x + s4.y) + (s4.z + s4.w);
+    } else {
+      for (int q = 0; q < G; ++q) sum += src[q];
+    }
+    finish<STORE>(tk, m, row0 + r, sum, L.p.batch, (int)blockIdx.x < L.block_start[1], L.p.store_state_offset);
+  }
+}
+
 }  // namespace
 
 // gemv_kernel: launch grid (sum over tasks of ceil(N / rows per block)), block 256 threads,
@@ -165,7 +192,7 @@ __device__ __forceinline__ void ln_mix_chunk(const gemv_ln_mix& t, const LnMixRo
 // (2 block reductions per row) and which rows start a sequence; per chunk it loads ln_w, ln_b, mu
 // once and, per row, x and (first rows) the state instead of X, keeping the row's LN values for
 // the next row; one step per iteration (no unroll). Extra bytes per block: M*K*4 twice (the
-// statistics, L2) + M*K*4 per chunk pass; the writers add M*K*8. ptxas: 16-bit weights 73-78
+// statistics, L2) + M*K*4 per thread group (each transforms every row); the writers add M*K*8. ptxas: 16-bit weights 73-78
 // (M = 1) and 96-98 (MB = 4, 16); fp32 weights 55-76; element-wise 32-64 (2-5 blocks per SM).
 // Variant store_state: the plain kernel with the state store in task 0's lerp epilogue, one step
 // per iteration; 32-64 registers.
@@ -239,34 +266,13 @@ static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L
   }
 
   // Sum over the group through shared memory: every thread stores its R x MB partial sums
-  // (partial[output][thread], conflict-free), one barrier, then lane j of the group adds the G
-  // partials of outputs j, j + G, ... (contiguous: 16-byte reads) and runs their epilogue.
+  // (partial[output][thread], conflict-free), one barrier, then the group's lanes finish.
 #pragma unroll
   for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int m = 0; m < MB; ++m) partial[(r * MB + m) * kGemvThreads + threadIdx.x] = acc[r][m];
   __syncthreads();
-  for (int idx = lane_in_group; idx < R * MB; idx += G) {
-    const int r = idx / MB, m = idx % MB;
-    if (m >= M || row0 + r >= tk.N) continue;
-    const float* src = partial + idx * kGemvThreads + group * G;
-    float sum = 0.0f;
-    if (G >= 4) {  // (the order kernels/common/gemv_dot.cuh repeats)
-      float4 s4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int q = 0; q < G; q += 4) {
-        const float4 v = *reinterpret_cast<const float4*>(src + q);
-        s4.x += v.x;
-        s4.y += v.y;
-        s4.z += v.z;
-        s4.w += v.w;
-      }
-      sum = (s4.x + s4.y) + (s4.z + s4.w);
-    } else {
-      for (int q = 0; q < G; ++q) sum += src[q];
-    }
-    finish<V == gemv_variant::store_state>(tk, m, row0 + r, sum, L.p.batch, (int)blockIdx.x < L.block_start[1],
-                                           L.p.store_state_offset);
-  }
+  reduce_and_finish<R, MB, V == gemv_variant::store_state>(L, tk, partial, G, lane_in_group, group, row0);
 }
 
 namespace {
