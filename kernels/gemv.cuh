@@ -23,8 +23,9 @@
 //
 // Optional input transform (gemv_ln_mix, the v6 decode's maa_w1; docs/rwkv-math.md sections 1,
 // 5.2): every task's input row m is then, instead of X,
-//   cur[m]  = LN(x[m]; ln_w, ln_b, eps)    (kernels/common/row_stats.cuh, as layer_prologue.cu:
-//                                           the same statistics bit for bit)
+//   cur[m]  = LN(x[m]; ln_w, ln_b, eps)    (kernels/common/row_stats.cuh, as layer_prologue.cu;
+//                                           both in 8-channel chunks or both element-wise: the
+//                                           same statistics bit for bit)
 //   prev[m] = m is its sequence's first row ? state[seq][state_offset + :] : cur[m - 1]
 //   in[m]   = cur + (prev - cur) * mu, rounded to x_dtype (what the prologue stored)
 // and cur, prev go to cur_out, prev_out (fp32) for a later launch. Every block computes the LN
