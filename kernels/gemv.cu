@@ -5,13 +5,20 @@
 #include <cmath>
 
 #include "kernels/common/dtype_io.cuh"
+#include "kernels/common/gemv_dot.cuh"
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
+#include "kernels/common/row_stats.cuh"
 
 namespace rwkv_kernels {
 namespace {
 
 constexpr int kGemvThreads = 256;
+static_assert(kGemvThreads == kGemvGroupMaxThreads, "gemv_dot.cuh describes this kernel's groups");
+
+// The kernel's variants: the plain products, with the input transform (gemv_ln_mix), or with
+// lerp's shift-state store; separate instances, so that the plain one keeps its registers.
+enum class gemv_variant : int { plain, ln_mix, store_state };
 
 // What the host works out per launch: the first block of each task and the threads that share
 // one output row (a power of two, 1..256).
@@ -33,8 +40,18 @@ __device__ __forceinline__ void store_y(void* Y, rwkv::DType t, size_t at, float
   }
 }
 
-// The epilogue of output (m, n) of task tk, given its fp32 dot product.
-__device__ __forceinline__ void finish(const gemv_task& tk, int m, int n, float acc) {
+// store_state: a, row m's value of channel n, into its sequence's state when m is the sequence's
+// last row.
+__device__ __forceinline__ void store_shift_state(const ragged_batch& b, size_t offset, int m, int n, float a) {
+  const int s = b.row_seq[m];
+  if (b.seq_start[s + 1] == m + 1) b.state[s][offset + n] = a;
+}
+
+// The epilogue of output (m, n) of task tk, given its fp32 dot product; STORE: the variant with
+// lerp's store_state.
+template <bool STORE>
+__device__ __forceinline__ void finish(const gemv_task& tk, int m, int n, float acc, const ragged_batch& batch,
+                                       bool store, size_t state_offset) {
   const size_t at = (size_t)m * tk.ldy + n;
   switch (tk.epilogue) {
     case gemv_epilogue::tanh: store_y(tk.Y, tk.y_dtype, at, tanhf(acc)); break;
@@ -50,9 +67,108 @@ __device__ __forceinline__ void finish(const gemv_task& tk, int m, int n, float 
     case gemv_epilogue::lerp: {
       const float a = tk.aux[at], b = tk.aux2[at];
       store_y(tk.Y, tk.y_dtype, at, a + (b - a) * (tk.mu[n] + acc));
+      if (STORE && store) store_shift_state(batch, state_offset, m, n, a);
       break;
     }
     default: store_y(tk.Y, tk.y_dtype, at, acc); break;
+  }
+}
+
+// What every block of a transform launch works out first: each row's LN statistics and, for a
+// sequence's first row, where its previous token sits in the state (null for the other rows).
+struct LnMixRows {
+  float mean[kGemvMaxRows], rstd[kGemvMaxRows];
+  const float* first_state[kGemvMaxRows];
+  float scratch[33];
+};
+
+// The statistics of the M rows of K channels with SVEC-channel chunks: with this block of 256
+// threads the same sums as layer_prologue.cu's smaller block (whose missing threads are this
+// one's threads without a chunk, adding zeros), so the same bits.
+template <int SVEC>
+__device__ __forceinline__ void ln_mix_rows(const gemv_params& p, int K, LnMixRows& rows) {
+  for (int m = 0; m < p.M; ++m) {
+    float mean, rstd;
+    layer_norm_stats<SVEC>(p.ln_mix.x + (size_t)m * K, K, p.ln_mix.eps, rows.scratch, mean, rstd);
+    if (threadIdx.x == 0) {
+      rows.mean[m] = mean;
+      rows.rstd[m] = rstd;
+    }
+  }
+  if ((int)threadIdx.x < p.M) {
+    const int m = threadIdx.x, s = p.batch.row_seq[m];
+    rows.first_state[m] = p.batch.seq_start[s] == m ? p.batch.state[s] + p.ln_mix.state_offset : nullptr;
+  }
+  __syncthreads();
+}
+
+// VEC floats of a state row: 16-byte loads only when this pointer (from device memory) allows.
+template <int VEC>
+__device__ __forceinline__ void load_state_chunk(const float* p, float (&v)[VEC]) {
+  if (VEC % 4 == 0 && is_aligned16(p)) {
+    load_vec<VEC>(p, v);
+  } else {
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) v[e] = p[e];
+  }
+}
+
+// Row m's transformed input over the VEC channels from ch: cur = LN(x[m]), prev = the state's
+// (first row) or `carry` (the cur of row m - 1 this thread computed for the same channels), and
+// in = cur + (prev - cur) * mu rounded to TX, layer_prologue.cu's arithmetic. carry becomes cur;
+// the row's writer stores cur and prev.
+template <int VEC, class TX>
+__device__ __forceinline__ void ln_mix_chunk(const gemv_ln_mix& t, const LnMixRows& rows, int m, int K, int ch,
+                                             const float (&lw)[VEC], const float (&lb)[VEC],
+                                             const float (&mu)[VEC], bool writer, float (&carry)[VEC],
+                                             float (&in)[VEC]) {
+  const size_t at = (size_t)m * K + ch;
+  float cur[VEC], prev[VEC];
+  load_vec<VEC>(t.x + at, cur);
+  const float mean = rows.mean[m], rstd = rows.rstd[m];
+#pragma unroll
+  for (int e = 0; e < VEC; ++e) cur[e] = (cur[e] - mean) * rstd * lw[e] + lb[e];
+  if (rows.first_state[m] != nullptr) {
+    load_state_chunk<VEC>(rows.first_state[m] + ch, prev);
+  } else {
+#pragma unroll
+    for (int e = 0; e < VEC; ++e) prev[e] = carry[e];
+  }
+#pragma unroll
+  for (int e = 0; e < VEC; ++e) {
+    in[e] = to_float(from_float<TX>(cur[e] + (prev[e] - cur[e]) * mu[e]));
+    carry[e] = cur[e];
+  }
+  if (writer) {
+    store_vec<VEC>(t.cur_out + at, cur);
+    store_vec<VEC>(t.prev_out + at, prev);
+  }
+}
+
+// After the barrier: lane j of the group at `group` adds the G partials of outputs j, j + G, ...
+// (contiguous: 16-byte reads) and runs their epilogue (STORE: the store_state variant's).
+template <int R, int MB, bool STORE>
+__device__ __forceinline__ void reduce_and_finish(const gemv_launch& L, const gemv_task& tk, const float* partial,
+                                                  int G, int lane_in_group, int group, int row0) {
+  for (int idx = lane_in_group; idx < R * MB; idx += G) {
+    const int r = idx / MB, m = idx % MB;
+    if (m >= L.p.M || row0 + r >= tk.N) continue;
+    const float* src = partial + idx * kGemvThreads + group * G;
+    float sum = 0.0f;
+    if (G >= 4) {  // (the order kernels/common/gemv_dot.cuh repeats)
+      float4 s4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      for (int q = 0; q < G; q += 4) {
+        const float4 v = *reinterpret_cast<const float4*>(src + q);
+        s4.x += v.x;
+        s4.y += v.y;
+        s4.z += v.z;
+        s4.w += v.w;
+      }
+      sum = (s4.x + s4.y) + (s4.z + s4.w);
+    } else {
+      for (int q = 0; q < G; ++q) sum += src[q];
+    }
+    finish<STORE>(tk, m, row0 + r, sum, L.p.batch, (int)blockIdx.x < L.block_start[1], L.p.store_state_offset);
   }
 }
 
@@ -72,7 +188,15 @@ __device__ __forceinline__ void finish(const gemv_task& tk, int m, int n, float 
 // (x2 for add / mul_add / lerp reads). FLOPs per task: 2*M*N*K (+ a few per output).
 // ptxas (sm_80 / sm_90, no spills): M = 1 with 16-bit weights 40-48 / 32-46 registers (5-6 blocks
 // of 256 threads per SM), MB = 4 40-56 / 42-64, MB = 16 62-74 / 42-74.
-template <class TW, class TX, int VEC, int MB>
+// Variant ln_mix (the input transform): first every block computes the M rows' LN statistics
+// (2 block reductions per row) and which rows start a sequence; per chunk it loads ln_w, ln_b, mu
+// once and, per row, x and (first rows) the state instead of X, keeping the row's LN values for
+// the next row; one step per iteration (no unroll). Extra bytes per block: M*K*4 twice (the
+// statistics, L2) + M*K*4 per thread group (each transforms every row); the writers add M*K*8. ptxas: 16-bit weights 73-78
+// (M = 1) and 96-98 (MB = 4, 16); fp32 weights 55-76; element-wise 32-64 (2-5 blocks per SM).
+// Variant store_state: the plain kernel with the state store in task 0's lerp epilogue, one step
+// per iteration; 32-64 registers.
+template <class TW, class TX, int VEC, int MB, gemv_variant V>
 static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L) {
   constexpr int R = rows_per_group(MB);
   __shared__ float4 partial_storage[R * MB * kGemvThreads / 4];  // 16-byte aligned
@@ -94,6 +218,11 @@ static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L
   const int lane_in_group = threadIdx.x & (G - 1);
   const int group = threadIdx.x / G;
   const int row0 = ((int)blockIdx.x - L.block_start[t]) * (kGemvThreads / G) * R + group * R;
+  __shared__ LnMixRows rows;
+  constexpr bool LN_MIX = V == gemv_variant::ln_mix;
+  if constexpr (LN_MIX) ln_mix_rows<VEC == 1 ? 1 : kVecElems>(L.p, tk.K, rows);
+  // The transform's row m is written by group m % n_groups of the grid (every task has one G).
+  const int my_group = (int)blockIdx.x * (kGemvThreads / G) + group, n_groups = (int)gridDim.x * (kGemvThreads / G);
 
   const TW* __restrict__ W = static_cast<const TW*>(tk.W);
   const TX* __restrict__ X = static_cast<const TX*>(tk.X);
@@ -107,16 +236,27 @@ static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L
     for (int m = 0; m < MB; ++m) acc[r][m] = 0.0f;
 
   const int nchunks = tk.K / VEC;
-#pragma unroll 2  // two steps' loads in flight (and no spill in the element-wise sm_90 variants)
+  // Two steps' loads in flight (and no spill in the element-wise sm_90 variants); one in the
+  // small v6 products of the other variants (two spilled some of their f32 instances).
+#pragma unroll(V == gemv_variant::plain ? 2 : 1)
   for (int c = lane_in_group; c < nchunks; c += G) {
     float w[R][VEC];
 #pragma unroll
     for (int r = 0; r < R; ++r) load_vec<VEC>(wrow[r] + (size_t)c * VEC, w[r]);
+    float lw[VEC], lb[VEC], mu[VEC], carry[VEC] = {};  // the transform's (unused without it)
+    if constexpr (LN_MIX) {
+      load_vec<VEC>(L.p.ln_mix.ln_w + (size_t)c * VEC, lw);
+      load_vec<VEC>(L.p.ln_mix.ln_b + (size_t)c * VEC, lb);
+      load_vec<VEC>(L.p.ln_mix.mu + (size_t)c * VEC, mu);
+    }
 #pragma unroll
     for (int m = 0; m < MB; ++m) {
       if (m < M) {
         float x[VEC];
-        load_vec<VEC>(X + (size_t)m * tk.ldx + (size_t)c * VEC, x);
+        if constexpr (LN_MIX)
+          ln_mix_chunk<VEC, TX>(L.p.ln_mix, rows, m, tk.K, c * VEC, lw, lb, mu, m % n_groups == my_group, carry, x);
+        else
+          load_vec<VEC>(X + (size_t)m * tk.ldx + (size_t)c * VEC, x);
 #pragma unroll
         for (int r = 0; r < R; ++r)
 #pragma unroll
@@ -126,45 +266,21 @@ static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L
   }
 
   // Sum over the group through shared memory: every thread stores its R x MB partial sums
-  // (partial[output][thread], conflict-free), one barrier, then lane j of the group adds the G
-  // partials of outputs j, j + G, ... (contiguous: 16-byte reads) and runs their epilogue.
+  // (partial[output][thread], conflict-free), one barrier, then the group's lanes finish.
 #pragma unroll
   for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int m = 0; m < MB; ++m) partial[(r * MB + m) * kGemvThreads + threadIdx.x] = acc[r][m];
   __syncthreads();
-  for (int idx = lane_in_group; idx < R * MB; idx += G) {
-    const int r = idx / MB, m = idx % MB;
-    if (m >= M || row0 + r >= tk.N) continue;
-    const float* src = partial + idx * kGemvThreads + group * G;
-    float sum = 0.0f;
-    if (G >= 4) {
-      float4 s4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-      for (int q = 0; q < G; q += 4) {
-        const float4 v = *reinterpret_cast<const float4*>(src + q);
-        s4.x += v.x;
-        s4.y += v.y;
-        s4.z += v.z;
-        s4.w += v.w;
-      }
-      sum = (s4.x + s4.y) + (s4.z + s4.w);
-    } else {
-      for (int q = 0; q < G; ++q) sum += src[q];
-    }
-    finish(tk, m, row0 + r, sum);
-  }
+  reduce_and_finish<R, MB, V == gemv_variant::store_state>(L, tk, partial, G, lane_in_group, group, row0);
 }
 
 namespace {
 
-int floor_pow2(int v) {
-  int p = 1;
-  while (p * 2 <= v) p *= 2;
-  return p;
-}
-
-bool valid_task(const gemv_task& tk, int M, rwkv::DType w_dtype, rwkv::DType x_dtype) {
-  if (!tk.W || !tk.X || !tk.Y || tk.N < 1 || tk.K < 1 || tk.ldx < tk.K || tk.ldy < tk.N) return false;
+// `t`: the launch's transform, or null (then the task reads X).
+bool valid_task(const gemv_task& tk, int M, rwkv::DType w_dtype, rwkv::DType x_dtype, const gemv_ln_mix* t) {
+  if (!tk.W || !tk.Y || tk.N < 1 || tk.K < 1 || tk.ldy < tk.N) return false;
+  if (!t && (!tk.X || tk.ldx < tk.K)) return false;
   if (!valid_dtype(tk.y_dtype)) return false;
   const bool accumulates = tk.epilogue == gemv_epilogue::add || tk.epilogue == gemv_epilogue::mul_add;
   if (accumulates && tk.y_dtype != rwkv::DType::f32) return false;
@@ -173,35 +289,70 @@ bool valid_task(const gemv_task& tk, int M, rwkv::DType w_dtype, rwkv::DType x_d
   if (tk.epilogue == gemv_epilogue::lerp && (!tk.aux || !tk.aux2 || !tk.mu)) return false;
   const size_t y_bytes = ((size_t)(M - 1) * tk.ldy + tk.N) * rwkv::dtype_size(tk.y_dtype);
   const size_t aux_bytes = ((size_t)(M - 1) * tk.ldy + tk.N) * 4;
-  return !overlaps(tk.Y, y_bytes, tk.W, (size_t)tk.N * tk.K * rwkv::dtype_size(w_dtype)) &&
-         !overlaps(tk.Y, y_bytes, tk.X, ((size_t)(M - 1) * tk.ldx + tk.K) * rwkv::dtype_size(x_dtype)) &&
-         !overlaps(tk.Y, y_bytes, tk.aux, aux_bytes) && !overlaps(tk.Y, y_bytes, tk.aux2, aux_bytes);
+  if (overlaps(tk.Y, y_bytes, tk.W, (size_t)tk.N * tk.K * rwkv::dtype_size(w_dtype)) ||
+      overlaps(tk.Y, y_bytes, tk.aux, aux_bytes) || overlaps(tk.Y, y_bytes, tk.aux2, aux_bytes))
+    return false;
+  if (!t) return !overlaps(tk.Y, y_bytes, tk.X, ((size_t)(M - 1) * tk.ldx + tk.K) * rwkv::dtype_size(x_dtype));
+  const size_t rows_bytes = (size_t)M * tk.K * 4;
+  return !overlaps(tk.Y, y_bytes, t->x, rows_bytes) && !overlaps(tk.Y, y_bytes, t->cur_out, rows_bytes) &&
+         !overlaps(tk.Y, y_bytes, t->prev_out, rows_bytes);
 }
 
-template <class TW, class TX, int VEC>
+// A batch of M rows, as the transform and store_state need it.
+bool valid_batch(const ragged_batch& b, int M) {
+  return b.seq_start && b.row_seq && b.state && b.n_seq >= 1 && b.n_seq <= M && b.n_rows == M;
+}
+
+bool valid_ln_mix(const gemv_params& p) {
+  const gemv_ln_mix& t = p.ln_mix;
+  if (!t.ln_w || !t.ln_b || !t.mu || !t.cur_out || !t.prev_out || !valid_batch(p.batch, p.M) ||
+      p.x_dtype != p.w_dtype)
+    return false;
+  for (int i = 1; i < p.n_tasks; ++i)
+    if (p.task[i].K != p.task[0].K) return false;
+  const size_t rows_bytes = (size_t)p.M * p.task[0].K * 4;
+  return !overlaps(t.cur_out, rows_bytes, t.prev_out, rows_bytes) && !overlaps(t.cur_out, rows_bytes, t.x, rows_bytes) &&
+         !overlaps(t.prev_out, rows_bytes, t.x, rows_bytes);
+}
+
+template <class TW, class TX, int VEC, gemv_variant V>
 void launch_bucket(const gemv_launch& L, cudaStream_t stream) {
   const dim3 grid((unsigned)L.block_start[L.p.n_tasks]), block(kGemvThreads);
   if (L.p.M <= 1) {
-    auto* k = gemv_kernel<TW, TX, VEC, 1>;
+    auto* k = gemv_kernel<TW, TX, VEC, 1, V>;
     LAUNCH_KERNEL(k, grid, block, 0, stream, L);
   } else if (L.p.M <= 4) {
-    auto* k = gemv_kernel<TW, TX, VEC, 4>;
+    auto* k = gemv_kernel<TW, TX, VEC, 4, V>;
     LAUNCH_KERNEL(k, grid, block, 0, stream, L);
   } else {
-    auto* k = gemv_kernel<TW, TX, VEC, kGemvMaxRows>;
+    auto* k = gemv_kernel<TW, TX, VEC, kGemvMaxRows, V>;
     LAUNCH_KERNEL(k, grid, block, 0, stream, L);
   }
 }
 
-// Fills the block table for vector width `vec` and launches; 16-byte loads when every task allows.
-template <class TW, class TX>
-void plan_and_launch(const gemv_params& p, cudaStream_t stream) {
-  constexpr int kVec = 16 / (int)sizeof(TW);
+// Whether every task (and the transform) allows 16-byte loads of VEC elements.
+template <int VEC, gemv_variant V>
+bool vector_path(const gemv_params& p) {
+  constexpr bool LN_MIX = V == gemv_variant::ln_mix;
   bool vec = true;
   for (int i = 0; i < p.n_tasks; ++i) {
     const gemv_task& tk = p.task[i];
-    vec = vec && tk.K % kVec == 0 && tk.ldx % kVec == 0 && aligned16(tk.W) && aligned16(tk.X);
+    vec = vec && tk.K % VEC == 0 && aligned16(tk.W);
+    if (!LN_MIX) vec = vec && tk.ldx % VEC == 0 && aligned16(tk.X);
   }
+  if (LN_MIX) {  // 8-channel chunks for the statistics, as layer_prologue.cu
+    const gemv_ln_mix& t = p.ln_mix;
+    vec = vec && p.task[0].K % kVecElems == 0 && aligned16(t.x) && aligned16(t.ln_w) && aligned16(t.ln_b) &&
+          aligned16(t.mu) && aligned16(t.cur_out) && aligned16(t.prev_out);
+  }
+  return vec;
+}
+
+// Fills the block table for vector width `vec` and launches; 16-byte loads when every task allows.
+template <class TW, class TX, gemv_variant V>
+void plan_and_launch(const gemv_params& p, cudaStream_t stream) {
+  constexpr int kVec = 16 / (int)sizeof(TW);
+  const bool vec = vector_path<kVec, V>(p);
   gemv_launch L;
   L.p = p;
   const int R = rows_per_group(p.M <= 1 ? 1 : p.M <= 4 ? 4 : kGemvMaxRows);  // launch_bucket's bucket
@@ -213,15 +364,15 @@ void plan_and_launch(const gemv_params& p, cudaStream_t stream) {
       continue;
     }
     const int chunks = p.task[i].K / (vec ? kVec : 1);
-    const int G = std::min(kGemvThreads, floor_pow2(std::max(1, chunks / 2)));
+    const int G = gemv_group_threads(chunks);
     const int rows_per_block = kGemvThreads / G * R;
     L.group_threads[i] = G;
     L.block_start[i + 1] = L.block_start[i] + (p.task[i].N + rows_per_block - 1) / rows_per_block;
   }
   if (vec)
-    launch_bucket<TW, TX, kVec>(L, stream);
+    launch_bucket<TW, TX, kVec, V>(L, stream);
   else
-    launch_bucket<TW, TX, 1>(L, stream);
+    launch_bucket<TW, TX, 1, V>(L, stream);
 }
 
 }  // namespace
@@ -231,14 +382,25 @@ cudaError_t gemv(const gemv_params& p, cudaStream_t stream) {
       !valid_dtype(p.w_dtype) || (p.x_dtype != p.w_dtype && p.x_dtype != rwkv::DType::f32))
     return cudaErrorInvalidValue;
   if (p.M == 0) return cudaSuccess;
+  const gemv_ln_mix* transform = p.ln_mix.x ? &p.ln_mix : nullptr;
   for (int i = 0; i < p.n_tasks; ++i)
-    if (!valid_task(p.task[i], p.M, p.w_dtype, p.x_dtype)) return cudaErrorInvalidValue;
+    if (!valid_task(p.task[i], p.M, p.w_dtype, p.x_dtype, transform)) return cudaErrorInvalidValue;
+  const bool stores_state = p.store_state;
+  if (stores_state && p.task[0].epilogue != gemv_epilogue::lerp) return cudaErrorInvalidValue;
+  // A launch that reads the shift state through the transform must not store it as well.
+  if ((transform && (stores_state || !valid_ln_mix(p))) || (stores_state && !valid_batch(p.batch, p.M)) ||
+      (stores_state && p.x_dtype != p.w_dtype))
+    return cudaErrorInvalidValue;
   dispatch_dtype(p.w_dtype, [&](auto tw) {
     using TW = typename decltype(tw)::type;
-    if (p.x_dtype == p.w_dtype)
-      plan_and_launch<TW, TW>(p, stream);
+    if (transform)
+      plan_and_launch<TW, TW, gemv_variant::ln_mix>(p, stream);
+    else if (stores_state)
+      plan_and_launch<TW, TW, gemv_variant::store_state>(p, stream);
+    else if (p.x_dtype == p.w_dtype)
+      plan_and_launch<TW, TW, gemv_variant::plain>(p, stream);
     else
-      plan_and_launch<TW, float>(p, stream);
+      plan_and_launch<TW, float, gemv_variant::plain>(p, stream);
   });
   return launch_status();
 }

@@ -16,12 +16,27 @@
 //                                                    channel mix's sigmoid(r) * value)
 //   lerp       Y = a + (b - a) * (mu[n] + acc)      (a = aux, b = aux2, fp32 rows ldy apart;
 //                                                    y_dtype: the v6 data-dependent token shift)
+// With p.store_state, the lerp task 0 also stores, when m is its sequence's last row (p.batch), the
+// sequence's state[store_state_offset + n] = a (the v6 decode's shift-state store, in the launch
+// after the one that read the old state).
 // All tasks of a launch share M, W's dtype and X's dtype (W's dtype or fp32).
+//
+// Optional input transform (gemv_ln_mix, the v6 decode's maa_w1; docs/rwkv-math.md sections 1,
+// 5.2): every task's input row m is then, instead of X,
+//   cur[m]  = LN(x[m]; ln_w, ln_b, eps)    (kernels/common/row_stats.cuh, as layer_prologue.cu;
+//                                           both in 8-channel chunks or both element-wise: the
+//                                           same statistics bit for bit)
+//   prev[m] = m is its sequence's first row ? state[seq][state_offset + :] : cur[m - 1]
+//   in[m]   = cur + (prev - cur) * mu, rounded to x_dtype (what the prologue stored)
+// and cur, prev go to cur_out, prev_out (fp32) for a later launch. Every block computes the LN
+// statistics of all M rows itself; row m's cur and prev are written by one thread group, so no
+// block waits for another. The state is only read here.
 //
 // Host declarations only; the kernel is in gemv.cu.
 #pragma once
 #include <cuda_runtime.h>
 
+#include "kernels/common/ragged_batch.cuh"
 #include "runtime/core/dtype.h"
 
 namespace rwkv_kernels {
@@ -43,18 +58,37 @@ struct gemv_task {
   const float* mu = nullptr;    // lerp: [N]
 };
 
+// The input transform: every task's K is the row width, its X and ldx are not read.
+struct gemv_ln_mix {
+  const float* x = nullptr;      // [M, K] fp32 residual stream (rows K apart); null: no transform
+  const float* ln_w = nullptr;   // [K] fp32
+  const float* ln_b = nullptr;   // [K] fp32
+  float eps = 1e-5f;
+  const float* mu = nullptr;     // [K] fp32 mix factors
+  size_t state_offset = 0;       // floats from a state's start to the previous token x_prev [K]
+  float* cur_out = nullptr;      // [M, K] fp32
+  float* prev_out = nullptr;     // [M, K] fp32
+};
+
 struct gemv_params {
   int M = 0;                         // rows, 0..kGemvMaxRows (0: nothing to do)
   int n_tasks = 0;                   // 1..kGemvMaxTasks
   rwkv::DType w_dtype = rwkv::DType::f32;
   rwkv::DType x_dtype = rwkv::DType::f32;  // w_dtype or f32
   gemv_task task[kGemvMaxTasks];
+  ragged_batch batch;                // the rows' sequences: the transform and the state store only
+  gemv_ln_mix ln_mix;
+  bool store_state = false;          // task 0 (lerp) also stores a into the state
+  size_t store_state_offset = 0;     // floats from a state's start to the row it writes
 };
 
 // Enqueues the grouped product on `stream`. Returns cudaErrorInvalidValue for M outside
 // 0..kGemvMaxRows, n_tasks outside 1..kGemvMaxTasks, an x_dtype that is neither w_dtype nor
 // f32, a task with N, K < 1, ldx < K, ldy < N, a null pointer, relu_sq into f16, add/mul_add
-// into a non-f32 Y, or a Y overlapping its W, X or aux; otherwise the launch status.
+// into a non-f32 Y, or a Y overlapping its W, X or aux; store_state with a task 0 that is not
+// lerp, with an x_dtype other than w_dtype or without a batch of M rows; a transform with a null pointer, without a batch of M rows, with
+// tasks of different K, an x_dtype other than w_dtype, or outputs (Y, cur_out, prev_out)
+// overlapping each other or x; otherwise the launch status.
 cudaError_t gemv(const gemv_params& p, cudaStream_t stream);
 
 }  // namespace rwkv_kernels

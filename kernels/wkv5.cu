@@ -6,7 +6,10 @@
 //        = sum_i r_i S_ij + v_j * B,  B = sum_i r_i u_i k_i  (one head sum per token)
 //   S_ij = w_i * S_ij + k_i * v_j                       (decay on the key index)
 //   out  = GN_head(y; ln_x, 64e-5) [* silu(g)]
-// v6 decays change per token: w = exp(-exp(time_decay + w_lora)).
+// v6 decays change per token: w = exp(-exp(time_decay + w_lora)). At decode (decay_w2 set) the
+// kernel first computes w_lora = tanh(x_w decay_w1) decay_w2 of its channels itself (one fp32 dot
+// product of Dd per channel and row, by the channel's thread, in kernels/gemv.cu's summation order,
+// into shared memory), which saves the GEMV launch of decay_w2.
 //
 // Launch: grid (ceil(H / (64/N)), n_seq), block 64 threads = 64/N heads of N threads
 // (__launch_bounds__(64, 8): at most 128 registers, 8+ blocks per SM). Thread t of a head
@@ -21,13 +24,15 @@
 // shuffles so thread t ends with y_t. B and the GroupNorm statistics are shuffles within the
 // warp; a head of N = 64 spans two warps and exchanges each warp's partials through shared
 // memory. Barriers per token: one __syncwarp for N <= 32, two __syncthreads for N = 64.
-// Bytes per call: rows*C*4*(3 to 5: r, k, v, g from 5.1, w_lora in v6) read
+// Bytes per call: rows*C*4*(3 to 5: r, k, v, g from 5.1, w_lora in v6) read (at decode instead
+//                 of w_lora: C*Dd*sizeof(out) decay_w2 + rows*Dd*sizeof(out) per block from L2)
 //                 + rows*C*sizeof(out) written + n_seq*H*N*N*sizeof(state)*2 state read and written
 //                 + C*4*4 parameters.
 // FLOPs per call: about rows*H*(5*N*N + 30*N).
 #include "kernels/wkv5.cuh"
 
 #include "kernels/common/dtype_io.cuh"
+#include "kernels/common/gemv_dot.cuh"
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
 #include "kernels/common/state_io.cuh"
@@ -75,6 +80,22 @@ __device__ __forceinline__ Wkv5Token load_token(const wkv5_params& p, size_t at)
     t.w_lora = w_lora[at];
   }
   return t;
+}
+
+// v6 decode (p.decay_w2 set): this thread's channel c of w_lora for the rows row_begin..row_end-1
+// (absolute rows < kWkv5MaxLoraRows) into w_rows[row][threadIdx.x], with the bits of the GEMV
+// tanh(x_w decay_w1) decay_w2 it replaces: 16-byte loads when kernels/gemv.cu takes them.
+template <class T>
+__device__ __forceinline__ void decay_lora_rows(const wkv5_params& p, int row_begin, int row_end, int c,
+                                                float (*w_rows)[kWkv5Threads]) {
+  constexpr int kVec = 16 / (int)sizeof(T);
+  const T* __restrict__ w = static_cast<const T*>(p.decay_w2) + (size_t)c * p.Dd;
+  const T* __restrict__ act = static_cast<const T*>(p.lora_act);
+  const bool vec = p.Dd % kVec == 0 && is_aligned16(p.decay_w2) && is_aligned16(p.lora_act);
+  for (int row = row_begin; row < row_end; ++row) {
+    const T* x = act + (size_t)row * p.Dd;
+    w_rows[row][threadIdx.x] = vec ? gemv_ordered_dot<kVec>(w, x, p.Dd) : gemv_ordered_dot<1>(w, x, p.Dd);
+  }
 }
 
 // The tile's update for one token: y[q] += sum over its rows of r_i * S_iq (old state), then
@@ -130,6 +151,9 @@ __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5
   const bool active = h_block < p.H;
   const int h = active ? h_block : p.H - 1, s = blockIdx.y;
   const int C = p.H * N, c = h * N + i;
+  // v6 decode: each row's w_lora of this thread's channel, computed here (read by this thread only).
+  __shared__ float w_lora_rows[kWkv5MaxLoraRows][kWkv5Threads];
+  if (p.decay_w2) decay_lora_rows<TO>(p, p.batch.seq_start[s], p.batch.seq_start[s + 1], c, w_lora_rows);
 
   // This thread's tile: kRows rows of 4 floats, N floats apart.
   const size_t head_at = (size_t)h * N * N, tile_at = (size_t)rank * kRows * N + 4 * quad;  // in TS elements
@@ -153,7 +177,8 @@ __global__ void __launch_bounds__(kWkv5Threads, kWkv5MinBlocks) wkv5_kernel(wkv5
     const Wkv5Token next = row + 1 < row_end ? load_token(p, at + C) : cur;  // in flight meanwhile
     sh.r[buf][my_slot] = cur.r;
     sh.k[buf][my_slot] = cur.k;
-    sh.w[buf][my_slot] = p.w_lora ? expf(-expf(decay + cur.w_lora)) : decay;
+    if (p.decay_w2) cur.w_lora = w_lora_rows[row][t];
+    sh.w[buf][my_slot] = p.w_lora || p.decay_w2 ? expf(-expf(decay + cur.w_lora)) : decay;
     sh.v[buf][t] = cur.v;
     float bonus = lane_group_sum<(N < 32 ? N : 32)>(cur.r * u * cur.k);  // B
     if constexpr (N <= 32) {
@@ -202,6 +227,8 @@ cudaError_t wkv5_forward(const wkv5_params& p, cudaStream_t stream) {
   if (p.H < 1 || !p.batch.seq_start || !p.batch.state || !p.r || !p.k || !p.v || !p.u ||
       !p.ln_w || !p.ln_b || !p.out || !p.decay ||
       (p.state_dtype != rwkv::DType::f32 && p.state_dtype != rwkv::DType::bf16))
+    return cudaErrorInvalidValue;
+  if (p.decay_w2 && (p.w_lora || !p.lora_act || p.Dd < 1 || p.batch.n_rows > kWkv5MaxLoraRows))
     return cudaErrorInvalidValue;
   switch (p.N) {
     case 8: return launch_wkv5<8>(p, stream);

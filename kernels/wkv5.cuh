@@ -12,6 +12,8 @@
 
 namespace rwkv_kernels {
 
+constexpr int kWkv5MaxLoraRows = 16;  // rows of a launch that computes its decays (decay_w2 set)
+
 struct wkv5_params {
   ragged_batch batch;
   size_t kv_offset = 0;  // floats from a state's start to this layer's att.kv [H][N][N], [h][key][value]
@@ -31,6 +33,13 @@ struct wkv5_params {
   // v6 (w_lora given): time_decay itself; the factor of a token is exp(-exp(decay + w_lora[row])).
   const float* decay = nullptr;
   const float* w_lora = nullptr;  // v6: tanh(x_w decay_w1) decay_w2, fp32 [rows, H*N]; null for v5
+  // v6 decode instead of w_lora (then null): the kernel computes w_lora itself before the
+  // recurrence, w_lora[row, c] = sum_k lora_act[row, k] * decay_w2[c, k] in fp32, in the order of
+  // kernels/gemv.cu (the bits of the GEMV it replaces: kernels/common/gemv_dot.cuh). At most
+  // kWkv5MaxLoraRows rows in the batch (batch.n_rows).
+  const void* lora_act = nullptr;  // tanh(x_w decay_w1), [rows, Dd] in out_dtype (the model's dtype)
+  const void* decay_w2 = nullptr;  // [H*N, Dd] row-major in out_dtype
+  int Dd = 0;                      // the decay LoRA's width
   const float* u = nullptr;       // bonus, fp32 [H*N] (exp(time_first) or time_faaaa)
   const float* ln_w = nullptr;    // ln_x.weight, fp32 [H*N]
   const float* ln_b = nullptr;
@@ -40,6 +49,10 @@ struct wkv5_params {
   rwkv::DType out_dtype = rwkv::DType::f32;
 };
 
+// Enqueues the kernel on `stream`. Returns cudaErrorInvalidValue for a missing required pointer, a
+// head size that is not built, both w_lora and decay_w2 set, or decay_w2 without lora_act, with
+// Dd < 1 or with more than kWkv5MaxLoraRows rows; cudaSuccess without launching for no sequence;
+// otherwise the launch status.
 cudaError_t wkv5_forward(const wkv5_params& p, cudaStream_t stream);
 
 }  // namespace rwkv_kernels

@@ -1,5 +1,6 @@
 // kernels/common/row_stats.cuh: the LayerNorm statistics of one row of the residual stream,
-// shared by kernels/layernorm.cu and kernels/layer_prologue.cu (`LN` in docs/rwkv-math.md section 1).
+// shared by kernels/layernorm.cu, kernels/layer_prologue.cu and kernels/gemv.cu (`LN` in
+// docs/rwkv-math.md section 1).
 #pragma once
 
 #include "kernels/common/block_reduce.cuh"
@@ -41,6 +42,13 @@ __device__ __forceinline__ void residual_row_stats(float* xr, const TD* dr, int 
     }
   }
   rstd = rsqrtf(block_sum(sq, scratch) / (float)C + eps);
+}
+
+// The statistics of the row `xr` alone (no residual add: nothing is written), as above.
+template <int VEC>
+__device__ __forceinline__ void layer_norm_stats(const float* xr, int C, float eps, float* scratch, float& mean,
+                                                 float& rstd) {
+  residual_row_stats<VEC>(const_cast<float*>(xr), static_cast<const float*>(nullptr), C, eps, scratch, mean, rstd);
 }
 
 }  // namespace rwkv_kernels

@@ -10,14 +10,16 @@
 //
 // Decode path: the residual stream ws.x is always complete (the output projections add into it
 // in their GEMV epilogues), each mix starts with one prologue kernel (kernels/layer_prologue.cuh:
-// LN + every token-shift mix + the shift-state store) and the projections run as grouped GEMVs
+// LN + every token-shift mix + the shift-state store; v6's time mix instead runs LN1 and its first
+// mix as the input transform of its first GEMV) and the projections run as grouped GEMVs
 // (kernels/gemv.cuh) with their activations fused. Launches per layer:
 //   v4    prologue(LN1, mixes k v r) | GEMV k, v, r | WKV4 | GEMV output += x
 //         | prologue(LN2, mixes k r) | GEMV key relu^2, receptance sigmoid | GEMV value, x += r * v   7
 //   v5.x  as v4 with g (5.1, 5.2) and WKV5                                                           7
-//   v6    prologue(LN1, maa_x, previous tokens) | GEMV maa_w1 tanh | GEMV maa_w2 x5 + ddlerp
-//         | GEMV decay_w1 tanh, k, v, r, g | GEMV decay_w2 | WKV5 | GEMV output += x
-//         | channel mix as v4 (3)                                                                   10
+//   v6    GEMV maa_w1 tanh over LN1 + maa_x mix (its input transform, also writing LN1 and the
+//         previous tokens) | GEMV maa_w2 x5 + ddlerp + shift store | GEMV decay_w1 tanh, k, v, r, g
+//         | WKV5 with decay_w2 (w_lora computed in the kernel) | GEMV output += x
+//         | channel mix as v4 (3)                                                                    8
 //   v7    prologue(LN1, 6 mixes) | GEMV k, v, r, LoRA-in w tanh, a, (v), g sigmoid | GEMV LoRA-out
 //         w, a, (v), g | WKV7 | GEMV output += x | prologue(LN2, mix k) | GEMV key relu^2
 //         | GEMV value += x                                                                          8
@@ -103,9 +105,18 @@ void layer_norm_residual(const LayerRun& run, const float* delta, const float* w
 rwkv_kernels::shift_mix_params shift_mix_base(const LayerRun& run, size_t state_offset, const float* cur);
 rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run);
 
+// The v6 decode's decay LoRA second matrix, run inside the WKV kernel (kernels/wkv5.cuh):
+// w_lora = lora_act decay_w2 ([rows, Dd] in the model dtype times [A, Dd]).
+struct DecayLora {
+  const void* lora_act = nullptr;
+  const void* decay_w2 = nullptr;
+  int Dd = 0;
+};
+
 // The v5/v6 WKV kernel over proj planes k, v, r: v6 passes its per-token decays
-// (w_lora), 5.1+ and v6 a gate; the result goes to ws.att_out.
-void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate);
+// (w_lora, or at decode `lora` for the kernel to compute them), 5.1+ and v6 a gate; the result
+// goes to ws.att_out.
+void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, const DecayLora& lora = {});
 
 // Time mixes (docs/rwkv-math.md section 3.3, 4.4, 5.2, 6.3): ws.att_in -> ws.att_out, updating
 // the WKV part of the state; then att.output into ws.delta.

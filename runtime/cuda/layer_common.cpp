@@ -36,7 +36,7 @@ rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run) {
   return shift_mix_base(run, run.state.att_x, run.ws.att_in);
 }
 
-void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate) {
+void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, const DecayLora& lora) {
   const CudaLayer& L = run.w;
   rwkv_kernels::wkv5_params p;
   p.batch = run.batch;
@@ -50,6 +50,9 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate) {
   p.g = gate;
   p.decay = L.decay;
   p.w_lora = w_lora;
+  p.lora_act = lora.lora_act;
+  p.decay_w2 = lora.decay_w2;
+  p.Dd = lora.Dd;
   p.u = L.bonus;
   p.ln_w = L.ln_x_w;
   p.ln_b = L.ln_x_b;

@@ -3,9 +3,10 @@
 //   mix maa_x | GEMM maa_w1 | tanh | GEMM maa_w2 x5 (batched) | mix x5 (ddlerp)
 //   | GEMM decay_w1 | tanh | GEMM decay_w2 | GEMM k, v, r, g (batched)
 //   | WKV5 (per-token decay, GroupNorm, silu gate) | GEMM output
-// decode path (10 launches with the channel mix's 3):
-//   LN1 + mix maa_x + shift store | GEMV maa_w1 + tanh | GEMV maa_w2 x5 + ddlerp (into the mixes)
-//   | GEMV decay_w1 + tanh, k, v, r, g | GEMV decay_w2 | WKV5 | GEMV output + residual
+// decode path (8 launches with the channel mix's 3):
+//   GEMV maa_w1 + tanh over LN1 + mix maa_x (its input transform) | GEMV maa_w2 x5 + ddlerp (into
+//   the mixes) + shift store | GEMV decay_w1 + tanh, k, v, r, g | WKV5 with decay_w2 inside
+//   | GEMV output + residual
 #include "kernels/activation.cuh"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
@@ -54,17 +55,40 @@ void ddlerp_mixes(const LayerRun& run) {
   RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
 }
 
-// Decode path (docs/rwkv-math.md section 5.2): the ddlerp's second matrices write the five mixes in
-// their epilogue (x_z = a + (prev - a) * (maa_z + m_z maa_w2[z])); the decay LoRA's first matrix
-// shares a launch with k, v, r, g.
+// maa_w1 with LN1 and the maa_x mix as its input transform (kernels/gemv.cuh, gemv_ln_mix):
+// ws.lora_act = tanh(xxx maa_w1), ws.att_in = LN1(x), ws.shift_prev = each row's previous token.
+void maa_w1_with_ln1(const LayerRun& run) {
+  const CudaLayer& L = run.w;
+  const Workspace& ws = run.ws;
+  rwkv_kernels::gemv_params p;
+  p.M = run.M;
+  p.n_tasks = 1;
+  p.w_dtype = p.x_dtype = run.dtype;
+  p.task[0] = gemv_task(L.maa_w1, nullptr, run.C, ws.lora_act, L.maa_w1.out, rwkv_kernels::gemv_epilogue::tanh,
+                        run.dtype);
+  p.batch = run.batch;
+  rwkv_kernels::gemv_ln_mix& t = p.ln_mix;
+  t.x = ws.x;
+  t.ln_w = L.ln1_w;
+  t.ln_b = L.ln1_b;
+  t.mu = L.mix[0];
+  t.state_offset = run.state.att_x;
+  t.cur_out = ws.att_in;
+  t.prev_out = ws.shift_prev;
+  RWKV_CUDA_TRY(rwkv_kernels::gemv(p, run.stream));
+}
+
+// Decode path (docs/rwkv-math.md section 5.2): LN1 and the maa_x mix are maa_w1's input transform;
+// the ddlerp's second matrices write the five mixes in their epilogue (x_z = a + (prev - a) *
+// (maa_z + m_z maa_w2[z])), the first of them also the shift state (the old one was read by the
+// launch before); the decay LoRA's first matrix shares a launch with k, v, r, g and its second
+// runs inside the WKV kernel.
 void time_mix_v6_gemv(const LayerRun& run) {
   using rwkv_kernels::gemv_epilogue;
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
   const int D = L.maa_w1.out / 5, Dd = L.decay_w1.out;
-  layer_prologue(run, false, 1, L.mix, true, ws.shift_prev);  // maa_x mix into plane 0
-  grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
-               {gemv_task(L.maa_w1, ws.mix_plane(0), run.C, ws.lora_act, 5 * D, gemv_epilogue::tanh, run.dtype)});
+  maa_w1_with_ln1(run);
   rwkv_kernels::gemv_params p;
   p.M = run.M;
   p.n_tasks = 5;
@@ -77,14 +101,14 @@ void time_mix_v6_gemv(const LayerRun& run) {
     p.task[z].aux2 = ws.shift_prev;
     p.task[z].mu = L.mix[1 + z];
   }
+  p.batch = run.batch;
+  p.store_state = true;  // task 0's a = att_in: each sequence's last row into att.x_prev
+  p.store_state_offset = run.state.att_x;
   RWKV_CUDA_TRY(rwkv_kernels::gemv(p, run.stream));
   grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
                {gemv_task(L.decay_w1, ws.mix_plane(0), run.C, ws.lora_act, Dd, gemv_epilogue::tanh, run.dtype),
                 kvrg_task(run, 0, 1), kvrg_task(run, 1, 2), kvrg_task(run, 2, 3), kvrg_task(run, 3, 4)});
-  float* w_lora = ws.lora_out;
-  grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
-               {gemv_task(L.decay_w2, ws.lora_act, Dd, w_lora, run.A, gemv_epilogue::store, DType::f32)});
-  wkv5_core(run, w_lora, ws.proj_plane(3));
+  wkv5_core(run, nullptr, ws.proj_plane(3), {ws.lora_act, L.decay_w2.data, Dd});
   attention_output_gemv(run);
 }
 

@@ -6,7 +6,9 @@
 // ragged batch of sequences of 3, 1 and 4 tokens) and decode (three sequences of one token); the
 // state at an offset that allows the kernel's 16-byte path and at one that does not; one head more
 // than a 64-thread block holds (a second block with spare heads); eight sequences of different
-// lengths in one launch; and one-token decode launches against one prefill launch (the same bits).
+// lengths in one launch; one-token decode launches against one prefill launch (the same bits); and
+// the v6 decode's decay LoRA computed in the kernel against the GEMV that computed it before (the
+// same bits: kernels/common/gemv_dot.cuh repeats the GEMV's summation order).
 // A bf16 state (state_dtype bf16, the CUDA backend's --state-dtype bf16): the reference runs from
 // the same bf16 values, and each stored value must be its fp32 result rounded to nearest even.
 //
@@ -22,6 +24,7 @@
 
 #include "bf16_state_util.h"
 #include "gpu_test_util.h"
+#include "kernels/gemv.cuh"
 #include "kernels/wkv5.cuh"
 #include "runtime/cpu/cpu_layers.h"
 #include "runtime/cpu/cpu_ops.h"
@@ -315,5 +318,111 @@ TEST_CASE("wkv5_forward: rejects an unsupported head size and missing pointers",
   CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);
   p.state_dtype = DType::f32;
   p.u = nullptr;
+  CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);
+}
+
+namespace {
+
+// The v6 decode's fused decay LoRA (wkv5_params::decay_w2): the same launch fed the GEMV's w_lora
+// (kernels/gemv.cuh: lora_act decay_w2 into fp32, the unfused decode path) and fed lora_act and
+// decay_w2 must give the same bits, outputs and states: the kernel sums in the GEMV's order.
+void check_decay_lora_matches_gemv(int H, int N, const std::vector<int>& lens, int Dd, DType t, bool aligned,
+                                   uint32_t seed) {
+  CAPTURE(seed, H, N, lens, Dd, rwkv::dtype_name(t), aligned);
+  std::mt19937 rng(seed);
+  const size_t A = (size_t)H * N, kv_offset = aligned ? 4 : 5, state_floats = kv_offset + A * N + 4;
+  gpu_test::RaggedBatch probe(lens, state_floats, rng);
+  const size_t rows = (size_t)probe.n_rows();
+  const Inputs in = make_inputs({Form::v6, H, N, lens, t}, rows, rng);
+  const DeviceInputs d(in);
+  const std::vector<float> act = gpu_test::random_floats(rng, rows * Dd, -1.0f, 1.0f, t);  // tanh outputs
+  const std::vector<float> w2 = gpu_test::random_floats(rng, A * Dd, -0.5f, 0.5f, t);
+  const DeviceBuffer dact = gpu_test::to_device(act, t), dw2 = gpu_test::to_device(w2, t);
+  DeviceBuffer w_lora(rows * A * sizeof(float));
+  std::vector<std::vector<float>> inits;
+  for (int s = 0; s < (int)lens.size(); ++s) inits.push_back(gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f));
+
+  std::vector<float> outs[2], states[2];
+  for (int pass = 0; pass < 2; ++pass) {  // 0: GEMV then WKV5 on its w_lora, 1: fused
+    gpu_test::RaggedBatch batch(lens, state_floats, rng);
+    for (int s = 0; s < batch.n_seq(); ++s) std::copy(inits[s].begin(), inits[s].end(), batch.state(s));
+    batch.upload();
+    DeviceBuffer dout(rows * A * rwkv::dtype_size(t));
+    rwkv_kernels::wkv5_params p = make_params(d, Form::v6, batch.batch(), kv_offset, H, N, 0, dout, t);
+    if (pass == 0) {
+      rwkv_kernels::gemv_params g;
+      g.M = (int)rows;
+      g.n_tasks = 1;
+      g.w_dtype = g.x_dtype = t;
+      rwkv_kernels::gemv_task& tk = g.task[0];
+      tk.W = dw2.get();
+      tk.X = dact.get();
+      tk.Y = w_lora.get();
+      tk.N = (int)A;
+      tk.K = tk.ldx = Dd;
+      tk.ldy = (int)A;
+      REQUIRE(rwkv_kernels::gemv(g, nullptr) == cudaSuccess);
+      p.w_lora = w_lora.as<float>();
+    } else {
+      p.w_lora = nullptr;
+      p.lora_act = dact.get();
+      p.decay_w2 = dw2.get();
+      p.Dd = Dd;
+    }
+    REQUIRE(rwkv_kernels::wkv5_forward(p, nullptr) == cudaSuccess);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    batch.download();
+    outs[pass] = gpu_test::from_device(dout, t);
+    states[pass] = batch.states_in_order(state_floats);
+    CHECK(dout.guard_intact());
+    CHECK(batch.guards_intact());
+  }
+  CHECK(std::memcmp(outs[0].data(), outs[1].data(), outs[0].size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(states[0].data(), states[1].data(), states[0].size() * sizeof(float)) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("wkv5_forward: the decay LoRA computed in the kernel gives the bits of the GEMV path",
+          "[gpu][kernels][wkv5]") {
+  uint32_t seed = 650;
+  for (DType t : {DType::f32, DType::bf16, DType::f16})
+    for (int N : {8, 16, 32, 64}) {
+      check_decay_lora_matches_gemv(2, N, {1, 1, 1}, 64, t, true, ++seed);          // decode
+      check_decay_lora_matches_gemv(64 / N + 1, N, {3, 1, 4}, 32, t, false, ++seed);  // ragged, spare heads
+    }
+  // 16 rows (the most a launch takes), one sequence of 16 and 16 of one; LoRA widths whose GEMV
+  // groups have 1, 2, 8 and 16 threads, and one off the 16-byte path (36 % 8 != 0).
+  check_decay_lora_matches_gemv(2, 16, std::vector<int>(16, 1), 128, DType::bf16, true, ++seed);
+  check_decay_lora_matches_gemv(1, 64, {16}, 256, DType::f32, true, ++seed);
+  check_decay_lora_matches_gemv(3, 8, {2, 5}, 8, DType::f32, false, ++seed);
+  check_decay_lora_matches_gemv(3, 8, {2, 5}, 16, DType::bf16, true, ++seed);
+  check_decay_lora_matches_gemv(2, 32, {1, 2}, 36, DType::f16, true, ++seed);
+  check_decay_lora_matches_gemv(2, 32, {1, 2}, 36, DType::f32, true, ++seed);
+}
+
+TEST_CASE("wkv5_forward: the decay LoRA mode refuses w_lora as well, no activations, more than 16 rows",
+          "[gpu][kernels][wkv5]") {
+  std::mt19937 rng(8);
+  gpu_test::RaggedBatch batch({2}, 64, rng), big({10, 7}, 64, rng);
+  const DeviceBuffer buf = gpu_test::to_device(std::vector<float>(64, 0.0f));
+  rwkv_kernels::wkv5_params p;
+  p.batch = batch.batch();
+  p.H = 1;
+  p.N = 8;
+  p.r = p.k = p.v = p.decay = p.u = p.ln_w = p.ln_b = buf.as<float>();
+  p.out = buf.get();
+  p.decay_w2 = p.lora_act = buf.get();
+  p.Dd = 8;
+  p.w_lora = buf.as<float>();
+  CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);  // both forms of w_lora
+  p.w_lora = nullptr;
+  p.lora_act = nullptr;
+  CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);
+  p.lora_act = buf.get();
+  p.Dd = 0;
+  CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);
+  p.Dd = 8;
+  p.batch = big.batch();  // 17 rows
   CHECK(rwkv_kernels::wkv5_forward(p, nullptr) == cudaErrorInvalidValue);
 }
