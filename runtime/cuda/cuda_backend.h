@@ -142,7 +142,7 @@ class CudaBackend final : public Backend {
   bool samplers_bound(Sampler* const* samplers, size_t n) const;
   void bind_samplers(Sampler* const* samplers, size_t n);
   void unbind_sampler(size_t i);
-  void sample_rows(float* dev_logits, size_t n, size_t first);
+  void sample_rows(float* dev_logits, size_t n, size_t first, const rwkv_kernels::sample_bias* bias);
   void take_tokens(size_t n, int32_t* tokens);
 
   ModelInfo info_;
