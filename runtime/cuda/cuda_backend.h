@@ -84,6 +84,8 @@ class CudaBackend final : public Backend {
   // finish_sampling() (or until another Sampler takes its place in the batch), which stores it
   // back; a Sampler must outlive that. A batch that needs one round (every decode step, and a
   // prefill of at most max_rows / n_seq tokens per sequence) keeps its logits on the device.
+  // The samplers' step biases (Sampler::set_step_bias) go up in one pinned copy for the step,
+  // only when one is set; the step still synchronises once.
   void forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) override;
   void finish_sampling(Sampler* const* samplers, size_t n) override;
 
