@@ -305,7 +305,7 @@ void ChatSession::message(const std::string& text, double temp, double top_p) {
   std::vector<float> logits;
   const int32_t last = feed(turn_text(prompt_, text), &logits);
   save_work(kPre, &pre_, logits, last);
-  reply(std::move(logits), last, temp, top_p);
+  reply(logits, last, temp, top_p);
 }
 
 void ChatSession::another(double temp, double top_p) {
@@ -329,7 +329,7 @@ void ChatSession::free_start(Slot from, const std::string& text, double newline_
   }
   gen_newline_bias_ = newline_bias;
   save_work(kGen0, &gen0_, logits, last);
-  free_generate(std::move(logits), last, temp, top_p);
+  free_generate(logits, last, temp, top_p);
 }
 
 void ChatSession::free_retry(double temp, double top_p) {
