@@ -429,6 +429,15 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(sample_params p) {
   uint8_t* flags = p.flags + slot * V;
   double* counts = p.counts + slot * V;
   sample_slot& st = p.slots[slot];
+  if (p.bias != nullptr) {  // the step bias before bans and penalties, in entry order
+    if (threadIdx.x == 0) {
+      const sample_bias& b = p.bias[slot];
+      const int n = b.n < kSampleMaxBias ? b.n : kSampleMaxBias;
+      for (int e = 0; e < n; ++e)
+        if (b.token[e] >= 0 && b.token[e] < V) row[b.token[e]] += b.value[e];
+    }
+    __syncthreads();
+  }
   const float p_max = softmax_row(row, flags, counts, st, V, sh);
   if (p_max < 0) {
     if (threadIdx.x == 0) *out = -3;

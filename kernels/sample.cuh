@@ -4,7 +4,9 @@
 // For sequence row r (its sampler state in slot s = first + r of the per-slot arrays):
 //   0. when *error_flag != 0 (the embedding gathers' flag of the step): tokens[r] = -2, nothing else
 //      changes (the caller throws);
-//   1. logits[r, t] = -inf for banned t; for counted t: logits -= float(alpha_presence +
+//   1. when bias != null: logits[r, token] += value for each of the n entries of bias[s], in order
+//      (fp32; the step bias of runtime/sampler/sampler.h, -inf bans for this step);
+//      then logits[r, t] = -inf for banned t; for counted t: logits -= float(alpha_presence +
 //      count[t] * alpha_frequency) (runtime/sampler/repetition_penalty.h; double, then fp32);
 //      NaN, +inf or every logit -inf: tokens[r] = -3, nothing else changes;
 //   2. p = float(e / sum(e)), e = exp(l - max) in fp32, the sum in double (sample_logits.cpp);
@@ -71,6 +73,15 @@ struct sample_slot {
   int pad_;
 };
 
+// One slot's step bias for this launch (Sampler::set_step_bias): read only.
+constexpr int kSampleMaxBias = 16;
+struct sample_bias {
+  int32_t n;                        // entries used, 0 .. kSampleMaxBias
+  int32_t token[kSampleMaxBias];    // in [0, V) (others are skipped)
+  float value[kSampleMaxBias];      // added to the token's logit
+  int32_t pad_;
+};
+
 struct sample_params {
   float* logits = nullptr;         // [n_seq, V] fp32, device; consumed (see above)
   int32_t* tokens = nullptr;       // [n_seq] out: the drawn ids, -2 (error flag) or -3 (bad logits)
@@ -79,6 +90,7 @@ struct sample_params {
   uint8_t* flags = nullptr;        // [S, V] kSample* bits per token
   double* counts = nullptr;        // [S, V] penalty counts (0 where not counted)
   const float* weights = nullptr;  // [S, V] weight with which each token is counted
+  const sample_bias* bias = nullptr;  // [S] this step's bias per slot; null: none for any row
   int n_seq = 0;                   // rows; row r uses slot first + r
   int first = 0;
   int V = 0;

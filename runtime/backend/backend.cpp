@@ -22,10 +22,22 @@ size_t Batch::logits_rows() const {
   return 0;
 }
 
+void validate_step_bias(Sampler* const* samplers, size_t n, int32_t n_vocab) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!samplers[i]) continue;  // the backend reports null samplers
+    try {
+      samplers[i]->check_step_bias(size_t(n_vocab));
+    } catch (const Error& e) {
+      throw InputError(InputError::Kind::argument, "forward_sample: sequence " + std::to_string(i) + ": " + e.what());
+    }
+  }
+}
+
 void Backend::forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) {
   Batch last = batch;
   last.logits = LogitsMode::last;
   const size_t V = size_t(info().n_vocab);
+  validate_step_bias(samplers, batch.seqs.size(), info().n_vocab);
   std::unique_ptr<float[]> logits(new float[batch.seqs.size() * V]);
   forward(last, logits.get());
   for (size_t i = 0; i < batch.seqs.size(); ++i) tokens[i] = samplers[i]->next(logits.get() + i * V, V).token;

@@ -68,7 +68,9 @@ class Backend {
   // Runs the batch (LogitsMode::last whatever batch.logits says) and draws each sequence's next
   // token with its sampler, samplers[i] for batch.seqs[i] (Sampler::next: bans, penalties,
   // sample_logits; a stop token is reported in tokens[i] and not counted, see Sampler::is_stop);
-  // the drawn tokens are not fed. The default runs forward() into host memory and calls
+  // the drawn tokens are not fed. Each sampler's step bias (Sampler::set_step_bias) applies to
+  // this draw and is consumed; a step bias token outside the vocabulary throws InputError before
+  // any state is touched. The default runs forward() into host memory and calls
   // Sampler::next. A backend may instead keep the samplers' state in its own memory from the
   // first call that uses them (cuda: device memory, so that only the token ids come back); the
   // host Sampler objects are then stale, and must not be used, until finish_sampling().
@@ -104,6 +106,10 @@ struct InputError : Error {
 // (runtime/engine/chunked_forward.h) over whole spans before its first round.
 // Throws InputError describing the first problem.
 void validate_spans(const Batch& batch, int32_t n_vocab);
+
+// Throws InputError when a sampler's step bias (Sampler::set_step_bias) names a token outside
+// [0, n_vocab); null samplers are skipped. Backends call it at the start of forward_sample().
+void validate_step_bias(Sampler* const* samplers, size_t n, int32_t n_vocab);
 
 // validate_spans, then the states (right size, non-null, distinct) and the
 // logits pointer; throws InputError describing the first problem. Backends

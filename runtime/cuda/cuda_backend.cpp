@@ -341,6 +341,7 @@ void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, i
   validate_batch(last, info_, layout_, false);
   const size_t n = batch.seqs.size(), V = (size_t)info_.n_vocab;
   if (!samplers_bound(samplers, n)) check_distinct_samplers(samplers, n);
+  validate_step_bias(samplers, n, info_.n_vocab);
   const std::vector<cuda::Round> rounds = plan_rounds(last);
   if (rounds.size() != 1) {
     // Several rounds: the logits come to the host once and go back to the device for the draw.
@@ -348,20 +349,23 @@ void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, i
     forward(last, logits.data());
     std::lock_guard<std::mutex> lock(stream_mu_);
     bind_samplers(samplers, n);
+    const rwkv_kernels::sample_bias* bias = sampler_.upload_step_bias(samplers, n, stream_);
     const size_t rows = (size_t)opt_.max_rows;
     for (size_t first = 0; first < n; first += rows) {
       const size_t m = std::min(rows, n - first);
       RWKV_CUDA_TRY(cudaMemcpyAsync(ws_.logits, logits.data() + first * V, m * V * sizeof(float),
                                     cudaMemcpyHostToDevice, stream_));
-      sample_rows(ws_.logits, m, first);
+      sample_rows(ws_.logits, m, first, bias);
     }
     take_tokens(n, tokens);
     return;
   }
   std::lock_guard<std::mutex> lock(stream_mu_);
   bind_samplers(samplers, n);
+  // The step biases travel in their own pinned copy (none when no sampler has one), outside the graph.
+  const rwkv_kernels::sample_bias* bias = sampler_.upload_step_bias(samplers, n, stream_);
   enqueue_round(rounds[0], LogitsMode::last);  // a decode step replays its graph; logits stay in ws_.logits
-  sample_rows(ws_.logits, n, 0);
+  sample_rows(ws_.logits, n, 0, bias);
   take_tokens(n, tokens);
 }
 
@@ -405,8 +409,9 @@ void CudaBackend::finish_sampling(Sampler* const* samplers, size_t n) {
 }
 
 // Enqueues the draw for rows [0, n) of `dev_logits` with the samplers of slots first .. first + n - 1.
-void CudaBackend::sample_rows(float* dev_logits, size_t n, size_t first) {
-  sampler_.enqueue(dev_logits, (int)n, (int)first, tokens_dev_.as<int32_t>() + first, ws_.error_flag, stream_);
+void CudaBackend::sample_rows(float* dev_logits, size_t n, size_t first, const rwkv_kernels::sample_bias* bias) {
+  sampler_.enqueue(dev_logits, (int)n, (int)first, tokens_dev_.as<int32_t>() + first, ws_.error_flag, bias,
+                   stream_);
 }
 
 // The step's only copy back (4 bytes per sequence, pinned) and its one synchronisation; the

@@ -93,6 +93,8 @@ class CudaBackend final : public Backend {
   // finish_sampling() (or until another Sampler takes its place in the batch), which stores it
   // back; a Sampler must outlive that. A batch that needs one round (every decode step, and a
   // prefill of at most max_rows / n_seq tokens per sequence) keeps its logits on the device.
+  // The samplers' step biases (Sampler::set_step_bias) go up in one pinned copy for the step,
+  // only when one is set; the step still synchronises once.
   void forward_sample(const Batch& batch, Sampler* const* samplers, int32_t* tokens) override;
   void finish_sampling(Sampler* const* samplers, size_t n) override;
 
@@ -155,7 +157,7 @@ class CudaBackend final : public Backend {
   bool samplers_bound(Sampler* const* samplers, size_t n) const;
   void bind_samplers(Sampler* const* samplers, size_t n);
   void unbind_sampler(size_t i);
-  void sample_rows(float* dev_logits, size_t n, size_t first);
+  void sample_rows(float* dev_logits, size_t n, size_t first, const rwkv_kernels::sample_bias* bias);
   void take_tokens(size_t n, int32_t* tokens);
 
   ModelInfo info_;

@@ -13,6 +13,8 @@ namespace rwkv {
 namespace cuda {
 
 using rwkv_kernels::sample_slot;
+static_assert(Sampler::kMaxStepBias == (size_t)rwkv_kernels::kSampleMaxBias,
+              "the host sampler's step bias capacity is the device record's");
 
 DeviceSampler::DeviceSampler(int n_vocab, int capacity)
     : n_vocab_(n_vocab),
@@ -20,7 +22,10 @@ DeviceSampler::DeviceSampler(int n_vocab, int capacity)
       slots_((size_t)capacity * sizeof(sample_slot), "sampler slots"),
       flags_((size_t)capacity * n_vocab, "sampler token flags"),
       counts_((size_t)capacity * n_vocab * sizeof(double), "sampler penalty counts"),
-      weights_((size_t)capacity * n_vocab * sizeof(float), "sampler penalty weights") {
+      weights_((size_t)capacity * n_vocab * sizeof(float), "sampler penalty weights"),
+      bias_((size_t)capacity * sizeof(rwkv_kernels::sample_bias), "sampler step biases"),
+      bias_staging_{PinnedBuffer((size_t)capacity * sizeof(rwkv_kernels::sample_bias)),
+                    PinnedBuffer((size_t)capacity * sizeof(rwkv_kernels::sample_bias))} {
   if (n_vocab < 1 || capacity < 1) throw Error("device sampler: bad vocabulary size or capacity");
 }
 
@@ -105,8 +110,40 @@ void DeviceSampler::store(int seq, Sampler& sampler, cudaStream_t stream) const 
   sampler.rng().set_state({rec.rng[0], rec.rng[1], rec.rng[2], rec.rng[3]});
 }
 
+const rwkv_kernels::sample_bias* DeviceSampler::upload_step_bias(Sampler* const* samplers, size_t n,
+                                                                  cudaStream_t stream) {
+  using rwkv_kernels::sample_bias;
+  bool any = false;
+  for (size_t i = 0; i < n; ++i) any = any || !samplers[i]->step_bias().empty();
+  if (!any) return nullptr;
+  if (n > (size_t)capacity_)
+    throw Error("device sampler: " + std::to_string(n) + " step biases exceed the " + std::to_string(capacity_) +
+                " slots");
+  for (size_t i = 0; i < n; ++i)
+    if (samplers[i]->step_bias().size() > (size_t)rwkv_kernels::kSampleMaxBias)
+      throw Error("device sampler: sequence " + std::to_string(i) + " has a step bias of " +
+                  std::to_string(samplers[i]->step_bias().size()) + " entries; at most " +
+                  std::to_string(rwkv_kernels::kSampleMaxBias) + " fit");
+  // The staging not used by the previous upload, whose copy may still be pending.
+  sample_bias* staging = bias_staging_[next_staging_].as<sample_bias>();
+  next_staging_ ^= 1;
+  for (size_t i = 0; i < n; ++i) {
+    const std::vector<StepBias>& entries = samplers[i]->step_bias();
+    sample_bias rec{};
+    rec.n = (int32_t)entries.size();
+    for (size_t e = 0; e < entries.size(); ++e) {
+      rec.token[e] = entries[e].token;
+      rec.value[e] = entries[e].bias;
+    }
+    staging[i] = rec;
+  }
+  RWKV_CUDA_TRY(cudaMemcpyAsync(bias_.get(), staging, n * sizeof(sample_bias), cudaMemcpyHostToDevice, stream));
+  for (size_t i = 0; i < n; ++i) samplers[i]->clear_step_bias();
+  return bias_.as<sample_bias>();
+}
+
 void DeviceSampler::enqueue(float* logits, int n_seq, int first, int32_t* tokens, const int* error_flag,
-                            cudaStream_t stream) const {
+                            const rwkv_kernels::sample_bias* bias, cudaStream_t stream) const {
   if (n_seq < 0 || first < 0 || first + n_seq > capacity_)
     throw Error("device sampler: rows [" + std::to_string(first) + ", " + std::to_string(first + n_seq) +
                 ") exceed the " + std::to_string(capacity_) + " slots");
@@ -118,6 +155,7 @@ void DeviceSampler::enqueue(float* logits, int n_seq, int first, int32_t* tokens
   p.flags = flags_.as<uint8_t>();
   p.counts = counts_.as<double>();
   p.weights = weights_.as<float>();
+  p.bias = bias;
   p.n_seq = n_seq;
   p.first = first;
   p.V = n_vocab_;

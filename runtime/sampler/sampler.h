@@ -1,5 +1,7 @@
 // runtime/sampler/sampler.h: one generation step's token choice, as pip's
 // PIPELINE.generate makes it (docs/rwkv-math.md sections 8.1 and 8.2):
+//   0. this step's bias (set_step_bias), if any: logit[token] += bias for each entry in order
+//      (fp32 additions; a bias of -inf bans the token for this step); the bias is consumed;
 //   1. banned tokens get logit -inf;
 //   2. repetition penalties (repetition_penalty.h) are subtracted;
 //   3. a token is drawn with sample_logits (sample_logits.h);
@@ -34,6 +36,12 @@ struct SamplerParams {
   uint64_t seed = 0;
 };
 
+// One entry of a step bias (Sampler::set_step_bias).
+struct StepBias {
+  int32_t token;
+  float bias;  // added to the token's logit; -inf bans it for the step
+};
+
 // Weight with which an accepted token enters the frequency count.
 using PenaltyWeightFn = std::function<double(int32_t token)>;
 
@@ -46,12 +54,28 @@ class Sampler {
     bool stop;  // token is in token_stop; it was not counted
   };
 
-  // Steps 1-5 on the model's logits for this position (modified in place:
-  // bans and penalties are written into them).
+  // Steps 0-5 on the model's logits for this position (modified in place:
+  // the step bias, bans and penalties are written into them). Throws rwkv::Error,
+  // before changing anything, for a step bias token outside [0, n).
   Result next(float* logits, size_t n);
 
-  // Steps 1-2 alone.
+  // Steps 0-2 alone (the step bias is applied, not consumed).
   void adjust_logits(float* logits, size_t n) const;
+
+  // A sparse additive logit adjustment for the next draw only (step 0 above), e.g. a chat's
+  // length-dependent newline bias and a token banned because it was just drawn. At most
+  // kMaxStepBias entries (the device sampler's fixed capacity); a token must be >= 0 (and below
+  // the vocabulary size when the draw happens); a bias must not be NaN or +inf. Throws
+  // rwkv::Error otherwise, leaving the previous bias in place. Replaces any bias not yet
+  // consumed. The next draw (next(), or Backend::forward_sample with this sampler) applies and
+  // consumes it; unlike the penalty state, it may be set while a backend holds the sampler
+  // (Backend::forward_sample reads it from the host object at each call).
+  static constexpr size_t kMaxStepBias = 16;
+  void set_step_bias(std::vector<StepBias> entries);
+  const std::vector<StepBias>& step_bias() const { return step_bias_; }
+  void clear_step_bias() { step_bias_.clear(); }
+  // Throws rwkv::Error when an entry's token is outside [0, n_vocab).
+  void check_step_bias(size_t n_vocab) const;
 
   // Forgets the counted tokens (a new generation); the random stream goes on.
   void reset_penalties() { penalty_.clear(); }
@@ -70,6 +94,7 @@ class Sampler {
   PenaltyWeightFn weight_;
   RepetitionPenalty penalty_;
   Rng rng_;
+  std::vector<StepBias> step_bias_;  // for the next draw only
 };
 
 }  // namespace rwkv

@@ -1,6 +1,9 @@
 // `rwkv-run generate` and `rwkv-run chat` with --device cuda print the same
 // text as on the CPU for a fixed seed (tiny v7 and v6 models, sampled at the
 // default settings, so every token goes through the sampler's random draw).
+// On cuda both commands draw on the device (Backend::forward_sample; chat's
+// newline ramp and AVOID_REPEAT go in as the sampler's step bias), on the CPU
+// through the host sampler.
 // Runs on the emulator in emu builds and on the GPU in cuda builds.
 #include <catch2/catch.hpp>
 
@@ -40,4 +43,27 @@ TEST_CASE("rwkv-run chat: the same seed gives the same conversation on cpu and c
   REQUIRE(g.exit_code == 0);
   CHECK(g.out == c.out);
   CHECK(c.out.rfind("Assistant:", 0) == 0);
+}
+
+TEST_CASE("rwkv-run chat: every generating command gives the same session on cpu and cuda",
+          "[gpu][cli][chat][cuda]") {
+  // The README's session: messages, '+', per-line sampling, +gen, +++, ++, +qq, +i, +qa.
+  const std::string input =
+      "Hello, who are you?\n+\nWhat should I read? -top_p=0.2\n+gen The history of the computer\n+++\n++\n"
+      "+qq What is a computer?\n+i Summarize the plot of a novel.\n+qa Where is the sea?\n+++\n"
+      "Tell me more. -temp=1.5\n";
+  for (const char* model : {"tiny-rwkv-5v2-730K", "tiny-rwkv-7v0-834K"}) {
+    INFO(model);
+    const std::vector<std::string> args = {"chat", "-m", cli_test::tiny_model(model), "--seed", "3", "--gen-len", "80",
+                                           "--reply-max", "120", "--echo"};
+    std::vector<std::string> cuda = args;
+    cuda.insert(cuda.end(), {"--device", "cuda"});
+    const auto c = cli_test::run(args, input);
+    const auto g = cli_test::run(cuda, input);
+    INFO(g.err);
+    REQUIRE(c.exit_code == 0);
+    REQUIRE(g.exit_code == 0);
+    CHECK(g.out == c.out);
+    CHECK(c.out.find("User: +qa Where is the sea?") != std::string::npos);
+  }
 }

@@ -8,6 +8,7 @@
 // operations issue no synchronisation of their own except reads and writes.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -15,6 +16,9 @@
 #include <vector>
 
 #include "cuda_engine_util.h"
+#include "kernels/sample.cuh"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/sampler/sampler.h"
 #include "runtime/cpu_golden_util.h"
 #if RWKV_CUDA_EMU
 #include "cuda_emu/counters.h"
@@ -309,3 +313,112 @@ TEST_CASE("cuda graphs (emu): a decode step sampling on the device copies back 4
   }
 }
 #endif
+
+#if RWKV_CUDA_EMU
+TEST_CASE("cuda graphs (emu): a decode step with a step bias adds one pinned copy of the biases, one sync",
+          "[gpu][cuda][graph][sample][emu]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
+  for (int B : {1, 3}) {
+    INFO(B << " sequence(s)");
+    rwkv::CudaBackend be(*model, options(true, B));
+    const size_t S = be.state_layout().size();
+    std::vector<float> logits;
+    prefill(be, B, logits);
+    std::vector<rwkv::Sampler> samplers;
+    for (int i = 0; i < B; ++i) {
+      rwkv::SamplerParams p;
+      p.seed = 70 + (uint64_t)i;
+      samplers.emplace_back(p);
+    }
+    std::vector<rwkv::Sampler*> ptrs;
+    for (rwkv::Sampler& s : samplers) ptrs.push_back(&s);
+    std::vector<int32_t> toks((size_t)B), next((size_t)B);
+    for (int i = 0; i < B; ++i) toks[(size_t)i] = token(0, i, be.info().n_vocab);
+    auto step = [&](bool with_bias) {
+      if (with_bias)  // chat's shape: two newline entries and the last token banned (sequence 0 only)
+        for (int i = 0; i < B; ++i) {
+          std::vector<rwkv::StepBias> b = {{10, 2.5f}, {46, -1.f}};
+          if (i == 0) b.push_back({toks[0], -INFINITY});
+          samplers[(size_t)i].set_step_bias(b);
+        }
+      rwkv::Batch batch;
+      for (int i = 0; i < B; ++i) batch.seqs.push_back({&toks[(size_t)i], 1, be.slot(i), S});
+      be.forward_sample(batch, ptrs.data(), next.data());
+      if (with_bias) CHECK(next[0] != toks[0]);
+      toks = next;
+    };
+    step(true);  // captures the shape and loads the samplers
+    cuda_emu::Counters before = cuda_emu::counters();
+    step(true);
+    cuda_emu::Counters d = cuda_emu::counters() - before;
+    CHECK(d.bytes_d2h == 4 * (uint64_t)B);  // the token ids only
+    CHECK(d.host_syncs == 1);
+    CHECK(d.graph_launches == 1);
+    CHECK(d.pageable_copies == 0);
+    CHECK(d.bytes_h2d == (uint64_t)be.descriptor_bytes() + B * sizeof(rwkv_kernels::sample_bias));
+    for (const rwkv::Sampler& s : samplers) CHECK(s.step_bias().empty());  // consumed
+    before = cuda_emu::counters();
+    step(false);  // the bias was for one step: nothing more is uploaded
+    d = cuda_emu::counters() - before;
+    CHECK(d.bytes_h2d == (uint64_t)be.descriptor_bytes());
+    CHECK(d.host_syncs == 1);
+    be.finish_sampling(ptrs.data(), ptrs.size());
+  }
+}
+#endif
+
+TEST_CASE("forward_sample with a step bias: cuda draws the tokens the host default draws",
+          "[gpu][cuda][sample]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-6v0-1m.pth"));
+  rwkv::CudaBackend gpu(*model, options(true, 2));
+  rwkv::CpuBackend cpu(*model, rwkv::CpuOptions{1});
+  const size_t S = cpu.state_layout().size();
+  std::vector<std::vector<float>> host_states(2, std::vector<float>(S));
+  for (auto& st : host_states) cpu.init_state(st.data());
+  std::vector<rwkv::Sampler> on_gpu, on_cpu;
+  for (uint64_t seed : {5u, 6u}) {
+    rwkv::SamplerParams p;
+    p.seed = seed;
+    p.temperature = 0.9;
+    on_gpu.emplace_back(p);
+    on_cpu.emplace_back(p);
+  }
+  rwkv::Sampler* gp[2] = {&on_gpu[0], &on_gpu[1]};
+  rwkv::Sampler* cp[2] = {&on_cpu[0], &on_cpu[1]};
+  std::vector<int32_t> g_tok = {72, 84}, c_tok = g_tok, g_next(2), c_next(2);
+  for (int step = 0; step < 40; ++step) {
+    for (int i = 0; i < 2; ++i) {  // a chat-like newline ramp and the previous token banned
+      const float ramp = step < 2 ? -INFINITY : float(step - 12) / 10.0f;
+      const std::vector<rwkv::StepBias> b = {{10, ramp}, {g_tok[(size_t)i], -INFINITY}};
+      on_gpu[(size_t)i].set_step_bias(b);
+      on_cpu[(size_t)i].set_step_bias(b);
+    }
+    rwkv::Batch gb, cb;
+    for (int i = 0; i < 2; ++i) {
+      gb.seqs.push_back({&g_tok[(size_t)i], 1, gpu.slot(i), S});
+      cb.seqs.push_back({&c_tok[(size_t)i], 1, host_states[(size_t)i].data(), S});
+    }
+    gpu.forward_sample(gb, gp, g_next.data());
+    cpu.forward_sample(cb, cp, c_next.data());
+    CAPTURE(step);
+    REQUIRE(g_next == c_next);
+    for (int i = 0; i < 2; ++i) CHECK(g_next[(size_t)i] != g_tok[(size_t)i]);
+    g_tok = g_next;
+    c_tok = c_next;
+  }
+  gpu.finish_sampling(gp, 2);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(on_gpu[(size_t)i].rng().state() == on_cpu[(size_t)i].rng().state());
+    CHECK(on_gpu[(size_t)i].penalty().occurrences() == on_cpu[(size_t)i].penalty().occurrences());
+  }
+  // A bias token outside the vocabulary is the caller's error, found before any state changes.
+  on_gpu[0].set_step_bias({{gpu.info().n_vocab, 1.f}});
+  rwkv::Batch gb;
+  gb.seqs.push_back({&g_tok[0], 1, gpu.slot(0), S});
+  std::vector<float> before(S), after(S);
+  gpu.read_slot(0, before.data());
+  CHECK_THROWS_AS(gpu.forward_sample(gb, gp, g_next.data()), rwkv::InputError);
+  gpu.read_slot(0, after.data());
+  CHECK(before == after);
+  gpu.finish_sampling(gp, 2);
+}

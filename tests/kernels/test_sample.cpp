@@ -9,6 +9,7 @@
 #include <random>
 
 #include "gpu_test_util.h"
+#include "kernels/sample.cuh"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/cuda/device_sampler.h"
 #include "runtime/sampler/penalty_weight.h"
@@ -57,9 +58,9 @@ struct DeviceRows {
   gpu_test::DeviceBuffer logits, tokens;
   DeviceRows(size_t n, size_t V) : logits(n * V * sizeof(float)), tokens(n * sizeof(int32_t)) {}
   std::vector<int32_t> draw(const rwkv::cuda::DeviceSampler& ds, const std::vector<float>& rows, int n,
-                            const int* error_flag = nullptr) {
+                            const int* error_flag = nullptr, const rwkv_kernels::sample_bias* bias = nullptr) {
     cuda_ok(cudaMemcpy(logits.get(), rows.data(), rows.size() * sizeof(float), cudaMemcpyHostToDevice), "H2D");
-    ds.enqueue(logits.as<float>(), n, 0, tokens.as<int32_t>(), error_flag, nullptr);
+    ds.enqueue(logits.as<float>(), n, 0, tokens.as<int32_t>(), error_flag, bias, nullptr);
     std::vector<int32_t> t((size_t)n);
     cuda_ok(cudaMemcpy(t.data(), tokens.get(), t.size() * sizeof(int32_t), cudaMemcpyDeviceToHost), "D2H");
     return t;
@@ -234,4 +235,86 @@ TEST_CASE("device sampler: load refuses what the CPU sampler refuses", "[gpu][sa
   rwkv::Sampler counted_outside(rwkv::SamplerParams{});
   counted_outside.penalty().accept(500, 1.0);
   CHECK_THROWS_WITH(ds.load(0, counted_outside, nullptr), Catch::Contains("outside"));
+}
+
+TEST_CASE("device sampler == CPU sampler with a per-step bias (chat's newline ramp and bans)", "[gpu][sample]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
+  const int V = model->info.n_vocab;
+  rwkv::CpuBackend cpu(*model, rwkv::CpuOptions{2});
+  const std::vector<rwkv::SamplerParams> ps = settings();
+  const int n = (int)ps.size();
+  std::vector<std::unique_ptr<rwkv::Sampler>> samplers;
+  std::vector<rwkv::Sampler*> ptrs;
+  rwkv::cuda::DeviceSampler ds(V, n);
+  for (int i = 0; i < n; ++i) {
+    samplers.push_back(std::make_unique<rwkv::Sampler>(ps[(size_t)i]));
+    ptrs.push_back(samplers.back().get());
+    ds.load(i, *samplers.back(), nullptr);
+  }
+  std::vector<std::vector<float>> states((size_t)n, std::vector<float>(cpu.state_layout().size()));
+  std::vector<int32_t> feed((size_t)n), last((size_t)n, -1);
+  for (int i = 0; i < n; ++i) {
+    cpu.init_state(states[(size_t)i].data());
+    feed[(size_t)i] = 72 + i;
+  }
+  DeviceRows dev((size_t)n, (size_t)V);
+  std::vector<float> logits((size_t)n * V);
+  int newlines = 0, biased_steps = 0;
+  for (int step = 0; step < 64; ++step) {
+    rwkv::Batch batch;
+    batch.logits = rwkv::LogitsMode::last;
+    for (int i = 0; i < n; ++i)
+      batch.seqs.push_back({&feed[(size_t)i], 1, states[(size_t)i].data(), states[(size_t)i].size()});
+    cpu.forward(batch, logits.data());
+    // Sequence i: a newline ramp as chat's ('\n' and '.' pushed up from step 8 on), the last token
+    // banned for one step, a 16-entry bias every 5th step, none on odd sequences every 3rd step.
+    std::vector<std::vector<rwkv::StepBias>> bias((size_t)n);
+    for (int i = 0; i < n; ++i) {
+      std::vector<rwkv::StepBias>& b = bias[(size_t)i];
+      if (step % 3 == 0 && i % 2 == 1) continue;
+      const float ramp = step < 2 ? -INFINITY : float(step - 8) * 0.25f;
+      b = {{10, ramp}, {46, ramp * 0.5f}};
+      if (last[(size_t)i] >= 0) b.push_back({last[(size_t)i], -INFINITY});
+      if (step % 5 == 4)
+        while (b.size() < rwkv::Sampler::kMaxStepBias) b.push_back({int32_t((step * 31 + b.size() * 7) % V), 0.375f});
+      samplers[(size_t)i]->set_step_bias(b);
+    }
+    const rwkv_kernels::sample_bias* dev_bias = ds.upload_step_bias(ptrs.data(), (size_t)n, nullptr);
+    REQUIRE(dev_bias != nullptr);
+    for (int i = 0; i < n; ++i) CHECK(samplers[(size_t)i]->step_bias().empty());  // consumed by the upload
+    const std::vector<int32_t> got = dev.draw(ds, logits, n, nullptr, dev_bias);
+    for (int i = 0; i < n; ++i) {
+      std::vector<float> row(logits.begin() + (size_t)i * V, logits.begin() + (size_t)(i + 1) * V);
+      samplers[(size_t)i]->set_step_bias(bias[(size_t)i]);
+      const rwkv::Sampler::Result want = samplers[(size_t)i]->next(row.data(), row.size());
+      CAPTURE(step, i);
+      REQUIRE(got[(size_t)i] == want.token);
+      if (last[(size_t)i] >= 0 && !bias[(size_t)i].empty()) CHECK(want.token != last[(size_t)i]);
+      feed[(size_t)i] = want.token;
+      last[(size_t)i] = want.stop ? -1 : want.token;
+      newlines += want.token == 10;
+      biased_steps += !bias[(size_t)i].empty();
+    }
+  }
+  CHECK(newlines > 0);  // the ramp made a difference somewhere
+  CHECK(biased_steps > 0);
+  for (int i = 0; i < n; ++i) {
+    CAPTURE(i);
+    check_same_state(*samplers[(size_t)i], ds, i, nullptr);
+  }
+  // A step where no sampler has a bias copies nothing.
+  CHECK(ds.upload_step_bias(ptrs.data(), (size_t)n, nullptr) == nullptr);
+}
+
+TEST_CASE("device sampler: a step bias over the record's capacity is an error", "[gpu][sample]") {
+  rwkv::cuda::DeviceSampler ds(100, 1);
+  rwkv::Sampler s{rwkv::SamplerParams{}};
+  ds.load(0, s, nullptr);
+  s.set_step_bias(std::vector<rwkv::StepBias>(rwkv::Sampler::kMaxStepBias, rwkv::StepBias{1, 1.f}));
+  rwkv::Sampler* ptr = &s;
+  CHECK(ds.upload_step_bias(&ptr, 1, nullptr) != nullptr);
+  CHECK(s.step_bias().empty());
+  rwkv::Sampler* two[2] = {&s, &s};
+  s.set_step_bias({{1, 1.f}});
+  CHECK_THROWS_WITH(ds.upload_step_bias(two, 2, nullptr), Catch::Contains("exceed"));
 }

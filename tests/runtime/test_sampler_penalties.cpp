@@ -3,8 +3,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <map>
 
+#include "runtime/core/error.h"
 #include "runtime/sampler/penalty_weight.h"
 #include "runtime/sampler/sampler.h"
 #include "runtime/tokenizer/tokenizer.h"
@@ -93,6 +95,66 @@ TEST_CASE("A seed makes a sampling run repeatable", "[sampler]") {
   };
   CHECK(run(123) == run(123));
   CHECK(run(123) != run(124));
+}
+
+TEST_CASE("A step bias is added before bans and penalties, in order, for one draw only", "[sampler]") {
+  rwkv::SamplerParams p;
+  p.temperature = 1.0;
+  p.top_p = 0.9;
+  p.token_ban = {3};
+  p.seed = 77;
+  const size_t n = 40;
+  rwkv::Sampler biased(p), manual(p);  // the same seed: the same draws for the same logits
+  TestRandom rnd(5);
+  for (int step = 0; step < 60; ++step) {
+    std::vector<float> logits(n);
+    for (auto& x : logits) x = float(rnd.uniform() * 6 - 3);
+    // Entries in order: a repeated token adds twice, -inf bans for this step only.
+    const std::vector<rwkv::StepBias> bias = {
+        {int32_t(step % 7), 1.25f}, {10, -0.5f}, {int32_t(step % 7), 0.75f}, {int32_t(20 + step % 5), -INFINITY}};
+    std::vector<float> expect = logits;
+    for (const rwkv::StepBias& e : bias) expect[size_t(e.token)] += e.bias;
+    std::vector<float> adjusted = logits;
+    biased.set_step_bias(bias);
+    biased.adjust_logits(adjusted.data(), n);  // applies, does not consume
+    std::vector<float> by_hand = expect;
+    manual.adjust_logits(by_hand.data(), n);   // bans and the same penalties on the biased logits
+    CHECK(std::memcmp(adjusted.data(), by_hand.data(), n * sizeof(float)) == 0);
+    REQUIRE(biased.step_bias().size() == bias.size());
+    const auto got = biased.next(logits.data(), n);
+    const auto want = manual.next(expect.data(), n);
+    CAPTURE(step);
+    REQUIRE(got.token == want.token);
+    CHECK(got.token != 20 + step % 5);
+    CHECK(biased.step_bias().empty());  // consumed
+    CHECK(biased.penalty().occurrences() == manual.penalty().occurrences());
+  }
+  // Without a new bias the next draw is unbiased.
+  std::vector<float> a(n, 0.f), b(n, 0.f);
+  a[4] = b[4] = 3.f;
+  CHECK(biased.next(a.data(), n).token == manual.next(b.data(), n).token);
+}
+
+TEST_CASE("A bad step bias is refused and leaves the sampler unchanged", "[sampler]") {
+  rwkv::Sampler s{rwkv::SamplerParams{}};
+  s.set_step_bias({{1, 2.f}});
+  std::vector<rwkv::StepBias> many(rwkv::Sampler::kMaxStepBias + 1, rwkv::StepBias{0, 1.f});
+  CHECK_THROWS_WITH(s.set_step_bias(many), Catch::Contains("at most 16"));
+  CHECK_THROWS_AS(s.set_step_bias({{-1, 1.f}}), rwkv::Error);
+  CHECK_THROWS_AS(s.set_step_bias({{2, NAN}}), rwkv::Error);
+  CHECK_THROWS_AS(s.set_step_bias({{2, INFINITY}}), rwkv::Error);
+  REQUIRE(s.step_bias().size() == 1);
+  CHECK(s.step_bias()[0].token == 1);
+  many.pop_back();
+  s.set_step_bias(many);  // 16 entries fit
+  // A token outside the logits: refused by the draw, before anything changes.
+  s.set_step_bias({{9, 1.f}});
+  std::vector<float> l(8, 1.f);
+  const auto rng = s.rng().state();
+  CHECK_THROWS_WITH(s.next(l.data(), l.size()), Catch::Contains("outside the vocabulary"));
+  CHECK(s.rng().state() == rng);
+  CHECK(l == std::vector<float>(8, 1.f));
+  CHECK(s.step_bias().size() == 1);
 }
 
 TEST_CASE("Penalty weight exempts tokens whose text is inside the space-tab-digits string", "[sampler][tokenizer]") {

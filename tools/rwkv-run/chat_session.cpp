@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "cli_interrupt.h"
+#include "runtime/engine/chunked_forward.h"
 #include "runtime/generate/utf8_stream.h"
 
 namespace cli {
@@ -26,6 +27,30 @@ class StreamOut {
  private:
   std::FILE* f_;
   rwkv::Utf8Stream utf8_;
+};
+
+// While it lives, the backend may hold the sampler's state (Backend::forward_sample: on cuda in
+// device memory); release() (or the destructor, on an error) gives it back to the host object
+// before the Sampler ends.
+class SamplerOnBackend {
+ public:
+  SamplerOnBackend(rwkv::Backend& backend, rwkv::Sampler& sampler) : backend_(backend), sampler_(&sampler) {}
+  ~SamplerOnBackend() {
+    try {
+      release();
+    } catch (...) {  // already failing: the first error is the one reported
+    }
+  }
+  void release() {
+    if (!sampler_) return;
+    rwkv::Sampler* s = sampler_;
+    sampler_ = nullptr;
+    check("sampling", [&] { backend_.finish_sampling(&s, 1); });
+  }
+
+ private:
+  rwkv::Backend& backend_;
+  rwkv::Sampler* sampler_;
 };
 
 uint64_t splitmix64(uint64_t x) {
@@ -84,6 +109,7 @@ void ChatSession::save_work(Slot to, Saved* saved, const std::vector<float>& log
   saved->valid = true;
   saved->logits = logits;
   saved->last_token = last_token;
+  saved->replay.clear();
 }
 
 void ChatSession::reset_work() {
@@ -129,26 +155,69 @@ std::string ChatSession::token_bytes(int32_t token) const {
   return bytes;
 }
 
-void ChatSession::reply(std::vector<float> logits, int32_t last_token, double temp, double top_p) {
+// ChatRWKV v2 chat.py's per-step logit changes of reply token i as the sampler's step bias:
+// the newline adjustment, and -inf for the previous token when it is in AVOID_REPEAT.
+std::vector<rwkv::StepBias> ChatSession::reply_bias(int i, int32_t last_token) const {
+  std::vector<rwkv::StepBias> bias;
+  const float adj = newline_adjust(i);
+  for (int32_t t : newline_tokens_) bias.push_back({t, adj});
+  if (avoid_repeat_.count(last_token)) bias.push_back({last_token, -INFINITY});
+  return bias;
+}
+
+// The same for free-generation token i: +qa's newline_adj after the first token.
+std::vector<rwkv::StepBias> ChatSession::free_bias(int i, int32_t last_token) const {
+  std::vector<rwkv::StepBias> bias;
+  if (i > 0)
+    for (int32_t t : newline_tokens_) bias.push_back({t, float(gen_newline_bias_)});
+  if (avoid_repeat_.count(last_token)) bias.push_back({last_token, -INFINITY});
+  return bias;
+}
+
+// The first token of a reply or generation, drawn on the host from the saved logits (these were
+// fetched once, for '+', '++' and '+++'); the step bias must be set.
+rwkv::Sampler::Result ChatSession::draw_first(rwkv::Sampler& smp, const std::vector<float>& logits) {
+  std::vector<float> x = logits;
+  rwkv::Sampler::Result drawn{};
+  check("sampling", [&] { drawn = smp.next(x.data(), n_vocab_); });
+  return drawn;
+}
+
+// Feeds `token` to the work slot and draws the next one through Backend::forward_sample (on cuda
+// the draw runs on the device and only the token id comes back); the step bias must be set.
+rwkv::Sampler::Result ChatSession::feed_and_draw(int32_t token, rwkv::Sampler& smp) {
+  rwkv::Engine& e = *lm_.engine;
+  int32_t next = -1;
+  check("generating", [&] {
+    next = rwkv::prefill_and_sample(e.locked_backend(), e.slot(kWork), e.state_floats(), &token, 1, 1, smp);
+  });
+  return {next, smp.is_stop(next)};
+}
+
+// Feeds one token to the work slot; `logits` (or null) receives the logits after it.
+void ChatSession::feed_token(int32_t token, std::vector<float>* logits) {
+  if (logits) logits->resize(n_vocab_);
+  check("generating", [&] { lm_.engine->eval(kWork, &token, 1, logits ? logits->data() : nullptr); });
+}
+
+// Token i is drawn with the logits after token i-1, so a drawn token stays pending (printed, not
+// fed) until the next step feeds it with the draw of token i+1 in one forward_sample call.
+void ChatSession::reply(const std::vector<float>& logits, int32_t last_token, double temp, double top_p) {
   rwkv::Sampler smp = sampler(temp, top_p, false);
+  SamplerOnBackend bound(lm_.engine->locked_backend(), smp);
   StreamOut out(out_);
   out.write(bot_prefix(prompt_));
   std::string text;
   bool ended = false, stopped = false;
-  std::vector<float> x(n_vocab_);
+  int32_t pending = -1;  // drawn and printed, not yet fed
   for (int i = 0; i < s_.reply_max; ++i) {
     if (interrupt_requested()) {
       stopped = true;
       break;
     }
-    x = logits;
-    const float adj = newline_adjust(i);
-    for (int32_t t : newline_tokens_) x[size_t(t)] += adj;
-    if (avoid_repeat_.count(last_token)) x[size_t(last_token)] = -INFINITY;
-    rwkv::Sampler::Result drawn{};
-    check("sampling", [&] { drawn = smp.next(x.data(), n_vocab_); });
-    const int32_t token = drawn.token;
-    check("generating", [&] { lm_.engine->eval(kWork, &token, 1, logits.data()); });
+    check("sampling", [&] { smp.set_step_bias(reply_bias(i, last_token)); });
+    const int32_t token = i == 0 ? draw_first(smp, logits).token : feed_and_draw(pending, smp).token;
+    pending = token;
     last_token = token;
     const std::string bytes = token_bytes(token);
     text += bytes;
@@ -158,6 +227,8 @@ void ChatSession::reply(std::vector<float> logits, int32_t last_token, double te
       break;
     }
   }
+  if (pending >= 0) feed_token(pending, nullptr);
+  bound.release();
   out.finish();
   if (!ended) {  // close the turn in the state and on screen
     const std::string tail = ends_with(text, "\n") ? "\n" : "\n\n";
@@ -171,37 +242,62 @@ void ChatSession::reply(std::vector<float> logits, int32_t last_token, double te
   }
 }
 
-void ChatSession::free_generate(std::vector<float> logits, int32_t last_token, double temp, double top_p) {
+// As reply(). The generation's end state goes to gen1 with the logits after its last token:
+// fetched by feeding a pending last token with logits; when a stop token was drawn, the logits it
+// was drawn from stayed on the device, so gen1 records the fed tokens instead and '+++' recomputes
+// them from gen0 (resolve_gen1).
+void ChatSession::free_generate(const std::vector<float>& logits, int32_t last_token, double temp, double top_p) {
   rwkv::Sampler smp = sampler(temp, top_p, true);
+  SamplerOnBackend bound(lm_.engine->locked_backend(), smp);
   StreamOut out(out_);
   bool stopped = false;
-  std::vector<float> x(n_vocab_);
+  int32_t pending = -1;         // drawn and printed, not yet fed
+  std::vector<int32_t> fed;     // the generated tokens fed so far, in order
   const int cap = s_.gen_len + 100;  // room to finish a character split over tokens
   for (int i = 0; i < cap; ++i) {
     if (interrupt_requested()) {
       stopped = true;
       break;
     }
-    x = logits;
-    if (i > 0)  // ChatRWKV: +qa feeds its tokens with newline_adj = -2
-      for (int32_t t : newline_tokens_) x[size_t(t)] += float(gen_newline_bias_);
-    if (avoid_repeat_.count(last_token)) x[size_t(last_token)] = -INFINITY;
-    rwkv::Sampler::Result drawn{};
-    check("sampling", [&] { drawn = smp.next(x.data(), n_vocab_); });
+    check("sampling", [&] { smp.set_step_bias(free_bias(i, last_token)); });
+    const rwkv::Sampler::Result drawn = i == 0 ? draw_first(smp, logits) : feed_and_draw(pending, smp);
+    if (pending >= 0) fed.push_back(pending);
+    pending = -1;
     if (drawn.stop) break;  // end of text: not fed
-    const int32_t token = drawn.token;
-    check("generating", [&] { lm_.engine->eval(kWork, &token, 1, logits.data()); });
-    last_token = token;
-    out.put(token_bytes(token));
+    pending = drawn.token;
+    last_token = drawn.token;
+    out.put(token_bytes(drawn.token));
     if (i + 1 >= s_.gen_len && out.at_char_boundary()) break;
   }
+  bound.release();
   out.finish();
   out.write("\n\n");
-  save_work(kGen1, &gen1_, logits, last_token);
+  if (pending >= 0) {
+    std::vector<float> end_logits;
+    feed_token(pending, &end_logits);
+    save_work(kGen1, &gen1_, end_logits, last_token);
+  } else if (fed.empty()) {
+    save_work(kGen1, &gen1_, logits, last_token);  // nothing fed: the start's logits
+  } else {
+    save_work(kGen1, &gen1_, {}, last_token);
+    gen1_.replay = std::move(fed);
+  }
   if (stopped) {
     clear_interrupt();
     note("[generation stopped]");
   }
+}
+
+// Makes gen1_'s logits current when the generation that wrote it ended with its logits left on
+// the device: gen0's state and the generated tokens, fed one at a time as they were, give the
+// same state (already in kGen1) and the logits after the last one. Leaves that state in kWork.
+void ChatSession::resolve_gen1() {
+  if (gen1_.replay.empty()) return;
+  copy(kGen0, kWork);
+  const std::vector<int32_t>& tokens = gen1_.replay;
+  for (size_t k = 0; k + 1 < tokens.size(); ++k) feed_token(tokens[k], nullptr);
+  feed_token(tokens.back(), &gen1_.logits);
+  gen1_.replay.clear();
 }
 
 void ChatSession::message(const std::string& text, double temp, double top_p) {
@@ -209,7 +305,7 @@ void ChatSession::message(const std::string& text, double temp, double top_p) {
   std::vector<float> logits;
   const int32_t last = feed(turn_text(prompt_, text), &logits);
   save_work(kPre, &pre_, logits, last);
-  reply(std::move(logits), last, temp, top_p);
+  reply(logits, last, temp, top_p);
 }
 
 void ChatSession::another(double temp, double top_p) {
@@ -233,7 +329,7 @@ void ChatSession::free_start(Slot from, const std::string& text, double newline_
   }
   gen_newline_bias_ = newline_bias;
   save_work(kGen0, &gen0_, logits, last);
-  free_generate(std::move(logits), last, temp, top_p);
+  free_generate(logits, last, temp, top_p);
 }
 
 void ChatSession::free_retry(double temp, double top_p) {
@@ -250,6 +346,7 @@ void ChatSession::free_more(double temp, double top_p) {
     note("nothing to continue: '+++' follows +gen, +i, +qq or +qa");
     return;
   }
+  resolve_gen1();
   copy(kGen1, kGen0);  // so that ++ retries this continuation
   gen0_ = gen1_;
   copy(kGen1, kWork);

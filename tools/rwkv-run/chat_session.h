@@ -9,7 +9,17 @@
 //   pre       after the last message, before its reply         (+ starts here)
 //   gen0      after the last free generation's prompt          (++ starts here)
 //   gen1      after the last free generation                   (+++ starts here)
-// The logits that go with pre, gen0 and gen1 are kept on the host.
+// The logits that go with pre, gen0 and gen1 are kept on the host ('+', '++' and '+++' draw
+// their first token from them).
+//
+// Sampling: each step's logit changes below (the newline adjustment, AVOID_REPEAT) are the
+// sampler's step bias (runtime/sampler/sampler.h), and every token after the first of a reply or
+// generation is fed and the next drawn in one Backend::forward_sample call: on cuda the draw runs
+// on the device and only the token id comes back; on the CPU it is the host sampler on the same
+// logits as before. Logits come to the host once per message or generation prompt (for the
+// first draw and '+'/'++') and once at the end of a free generation (for '+++'); when that
+// generation ends at a stop token they stay on the device, and '+++' recomputes them by feeding
+// the generated tokens again on gen0's state.
 //
 // A reply (ChatRWKV v2 chat.py, docs/rwkv-math.md section 8.2 for the penalties): sampled
 // token by token with presence/frequency penalties counted within the reply
@@ -76,6 +86,9 @@ class ChatSession {
     bool valid = false;
     std::vector<float> logits;
     int32_t last_token = -1;
+    // gen1 only: when not empty, `logits` were left on the device; they are those after feeding
+    // these tokens one at a time on gen0's state (resolve_gen1).
+    std::vector<int32_t> replay;
   };
 
   void message(const std::string& text, double temp, double top_p);
@@ -95,8 +108,15 @@ class ChatSession {
   void reset_work();
   void restart_chat();  // init from the prompt, chat = init
 
-  void reply(std::vector<float> logits, int32_t last_token, double temp, double top_p);
-  void free_generate(std::vector<float> logits, int32_t last_token, double temp, double top_p);
+  // Generation from the work slot, whose logits (after last_token) are `logits`.
+  void reply(const std::vector<float>& logits, int32_t last_token, double temp, double top_p);
+  void free_generate(const std::vector<float>& logits, int32_t last_token, double temp, double top_p);
+  std::vector<rwkv::StepBias> reply_bias(int i, int32_t last_token) const;
+  std::vector<rwkv::StepBias> free_bias(int i, int32_t last_token) const;
+  rwkv::Sampler::Result draw_first(rwkv::Sampler& smp, const std::vector<float>& logits);
+  rwkv::Sampler::Result feed_and_draw(int32_t token, rwkv::Sampler& smp);
+  void feed_token(int32_t token, std::vector<float>* logits);
+  void resolve_gen1();
   rwkv::Sampler sampler(double temp, double top_p, bool free_generation);
   float newline_adjust(int i) const;
   std::string token_bytes(int32_t token) const;
