@@ -61,7 +61,7 @@ void channel_mix_gemv(const LayerRun& run, const ChannelMixForm& form) {
   using rwkv_kernels::gemv_epilogue;
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
-  layer_prologue(run, true, form.receptance ? 2 : 1, L.ffn_mix, form.prev_weighted, nullptr);
+  layer_prologue(run, true, form.receptance ? 2 : 1, L.ffn_mix, form.prev_weighted);
   const DType key_dtype = run.dtype == DType::f16 ? DType::f32 : run.dtype;
   void* key = run.dtype == DType::f16 ? static_cast<void*>(ws.ffn_key) : ws.ffn_key_act;
   const auto key_task = gemv_task(L.ffn_k, ws.mix_plane(0), run.C, key, run.F, gemv_epilogue::relu_sq, key_dtype);

@@ -134,10 +134,9 @@ void store_shift_states(const LayerRun& run);
 
 // ---- the decode path (run.gemv) ----
 // LN1 (channel_mix false: into ws.att_in, state att_x) or LN2 (true: ws.ffn_in, ffn_x) of the
-// complete residual stream ws.x, then mixes z < n_out with mu[z] into mix planes 0.., each row's
-// previous token into prev_out when set, and the shift state stored (kernels/layer_prologue.cuh).
-void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted,
-                    float* prev_out);
+// complete residual stream ws.x, then mixes z < n_out with mu[z] into mix planes 0.., and the
+// shift state stored (kernels/layer_prologue.cuh).
+void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted);
 // Task k, v, r or g (z = 0..3) of att_kvrg from mix plane `plane` into proj plane z, fp32.
 rwkv_kernels::gemv_task kvrg_task(const LayerRun& run, int z, int plane);
 // att.output with the residual add in its epilogue: ws.x += W ws.att_out.

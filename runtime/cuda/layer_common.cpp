@@ -71,15 +71,13 @@ void attention_output_gemv(const LayerRun& run) {
                           DType::f32)});
 }
 
-void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted,
-                    float* prev_out) {
+void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted) {
   rwkv_kernels::layer_prologue_params p;
   p.batch = run.batch;
   p.x = run.ws.x;
   p.ln_w = channel_mix ? run.w.ln2_w : run.w.ln1_w;
   p.ln_b = channel_mix ? run.w.ln2_b : run.w.ln1_b;
   p.cur = channel_mix ? run.ws.ffn_in : run.ws.att_in;
-  p.prev_out = prev_out;
   p.state_offset = channel_mix ? run.state.ffn_x : run.state.att_x;
   p.C = run.C;
   p.n_out = n_out;

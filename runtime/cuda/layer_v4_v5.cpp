@@ -38,7 +38,7 @@ void lerp_mixes_and_projections(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
   if (run.gemv) {
-    layer_prologue(run, false, L.n_kvrg, L.mix, false, nullptr);
+    layer_prologue(run, false, L.n_kvrg, L.mix, false);
     if (L.n_kvrg == 4)
       grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
                    {kvrg_task(run, 0, 0), kvrg_task(run, 1, 1), kvrg_task(run, 2, 2), kvrg_task(run, 3, 3)});

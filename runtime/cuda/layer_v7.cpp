@@ -154,7 +154,7 @@ void time_mix_v7(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const LoraWidths d{L.w1.out, L.a1.out, L.has_v_mix ? L.v1.out : 0, L.g1.out};
   if (run.gemv) {
-    layer_prologue(run, false, 6, L.mix, true, nullptr);
+    layer_prologue(run, false, 6, L.mix, true);
     projections_and_loras_gemv(run, d);
     wkv7_core(run, d.v != 0);
     attention_output_gemv(run);
