@@ -81,4 +81,24 @@ inline Check check_rounded(const std::vector<float>& got, const std::vector<floa
   return c;
 }
 
+// One sequence's packed state as a WKV kernel left it, against `ref`, the fp32 reference's state
+// run from `init`: everything outside the kv block unchanged from init (bit for bit), the kv block
+// the reference rounded to nearest even (check_rounded, fp32 tolerance 1e-5 absolute and relative).
+struct SequenceCheck {
+  bool rest_unchanged = false;
+  Check kv;
+};
+
+inline SequenceCheck check_sequence(const float* packed, const std::vector<float>& init, const float* ref,
+                                    size_t floats, size_t kv_offset, size_t numel) {
+  const std::vector<float> got = unpack(packed, floats, kv_offset, numel);
+  SequenceCheck r;
+  const size_t tail = kv_offset + numel;
+  r.rest_unchanged = std::memcmp(got.data(), init.data(), kv_offset * sizeof(float)) == 0 &&
+                     std::memcmp(got.data() + tail, init.data() + tail, (floats - tail) * sizeof(float)) == 0;
+  r.kv = check_rounded(std::vector<float>(got.begin() + long(kv_offset), got.begin() + long(tail)),
+                       std::vector<float>(ref + kv_offset, ref + tail), 1e-5, 1e-5);
+  return r;
+}
+
 }  // namespace bf16_state

@@ -101,6 +101,23 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// B samplers (pip's defaults, seeds seed0, seed0 + 1, ...) and the pointers forward_sample takes.
+struct SeededSamplers {
+  std::vector<rwkv::Sampler> samplers;
+  std::vector<rwkv::Sampler*> ptrs;
+  SeededSamplers(int B, uint64_t seed0) {
+    samplers.reserve((size_t)B);
+    for (int i = 0; i < B; ++i) {
+      rwkv::SamplerParams p;
+      p.seed = seed0 + (uint64_t)i;
+      samplers.emplace_back(p);
+      ptrs.push_back(&samplers.back());
+    }
+  }
+  SeededSamplers(const SeededSamplers&) = delete;
+  SeededSamplers& operator=(const SeededSamplers&) = delete;
+};
+
 }  // namespace
 
 TEST_CASE("cuda graphs: decode with graphs gives the bits of decode without, every version",
@@ -282,14 +299,8 @@ TEST_CASE("cuda graphs (emu): a decode step sampling on the device copies back 4
       const size_t S = be.state_layout().size();
       std::vector<float> logits;
       prefill(be, B, logits);
-      std::vector<rwkv::Sampler> samplers;
-      for (int i = 0; i < B; ++i) {
-        rwkv::SamplerParams p;
-        p.seed = 7 + (uint64_t)i;
-        samplers.emplace_back(p);
-      }
-      std::vector<rwkv::Sampler*> ptrs;
-      for (rwkv::Sampler& s : samplers) ptrs.push_back(&s);
+      SeededSamplers seeded(B, 7);
+      std::vector<rwkv::Sampler*>& ptrs = seeded.ptrs;
       std::vector<int32_t> toks((size_t)B), next((size_t)B);
       for (int i = 0; i < B; ++i) toks[(size_t)i] = token(0, i, be.info().n_vocab);
       auto step = [&] {
@@ -324,14 +335,9 @@ TEST_CASE("cuda graphs (emu): a decode step with a step bias adds one pinned cop
     const size_t S = be.state_layout().size();
     std::vector<float> logits;
     prefill(be, B, logits);
-    std::vector<rwkv::Sampler> samplers;
-    for (int i = 0; i < B; ++i) {
-      rwkv::SamplerParams p;
-      p.seed = 70 + (uint64_t)i;
-      samplers.emplace_back(p);
-    }
-    std::vector<rwkv::Sampler*> ptrs;
-    for (rwkv::Sampler& s : samplers) ptrs.push_back(&s);
+    SeededSamplers seeded(B, 70);
+    std::vector<rwkv::Sampler>& samplers = seeded.samplers;
+    std::vector<rwkv::Sampler*>& ptrs = seeded.ptrs;
     std::vector<int32_t> toks((size_t)B), next((size_t)B);
     for (int i = 0; i < B; ++i) toks[(size_t)i] = token(0, i, be.info().n_vocab);
     auto step = [&](bool with_bias) {

@@ -208,17 +208,12 @@ void run_case_bf16_state(const Case& c, uint32_t seed) {
   batch.download();
   for (int s = 0; s < batch.n_seq(); ++s) {
     INFO("sequence " << s);
-    const std::vector<float> got = bf16_state::unpack(batch.state(s), state_floats, kv_offset, numel);
-    const float* ref = ref_batch.state(s);
-    CHECK(std::memcmp(got.data(), init[s].data(), kv_offset * sizeof(float)) == 0);
-    CHECK(std::memcmp(got.data() + kv_offset + numel, init[s].data() + kv_offset + numel,
-                      (state_floats - kv_offset - numel) * sizeof(float)) == 0);
-    const bf16_state::Check kv = bf16_state::check_rounded(
-        std::vector<float>(got.begin() + long(kv_offset), got.begin() + long(kv_offset + numel)),
-        std::vector<float>(ref + kv_offset, ref + kv_offset + numel), 1e-5, 1e-5);
-    INFO("kv: " << kv.first << " (" << kv.checked << " of " << numel << " compared exactly)");
-    CHECK(kv.bad == 0);
-    CHECK(kv.checked * 2 >= numel);  // most values are far from a rounding tie: the check has teeth
+    const bf16_state::SequenceCheck st =
+        bf16_state::check_sequence(batch.state(s), init[s], ref_batch.state(s), state_floats, kv_offset, numel);
+    INFO("kv: " << st.kv.first << " (" << st.kv.checked << " of " << numel << " compared exactly)");
+    CHECK(st.rest_unchanged);
+    CHECK(st.kv.bad == 0);
+    CHECK(st.kv.checked * 2 >= numel);  // most values are far from a rounding tie: the check has teeth
   }
   const gpu_test::Comparison out_cmp =
       gpu_test::compare(gpu_test::from_device(dout, c.out_t), want, c.out_t, 2e-5, 2e-5);
