@@ -6,12 +6,15 @@
 // kv_offset floats, then numel bf16 values in numel/2 floats of room, then the rest unchanged.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "gpu_test_util.h"
 #include "runtime/core/half_float.h"
 
 namespace bf16_state {
@@ -50,6 +53,24 @@ inline std::vector<float> unpack(const float* packed, size_t floats, size_t kv_o
 // Rounds the kv block of an fp32 state to bf16 values in place.
 inline void round_kv(float* state, size_t kv_offset, size_t numel) {
   for (size_t e = 0; e < numel; ++e) state[kv_offset + e] = rwkv::round_to_bf16(state[kv_offset + e]);
+}
+
+// Random initial states (values in [-1, 1]) for every sequence of a kernel test: `device` gets
+// them packed (kv in bf16), `ref` the same values with kv rounded to bf16, widened back to fp32
+// (what the device holds); returns those fp32 states, one per sequence.
+inline std::vector<std::vector<float>> fill_states(gpu_test::RaggedBatch& device, gpu_test::RaggedBatch& ref,
+                                                   std::mt19937& rng, size_t floats, size_t kv_offset,
+                                                   size_t numel) {
+  std::vector<std::vector<float>> init((size_t)device.n_seq());
+  for (int s = 0; s < device.n_seq(); ++s) {
+    std::vector<float>& st = init[(size_t)s];
+    st = gpu_test::random_floats(rng, floats, -1.0f, 1.0f);
+    round_kv(st.data(), kv_offset, numel);
+    std::copy(st.begin(), st.end(), ref.state(s));
+    const std::vector<float> packed = pack(st.data(), floats, kv_offset, numel);
+    std::copy(packed.begin(), packed.end(), device.state(s));
+  }
+  return init;
 }
 
 struct Check {

@@ -185,14 +185,8 @@ void run_case_bf16_state(const Case& c, uint32_t seed) {
   const size_t state_floats = kv_offset + numel + (c.aligned ? 4 : 2);
   const size_t packed = bf16_state::packed_floats(state_floats, numel);
   gpu_test::RaggedBatch batch(c.lens, packed, rng), ref_batch(c.lens, state_floats, rng);
-  std::vector<std::vector<float>> init(batch.n_seq());
-  for (int s = 0; s < batch.n_seq(); ++s) {
-    init[s] = gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f);
-    bf16_state::round_kv(init[s].data(), kv_offset, numel);  // what the device holds
-    std::copy(init[s].begin(), init[s].end(), ref_batch.state(s));
-    const std::vector<float> dev = bf16_state::pack(init[s].data(), state_floats, kv_offset, numel);
-    std::copy(dev.begin(), dev.end(), batch.state(s));
-  }
+  const std::vector<std::vector<float>> init =
+      bf16_state::fill_states(batch, ref_batch, rng, state_floats, kv_offset, numel);
   batch.upload();
   const size_t rows = (size_t)batch.n_rows();
   const Inputs in = make_inputs(rows, A, rng);
