@@ -1,0 +1,71 @@
+// kernels/tile_mma.cu: whole-tile tensor-core product; see tile_mma.cuh.
+#include "kernels/tile_mma.cuh"
+
+#include "kernels/common/dtype_io.cuh"
+#include "kernels/common/kernel_errors.cuh"
+#include "kernels/common/mma.cuh"
+
+namespace rwkv_kernels {
+namespace {
+
+// tile_mma_kernel: launch grid (N / 8, M / 16), block 32 (one warp per 16 x 8 tile of D). Lane
+// (g = lane / 4, t = lane % 4) loads its fragment registers straight from A and W (32-bit loads
+// of two neighbouring elements) per 16-wide step of K, multiplies with mma_m16n8k16 and adds its
+// four outputs into D. Bytes per call: (M*K*N/8 + N*K*M/16)*2 (tiles of A and W read once per
+// tile of D; L2-served) + M*N*8 (D read and written). FLOPs per call: 2*M*N*K.
+template <class T>
+__global__ void __launch_bounds__(32) tile_mma_kernel(tile_mma_params p) {
+  const int lane = (int)threadIdx.x, g = lane >> 2, t = lane & 3;
+  const int m0 = (int)blockIdx.y * 16, n0 = (int)blockIdx.x * 8;
+  const T* __restrict__ A = static_cast<const T*>(p.A);
+  const T* __restrict__ W = static_cast<const T*>(p.W);
+  const size_t K = (size_t)p.K;
+  mma_frag_c acc;
+  float* __restrict__ D = p.D;
+  const size_t d0 = (size_t)(m0 + g) * p.N + n0 + 2 * t, d1 = d0 + (size_t)8 * p.N;
+  acc.r[0] = D[d0];
+  acc.r[1] = D[d0 + 1];
+  acc.r[2] = D[d1];
+  acc.r[3] = D[d1 + 1];
+  for (size_t k0 = 0; k0 < K; k0 += 16) {
+    const T* a_lo = A + (size_t)(m0 + g) * K + k0 + 2 * t;  // row g
+    const T* a_hi = a_lo + 8 * K;                            // row g + 8
+    const T* w = W + (size_t)(n0 + g) * K + k0 + 2 * t;      // column g of B = row n0 + g of W
+    mma_frag_a fa;
+    fa.r[0] = mma_pack(a_lo[0], a_lo[1]);
+    fa.r[1] = mma_pack(a_hi[0], a_hi[1]);
+    fa.r[2] = mma_pack(a_lo[8], a_lo[9]);
+    fa.r[3] = mma_pack(a_hi[8], a_hi[9]);
+    mma_frag_b fb;
+    fb.r[0] = mma_pack(w[0], w[1]);
+    fb.r[1] = mma_pack(w[8], w[9]);
+    mma_m16n8k16<T>(acc, fa, fb, acc);
+  }
+  D[d0] = acc.r[0];
+  D[d0 + 1] = acc.r[1];
+  D[d1] = acc.r[2];
+  D[d1 + 1] = acc.r[3];
+}
+
+}  // namespace
+
+cudaError_t tile_mma(const tile_mma_params& p, cudaStream_t stream) {
+  if (p.M < 0 || p.N < 0 || p.K < 0) return cudaErrorInvalidValue;
+  if (p.M == 0 || p.N == 0) return cudaSuccess;
+  if (p.M % 16 || p.N % 8 || p.K % 16 || p.K < 16 || !p.A || !p.W || !p.D) return cudaErrorInvalidValue;
+  if (p.dtype != rwkv::DType::bf16 && p.dtype != rwkv::DType::f16) return cudaErrorInvalidValue;
+  const size_t d_bytes = (size_t)p.M * p.N * sizeof(float);
+  if (overlaps(p.D, d_bytes, p.A, (size_t)p.M * p.K * 2) || overlaps(p.D, d_bytes, p.W, (size_t)p.N * p.K * 2))
+    return cudaErrorInvalidValue;
+  const dim3 grid((unsigned)(p.N / 8), (unsigned)(p.M / 16));
+  if (p.dtype == rwkv::DType::bf16) {
+    auto* k = tile_mma_kernel<__nv_bfloat16>;
+    LAUNCH_KERNEL(k, grid, dim3(32), 0, stream, p);
+  } else {
+    auto* k = tile_mma_kernel<__half>;
+    LAUNCH_KERNEL(k, grid, dim3(32), 0, stream, p);
+  }
+  return launch_status();
+}
+
+}  // namespace rwkv_kernels
