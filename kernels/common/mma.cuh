@@ -102,27 +102,20 @@ template <class T>
 __device__ __forceinline__ void mma_m16n8k16(mma_frag_c& d, const mma_frag_a& a, const mma_frag_b& b,
                                              const mma_frag_c& c);
 
-template <>
-__device__ __forceinline__ void mma_m16n8k16<__nv_bfloat16>(mma_frag_c& d, const mma_frag_a& a,
-                                                            const mma_frag_b& b, const mma_frag_c& c) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%10, %11, %12, %13};\n"
-      : "=f"(d.r[0]), "=f"(d.r[1]), "=f"(d.r[2]), "=f"(d.r[3])
-      : "r"(a.r[0]), "r"(a.r[1]), "r"(a.r[2]), "r"(a.r[3]), "r"(b.r[0]), "r"(b.r[1]), "f"(c.r[0]), "f"(c.r[1]),
-        "f"(c.r[2]), "f"(c.r[3]));
-}
-
-template <>
-__device__ __forceinline__ void mma_m16n8k16<__half>(mma_frag_c& d, const mma_frag_a& a, const mma_frag_b& b,
-                                                     const mma_frag_c& c) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%10, %11, %12, %13};\n"
-      : "=f"(d.r[0]), "=f"(d.r[1]), "=f"(d.r[2]), "=f"(d.r[3])
-      : "r"(a.r[0]), "r"(a.r[1]), "r"(a.r[2]), "r"(a.r[3]), "r"(b.r[0]), "r"(b.r[1]), "f"(c.r[0]), "f"(c.r[1]),
-        "f"(c.r[2]), "f"(c.r[3]));
-}
+// The instruction for element type T spelled `ptx` (bf16 or f16) in the PTX mnemonic.
+#define RWKV_MMA_M16N8K16(T, ptx)                                                                            \
+  template <>                                                                                                \
+  __device__ __forceinline__ void mma_m16n8k16<T>(mma_frag_c & d, const mma_frag_a& a, const mma_frag_b& b,  \
+                                                  const mma_frag_c& c) {                                     \
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." ptx "." ptx                                        \
+                 ".f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};\n"               \
+                 : "=f"(d.r[0]), "=f"(d.r[1]), "=f"(d.r[2]), "=f"(d.r[3])                                   \
+                 : "r"(a.r[0]), "r"(a.r[1]), "r"(a.r[2]), "r"(a.r[3]), "r"(b.r[0]), "r"(b.r[1]),             \
+                   "f"(c.r[0]), "f"(c.r[1]), "f"(c.r[2]), "f"(c.r[3]));                                     \
+  }
+RWKV_MMA_M16N8K16(__nv_bfloat16, "bf16")
+RWKV_MMA_M16N8K16(__half, "f16")
+#undef RWKV_MMA_M16N8K16
 #endif
 
 }  // namespace rwkv_kernels

@@ -14,6 +14,21 @@
 #include "runtime/core/json.h"
 #include "runtime/bench_json_checks.h"
 
+namespace {
+
+// No prefill; two decode steps at B = 1 and 2, one repeat.
+rwkv::bench::BenchConfig decode_only_config() {
+  rwkv::bench::BenchConfig cfg;
+  cfg.prefill_tokens = {};
+  cfg.prefill_batches = {};
+  cfg.decode_steps = 2;
+  cfg.decode_batches = {1, 2};
+  cfg.repeats = 1;
+  return cfg;
+}
+
+}  // namespace
+
 TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype", "[gpu][bench][cuda]") {
   for (const char* name : {"v7-tiny", "v4-tiny", "v6-tiny"}) {
     INFO(name);
@@ -57,12 +72,7 @@ TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype",
 
 TEST_CASE("bench: graphs on and off, GEMV and cuBLAS decode, each a run of its own", "[gpu][bench][cuda]") {
   auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::bf16, 5, 0);
-  rwkv::bench::BenchConfig cfg;
-  cfg.prefill_tokens = {};
-  cfg.prefill_batches = {};
-  cfg.decode_steps = 2;
-  cfg.decode_batches = {1, 2};
-  cfg.repeats = 1;
+  rwkv::bench::BenchConfig cfg = decode_only_config();
   cfg.bandwidth_gbs = -1;
   cfg.peak_tflops = -1;
   for (bool graphs : {true, false})
@@ -93,12 +103,7 @@ TEST_CASE("bench: a bf16 state counts 2 bytes per att.kv value in the state traf
   for (const char* name : {"v7-tiny", "v6-tiny", "v4-tiny"}) {
     INFO(name);
     auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec(name), rwkv::DType::bf16, 6, 0);
-    rwkv::bench::BenchConfig cfg;
-    cfg.prefill_tokens = {};
-    cfg.prefill_batches = {};
-    cfg.decode_steps = 2;
-    cfg.decode_batches = {1, 2};
-    cfg.repeats = 1;
+    rwkv::bench::BenchConfig cfg = decode_only_config();
     cfg.warmup = 0;
     cfg.bandwidth_gbs = 100;
     cfg.peak_tflops = 10;

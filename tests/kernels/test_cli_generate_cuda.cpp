@@ -12,18 +12,32 @@
 
 #include "runtime/cli_process_util.h"
 
+namespace {
+
+struct CpuAndCuda {
+  cli_test::Result cpu, cuda;
+};
+
+// The command `args` (stdin `input`) on the CPU and with --device cuda, both required to exit 0.
+CpuAndCuda run_on_both(const std::vector<std::string>& args, const std::string& input = "") {
+  std::vector<std::string> cuda = args;
+  cuda.insert(cuda.end(), {"--device", "cuda"});
+  CpuAndCuda r{cli_test::run(args, input), cli_test::run(cuda, input)};
+  INFO(r.cuda.err);
+  REQUIRE(r.cpu.exit_code == 0);
+  REQUIRE(r.cuda.exit_code == 0);
+  return r;
+}
+
+}  // namespace
+
 TEST_CASE("rwkv-run generate: the same seed prints the same text on cpu and cuda", "[gpu][cli][generate][cuda]") {
   for (const char* model : {"tiny-rwkv-7v0-834K", "tiny-rwkv-6v0-1m"}) {
     INFO(model);
     const std::vector<std::string> args = {"generate", "-m", cli_test::tiny_model(model), "-p",
                                            "In the beginning,", "-n", "120", "--seed", "42", "--temp", "0.8"};
-    std::vector<std::string> cuda = args;
-    cuda.insert(cuda.end(), {"--device", "cuda"});
-    const auto c = cli_test::run(args);
-    const auto g = cli_test::run(cuda);
-    INFO(g.err);
-    REQUIRE(c.exit_code == 0);
-    REQUIRE(g.exit_code == 0);
+    const CpuAndCuda both = run_on_both(args);
+    const cli_test::Result &c = both.cpu, &g = both.cuda;
     CHECK(c.out.size() >= 120);  // 120 byte tokens (U+FFFD may widen invalid bytes)
     CHECK(g.out == c.out);
     CHECK(g.err.find("on cuda:0") != std::string::npos);
@@ -33,14 +47,8 @@ TEST_CASE("rwkv-run generate: the same seed prints the same text on cpu and cuda
 TEST_CASE("rwkv-run chat: the same seed gives the same conversation on cpu and cuda", "[gpu][cli][chat][cuda]") {
   const std::vector<std::string> args = {"chat", "-m", cli_test::tiny_model(), "--seed", "9", "--reply-max", "60",
                                          "--gen-len", "60"};
-  std::vector<std::string> cuda = args;
-  cuda.insert(cuda.end(), {"--device", "cuda"});
-  const std::string input = "Hello, who are you?\n+\n+gen Once upon a time\n+++\n";
-  const auto c = cli_test::run(args, input);
-  const auto g = cli_test::run(cuda, input);
-  INFO(g.err);
-  REQUIRE(c.exit_code == 0);
-  REQUIRE(g.exit_code == 0);
+  const CpuAndCuda both = run_on_both(args, "Hello, who are you?\n+\n+gen Once upon a time\n+++\n");
+  const cli_test::Result &c = both.cpu, &g = both.cuda;
   CHECK(g.out == c.out);
   CHECK(c.out.rfind("Assistant:", 0) == 0);
 }
@@ -56,13 +64,8 @@ TEST_CASE("rwkv-run chat: every generating command gives the same session on cpu
     INFO(model);
     const std::vector<std::string> args = {"chat", "-m", cli_test::tiny_model(model), "--seed", "3", "--gen-len", "80",
                                            "--reply-max", "120", "--echo"};
-    std::vector<std::string> cuda = args;
-    cuda.insert(cuda.end(), {"--device", "cuda"});
-    const auto c = cli_test::run(args, input);
-    const auto g = cli_test::run(cuda, input);
-    INFO(g.err);
-    REQUIRE(c.exit_code == 0);
-    REQUIRE(g.exit_code == 0);
+    const CpuAndCuda both = run_on_both(args, input);
+    const cli_test::Result &c = both.cpu, &g = both.cuda;
     CHECK(g.out == c.out);
     CHECK(c.out.find("User: +qa Where is the sea?") != std::string::npos);
   }
