@@ -202,7 +202,8 @@ void CudaBackend::run_round(const cuda::Round& round, LogitsMode mode, float* lo
 
 void CudaBackend::enqueue_round(const cuda::Round& round, LogitsMode mode) {
   const cuda::DeviceRound dev = desc_.upload(round, stream_);
-  const cuda::RoundRun run{cublas_, stream_, info_, w_, dev_layout_, ws_, dev, round.rows, opt_.gemv_max_rows};
+  const cuda::RoundRun run{cublas_, stream_, info_, w_, dev_layout_, ws_, dev, round.rows, opt_.gemv_max_rows,
+                              opt_.wkv_chunk_min_tokens};
   if (opt_.graphs && is_decode_round(round) && launch_graph(run, mode)) return;
   enqueue_layers(run, mode);
 }

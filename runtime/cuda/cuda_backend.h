@@ -71,6 +71,9 @@ struct CudaOptions {
   int n_slots = 1;             // state slots in the pool
   bool graphs = true;          // capture each decode step shape once as a CUDA graph and replay it
   int gemv_max_rows = 16;      // rounds of at most this many rows use the custom GEMV, larger ones cuBLAS
+  int wkv_chunk_min_tokens = 64;  // prefill rounds averaging at least this many tokens per sequence run
+                                  // the chunked (tensor-core) WKV kernels, shorter ones the sequential
+                                  // kernels (0: never chunked; docs/performance.md, prefill)
   DType state_dtype = DType::f32;  // of the WKV matrix state (att.kv) in device memory: f32 or bf16
                                    // (device_state.h; v4 has none, so bf16 changes nothing there)
 };

@@ -63,6 +63,7 @@ struct RoundRun {
   const DeviceRound& dev;
   int M;              // rows of the round
   int gemv_max_rows;  // CudaOptions::gemv_max_rows
+  int wkv_chunk_min_tokens;  // CudaOptions::wkv_chunk_min_tokens
 };
 
 // Layer l of the round (the sequence of launches above).
@@ -91,10 +92,18 @@ struct LayerRun {
   Arch arch;
   bool gemv;                       // the decode path: fused prologues and grouped GEMVs
   DType state_dtype;               // of att.kv in the states (CudaOptions::state_dtype)
+  bool chunked_wkv;                // prefill: the chunked WKV kernels (uses_chunked_wkv)
 };
 
 // Whether the round takes the decode path (M <= gemv_max_rows; gemv_max_rows = 0: never).
 inline bool uses_gemv(const RoundRun& round) { return round.M <= round.gemv_max_rows; }
+
+// Whether the round's WKV runs chunked: not the decode path, and its sequences average at least
+// wkv_chunk_min_tokens rows (0 = never).
+inline bool uses_chunked_wkv(const RoundRun& round) {
+  return !uses_gemv(round) && round.wkv_chunk_min_tokens > 0 &&
+         (long long)round.M >= (long long)round.wkv_chunk_min_tokens * round.dev.batch.n_seq;
+}
 
 // x += delta (when delta is set), y = LN(x; weight, bias) over the round's rows.
 void layer_norm_residual(const LayerRun& run, const float* delta, const float* weight, const float* bias,

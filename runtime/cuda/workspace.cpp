@@ -45,6 +45,7 @@ Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_
   }
   lora_out = alloc_f32(5 * R * std::max(A, C), "workspace lora out");
   att_out = alloc_dtype(R * A, "workspace attention out");
+  wkv_y = alloc_f32(R * A, "workspace chunked wkv");
   ffn_key = alloc_f32(R * F, "workspace ffn key");
   ffn_key_act = alloc_dtype(R * F, "workspace ffn key");
   ffn_r = alloc_f32(R * C, "workspace ffn receptance");

@@ -36,6 +36,7 @@ class Workspace {
   void* lora_act = nullptr;      // [R, lora_width] dtype: their activations
   float* lora_out = nullptr;     // [5][R, max(A, C)] LoRA second-matrix outputs
   void* att_out = nullptr;       // [R, A] dtype: WKV kernel output, input of att.output
+  float* wkv_y = nullptr;        // [R, A] the chunked WKV kernels' outputs before GroupNorm
   // Channel mix.
   float* ffn_key = nullptr;      // [R, F] ffn.key output (GEMV path, fp16 weights: relu(key)^2)
   void* ffn_key_act = nullptr;   // [R, F] dtype: relu(key)^2
