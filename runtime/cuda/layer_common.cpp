@@ -2,6 +2,7 @@
 #include "kernels/layer_prologue.cuh"
 #include "kernels/layernorm.cuh"
 #include "kernels/wkv5.cuh"
+#include "kernels/wkv5_chunked.cuh"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
 #include "runtime/cuda/layer.h"
@@ -58,7 +59,10 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, cons
   p.ln_b = L.ln_x_b;
   p.out = run.ws.att_out;
   p.out_dtype = run.dtype;
-  RWKV_CUDA_TRY(rwkv_kernels::wkv5_forward(p, run.stream));
+  if (run.chunked_wkv && !lora.decay_w2)  // prefill: chunks on tensor cores, then the GroupNorm
+    RWKV_CUDA_TRY(rwkv_kernels::wkv5_chunked_forward(p, run.ws.wkv_y, run.stream));
+  else
+    RWKV_CUDA_TRY(rwkv_kernels::wkv5_forward(p, run.stream));
 }
 
 void attention_output(const LayerRun& run) {

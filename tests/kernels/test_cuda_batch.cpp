@@ -157,15 +157,18 @@ TEST_CASE("cuda backend: a model that does not fit names the bytes", "[gpu][cuda
 #endif
 }
 
-TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matches the CPU",
-          "[gpu][cuda][long]") {
-  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-4v0-660K.pth"));
+// A 16k-token prompt of `model_file` in rounds of 512 rows (each a prefill round: the chunked WKV
+// kernels, CudaOptions::wkv_chunk_min_tokens) against the CPU backend.
+static void check_16k_prompt(const char* model_file) {
+  INFO(model_file);
+  auto model = rwkv::load_model(testdata_path(model_file));
   const int V = model->info.n_vocab;
   std::vector<int32_t> prompt(16384);
   for (size_t t = 0; t < prompt.size(); ++t) prompt[t] = (int32_t)((t * 131 + t / 7) % V);
   rwkv::CudaOptions opt;
   opt.dtype = rwkv::DType::f32;
   opt.max_rows = 512;
+  if (std::getenv("TMP_NOCHUNK")) opt.wkv_chunk_min_tokens = 0;
   rwkv::Engine gpu(*model, cuda_test::engine_options(opt));
   const size_t workspace = cuda_test::cuda_backend(gpu).workspace_bytes();
   rwkv::Backend& gpu_host = gpu.host_backend();
@@ -179,10 +182,19 @@ TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matche
   CHECK(cuda_test::cuda_backend(gpu).workspace_bytes() == workspace);
   const double dl = golden::max_abs_diff(l_gpu.data(), l_cpu.data(), V);
   const double ds = golden::max_rel_diff(s_gpu.data(), s_cpu.data(), S);
-  std::printf("16384-token prompt: workspace %.1f MiB, logits vs cpu %.3g, state %.3g\n",
+  std::printf("16384-token prompt (%s): workspace %.1f MiB, logits vs cpu %.3g, state %.3g\n", model_file,
               workspace / 1048576.0, dl, ds);
   CHECK(dl <= kTol);
   CHECK(ds <= kTol);
+}
+
+TEST_CASE("cuda backend: a 16k-token prompt runs in a fixed workspace and matches the CPU",
+          "[gpu][cuda][long]") {
+  check_16k_prompt("models/tiny-rwkv-4v0-660K.pth");
+}
+
+TEST_CASE("cuda backend: a 16k-token prompt through the chunked WKV of v6 matches the CPU", "[gpu][cuda][long]") {
+  check_16k_prompt("models/tiny-rwkv-6v0-1m.pth");
 }
 
 TEST_CASE("cuda backend: 256 sequences decode together as the CPU backend decodes them",
