@@ -86,6 +86,7 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
   c.max_rows = options.max_rows;
   c.graphs = options.cuda_graphs;
   c.gemv_max_rows = options.gemv_max_rows;
+  c.wkv_chunk_min_tokens = options.wkv_chunk_min_tokens;
   if (options.state_dtype != DType::f32 && options.state_dtype != DType::bf16)
     throw InputError(InputError::Kind::unsupported, std::string("device cuda keeps the state in fp32 or bf16 (") +
                                                         dtype_name(options.state_dtype) + " asked)");
