@@ -29,7 +29,14 @@ void wkv4_core(const LayerRun& run) {
   p.u = run.w.bonus;
   p.out = run.ws.att_out;
   p.out_dtype = run.dtype;
-  RWKV_CUDA_TRY(rwkv_kernels::wkv4_forward(p, run.stream));
+  // Prefill: the chunked form, its scratch in ws.wkv_y (v4 has no GroupNorm that would use the
+  // plane); it fits unless max_rows is below 6 rows (kernels/wkv4.cuh).
+  p.chunk_state = run.ws.wkv_y;
+  p.chunk_state_floats = (size_t)run.ws.max_rows() * (size_t)run.A;
+  if (run.chunked_wkv && p.chunk_state_floats >= rwkv_kernels::wkv4_chunk_state_floats(run.M, run.A, p.chunk_rows))
+    RWKV_CUDA_TRY(rwkv_kernels::wkv4_forward_chunked(p, run.stream));
+  else
+    RWKV_CUDA_TRY(rwkv_kernels::wkv4_forward(p, run.stream));
 }
 
 // v4, v5: lerp mixes k, v, r (, g) weighting the current token, then their

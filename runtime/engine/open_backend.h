@@ -20,7 +20,8 @@ struct BackendOptions {
   int max_rows = 512;          // cuda: token rows per round (workspace size)
   bool cuda_graphs = true;     // cuda: decode steps captured once per shape and replayed
   int gemv_max_rows = 16;      // cuda: rounds of at most this many rows use the custom GEMV (0: cuBLAS always)
-  int wkv_chunk_min_tokens = 64;  // cuda: CudaOptions::wkv_chunk_min_tokens (0: never chunked)
+  int wkv_chunk_min_tokens = 64;  // cuda: prefill rounds averaging at least this many tokens per sequence
+                                  // run the chunked WKV kernels (0: never chunked)
   DType state_dtype = DType::f32;  // cuda: the WKV matrix state (att.kv) in device memory, f32 or bf16
                                    // (states outside the backend stay fp32); cpu: f32 only
 };

@@ -168,7 +168,6 @@ static void check_16k_prompt(const char* model_file) {
   rwkv::CudaOptions opt;
   opt.dtype = rwkv::DType::f32;
   opt.max_rows = 512;
-  if (std::getenv("TMP_NOCHUNK")) opt.wkv_chunk_min_tokens = 0;
   rwkv::Engine gpu(*model, cuda_test::engine_options(opt));
   const size_t workspace = cuda_test::cuda_backend(gpu).workspace_bytes();
   rwkv::Backend& gpu_host = gpu.host_backend();
