@@ -16,6 +16,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "cuda_engine_util.h"
 #include "runtime/cpu_golden_util.h"
@@ -162,6 +163,60 @@ void check_bf16_state_goldens(rwkv::DType weights) {
   }
 }
 
+// RWKV-7 through the chunked WKV kernel (kernels/wkv7_chunked.cu): wkv_chunk_min_tokens 1 and
+// cuBLAS for every round, so every round (the prefills and the chunked run in rounds of up to
+// max_rows = 40 rows: two full chunks and a partial one; and the one-token RNN steps) takes it.
+// fp32 weights: the fp32 bounds above on the logits of every mode and the final states of the
+// prefill and the chunked run; bf16 weights: the official bf16 path's error.
+void check_v7_chunked_goldens(rwkv::DType weights) {
+  std::printf("\n%-36s %7s %12s %12s\n", "cuda v7 chunked wkv vs fp32 golden", "weights", "max|dlogit|",
+              "max rel dstate");
+  int checked = 0;
+  for (const std::string& name : golden::list_folders()) {
+    const golden::Folder f = golden::read_folder(name);
+    // bf16 weights: only checkpoints with an official bf16 error (a "__cpu-bf16" sibling folder).
+    if (f.bf16_compute() || (weights != rwkv::DType::f32 && !std::filesystem::exists(f.dir + "__cpu-bf16")))
+      continue;
+    auto model = rwkv::load_model(testdata_path(f.model_file));
+    if (model->info.arch != rwkv::Arch::v7) continue;
+    INFO("golden folder " << name << ", weights " << rwkv::dtype_name(weights));
+    rwkv::CudaOptions opt;
+    opt.dtype = weights;
+    opt.max_rows = 40;
+    opt.gemv_max_rows = 0;
+    opt.wkv_chunk_min_tokens = 1;
+    rwkv::Engine be(*model, cuda_test::engine_options(opt));
+    rwkv::Backend& host = be.host_backend();
+    const golden::Outputs o = golden::run_all_modes(host, f.tokens, f.chunk_split);
+    const double dl = max_logit_error(f, o);
+    double ds = 0;
+    for (const auto& file : f.files) {
+      if (file.key.rfind("state_rnn_final/", 0) != 0) continue;
+      const std::string base = file.key.substr(file.key.find('/') + 1);
+      const rwkv::StateLayout& layout = host.state_layout();
+      size_t i = 0;
+      while (i < layout.tensors().size() && layout.file_name(i) != base) ++i;
+      REQUIRE(i < layout.tensors().size());
+      const auto& t = layout.tensors()[i];
+      const auto ref = golden::read_f32(f.dir + "/" + file.key);
+      REQUIRE(ref.size() == t.numel);
+      for (const std::vector<float>* st : {&o.state_rnn_final, &o.state_seq_final, &o.state_chunked_final})
+        ds = std::max(ds, golden::max_rel_diff(st->data() + t.offset, ref.data(), t.numel));
+    }
+    std::printf("%-36s %7s %12.3g %12.3g\n", name.c_str(), rwkv::dtype_name(weights), dl, ds);
+    if (weights == rwkv::DType::f32) {
+      CHECK(dl <= kFp32LogitTol);
+      CHECK(ds <= kFp32StateRelTol);
+    } else {
+      const golden::Folder bf = golden::read_folder(name + "__cpu-bf16");
+      REQUIRE(bf.bf16_vs_fp32_rnn > 0);
+      CHECK(dl <= bf.bf16_vs_fp32_rnn);
+    }
+    ++checked;
+  }
+  CHECK(checked >= 1);
+}
+
 }  // namespace
 
 TEST_CASE("cuda backend fp32 reproduces every official fp32 golden folder", "[gpu][cuda][golden]") {
@@ -191,4 +246,9 @@ TEST_CASE("cuda backend bf16 state with bf16 weights: RNN-mode errors within the
 TEST_CASE("cuda backend bf16 state with fp32 weights: RNN-mode errors within the official bf16 path's error",
           "[gpu][cuda][golden]") {
   check_bf16_state_goldens(rwkv::DType::f32);
+}
+
+TEST_CASE("cuda backend v7 through the chunked WKV kernel reproduces the goldens", "[gpu][cuda][golden][wkv7]") {
+  check_v7_chunked_goldens(rwkv::DType::f32);
+  check_v7_chunked_goldens(rwkv::DType::bf16);
 }
