@@ -90,7 +90,8 @@ void check_chunked(const Case& c, uint32_t seed) {
   INFO("outputs against the reference: " << out_cmp.first << " worst " << out_cmp.worst);
   CHECK(out_cmp.bad == 0);
   check_close(chunked.states, want_states, DType::f32, 1e-5, "states against the reference");
-  check_close(chunked.out, sequential.out, c.out_t, 2e-5, "outputs against the sequential kernel");
+  // (fp16/bf16 outputs: both sides are rounded, one rounding apart at a tie; the reference bounds each.)
+  if (c.out_t == DType::f32) check_close(chunked.out, sequential.out, c.out_t, 2e-5, "outputs against the sequential kernel");
   check_close(chunked.states, sequential.states, DType::f32, 1e-5, "states against the sequential kernel");
   CHECK(std::memcmp(chunked.v_first.data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
 }
