@@ -15,27 +15,40 @@
 // (forward substitution over the chunk: the WY/UT form of the generalised delta rule), and
 //   y_t = S~ r~_t + sum_{s<=t} (r~_t . beta~_s) sa_s + (r~_t . k~_s) v_s,
 //   S_n = (S~ + sum_s sa_s beta~_s^T + v_s k~_s^T) diag(e^{G_n - g}).
-// Every row i of S evolves on its own (alpha mixes keys, not values), so a thread owns one row.
-// After the chunk, GroupNorm per (token, head), the bonus (sum_j r_j k'_j r_k_j) v and the gate as
-// in wkv7.cu.
+// Every row i of S evolves on its own (alpha mixes keys, not values), so rows split freely over
+// threads and warps. After the chunk, GroupNorm per (token, head), the bonus
+// (sum_j r_j k'_j r_k_j) v and the gate as in wkv7.cu, in the same block (it holds the whole head,
+// so no pre-GroupNorm plane and no second launch are needed).
 //
-// Chunk size L = 16: the exponents stay within e^{+-4.9}; the chunk's per-token vectors and 4
-// L x L matrices fit the static 48 KiB of shared memory at N = 64 (39 KiB); and 16 is the m and k
-// of the m16n8k16 tensor-core tile the products are shaped for.
+// Chunk size L = 16: the exponents stay within e^{+-4.9} (L = 32 would give e^{+-9.7}, still finite
+// but 2^14 between the scaled factors); 16 is the m and k of the m16n8k16 tensor-core tile, so the
+// state products take whole tiles and the update's inner dimension is one k step; and the chunk's
+// 8 per-token planes and 4 L x L matrices fit the static 48 KiB of shared memory at N = 64
+// (38,144 B). The forward substitution is serial in L: 16 keeps it short.
 //
-// Launch: grid (H, n_seq), block N threads (one head of one sequence; N = 8, 16, 32, 64).
-// Thread i owns value row i of the head's state (N fp32 registers, loaded and stored as in
-// wkv7.cu) and channel i of every token's inputs. Per chunk: 7 barriers (wkv7.cu: 2 per token at
-// N = 64). Phases: (1) each thread loads its channel of the chunk's tokens and publishes w's
-// cumulative log, kq, kq*a, k', r, v; (2) one thread per token sums |kq|^2 and the bonus over the
-// head; (3) each thread scales its key channel by the decays above; (4) the 4 L x L matrices,
-// (t, s) pairs spread over the threads; (5) each thread solves its row's sa, y and end state;
-// (6) one thread per token: the GroupNorm statistics; (7) each thread writes its channel's outputs.
-// Bytes per call: as wkv7.cu (rows*C*4*(6 or 8) read, rows*C*sizeof(out) written, the state read
-//                 and written once per sequence and head).
-// FLOPs per chunk and head: 4 L N^2 (S~ alpha~ and S~ r~) + 4 L N^2 (end state) + 4 L^2 N (the L x L
-//                 matrices) + 2 L^2 N (substitution and y) + ~40 L N: at L = 16, N = 64 about
-//                 8.4 L N^2 against wkv7.cu's 9 L N^2 (the same arithmetic, far fewer barriers).
+// Launch: grid (H, n_seq), one head of one sequence per block.
+//   N = 32, 64 (the models' head sizes): 2N threads, tensor cores. Warp w holds state rows
+//     16w .. 16w+15 as N/8 fp32 C tiles of 16 x 8 (N/2 registers a lane) for the whole call, loaded
+//     and stored once (fp32, or bf16 pairs rounded to nearest even). Per chunk: S~ alpha~^T and
+//     S~ r~^T (the state tiles reused as A fragments), the 4 L x L matrices (8 output tiles over the
+//     warps) and the end state (sa^T beta~ + v^T k~, k = L) through mma.cuh, every operand split in
+//     three bf16 parts (see "tensor-core path" below); threads i < N also own channel i (loads,
+//     decays, outputs) and value row i's forward substitution.
+//   N = 8, 16: N threads, fp32 FMAs; thread i holds state row i in N registers.
+// Phases per chunk: (1) each channel loads its tokens and publishes w's cumulative log, kq, kq*a,
+// k', r, v; (2) one thread per token sums |kq|^2 and the bonus over the head; (3) each channel
+// scales its key by the decays above; (4) the L x L matrices; (5a) S~ alpha~, S~ r~; (5b) each row's
+// forward substitution; (5c) the end state; (6) one thread per token: the GroupNorm statistics;
+// (7) each channel writes its outputs. Barriers per chunk: 8 (tensor cores) or 7 (wkv7.cu: 2 per
+// token at N = 64, 32 per 16 tokens).
+// Bytes per chunk and head: L*N*4*(6 in layer 0, else 8) read, L*N*sizeof(out) written (+ L*N*4
+//                 v_first in layer 0): 32 KiB read at N = 64; per call the state once,
+//                 N*N*sizeof(state)*2 per sequence and head.
+// FLOPs per chunk and head: 4 L N^2 (S~ alpha~, S~ r~) + 4 L N^2 (end state) + 8 L^2 N (the L x L
+//                 matrices, tensor cores; 4 L^2 N as FMAs over the lower triangles) + 4 L^2 N
+//                 (substitution and the y corrections) + ~40 L N: 0.76 MFLOP at L = 16, N = 64, i.e.
+//                 11.6 N^2 per token against wkv7.cu's 9 N^2, 86% of it on tensor cores (issued
+//                 six times over by the three-part split: 3.9 MFLOP of bf16 mma per chunk).
 #include "kernels/wkv7_chunked.cuh"
 
 #include "kernels/common/dtype_io.cuh"

@@ -3,8 +3,9 @@
 // the same inputs, outputs and state as wkv7_forward, computed chunk by chunk of
 // kWkv7ChunkTokens tokens per sequence instead of token by token. Within a chunk the delta-rule
 // terms (S a_t) solve a lower-triangular system (the WY/UT form of the generalised delta rule);
-// the chunk's outputs and end state are then matrix products. fp32 throughout; the results agree
-// with wkv7_forward within fp32 rounding (different summation order), not bit for bit.
+// the chunk's outputs and end state are then matrix products (on tensor cores for N = 32, 64, with
+// fp32-accurate split operands; fp32 FMAs for N = 8, 16). The results agree with wkv7_forward within
+// fp32 rounding (different summation order), not bit for bit.
 //
 // Host declarations only; the kernel is in wkv7_chunked.cu.
 #pragma once

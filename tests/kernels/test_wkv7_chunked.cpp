@@ -6,8 +6,11 @@
 // kWkv7ChunkTokens: a partial chunk only, a full one, one more, several), non-zero start states
 // at a 16-byte and a 4-byte aligned offset, fp16/bf16 outputs and bf16 state slots.
 //
-// Tolerances: the chunked kernel computes in fp32 like the sequential one but sums in another
-// order (the chunk's products, the decays as exponentials of cumulative log decays); the same
+// N = 32, 64 exercise the tensor-core path (mma.cuh, emulated bit for bit), N = 8, 16 the fp32 one.
+//
+// Tolerances: the chunked kernel computes to fp32 accuracy like the sequential one (its tensor-core
+// products on operands split in three bf16 parts) but sums in another order (the chunk's products,
+// the decays as exponentials of cumulative log decays); the same
 // bounds as test_wkv7.cpp hold: outputs within 2e-5 and states within 1e-5 (abs + rel) of the
 // reference and of the sequential kernel; fp16/bf16 outputs additionally within one rounding.
 // Layer 0's v_first is a copy of v, compared bit for bit.
