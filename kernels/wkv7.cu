@@ -34,6 +34,7 @@
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
 #include "kernels/common/state_io.cuh"
+#include "kernels/common/wkv7_token.cuh"
 
 namespace rwkv_kernels {
 
@@ -41,11 +42,6 @@ namespace {
 
 constexpr int kWkv7Threads = 64;   // one block: 64 / N heads of N threads
 constexpr int kWkv7MinBlocks = 8;  // blocks per SM the register budget must allow
-
-// Per-channel parameters, constant over the call.
-struct Wkv7Channel {
-  float w0, a0, v0, k_k, k_a, r_k, ln_w, ln_b;
-};
 
 // Per-token values published by each thread for its channel, [token parity][thread].
 struct Wkv7Shared {
@@ -56,40 +52,6 @@ struct Wkv7Shared {
   float part[2][2];  // N = 64: each warp's (|kq|^2, bonus) of the current token
   MeanM2 stats[2];   // N = 64: each warp's GroupNorm statistics of the current token
 };
-
-// One token's inputs for one channel.
-struct Wkv7Token {
-  float r, k, v, w_lora, a_lora, v_lora, g, v_first;
-};
-
-__device__ __forceinline__ Wkv7Token load_token(const wkv7_params& p, size_t at) {
-  Wkv7Token t;
-  const float* __restrict__ r = p.r;
-  const float* __restrict__ k = p.k;
-  const float* __restrict__ v = p.v;
-  const float* __restrict__ w_lora = p.w_lora;
-  const float* __restrict__ a_lora = p.a_lora;
-  const float* __restrict__ g = p.g;
-  const float* __restrict__ v_first = p.v_first;
-  t.r = r[at];
-  t.k = k[at];
-  t.v = v[at];
-  t.w_lora = w_lora[at];
-  t.a_lora = a_lora[at];
-  t.g = g[at];
-  t.v_lora = 0.0f;
-  t.v_first = 0.0f;
-  if (!p.first_layer) {
-    const float* __restrict__ v_lora = p.v_lora;
-    t.v_lora = v_lora[at];
-    t.v_first = v_first[at];
-  }
-  return t;
-}
-
-__device__ __forceinline__ Wkv7Channel load_channel(const wkv7_params& p, int c) {
-  return {p.w0[c], p.a0[c], p.first_layer ? 0.0f : p.v0[c], p.k_k[c], p.k_a[c], p.r_k[c], p.ln_w[c], p.ln_b[c]};
-}
 
 // The state row's update for one token; returns y_i = (new S row) . r.
 // kq, kqa, w, k, r point at the head's N published values of this token.
@@ -214,13 +176,16 @@ cudaError_t launch_wkv7(const wkv7_params& p, cudaStream_t stream) {
 
 }  // namespace
 
+bool wkv7_params_valid(const wkv7_params& p) {
+  return p.H >= 1 && p.batch.seq_start && p.batch.state && p.r && p.k && p.v && p.w_lora && p.a_lora && p.g &&
+         p.v_first && p.w0 && p.a0 && p.k_k && p.k_a && p.r_k && p.ln_w && p.ln_b && p.out &&
+         (p.first_layer || (p.v_lora && p.v0)) &&
+         (p.state_dtype == rwkv::DType::f32 || p.state_dtype == rwkv::DType::bf16);
+}
+
 cudaError_t wkv7_forward(const wkv7_params& p, cudaStream_t stream) {
   if (p.batch.n_seq == 0) return cudaSuccess;
-  if (p.H < 1 || !p.batch.seq_start || !p.batch.state || !p.r || !p.k || !p.v || !p.w_lora ||
-      !p.a_lora || !p.g || !p.v_first || !p.w0 || !p.a0 || !p.k_k || !p.k_a || !p.r_k ||
-      !p.ln_w || !p.ln_b || !p.out || (!p.first_layer && (!p.v_lora || !p.v0)) ||
-      (p.state_dtype != rwkv::DType::f32 && p.state_dtype != rwkv::DType::bf16))
-    return cudaErrorInvalidValue;
+  if (!wkv7_params_valid(p)) return cudaErrorInvalidValue;
   switch (p.N) {
     case 8: return launch_wkv7<8>(p, stream);
     case 16: return launch_wkv7<16>(p, stream);

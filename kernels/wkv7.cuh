@@ -50,6 +50,10 @@ struct wkv7_params {
   rwkv::DType out_dtype = rwkv::DType::f32;
 };
 
+// Whether p has every pointer its layer needs and a supported state dtype (the head size is
+// checked by the launch).
+bool wkv7_params_valid(const wkv7_params& p);
+
 // Enqueues the kernel; cudaErrorInvalidValue for an unsupported N or a missing pointer.
 cudaError_t wkv7_forward(const wkv7_params& p, cudaStream_t stream);
 

@@ -2,13 +2,14 @@
 // the counterpart of runtime/cpu/time_mix_v7.cpp:
 //   cuBLAS path: mix x6 | GEMM k, v, r (batched) | 4 LoRA-in GEMMs (3 in layer 0) | LoRA
 //   activations | 4 LoRA-out GEMMs | WKV7 (decay, kk, value residual, GroupNorm,
-//   bonus, gate) | GEMM output
+//   bonus, gate; chunked when run.chunked_wkv) | GEMM output
 //   decode path: LN1 + mix x6 + shift store | GEMV k, v, r + LoRA-in with their activations
 //   | GEMV LoRA-out | WKV7 | GEMV output + residual
 #include <utility>
 
 #include "kernels/activation.cuh"
 #include "kernels/wkv7.cuh"
+#include "kernels/wkv7_chunked.cuh"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
 #include "runtime/cuda/layer.h"
@@ -115,7 +116,10 @@ void wkv7_core(const LayerRun& run, bool has_v_lora) {
   p.ln_b = L.ln_x_b;
   p.out = ws.att_out;
   p.out_dtype = run.dtype;
-  RWKV_CUDA_TRY(rwkv_kernels::wkv7_forward(p, run.stream));
+  // Prefill rounds of long enough sequences: the chunked kernel (same parameters and results
+  // within fp32 rounding); decode and short prompts: the sequential one.
+  RWKV_CUDA_TRY(run.chunked_wkv ? rwkv_kernels::wkv7_chunked_forward(p, run.stream)
+                                : rwkv_kernels::wkv7_forward(p, run.stream));
 }
 
 // Decode path: k, v, r and the LoRA-in products with their activations in one launch, then the

@@ -18,6 +18,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "cuda_engine_util.h"
 #include "runtime/cpu_golden_util.h"

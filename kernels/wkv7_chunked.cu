@@ -1,0 +1,516 @@
+// kernels/wkv7_chunked.cu: the RWKV-7 time-mix core in chunked form for prefill; see
+// wkv7_chunked.cuh and docs/performance.md "Chunked prefill: RWKV-7".
+//
+// Per token (docs/rwkv-math.md section 6.3; state S [value i][key j], as kernels/wkv7.cu):
+//   S_t = S_{t-1} diag(w_t) + (S_{t-1} alpha_t) beta_t^T + v_t k'_t^T,   y_t = S_t r_t
+// with alpha_t = -kq_t * inv_t, beta_t = kq_t * a_t * inv_t (inv_t = 1 / max(|kq_t|, 1e-12)): the
+// unnormalised delta term of wkv7.cu. Over a chunk of n <= L tokens from the state S0, with G_t[j]
+// the cumulative log decay of key j after token t of the chunk (G_0 = 0) and a reference
+// g = G_{n/2} (so every exponent below is at most 0.6065 * L/2 in magnitude: factors within
+// e^{+-4.9} at L = 16; no overflow or underflow for any decay), let
+//   alpha~_t = alpha_t e^{G_{t-1} - g},  r~_t = r_t e^{G_t - g},
+//   beta~_s  = beta_s  e^{g - G_s},      k~_s = k'_s e^{g - G_s},      S~ = S0 diag(e^g).
+// Then sa_t = S_{t-1} alpha_t (one scalar per value row) solves the unit lower-triangular system
+//   sa_t = S~ alpha~_t + sum_{s<t} (alpha~_t . beta~_s) sa_s + (alpha~_t . k~_s) v_s
+// (forward substitution over the chunk: the WY/UT form of the generalised delta rule), and
+//   y_t = S~ r~_t + sum_{s<=t} (r~_t . beta~_s) sa_s + (r~_t . k~_s) v_s,
+//   S_n = (S~ + sum_s sa_s beta~_s^T + v_s k~_s^T) diag(e^{G_n - g}).
+// Every row i of S evolves on its own (alpha mixes keys, not values), so rows split freely over
+// threads and warps. After the chunk, GroupNorm per (token, head), the bonus
+// (sum_j r_j k'_j r_k_j) v and the gate as in wkv7.cu, in the same block (it holds the whole head,
+// so no pre-GroupNorm plane and no second launch are needed).
+//
+// Chunk size L = 16: the exponents stay within e^{+-4.9} (L = 32 would give e^{+-9.7}, still finite
+// but 2^14 between the scaled factors); 16 is the m and k of the m16n8k16 tensor-core tile, so the
+// state products take whole tiles and the update's inner dimension is one k step; and the chunk's
+// 8 per-token planes and 4 L x L matrices fit the static 48 KiB of shared memory at N = 64
+// (38,144 B). The forward substitution is serial in L: 16 keeps it short.
+//
+// Launch: grid (H, n_seq), one head of one sequence per block.
+//   N = 32, 64 (the models' head sizes): 2N threads, tensor cores. Warp w holds state rows
+//     16w .. 16w+15 as N/8 fp32 C tiles of 16 x 8 (N/2 registers a lane) for the whole call, loaded
+//     and stored once (fp32, or bf16 pairs rounded to nearest even). Per chunk: S~ alpha~^T and
+//     S~ r~^T (the state tiles reused as A fragments), the 4 L x L matrices (8 output tiles over the
+//     warps) and the end state (sa^T beta~ + v^T k~, k = L) through mma.cuh, every operand split in
+//     three bf16 parts (see "tensor-core path" below); threads i < N also own channel i (loads,
+//     decays, outputs) and value row i's forward substitution.
+//   N = 8, 16: N threads, fp32 FMAs; thread i holds state row i in N registers.
+// Phases per chunk: (1) each channel loads its tokens and publishes w's cumulative log, kq, kq*a,
+// k', r, v; (2) one thread per token sums |kq|^2 and the bonus over the head; (3) each channel
+// scales its key by the decays above; (4) the L x L matrices; (5a) S~ alpha~, S~ r~; (5b) each row's
+// forward substitution; (5c) the end state; (6) one thread per token: the GroupNorm statistics;
+// (7) each channel writes its outputs. Barriers per chunk: 8 (tensor cores) or 7 (wkv7.cu: 2 per
+// token at N = 64, 32 per 16 tokens).
+// Bytes per chunk and head: L*N*4*(6 in layer 0, else 8) read, L*N*sizeof(out) written (+ L*N*4
+//                 v_first in layer 0): 32 KiB read at N = 64; per call the state once,
+//                 N*N*sizeof(state)*2 per sequence and head.
+// FLOPs per chunk and head: 4 L N^2 (S~ alpha~, S~ r~) + 4 L N^2 (end state) + 8 L^2 N (the L x L
+//                 matrices, tensor cores; 4 L^2 N as FMAs over the lower triangles) + 4 L^2 N
+//                 (substitution and the y corrections) + ~40 L N: 0.76 MFLOP at L = 16, N = 64, i.e.
+//                 11.6 N^2 per token against wkv7.cu's 9 N^2, 86% of it on tensor cores (issued
+//                 six times over by the three-part split: 3.9 MFLOP of bf16 mma per chunk).
+#include "kernels/wkv7_chunked.cuh"
+
+#include "kernels/common/dtype_io.cuh"
+#include "kernels/common/head_reduce.cuh"
+#include "kernels/common/kernel_errors.cuh"
+#include "kernels/common/mma.cuh"
+#include "kernels/common/state_io.cuh"
+#include "kernels/common/wkv7_token.cuh"
+
+namespace rwkv_kernels {
+
+namespace {
+
+constexpr int L = kWkv7ChunkTokens;
+constexpr float kLogDecayScale = -0.606531f;  // log w = kLogDecayScale * sigmoid(w0 + w_lora)
+
+// One chunk of one head. [t][j] planes are padded to N + 1 floats a row so that a thread per
+// token (phases 2, 4, 6) reads a different bank than its neighbours.
+template <int N>
+struct Wkv7ChunkShared {
+  static constexpr int P = N + 1;
+  float alpha[L][P];  // kq, then alpha~
+  float beta[L][P];   // kq * a, then beta~
+  float k[L][P];      // k', then k~
+  float r[L][P];      // r, then r~
+  float v[L][P];      // v after the value residual
+  float y[L][P];      // r k' r_k (the bonus terms), then y before GroupNorm
+  float G[L][P];      // cumulative log decay after each token
+  float sa[L][P];     // S_{t-1} alpha_t, per value row
+  float A[L][L], B[L][L], Q[L][L], K[L][L];  // alpha~.beta~, alpha~.k~ (s < t); r~.beta~, r~.k~ (s <= t)
+  float inv[L], bonus[L], mean[L], rstd[L];  // per token
+  float e_ref[N], e_end[N];                  // e^g, e^{G_n - g} per key
+};
+
+// Phase 1: thread i's channel of the chunk's n tokens from row0.
+template <int N>
+__device__ __forceinline__ void load_chunk(const wkv7_params& p, Wkv7ChunkShared<N>& sh, const Wkv7Channel& ch,
+                                           int row0, int n, int c, int i) {
+  const size_t C = (size_t)p.H * N;
+  float G = 0.0f;
+  for (int t = 0; t < n; ++t) {
+    const size_t at = (size_t)(row0 + t) * C + c;
+    const Wkv7Token tok = load_token(p, at);
+    const float kq = tok.k * ch.k_k;
+    const float a = sigmoidf_(ch.a0 + tok.a_lora);
+    const float k_new = tok.k * (1.0f + (a - 1.0f) * ch.k_a);
+    float v = tok.v;  // as wkv7.cu
+    if (p.first_layer)
+      p.v_first[at] = v;
+    else
+      v = v + (tok.v_first - v) * sigmoidf_(ch.v0 + tok.v_lora);
+    G += kLogDecayScale * sigmoidf_(ch.w0 + tok.w_lora);
+    sh.alpha[t][i] = kq;
+    sh.beta[t][i] = kq * a;
+    sh.k[t][i] = k_new;
+    sh.r[t][i] = tok.r;
+    sh.v[t][i] = v;
+    sh.y[t][i] = tok.r * k_new * ch.r_k;
+    sh.G[t][i] = G;
+  }
+}
+
+// Phase 2: per token, the key norm's inverse and the bonus sum over the head.
+template <int N>
+__device__ __forceinline__ void token_sums(Wkv7ChunkShared<N>& sh, int n, int i) {
+  for (int t = i; t < n; t += N) {
+    float kq_sq = 0.0f, bonus = 0.0f;
+    for (int j = 0; j < N; ++j) {
+      kq_sq += sh.alpha[t][j] * sh.alpha[t][j];
+      bonus += sh.y[t][j];
+    }
+    sh.inv[t] = 1.0f / fmaxf(sqrtf(kq_sq), 1e-12f);
+    sh.bonus[t] = bonus;
+  }
+}
+
+// Phase 3: thread i's key channel scaled relative to the reference g = G_{n/2}.
+template <int N>
+__device__ __forceinline__ void scale_chunk(Wkv7ChunkShared<N>& sh, int n, int i) {
+  const int m = n / 2;
+  const float g = m > 0 ? sh.G[m - 1][i] : 0.0f;
+  float G_before = 0.0f;
+  for (int t = 0; t < n; ++t) {
+    const float G_after = sh.G[t][i];
+    const float to_ref = expf(g - G_after);
+    sh.alpha[t][i] = -sh.alpha[t][i] * sh.inv[t] * expf(G_before - g);
+    sh.beta[t][i] *= sh.inv[t] * to_ref;
+    sh.k[t][i] *= to_ref;
+    sh.r[t][i] *= expf(G_after - g);
+    G_before = G_after;
+  }
+  for (int t = n; t < L; ++t) {  // rows past a partial chunk: zeros for the tensor-core products
+    sh.alpha[t][i] = sh.beta[t][i] = sh.k[t][i] = sh.r[t][i] = sh.v[t][i] = 0.0f;
+  }
+  sh.e_ref[i] = expf(g);
+  sh.e_end[i] = expf(G_before - g);
+}
+
+// Phase 4: the chunk's L x L matrices, (t, s) pairs over the N threads.
+template <int N>
+__device__ __forceinline__ void chunk_matrices(Wkv7ChunkShared<N>& sh, int n, int i) {
+  for (int pair = i; pair < n * n; pair += N) {
+    const int t = pair / n, s = pair % n;
+    if (s > t) continue;
+    float ab = 0.0f, ak = 0.0f, rb = 0.0f, rk = 0.0f;
+    for (int j = 0; j < N; ++j) {
+      ab += sh.alpha[t][j] * sh.beta[s][j];
+      ak += sh.alpha[t][j] * sh.k[s][j];
+      rb += sh.r[t][j] * sh.beta[s][j];
+      rk += sh.r[t][j] * sh.k[s][j];
+    }
+    sh.A[t][s] = ab;  // read for s < t only
+    sh.B[t][s] = ak;
+    sh.Q[t][s] = rb;
+    sh.K[t][s] = rk;
+  }
+}
+
+// Phase 5: row i's sa_t, y_t (into shared) and end state (in st).
+template <int N>
+__device__ __forceinline__ void advance_row(float (&st)[N], Wkv7ChunkShared<N>& sh, int n, int i) {
+#pragma unroll
+  for (int j = 0; j < N; ++j) st[j] *= sh.e_ref[j];  // S~
+  for (int t = 0; t < n; ++t) {
+    float sa = 0.0f, y = 0.0f;
+#pragma unroll
+    for (int j = 0; j < N; ++j) {
+      sa += st[j] * sh.alpha[t][j];
+      y += st[j] * sh.r[t][j];
+    }
+    for (int s = 0; s < t; ++s) sa += sh.A[t][s] * sh.sa[s][i] + sh.B[t][s] * sh.v[s][i];
+    sh.sa[t][i] = sa;
+    for (int s = 0; s <= t; ++s) y += sh.Q[t][s] * sh.sa[s][i] + sh.K[t][s] * sh.v[s][i];
+    sh.y[t][i] = y;
+  }
+  for (int s = 0; s < n; ++s) {
+    const float sa = sh.sa[s][i], v = sh.v[s][i];
+#pragma unroll
+    for (int j = 0; j < N; ++j) st[j] += sa * sh.beta[s][j] + v * sh.k[s][j];
+  }
+#pragma unroll
+  for (int j = 0; j < N; ++j) st[j] *= sh.e_end[j];
+}
+
+// ---- the tensor-core path (N = 32, 64: 2N threads, one warp per 16 value rows) -------------------
+// Every product has fp32 operands split in three bf16 parts, x = hi + mid + lo (hi = bf16(x),
+// mid = bf16(x - hi), lo = bf16(x - hi - mid): 24 significant bits, about fp32's), and sums the six
+// partial products down to 2^-27 relative (lo*hi + mid*mid + hi*lo + mid*hi + hi*mid + hi*hi, each an
+// m16n8k16 bf16 product with fp32 accumulation; the three dropped are below 2^-26). The two-part
+// split (hi*hi + hi*lo + lo*hi, 2^-17 per product) is not enough: at N = 64 its errors reach 3e-5
+// on the outputs of tests/kernels/test_wkv7_chunked.cpp, whose bound is fp32's.
+using bf16 = __nv_bfloat16;
+
+struct SplitA {
+  mma_frag_a hi, mid, lo;
+};
+struct SplitB {
+  mma_frag_b hi, mid, lo;
+};
+
+// The three parts of the pair (x0, x1), each packed as one fragment register.
+__device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& mid, uint32_t& lo) {
+  const bf16 h0 = __float2bfloat16_rn(x0), h1 = __float2bfloat16_rn(x1);
+  const float r0 = x0 - __bfloat162float(h0), r1 = x1 - __bfloat162float(h1);  // exact
+  const bf16 m0 = __float2bfloat16_rn(r0), m1 = __float2bfloat16_rn(r1);
+  hi = mma_pack(h0, h1);
+  mid = mma_pack(m0, m1);
+  lo = mma_pack(__float2bfloat16_rn(r0 - __bfloat162float(m0)), __float2bfloat16_rn(r1 - __bfloat162float(m1)));
+}
+
+// D += A B with both operands split, the small partial products first.
+__device__ __forceinline__ void mma_split(mma_frag_c& d, const SplitA& a, const SplitB& b) {
+  mma_m16n8k16<bf16>(d, a.lo, b.hi, d);
+  mma_m16n8k16<bf16>(d, a.mid, b.mid, d);
+  mma_m16n8k16<bf16>(d, a.hi, b.lo, d);
+  mma_m16n8k16<bf16>(d, a.mid, b.hi, d);
+  mma_m16n8k16<bf16>(d, a.hi, b.mid, d);
+  mma_m16n8k16<bf16>(d, a.hi, b.hi, d);
+}
+
+// The 16 x 16 A tile whose element (m, k) is x[m * ms + k * ks] (shared memory), split.
+__device__ __forceinline__ SplitA load_a(const float* x, int ms, int ks) {
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+  SplitA a;
+  for (int q = 0; q < 4; ++q) {  // r[q]: row g + 8 (q & 1), columns 2t + 8 (q >> 1) and the next
+    const float* p = x + (g + 8 * (q & 1)) * ms + (2 * t + 8 * (q >> 1)) * ks;
+    split_pair(p[0], p[ks], a.hi.r[q], a.mid.r[q], a.lo.r[q]);
+  }
+  return a;
+}
+
+// The 16 x 8 B tile whose element (k, n) is x[k * ks + n * ns] (shared memory), split.
+__device__ __forceinline__ SplitB load_b(const float* x, int ks, int ns) {
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+  SplitB b;
+  for (int q = 0; q < 2; ++q) {  // r[q]: rows 2t + 8q and the next, column g
+    const float* p = x + (2 * t + 8 * q) * ks + g * ns;
+    split_pair(p[0], p[ks], b.hi.r[q], b.mid.r[q], b.lo.r[q]);
+  }
+  return b;
+}
+
+// The A tile of keys 16 kk .. 16 kk + 15 of a 16-row state tile held as C tiles (2 kk, 2 kk + 1):
+// a C tile's lane holds the A fragment's elements for the same rows and columns.
+__device__ __forceinline__ SplitA state_as_a(const mma_frag_c& left, const mma_frag_c& right) {
+  SplitA a;
+  split_pair(left.r[0], left.r[1], a.hi.r[0], a.mid.r[0], a.lo.r[0]);
+  split_pair(left.r[2], left.r[3], a.hi.r[1], a.mid.r[1], a.lo.r[1]);
+  split_pair(right.r[0], right.r[1], a.hi.r[2], a.mid.r[2], a.lo.r[2]);
+  split_pair(right.r[2], right.r[3], a.hi.r[3], a.mid.r[3], a.lo.r[3]);
+  return a;
+}
+
+// Stores C tile d (m rows, n columns) transposed: out[n * P + m].
+template <int P>
+__device__ __forceinline__ void store_c_transposed(const mma_frag_c& d, float* out) {
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+  for (int q = 0; q < 4; ++q) out[(2 * t + (q & 1)) * P + g + 8 * (q >> 1)] = d.r[q];
+}
+
+// A warp's state: value rows 16 w .. 16 w + 15 of the head as N/8 C tiles of 16 x 8; lane (g, t)
+// holds rows 16 w + g (+ 8), keys 8 ct + 2t (+ 1): N/2 fp32 registers.
+template <int N>
+struct StateTiles {
+  mma_frag_c tile[N / 8];
+};
+
+template <class TS>
+__device__ __forceinline__ void load_pair(const TS* p, float& a, float& b) {
+  if constexpr (sizeof(TS) == 2) {
+    float o[2];
+    widen_bf16x2(*reinterpret_cast<const unsigned*>(p), o);  // even element: 4-byte aligned
+    a = o[0];
+    b = o[1];
+  } else {
+    a = p[0];
+    b = p[1];
+  }
+}
+template <class TS>
+__device__ __forceinline__ void store_pair(TS* p, float a, float b) {
+  if constexpr (sizeof(TS) == 2) {
+    *reinterpret_cast<unsigned*>(p) = round_bf16x2(a, b);
+  } else {
+    p[0] = a;
+    p[1] = b;
+  }
+}
+
+// Loads (store = false) or stores the warp's state tiles from / to the head's state S [N][N].
+template <int N, bool kStore, class TS>
+__device__ __forceinline__ void state_tiles_io(StateTiles<N>& st, TS* S) {
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
+#pragma unroll
+  for (int ct = 0; ct < N / 8; ++ct)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      TS* p = S + (size_t)(16 * w + g + 8 * h) * N + 8 * ct + 2 * t;
+      float& a = st.tile[ct].r[2 * h];
+      float& b = st.tile[ct].r[2 * h + 1];
+      if constexpr (kStore)
+        store_pair(p, a, b);
+      else
+        load_pair(p, a, b);
+    }
+}
+
+// Phase 4 on tensor cores: the 4 L x L matrices as 8 C tiles of 16 x 8, spread over the warps.
+template <int N>
+__device__ __forceinline__ void chunk_matrices_mma(Wkv7ChunkShared<N>& sh) {
+  constexpr int P = Wkv7ChunkShared<N>::P;
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+  for (int q = (int)(threadIdx.x >> 5); q < 8; q += N / 16) {
+    const int which = q >> 1, s0 = 8 * (q & 1);  // which: A, B, Q, K; s0: the column half
+    const float* x = which < 2 ? &sh.alpha[0][0] : &sh.r[0][0];
+    const float* y = (which & 1) ? &sh.k[s0][0] : &sh.beta[s0][0];
+    mma_frag_c d = {{0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+    for (int k0 = 0; k0 < N; k0 += 16) mma_split(d, load_a(x + k0, P, 1), load_b(y + k0, 1, P));
+    float(*m)[L] = which == 0 ? sh.A : which == 1 ? sh.B : which == 2 ? sh.Q : sh.K;
+    for (int e = 0; e < 4; ++e) m[g + 8 * (e >> 1)][s0 + 2 * t + (e & 1)] = d.r[e];
+  }
+}
+
+// Phase 5a on tensor cores: S~ = S diag(e^g) in place, then U = S~ alpha~^T into sh.sa and
+// S~ r~^T into sh.y (both [token][value row]).
+template <int N>
+__device__ __forceinline__ void chunk_state_products(StateTiles<N>& st, Wkv7ChunkShared<N>& sh) {
+  constexpr int P = Wkv7ChunkShared<N>::P;
+  const int lane = (int)(threadIdx.x & 31), t = lane & 3, w = (int)(threadIdx.x >> 5);
+#pragma unroll
+  for (int ct = 0; ct < N / 8; ++ct)
+    for (int e = 0; e < 4; ++e) st.tile[ct].r[e] *= sh.e_ref[8 * ct + 2 * t + (e & 1)];
+  mma_frag_c u[L / 8], y[L / 8];  // token tiles 0..7, 8..15
+#pragma unroll
+  for (int q = 0; q < L / 8; ++q) u[q] = y[q] = mma_frag_c{{0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+  for (int kk = 0; kk < N / 16; ++kk) {  // each split state tile serves all 4 products
+    const SplitA a = state_as_a(st.tile[2 * kk], st.tile[2 * kk + 1]);
+#pragma unroll
+    for (int q = 0; q < L / 8; ++q) {
+      mma_split(u[q], a, load_b(&sh.alpha[8 * q][16 * kk], 1, P));
+      mma_split(y[q], a, load_b(&sh.r[8 * q][16 * kk], 1, P));
+    }
+  }
+#pragma unroll
+  for (int q = 0; q < L / 8; ++q) {
+    store_c_transposed<P>(u[q], &sh.sa[8 * q][16 * w]);
+    store_c_transposed<P>(y[q], &sh.y[8 * q][16 * w]);
+  }
+}
+
+// Phase 5b: row i's forward substitution from U (sh.sa) and S~ r~ (sh.y), in place.
+template <int N>
+__device__ __forceinline__ void substitute_row(Wkv7ChunkShared<N>& sh, int n, int i) {
+  for (int t = 0; t < n; ++t) {
+    float sa = sh.sa[t][i], y = sh.y[t][i];
+    for (int s = 0; s < t; ++s) sa += sh.A[t][s] * sh.sa[s][i] + sh.B[t][s] * sh.v[s][i];
+    sh.sa[t][i] = sa;
+    for (int s = 0; s <= t; ++s) y += sh.Q[t][s] * sh.sa[s][i] + sh.K[t][s] * sh.v[s][i];
+    sh.y[t][i] = y;
+  }
+}
+
+// Phase 5c on tensor cores: S = (S~ + sa^T beta~ + v^T k~) diag(e^{G_n - g}).
+template <int N>
+__device__ __forceinline__ void chunk_state_update(StateTiles<N>& st, const Wkv7ChunkShared<N>& sh) {
+  constexpr int P = Wkv7ChunkShared<N>::P;
+  const int lane = (int)(threadIdx.x & 31), t = lane & 3, w = (int)(threadIdx.x >> 5);
+  const SplitA sa = load_a(&sh.sa[0][16 * w], 1, P), v = load_a(&sh.v[0][16 * w], 1, P);  // (row, token)
+#pragma unroll
+  for (int ct = 0; ct < N / 8; ++ct) {
+    mma_frag_c& d = st.tile[ct];
+    mma_split(d, sa, load_b(&sh.beta[0][8 * ct], P, 1));
+    mma_split(d, v, load_b(&sh.k[0][8 * ct], P, 1));
+    for (int e = 0; e < 4; ++e) d.r[e] *= sh.e_end[8 * ct + 2 * t + (e & 1)];
+  }
+}
+
+// Phase 6: per token, the GroupNorm statistics (two passes over the head).
+template <int N>
+__device__ __forceinline__ void group_norm_stats(Wkv7ChunkShared<N>& sh, int n, int i, float eps) {
+  for (int t = i; t < n; t += N) {
+    float sum = 0.0f;
+    for (int j = 0; j < N; ++j) sum += sh.y[t][j];
+    const float mean = sum * (1.0f / N);
+    float m2 = 0.0f;
+    for (int j = 0; j < N; ++j) m2 += (sh.y[t][j] - mean) * (sh.y[t][j] - mean);
+    sh.mean[t] = mean;
+    sh.rstd[t] = rsqrtf(m2 * (1.0f / N) + eps);
+  }
+}
+
+// Phase 7: channel c of the chunk's outputs, ((GN(y) + bonus v) g).
+template <int N, class TO>
+__device__ __forceinline__ void write_outputs(const wkv7_params& p, const Wkv7ChunkShared<N>& sh,
+                                              const Wkv7Channel& ch, int row0, int n, int c, int i) {
+  const size_t C = (size_t)p.H * N;
+  TO* __restrict__ out = static_cast<TO*>(p.out);
+  for (int t = 0; t < n; ++t) {
+    const size_t at = (size_t)(row0 + t) * C + c;
+    const float o = (sh.y[t][i] - sh.mean[t]) * sh.rstd[t] * ch.ln_w + ch.ln_b;
+    out[at] = from_float<TO>((o + sh.bonus[t] * sh.v[t][i]) * p.g[at]);
+  }
+}
+
+// Phases 1-3 of a chunk: its inputs, per-token sums and scaled vectors in shared memory.
+// Threads i >= N (the tensor-core path's second half) own no channel and only join the products.
+template <int N>
+__device__ __forceinline__ void prepare_chunk(const wkv7_params& p, Wkv7ChunkShared<N>& sh, const Wkv7Channel& ch,
+                                              int row0, int n, int c, int i) {
+  if (i < N) load_chunk<N>(p, sh, ch, row0, n, c, i);
+  __syncthreads();
+  token_sums<N>(sh, n, i);  // (threads i >= N > L: none)
+  __syncthreads();
+  if (i < N) scale_chunk<N>(sh, n, i);
+  __syncthreads();
+}
+
+// Phases 6-7 of a chunk (after a barrier behind phase 5): GroupNorm, bonus, gate, outputs.
+template <int N, class TO>
+__device__ __forceinline__ void finish_chunk(const wkv7_params& p, Wkv7ChunkShared<N>& sh, const Wkv7Channel& ch,
+                                             int row0, int n, int c, int i) {
+  group_norm_stats<N>(sh, n, i, p.gn_eps);  // (threads i >= N > L: none)
+  __syncthreads();
+  if (i < N) write_outputs<N, TO>(p, sh, ch, row0, n, c, i);
+  __syncthreads();  // the next chunk overwrites what this one read
+}
+
+// Threads of a block: N (fp32 FMAs) or 2N (tensor cores: N/16 warps of 16 state rows each).
+template <int N>
+constexpr int chunked_threads() {
+  return N >= 32 ? 2 * N : N;
+}
+
+// TS: the state's element type (float, or __nv_bfloat16 for state_dtype bf16). N = 8, 16: fp32
+// FMAs, thread i holding state row i; N = 32, 64: tensor cores, warp w holding rows 16w..16w+15.
+template <int N, class TO, class TS>
+__global__ void __launch_bounds__(chunked_threads<N>(), 1) wkv7_chunked_kernel(wkv7_params p) {
+  __shared__ Wkv7ChunkShared<N> sh;
+  const int i = threadIdx.x, h = blockIdx.x, s = blockIdx.y;
+  const int c = h * N + (i < N ? i : 0);  // threads i >= N: a valid channel, never stored
+  TS* __restrict__ S = state_piece<TS>(p.batch.state[s], p.kv_offset) + (size_t)h * N * N;
+  assume_global(S);
+  const Wkv7Channel ch = load_channel(p, c);
+  const int end = p.batch.seq_start[s + 1];
+  if constexpr (N >= 32) {
+    StateTiles<N> st;
+    state_tiles_io<N, false>(st, S);
+    for (int row0 = p.batch.seq_start[s]; row0 < end; row0 += L) {
+      const int n = min(L, end - row0);
+      prepare_chunk<N>(p, sh, ch, row0, n, c, i);
+      chunk_matrices_mma<N>(sh);
+      chunk_state_products<N>(st, sh);
+      __syncthreads();
+      if (i < N) substitute_row<N>(sh, n, i);
+      __syncthreads();
+      chunk_state_update<N>(st, sh);
+      finish_chunk<N, TO>(p, sh, ch, row0, n, c, i);
+    }
+    state_tiles_io<N, true>(st, S);
+  } else {
+    float st[N];
+    const bool vec = is_aligned16(S);  // the same alignment for every row
+    load_state<N>(S + (size_t)i * N, st, vec);
+    for (int row0 = p.batch.seq_start[s]; row0 < end; row0 += L) {
+      const int n = min(L, end - row0);
+      prepare_chunk<N>(p, sh, ch, row0, n, c, i);
+      chunk_matrices<N>(sh, n, i);
+      __syncthreads();
+      advance_row<N>(st, sh, n, i);
+      __syncthreads();
+      finish_chunk<N, TO>(p, sh, ch, row0, n, c, i);
+    }
+    store_state<N>(S + (size_t)i * N, st, vec);
+  }
+}
+
+template <int N>
+cudaError_t launch_wkv7_chunked(const wkv7_params& p, cudaStream_t stream) {
+  const dim3 grid((unsigned)p.H, (unsigned)p.batch.n_seq), block((unsigned)chunked_threads<N>());
+  return dispatch_dtype(p.out_dtype, [&](auto tag) {
+    using TO = typename decltype(tag)::type;
+    auto* k = p.state_dtype == rwkv::DType::bf16 ? wkv7_chunked_kernel<N, TO, __nv_bfloat16>
+                                                 : wkv7_chunked_kernel<N, TO, float>;
+    LAUNCH_KERNEL(k, grid, block, 0, stream, p);
+    return launch_status();
+  });
+}
+
+}  // namespace
+
+cudaError_t wkv7_chunked_forward(const wkv7_params& p, cudaStream_t stream) {
+  if (p.batch.n_seq == 0) return cudaSuccess;
+  if (!wkv7_params_valid(p)) return cudaErrorInvalidValue;
+  switch (p.N) {
+    case 8: return launch_wkv7_chunked<8>(p, stream);
+    case 16: return launch_wkv7_chunked<16>(p, stream);
+    case 32: return launch_wkv7_chunked<32>(p, stream);
+    case 64: return launch_wkv7_chunked<64>(p, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace rwkv_kernels

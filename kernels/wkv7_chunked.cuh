@@ -1,0 +1,23 @@
+// kernels/wkv7_chunked.cuh: the RWKV-7 time-mix core of wkv7.cuh in chunked form for prefill
+// (issue 15; docs/rwkv-math.md section 6.3, docs/performance.md "Chunked prefill: RWKV-7"):
+// the same inputs, outputs and state as wkv7_forward, computed chunk by chunk of
+// kWkv7ChunkTokens tokens per sequence instead of token by token. Within a chunk the delta-rule
+// terms (S a_t) solve a lower-triangular system (the WY/UT form of the generalised delta rule);
+// the chunk's outputs and end state are then matrix products (on tensor cores for N = 32, 64, with
+// fp32-accurate split operands; fp32 FMAs for N = 8, 16). The results agree with wkv7_forward within
+// fp32 rounding (different summation order), not bit for bit.
+//
+// Host declarations only; the kernel is in wkv7_chunked.cu.
+#pragma once
+
+#include "kernels/wkv7.cuh"
+
+namespace rwkv_kernels {
+
+constexpr int kWkv7ChunkTokens = 16;  // L: tokens per chunk (see wkv7_chunked.cu)
+
+// Enqueues the chunked kernel with wkv7_forward's parameters and contract (same validation:
+// cudaErrorInvalidValue for an unsupported N or a missing pointer).
+cudaError_t wkv7_chunked_forward(const wkv7_params& p, cudaStream_t stream);
+
+}  // namespace rwkv_kernels

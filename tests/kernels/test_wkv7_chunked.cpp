@@ -1,0 +1,200 @@
+// Tests kernels/wkv7_chunked.cu (the chunked RWKV-7 time-mix core for prefill) against the CPU
+// reference of runtime/cpu/time_mix_v7.cpp (docs/rwkv-math.md section 6.3) and against the
+// sequential kernel (kernels/wkv7.cu) on the same inputs: every head size built (8, 16, 32, 64),
+// layer 0 (v_first written) and later layers (v_first read), ragged batches whose sequences end
+// at every chunk position that matters (1, L - 1, L, L + 1, 3L + 5 tokens with L =
+// kWkv7ChunkTokens: a partial chunk only, a full one, one more, several), non-zero start states
+// at a 16-byte and a 4-byte aligned offset, fp16/bf16 outputs and bf16 state slots.
+//
+// N = 32, 64 exercise the tensor-core path (mma.cuh, emulated bit for bit), N = 8, 16 the fp32 one.
+//
+// Tolerances: the chunked kernel computes to fp32 accuracy like the sequential one (its tensor-core
+// products on operands split in three bf16 parts) but sums in another order (the chunk's products,
+// the decays as exponentials of cumulative log decays); the same
+// bounds as test_wkv7.cpp hold: outputs within 2e-5 and states within 1e-5 (abs + rel) of the
+// reference and of the sequential kernel; fp16/bf16 outputs additionally within one rounding.
+// Layer 0's v_first is a copy of v, compared bit for bit.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <vector>
+
+#include "bf16_state_util.h"
+#include "gpu_test_util.h"
+#include "kernels/wkv7_chunked.cuh"
+#include "wkv7_test_util.h"
+
+using gpu_test::DeviceBuffer;
+using rwkv::DType;
+using wkv7_test::Case;
+using wkv7_test::DeviceInputs;
+using wkv7_test::Inputs;
+
+namespace {
+
+constexpr int L = rwkv_kernels::kWkv7ChunkTokens;
+using Forward = cudaError_t (*)(const rwkv_kernels::wkv7_params&, cudaStream_t);
+
+struct Result {
+  std::vector<float> out;      // [rows, A] widened from out_t
+  std::vector<float> states;   // the states after the launch, in sequence order
+  std::vector<float> v_first;  // [rows, A]
+};
+
+// One launch of `forward` over c's sequences from the states `init` (one per sequence).
+Result run_kernel(Forward forward, const Case& c, const Inputs& in, const std::vector<std::vector<float>>& init,
+                  size_t state_floats, size_t kv_offset, std::mt19937& rng) {
+  gpu_test::RaggedBatch batch(c.lens, state_floats, rng);
+  for (int s = 0; s < batch.n_seq(); ++s) std::copy(init[s].begin(), init[s].end(), batch.state(s));
+  batch.upload();
+  const size_t rows = (size_t)batch.n_rows(), A = (size_t)c.H * c.N;
+  const DeviceInputs d(in);
+  DeviceBuffer dout(rows * A * rwkv::dtype_size(c.out_t));
+  REQUIRE(forward(wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t),
+                  nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  batch.download();
+  CHECK(dout.guard_intact());
+  CHECK(d.v_first.guard_intact());
+  CHECK(batch.guards_intact());
+  return {gpu_test::from_device(dout, c.out_t), batch.states_in_order(state_floats),
+          gpu_test::from_device(d.v_first)};
+}
+
+void check_close(const std::vector<float>& got, const std::vector<float>& want, DType t, double tol,
+                 const char* what) {
+  const gpu_test::Comparison cmp = gpu_test::compare(got, std::vector<double>(want.begin(), want.end()), t, tol, tol);
+  INFO(what << ": " << cmp.first << " worst " << cmp.worst);
+  CHECK(cmp.bad == 0);
+}
+
+// The chunked kernel against the CPU reference and against the sequential kernel.
+void check_chunked(const Case& c, uint32_t seed) {
+  CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
+  std::mt19937 rng(seed);
+  const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 3;
+  const size_t state_floats = kv_offset + A * c.N + (c.aligned ? 4 : 2);
+  std::vector<std::vector<float>> init;
+  for (size_t s = 0; s < c.lens.size(); ++s) init.push_back(gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f));
+  size_t rows = 0;
+  for (int n : c.lens) rows += (size_t)n;
+  const Inputs in = wkv7_test::make_inputs(rows, A, rng);
+
+  const Result chunked = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng);
+  const Result sequential = run_kernel(rwkv_kernels::wkv7_forward, c, in, init, state_floats, kv_offset, rng);
+
+  gpu_test::RaggedBatch ref(c.lens, state_floats, rng);
+  for (int s = 0; s < ref.n_seq(); ++s) std::copy(init[s].begin(), init[s].end(), ref.state(s));
+  std::vector<float> v_first = in.v_first;
+  const std::vector<double> want = wkv7_test::reference(c, in, ref, kv_offset, v_first);
+  const std::vector<float> want_states = ref.states_in_order(state_floats);
+
+  const gpu_test::Comparison out_cmp = gpu_test::compare(chunked.out, want, c.out_t, 2e-5, 2e-5);
+  INFO("outputs against the reference: " << out_cmp.first << " worst " << out_cmp.worst);
+  CHECK(out_cmp.bad == 0);
+  check_close(chunked.states, want_states, DType::f32, 1e-5, "states against the reference");
+  // (fp16/bf16 outputs: both sides are rounded, one rounding apart at a tie; the reference bounds each.)
+  if (c.out_t == DType::f32) check_close(chunked.out, sequential.out, c.out_t, 2e-5, "outputs against the sequential kernel");
+  check_close(chunked.states, sequential.states, DType::f32, 1e-5, "states against the sequential kernel");
+  CHECK(std::memcmp(chunked.v_first.data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
+}
+
+// A bf16 kv state: loaded to fp32, rounded to nearest even once on the store (per launch, not
+// per chunk); the reference runs from the same bf16 values widened to fp32.
+void check_chunked_bf16_state(const Case& c, uint32_t seed) {
+  CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
+  std::mt19937 rng(seed);
+  const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 3, numel = A * c.N;
+  const size_t state_floats = kv_offset + numel + (c.aligned ? 4 : 2);
+  gpu_test::RaggedBatch batch(c.lens, bf16_state::packed_floats(state_floats, numel), rng),
+      ref(c.lens, state_floats, rng);
+  const std::vector<std::vector<float>> init = bf16_state::fill_states(batch, ref, rng, state_floats, kv_offset, numel);
+  batch.upload();
+  const size_t rows = (size_t)batch.n_rows();
+  const Inputs in = wkv7_test::make_inputs(rows, A, rng);
+  const DeviceInputs d(in);
+  DeviceBuffer dout(rows * A * rwkv::dtype_size(c.out_t));
+  rwkv_kernels::wkv7_params p =
+      wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t);
+  p.state_dtype = DType::bf16;
+  REQUIRE(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  batch.download();
+
+  std::vector<float> v_first = in.v_first;
+  const std::vector<double> want = wkv7_test::reference(c, in, ref, kv_offset, v_first);
+  for (int s = 0; s < batch.n_seq(); ++s) {
+    INFO("sequence " << s);
+    const bf16_state::SequenceCheck st =
+        bf16_state::check_sequence(batch.state(s), init[s], ref.state(s), state_floats, kv_offset, numel);
+    INFO("kv: " << st.kv.first << " (" << st.kv.checked << " of " << numel << " compared exactly)");
+    CHECK(st.rest_unchanged);
+    CHECK(st.kv.bad == 0);
+    CHECK(st.kv.checked * 2 >= numel);  // most values are far from a rounding tie: the check has teeth
+  }
+  const gpu_test::Comparison out_cmp = gpu_test::compare(gpu_test::from_device(dout, c.out_t), want, c.out_t, 2e-5, 2e-5);
+  INFO("outputs: " << out_cmp.first << " worst " << out_cmp.worst);
+  CHECK(out_cmp.bad == 0);
+  CHECK(std::memcmp(gpu_test::from_device(d.v_first).data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
+  CHECK(dout.guard_intact());
+  CHECK(batch.guards_intact());
+}
+
+// Sequences ending at every chunk position that matters, in one ragged launch.
+const std::vector<int> kChunkEdges = {1, L - 1, L, L + 1, 3 * L + 5};
+
+}  // namespace
+
+TEST_CASE("wkv7_chunked_forward: against the reference and the sequential kernel at every head size",
+          "[gpu][kernels][wkv7]") {
+  uint32_t seed = 900;
+  for (bool first_layer : {true, false})
+    for (int N : {8, 16, 32, 64}) {
+      check_chunked({2, N, kChunkEdges, first_layer, DType::f32, true}, ++seed);
+      check_chunked({2, N, {L + 3, 2}, first_layer, DType::f32, false}, ++seed);  // 4-byte state path
+    }
+}
+
+TEST_CASE("wkv7_chunked_forward: one long sequence over many chunks, and single-token sequences",
+          "[gpu][kernels][wkv7]") {
+  uint32_t seed = 930;
+  check_chunked({2, 64, {7 * L + 9}, false, DType::f32, true}, ++seed);
+  check_chunked({3, 16, {1, 1, 1}, false, DType::f32, false}, ++seed);
+}
+
+TEST_CASE("wkv7_chunked_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv7]") {
+  uint32_t seed = 950;
+  for (DType t : {DType::f16, DType::bf16}) check_chunked({2, 32, {L + 1, 5}, false, t, true}, ++seed);
+}
+
+TEST_CASE("wkv7_chunked_forward: bf16 state (loaded to fp32, rounded to nearest even on the store)",
+          "[gpu][kernels][wkv7]") {
+  uint32_t seed = 970;
+  for (bool first_layer : {true, false})
+    for (int N : {16, 64}) {
+      check_chunked_bf16_state({2, N, kChunkEdges, first_layer, DType::f32, true}, ++seed);
+      check_chunked_bf16_state({2, N, {L + 2, 1}, first_layer, DType::f32, false}, ++seed);
+    }
+}
+
+TEST_CASE("wkv7_chunked_forward: rejects an unsupported head size and missing pointers", "[gpu][kernels][wkv7]") {
+  std::mt19937 rng(7);
+  gpu_test::RaggedBatch batch({2}, 64, rng);
+  const DeviceBuffer buf = gpu_test::to_device(std::vector<float>(64, 0.0f));
+  float* f = buf.as<float>();
+  rwkv_kernels::wkv7_params p;
+  p.batch = batch.batch();
+  p.H = 1;
+  p.N = 4;
+  p.r = p.k = p.v = p.w_lora = p.a_lora = p.g = p.w0 = p.a0 = p.k_k = p.k_a = p.r_k = p.ln_w = p.ln_b = f;
+  p.v_first = f;
+  p.first_layer = true;
+  p.out = buf.get();
+  CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);  // N = 4 is not built
+  p.N = 8;
+  p.state_dtype = DType::f16;  // a state is fp32 or bf16
+  CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);
+  p.state_dtype = DType::f32;
+  p.first_layer = false;  // a later layer needs v_lora and v0
+  CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);
+}
