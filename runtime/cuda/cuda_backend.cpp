@@ -430,9 +430,15 @@ void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, i
   bind_samplers(samplers, n);
   // The step biases travel in their own pinned copy (none when no sampler has one), outside the graph.
   const rwkv_kernels::sample_bias* bias = sampler_.upload_step_bias(samplers, n, stream_);
-  enqueue_round(rounds[0], LogitsMode::last);  // a decode step replays its graph; logits stay in ws_.logits
-  sample_rows(ws_.logits, n, 0, bias);
-  take_tokens(n, tokens);
+  try {
+    enqueue_round(rounds[0], LogitsMode::last);  // a decode step replays its graph; logits stay in ws_.logits
+    sample_rows(ws_.logits, n, 0, bias);
+    take_tokens(n, tokens);
+  } catch (...) {
+    if (profile_) profile_->discard();
+    throw;
+  }
+  if (profile_) profile_->collect();  // after take_tokens' synchronisation
 }
 
 // Loads each sampler into the slot of its batch position unless it is already there; a slot's

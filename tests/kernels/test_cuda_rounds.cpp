@@ -14,6 +14,7 @@
 #include "runtime/cpu_golden_util.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/cuda/workspace.h"
+#include "runtime/sampler/sampler.h"
 
 namespace {
 
@@ -252,6 +253,14 @@ TEST_CASE("cuda rounds: the prefill profile times prefill rounds only and change
     CHECK(split.gemm_ms >= 0);
     CHECK(split.wkv_ms >= 0);
     CHECK(split.gemm_ms + split.wkv_ms <= split.round_ms + 1e-3);  // spans lie inside their rounds
+    // A one-round prefill drawn on the device (forward_sample) is profiled too.
+    rwkv::Sampler sampler{rwkv::SamplerParams{}};
+    rwkv::Sampler* samplers[1] = {&sampler};
+    int32_t drawn = 0;
+    b.seqs[0] = {prompt.data(), 20, be.slot(0), S};
+    be.forward_sample(b, samplers, &drawn);
+    be.finish_sampling(samplers, 1);
+    CHECK(be.prefill_split().rounds == 3);
     be.reset_prefill_split();
     CHECK(be.prefill_split().rounds == 0);
   }
