@@ -40,6 +40,10 @@ ModelCost model_cost(const Model& model) {
     else if (t.name == "head.weight") c.head_params += n;
     else c.layer_matrix_params += n;
   }
+  c.arch = model.info.arch;
+  c.n_layer = model.info.n_layer;
+  c.n_att = model.info.n_att > 0 ? model.info.n_att : model.info.n_embd;
+  c.head_size = model.info.head_size;
   c.n_embd = model.info.n_embd;
   c.n_vocab = model.info.n_vocab;
   const StateLayout layout(model.info);
@@ -71,6 +75,48 @@ double ModelCost::decode_state_bytes(int batch, DType state_dtype) const {
 double ModelCost::prefill_flops(int batch, int tokens) const {
   return 2.0 * double(layer_matrix_params) * double(batch) * double(tokens) +
          2.0 * double(head_params) * double(batch);
+}
+
+namespace {
+
+// FLOPs of one token's WKV in one layer (bench_accounting.h).
+double wkv_flops_per_token_layer(const ModelCost& c) {
+  const double A = double(c.n_att), N = double(c.head_size);
+  switch (c.arch) {
+    case Arch::v4: return 16.0 * A;
+    case Arch::v7: return 9.0 * N * A;  // H heads of N x N = N x A elements
+    default: return 7.0 * N * A;        // v5.x, v6
+  }
+}
+
+// fp32 input vectors of A floats per token and layer the WKV kernel reads.
+double wkv_inputs(Arch arch) {
+  switch (arch) {
+    case Arch::v6: return 4.0;  // r, k, v, w
+    case Arch::v7: return 6.0;  // r, k, v, w, a, b
+    default: return 3.0;        // r, k, v (v4: k, v and the per-channel constants, counted as r)
+  }
+}
+
+}  // namespace
+
+double ModelCost::prefill_wkv_flops(int batch, int tokens) const {
+  return wkv_flops_per_token_layer(*this) * double(batch) * double(tokens) * double(n_layer);
+}
+
+double ModelCost::prefill_wkv_bytes(int batch, int tokens, int rounds, DType act_dtype, DType state_dtype) const {
+  const double rows = double(batch) * double(tokens);
+  const double per_row_layer = wkv_inputs(arch) * double(n_att) * 4.0 + double(n_att) * double(dtype_size(act_dtype));
+  // v4's state (aa, bb, pp per channel) is not att.kv: count it as 3 fp32 vectors.
+  const double kv_per_layer = n_layer > 0 ? double(state_kv_floats) / double(n_layer) : 0.0;
+  const double state_per_seq_layer =
+      arch == Arch::v4 ? 3.0 * double(n_att) * 4.0 : kv_per_layer * double(dtype_size(state_dtype));
+  return rows * per_row_layer * double(n_layer) +
+         2.0 * state_per_seq_layer * double(batch) * double(n_layer) * double(rounds);
+}
+
+double ModelCost::prefill_gemm_bytes(int rounds, DType dtype) const {
+  return double(layer_matrix_params + head_params) * double(dtype_size(dtype)) * double(rounds);
 }
 
 }  // namespace bench

@@ -45,6 +45,25 @@ struct ModelCost {
   // params per token plus 2 x V x C per sequence for the head. Element-wise
   // work and the WKV recurrences are left out (under 1% for real shapes).
   double prefill_flops(int batch, int tokens) const;
+
+  // The WKV recurrence of a prefill (the counted estimate of the GEMM/WKV split), every layer:
+  Arch arch = Arch::v4;
+  int n_layer = 0, n_att = 0, head_size = 0;  // L, A (v4: C), N (v4: 0)
+  // FLOPs per token and layer, counting a multiply-add as 2 and an exp as 1
+  // (docs/rwkv-math.md sections 3.3, 4.4, 5.2, 6.3; GroupNorm, bonus and gate left out):
+  //   v4     16 per channel: e^(u+k), e^(w+pp), e^(k-pp) and the running max, two fractions,
+  //          the aa/bb/pp updates
+  //   v5/v6  7 per state element (N x N per head): k v^T 1, r . (u kv + S) 4, S = w S + kv 2
+  //   v7     9 per state element: S a 2, S diag(w) + (S a) b^T + v k^T 5, S r 2
+  // times batch x tokens x L.
+  double prefill_wkv_flops(int batch, int tokens) const;
+  // Bytes the WKV kernels move: per token and layer the fp32 inputs (r, k, v: 3 A floats; v6 adds
+  // its decays w, v7 w, a, b: 6 A) and the output (A values in `act_dtype`); per sequence and layer
+  // the WKV matrix state read once and written once per round (`rounds` rounds, in `state_dtype`).
+  double prefill_wkv_bytes(int batch, int tokens, int rounds, DType act_dtype, DType state_dtype) const;
+  // Bytes the GEMMs of a prefill read at least: every layer matrix once per round (`rounds`) in
+  // `dtype`, and the head once per round.
+  double prefill_gemm_bytes(int rounds, DType dtype) const;
 };
 
 bool is_matrix(const Tensor& t);

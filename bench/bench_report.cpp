@@ -69,6 +69,26 @@ Json settings_json(const BenchConfig& cfg) {
           {"decode_batches", numbers(cfg.decode_steps > 0 ? cfg.decode_batches : std::vector<int>{})}};
 }
 
+// A prefill's GEMM/WKV split (bench_run.h, PrefillSplit): floors are null when no limit is known,
+// measured times null when not measured.
+Json split_json(const PrefillSplit& s, const Limits& L) {
+  const double any_limit = std::max(L.bandwidth_gbs, L.gemm_tflops);
+  auto measured = [](double v) { return v >= 0 ? number(v) : Json(nullptr); };
+  return {{"source", s.source},
+          {"rounds", s.rounds},
+          {"gemm_flops", number(s.gemm_flops)},
+          {"wkv_flops", number(s.wkv_flops)},
+          {"gemm_bytes", number(s.gemm_bytes)},
+          {"wkv_bytes", number(s.wkv_bytes)},
+          {"gemm_floor_ms", limited(s.gemm_floor_ms, any_limit)},
+          {"wkv_floor_ms", limited(s.wkv_floor_ms, any_limit)},
+          {"gemm_ms", measured(s.gemm_ms)},
+          {"wkv_ms", measured(s.wkv_ms)},
+          {"other_ms", measured(s.other_ms)},
+          {"wkv_pct", number(s.wkv_pct)},
+          {"gemm_pct_peak", s.gemm_pct_peak >= 0 ? number(s.gemm_pct_peak) : Json(nullptr)}};
+}
+
 Json prefill_json(const Row& p, const Limits& L) {
   return {{"test", p.test},
           {"batch", p.batch},
@@ -81,7 +101,8 @@ Json prefill_json(const Row& p, const Limits& L) {
           {"flops_per_token", number(p.flops / (double(p.batch) * p.tokens))},
           {"tflops", number(p.tflops)},
           {"pct_peak", limited(p.pct_peak, L.gemm_tflops)},
-          {"bound_tokens_per_s", limited(p.bound_tokens_per_s, L.gemm_tflops)}};
+          {"bound_tokens_per_s", limited(p.bound_tokens_per_s, L.gemm_tflops)},
+          {"split", split_json(p.split, L)}};
 }
 
 Json decode_json(const Row& d, const Limits& L) {
@@ -126,6 +147,9 @@ Json run_json(const RunResult& r) {
   if (r.gemv_max_rows >= 0) {
     out["cuda_graphs"] = r.cuda_graphs;
     out["gemv_max_rows"] = r.gemv_max_rows;
+    out["wkv_chunk_min_tokens"] = r.wkv_chunk_min_tokens;
+    out["max_rows"] = r.max_rows;
+    out["max_rows_automatic"] = r.max_rows_automatic;
   }
   return out;
 }
@@ -190,6 +214,32 @@ std::string model_line(const ReportInfo& info, const ModelInfo& m) {
   return lora.empty() ? s : s + ", LoRA " + lora;
 }
 
+// The prefill rows' GEMM/WKV split, the floor next to every figure.
+std::string split_table(const RunResult& r) {
+  const Limits& L = r.limits;
+  const bool limits = L.gemm_tflops > 0 || L.bandwidth_gbs > 0;
+  auto ms_text = [](double v) { return v >= 0 ? fmt("%.3f", v) : std::string("-"); };
+  auto floor_text = [&](double v) { return limits ? fmt("%.3f", v) : std::string("-"); };
+  std::ostringstream o;
+  o << "\nprefill split: GEMM vs WKV per call (floor = max(FLOPs / GEMM peak, bytes / bandwidth))\n";
+  Table t({"test", "B", "rounds", "source", "GEMM GFLOP", "GEMM ms", "floor ms", "GEMM % peak", "WKV GFLOP",
+           "WKV MB", "WKV ms", "floor ms", "other ms", "WKV %"});
+  for (const Row& p : r.prefill) {
+    const PrefillSplit& s = p.split;
+    const bool measured = s.gemm_ms >= 0;
+    t.add({p.test, std::to_string(p.batch), std::to_string(s.rounds), measured ? "measured" : "estimated",
+           fmt("%.3g", s.gemm_flops / 1e9), ms_text(s.gemm_ms), floor_text(s.gemm_floor_ms),
+           s.gemm_pct_peak >= 0 ? fmt("%.1f", s.gemm_pct_peak) : "-", fmt("%.3g", s.wkv_flops / 1e9),
+           fmt("%.1f", s.wkv_bytes / 1e6), ms_text(s.wkv_ms), floor_text(s.wkv_floor_ms), ms_text(s.other_ms),
+           fmt("%.1f", s.wkv_pct)});
+  }
+  o << t.text();
+  o << "  estimated: no CUDA events around the spans (cpu, or a backend that does not mark them); WKV % is then\n"
+       "  the WKV floor's share of the two floors, a counted estimate, not a measurement.\n";
+  if (r.emulated) o << "  [EMULATED: measured times, if any, are the CPU emulator's]\n";
+  return o.str();
+}
+
 }  // namespace
 
 std::string report_json(const ReportInfo& info, const Model& model, const BenchConfig& cfg,
@@ -242,6 +292,11 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
     if (r.gemv_max_rows >= 0)
       o << "; CUDA graphs " << (r.cuda_graphs ? "on" : "off") << ", GEMV up to " << r.gemv_max_rows << " rows";
     o << "\n";
+    if (r.gemv_max_rows >= 0)
+      o << "rounds  " << r.max_rows << " token rows per round ("
+        << (r.max_rows_automatic ? "automatic, from the free device memory" : "--max-rows")
+        << "); chunked WKV from " << r.wkv_chunk_min_tokens << " tokens per sequence"
+        << (r.wkv_chunk_min_tokens == 0 ? " (0: never chunked)" : "") << "\n";
     o << "limits  bandwidth " << (L.bandwidth_gbs > 0 ? fmt("%.1f GB/s", L.bandwidth_gbs) : "unknown") << " ("
       << (L.bandwidth_source.empty() ? "not used" : L.bandwidth_source) << ")\n";
     o << "        GEMM peak " << (L.gemm_tflops > 0 ? fmt("%.3g TFLOP/s", L.gemm_tflops) : "unknown") << " ("
@@ -255,6 +310,7 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
                fmt("%.3g", p.tflops), pct_text(p.pct_peak, L.gemm_tflops),
                L.gemm_tflops > 0 ? rate_text(p.bound_tokens_per_s) : "-"});
       o << t.text();
+      o << split_table(r);
     }
     if (!r.decode.empty()) {
       o << "\ndecode: steps of one token for each of B sequences, each next token sampled on the device (pip's\n"

@@ -46,6 +46,7 @@ class Runner {
     r.tokens = T;
     for (int rep = 0; rep < cfg_.warmup + cfg_.repeats; ++rep) {
       for (int s = 0; s < B; ++s) t_.reset_state(s);
+      if (rep == cfg_.warmup) t_.reset_prefill_times();  // the timed calls only
       t_.mark(0);
       t_.backend().forward(b, logits.data());
       t_.mark(1);
@@ -61,7 +62,50 @@ class Runner {
       r.pct_peak = 100.0 * r.tflops / lim_.gemm_tflops;
       r.bound_tokens_per_s = lim_.gemm_tflops * 1e12 / (r.flops / (double(B) * T));
     }
+    r.split = split(B, T, r.ms_median);
     return r;
+  }
+
+  // The GEMM/WKV split of a ppT at batch B whose call took `call_ms` (bench_run.h, PrefillSplit).
+  PrefillSplit split(int B, int T) {
+    PrefillSplit s;
+    const int R = t_.max_rows() > 0 ? t_.max_rows() : T * B;  // cpu: one call, one "round"
+    const int share = std::max(1, R / B);                        // rows per sequence per round
+    s.rounds = (T + share - 1) / share;
+    const DType dt = t_.compute_dtype();
+    s.gemm_flops = cost_.prefill_flops(B, T);
+    s.wkv_flops = cost_.prefill_wkv_flops(B, T);
+    s.gemm_bytes = cost_.prefill_gemm_bytes(s.rounds, dt);
+    s.wkv_bytes = cost_.prefill_wkv_bytes(B, T, s.rounds, dt, state_dtype_);
+    s.gemm_floor_ms = floor_ms(s.gemm_flops, s.gemm_bytes);
+    s.wkv_floor_ms = floor_ms(s.wkv_flops, s.wkv_bytes);
+    return s;
+  }
+  PrefillSplit split(int B, int T, double call_ms) {
+    PrefillSplit s = split(B, T);
+    PrefillTimes pt;
+    if (t_.prefill_times(&pt) && pt.gemm_spans > 0 && pt.wkv_spans > 0 && cfg_.repeats > 0) {
+      s.source = "measured (CUDA events)";
+      s.gemm_ms = pt.gemm_ms / cfg_.repeats;
+      s.wkv_ms = pt.wkv_ms / cfg_.repeats;
+      s.other_ms = std::max(0.0, pt.round_ms / cfg_.repeats - s.gemm_ms - s.wkv_ms);
+      s.wkv_pct = call_ms > 0 ? 100.0 * s.wkv_ms / call_ms : 0;
+      if (lim_.gemm_tflops > 0 && s.gemm_ms > 0)
+        s.gemm_pct_peak = 100.0 * s.gemm_flops / (s.gemm_ms * 1e9) / lim_.gemm_tflops;
+      return s;
+    }
+    s.source = "estimated (counted FLOPs and bytes)";
+    const double floors = s.gemm_floor_ms + s.wkv_floor_ms;
+    s.wkv_pct = floors > 0 ? 100.0 * s.wkv_floor_ms / floors : 0;
+    return s;
+  }
+
+  // The least time of `flops` and `bytes` at the limits (0 when both are unknown).
+  double floor_ms(double flops, double bytes) const {
+    double ms = 0;
+    if (lim_.gemm_tflops > 0) ms = std::max(ms, flops / (lim_.gemm_tflops * 1e9));
+    if (lim_.bandwidth_gbs > 0) ms = std::max(ms, bytes / (lim_.bandwidth_gbs * 1e6));
+    return ms;
   }
 
   Row decode(int B, int N) {
@@ -191,6 +235,11 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
   if (res.device_kind == "cuda") {
     res.cuda_graphs = opt.cuda_graphs;
     res.gemv_max_rows = opt.gemv_max_rows;
+    res.wkv_chunk_min_tokens = opt.wkv_chunk_min_tokens;
+    res.max_rows = t->max_rows();
+    res.max_rows_automatic = t->max_rows_automatic();
+    say("token rows per round: " + std::to_string(res.max_rows) +
+        (res.max_rows_automatic ? " (automatic, from the free device memory)" : " (--max-rows)"));
   }
   res.weight_bytes = t->weight_bytes_held() ? double(t->weight_bytes_held()) : cost.weight_bytes(res.dtype);
   res.workspace_bytes = t->workspace_bytes();

@@ -17,7 +17,9 @@
 //   limits: copy bandwidth and GEMM peak measured on the same device by the
 //     target's probes (bench_target.h) unless given.
 // Accounting (bench_accounting.h): decode moves the weights once per step plus
-// B states read and written; a token costs 2 x layer matrix params FLOPs.
+// B states read and written; a token costs 2 x layer matrix params FLOPs. Each
+// prefill also gets its GEMM/WKV split (PrefillSplit): measured with CUDA events
+// where the backend marks the spans, else estimated from counted FLOPs and bytes.
 #pragma once
 
 #include <cstddef>
@@ -33,8 +35,8 @@ namespace rwkv {
 namespace bench {
 
 struct BenchConfig {
-  std::vector<int> prefill_tokens = {512};  // T of each ppT
-  std::vector<int> prefill_batches = {1};   // every B x T pair is run
+  std::vector<int> prefill_tokens = {512, 4096};  // T of each ppT
+  std::vector<int> prefill_batches = {1, 4};      // every B x T pair is run
   int decode_steps = 128;                   // N of tgN (0: no decode rows)
   std::vector<int> decode_batches = {1, 2, 4, 8, 16, 32, 64, 128, 256};
   int warmup = 1;
@@ -57,6 +59,23 @@ struct Limits {
   std::string gemm_source;
 };
 
+// A prefill's split between its GEMMs and its WKV recurrences (per call). The counted part is
+// always there: FLOPs and bytes (bench_accounting.h) and each part's floor at the limits, the
+// larger of FLOPs / GEMM peak and bytes / bandwidth (0 when both limits are unknown). The measured
+// part comes from CUDA events (TargetOptions::profile_prefill) where the backend marks the spans;
+// otherwise `source` is "estimated" and the shares are those of the floors.
+struct PrefillSplit {
+  std::string source;          // "measured (CUDA events)" or "estimated (counted FLOPs and bytes)"
+  int rounds = 0;              // rounds per call (B x T rows in rounds of max_rows)
+  double gemm_flops = 0, wkv_flops = 0;
+  double gemm_bytes = 0, wkv_bytes = 0;
+  double gemm_floor_ms = 0, wkv_floor_ms = 0;
+  double gemm_ms = -1, wkv_ms = -1, other_ms = -1;  // measured, per call; -1 not measured
+  double wkv_pct = 0;          // WKV share of the prefill: measured wkv_ms / call time, or estimated
+                               // wkv_floor / (gemm_floor + wkv_floor)
+  double gemm_pct_peak = -1;   // measured: the GEMMs' own FLOP rate as % of the GEMM peak; -1 unknown
+};
+
 // One measured row. Derived figures are 0 when the limit is unknown.
 struct Row {
   std::string test;  // "pp512", "tg128"
@@ -75,6 +94,7 @@ struct Row {
   double bound_tokens_per_s = 0;  // roofline: the limits allow at most this
   double floor_ms = 0;            // decode: the roofline's least step time (bytes / bandwidth, FLOPs / peak)
   int launches = -1;              // decode: kernel launches per step (GEMMs included); -1 unknown
+  PrefillSplit split;             // prefill: GEMM time vs WKV time
 };
 
 struct RunResult {
@@ -84,6 +104,9 @@ struct RunResult {
   DType dtype = DType::f32;
   bool cuda_graphs = false;      // cuda: decode steps replayed from CUDA graphs
   int gemv_max_rows = -1;        // cuda: the GEMV/cuBLAS switch point; -1 not a cuda run
+  int wkv_chunk_min_tokens = -1; // cuda: the sequential/chunked WKV switch (0: never chunked); -1 not cuda
+  int max_rows = 0;              // cuda: token rows per round as the backend chose them; 0 not cuda
+  bool max_rows_automatic = false;  // cuda: chosen from the free device memory (no --max-rows)
   DType state_dtype = DType::f32;  // of the WKV matrix state in device memory (cuda --state-dtype)
   double weight_bytes = 0;       // held by the backend
   size_t workspace_bytes = 0;

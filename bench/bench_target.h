@@ -22,6 +22,13 @@
 namespace rwkv {
 namespace bench {
 
+// Profiled prefill device time (milliseconds, summed over the rounds since the last reset).
+struct PrefillTimes {
+  int rounds = 0;
+  double round_ms = 0, gemm_ms = 0, wkv_ms = 0;
+  long long gemm_spans = 0, wkv_spans = 0;  // 0: that part was not marked, its time is unknown
+};
+
 class BenchTarget {
  public:
   virtual ~BenchTarget() = default;
@@ -60,6 +67,17 @@ class BenchTarget {
     (void)batch;
     return -1;
   }
+  // Token rows per round the backend chose (cuda; 0 not a cuda target) and whether automatically.
+  virtual int max_rows() const { return 0; }
+  virtual bool max_rows_automatic() const { return false; }
+  // Device time of the prefill rounds since reset_prefill_times(), split into GEMM and WKV spans
+  // (cuda with TargetOptions::profile_prefill: CUDA events, runtime/cuda/prefill_profile.h); false
+  // when nothing was profiled.
+  virtual bool prefill_times(PrefillTimes* out) {
+    (void)out;
+    return false;
+  }
+  virtual void reset_prefill_times() {}
   // How the two probes are done, for the report.
   virtual std::string copy_method() const = 0;
   virtual std::string gemm_method() const = 0;
@@ -69,7 +87,9 @@ struct TargetOptions {
   std::string device = "cpu";  // "auto", "cpu", "cuda", "cuda:N" (runtime/engine/device.h)
   DType dtype = DType::f32;    // cuda: weights' dtype on the device; cpu: fp32 always
   int n_states = 1;
-  int max_rows = 512;          // cuda: token rows per round
+  int max_rows = 0;            // cuda: token rows per round (0: automatic, from the free device memory)
+  int wkv_chunk_min_tokens = 64;  // cuda: the sequential/chunked WKV switch (0: never chunked)
+  bool profile_prefill = true;    // cuda: CUDA events around prefill rounds and their GEMM/WKV spans
   int threads = 0;             // cpu: worker threads (0: all cores)
   bool cuda_graphs = true;     // cuda: decode steps replayed from CUDA graphs
   int gemv_max_rows = 16;      // cuda: the custom GEMV up to this many rows, cuBLAS above

@@ -143,6 +143,8 @@ EngineOptions engine_options(const TargetOptions& opt) {
   e.backend.max_rows = opt.max_rows;
   e.backend.cuda_graphs = opt.cuda_graphs;
   e.backend.gemv_max_rows = opt.gemv_max_rows;
+  e.backend.wkv_chunk_min_tokens = opt.wkv_chunk_min_tokens;
+  e.backend.profile_prefill = opt.profile_prefill;
   e.backend.state_dtype = opt.state_dtype;
   return e;
 }

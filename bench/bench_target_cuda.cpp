@@ -74,6 +74,20 @@ class CudaTarget final : public BenchTarget {
   DType compute_dtype() const override { return be_.dtype(); }
   size_t weight_bytes_held() const override { return be_.weight_bytes(); }
   size_t workspace_bytes() const override { return be_.workspace_bytes(); }
+  int max_rows() const override { return be_.max_rows(); }
+  bool max_rows_automatic() const override { return be_.max_rows_automatic(); }
+  bool prefill_times(PrefillTimes* out) override {
+    const cuda::PrefillSplit s = be_.prefill_split();
+    if (s.rounds == 0) return false;
+    out->rounds = s.rounds;
+    out->round_ms = s.round_ms;
+    out->gemm_ms = s.gemm_ms;
+    out->wkv_ms = s.wkv_ms;
+    out->gemm_spans = s.gemm_spans;
+    out->wkv_spans = s.wkv_spans;
+    return true;
+  }
+  void reset_prefill_times() override { be_.reset_prefill_split(); }
   // The nodes of the step's graph (a decode row's forward, LogitsMode::last) and the sampling
   // launch after it (forward_sample); -1 with graphs off.
   int decode_launches(int batch) override {

@@ -17,7 +17,8 @@
 #   c. compute-sanitizer: memcheck on the batch-of-3 test, racecheck and synccheck on the fp32
 #      golden test of one tiny model; a refusal of the tool is noted, not failed
 #   d. speed: `rwkv-run bench`, bf16, one repeat, one process per synthetic model (built once):
-#      v7 0.1B (pp512, tg B=1,256), 1.5B (pp512, tg B=1,64), 7.2B (pp512, tg B=1,16,256)
+#      v7 0.1B (pp512, tg B=1,256), 1.5B (pp512 and pp4096 at B=1,4, tg B=1,64), 7.2B (pp512 at
+#      B=1,4, tg B=1,16,256); every prefill with its GEMM/WKV split
 #   e. ncu --section SpeedOfLight on one B=1 decode step of the synthetic v7 1.5B (bf16)
 #   f. peer: the official `rwkv` pip package (the kit's wheel, PyTorch of the machine) on the same
 #      synthetic v7 0.1B/1.5B shapes: 512-token prefill and B=1 decode (bench/peer_rwkv_pip.py)
@@ -75,8 +76,8 @@ TESTS=$BIN/rwkv_tests
 # ---- the plan: phase|bound seconds|name|command ---------------------------------------------
 PLAN=()
 add() { PLAN+=("$1|$2|$3|$4"); }
-bench_cmd() {  # model, decode steps, decode batches[, more bench options]
-  echo "$RUN bench --synthetic $1 --device $DEV --dtype bf16 --pp 512 --pp-batch 1 --tg $2 --tg-batch $3 ${4:+$4 }--warmup 1 --repeat 1 --json=$WORK/bench-$1.json"
+bench_cmd() {  # model, prompt lengths, prefill batches, decode steps, decode batches[, more bench options]
+  echo "$RUN bench --synthetic $1 --device $DEV --dtype bf16 --pp $2 --pp-batch $3 --tg $4 --tg-batch $5 ${6:+$6 }--warmup 1 --repeat 1 --json=$WORK/bench-$1.json"
 }
 if [ $MODE = emu ]; then
   add b 240 tests "run_tests"
@@ -90,9 +91,9 @@ else
   add c 30 memcheck "compute-sanitizer --tool memcheck --error-exitcode 9 $TESTS 'cuda backend: three sequences together equal each alone and the CPU backend'"
   add c 25 racecheck "one_golden compute-sanitizer --tool racecheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
   add c 20 synccheck "one_golden compute-sanitizer --tool synccheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
-  add d 30 bench-v7-0.1B "$(bench_cmd v7-0.1B 128 1,256 '--graphs both')"  # decode replayed from graphs, and not
-  add d 35 bench-v7-1.5B "$(bench_cmd v7-1.5B 128 1,64)"
-  add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 64 1,16,256)"
+  add d 25 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1,256 '--graphs both')"  # decode replayed from graphs, and not
+  add d 45 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64)"  # issue 15: pp4096, B = 1 and 4, the split
+  add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 512 1,4 64 1,16,256)"
   add e 55 ncu "ncu --section SpeedOfLight --launch-count 2000 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
   add f 60 peer "peer"
 fi
@@ -246,7 +247,7 @@ excerpt() {
       [ "$skips" -gt 0 ] && echo "$skips skipped: $(cat "$WORK"/tests/*.log | grep -m 1 "^SKIPPED: " | sed 's/.*: \(no [^:]*\).*/\1/')" ;;
     selfcheck) cat "$log" ;;
     memcheck|racecheck|synccheck) grep -E "ERROR SUMMARY|RACECHECK SUMMARY|refus|not supported|Error:|test cases" "$log" | head -n 6 ;;
-    bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 40 ;;
+    bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 50 ;;
     ncu) grep -E "^==ERROR==|^==WARNING==" "$log" | head -n 5; ncu_summary ;;
     peer) grep -E "^peer|^#|Error|error" "$log" | head -n 20 ;;
   esac

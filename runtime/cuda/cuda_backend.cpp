@@ -50,9 +50,15 @@ size_t returned_rows(const cuda::Round& round, LogitsMode mode) {
 
 CudaBackend::CudaBackend(const Model& model, CudaOptions options)
     : info_(model.info), layout_(model.info), opt_(options), dev_layout_(layout_, options.state_dtype) {
-  // Rows and sequences of a round become gridDim.y of some kernels (limit 65535).
-  if (opt_.max_rows < 1 || opt_.max_rows > 65535)
-    throw Error("cuda backend: max_rows must be in [1, 65535], got " + std::to_string(opt_.max_rows));
+  // Rows and sequences of a round become gridDim.y of some kernels (limit 65535); 0 is automatic.
+  if (opt_.max_rows < 0 || opt_.max_rows > 65535)
+    throw Error("cuda backend: max_rows must be in [1, 65535], or 0 for automatic, got " +
+                std::to_string(opt_.max_rows));
+  if (opt_.max_rows_cap < 1 || opt_.max_rows_cap > 65535)
+    throw Error("cuda backend: max_rows_cap must be in [1, 65535], got " + std::to_string(opt_.max_rows_cap));
+  if (opt_.wkv_chunk_min_tokens < 0 || opt_.wkv_chunk_min_tokens > 65535)
+    throw Error("cuda backend: wkv_chunk_min_tokens must be in [0, 65535] (0: never chunked), got " +
+                std::to_string(opt_.wkv_chunk_min_tokens));
   if (opt_.n_slots < 0) throw Error("cuda backend: n_slots must not be negative");
   int n_dev = 0;
   if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
@@ -72,9 +78,6 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
   cublas_workspace_ = cuda::DeviceBuffer(kCublasWorkspaceBytes, "cuBLAS workspace");
   RWKV_CUBLAS_TRY(cublasSetWorkspace(cublas_, cublas_workspace_.get(), cublas_workspace_.bytes()));
   RWKV_CUBLAS_TRY(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));  // no TF32
-  ws_ = cuda::Workspace(info_, w_, opt_.max_rows);
-  desc_ = cuda::BatchDescriptor(opt_.max_rows);
-  returned_ = cuda::PinnedBuffer(((size_t)opt_.max_rows * info_.n_vocab + 1) * sizeof(float));
 
   // The initial state goes to the device once, through the pinned slot staging.
   const size_t state_bytes = dev_layout_.bytes();
@@ -87,9 +90,60 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
   n_slots_ = opt_.n_slots;
   slots_ = cuda::DeviceBuffer((size_t)n_slots_ * state_bytes, "state slots");
   for (int i = 0; i < n_slots_; ++i) reset_slot(i);
+
+  // The round buffers last: an automatic max_rows sees the memory the weights and slots left.
+  if (opt_.max_rows == 0) {
+    opt_.max_rows = automatic_max_rows();
+    max_rows_automatic_ = true;
+  }
+  ws_ = cuda::Workspace(info_, w_, opt_.max_rows);
+  desc_ = cuda::BatchDescriptor(opt_.max_rows);
+  returned_ = cuda::PinnedBuffer(((size_t)opt_.max_rows * info_.n_vocab + 1) * sizeof(float));
+  if (opt_.profile_prefill) profile_ = std::make_unique<cuda::PrefillProfile>();
   // The uploads and sets issued on the legacy stream (weights, workspace) and the slots' resets
   // are complete before the first round.
   RWKV_CUDA_TRY(cudaDeviceSynchronize());
+}
+
+namespace cuda {
+
+int choose_max_rows(size_t free_bytes, size_t bytes_per_row, int floor_rows, int cap_rows) {
+  cap_rows = std::max(1, cap_rows);
+  floor_rows = std::max(1, std::min(floor_rows, cap_rows));
+  if (bytes_per_row == 0) return cap_rows;
+  const size_t margin = std::max(size_t(512) << 20, free_bytes / 16);
+  const size_t usable = free_bytes > margin ? free_bytes - margin : 0;
+  const size_t fit = usable / bytes_per_row;
+  if (fit >= (size_t)cap_rows) return cap_rows;
+  if (fit >= (size_t)floor_rows) {
+    const size_t rows = fit > 64 ? fit / 64 * 64 : fit;  // a round number, never below the floor (fit >= floor)
+    return std::max(floor_rows, (int)rows);
+  }
+  // Below the floor with the margin: as many as fit without it, up to the floor.
+  const size_t bare = free_bytes / bytes_per_row;
+  return (int)std::max<size_t>(1, std::min(bare, (size_t)floor_rows));
+}
+
+}  // namespace cuda
+
+// The automatic max_rows from the free device memory (the weights and slots allocated).
+int CudaBackend::automatic_max_rows() const {
+  size_t free_bytes = 0, total_bytes = 0;
+  RWKV_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
+  // The batch descriptor adds 4 int32 and a state pointer per row (batch_descriptor.h): 32 bytes covers it.
+  const size_t per_row = cuda::Workspace::bytes_per_row(info_, w_) + 32;
+  return cuda::choose_max_rows(free_bytes, per_row, std::min(cuda::kAutoMaxRowsFloor, opt_.max_rows_cap),
+                               opt_.max_rows_cap);
+}
+
+cuda::PrefillSplit CudaBackend::prefill_split() const {
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  return profile_ ? profile_->totals() : cuda::PrefillSplit{};
+}
+
+void CudaBackend::reset_prefill_split() {
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  if (profile_) profile_->reset();
 }
 
 CudaBackend::~CudaBackend() {
@@ -194,18 +248,29 @@ std::vector<cuda::Round> CudaBackend::plan_rounds(const Batch& batch) const {
 }
 
 void CudaBackend::run_round(const cuda::Round& round, LogitsMode mode, float* logits) {
-  enqueue_round(round, mode);
-  const size_t rows = returned_rows(round, mode);
-  copy_back(rows);
-  finish_round(round, mode, rows, logits);
+  try {
+    enqueue_round(round, mode);
+    const size_t rows = returned_rows(round, mode);
+    copy_back(rows);
+    finish_round(round, mode, rows, logits);
+  } catch (...) {
+    if (profile_) profile_->discard();
+    throw;
+  }
+  if (profile_) profile_->collect();  // after finish_round's synchronisation
 }
 
 void CudaBackend::enqueue_round(const cuda::Round& round, LogitsMode mode) {
   const cuda::DeviceRound dev = desc_.upload(round, stream_);
+  const bool decode = is_decode_round(round);
+  // Prefill rounds only: a decode round may be captured, and a graph holds no profiling events.
+  cuda::PrefillProfile* profile = decode ? nullptr : profile_.get();
   const cuda::RoundRun run{cublas_, stream_, info_, w_, dev_layout_, ws_, dev, round.rows, opt_.gemv_max_rows,
-                              opt_.wkv_chunk_min_tokens};
-  if (opt_.graphs && is_decode_round(round) && launch_graph(run, mode)) return;
+                           opt_.wkv_chunk_min_tokens, profile};
+  if (opt_.graphs && decode && launch_graph(run, mode)) return;
+  if (profile) profile->begin_round(stream_);
   enqueue_layers(run, mode);
+  if (profile) profile->end_round(stream_);
 }
 
 // The round's launches, from the embedding gather to the logits in ws_.logits.
@@ -365,9 +430,15 @@ void CudaBackend::forward_sample(const Batch& batch, Sampler* const* samplers, i
   bind_samplers(samplers, n);
   // The step biases travel in their own pinned copy (none when no sampler has one), outside the graph.
   const rwkv_kernels::sample_bias* bias = sampler_.upload_step_bias(samplers, n, stream_);
-  enqueue_round(rounds[0], LogitsMode::last);  // a decode step replays its graph; logits stay in ws_.logits
-  sample_rows(ws_.logits, n, 0, bias);
-  take_tokens(n, tokens);
+  try {
+    enqueue_round(rounds[0], LogitsMode::last);  // a decode step replays its graph; logits stay in ws_.logits
+    sample_rows(ws_.logits, n, 0, bias);
+    take_tokens(n, tokens);
+  } catch (...) {
+    if (profile_) profile_->discard();
+    throw;
+  }
+  if (profile_) profile_->collect();  // after take_tokens' synchronisation
 }
 
 // Loads each sampler into the slot of its batch position unless it is already there; a slot's

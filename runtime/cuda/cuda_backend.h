@@ -45,6 +45,7 @@
 #include <cuda_runtime.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -56,18 +57,40 @@
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/device_sampler.h"
 #include "runtime/cuda/device_state.h"
+#include "runtime/cuda/prefill_profile.h"
 #include "runtime/cuda/workspace.h"
 
 namespace rwkv {
 
 namespace cuda {
 struct RoundRun;  // layer.h
-}
+
+// The automatic max_rows (CudaOptions::max_rows = 0): the rows the free device memory holds after
+// the weights and the state pool, `bytes_per_row` each (Workspace::bytes_per_row plus the batch
+// descriptor), less a safety margin of max(512 MiB, free / 16): `cap_rows` when that many fit, else
+// what fits rounded down to a multiple of 64. At least `floor_rows` whenever that many fit without the margin; fewer (down
+// to 1) only when memory forbids more. Deterministic: a pure function of its arguments.
+int choose_max_rows(size_t free_bytes, size_t bytes_per_row, int floor_rows, int cap_rows);
+
+// The bounds of the automatic choice. 4096 rows: a 4096-token prompt prefills in one round at B = 1,
+// the GEMMs are long past their efficient shapes there (M = 4096), and the planes that grow with
+// n_vocab (ws.logits on the device and the pinned return area on the host, R x V fp32 each) stay at
+// 1 GiB for V = 65536. The emulated build keeps 512 (today's fixed value): its "device" memory is host
+// memory, and every test would otherwise allocate and clear 8 times as much.
+constexpr int kAutoMaxRowsFloor = 512;
+#ifdef RWKV_CUDA_EMU
+constexpr int kAutoMaxRowsCap = 512;
+#else
+constexpr int kAutoMaxRowsCap = 4096;
+#endif
+}  // namespace cuda
 
 struct CudaOptions {
   int device = 0;
   std::optional<DType> dtype;  // default: the checkpoint's (its first matrix's) dtype
-  int max_rows = 512;          // token rows per round (workspace size)
+  int max_rows = 0;            // token rows per round (workspace size); 0: automatic (choose_max_rows
+                               // from the free device memory, between kAutoMaxRowsFloor and max_rows_cap)
+  int max_rows_cap = cuda::kAutoMaxRowsCap;  // the automatic choice's upper bound
   int n_slots = 1;             // state slots in the pool
   bool graphs = true;          // capture each decode step shape once as a CUDA graph and replay it
   int gemv_max_rows = 16;      // rounds of at most this many rows use the custom GEMV, larger ones cuBLAS
@@ -76,6 +99,8 @@ struct CudaOptions {
                                   // kernels (0: never chunked; docs/performance.md, prefill)
   DType state_dtype = DType::f32;  // of the WKV matrix state (att.kv) in device memory: f32 or bf16
                                    // (device_state.h; v4 has none, so bf16 changes nothing there)
+  bool profile_prefill = false;  // CUDA events around each prefill round (never a decode graph) and
+                                 // around the GEMM and WKV spans layer code marks (prefill_split())
 };
 
 class CudaBackend final : public Backend {
@@ -110,6 +135,13 @@ class CudaBackend final : public Backend {
   // How a state sits in device memory (slots, init_state, forward's SeqInput::state).
   const cuda::DeviceStateLayout& device_state_layout() const { return dev_layout_; }
   size_t weight_bytes() const { return w_.bytes; }
+  // Token rows per round: CudaOptions::max_rows, or the automatic choice when that was 0.
+  int max_rows() const { return opt_.max_rows; }
+  bool max_rows_automatic() const { return max_rows_automatic_; }
+  // With CudaOptions::profile_prefill: the device time of the prefill rounds run so far, and of
+  // the GEMM and WKV spans inside them (prefill_profile.h); zeros without it.
+  cuda::PrefillSplit prefill_split() const;
+  void reset_prefill_split();
   size_t workspace_bytes() const { return ws_.bytes(); }
   size_t device_bytes() const override {
     return w_.bytes + ws_.bytes() + slots_.bytes() + cublas_workspace_.bytes() + initial_state_.bytes();
@@ -157,6 +189,7 @@ class CudaBackend final : public Backend {
   void finish_round(const cuda::Round& round, LogitsMode mode, size_t logits_rows, float* logits);
   // Device sampling (cuda_backend.cpp, forward_sample).
   std::vector<cuda::Round> plan_rounds(const Batch& batch) const;
+  int automatic_max_rows() const;
   bool samplers_bound(Sampler* const* samplers, size_t n) const;
   void bind_samplers(Sampler* const* samplers, size_t n);
   void unbind_sampler(size_t i);
@@ -179,6 +212,8 @@ class CudaBackend final : public Backend {
   // progress must not record another thread's work, and the staging buffers are shared.
   mutable std::mutex stream_mu_;
 
+  bool max_rows_automatic_ = false;
+  std::unique_ptr<cuda::PrefillProfile> profile_;  // with CudaOptions::profile_prefill
   cuda::Workspace ws_;
   cuda::BatchDescriptor desc_;
   // Pinned return area: max_rows logits rows, then room for the error flag (see copy_back).

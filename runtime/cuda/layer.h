@@ -47,6 +47,7 @@
 #include "runtime/cuda/batch_descriptor.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/cuda/device_state.h"
+#include "runtime/cuda/prefill_profile.h"
 #include "runtime/cuda/workspace.h"
 
 namespace rwkv {
@@ -64,6 +65,8 @@ struct RoundRun {
   int M;              // rows of the round
   int gemv_max_rows;  // CudaOptions::gemv_max_rows
   int wkv_chunk_min_tokens;  // CudaOptions::wkv_chunk_min_tokens
+  PrefillProfile* profile = nullptr;  // prefill rounds with CudaOptions::profile_prefill: mark the GEMM
+                                      // and WKV launches (prefill_profile.h); null otherwise
 };
 
 // Layer l of the round (the sequence of launches above).

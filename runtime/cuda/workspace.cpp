@@ -59,6 +59,24 @@ Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_
   RWKV_CUDA_TRY(cudaMemset(error_flag, 0, sizeof(int)));
 }
 
+size_t Workspace::bytes_per_row(const ModelInfo& info, const CudaWeights& weights) {
+  const size_t C = (size_t)info.n_embd, A = (size_t)(info.n_att > 0 ? info.n_att : info.n_embd);
+  const size_t F = (size_t)info.n_ffn, V = (size_t)info.n_vocab, lora = (size_t)widest_lora(weights);
+  // The constructor's planes, per row: fp32 ones in f32, the dtype ones (feeding a GEMM) in dtype.
+  const size_t f32 = 5 * C                // x, att_in, ffn_in, delta, shift_prev
+                     + A                  // v_first
+                     + 4 * A              // proj
+                     + lora               // lora_mid (none when lora is 0)
+                     + 5 * std::max(A, C) // lora_out
+                     + A                  // wkv_y
+                     + F                  // ffn_key
+                     + 2 * C              // ffn_r, ffn_v
+                     + 2 * C              // x_last, delta_last
+                     + V;                 // logits
+  const size_t in_dtype = 6 * C + lora + A + F + C;  // mix, lora_act, att_out, ffn_key_act, ln_out
+  return f32 * sizeof(float) + in_dtype * dtype_size(weights.dtype);
+}
+
 void* Workspace::mix_plane(int z) const {
   return static_cast<char*>(mix) + (size_t)z * rows_ * channels_ * dtype_size(dtype_);
 }

@@ -56,6 +56,10 @@ class Workspace {
   float* lora_out_plane(int z) const { return lora_out + (size_t)z * rows_ * att_width_; }
 
   int max_rows() const { return (int)rows_; }
+  // Device bytes of the planes per row of max_rows: Workspace(info, weights, R).bytes() is exactly
+  // R times this (the automatic max_rows of cuda_backend.h divides free memory by it). A new plane
+  // must be counted here too (tests/kernels/test_cuda_batch.cpp checks the two agree).
+  static size_t bytes_per_row(const ModelInfo& info, const CudaWeights& weights);
   int lora_width() const { return lora_width_; }
   // Device bytes of the planes (the error flag not counted).
   size_t bytes() const { return bytes_; }

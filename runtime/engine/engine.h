@@ -39,7 +39,7 @@ namespace rwkv {
 
 struct EngineOptions {
   std::string device = "cpu";  // auto, cpu, cuda, cuda:N
-  BackendOptions backend;      // threads, dtype, n_slots, max_rows
+  BackendOptions backend;      // threads, dtype, n_slots, max_rows, wkv_chunk_min_tokens
   size_t chunk_len = 256;      // tokens per sequence and forward() call; >= 1
 };
 
@@ -57,6 +57,9 @@ class Engine {
   const Device& device() const { return device_; }
   const std::string& device_note() const { return device_note_; }  // "" unless device "auto"
   DType compute_dtype() const { return backend_.compute_dtype; }
+  // cuda: token rows per round as chosen (automatic unless BackendOptions::max_rows was set); 0 on cpu.
+  int max_rows() const { return backend_.max_rows; }
+  bool max_rows_automatic() const { return backend_.max_rows_automatic; }
   size_t state_floats() const { return state_floats_; }
   int n_slots() const { return backend_.slots->size(); }
   size_t chunk_len() const { return chunk_len_; }

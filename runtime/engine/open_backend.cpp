@@ -61,9 +61,22 @@ class CudaSlots final : public SlotPool {
 };
 #endif
 
+// The cuda round options, checked on every device so that a bad value is refused alike.
+void check_round_options(const BackendOptions& o) {
+  auto check = [](const char* what, int v, int lo, const char* note) {
+    if (v < lo || v > 65535)
+      throw InputError(InputError::Kind::argument, std::string(what) + " must be in [" + std::to_string(lo) +
+                                                       ", 65535]" + note + ", got " + std::to_string(v));
+  };
+  check("max_rows", o.max_rows, 0, " (0: automatic)");
+  check("gemv_max_rows", o.gemv_max_rows, 0, " (0: cuBLAS always)");
+  check("wkv_chunk_min_tokens", o.wkv_chunk_min_tokens, 0, " (0: never chunked)");
+}
+
 }  // namespace
 
 OpenedBackend open_backend(const Model& model, const Device& device, const BackendOptions& options) {
+  check_round_options(options);
   const int n_slots = std::max(1, options.n_slots);
   OpenedBackend out;
   if (!device.is_cuda()) {
@@ -87,12 +100,15 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
   c.graphs = options.cuda_graphs;
   c.gemv_max_rows = options.gemv_max_rows;
   c.wkv_chunk_min_tokens = options.wkv_chunk_min_tokens;
+  c.profile_prefill = options.profile_prefill;
   if (options.state_dtype != DType::f32 && options.state_dtype != DType::bf16)
     throw InputError(InputError::Kind::unsupported, std::string("device cuda keeps the state in fp32 or bf16 (") +
                                                         dtype_name(options.state_dtype) + " asked)");
   c.state_dtype = options.state_dtype;
   auto cuda = std::make_unique<CudaBackend>(model, c);
   out.compute_dtype = cuda->dtype();
+  out.max_rows = cuda->max_rows();
+  out.max_rows_automatic = cuda->max_rows_automatic();
   out.slots = std::make_unique<CudaSlots>(*cuda, device.index);
   out.backend = std::move(cuda);
   return out;

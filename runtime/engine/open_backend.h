@@ -17,11 +17,13 @@ struct BackendOptions {
   std::optional<DType> dtype;  // weights' dtype on the device (cuda default: the
                                // checkpoint's); cpu computes in fp32 only
   int n_slots = 1;             // state slots, and the largest batch of device states
-  int max_rows = 512;          // cuda: token rows per round (workspace size)
+  int max_rows = 0;            // cuda: token rows per round (workspace size), [1, 65535]; 0: automatic,
+                               // from the free device memory (runtime/cuda/cuda_backend.h, choose_max_rows)
   bool cuda_graphs = true;     // cuda: decode steps captured once per shape and replayed
   int gemv_max_rows = 16;      // cuda: rounds of at most this many rows use the custom GEMV (0: cuBLAS always)
   int wkv_chunk_min_tokens = 64;  // cuda: prefill rounds averaging at least this many tokens per sequence
-                                  // run the chunked WKV kernels (0: never chunked)
+                                  // run the chunked WKV kernels, [0, 65535] (0: never chunked)
+  bool profile_prefill = false;   // cuda: CUDA events around prefill rounds (CudaBackend::prefill_split)
   DType state_dtype = DType::f32;  // cuda: the WKV matrix state (att.kv) in device memory, f32 or bf16
                                    // (states outside the backend stay fp32); cpu: f32 only
 };
@@ -45,11 +47,14 @@ struct OpenedBackend {
   std::unique_ptr<Backend> backend;  // declared first: outlives the slots
   std::unique_ptr<SlotPool> slots;
   DType compute_dtype = DType::f32;  // dtype of the weights the GEMMs read
+  int max_rows = 0;                  // cuda: token rows per round as chosen (0: not a cuda backend)
+  bool max_rows_automatic = false;   // cuda: chosen from the free device memory
 };
 
 // Throws InputError (kind unsupported) for cuda in a build without a GPU path,
 // a dtype or state_dtype other than fp32 on cpu, or a state_dtype other than
-// fp32/bf16 on cuda; rwkv::Error for a device failure.
+// fp32/bf16 on cuda; InputError (kind argument) for max_rows, gemv_max_rows or
+// wkv_chunk_min_tokens out of range (on every device); rwkv::Error for a device failure.
 OpenedBackend open_backend(const Model& model, const Device& device, const BackendOptions& options);
 
 }  // namespace rwkv

@@ -16,6 +16,7 @@ inline rwkv::EngineOptions engine_options(const rwkv::CudaOptions& o) {
   e.backend.max_rows = o.max_rows;
   e.backend.gemv_max_rows = o.gemv_max_rows;
   e.backend.wkv_chunk_min_tokens = o.wkv_chunk_min_tokens;
+  e.backend.profile_prefill = o.profile_prefill;
   e.backend.state_dtype = o.state_dtype;
   return e;
 }

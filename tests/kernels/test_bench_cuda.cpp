@@ -10,9 +10,11 @@
 #include "bench/bench_run.h"
 #include "bench/synthetic_models.h"
 #include "runtime/backend/state_layout.h"
+#include "runtime/cuda/cuda_backend.h"
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/core/json.h"
 #include "runtime/bench_json_checks.h"
+#include "runtime/cli_process_util.h"
 
 namespace {
 
@@ -62,6 +64,14 @@ TEST_CASE("bench: a cuda run reports every field, consistently, in every dtype",
     const std::string json = rwkv::bench::report_json({"test", "abc1234", name}, *model, cfg, runs);
     bench_test::check_report(json, *model, cfg, dtypes, "cuda", true);
     const rwkv::Json r = rwkv::parse_json(json, "report");
+    for (const rwkv::Json& run : r.at("runs")) {
+      CHECK(run.at("max_rows") == 8);
+      CHECK(run.at("max_rows_automatic") == false);
+      CHECK(run.at("wkv_chunk_min_tokens") == 64);
+      // The backend marks no GEMM/WKV spans yet: every split is the counted estimate.
+      for (const rwkv::Json& p : run.at("prefill"))
+        CHECK(p.at("split").at("source").get<std::string>().rfind("estimated", 0) == 0);
+    }
 #if RWKV_CUDA_EMU
     CHECK(r.at("device").at("emulated").get<bool>());
 #else
@@ -135,4 +145,52 @@ TEST_CASE("bench: a missing cuda device is an error, not a crash", "[bench][cuda
   rwkv::bench::BenchConfig cfg;
   cfg.decode_batches = {1};
   CHECK_THROWS_AS(rwkv::bench::run_benchmark(*model, t, cfg), rwkv::Error);
+}
+
+TEST_CASE("bench: rwkv-run bench sweeps --wkv-chunk-min and reports the rounds and the prefill split",
+          "[gpu][bench][cuda][cli]") {
+  const cli_test::Result r =
+      cli_test::run({"bench", "--synthetic", "v7-tiny", "--device", "cuda", "--dtype", "bf16", "--pp", "6,40",
+                     "--pp-batch", "1,2", "--tg", "0", "--wkv-chunk-min", "0,16", "--repeat", "1", "--warmup", "0",
+                     "--copy-mib", "1", "--gemm-n", "32", "-q", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const rwkv::Json report = rwkv::parse_json(r.out, "bench stdout");
+  rwkv::bench::BenchConfig cfg;
+  cfg.prefill_tokens = {6, 40};
+  cfg.prefill_batches = {1, 2};
+  cfg.decode_steps = 0;
+  cfg.repeats = 1;
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::bf16, 0, 0);
+  bench_test::check_report(r.out, *model, cfg, {rwkv::DType::bf16, rwkv::DType::bf16}, "cuda", true);
+  const rwkv::Json& runs = report.at("runs");
+  REQUIRE(runs.size() == 2);
+  CHECK(runs[0].at("wkv_chunk_min_tokens") == 0);
+  CHECK(runs[1].at("wkv_chunk_min_tokens") == 16);
+  for (const rwkv::Json& run : runs) {
+    CHECK(run.at("max_rows") == rwkv::cuda::kAutoMaxRowsCap);  // no --max-rows: automatic
+    CHECK(run.at("max_rows_automatic") == true);
+  }
+  // The table says where the rows per round came from and prints the split with its floors.
+  const cli_test::Result table =
+      cli_test::run({"bench", "--synthetic", "v7-tiny", "--device", "cuda", "--pp", "6", "--pp-batch", "1",
+                     "--tg", "0", "--max-rows", "8", "--repeat", "1", "--warmup", "0", "--copy-mib", "1",
+                     "--gemm-n", "32", "-q"});
+  REQUIRE(table.exit_code == 0);
+  CHECK(table.out.find("8 token rows per round (--max-rows); chunked WKV from 64 tokens") != std::string::npos);
+  CHECK(table.out.find("prefill split: GEMM vs WKV") != std::string::npos);
+  CHECK(table.out.find("estimated") != std::string::npos);
+}
+
+TEST_CASE("rwkv-run generate: the timings name the rows per round on cuda", "[gpu][cli][generate][cuda]") {
+  const cli_test::Result automatic =
+      cli_test::run({"generate", "-m", cli_test::tiny_model(), "-p", "Hi", "-n", "2", "--seed", "1", "--device",
+                     "cuda"});
+  REQUIRE(automatic.exit_code == 0);
+  CHECK(automatic.err.find("rounds:   " + std::to_string(rwkv::cuda::kAutoMaxRowsCap) +
+                           " token rows per round (automatic") != std::string::npos);
+  const cli_test::Result given = cli_test::run({"generate", "-m", cli_test::tiny_model(), "-p", "Hi", "-n", "2",
+                                                "--seed", "1", "--device", "cuda", "--max-rows", "32"});
+  REQUIRE(given.exit_code == 0);
+  CHECK(given.err.find("rounds:   32 token rows per round (--max-rows)") != std::string::npos);
 }

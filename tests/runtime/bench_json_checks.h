@@ -5,6 +5,7 @@
 #pragma once
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -55,9 +56,63 @@ inline size_t check_model(const rwkv::Json& m, const rwkv::Model& model) {
   return state_floats;
 }
 
+// WKV FLOPs per token and layer from the recurrences of docs/rwkv-math.md (a multiply-add is 2):
+// v4 16 per channel; v5/v6 per state element k v^T 1, r . (u kv + S) 4, S = w S + kv 2;
+// v7 per state element S a 2, S diag(w) + (S a) b^T + v k^T 5, S r 2.
+inline double wkv_flops_per_token_layer(const rwkv::ModelInfo& mi) {
+  const double A = mi.n_att > 0 ? mi.n_att : mi.n_embd;
+  if (mi.arch == rwkv::Arch::v4) return 16 * A;
+  const double per_element = mi.arch == rwkv::Arch::v7 ? 9 : 7;
+  return per_element * double(mi.n_head) * double(mi.head_size) * double(mi.head_size);
+}
+
+// A prefill row's "split" (bench_run.h, PrefillSplit) for B x T on a run with `run`'s settings.
+inline void check_split(const rwkv::Json& p, const rwkv::Json& run, const rwkv::Json& lim, const rwkv::ModelInfo& mi,
+                        int B, int T) {
+  const rwkv::Json& s = p.at("split");
+  const std::string source = str(s, "source");
+  const bool measured = source.rfind("measured", 0) == 0;
+  CHECK((measured || source.rfind("estimated", 0) == 0));
+  // cpu: one call is one round; cuda: each round gives each sequence max_rows / B rows.
+  const int R = run.contains("max_rows") ? int(num(run, "max_rows")) : B * T;
+  const int share = std::max(1, R / B);
+  CHECK(num(s, "rounds") == (T + share - 1) / share);
+  check_close(num(s, "gemm_flops"), num(p, "flops"));
+  check_close(num(s, "wkv_flops"), wkv_flops_per_token_layer(mi) * B * T * mi.n_layer);
+  CHECK(num(s, "gemm_bytes") > 0);
+  CHECK(num(s, "wkv_bytes") > 0);
+  const bool have_peak = lim.at("gemm_tflops").is_number(), have_bw = lim.at("bandwidth_gbs").is_number();
+  if (have_peak || have_bw) {
+    auto floor_ms = [&](const char* flops, const char* bytes) {
+      double ms = 0;
+      if (have_peak) ms = std::max(ms, num(s, flops) / (num(lim, "gemm_tflops") * 1e9));
+      if (have_bw) ms = std::max(ms, num(s, bytes) / (num(lim, "bandwidth_gbs") * 1e6));
+      return ms;
+    };
+    check_close(num(s, "gemm_floor_ms"), floor_ms("gemm_flops", "gemm_bytes"));
+    check_close(num(s, "wkv_floor_ms"), floor_ms("wkv_flops", "wkv_bytes"));
+  } else {
+    CHECK(s.at("gemm_floor_ms").is_null());
+    CHECK(s.at("wkv_floor_ms").is_null());
+  }
+  if (measured) {
+    check_close(num(s, "wkv_pct"), 100 * num(s, "wkv_ms") / num(p, "ms_median"));
+    CHECK(num(s, "other_ms") >= 0);
+  } else {
+    CHECK(s.at("gemm_ms").is_null());
+    CHECK(s.at("wkv_ms").is_null());
+    CHECK(s.at("gemm_pct_peak").is_null());
+    if (have_peak || have_bw) {
+      const double floors = num(s, "gemm_floor_ms") + num(s, "wkv_floor_ms");
+      check_close(num(s, "wkv_pct"), 100 * num(s, "wkv_floor_ms") / floors);
+    }
+  }
+}
+
 // A run's prefill rows: one per (T, B), T outer. `lim` is the run's "limits".
-inline void check_prefill(const rwkv::Json& pre, const rwkv::Json& lim, const rwkv::bench::BenchConfig& cfg,
-                          bool have_peak) {
+inline void check_prefill(const rwkv::Json& run, const rwkv::Json& lim, const rwkv::bench::BenchConfig& cfg,
+                          bool have_peak, const rwkv::ModelInfo& mi) {
+  const rwkv::Json& pre = run.at("prefill");
   REQUIRE(pre.size() == cfg.prefill_tokens.size() * cfg.prefill_batches.size());
   size_t i = 0;
   for (int T : cfg.prefill_tokens)
@@ -74,6 +129,7 @@ inline void check_prefill(const rwkv::Json& pre, const rwkv::Json& lim, const rw
       check_close(num(p, "flops_per_token") * B * T, num(p, "flops"));
       check_close(num(p, "tflops"), num(p, "flops") / (ms * 1e9));
       if (have_peak) check_close(num(p, "pct_peak"), 100 * num(p, "tflops") / num(lim, "gemm_tflops"));
+      check_split(p, run, lim, mi, B, T);
     }
 }
 
@@ -105,7 +161,7 @@ inline void check_decode(const rwkv::Json& run, const rwkv::Json& lim, const rwk
 
 // One entry of "runs", for `dtype`.
 inline void check_run(const rwkv::Json& run, const rwkv::bench::BenchConfig& cfg, rwkv::DType dtype,
-                      size_t state_floats, bool limits_known) {
+                      size_t state_floats, bool limits_known, const rwkv::ModelInfo& mi) {
   CHECK(str(run, "dtype") == rwkv::dtype_name(dtype));
   CHECK(num(run, "weight_bytes") > 0);
   CHECK(str(run, "state_dtype") == "fp32");  // the default
@@ -116,7 +172,7 @@ inline void check_run(const rwkv::Json& run, const rwkv::bench::BenchConfig& cfg
   CHECK(have_bw == limits_known);
   CHECK(have_peak == limits_known);
   CHECK(!str(lim, "bandwidth_source").empty());
-  check_prefill(run.at("prefill"), lim, cfg, have_peak);
+  check_prefill(run, lim, cfg, have_peak, mi);
   check_decode(run, lim, cfg, state_floats, have_bw);
 }
 
@@ -145,7 +201,7 @@ inline void check_report(const std::string& json, const rwkv::Model& model, cons
   REQUIRE(runs.size() == dtypes.size());
   for (size_t k = 0; k < dtypes.size(); ++k) {
     INFO("run " << k);
-    check_run(runs[k], cfg, dtypes[k], state_floats, limits_known);
+    check_run(runs[k], cfg, dtypes[k], state_floats, limits_known, model.info);
   }
 }
 

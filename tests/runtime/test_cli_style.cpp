@@ -92,6 +92,43 @@ TEST_CASE("rwkv-run: --state-dtype is offered by generate, chat, logits and benc
   }
 }
 
+TEST_CASE("rwkv-run: --max-rows and --wkv-chunk-min are offered and checked by generate, chat, logits and bench",
+          "[cli][style]") {
+  const std::string m = tiny_model();
+  cli_test::TempDir dir;
+  for (const char* cmd : {"generate", "chat", "logits", "bench"}) {
+    INFO(cmd);
+    const auto help = run({cmd, "--help"});
+    CHECK(help.exit_code == 0);
+    CHECK(help.out.find("--max-rows") != std::string::npos);
+    CHECK(help.out.find("--wkv-chunk-min") != std::string::npos);
+  }
+  // Out of range or not a number: a usage error (exit 2) naming the option.
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--wkv-chunk-min", "-1"}, {"--wkv-chunk-min", "65536"}, {"--wkv-chunk-min", "x"},
+        {"--max-rows", "0"}, {"--max-rows", "65536"}, {"--max-rows", "12rows"}}) {
+    std::vector<std::string> gen = {"generate", "-m", m, "-p", "x", "-n", "1", "-q", "--seed", "1"};
+    gen.insert(gen.end(), bad.begin(), bad.end());
+    INFO(bad[0] << " " << bad[1]);
+    const auto r = run(gen);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(bad[0]) != std::string::npos);
+    std::vector<std::string> logits = {"logits", "-m", m, "--tokens", "1", "--out", dir.file("l.f32")};
+    logits.insert(logits.end(), bad.begin(), bad.end());
+    CHECK(run(logits).exit_code == 2);
+  }
+  const auto list = run({"bench", "--synthetic", "v4-tiny", "--wkv-chunk-min", "0,70000"});
+  CHECK(list.exit_code == 2);
+  CHECK(list.err.find("--wkv-chunk-min") != std::string::npos);
+  // In range: accepted on every device (the cpu backend has no rounds to size).
+  CHECK(run({"generate", "-m", m, "-p", "x", "-n", "1", "-q", "--seed", "1", "--max-rows", "65535",
+             "--wkv-chunk-min", "0"})
+            .exit_code == 0);
+  CHECK(run({"logits", "-m", m, "--tokens", "1,2", "--out", dir.file("l.f32"), "--max-rows", "1", "--wkv-chunk-min",
+             "65535"})
+            .exit_code == 0);
+}
+
 TEST_CASE("rwkv-run: -m FILE names the model in every command that reads one", "[cli][style]") {
   const std::string m = tiny_model();
   cli_test::TempDir dir;

@@ -80,9 +80,10 @@ TEST_CASE("gpu-check.sh --dry-run: phases a to f in order, each bounded, inside 
   CHECK(sum <= 470);  // 8 minutes less the time to pack the results
   CHECK(plan.find("# sum of the bounds: " + std::to_string(sum) + " s") != std::string::npos);
   // The speed phase: bf16, one repeat, one process per model, the asked-for batch sizes.
+  // Issue 15: pp512 and pp4096 at B = 1 and 4 (1.5B), pp512 at B = 1 and 4 (7.2B).
   for (const char* bench : {"--synthetic v7-0.1B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 128 --tg-batch 1,256",
-                            "--synthetic v7-1.5B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 128 --tg-batch 1,64",
-                            "--synthetic v7-7.2B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1,16,256"}) {
+                            "--synthetic v7-1.5B --device cuda --dtype bf16 --pp 512,4096 --pp-batch 1,4 --tg 128 --tg-batch 1,64",
+                            "--synthetic v7-7.2B --device cuda --dtype bf16 --pp 512 --pp-batch 1,4 --tg 64 --tg-batch 1,16,256"}) {
     INFO(bench);
     CHECK(plan.find(bench) != std::string::npos);
   }

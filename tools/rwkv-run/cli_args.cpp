@@ -213,6 +213,23 @@ void add_state_dtype(CLI::App& app, std::string& state_dtype) {
       ->type_name("T");
 }
 
+void add_round_options(CLI::App& app, int& max_rows, int& wkv_chunk_min) {
+  app.add_option_function<std::string>(
+         "--max-rows",
+         [&max_rows](const std::string& v) { max_rows = int(parse_int("--max-rows", v, 1, 65535)); },
+         "cuda: token rows per round, 1-65535 (default: automatic, from the free GPU memory)")
+      ->type_name("N");
+  app.add_option_function<std::string>(
+         "--wkv-chunk-min",
+         [&wkv_chunk_min](const std::string& v) {
+           wkv_chunk_min = int(parse_int("--wkv-chunk-min", v, 0, 65535));
+         },
+         "cuda: prefill rounds averaging at least N tokens per sequence use the chunked WKV kernels, "
+         "shorter ones the sequential kernels (default " + std::to_string(kDefaultWkvChunkMin) +
+             "; 0: never chunked)")
+      ->type_name("N");
+}
+
 rwkv::DType parse_state_dtype(const std::string& state_dtype) {
   rwkv::DType t = rwkv::DType::f32;
   if (!state_dtype.empty() &&
@@ -274,9 +291,11 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
   add_device(app, o.device);
   add_dtype(app, o.dtype, "fp32, fp16 or bf16 (cpu: fp32 only; cuda: default the checkpoint's)");
   add_state_dtype(app, o.state_dtype);
+  add_round_options(app, o.max_rows, o.wkv_chunk_min);
   add_threads(app, o.threads);
   add_tokenizer(app, o.tokenizer);
-  for (const char* name : {"--device", "--dtype", "--state-dtype", "--threads", "--tokenizer"})
+  for (const char* name :
+       {"--device", "--dtype", "--state-dtype", "--max-rows", "--wkv-chunk-min", "--threads", "--tokenizer"})
     app.get_option(name)->group("model");
 }
 

@@ -87,6 +87,11 @@ void add_device(CLI::App& app, std::string& device);
 void add_dtype(CLI::App& app, std::string& dtype, const std::string& help);
 // --state-dtype fp32|bf16 (default fp32): the WKV matrix state in device memory (cuda only).
 void add_state_dtype(CLI::App& app, std::string& state_dtype);
+// --max-rows N (cuda token rows per round, [1, 65535]; 0 = automatic, the default) and
+// --wkv-chunk-min N (cuda: prefill rounds averaging N tokens per sequence run the chunked WKV,
+// [0, 65535], 0 = never; default 64).
+void add_round_options(CLI::App& app, int& max_rows, int& wkv_chunk_min);
+constexpr int kDefaultWkvChunkMin = 64;  // CudaOptions::wkv_chunk_min_tokens's default
 // "fp32" or "bf16" (empty: fp32) as a DType; usage error otherwise.
 rwkv::DType parse_state_dtype(const std::string& state_dtype);
 // -t/--threads N in [0, 1024], 0 = all hardware threads.
@@ -117,6 +122,8 @@ struct ModelOptions {
   std::string device = "auto";
   std::string dtype;              // "" = the device's default
   std::string state_dtype;        // "" = fp32
+  int max_rows = 0;               // cuda: token rows per round (0 = automatic)
+  int wkv_chunk_min = kDefaultWkvChunkMin;  // cuda: the sequential/chunked WKV switch (0 = never chunked)
   int threads = 0;                // 0 = all hardware threads
   std::string tokenizer;          // "" = the kind that goes with the model's vocabulary
   std::string path;               // the model file, set by finish_model_options()

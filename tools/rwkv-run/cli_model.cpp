@@ -67,6 +67,8 @@ std::unique_ptr<rwkv::Engine> open_engine(const rwkv::Model& model, const ModelO
     eo.backend.dtype = t;
   }
   eo.backend.state_dtype = parse_state_dtype(o.state_dtype);
+  eo.backend.max_rows = o.max_rows;
+  eo.backend.wkv_chunk_min_tokens = o.wkv_chunk_min;
   const std::string device_hint =
       o.device == "cpu" ? (o.dtype.empty() && o.state_dtype.empty()
                                ? std::string()

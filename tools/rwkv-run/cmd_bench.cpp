@@ -33,9 +33,10 @@ struct Options {
   bool quiet = false, have_dtype = false, have_gemm_n = false, list_synthetic = false;
   std::vector<rwkv::DType> dtypes;
   rwkv::bench::BenchConfig cfg;
-  int threads = 0, max_rows = 512, copy_mib = 0;
+  int threads = 0, max_rows = 0, copy_mib = 0;  // max_rows 0: automatic
   std::vector<bool> graphs = {true};          // cuda: runs with CUDA graphs on and/or off
   std::vector<int> gemv_max_rows = {16};      // cuda: one run per GEMV/cuBLAS switch point
+  std::vector<int> wkv_chunk_min = {cli::kDefaultWkvChunkMin};  // cuda: one run per sequential/chunked WKV switch
   std::string state_dtype;                    // cuda: "" (fp32) or fp32/bf16
   unsigned long long seed = 0;
 };
@@ -82,10 +83,10 @@ void add_options(cli::Command& cmd, Options& o) {
          "weights' dtype(s), e.g. fp16,bf16 (default on cuda: a model file's own dtype, fp16 for --synthetic; "
          "the cpu backend computes in fp32 only)")
       ->type_name("LIST");
-  add_list(app, "--pp", o.cfg.prefill_tokens, 1, 1 << 20, "prompt lengths T (default 512)");
+  add_list(app, "--pp", o.cfg.prefill_tokens, 1, 1 << 20, "prompt lengths T (default 512,4096)");
   app.add_flag_callback("--pp-grid", [&o] { o.cfg.prefill_tokens = {128, 256, 512, 1024, 2048, 4096, 8192, 16384}; },
                         "prompt lengths 128,256,...,16384");
-  add_list(app, "--pp-batch", o.cfg.prefill_batches, 1, 4096, "prefill batch sizes B (default 1); every B x T is run");
+  add_list(app, "--pp-batch", o.cfg.prefill_batches, 1, 4096, "prefill batch sizes B (default 1,4); every B x T is run");
   app.add_flag_callback("--grid", [&o] {
     o.cfg.prefill_tokens = {128, 256, 512, 1024, 2048, 4096, 8192, 16384};
     o.cfg.prefill_batches = {1, 2, 4, 8, 16};
@@ -110,7 +111,8 @@ void add_options(cli::Command& cmd, Options& o) {
        o.have_gemm_n = true;
      }, "size of the GEMM probe, N x N x N (default 8192 on cuda, 1024 on cpu)")->type_name("N");
   cli::add_threads(app, o.threads);
-  add_count(app, "--max-rows", o.max_rows, 1, 1 << 16, "cuda token rows per round (default 512)");
+  add_count(app, "--max-rows", o.max_rows, 1, 65535,
+            "cuda token rows per round (default: automatic, from the free GPU memory, up to 4096)");
   app.add_option_function<std::string>("--graphs", [&o](const std::string& v) {
        if (v == "on") o.graphs = {true};
        else if (v == "off") o.graphs = {false};
@@ -120,6 +122,10 @@ void add_options(cli::Command& cmd, Options& o) {
   add_list(app, "--gemv-max-rows", o.gemv_max_rows, 0, 65535,
            "cuda: rounds of at most N rows use the custom GEMV, larger ones cuBLAS (default 16; 0: cuBLAS always); "
            "a list sweeps the switch point, one run per value");
+  add_list(app, "--wkv-chunk-min", o.wkv_chunk_min, 0, 65535,
+           "cuda: prefill rounds averaging at least N tokens per sequence use the chunked WKV kernels (default " +
+               std::to_string(cli::kDefaultWkvChunkMin) + "; 0: never chunked); a list sweeps the switch, one run "
+               "per value");
   cli::add_state_dtype(app, o.state_dtype);
   app.add_option_function<std::string>("--seed", [&o](const std::string& v) { o.seed = cli::parse_u64("--seed", v); },
                                        "synthetic weights' seed (default 0)")->type_name("N");
@@ -184,20 +190,23 @@ int run(Options& o) {
   // On cpu the graph and GEMV settings mean nothing: one run per dtype.
   const std::vector<bool> graphs = cpu ? std::vector<bool>{true} : o.graphs;
   const std::vector<int> gemv = cpu ? std::vector<int>{16} : o.gemv_max_rows;
+  const std::vector<int> chunk_min = cpu ? std::vector<int>{cli::kDefaultWkvChunkMin} : o.wkv_chunk_min;
   const rwkv::DType state_dtype = cli::parse_state_dtype(o.state_dtype);
   for (rwkv::DType d : o.dtypes)
     for (bool g : graphs)
-      for (int rows : gemv) {
-        rwkv::bench::TargetOptions t;
-        t.device = o.device;
-        t.dtype = d;
-        t.threads = o.threads;
-        t.max_rows = o.max_rows;
-        t.cuda_graphs = g;
-        t.gemv_max_rows = rows;
-        t.state_dtype = state_dtype;
-        runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
-      }
+      for (int rows : gemv)
+        for (int chunk : chunk_min) {
+          rwkv::bench::TargetOptions t;
+          t.device = o.device;
+          t.dtype = d;
+          t.threads = o.threads;
+          t.max_rows = o.max_rows;
+          t.cuda_graphs = g;
+          t.gemv_max_rows = rows;
+          t.wkv_chunk_min_tokens = chunk;
+          t.state_dtype = state_dtype;
+          runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
+        }
   const std::string table = rwkv::bench::report_table(info, *model, cfg, runs);
   if (o.json.wanted() && o.json.file.empty()) {
     std::fputs(table.c_str(), stderr);

@@ -175,6 +175,9 @@ void print_timings(const Options& o, const cli::LoadedModel& lm, size_t n_prompt
   if (lm.engine->device_bytes())
     std::fprintf(stderr, "device:   %.1f MiB held (weights, workspace, state slots)\n",
                  lm.engine->device_bytes() / 1048576.0);
+  if (lm.engine->max_rows() > 0)
+    std::fprintf(stderr, "rounds:   %d token rows per round (%s)\n", lm.engine->max_rows(),
+                 lm.engine->max_rows_automatic() ? "automatic, from the free GPU memory" : "--max-rows");
   std::fprintf(stderr, "prompt:   %zu tokens in %.3f s, %.1f tokens/s (prefill)\n", n_prompt, r.prefill_seconds,
                rate(n_prompt, r.prefill_seconds));
   if (o.n_tokens != 0)

@@ -34,6 +34,7 @@ struct Options {
                                   dtype, state_dtype;
   bool have_tokens = false, have_text = false, last = false;
   int threads = 0;
+  int max_rows = 0, wkv_chunk_min = cli::kDefaultWkvChunkMin;
 };
 
 void add_options(cli::Command& cmd, Options& o) {
@@ -49,6 +50,7 @@ void add_options(cli::Command& cmd, Options& o) {
   cli::add_device(app, o.device);
   cli::add_dtype(app, o.dtype, "cuda: weights' dtype fp32, fp16 or bf16 (default: the checkpoint's; cpu: fp32)");
   cli::add_state_dtype(app, o.state_dtype);
+  cli::add_round_options(app, o.max_rows, o.wkv_chunk_min);
   app.add_option_function<std::string>(
          "--mode",
          [&o](const std::string& v) {
@@ -96,6 +98,8 @@ int run(const Options& o) {
   rwkv::DType dtype;
   if (!o.dtype.empty() && rwkv::dtype_from_name(o.dtype, &dtype)) eo.backend.dtype = dtype;
   eo.backend.state_dtype = cli::parse_state_dtype(o.state_dtype);
+  eo.backend.max_rows = o.max_rows;
+  eo.backend.wkv_chunk_min_tokens = o.wkv_chunk_min;
   rwkv::Engine engine(*model, eo);
   cli::print_device_note("rwkv-run logits", engine);
   rwkv::Backend& backend = engine.host_backend();  // states in host memory on every device

@@ -1,0 +1,271 @@
+// tests/kernels/test_cuda_rounds.cpp: how the CUDA backend sizes and fills its rounds
+// (runtime/cuda/cuda_backend.h): the automatic max_rows (the pure choice, the workspace bytes per
+// row it divides by, the backend's use of it), the round options' checks, ragged batches of
+// prompts of different lengths across round boundaries against each prompt alone and the CPU,
+// and the prefill profile (CudaOptions::profile_prefill).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "cuda_engine_util.h"
+#include "runtime/cpu/cpu_backend.h"
+#include "runtime/cpu_golden_util.h"
+#include "runtime/cuda/cuda_weights.h"
+#include "runtime/cuda/workspace.h"
+#include "runtime/sampler/sampler.h"
+
+namespace {
+
+// fp32 weights: logits within 1e-3 absolute, states 1e-3 relative, the fp32 golden tolerance
+// (test_cuda_golden.cpp). Rows in other rounds meet GEMMs of other shapes (and, in rounds of at most
+// gemv_max_rows rows, the GEMV path), whose fp32 sums run in other orders: measured up to 2e-4 on
+// the v6 model's logits (magnitude ~10), 2e-5 on the others.
+constexpr double kTol = 1e-3;
+constexpr size_t MiB = size_t(1) << 20;
+
+const char* const kTinyModels[] = {"models/tiny-rwkv-4v0-660K.pth", "models/tiny-rwkv-5v2-730K.pth",
+                                   "models/tiny-rwkv-6v0-1m.pth", "models/tiny-rwkv-7v0-834K.pth"};
+
+// Every prompt's logits for every token (LogitsMode::all) and final state, the prompts in one
+// batch (together) or each in a call of its own.
+struct Outputs {
+  std::vector<std::vector<float>> logits, states;
+};
+
+Outputs prefill(rwkv::Backend& be, const std::vector<std::vector<int32_t>>& prompts, bool together) {
+  const size_t S = be.state_layout().size(), V = (size_t)be.info().n_vocab;
+  Outputs o;
+  for (const auto& p : prompts) {
+    o.logits.emplace_back(p.size() * V);
+    o.states.emplace_back(S);
+    be.init_state(o.states.back().data());
+  }
+  if (!together) {
+    for (size_t s = 0; s < prompts.size(); ++s)
+      golden::run_seq(be, prompts[s].data(), prompts[s].size(), o.states[s], rwkv::LogitsMode::all,
+                      o.logits[s].data());
+    return o;
+  }
+  rwkv::Batch b;
+  b.logits = rwkv::LogitsMode::all;
+  size_t rows = 0;
+  for (size_t s = 0; s < prompts.size(); ++s) {
+    b.seqs.push_back({prompts[s].data(), prompts[s].size(), o.states[s].data(), S});
+    rows += prompts[s].size();
+  }
+  std::vector<float> all(rows * V);
+  be.forward(b, all.data());
+  size_t row = 0;  // LogitsMode::all: the sequences' rows one after the other
+  for (size_t s = 0; s < prompts.size(); ++s) {
+    std::copy(all.begin() + (long)(row * V), all.begin() + (long)((row + prompts[s].size()) * V),
+              o.logits[s].begin());
+    row += prompts[s].size();
+  }
+  return o;
+}
+
+// The largest logit difference and the largest relative state difference.
+std::pair<double, double> max_diff(const Outputs& a, const Outputs& b) {
+  double dl = 0, ds = 0;
+  for (size_t s = 0; s < a.logits.size(); ++s) {
+    dl = std::max(dl, golden::max_abs_diff(a.logits[s].data(), b.logits[s].data(), a.logits[s].size()));
+    ds = std::max(ds, golden::max_rel_diff(a.states[s].data(), b.states[s].data(), a.states[s].size()));
+  }
+  return {dl, ds};
+}
+
+// The ragged batch below, on `file` with the given switches.
+void check_ragged_prefill(const char* file, int chunk_min, int gemv_max_rows) {
+  INFO(file << " wkv_chunk_min_tokens " << chunk_min << " gemv_max_rows " << gemv_max_rows);
+  auto model = rwkv::load_model(testdata_path(file));
+  const int V = model->info.n_vocab;
+  std::vector<std::vector<int32_t>> prompts;
+  for (int n : {1, 7, 40, 100}) {
+    prompts.emplace_back();
+    for (int t = 0; t < n; ++t) prompts.back().push_back((t * 37 + 11 * n + 5) % V);
+  }
+  rwkv::CudaOptions opt;
+  opt.dtype = rwkv::DType::f32;
+  opt.max_rows = 24;
+  opt.n_slots = 4;
+  opt.gemv_max_rows = gemv_max_rows;
+  opt.wkv_chunk_min_tokens = chunk_min;
+  rwkv::Engine gpu(*model, cuda_test::engine_options(opt));
+  rwkv::Backend& gpu_host = gpu.host_backend();
+  rwkv::CpuBackend cpu(*model);
+  const Outputs together = prefill(gpu_host, prompts, true);
+  const Outputs alone = prefill(gpu_host, prompts, false);
+  const Outputs reference = prefill(cpu, prompts, true);
+  const auto d_alone = max_diff(together, alone), d_cpu = max_diff(together, reference);
+  CAPTURE(d_alone.first, d_alone.second, d_cpu.first, d_cpu.second);
+  CHECK(d_alone.first <= kTol);
+  CHECK(d_alone.second <= kTol);
+  CHECK(d_cpu.first <= kTol);
+  CHECK(d_cpu.second <= kTol);
+}
+
+}  // namespace
+
+TEST_CASE("cuda rounds: the automatic max_rows from free memory, bytes per row and bounds", "[cuda][rounds]") {
+  using rwkv::cuda::choose_max_rows;
+  const size_t row = 300000;  // bytes per row
+  // Plenty of memory: the cap.
+  CHECK(choose_max_rows(size_t(100) << 30, row, 512, 4096) == 4096);
+  // Between floor and cap: what fits after the margin, max(512 MiB, free / 16), a multiple of 64.
+  const size_t small_free = 2048 * MiB;  // margin 512 MiB: 5368 rows fit, 5312 taken
+  CHECK(choose_max_rows(small_free, row, 512, 8192) == int((small_free - 512 * MiB) / row / 64 * 64));
+  CHECK(choose_max_rows(small_free, row, 512, 8192) == 5312);
+  const size_t large_free = size_t(16) << 30;  // margin 1 GiB (free / 16)
+  CHECK(choose_max_rows(large_free, 4 * MiB, 512, 8192) == int((large_free - large_free / 16) / (4 * MiB) / 64 * 64));
+  CHECK(choose_max_rows(large_free, 4 * MiB, 512, 8192) == 3840);
+  // The margin is at least 512 MiB.
+  CHECK(choose_max_rows(1024 * MiB, 1 * MiB, 64, 4096) == 512);
+  // Below the floor with the margin, but the floor fits without it: as many as fit, up to the floor.
+  CHECK(choose_max_rows(600 * MiB, 1 * MiB, 512, 4096) == 512);
+  CHECK(choose_max_rows(300 * MiB, 1 * MiB, 512, 4096) == 300);
+  // Not even one row: 1 (the allocation then reports what does not fit).
+  CHECK(choose_max_rows(100, 1 * MiB, 512, 4096) == 1);
+  // A cap below the floor wins; a floor that is not a multiple of 64 is kept.
+  CHECK(choose_max_rows(size_t(100) << 30, row, 512, 300) == 300);
+  CHECK(choose_max_rows(size_t(1) << 30, 1 * MiB, 500, 4096) == 512);
+  CHECK(choose_max_rows(560 * MiB + 500 * MiB, 1 * MiB, 500, 4096) == 512);
+  // Deterministic and monotonic in the free memory.
+  int last = 0;
+  for (size_t f = 64 * MiB; f <= (size_t(64) << 30); f *= 2) {
+    const int r = choose_max_rows(f, row, 512, 8192);
+    CHECK(r == choose_max_rows(f, row, 512, 8192));
+    CHECK(r >= last);
+    CHECK(r >= 1);
+    CHECK(r <= 8192);
+    last = r;
+  }
+}
+
+TEST_CASE("cuda rounds: Workspace::bytes_per_row counts every plane", "[gpu][cuda][rounds]") {
+  for (const char* file : kTinyModels)
+    for (rwkv::DType dt : {rwkv::DType::f32, rwkv::DType::bf16}) {
+      INFO(file << " " << rwkv::dtype_name(dt));
+      auto model = rwkv::load_model(testdata_path(file));
+      const rwkv::cuda::CudaWeights w = rwkv::cuda::upload_weights(*model, dt);
+      for (int R : {1, 24, 77}) {
+        const rwkv::cuda::Workspace ws(model->info, w, R);
+        CHECK(ws.bytes() == size_t(R) * rwkv::cuda::Workspace::bytes_per_row(model->info, w));
+      }
+    }
+}
+
+TEST_CASE("cuda rounds: the backend chooses max_rows unless it is given", "[gpu][cuda][rounds]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
+  rwkv::CudaOptions opt;
+  opt.dtype = rwkv::DType::f32;
+  {
+    rwkv::CudaBackend be(*model, opt);  // max_rows 0: automatic, bounded by kAutoMaxRowsCap
+    CHECK(be.max_rows_automatic());
+    CHECK(be.max_rows() == rwkv::cuda::kAutoMaxRowsCap);  // a tiny model leaves the memory free
+    CHECK(be.workspace_bytes() ==
+          size_t(be.max_rows()) * (be.workspace_bytes() / size_t(be.max_rows())));
+  }
+  {
+    opt.max_rows_cap = 1000;  // plenty of (emulated or real) memory for 1000 tiny rows: the cap
+    rwkv::CudaBackend be(*model, opt);
+    CHECK(be.max_rows_automatic());
+    CHECK(be.max_rows() == 1000);
+  }
+  {
+    opt.max_rows = 24;
+    rwkv::CudaBackend be(*model, opt);
+    CHECK(!be.max_rows_automatic());
+    CHECK(be.max_rows() == 24);
+  }
+  // Through the engine: the chosen value is reported; bad values are InputErrors on every device.
+  rwkv::CudaOptions eng;
+  eng.dtype = rwkv::DType::f32;
+  rwkv::Engine engine(*model, cuda_test::engine_options(eng));
+  CHECK(engine.max_rows() == rwkv::cuda::kAutoMaxRowsCap);
+  CHECK(engine.max_rows_automatic());
+  for (const char* device : {"cpu", "cuda:0"}) {
+    INFO(device);
+    rwkv::EngineOptions bad;
+    bad.device = device;
+    bad.backend.max_rows = -1;
+    CHECK_THROWS_AS(rwkv::Engine(*model, bad), rwkv::InputError);
+    bad.backend.max_rows = 65536;
+    CHECK_THROWS_WITH(rwkv::Engine(*model, bad), Catch::Contains("max_rows must be in [0, 65535]"));
+    bad.backend.max_rows = 0;
+    bad.backend.wkv_chunk_min_tokens = -1;
+    CHECK_THROWS_WITH(rwkv::Engine(*model, bad), Catch::Contains("wkv_chunk_min_tokens") &&
+                                                    Catch::Contains("never chunked"));
+    bad.backend.wkv_chunk_min_tokens = 70000;
+    CHECK_THROWS_AS(rwkv::Engine(*model, bad), rwkv::InputError);
+  }
+  opt.max_rows = 65536;
+  CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("max_rows must be in [1, 65535]"));
+  opt.max_rows = 0;
+  opt.wkv_chunk_min_tokens = -2;
+  CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("wkv_chunk_min_tokens"));
+}
+
+// Prompts of lengths 1, 7, 40 and 100 in one batch with max_rows 24: rounds of shares 6, then 8
+// and 12 as prompts finish, each prompt's rows split at places that are not the ones it has alone
+// (gemv_max_rows 16: a round of at most 16 rows takes the decode path; 0: never).
+// Every row's logits and every final state equal the prompt run alone and the CPU backend's.
+// wkv_chunk_min_tokens 0 and 4: the same batch with every round sequential, and with the rounds
+// whose sequences average >= 4 rows chunked (the sequential and chunked WKV meeting in one prompt);
+// gemv_max_rows 16 and 0.
+TEST_CASE("cuda rounds: ragged prompts prefill together as each alone, across round boundaries",
+          "[gpu][cuda][rounds][batch]") {
+  for (const char* file : kTinyModels) {
+    check_ragged_prefill(file, 0, 16);  // every round sequential; short rounds on the decode path
+    check_ragged_prefill(file, 4, 16);
+    check_ragged_prefill(file, 4, 0);   // every round on the cuBLAS path
+  }
+}
+
+TEST_CASE("cuda rounds: the prefill profile times prefill rounds only and changes no result",
+          "[gpu][cuda][rounds]") {
+  auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-7v0-834K.pth"));
+  const size_t V = (size_t)model->info.n_vocab;
+  std::vector<int32_t> prompt(40);
+  for (size_t t = 0; t < prompt.size(); ++t) prompt[t] = (int32_t)((t * 13 + 1) % V);
+  std::vector<std::vector<float>> logits;
+  for (bool profile : {false, true}) {
+    rwkv::CudaOptions opt;
+    opt.dtype = rwkv::DType::f32;
+    opt.max_rows = 24;  // the 40-token prompt: two prefill rounds
+    opt.profile_prefill = profile;
+    rwkv::CudaBackend be(*model, opt);
+    const size_t S = be.state_layout().size();
+    rwkv::Batch b;
+    b.logits = rwkv::LogitsMode::last;
+    b.seqs.push_back({prompt.data(), prompt.size(), be.slot(0), S});
+    logits.emplace_back(2 * V);
+    be.forward(b, logits.back().data());
+    const int32_t next = 3;
+    b.seqs[0] = {&next, 1, be.slot(0), S};
+    for (int step = 0; step < 3; ++step) be.forward(b, logits.back().data() + V);  // decode: graphs
+    CHECK(be.graphs_captured() == 1);
+    const rwkv::cuda::PrefillSplit split = be.prefill_split();
+    if (!profile) {
+      CHECK(split.rounds == 0);
+      continue;
+    }
+    CHECK(split.rounds == 2);  // the decode steps are not profiled
+    CHECK(split.round_ms >= 0);
+    CHECK(split.gemm_ms >= 0);
+    CHECK(split.wkv_ms >= 0);
+    CHECK(split.gemm_ms + split.wkv_ms <= split.round_ms + 1e-3);  // spans lie inside their rounds
+    // A one-round prefill drawn on the device (forward_sample) is profiled too.
+    rwkv::Sampler sampler{rwkv::SamplerParams{}};
+    rwkv::Sampler* samplers[1] = {&sampler};
+    int32_t drawn = 0;
+    b.seqs[0] = {prompt.data(), 20, be.slot(0), S};
+    be.forward_sample(b, samplers, &drawn);
+    be.finish_sampling(samplers, 1);
+    CHECK(be.prefill_split().rounds == 3);
+    be.reset_prefill_split();
+    CHECK(be.prefill_split().rounds == 0);
+  }
+  CHECK(logits[0] == logits[1]);  // bit for bit
+}
