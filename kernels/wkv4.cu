@@ -82,6 +82,18 @@ __device__ __forceinline__ float wkv4_step(float k, float v, float w, float u, f
   return wkv;
 }
 
+// A token's kWkv4Chans outputs of this thread (n of them in range) at out.
+template <bool kVec, class TO>
+__device__ __forceinline__ void store_outputs(TO* __restrict__ out, const float (&o)[kWkv4Chans], int n) {
+  if (kVec) {
+    store_vec<kWkv4Chans>(out, o);
+  } else {
+#pragma unroll
+    for (int e = 0; e < kWkv4Chans; ++e)
+      if (e < n) out[e] = from_float<TO>(o[e]);
+  }
+}
+
 // kVec: A and the three offsets are multiples of 4 and r, k, v, w, u, out 16-byte aligned.
 template <class TO, bool kVec>
 __global__ void __launch_bounds__(kWkv4Threads, kWkv4MinBlocks) wkv4_kernel(wkv4_params p) {
@@ -114,13 +126,7 @@ __global__ void __launch_bounds__(kWkv4Threads, kWkv4MinBlocks) wkv4_kernel(wkv4
 #pragma unroll
     for (int e = 0; e < kWkv4Chans; ++e)
       o[e] = sigmoidf_(cur.r[e]) * wkv4_step(cur.k[e], cur.v[e], w[e], u[e], aa[e], bb[e], pp[e]);
-    if (kVec) {
-      store_vec<kWkv4Chans>(out + at, o);
-    } else {
-#pragma unroll
-      for (int e = 0; e < kWkv4Chans; ++e)
-        if (e < n) out[at + e] = from_float<TO>(o[e]);
-    }
+    store_outputs<kVec>(out + at, o, n);
     cur = next;
   }
   float* __restrict__ state = p.batch.state[s];  // again: no registers held over the token loop
@@ -340,13 +346,7 @@ __global__ void __launch_bounds__(kWkv4Threads, kWkv4MinBlocks) wkv4_chunk_outpu
 #pragma unroll
       for (int e = 0; e < kWkv4Chans; ++e)
         o[e] = sigmoidf_(cur.r[e]) * wkv4_step(cur.k[e], cur.v[e], w[e], u[e], st.aa[e], st.bb[e], st.pp[e]);
-      if (kVec) {
-        store_vec<kWkv4Chans>(out + at, o);
-      } else {
-#pragma unroll
-        for (int e = 0; e < kWkv4Chans; ++e)
-          if (e < n) out[at + e] = from_float<TO>(o[e]);
-      }
+      store_outputs<kVec>(out + at, o, n);
       cur = next;
     }
     if (seq_end == seg_end) store_slot<kVec>(p, s, c, n, st);

@@ -11,9 +11,9 @@
 // (r_t e^{b_{t-1} - b_{q0-1}}) . (k_s e^{b_{q0-1} - b_s}): both exponents <= 0, so that block is one
 // tensor-core product of factors <= |r|, |k|; the two 16 x 16 blocks on the diagonal take the
 // per-pair exponent in fp32 instead (a split point inside them would make one factor > 1 and can
-// overflow for strong decays). Every other product runs on tensor cores with "split" operands:
-// x = hi + lo (hi = bf16(x), lo = bf16(x - hi)) and hi*hi + hi*lo + lo*hi summed in fp32, about
-// 2^-17 relative per product, so fp32 models keep fp32-level results.
+// overflow for strong decays). Every other product runs on tensor cores with operands split in
+// three bf16 parts (kernels/common/mma_split.cuh: about 2^-27 relative per product), so fp32
+// models keep fp32-level results.
 //
 // wkv5_chunk_kernel: grid (N / VS value slices, H, n_seq), block 128 threads (4 warps). A block
 // owns the VS value columns j0.. of one head of one sequence (the columns of S evolve
@@ -25,7 +25,7 @@
 // tiles per warp) | store S. Four barriers per chunk of 32 tokens.
 // Bytes per chunk and block: L*(3*N + VS)*4 read (r, k, w_lora or none, v; every slice block of a
 // head reads the head's r, k, w) + L*VS*4 written (y); the state slice is read and written once
-// per call. FLOPs per chunk and head: tensor cores 3 x 2*(L*N*N (S0) + 16*16*N (A) + L*L*N/2
+// per call. FLOPs per chunk and head: tensor cores 6 x 2*(L*N*N (S0) + 16*16*N (A) + L*L*N/2
 // (A v) + N*L*N (S_end)); fp32 2*(2*16*16/2)*N with as many exponentials (the diagonal blocks,
 // per slice block).
 //
@@ -39,6 +39,7 @@
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
 #include "kernels/common/mma.cuh"
+#include "kernels/common/mma_split.cuh"
 #include "kernels/common/state_io.cuh"
 
 namespace rwkv_kernels {
@@ -68,50 +69,6 @@ struct ChunkShared {
   float A[kL][kL + 4];         // in-chunk weights A_ts, zero for s >= t
   float bonus[kL];             // r_t . u . k_t
 };
-
-// ---- split operands --------------------------------------------------------------------------
-
-struct split_a {
-  mma_frag_a hi, lo;
-};
-struct split_b {
-  mma_frag_b hi, lo;
-};
-
-__device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& lo) {
-  const __nv_bfloat16 h0 = __float2bfloat16_rn(x0), h1 = __float2bfloat16_rn(x1);
-  hi = mma_pack(h0, h1);
-  lo = mma_pack(__float2bfloat16_rn(x0 - __bfloat162float(h0)), __float2bfloat16_rn(x1 - __bfloat162float(h1)));
-}
-
-// This lane's part of the 16 x 16 A operand whose element (m, k) is at(m, k).
-template <class F>
-__device__ __forceinline__ split_a load_split_a(F at) {
-  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, c = 2 * (lane & 3);
-  split_a f;
-  split_pair(at(g, c), at(g, c + 1), f.hi.r[0], f.lo.r[0]);
-  split_pair(at(g + 8, c), at(g + 8, c + 1), f.hi.r[1], f.lo.r[1]);
-  split_pair(at(g, c + 8), at(g, c + 9), f.hi.r[2], f.lo.r[2]);
-  split_pair(at(g + 8, c + 8), at(g + 8, c + 9), f.hi.r[3], f.lo.r[3]);
-  return f;
-}
-
-// This lane's part of the 16 x 8 B operand whose element (k, n) is at(k, n).
-template <class F>
-__device__ __forceinline__ split_b load_split_b(F at) {
-  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, c = 2 * (lane & 3);
-  split_b f;
-  split_pair(at(c, g), at(c + 1, g), f.hi.r[0], f.lo.r[0]);
-  split_pair(at(c + 8, g), at(c + 9, g), f.hi.r[1], f.lo.r[1]);
-  return f;
-}
-
-// acc += a b with split operands, the small terms first.
-__device__ __forceinline__ void mma_split(mma_frag_c& acc, const split_a& a, const split_b& b) {
-  mma_m16n8k16<__nv_bfloat16>(acc, a.lo, b.hi, acc);
-  mma_m16n8k16<__nv_bfloat16>(acc, a.hi, b.lo, acc);
-  mma_m16n8k16<__nv_bfloat16>(acc, a.hi, b.hi, acc);
-}
 
 // The lane's accumulator element q: row 16-tile row (g or g + 8), column (2t or 2t + 1).
 __device__ __forceinline__ int acc_row(int q) { return (int)((threadIdx.x & 31) >> 2) + 8 * (q >> 1); }
@@ -187,10 +144,10 @@ __device__ __forceinline__ void in_chunk_weights(ChunkShared<N>& sh) {
   if (warp >= 2) return;
   mma_frag_c acc = {{0.0f, 0.0f, 0.0f, 0.0f}};
   for (int kb = 0; kb < ChunkShape<N>::KP; kb += 16) {
-    const split_a q = load_split_a([&](int m, int i) {
+    const SplitA q = split_a_of([&](int m, int i) {
       return sh.r[16 + m][kb + i] * expf(sh.b[15 + m][kb + i] - sh.b[15][kb + i]);
     });
-    const split_b key = load_split_b([&](int i, int n) {
+    const SplitB key = split_b_of([&](int i, int n) {
       const int s = 8 * warp + n;
       return sh.k[s][kb + i] * expf(sh.b[15][kb + i] - sh.b[s][kb + i]);
     });
@@ -211,16 +168,16 @@ __device__ __forceinline__ void chunk_outputs(const ChunkShared<N>& sh, float* _
   const int mt = warp / Sh::NT, n0 = 8 * (warp % Sh::NT), t0 = 16 * mt;
   mma_frag_c acc = {{0.0f, 0.0f, 0.0f, 0.0f}};
   for (int kb = 0; kb < Sh::KP; kb += 16) {  // (r_t . e^{b_{t-1}}) S0
-    const split_a q = load_split_a([&](int m, int i) {
+    const SplitA q = split_a_of([&](int m, int i) {
       const int t = t0 + m;
       return t == 0 ? sh.r[0][kb + i] : sh.r[t][kb + i] * expf(sh.b[t - 1][kb + i]);
     });
-    const split_b st = load_split_b([&](int i, int n) { return sh.S[kb + i][n0 + n]; });
+    const SplitB st = split_b_of([&](int i, int n) { return sh.S[kb + i][n0 + n]; });
     mma_split(acc, q, st);
   }
   for (int sb = 0; sb <= mt; ++sb) {  // sum_{s < t} A_ts v_s
-    const split_a a = load_split_a([&](int m, int s) { return sh.A[t0 + m][16 * sb + s]; });
-    const split_b vv = load_split_b([&](int s, int n) { return sh.v[16 * sb + s][n0 + n]; });
+    const SplitA a = split_a_of([&](int m, int s) { return sh.A[t0 + m][16 * sb + s]; });
+    const SplitB vv = split_b_of([&](int s, int n) { return sh.v[16 * sb + s][n0 + n]; });
     mma_split(acc, a, vv);
   }
 #pragma unroll
@@ -248,11 +205,11 @@ __device__ __forceinline__ void next_state(const ChunkShared<N>& sh, mma_frag_c 
       acc[z].r[q] = expf(sh.b[kL - 1][i]) * sh.S[i][n0 + acc_col(q)];
     }
     for (int sb = 0; sb < kL; sb += 16) {
-      const split_a kd = load_split_a([&](int m, int s) {
+      const SplitA kd = split_a_of([&](int m, int s) {
         const int i = i0 + m;
         return sh.k[sb + s][i] * expf(sh.b[kL - 1][i] - sh.b[sb + s][i]);
       });
-      const split_b vv = load_split_b([&](int s, int n) { return sh.v[sb + s][n0 + n]; });
+      const SplitB vv = split_b_of([&](int s, int n) { return sh.v[sb + s][n0 + n]; });
       mma_split(acc[z], kd, vv);
     }
   }
@@ -291,7 +248,7 @@ __device__ __forceinline__ void copy_state_slice(const wkv5_params& p, ChunkShar
 }
 
 template <int N, class TS>
-__global__ void __launch_bounds__(kChunkThreads) wkv5_chunk_kernel(wkv5_params p, float* y_out) {
+__global__ void __launch_bounds__(kChunkThreads, 4) wkv5_chunk_kernel(wkv5_params p, float* y_out) {
   __shared__ ChunkShared<N> sh;
   const int j0 = (int)blockIdx.x * ChunkShape<N>::VS, h = (int)blockIdx.y, s = (int)blockIdx.z;
   const size_t A = (size_t)p.H * N;

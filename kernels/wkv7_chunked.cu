@@ -55,6 +55,7 @@
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
 #include "kernels/common/mma.cuh"
+#include "kernels/common/mma_split.cuh"
 #include "kernels/common/state_io.cuh"
 #include "kernels/common/wkv7_token.cuh"
 
@@ -194,61 +195,17 @@ __device__ __forceinline__ void advance_row(float (&st)[N], Wkv7ChunkShared<N>& 
 }
 
 // ---- the tensor-core path (N = 32, 64: 2N threads, one warp per 16 value rows) -------------------
-// Every product has fp32 operands split in three bf16 parts, x = hi + mid + lo (hi = bf16(x),
-// mid = bf16(x - hi), lo = bf16(x - hi - mid): 24 significant bits, about fp32's), and sums the six
-// partial products down to 2^-27 relative (lo*hi + mid*mid + hi*lo + mid*hi + hi*mid + hi*hi, each an
-// m16n8k16 bf16 product with fp32 accumulation; the three dropped are below 2^-26). The two-part
-// split (hi*hi + hi*lo + lo*hi, 2^-17 per product) is not enough: at N = 64 its errors reach 3e-5
-// on the outputs of tests/kernels/test_wkv7_chunked.cpp, whose bound is fp32's.
+// Every product has fp32 operands split in three bf16 parts (kernels/common/mma_split.cuh).
 using bf16 = __nv_bfloat16;
-
-struct SplitA {
-  mma_frag_a hi, mid, lo;
-};
-struct SplitB {
-  mma_frag_b hi, mid, lo;
-};
-
-// The three parts of the pair (x0, x1), each packed as one fragment register.
-__device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& mid, uint32_t& lo) {
-  const bf16 h0 = __float2bfloat16_rn(x0), h1 = __float2bfloat16_rn(x1);
-  const float r0 = x0 - __bfloat162float(h0), r1 = x1 - __bfloat162float(h1);  // exact
-  const bf16 m0 = __float2bfloat16_rn(r0), m1 = __float2bfloat16_rn(r1);
-  hi = mma_pack(h0, h1);
-  mid = mma_pack(m0, m1);
-  lo = mma_pack(__float2bfloat16_rn(r0 - __bfloat162float(m0)), __float2bfloat16_rn(r1 - __bfloat162float(m1)));
-}
-
-// D += A B with both operands split, the small partial products first.
-__device__ __forceinline__ void mma_split(mma_frag_c& d, const SplitA& a, const SplitB& b) {
-  mma_m16n8k16<bf16>(d, a.lo, b.hi, d);
-  mma_m16n8k16<bf16>(d, a.mid, b.mid, d);
-  mma_m16n8k16<bf16>(d, a.hi, b.lo, d);
-  mma_m16n8k16<bf16>(d, a.mid, b.hi, d);
-  mma_m16n8k16<bf16>(d, a.hi, b.mid, d);
-  mma_m16n8k16<bf16>(d, a.hi, b.hi, d);
-}
 
 // The 16 x 16 A tile whose element (m, k) is x[m * ms + k * ks] (shared memory), split.
 __device__ __forceinline__ SplitA load_a(const float* x, int ms, int ks) {
-  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
-  SplitA a;
-  for (int q = 0; q < 4; ++q) {  // r[q]: row g + 8 (q & 1), columns 2t + 8 (q >> 1) and the next
-    const float* p = x + (g + 8 * (q & 1)) * ms + (2 * t + 8 * (q >> 1)) * ks;
-    split_pair(p[0], p[ks], a.hi.r[q], a.mid.r[q], a.lo.r[q]);
-  }
-  return a;
+  return split_a_of([&](int m, int k) { return x[m * ms + k * ks]; });
 }
 
 // The 16 x 8 B tile whose element (k, n) is x[k * ks + n * ns] (shared memory), split.
 __device__ __forceinline__ SplitB load_b(const float* x, int ks, int ns) {
-  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
-  SplitB b;
-  for (int q = 0; q < 2; ++q) {  // r[q]: rows 2t + 8q and the next, column g
-    const float* p = x + (2 * t + 8 * q) * ks + g * ns;
-    split_pair(p[0], p[ks], b.hi.r[q], b.mid.r[q], b.lo.r[q]);
-  }
-  return b;
+  return split_b_of([&](int k, int n) { return x[k * ks + n * ns]; });
 }
 
 // The A tile of keys 16 kk .. 16 kk + 15 of a 16-row state tile held as C tiles (2 kk, 2 kk + 1):

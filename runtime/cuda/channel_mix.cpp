@@ -90,13 +90,13 @@ void channel_mix(const LayerRun& run) {
     return;
   }
   ffn_shift_mixes(run, form);
-  linear(run.cublas, L.ffn_k, ws.mix_plane(0), run.C, run.M, ws.ffn_key, DType::f32, run.F);
+  linear(run, L.ffn_k, ws.mix_plane(0), run.C, run.M, ws.ffn_key, DType::f32, run.F);
   relu_squared_key(run);
   if (!form.receptance) {
-    linear(run.cublas, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.delta, DType::f32, run.C);
+    linear(run, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.delta, DType::f32, run.C);
   } else {
-    linear(run.cublas, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.ffn_v, DType::f32, run.C);
-    linear(run.cublas, L.ffn_r, ws.mix_plane(1), run.C, run.M, ws.ffn_r, DType::f32, run.C);
+    linear(run, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.ffn_v, DType::f32, run.C);
+    linear(run, L.ffn_r, ws.mix_plane(1), run.C, run.M, ws.ffn_r, DType::f32, run.C);
     RWKV_CUDA_TRY(rwkv_kernels::gate_mul(ws.ffn_r, ws.ffn_v, ws.delta, (size_t)run.M * run.C, run.stream));
   }
 }

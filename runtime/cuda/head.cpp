@@ -59,7 +59,8 @@ void compute_logits(const RoundRun& round, LogitsMode mode) {
     ln.rows = S;
   }
   RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, round.stream));
-  linear(round.cublas, round.w.head, ws.ln_out, C, ln.rows, ws.logits, DType::f32, V);
+  in_span(round.profile, PrefillPart::gemm, round.stream,
+          [&] { linear(round.cublas, round.w.head, ws.ln_out, C, ln.rows, ws.logits, DType::f32, V); });
 }
 
 }  // namespace cuda

@@ -39,6 +39,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <utility>
+
 #include "kernels/common/ragged_batch.cuh"
 #include "kernels/gemv.cuh"
 #include "kernels/shift_mix.cuh"
@@ -96,7 +98,27 @@ struct LayerRun {
   bool gemv;                       // the decode path: fused prologues and grouped GEMVs
   DType state_dtype;               // of att.kv in the states (CudaOptions::state_dtype)
   bool chunked_wkv;                // prefill: the chunked WKV kernels (uses_chunked_wkv)
+  PrefillProfile* profile;         // RoundRun::profile
 };
+
+// Runs enqueue() inside a span of `part` of the prefill profile (none without a profile).
+template <class F>
+void in_span(PrefillProfile* profile, PrefillPart part, cudaStream_t stream, F&& enqueue) {
+  if (profile) profile->begin(part, stream);
+  enqueue();
+  if (profile) profile->end(part, stream);
+}
+
+// gemm.h's products inside GEMM spans of the round's profile.
+template <class... Args>
+void linear(const LayerRun& run, Args&&... args) {
+  in_span(run.profile, PrefillPart::gemm, run.stream, [&] { linear(run.cublas, std::forward<Args>(args)...); });
+}
+template <class... Args>
+void linear_batched(const LayerRun& run, Args&&... args) {
+  in_span(run.profile, PrefillPart::gemm, run.stream,
+          [&] { linear_batched(run.cublas, std::forward<Args>(args)...); });
+}
 
 // Whether the round takes the decode path (M <= gemv_max_rows; gemv_max_rows = 0: never).
 inline bool uses_gemv(const RoundRun& round) { return round.M <= round.gemv_max_rows; }

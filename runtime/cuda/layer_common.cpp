@@ -59,14 +59,16 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, cons
   p.ln_b = L.ln_x_b;
   p.out = run.ws.att_out;
   p.out_dtype = run.dtype;
-  if (run.chunked_wkv && !lora.decay_w2)  // prefill: chunks on tensor cores, then the GroupNorm
-    RWKV_CUDA_TRY(rwkv_kernels::wkv5_chunked_forward(p, run.ws.wkv_y, run.stream));
-  else
-    RWKV_CUDA_TRY(rwkv_kernels::wkv5_forward(p, run.stream));
+  in_span(run.profile, PrefillPart::wkv, run.stream, [&] {
+    if (run.chunked_wkv && !lora.decay_w2)  // prefill: chunks on tensor cores, then the GroupNorm
+      RWKV_CUDA_TRY(rwkv_kernels::wkv5_chunked_forward(p, run.ws.wkv_y, run.stream));
+    else
+      RWKV_CUDA_TRY(rwkv_kernels::wkv5_forward(p, run.stream));
+  });
 }
 
 void attention_output(const LayerRun& run) {
-  linear(run.cublas, run.w.att_o, run.ws.att_out, run.A, run.M, run.ws.delta, DType::f32, run.C);
+  linear(run, run.w.att_o, run.ws.att_out, run.A, run.M, run.ws.delta, DType::f32, run.C);
 }
 
 void attention_output_gemv(const LayerRun& run) {

@@ -33,10 +33,11 @@ void wkv4_core(const LayerRun& run) {
   // plane); it fits unless max_rows is below 6 rows (kernels/wkv4.cuh).
   p.chunk_state = run.ws.wkv_y;
   p.chunk_state_floats = (size_t)run.ws.max_rows() * (size_t)run.A;
-  if (run.chunked_wkv && p.chunk_state_floats >= rwkv_kernels::wkv4_chunk_state_floats(run.M, run.A, p.chunk_rows))
-    RWKV_CUDA_TRY(rwkv_kernels::wkv4_forward_chunked(p, run.stream));
-  else
-    RWKV_CUDA_TRY(rwkv_kernels::wkv4_forward(p, run.stream));
+  const bool chunked =
+      run.chunked_wkv && p.chunk_state_floats >= rwkv_kernels::wkv4_chunk_state_floats(run.M, run.A, p.chunk_rows);
+  in_span(run.profile, PrefillPart::wkv, run.stream, [&] {
+    RWKV_CUDA_TRY(chunked ? rwkv_kernels::wkv4_forward_chunked(p, run.stream) : rwkv_kernels::wkv4_forward(p, run.stream));
+  });
 }
 
 // v4, v5: lerp mixes k, v, r (, g) weighting the current token, then their
@@ -63,7 +64,7 @@ void lerp_mixes_and_projections(const LayerRun& run) {
     sm.out[z] = ws.mix_plane(z);
   }
   RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
-  linear_batched(run.cublas, L.att_kvrg, L.n_kvrg, ws.mix_plane(0), run.C, (long long)(R * run.C), run.M,
+  linear_batched(run, L.att_kvrg, L.n_kvrg, ws.mix_plane(0), run.C, (long long)(R * run.C), run.M,
                  ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }
 

@@ -41,10 +41,10 @@ void ddlerp_mixes(const LayerRun& run) {
   sm.mu[0] = L.mix[0];
   sm.out[0] = ws.mix_plane(5);
   RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
-  linear(run.cublas, L.maa_w1, ws.mix_plane(5), run.C, run.M, ws.lora_mid, DType::f32, 5 * D);
+  linear(run, L.maa_w1, ws.mix_plane(5), run.C, run.M, ws.lora_mid, DType::f32, 5 * D);
   tanh_lora(run, 5 * D);
   // The five data-dependent deltas, [5][M, C] in lora_out.
-  linear_batched(run.cublas, L.maa_w2, 5, ws.lora_act, 5 * D, D, run.M, ws.lora_out, DType::f32, run.C,
+  linear_batched(run, L.maa_w2, 5, ws.lora_act, 5 * D, D, run.M, ws.lora_out, DType::f32, run.C,
                  (long long)run.M * run.C);
   sm.n_out = 5;
   for (int z = 0; z < 5; ++z) {
@@ -125,11 +125,11 @@ void time_mix_v6(const LayerRun& run) {
   ddlerp_mixes(run);
   // Data-dependent decay: time_decay + tanh(x_w decay_w1) decay_w2 (exp(-exp) in the kernel).
   const int Dd = L.decay_w1.out;
-  linear(run.cublas, L.decay_w1, ws.mix_plane(0), run.C, run.M, ws.lora_mid, DType::f32, Dd);
+  linear(run, L.decay_w1, ws.mix_plane(0), run.C, run.M, ws.lora_mid, DType::f32, Dd);
   tanh_lora(run, Dd);
   float* w_lora = ws.lora_out;  // the ddlerp deltas are consumed
-  linear(run.cublas, L.decay_w2, ws.lora_act, Dd, run.M, w_lora, DType::f32, run.A);
-  linear_batched(run.cublas, L.att_kvrg, 4, ws.mix_plane(1), run.C, (long long)(R * run.C), run.M, ws.proj,
+  linear(run, L.decay_w2, ws.lora_act, Dd, run.M, w_lora, DType::f32, run.A);
+  linear_batched(run, L.att_kvrg, 4, ws.mix_plane(1), run.C, (long long)(R * run.C), run.M, ws.proj,
                  DType::f32, run.A, (long long)(R * run.A));
   wkv5_core(run, w_lora, ws.proj_plane(3));
   attention_output(run);

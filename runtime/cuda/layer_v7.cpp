@@ -42,7 +42,7 @@ void shift_mixes_and_projections(const LayerRun& run) {
     sm.out[z] = ws.mix_plane(z);
   }
   RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
-  linear_batched(run.cublas, L.att_kvrg, 3, ws.mix_plane(kMixK), run.C, (long long)(R * run.C), run.M,
+  linear_batched(run, L.att_kvrg, 3, ws.mix_plane(kMixK), run.C, (long long)(R * run.C), run.M,
                  ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }
 
@@ -73,18 +73,18 @@ void loras(const LayerRun& run, const LoraWidths& d) {
   const Workspace& ws = run.ws;
   const int width = d.total();
   float* mid = ws.lora_mid;
-  linear(run.cublas, L.w1, ws.mix_plane(kMixW), run.C, run.M, mid, DType::f32, width);
-  linear(run.cublas, L.a1, ws.mix_plane(kMixA), run.C, run.M, mid + d.w, DType::f32, width);
-  if (d.v) linear(run.cublas, L.v1, ws.mix_plane(kMixV), run.C, run.M, mid + d.w + d.a, DType::f32, width);
-  linear(run.cublas, L.g1, ws.mix_plane(kMixG), run.C, run.M, mid + d.w + d.a + d.v, DType::f32, width);
+  linear(run, L.w1, ws.mix_plane(kMixW), run.C, run.M, mid, DType::f32, width);
+  linear(run, L.a1, ws.mix_plane(kMixA), run.C, run.M, mid + d.w, DType::f32, width);
+  if (d.v) linear(run, L.v1, ws.mix_plane(kMixV), run.C, run.M, mid + d.w + d.a, DType::f32, width);
+  linear(run, L.g1, ws.mix_plane(kMixG), run.C, run.M, mid + d.w + d.a + d.v, DType::f32, width);
   lora_activations(run, d);
   // Column c of the packed activations, in the GEMM input dtype.
   auto act_col = [&](int c) { return static_cast<char*>(ws.lora_act) + (size_t)c * dtype_size(run.dtype); };
-  linear(run.cublas, L.w2, ws.lora_act, width, run.M, ws.lora_out_plane(kLoraW), DType::f32, run.A);
-  linear(run.cublas, L.a2, act_col(d.w), width, run.M, ws.lora_out_plane(kLoraA), DType::f32, run.A);
+  linear(run, L.w2, ws.lora_act, width, run.M, ws.lora_out_plane(kLoraW), DType::f32, run.A);
+  linear(run, L.a2, act_col(d.w), width, run.M, ws.lora_out_plane(kLoraA), DType::f32, run.A);
   if (d.v)
-    linear(run.cublas, L.v2, act_col(d.w + d.a), width, run.M, ws.lora_out_plane(kLoraV), DType::f32, run.A);
-  linear(run.cublas, L.g2, act_col(d.w + d.a + d.v), width, run.M, ws.lora_out_plane(kLoraG), DType::f32,
+    linear(run, L.v2, act_col(d.w + d.a), width, run.M, ws.lora_out_plane(kLoraV), DType::f32, run.A);
+  linear(run, L.g2, act_col(d.w + d.a + d.v), width, run.M, ws.lora_out_plane(kLoraG), DType::f32,
          run.A);
 }
 
@@ -118,8 +118,10 @@ void wkv7_core(const LayerRun& run, bool has_v_lora) {
   p.out_dtype = run.dtype;
   // Prefill rounds of long enough sequences: the chunked kernel (same parameters and results
   // within fp32 rounding); decode and short prompts: the sequential one.
-  RWKV_CUDA_TRY(run.chunked_wkv ? rwkv_kernels::wkv7_chunked_forward(p, run.stream)
-                                : rwkv_kernels::wkv7_forward(p, run.stream));
+  in_span(run.profile, PrefillPart::wkv, run.stream, [&] {
+    RWKV_CUDA_TRY(run.chunked_wkv ? rwkv_kernels::wkv7_chunked_forward(p, run.stream)
+                                  : rwkv_kernels::wkv7_forward(p, run.stream));
+  });
 }
 
 // Decode path: k, v, r and the LoRA-in products with their activations in one launch, then the

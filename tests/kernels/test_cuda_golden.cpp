@@ -9,8 +9,8 @@
 //   bf16 state (CudaOptions::state_dtype, the WKV matrix state stored in bf16 between calls):
 //     in RNN mode (one forward per token, so the state is rounded after every token), with bf16
 //     and with fp32 weights, the same bound as bf16 weights: the official 'cpu bf16' error.
-// Chunked WKV (CudaOptions::wkv_chunk_min_tokens 1, gemv_max_rows 0, rounds of up to 40 rows): every
-//   round runs the chunked kernels (v4, v5.x, v6, v7); the same bounds.
+// Chunked WKV (CudaOptions::wkv_chunk_min_tokens 1, rounds of up to 40 rows): every round of more
+//   than 16 rows runs the chunked kernels (v4, v5.x, v6, v7); the same bounds.
 // max_rows is small, so long sequences run in several rounds. Each check runs twice: with the
 // GEMV decode path for rounds of up to 16 rows (the default: RNN mode and short rounds take it,
 // longer rounds cuBLAS) and with gemv_max_rows = 0 (cuBLAS for every round).
@@ -18,7 +18,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 #include "cuda_engine_util.h"
 #include "runtime/cpu_golden_util.h"
@@ -52,9 +51,10 @@ double max_logit_error(const golden::Folder& f, const golden::Outputs& o) {
 namespace {
 
 // max_rows 20 and the default wkv_chunk_min_tokens (64): every WKV runs token by token. The chunked
-// runs: wkv_chunk_min_tokens 1 and gemv_max_rows 0, so every round takes the chunked kernels (the
-// prefills and the chunked run in rounds of up to 40 rows, which cut the 32-token chunks at odd
-// places, and the one-token RNN steps).
+// runs: wkv_chunk_min_tokens 1, so every round of more than gemv_max_rows (16) rows takes the
+// chunked kernels (the prefills and the chunked run, in rounds of up to 40 rows, which cut the
+// chunks at odd places); the one-token RNN steps stay on the decode path (the kernel tests cover
+// one-token chunks).
 void check_fp32_goldens(int gemv_max_rows, bool chunked_wkv = false) {
   std::printf("\n%-30s %12s %12s (gemv_max_rows %d%s)\n", "cuda fp32 vs golden", "max|dlogit|", "max rel dstate",
               gemv_max_rows, chunked_wkv ? ", chunked WKV" : "");
@@ -194,13 +194,13 @@ TEST_CASE("cuda backend bf16/fp16 errors stay within the official bf16 path's er
 
 TEST_CASE("cuda backend fp32 with the chunked WKV in every prefill round reproduces every fp32 golden folder",
           "[gpu][cuda][golden]") {
-  check_fp32_goldens(0, true);
+  check_fp32_goldens(16, true);
 }
 
 TEST_CASE("cuda backend bf16/fp16 with the chunked WKV in every prefill round: errors within the official bf16 "
           "path's error",
           "[gpu][cuda][golden]") {
-  check_low_precision_goldens(0, true);
+  check_low_precision_goldens(16, true);
 }
 
 TEST_CASE("cuda backend bf16 state with bf16 weights: RNN-mode errors within the official bf16 path's error",

@@ -15,6 +15,9 @@
 #include "runtime/cuda/cuda_weights.h"
 #include "runtime/cuda/workspace.h"
 #include "runtime/sampler/sampler.h"
+#if RWKV_CUDA_EMU
+#include "cuda_emu/counters.h"
+#endif
 
 namespace {
 
@@ -241,7 +244,13 @@ TEST_CASE("cuda rounds: the prefill profile times prefill rounds only and change
     b.logits = rwkv::LogitsMode::last;
     b.seqs.push_back({prompt.data(), prompt.size(), be.slot(0), S});
     logits.emplace_back(2 * V);
+#if RWKV_CUDA_EMU
+    const cuda_emu::Counters before = cuda_emu::counters();
+#endif
     be.forward(b, logits.back().data());
+#if RWKV_CUDA_EMU
+    const uint64_t gemms = (cuda_emu::counters() - before).cublas_calls;
+#endif
     const int32_t next = 3;
     b.seqs[0] = {&next, 1, be.slot(0), S};
     for (int step = 0; step < 3; ++step) be.forward(b, logits.back().data() + V);  // decode: graphs
@@ -256,6 +265,12 @@ TEST_CASE("cuda rounds: the prefill profile times prefill rounds only and change
     CHECK(split.gemm_ms >= 0);
     CHECK(split.wkv_ms >= 0);
     CHECK(split.gemm_ms + split.wkv_ms <= split.round_ms + 1e-3);  // spans lie inside their rounds
+    // Every WKV launch (one per layer and round) and every GEMM is inside a span of its part.
+    CHECK(split.wkv_spans == 2 * model->info.n_layer);
+#if RWKV_CUDA_EMU
+    CHECK(split.gemm_spans == (long long)gemms);  // one span per cuBLAS call
+#endif
+    CHECK(split.gemm_spans > split.wkv_spans);
     // A one-round prefill drawn on the device (forward_sample) is profiled too.
     rwkv::Sampler sampler{rwkv::SamplerParams{}};
     rwkv::Sampler* samplers[1] = {&sampler};

@@ -7,8 +7,8 @@
 //
 // Tolerances: the chunked form reorders the fp32 sums, replaces products of decays by exponentials
 // of their summed logarithms (each cumulative log decay carries about one ulp of its magnitude,
-// |b| <= 32 * 3 here: ~1e-5 relative on a factor) and runs its products as bf16 "split" operands
-// (about 2^-17 relative per product, kernels/wkv5_chunked.cu); outputs pass the GroupNorm, which
+// |b| <= 32 * 3 here: ~1e-5 relative on a factor) and runs its products on split bf16 operands
+// (about 2^-27 relative per product, kernels/common/mma_split.cuh); outputs pass the GroupNorm, which
 // divides by the head's deviation. So outputs are held to 1e-4 (abs + rel) and states to 3e-5,
 // against the reference and against the sequential kernel (measured worst on these cases, fp32:
 // outputs 4.6e-5, states 1.8e-5).

@@ -178,23 +178,5 @@ TEST_CASE("wkv7_chunked_forward: bf16 state (loaded to fp32, rounded to nearest 
 }
 
 TEST_CASE("wkv7_chunked_forward: rejects an unsupported head size and missing pointers", "[gpu][kernels][wkv7]") {
-  std::mt19937 rng(7);
-  gpu_test::RaggedBatch batch({2}, 64, rng);
-  const DeviceBuffer buf = gpu_test::to_device(std::vector<float>(64, 0.0f));
-  float* f = buf.as<float>();
-  rwkv_kernels::wkv7_params p;
-  p.batch = batch.batch();
-  p.H = 1;
-  p.N = 4;
-  p.r = p.k = p.v = p.w_lora = p.a_lora = p.g = p.w0 = p.a0 = p.k_k = p.k_a = p.r_k = p.ln_w = p.ln_b = f;
-  p.v_first = f;
-  p.first_layer = true;
-  p.out = buf.get();
-  CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);  // N = 4 is not built
-  p.N = 8;
-  p.state_dtype = DType::f16;  // a state is fp32 or bf16
-  CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);
-  p.state_dtype = DType::f32;
-  p.first_layer = false;  // a later layer needs v_lora and v0
-  CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);
+  wkv7_test::check_rejects(rwkv_kernels::wkv7_chunked_forward);
 }

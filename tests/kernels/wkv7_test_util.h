@@ -6,6 +6,8 @@
 #include <random>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
 #include "gpu_test_util.h"
 #include "kernels/wkv7.cuh"
 #include "runtime/cpu/cpu_layers.h"
@@ -118,6 +120,30 @@ inline rwkv_kernels::wkv7_params make_params(const DeviceInputs& d, const rwkv_k
   p.out = static_cast<char*>(out.get()) + at * rwkv::dtype_size(out_t);
   p.out_dtype = out_t;
   return p;
+}
+
+// What both WKV7 entry points (wkv7_forward, wkv7_chunked_forward) refuse: a head size that is not
+// built, a state that is neither fp32 nor bf16, a later layer without v_lora and v0.
+inline void check_rejects(cudaError_t (*forward)(const rwkv_kernels::wkv7_params&, cudaStream_t)) {
+  std::mt19937 rng(7);
+  gpu_test::RaggedBatch batch({2}, 64, rng);
+  const DeviceBuffer buf = gpu_test::to_device(std::vector<float>(64, 0.0f));
+  float* f = buf.as<float>();
+  rwkv_kernels::wkv7_params p;
+  p.batch = batch.batch();
+  p.H = 1;
+  p.N = 4;
+  p.r = p.k = p.v = p.w_lora = p.a_lora = p.g = p.w0 = p.a0 = p.k_k = p.k_a = p.r_k = p.ln_w = p.ln_b = f;
+  p.v_first = f;
+  p.first_layer = true;
+  p.out = buf.get();
+  CHECK(forward(p, nullptr) == cudaErrorInvalidValue);  // N = 4 is not built
+  p.N = 8;
+  p.state_dtype = DType::f16;  // a state is fp32 or bf16
+  CHECK(forward(p, nullptr) == cudaErrorInvalidValue);
+  p.state_dtype = DType::f32;
+  p.first_layer = false;  // a later layer needs v_lora and v0
+  CHECK(forward(p, nullptr) == cudaErrorInvalidValue);
 }
 
 }  // namespace wkv7_test
