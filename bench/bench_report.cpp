@@ -234,9 +234,8 @@ std::string split_table(const RunResult& r) {
            fmt("%.1f", s.wkv_pct)});
   }
   o << t.text();
-  o << "  estimated: no CUDA events around the spans (cpu, or a backend that does not mark them); WKV % is then\n"
-       "  the WKV floor's share of the two floors, a counted estimate, not a measurement.\n";
-  if (r.emulated) o << "  [EMULATED: measured times, if any, are the CPU emulator's]\n";
+  o << "  estimated: no CUDA event times (the cpu backend, or the emulator, whose times say nothing about a\n"
+       "  GPU); WKV % is then the WKV floor's share of the two floors, a counted estimate, not a measurement.\n";
   return o.str();
 }
 

@@ -218,7 +218,7 @@ TEST_CASE("cuda rounds: the backend chooses max_rows unless it is given", "[gpu]
 // whose sequences average >= 4 rows chunked (the sequential and chunked WKV meeting in one prompt);
 // gemv_max_rows 16 and 0.
 TEST_CASE("cuda rounds: ragged prompts prefill together as each alone, across round boundaries",
-          "[gpu][cuda][rounds][batch]") {
+          "[gpu][cuda][rounds][batch][long]") {
   for (const char* file : kTinyModels) {
     check_ragged_prefill(file, 0, 16);  // every round sequential; short rounds on the decode path
     check_ragged_prefill(file, 4, 16);
