@@ -49,8 +49,21 @@ std::vector<float> fold_ln0(const WeightReader& r, const ModelInfo& info) {
 
 }  // namespace
 
-WeightReader::WeightReader(const Model& m, const ModelWeights& dims)
-    : m_(m), dims_(dims), real_time_first_(has_time_faaaa(m)) {}
+WeightReader::WeightReader(const Model& m, const ModelWeights& dims, WeightFormat format)
+    : m_(m), dims_(dims), format_(format), real_time_first_(has_time_faaaa(m)) {}
+
+std::vector<float> Linear::to_f32() const { return quantized() ? dequantize_matrix(q.view()) : w; }
+
+void quantize_linear(Linear& m, QuantKind kind, const std::string& what) {
+  if (kind == QuantKind::none || m.out == 0 || m.quantized()) return;
+  const int group = default_quant_group(kind, m.in);
+  if (group == 0)
+    throw Error(what + ": a [" + std::to_string(m.out) + ", " + std::to_string(m.in) +
+                "] matrix cannot be quantized to " + quant_kind_name(kind) +
+                " (its input width is not a multiple of 32)");
+  m.q = quantize_matrix(kind, m.w.data(), m.out, m.in, group, what);
+  std::vector<float>().swap(m.w);
+}
 
 void WeightReader::fail(const std::string& msg) const { throw Error("model " + m_.info.path + ": " + msg); }
 
@@ -70,6 +83,10 @@ Linear WeightReader::linear(const std::string& name, int out, int in) const {
   Linear L;
   L.out = out;
   L.in = in;
+  if (t.quantized() && !t.quant_transposed && format_.keeps(t.quant.kind)) {
+    L.q = copy_quant(t.quant);
+    return L;
+  }
   L.w = t.to_f32();
   return L;
 }
@@ -90,6 +107,13 @@ Linear WeightReader::lora(const std::string& name, int in, int out) const {
   if (t.shape.size() != 2 || t.shape[0] != in || t.shape[1] != out)
     fail("tensor " + name + " has shape " + shape_str(t.shape) + ", expected [" + std::to_string(in) +
          "," + std::to_string(out) + "]");
+  if (t.quantized() && t.quant_transposed && format_.keeps(t.quant.kind)) {
+    Linear L;
+    L.out = out;
+    L.in = in;
+    L.q = copy_quant(t.quant);
+    return L;
+  }
   const std::vector<float> v = t.to_f32();
   return transpose_in_out(v.data(), in, out);
 }
@@ -125,10 +149,10 @@ std::vector<float> WeightReader::bonus(const std::string& p) const {
   return u;
 }
 
-ModelWeights load_weight_globals(const Model& model) {
+ModelWeights load_weight_globals(const Model& model, WeightFormat format) {
   const ModelInfo& info = model.info;
   ModelWeights w;
-  WeightReader r(model, w);
+  WeightReader r(model, w, format);
   w.arch = info.arch;
   w.C = info.n_embd;
   w.L = info.n_layer;
@@ -151,11 +175,12 @@ ModelWeights load_weight_globals(const Model& model) {
   w.ln_out_w = r.vec("ln_out.weight", w.C);
   w.ln_out_b = r.vec("ln_out.bias", w.C);
   w.head = r.linear("head.weight", w.V, w.C);
+  quantize_linear(w.head, format.quantize, "head.weight");
   return w;
 }
 
-LayerWeights load_weight_layer(const Model& model, const ModelWeights& w, int l) {
-  const WeightReader r(model, w);
+LayerWeights load_weight_layer(const Model& model, const ModelWeights& w, int l, WeightFormat format) {
+  const WeightReader r(model, w, format);
   const std::string p = "blocks." + std::to_string(l) + ".";
   const int C = w.C, A = w.A, F = w.F;
   LayerWeights L;
@@ -170,13 +195,17 @@ LayerWeights load_weight_layer(const Model& model, const ModelWeights& w, int l)
   L.ffn_k = r.linear(p + "ffn.key.weight", F, C);
   L.ffn_v = r.linear(p + "ffn.value.weight", C, F);
   arch_spec(w.arch).load_layer(r, l, L);
+  if (format.quantize != QuantKind::none)
+    for_each_linear(L, [&](Linear& m) {
+      quantize_linear(m, format.quantize, "model " + model.info.path + " layer " + std::to_string(l));
+    });
   return L;
 }
 
-ModelWeights load_weights(const Model& model) {
-  ModelWeights w = load_weight_globals(model);
+ModelWeights load_weights(const Model& model, WeightFormat format) {
+  ModelWeights w = load_weight_globals(model, format);
   w.layers.resize(static_cast<size_t>(w.L));
-  for (int l = 0; l < w.L; ++l) w.layers[static_cast<size_t>(l)] = load_weight_layer(model, w, l);
+  for (int l = 0; l < w.L; ++l) w.layers[static_cast<size_t>(l)] = load_weight_layer(model, w, l, format);
   return w;
 }
 

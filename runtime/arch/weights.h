@@ -15,15 +15,36 @@
 #include <vector>
 
 #include "runtime/arch/arch.h"
+#include "runtime/quant/quant_format.h"
 
 namespace rwkv {
 
 // A weight matrix applied as y = W x, stored [out, in] row-major (PyTorch's
 // nn.Linear layout). LoRA matrices, stored [in, out] in checkpoints, are
 // transposed into this form at load.
+// Exactly one of `w` (fp32) and `q` (quantized, runtime/quant/quant_format.h)
+// holds the values.
 struct Linear {
   int out = 0, in = 0;
   std::vector<float> w;  // out * in
+  QuantMatrix q;
+  bool quantized() const { return q.kind != QuantKind::none; }
+  // The fp32 values (dequantized when quantized).
+  std::vector<float> to_f32() const;
+};
+
+// What load_weights makes of the matrices (every Linear; the embedding is
+// always fp32 here):
+//   keep_quantized: a matrix the file stores quantized stays so (else fp32).
+//   quantize:       every other matrix is quantized to this kind (none: fp32).
+// A matrix stored in the same kind as `quantize` is always kept as stored.
+// Default: everything fp32, the reference form.
+struct WeightFormat {
+  bool keep_quantized = false;
+  QuantKind quantize = QuantKind::none;
+  bool keeps(QuantKind stored) const {
+    return stored != QuantKind::none && (stored == quantize || (keep_quantized && quantize == QuantKind::none));
+  }
 };
 
 struct LayerWeights {
@@ -65,19 +86,34 @@ struct ModelWeights {
 };
 
 // Builds the fp32 copy; throws rwkv::Error naming a missing or misshaped tensor.
-ModelWeights load_weights(const Model& model);
+ModelWeights load_weights(const Model& model, WeightFormat format = {});
 
 // The same in pieces, so that a loader can hold one layer at a time (the CUDA
 // backend uploads layer by layer): everything but the layers (`layers` left
 // empty), then layer l.
-ModelWeights load_weight_globals(const Model& model);
-LayerWeights load_weight_layer(const Model& model, const ModelWeights& globals, int l);
+ModelWeights load_weight_globals(const Model& model, WeightFormat format = {});
+LayerWeights load_weight_layer(const Model& model, const ModelWeights& globals, int l,
+                               WeightFormat format = {});
+
+// Every Linear of a layer (absent ones have out == 0), for passes over all matrices.
+template <class Layer, class Fn>
+void for_each_linear(Layer& L, Fn&& fn) {
+  for (auto* m : {&L.att_r, &L.att_k, &L.att_v, &L.att_o, &L.att_g, &L.maa_w1, &L.decay_w1, &L.decay_w2,
+                  &L.w1, &L.w2, &L.a1, &L.a2, &L.v1, &L.v2, &L.g1, &L.g2, &L.ffn_k, &L.ffn_r, &L.ffn_v})
+    fn(*m);
+  for (auto& m : L.maa_w2) fn(m);
+}
+
+// Quantizes a dense Linear in place to `kind` (group: default_quant_group);
+// nothing for an empty or already quantized one or kind none. rwkv::Error
+// naming `what` when its input width is not a multiple of 32.
+void quantize_linear(Linear& m, QuantKind kind, const std::string& what);
 
 // Reads a model's tensors as fp32 in the shapes the backends use; used by
 // ArchSpec::load_layer. Errors name the model and the tensor.
 class WeightReader {
  public:
-  WeightReader(const Model& m, const ModelWeights& dims);
+  WeightReader(const Model& m, const ModelWeights& dims, WeightFormat format = {});
 
   const Tensor& get(const std::string& name) const { return m_.get(name); }
   bool has(const std::string& name) const { return m_.find(name) != nullptr; }
@@ -105,6 +141,7 @@ class WeightReader {
  private:
   const Model& m_;
   const ModelWeights& dims_;
+  WeightFormat format_;
   bool real_time_first_ = false;
 };
 

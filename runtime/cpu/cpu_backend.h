@@ -30,7 +30,10 @@
 namespace rwkv {
 
 struct CpuOptions {
+  CpuOptions() = default;
+  explicit CpuOptions(int threads, WeightFormat format = {}) : n_threads(threads), weights(format) {}
   int n_threads = 0;  // 0: std::thread::hardware_concurrency()
+  WeightFormat weights;  // matrices fp32 (default) or quantized (runtime/arch/weights.h)
 };
 
 class CpuBackend final : public Backend {

@@ -5,23 +5,42 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace rwkv {
 namespace cpu {
 
 namespace {
 
-// One BLAS call for output rows [r0, r1) of W.
-void linear_rows(const Linear& W, int r0, int r1, const float* X, size_t ldx, size_t M,
-                 float* Y, size_t ldy) {
+// One BLAS call for output rows [r0, r1) of a dense W (Wp: row r0).
+void dense_rows(const Linear& W, const float* Wp, int r0, int r1, const float* X, size_t ldx, size_t M,
+                float* Y, size_t ldy) {
   const int rows = r1 - r0;
-  if (rows <= 0 || M == 0) return;
-  const float* Wp = W.w.data() + static_cast<size_t>(r0) * static_cast<size_t>(W.in);
   if (M == 1) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, W.in, 1.0f, Wp, W.in, X, 1, 0.0f, Y + r0, 1);
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), rows, W.in, 1.0f,
                 X, static_cast<int>(ldx), Wp, W.in, 0.0f, Y + r0, static_cast<int>(ldy));
+  }
+}
+
+// Output rows [r0, r1) of W. A quantized W is expanded to fp32 16 rows at a
+// time and multiplied like a dense one: the plain definition of its product
+// (runtime/quant/quant_format.h).
+void linear_rows(const Linear& W, int r0, int r1, const float* X, size_t ldx, size_t M,
+                 float* Y, size_t ldy) {
+  if (r1 <= r0 || M == 0) return;
+  if (!W.quantized()) {
+    dense_rows(W, W.w.data() + static_cast<size_t>(r0) * static_cast<size_t>(W.in), r0, r1, X, ldx, M, Y, ldy);
+    return;
+  }
+  const QuantView q = W.q.view();
+  constexpr int kRows = 16;
+  std::vector<float> rows(static_cast<size_t>(kRows) * static_cast<size_t>(W.in));
+  for (int b0 = r0; b0 < r1; b0 += kRows) {
+    const int b1 = std::min(r1, b0 + kRows);
+    for (int r = b0; r < b1; ++r) q.dequantize_row(r, rows.data() + static_cast<size_t>(r - b0) * W.in);
+    dense_rows(W, rows.data(), b0, b1, X, ldx, M, Y, ldy);
   }
 }
 

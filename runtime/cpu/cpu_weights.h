@@ -17,7 +17,9 @@ using LayerWeights = rwkv::LayerWeights;
 using CpuWeights = rwkv::ModelWeights;
 
 // Builds the fp32 copy; throws rwkv::Error naming a missing or misshaped tensor.
-inline CpuWeights load_cpu_weights(const Model& model) { return load_weights(model); }
+inline CpuWeights load_cpu_weights(const Model& model, WeightFormat format = {}) {
+  return load_weights(model, format);
+}
 
 }  // namespace cpu
 }  // namespace rwkv

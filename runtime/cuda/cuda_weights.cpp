@@ -181,7 +181,7 @@ CudaLayer upload_layer(Uploader& up, Arch arch, const LayerWeights& L) {
   d.ffn_v = up.matrix(L.ffn_v, "ffn.value.weight");
   d.bonus = up.vec(L.bonus, "att.time_first");
 
-  const bool gated = !L.att_g.w.empty();
+  const bool gated = L.att_g.out > 0;
   if (gated) {
     d.att_kvrg = up.matrices({&L.att_k, &L.att_v, &L.att_r, &L.att_g}, "att.key/value/receptance/gate");
     d.n_kvrg = 4;
@@ -206,7 +206,7 @@ CudaLayer upload_layer(Uploader& up, Arch arch, const LayerWeights& L) {
   }
   d.ffn_mix[0] = up.vec(L.ffn_mix_k, "ffn.mix_k");
   d.ffn_mix[1] = up.vec(L.ffn_mix_r, "ffn.mix_r");
-  if (!L.ffn_r.w.empty()) d.ffn_r = up.matrix(L.ffn_r, "ffn.receptance.weight");
+  if (L.ffn_r.out > 0) d.ffn_r = up.matrix(L.ffn_r, "ffn.receptance.weight");
   return d;
 }
 

@@ -75,6 +75,13 @@ void check_round_options(const BackendOptions& o) {
 
 }  // namespace
 
+WeightFormat weight_format(const BackendOptions& options) {
+  WeightFormat f;
+  f.quantize = options.quant;
+  f.keep_quantized = options.quant == QuantKind::none && !options.dtype;
+  return f;
+}
+
 OpenedBackend open_backend(const Model& model, const Device& device, const BackendOptions& options) {
   check_round_options(options);
   const int n_slots = std::max(1, options.n_slots);
@@ -87,7 +94,10 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
       throw InputError(InputError::Kind::unsupported,
                        std::string("device cpu keeps the recurrent state in fp32 only (--state-dtype ") +
                            dtype_name(options.state_dtype) + " asked)");
-    out.backend = std::make_unique<CpuBackend>(model, CpuOptions{options.threads});
+    CpuOptions cpu;
+    cpu.n_threads = options.threads;
+    cpu.weights = weight_format(options);
+    out.backend = std::make_unique<CpuBackend>(model, cpu);
     out.slots = std::make_unique<CpuSlots>(*out.backend, n_slots);
     return out;
   }

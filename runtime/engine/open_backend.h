@@ -7,15 +7,23 @@
 #include <memory>
 #include <optional>
 
+#include "runtime/arch/weights.h"
 #include "runtime/backend/backend.h"
 #include "runtime/engine/device.h"
 
 namespace rwkv {
 
+struct BackendOptions;
+// What the options make of the matrices (runtime/arch/weights.h).
+WeightFormat weight_format(const BackendOptions& options);
+
 struct BackendOptions {
   int threads = 0;             // cpu: worker threads (0: all cores)
   std::optional<DType> dtype;  // weights' dtype on the device (cuda default: the
                                // checkpoint's); cpu computes in fp32 only
+  QuantKind quant = QuantKind::none;  // int8 / q4: every matrix quantized at load
+                                      // (docs/quantization.md); none: a file's quantized
+                                      // matrices stay quantized unless `dtype` is given
   int n_slots = 1;             // state slots, and the largest batch of device states
   int max_rows = 0;            // cuda: token rows per round (workspace size), [1, 65535]; 0: automatic,
                                // from the free device memory (runtime/cuda/cuda_backend.h, choose_max_rows)

@@ -27,6 +27,12 @@ int64_t Tensor::numel() const {
 }
 
 float Tensor::at(int64_t i) const {
+  if (quantized()) {
+    // Official index i of [out, in] (or of its transpose [in, out]).
+    const int64_t out = quant.out, in = quant.in;
+    const int64_t r = quant_transposed ? i % out : i / in, c = quant_transposed ? i / out : i % in;
+    return quant.at(static_cast<int>(r), static_cast<int>(c));
+  }
   const uint8_t* p = static_cast<const uint8_t*>(data) + size_t(i) * dtype_size(dtype);
   if (dtype == DType::f32) {
     float f;
@@ -40,6 +46,15 @@ float Tensor::at(int64_t i) const {
 
 std::vector<float> Tensor::to_f32() const {
   const size_t n = size_t(numel() > 0 ? numel() : 0);
+  if (quantized()) {
+    std::vector<float> w = dequantize_matrix(quant);
+    if (!quant_transposed) return w;
+    std::vector<float> t(w.size());
+    const size_t rows = static_cast<size_t>(quant.out), cols = static_cast<size_t>(quant.in);
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t c = 0; c < cols; ++c) t[c * rows + r] = w[r * cols + c];
+    return t;
+  }
   std::vector<float> out(n);
   if (dtype == DType::f32) {
     if (n) std::memcpy(out.data(), data, n * 4);

@@ -17,6 +17,7 @@
 
 #include "runtime/core/dtype.h"
 #include "runtime/core/error.h"
+#include "runtime/quant/quant_format.h"
 
 namespace rwkv {
 
@@ -35,9 +36,19 @@ struct Tensor {
   std::vector<int64_t> shape;  // official PyTorch shape
   const void* data = nullptr;
   size_t nbytes = 0;
+  // Set when the tensor is stored quantized (runtime/quant/quant_format.h); then
+  // `data`/`nbytes` are the packed values, `dtype` is meaningless, and the view
+  // holds the matrix as applied ([out, in]). `quant_transposed`: the official
+  // tensor is that matrix transposed (a LoRA matrix, stored [in, out]).
+  QuantView quant;
+  bool quant_transposed = false;
+  bool quantized() const { return quant.valid(); }
+  // Bytes the tensor takes in memory (packed values plus scales when quantized).
+  size_t stored_bytes() const { return quantized() ? quant.bytes() : nbytes; }
 
   int64_t numel() const;
-  // Element i converted to float (for tests and the CPU reference).
+  // Element i converted to float (for tests and the CPU reference); quantized
+  // tensors are dequantized.
   float at(int64_t i) const;
   // The whole tensor converted to float32.
   std::vector<float> to_f32() const;

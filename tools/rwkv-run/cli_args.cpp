@@ -194,7 +194,9 @@ void add_dtype(CLI::App& app, std::string& dtype, const std::string& help) {
          "--dtype",
          [&dtype](const std::string& v) {
            rwkv::DType t;
-           if (!rwkv::dtype_from_name(v, &t)) usage_fail("--dtype must be fp32, fp16 or bf16, got '" + v + "'");
+           rwkv::QuantKind q;
+           if (!rwkv::dtype_from_name(v, &t) && !rwkv::quant_kind_from_name(v, &q))
+             usage_fail("--dtype must be fp32, fp16, bf16, int8 or q4, got '" + v + "'");
            dtype = v;
          },
          help)
@@ -289,7 +291,9 @@ void add_model_options(CLI::App& app, ModelOptions& o) {
   add_model(app, o.model, true);
   app.get_option("--model")->group("model");
   add_device(app, o.device);
-  add_dtype(app, o.dtype, "fp32, fp16 or bf16 (cpu: fp32 only; cuda: default the checkpoint's)");
+  add_dtype(app, o.dtype,
+            "fp32, fp16, bf16, int8 or q4 (int8/q4: every matrix quantized at load, docs/quantization.md; "
+            "cpu: fp32 compute; cuda: default the checkpoint's)");
   add_state_dtype(app, o.state_dtype);
   add_round_options(app, o.max_rows, o.wkv_chunk_min);
   add_threads(app, o.threads);

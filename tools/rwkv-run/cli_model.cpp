@@ -63,8 +63,13 @@ std::unique_ptr<rwkv::Engine> open_engine(const rwkv::Model& model, const ModelO
   eo.backend.n_slots = n_slots;
   if (!o.dtype.empty()) {
     rwkv::DType t;
-    if (!rwkv::dtype_from_name(o.dtype, &t)) usage_fail("unknown dtype '" + o.dtype + "'");
-    eo.backend.dtype = t;
+    rwkv::QuantKind q;
+    if (rwkv::quant_kind_from_name(o.dtype, &q))
+      eo.backend.quant = q;  // matrices quantized at load; the rest in the default dtype
+    else if (rwkv::dtype_from_name(o.dtype, &t))
+      eo.backend.dtype = t;
+    else
+      usage_fail("unknown dtype '" + o.dtype + "'");
   }
   eo.backend.state_dtype = parse_state_dtype(o.state_dtype);
   eo.backend.max_rows = o.max_rows;
@@ -113,7 +118,10 @@ LoadedModel load_model_and_tokenizer(const ModelOptions& o, int n_slots) {
   }
   m.version = rwkv::arch_name(m.info.arch);
   m.device = m.engine->device().name();
-  m.dtype = rwkv::dtype_name(m.engine->compute_dtype());
+  rwkv::QuantKind quant;
+  m.dtype = rwkv::quant_kind_from_name(o.dtype, &quant) ? std::string(rwkv::quant_kind_name(quant)) + " weights, " +
+                                                             rwkv::dtype_name(m.engine->compute_dtype())
+                                                       : std::string(rwkv::dtype_name(m.engine->compute_dtype()));
 
   std::string kind = o.tokenizer;
   if (kind.empty()) {
