@@ -75,10 +75,15 @@ void check_round_options(const BackendOptions& o) {
 
 }  // namespace
 
-WeightFormat weight_format(const BackendOptions& options) {
+WeightFormat weight_format(const BackendOptions& options, const Model& model) {
   WeightFormat f;
   f.quantize = options.quant;
-  f.keep_quantized = options.quant == QuantKind::none && !options.dtype;
+  if (options.quant != QuantKind::none || options.dtype) return f;
+  for (const auto& kv : model.tensors())
+    if (kv.second.quantized()) {
+      f.quantize = kv.second.quant.kind;
+      break;
+    }
   return f;
 }
 
@@ -96,7 +101,7 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
                            dtype_name(options.state_dtype) + " asked)");
     CpuOptions cpu;
     cpu.n_threads = options.threads;
-    cpu.weights = weight_format(options);
+    cpu.weights = weight_format(options, model);
     out.backend = std::make_unique<CpuBackend>(model, cpu);
     out.slots = std::make_unique<CpuSlots>(*out.backend, n_slots);
     return out;

@@ -14,8 +14,12 @@
 namespace rwkv {
 
 struct BackendOptions;
-// What the options make of the matrices (runtime/arch/weights.h).
-WeightFormat weight_format(const BackendOptions& options);
+// What the options make of `model`'s matrices (runtime/arch/weights.h): quantized to
+// options.quant when set; else, when no dense dtype is asked and the file holds
+// quantized matrices, all of them in the kind of the first one (the file's matrices
+// kept as stored, any other matrix quantized to that kind: one format per model);
+// else fp32.
+WeightFormat weight_format(const BackendOptions& options, const Model& model);
 
 struct BackendOptions {
   int threads = 0;             // cpu: worker threads (0: all cores)
