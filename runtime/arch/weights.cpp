@@ -175,7 +175,7 @@ ModelWeights load_weight_globals(const Model& model, WeightFormat format) {
   w.ln_out_w = r.vec("ln_out.weight", w.C);
   w.ln_out_b = r.vec("ln_out.bias", w.C);
   w.head = r.linear("head.weight", w.V, w.C);
-  quantize_linear(w.head, format.quantize, "head.weight");
+  if (format.head_quantized()) quantize_linear(w.head, format.quantize, "head.weight");
   return w;
 }
 

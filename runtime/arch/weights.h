@@ -36,12 +36,17 @@ struct Linear {
 // What load_weights makes of the matrices (every Linear; the embedding is
 // always fp32 here):
 //   keep_quantized: a matrix the file stores quantized stays so (else fp32).
-//   quantize:       every other matrix is quantized to this kind (none: fp32).
+//   quantize:       every other matrix is quantized to this kind (none: fp32),
+//                   except the head under int8 (head_quantized(); see
+//                   docs/quantization.md, "Accuracy").
 // A matrix stored in the same kind as `quantize` is always kept as stored.
 // Default: everything fp32, the reference form.
 struct WeightFormat {
   bool keep_quantized = false;
   QuantKind quantize = QuantKind::none;
+  // int8 keeps the head dense (near-tied logits flip with an 8-bit head); q4
+  // quantizes it (the memory target of a 7B model needs it).
+  bool head_quantized() const { return quantize == QuantKind::q4; }
   bool keeps(QuantKind stored) const {
     return stored != QuantKind::none && (stored == quantize || (keep_quantized && quantize == QuantKind::none));
   }

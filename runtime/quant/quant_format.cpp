@@ -32,10 +32,10 @@ bool quant_kind_from_name(const std::string& s, QuantKind* out) {
 }
 
 int default_quant_group(QuantKind k, int in) {
-  const int preferred = k == QuantKind::q4 ? 128 : 64;
-  for (int g = preferred; g >= 32; g /= 2)
-    if (in % g == 0) return g;
-  return 0;
+  if (in <= 0 || in % 32 != 0) return 0;
+  for (int g = k == QuantKind::int8 ? 512 : 128; g > 32; g /= 2)
+    if (in % g == 0 && in / g >= 8) return g;
+  return 32;
 }
 
 size_t quant_row_bytes(QuantKind k, int in) {
@@ -47,7 +47,7 @@ size_t quant_row_bytes(QuantKind k, int in) {
 size_t quant_matrix_bytes(QuantKind k, int out, int in, int group) {
   if (k == QuantKind::none || group <= 0) return 0;
   const size_t groups = static_cast<size_t>(out) * static_cast<size_t>(in / group);
-  const size_t per_group = k == QuantKind::q4 ? 4 : 2;  // fp16 scale (+ fp16 offset)
+  const size_t per_group = 4;  // fp16 scale and fp16 offset
   return static_cast<size_t>(out) * quant_row_bytes(k, in) + groups * per_group;
 }
 
@@ -56,11 +56,11 @@ void QuantView::dequantize_row(int r, float* dst) const {
   const uint8_t* row = q + static_cast<size_t>(r) * quant_row_bytes(kind, in);
   for (size_t g = 0; g < G; ++g) {
     const float d = f16_to_f32(scale[static_cast<size_t>(r) * G + g]);
+    const float m = f16_to_f32(min[static_cast<size_t>(r) * G + g]);
     const size_t c0 = g * static_cast<size_t>(group), c1 = c0 + static_cast<size_t>(group);
     if (kind == QuantKind::int8) {
-      for (size_t c = c0; c < c1; ++c) dst[c] = static_cast<float>(static_cast<int8_t>(row[c])) * d;
+      for (size_t c = c0; c < c1; ++c) dst[c] = std::fma(static_cast<float>(static_cast<int8_t>(row[c])), d, m);
     } else {
-      const float m = f16_to_f32(min[static_cast<size_t>(r) * G + g]);
       for (size_t c = c0; c < c1; ++c) {
         const int v = (c & 1) ? (row[c / 2] >> 4) : (row[c / 2] & 15);
         dst[c] = std::fma(static_cast<float>(v), d, m);
@@ -73,10 +73,10 @@ float QuantView::at(int r, int c) const {
   const size_t G = static_cast<size_t>(groups_per_row());
   const size_t gi = static_cast<size_t>(r) * G + static_cast<size_t>(c / group);
   const uint8_t* row = q + static_cast<size_t>(r) * quant_row_bytes(kind, in);
-  const float d = f16_to_f32(scale[gi]);
-  if (kind == QuantKind::int8) return static_cast<float>(static_cast<int8_t>(row[c])) * d;
+  const float d = f16_to_f32(scale[gi]), m = f16_to_f32(min[gi]);
+  if (kind == QuantKind::int8) return std::fma(static_cast<float>(static_cast<int8_t>(row[c])), d, m);
   const int v = (c & 1) ? (row[c / 2] >> 4) : (row[c / 2] & 15);
-  return std::fma(static_cast<float>(v), d, f16_to_f32(min[gi]));
+  return std::fma(static_cast<float>(v), d, m);
 }
 
 QuantView QuantMatrix::view() const {
@@ -87,7 +87,7 @@ QuantView QuantMatrix::view() const {
   v.group = group;
   v.q = q.data();
   v.scale = scale.data();
-  v.min = kind == QuantKind::q4 ? min.data() : nullptr;
+  v.min = min.data();
   return v;
 }
 
@@ -102,35 +102,22 @@ uint16_t to_f16_checked(float x, const std::string& what) {
   return h;
 }
 
-void quantize_group_int8(const float* w, int n, uint8_t* q, uint16_t* scale, const std::string& what) {
-  float amax = 0.0f;
-  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(w[i]));
-  *scale = to_f16_checked(amax / 127.0f, what);
-  const float d = f16_to_f32(*scale);
-  for (int i = 0; i < n; ++i) {
-    const float v = d > 0.0f ? std::nearbyint(w[i] / d) : 0.0f;
-    q[i] = static_cast<uint8_t>(static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f)));
-  }
-}
-
-void quantize_group_q4(const float* w, int n, uint8_t* q, uint16_t* scale, uint16_t* min,
-                       const std::string& what) {
+// One group: d and m as stored (fp16), then every q rounded to nearest against
+// them and clamped to [q_lo, q_hi].
+void quantize_group(const float* w, int n, float q_lo, float q_hi, uint16_t* scale,
+                    uint16_t* offset, float* q, const std::string& what) {
   float lo = w[0], hi = w[0];
   for (int i = 1; i < n; ++i) {
     lo = std::min(lo, w[i]);
     hi = std::max(hi, w[i]);
   }
-  *min = to_f16_checked(lo, what);
-  *scale = to_f16_checked((hi - lo) / 15.0f, what);
-  const float d = f16_to_f32(*scale), m = f16_to_f32(*min);
-  for (int i = 0; i < n; i += 2) {
-    uint8_t byte = 0;
-    for (int j = 0; j < 2; ++j) {
-      const float v = d > 0.0f ? std::nearbyint((w[i + j] - m) / d) : 0.0f;
-      byte |= static_cast<uint8_t>(std::clamp(v, 0.0f, 15.0f)) << (4 * j);
-    }
-    q[i / 2] = byte;
-  }
+  *scale = to_f16_checked((hi - lo) / (q_hi - q_lo), what);
+  // The grid m + q d, q in [q_lo, q_hi], starts at lo and (up to the fp16
+  // rounding of d) ends at hi. (Centring it on (lo + hi) / 2 instead leaves
+  // half a step at the top, which clamps the largest weights down: a bias.)
+  *offset = to_f16_checked(lo - q_lo * f16_to_f32(*scale), what);
+  const float d = f16_to_f32(*scale), m = f16_to_f32(*offset);
+  for (int i = 0; i < n; ++i) q[i] = d > 0.0f ? std::clamp(std::nearbyint((w[i] - m) / d), q_lo, q_hi) : 0.0f;
 }
 
 }  // namespace
@@ -150,20 +137,24 @@ QuantMatrix quantize_matrix(QuantKind k, const float* w, int out, int in, int gr
   const size_t G = static_cast<size_t>(in / group), row_bytes = quant_row_bytes(k, in);
   m.q.resize(static_cast<size_t>(out) * row_bytes);
   m.scale.resize(static_cast<size_t>(out) * G);
-  if (k == QuantKind::q4) m.min.resize(static_cast<size_t>(out) * G);
+  m.min.resize(static_cast<size_t>(out) * G);
+  std::vector<float> q(static_cast<size_t>(group));
   for (int r = 0; r < out; ++r) {
     const float* row = w + static_cast<size_t>(r) * in;
     for (int i = 0; i < in; ++i)
       if (!std::isfinite(row[i]))
         throw Error(what + ": non-finite weight at [" + std::to_string(r) + ", " + std::to_string(i) + "]");
+    uint8_t* packed = &m.q[static_cast<size_t>(r) * row_bytes];
     for (size_t g = 0; g < G; ++g) {
-      const size_t gi = static_cast<size_t>(r) * G + g;
-      const float* src = row + g * static_cast<size_t>(group);
-      if (k == QuantKind::int8)
-        quantize_group_int8(src, group, &m.q[static_cast<size_t>(r) * row_bytes + g * group], &m.scale[gi], what);
-      else
-        quantize_group_q4(src, group, &m.q[static_cast<size_t>(r) * row_bytes + g * group / 2], &m.scale[gi],
-                          &m.min[gi], what);
+      const size_t gi = static_cast<size_t>(r) * G + g, c0 = g * static_cast<size_t>(group);
+      if (k == QuantKind::int8) {
+        quantize_group(row + c0, group, -128.0f, 127.0f, &m.scale[gi], &m.min[gi], q.data(), what);
+        for (int i = 0; i < group; ++i) packed[c0 + i] = static_cast<uint8_t>(static_cast<int8_t>(q[i]));
+      } else {
+        quantize_group(row + c0, group, 0.0f, 15.0f, &m.scale[gi], &m.min[gi], q.data(), what);
+        for (int i = 0; i < group; i += 2)
+          packed[(c0 + i) / 2] = static_cast<uint8_t>(static_cast<int>(q[i]) | (static_cast<int>(q[i + 1]) << 4));
+      }
     }
   }
   return m;
@@ -178,7 +169,7 @@ QuantMatrix copy_quant(const QuantView& v) {
   const size_t n_groups = static_cast<size_t>(v.out) * static_cast<size_t>(v.groups_per_row());
   m.q.assign(v.q, v.q + static_cast<size_t>(v.out) * quant_row_bytes(v.kind, v.in));
   m.scale.assign(v.scale, v.scale + n_groups);
-  if (v.kind == QuantKind::q4) m.min.assign(v.min, v.min + n_groups);
+  m.min.assign(v.min, v.min + n_groups);
   return m;
 }
 

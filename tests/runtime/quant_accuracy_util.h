@@ -20,6 +20,7 @@ namespace quant_accuracy {
 
 struct Error {
   double max_abs = 0, mean_abs = 0, argmax_agreement = 0, mean_kl = 0;
+  double min_flip_gap = -1;  // largest reference top-2 gap among positions whose argmax differs
   bool finite = true;
 };
 
@@ -44,6 +45,10 @@ inline Error compare(const std::vector<float>& got, const std::vector<float>& re
       mb = std::max(mb, double(b[v]));
     }
     agree += ia == ib;
+    if (ia != ib) {
+      const double gap = double(b[ib]) - b[ia];  // the reference's margin over our choice
+      if (e.min_flip_gap < 0 || gap > e.min_flip_gap) e.min_flip_gap = gap;
+    }
     for (size_t v = 0; v < V; ++v) {
       za += std::exp(a[v] - ma);
       zb += std::exp(b[v] - mb);
@@ -90,8 +95,8 @@ inline std::vector<std::string> fp32_folders() {
 
 inline void print_row(const char* backend, const std::string& name, const char* kind, const Error& e,
                       double bound) {
-  std::printf("%-5s %-26s %-5s max %8.4f mean %8.5f argmax %5.3f KL %9.2e  bound %s\n", backend, name.c_str(),
-              kind, e.max_abs, e.mean_abs, e.argmax_agreement, e.mean_kl,
+  std::printf("%-5s %-26s %-5s max %8.4f mean %8.5f argmax %5.3f (flips at ref margins <= %.4f) KL %9.2e  bound %s\n",
+              backend, name.c_str(), kind, e.max_abs, e.mean_abs, e.argmax_agreement, e.min_flip_gap, e.mean_kl,
               bound < 0 ? "-" : std::to_string(bound).c_str());
 }
 
