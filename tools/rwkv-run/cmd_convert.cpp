@@ -1,6 +1,8 @@
 // tools/rwkv-run/cmd_convert.cpp: `rwkv-run convert IN OUT.safetensors` (or -m IN OUT),
 // any supported model file to safetensors with the official tensor names
-// (rwkv.cpp files converted back to official values), optionally cast.
+// (rwkv.cpp files converted back to official values), optionally cast. Quantized
+// tensors (a quantized safetensors file, an rwkv.cpp Q* file) are written dense:
+// dequantized to fp32, or to --dtype; --dtype int8|q4 writes `rwkv-run quantize`'s file.
 #include <unistd.h>
 
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "commands.h"
 #include "runtime/model/model.h"
 #include "runtime/model/safetensors_writer.h"
+#include "runtime/quant/quant_file.h"
 
 namespace {
 
@@ -27,7 +30,9 @@ int cmd_convert(int argc, char** argv) {
   std::string dtype_name;
   cli::Command cmd("convert",
                    "Reads IN (.pth, safetensors or rwkv.cpp .bin; or -m IN) and writes OUT as safetensors with\n"
-                   "the official tensor names and shapes. OUT appears only when complete.");
+                   "the official tensor names and shapes. OUT appears only when complete. Quantized matrices\n"
+                   "(rwkv-run quantize's files, rwkv.cpp's Q4_0..Q8_0) are written dense: dequantized to fp32,\n"
+                   "or to --dtype.");
   cli::add_model(cmd.app(), model, false);
   cmd.app()
       .add_option("IN OUT", files, "the model file (unless -m) and the safetensors file to write")
@@ -35,7 +40,7 @@ int cmd_convert(int argc, char** argv) {
       ->type_name("");
   cli::add_dtype(cmd.app(), dtype_name,
                  "cast every tensor to fp32, fp16 or bf16 (round to nearest even); by default each tensor keeps "
-                 "its dtype (quantised rwkv.cpp tensors become fp32)");
+                 "its dtype (quantized tensors become fp32); int8 or q4: as rwkv-run quantize");
   return cmd.run([&] {
     if (!cmd.parse(argc, argv)) return 0;
     if (model.flag.empty() && files.size() == 2) model.positional = files[0];
@@ -45,7 +50,16 @@ int cmd_convert(int argc, char** argv) {
     const std::string& out = files.back();
     rwkv::DType dtype = rwkv::DType::f32;
     const bool have_dtype = !dtype_name.empty() && rwkv::dtype_from_name(dtype_name, &dtype);
+    rwkv::QuantKind kind = rwkv::QuantKind::none;
+    rwkv::quant_kind_from_name(dtype_name, &kind);
     auto m = rwkv::load_model(model.path(), isatty(2) ? progress : nullptr, nullptr);
+    if (kind != rwkv::QuantKind::none) {
+      const rwkv::QuantizeReport r = rwkv::write_quantized_safetensors(*m, kind, out);
+      std::printf("wrote %s: RWKV-%s, %zu tensors, %lld parameters, %d matrices %s\n", out.c_str(),
+                  rwkv::arch_name(m->info.arch), m->tensors().size(), (long long)m->info.params,
+                  r.quantized + r.kept, rwkv::quant_kind_name(kind));
+      return 0;
+    }
     rwkv::write_safetensors(*m, out, have_dtype ? &dtype : nullptr);
     std::printf("wrote %s: RWKV-%s, %zu tensors, %lld parameters%s%s\n", out.c_str(),
                 rwkv::arch_name(m->info.arch), m->tensors().size(), (long long)m->info.params,
