@@ -44,6 +44,9 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, uint64_t n, float* dst);
 //           (scale max|x| / 127), which adds at most half an int8 step, max|x| / 254,
 //           to each value: for a block of range 31 d centred on zero that is about
 //           1/16 of its 5-bit step d; more for a block far from zero (|m| >> 31 d).
+//           Blocks whose values all lie below 127 * 2^-14 (~0.0078) get an fp16
+//           subnormal scale, which may round below max|x| / 127: values beyond 127
+//           of its steps are clamped (errors of at most a few 1e-6 there).
 // "Exact" means every element dequantizes to ggml_dequantize's value. False (and
 // `dst` unspecified) when a block cannot be held exactly (Q4_0's offset -8d out of
 // fp16 range) or, for Q5_1, holds non-finite values: the caller expands to fp32.
