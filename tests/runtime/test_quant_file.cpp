@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "runtime/arch/weights.h"
@@ -287,4 +289,23 @@ TEST_CASE("weight bytes: the estimate is what load_weights holds, for every vers
         CHECK(rwkv::backend_weight_bytes(model->info, tensors, dense, kind) == held);
       }
   }
+}
+
+TEST_CASE("quant file: a matrix whose transposition is misstated fails the model check", "[quant]") {
+  TempDir tmp;
+  auto src = rwkv::load_model(tiny_pth("tiny-rwkv-7v0-834K"));
+  const std::string path = tmp.path + "/q.safetensors";
+  rwkv::write_quantized_safetensors(*src, rwkv::QuantKind::int8, path);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // Same length, so the header stays valid: a1 is no longer listed as transposed.
+  const std::string from = "\"rwkv_run.quant_transposed\":\"blocks.0.att.a1,";
+  const size_t at = bytes.find(from);
+  REQUIRE(at != std::string::npos);
+  bytes.replace(at + from.size() - 3, 2, "a2");
+  auto file = rwkv::MappedFile::from_memory(bytes.data(), bytes.size(), "patched.safetensors");
+  REQUIRE_THROWS_WITH(rwkv::load_model(file), Contains("tensor 'blocks.0.att.a1' has shape [32,64], expected [64,32]"));
 }

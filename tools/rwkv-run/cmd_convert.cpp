@@ -2,7 +2,7 @@
 // any supported model file to safetensors with the official tensor names
 // (rwkv.cpp files converted back to official values), optionally cast. Quantized
 // tensors (a quantized safetensors file, an rwkv.cpp Q* file) are written dense:
-// dequantized to fp32, or to --dtype; --dtype int8|q4 writes `rwkv-run quantize`'s file.
+// dequantized to fp32, or to --dtype (`rwkv-run quantize` writes quantized files).
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,7 +13,6 @@
 #include "commands.h"
 #include "runtime/model/model.h"
 #include "runtime/model/safetensors_writer.h"
-#include "runtime/quant/quant_file.h"
 
 namespace {
 
@@ -38,9 +37,19 @@ int cmd_convert(int argc, char** argv) {
       .add_option("IN OUT", files, "the model file (unless -m) and the safetensors file to write")
       ->expected(1, 2)
       ->type_name("");
-  cli::add_dtype(cmd.app(), dtype_name,
-                 "cast every tensor to fp32, fp16 or bf16 (round to nearest even); by default each tensor keeps "
-                 "its dtype (quantized tensors become fp32); int8 or q4: as rwkv-run quantize");
+  cmd.app()
+      .add_option_function<std::string>(
+          "--dtype",
+          [&dtype_name](const std::string& v) {
+            rwkv::DType t;
+            if (!rwkv::dtype_from_name(v, &t))
+              cli::usage_fail("--dtype must be fp32, fp16 or bf16, got '" + v +
+                              "' (rwkv-run quantize writes int8 and q4 files)");
+            dtype_name = v;
+          },
+          "cast every tensor to fp32, fp16 or bf16 (round to nearest even); by default each tensor keeps "
+          "its dtype (quantized tensors become fp32)")
+      ->type_name("T");
   return cmd.run([&] {
     if (!cmd.parse(argc, argv)) return 0;
     if (model.flag.empty() && files.size() == 2) model.positional = files[0];
@@ -50,16 +59,7 @@ int cmd_convert(int argc, char** argv) {
     const std::string& out = files.back();
     rwkv::DType dtype = rwkv::DType::f32;
     const bool have_dtype = !dtype_name.empty() && rwkv::dtype_from_name(dtype_name, &dtype);
-    rwkv::QuantKind kind = rwkv::QuantKind::none;
-    rwkv::quant_kind_from_name(dtype_name, &kind);
     auto m = rwkv::load_model(model.path(), isatty(2) ? progress : nullptr, nullptr);
-    if (kind != rwkv::QuantKind::none) {
-      const rwkv::QuantizeReport r = rwkv::write_quantized_safetensors(*m, kind, out);
-      std::printf("wrote %s: RWKV-%s, %zu tensors, %lld parameters, %d matrices %s\n", out.c_str(),
-                  rwkv::arch_name(m->info.arch), m->tensors().size(), (long long)m->info.params,
-                  r.quantized + r.kept, rwkv::quant_kind_name(kind));
-      return 0;
-    }
     rwkv::write_safetensors(*m, out, have_dtype ? &dtype : nullptr);
     std::printf("wrote %s: RWKV-%s, %zu tensors, %lld parameters%s%s\n", out.c_str(),
                 rwkv::arch_name(m->info.arch), m->tensors().size(), (long long)m->info.params,
