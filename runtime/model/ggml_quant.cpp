@@ -1,6 +1,10 @@
 // runtime/model/ggml_quant.cpp: ggml block dequantisation (see the header).
 #include "runtime/model/ggml_quant.h"
 
+#include <cmath>
+#include <vector>
+
+#include "runtime/core/error.h"
 #include "runtime/core/half_float.h"
 
 namespace rwkv {
@@ -100,6 +104,72 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, uint64_t n, float* dst) {
         return;  // not quantised; callers handle these
     }
   }
+}
+
+namespace {
+
+uint16_t u16_at(const uint8_t* p) { return uint16_t(p[0] | p[1] << 8); }
+
+// One block's 32 values in ggml's order (element j < 16: low nibble of qs[j],
+// element j + 16: high nibble, Q5 adding bit j / j + 16 of qh as bit 4), as
+// unsigned integers (Q8_0's as int8 bytes).
+void block_values(GgmlType t, const uint8_t* b, int* v) {
+  const uint8_t* qs = b + (t == GgmlType::q4_0 ? 2 : t == GgmlType::q4_1 ? 4 : t == GgmlType::q5_0 ? 6 : 8);
+  const uint32_t qh = t == GgmlType::q5_0 ? u32_at(b + 2) : t == GgmlType::q5_1 ? u32_at(b + 4) : 0;
+  for (int j = 0; j < 16; ++j) {
+    v[j] = (qs[j] & 15) | int((qh >> j) & 1u) << 4;
+    v[j + 16] = (qs[j] >> 4) | int((qh >> (j + 16)) & 1u) << 4;
+  }
+}
+
+}  // namespace
+
+bool ggml_to_quant(GgmlType t, const uint8_t* src, int out, int in, QuantMatrix* dst) {
+  if (!ggml_type_quantized(t) || in % kGgmlBlock) return false;
+  const size_t blocks = static_cast<size_t>(out) * static_cast<size_t>(in / kGgmlBlock);
+  const size_t bb = ggml_block_bytes(t);
+  if (t == GgmlType::q5_1) {  // re-rounded to int8 (see the header)
+    std::vector<float> w(blocks * kGgmlBlock);
+    ggml_dequantize(t, src, w.size(), w.data());
+    for (float x : w)
+      if (!std::isfinite(x)) return false;
+    try {
+      *dst = quantize_matrix(QuantKind::int8, w.data(), out, in, kGgmlBlock, "rwkv.cpp Q5_1 tensor");
+    } catch (const Error&) {  // a scale beyond fp16
+      return false;
+    }
+    return true;
+  }
+  QuantMatrix& m = *dst;
+  m.kind = t == GgmlType::q4_0 || t == GgmlType::q4_1 ? QuantKind::q4 : QuantKind::int8;
+  m.out = out;
+  m.in = in;
+  m.group = kGgmlBlock;
+  m.q.assign(blocks * (m.kind == QuantKind::q4 ? 16 : 32), 0);
+  m.scale.resize(blocks);
+  if (m.kind == QuantKind::q4) m.min.resize(blocks);
+  int v[kGgmlBlock];
+  for (size_t b = 0; b < blocks; ++b, src += bb) {
+    m.scale[b] = u16_at(src);
+    if (t == GgmlType::q8_0) {
+      for (int j = 0; j < kGgmlBlock; ++j) m.q[b * 32 + size_t(j)] = src[2 + j];
+      continue;
+    }
+    block_values(t, src, v);
+    if (t == GgmlType::q5_0) {  // (q - 16) d: int8 values in [-16, 15]
+      for (int j = 0; j < kGgmlBlock; ++j) m.q[b * 32 + size_t(j)] = uint8_t(int8_t(v[j] - 16));
+      continue;
+    }
+    if (t == GgmlType::q4_1) {
+      m.min[b] = u16_at(src + 2);
+    } else {  // Q4_0: (q - 8) d = q d + (-8 d); -8 d is exact in fp16 unless it overflows
+      const float d = f16_to_f32(m.scale[b]);
+      m.min[b] = f32_to_f16(-8.0f * d);
+      if (!std::isfinite(f16_to_f32(m.min[b])) || f16_to_f32(m.min[b]) != -8.0f * d) return false;
+    }
+    for (int j = 0; j < kGgmlBlock; j += 2) m.q[b * 16 + size_t(j / 2)] = uint8_t(v[j] | v[j + 1] << 4);
+  }
+  return true;
 }
 
 }  // namespace rwkv

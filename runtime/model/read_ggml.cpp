@@ -13,7 +13,11 @@
 //   v7   att.x_rwkvag [6,1,C] -> x_r, x_w, x_k, x_v, x_a, x_g each [1,1,C];
 //        LoRA matrices w1 w2 a1 a2 v1 v2 g1 g2 transposed back
 //   all  mixing vectors squeezed to [C] -> [1,1,C]
-// Quantised tensors are dequantised to fp32; FP32/FP16 tensors that need no
+// Quantised matrices (the Linear weights and head, stored as they are applied, and
+// the LoRA matrices, stored transposed: runtime/quant/quant_file.h matrix_use) stay
+// quantised, as int8 or q4 with group 32 (ggml_to_quant in ggml_quant.h; LoRA ones
+// with Tensor::quant_transposed); any other quantised tensor (the embedding, v6's
+// 3-D time_maa_w2, vectors) is dequantised to fp32. FP32/FP16 tensors that need no
 // transform stay views into the file.
 #include <cmath>
 #include <cstring>
@@ -23,6 +27,7 @@
 #include "runtime/model/ggml_file.h"
 #include "runtime/core/half_float.h"
 #include "runtime/model/readers.h"
+#include "runtime/quant/quant_file.h"
 
 namespace rwkv {
 
@@ -104,6 +109,7 @@ class Converter {
     throw Error(file_->path() + " (rwkv.cpp ggml): " + msg);
   }
   std::vector<float> to_f32(const GgmlRecord& r) const;
+  bool add_quantized(const GgmlRecord& r, MatrixUse use);
   void add_as_stored(const GgmlRecord& r, std::vector<int64_t> shape);
   void add_f32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v);
   void add_transposed(const GgmlRecord& r, std::vector<int64_t> official_shape);
@@ -115,6 +121,7 @@ class Converter {
   std::shared_ptr<MappedFile> file_;
   Model& m_;
   const std::vector<GgmlRule>* rules_ = nullptr;
+  Arch arch_ = Arch::v4;
 };
 
 std::vector<float> Converter::to_f32(const GgmlRecord& r) const {
@@ -142,8 +149,25 @@ void Converter::add_f32(const std::string& name, std::vector<int64_t> shape, con
   m_.add_owned(std::move(t), std::move(bytes));
 }
 
+// A quantised 2-D record that the backends apply as a Linear (`use`: linear, stored
+// [out, in]; lora, stored [out, in] for the official [in, out]) kept quantised;
+// false when it is none of these or cannot be held exactly (then expanded).
+bool Converter::add_quantized(const GgmlRecord& r, MatrixUse use) {
+  if (!ggml_type_quantized(r.type) || r.shape.size() != 2) return false;
+  const std::vector<int64_t> official =
+      use == MatrixUse::lora ? std::vector<int64_t>{r.shape[1], r.shape[0]} : r.shape;
+  if (matrix_use(arch_, r.name, official) != use || (use != MatrixUse::linear && use != MatrixUse::lora))
+    return false;
+  if (r.shape[0] > (1 << 30) || r.shape[1] > (1 << 29)) return false;
+  QuantMatrix q;
+  if (!ggml_to_quant(r.type, r.data, int(r.shape[0]), int(r.shape[1]), &q)) return false;
+  add_owned_quant(m_, r.name, official, use == MatrixUse::lora, q.view());
+  return true;
+}
+
 // Same element order, possibly a different shape: a view for FP32/FP16.
 void Converter::add_as_stored(const GgmlRecord& r, std::vector<int64_t> shape) {
+  if (shape == r.shape && add_quantized(r, MatrixUse::linear)) return;
   if (r.type == GgmlType::f32 || r.type == GgmlType::f16) {
     Tensor t;
     t.name = r.name;
@@ -228,6 +252,7 @@ void Converter::apply(const GgmlRecord& r, const GgmlRule& rule) {
     case GgmlShape::squeeze: shape = squeeze_trailing(r.shape); break;
     case GgmlShape::transpose:
       if (r.shape.size() != 2) fail("tensor '" + r.name + "' should be a matrix");
+      if (add_quantized(r, MatrixUse::lora)) return;
       return add_transposed(r, {r.shape[1], r.shape[0]});
     case GgmlShape::transpose_batched:
       if (r.shape.size() != 3) fail("tensor '" + r.name + "' should be [5, C, D]");
@@ -249,7 +274,8 @@ void Converter::run() {
   GgmlFile g = read_ggml_records(*file_);
   std::set<std::string> names;
   for (const auto& r : g.records) names.insert(r.name);
-  rules_ = &arch_spec(detect_ggml_arch(names)).ggml_rules();
+  arch_ = detect_ggml_arch(names);
+  rules_ = &arch_spec(arch_).ggml_rules();
   for (const auto& r : g.records) convert(r);
 
   // The header's sizes must agree with the tensors.

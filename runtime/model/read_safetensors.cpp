@@ -1,8 +1,13 @@
 // runtime/model/read_safetensors.cpp: safetensors files (8-byte little-endian
 // header length, JSON header, raw little-endian data). F32, F16 and BF16
-// tensors become views into the mapped file; `__metadata__` is ignored.
+// tensors become views into the mapped file; `__metadata__` is read only for
+// the quantized layout (runtime/quant/quant_file.h: I8/U8 values and F16 scales
+// under NAME.qweight / .qscale / .qmin become one quantized tensor NAME).
+#include <map>
+
 #include "runtime/core/json.h"
 #include "runtime/model/readers.h"
+#include "runtime/quant/quant_file.h"
 
 namespace rwkv {
 
@@ -18,6 +23,26 @@ DType parse_dtype(const std::string& s, const std::string& what, const std::stri
   if (s == "BF16") return DType::bf16;
   throw Error(what + ": tensor '" + name + "' has dtype " + s +
               " (only F32, F16 and BF16 are supported)");
+}
+
+// Bytes per element of a safetensors dtype this reader accepts (I8/U8 only as
+// quantized parts; 0 for anything else).
+uint64_t element_bytes(const std::string& s) {
+  if (s == "F32") return 4;
+  if (s == "F16" || s == "BF16") return 2;
+  if (s == "I8" || s == "U8") return 1;
+  return 0;
+}
+
+// The string entries of "__metadata__" (other values are ignored, as before).
+std::map<std::string, std::string> string_metadata(const Json& header, const std::string& what) {
+  std::map<std::string, std::string> out;
+  const Json* meta = json_find(header, "__metadata__");
+  if (!meta) return out;
+  if (!meta->is_object()) throw Error(what + ": safetensors __metadata__ is not an object");
+  for (const auto& kv : meta->items())
+    if (kv.value().is_string()) out[kv.key()] = kv.value().get<std::string>();
+  return out;
 }
 
 uint64_t non_negative(const Json& v, const std::string& what, const std::string& name, const char* field) {
@@ -55,6 +80,8 @@ void read_safetensors(const std::shared_ptr<MappedFile>& file, Model& m) {
 
   const uint64_t data_start = 8 + header_len;
   const uint64_t data_size = size - data_start;
+  const QuantFileMeta meta = parse_quant_meta(string_metadata(header, what), what);
+  std::map<std::string, std::map<std::string, StoredPart>> quant_parts;  // base -> part -> entry
   for (const auto& kv : header.items()) {
     const std::string& name = kv.key();
     if (name == "__metadata__") continue;
@@ -68,31 +95,48 @@ void read_safetensors(const std::shared_ptr<MappedFile>& file, Model& m) {
       throw Error(what + ": entry '" + name +
                   "' must have exactly \"dtype\" (string), \"shape\" (array) and \"data_offsets\" "
                   "([begin, end])");
-    Tensor t;
-    t.name = name;
-    t.dtype = parse_dtype(dtype->get<std::string>(), what, name);
+    std::string base, part;
+    const bool is_part = quant_part_name(name, &base, &part);
+    if (is_part && !meta.present)
+      throw Error(what + ": entry '" + name + "' is part of a quantized tensor, but the file's __metadata__ has no " +
+                  kQuantMetaVersion + " (not a quantized rwkv-run file)");
+    const std::string dt = dtype->get<std::string>();
+    const uint64_t es = element_bytes(dt);
+    if (es == 0 || (!is_part && es == 1))
+      throw Error(what + ": tensor '" + name + "' has dtype " + dt +
+                  " (only F32, F16 and BF16 are supported; I8 and U8 only in quantized tensors)");
     if (shape->size() > 8) throw Error(what + ": tensor '" + name + "' has more than 8 dimensions");
+    std::vector<int64_t> dims;
     uint64_t numel = 1;
     for (const Json& d : *shape) {
       uint64_t n = non_negative(d, what, name, "shape");
       if (!mul_ok(numel, n, &numel) || numel > (uint64_t(1) << 60))
         throw Error(what + ": tensor '" + name + "' is impossibly large");
-      t.shape.push_back(int64_t(n));
+      dims.push_back(int64_t(n));
     }
     uint64_t begin = non_negative((*offsets)[0], what, name, "data_offsets");
     uint64_t end = non_negative((*offsets)[1], what, name, "data_offsets");
-    uint64_t nbytes = numel * dtype_size(t.dtype);
+    uint64_t nbytes = numel * es;
     if (begin > end || end - begin != nbytes)
       throw Error(what + ": tensor '" + name + "' data_offsets [" + std::to_string(begin) + ", " +
-                  std::to_string(end) + "] do not hold " + std::to_string(numel) + " " +
-                  dtype_name(t.dtype) + " elements");
+                  std::to_string(end) + "] do not hold " + std::to_string(numel) + " " + dt + " elements");
     if (end > data_size)
       throw Error(what + ": tensor '" + name + "' data (up to byte " + std::to_string(data_start + end) +
                   ") lies beyond the end of the file (" + std::to_string(size) + " bytes); truncated?");
-    t.data = file->data() + data_start + begin;
+    const uint8_t* data = file->data() + data_start + begin;
+    if (is_part) {
+      quant_parts[base][part] = StoredPart{dt, std::move(dims), data, nbytes};
+      continue;
+    }
+    Tensor t;
+    t.name = name;
+    t.dtype = parse_dtype(dt, what, name);
+    t.shape = std::move(dims);
+    t.data = data;
     t.nbytes = size_t(nbytes);
     add_file_tensor(m, std::move(t));
   }
+  add_quant_tensors(m, meta, quant_parts, what);
   m.info.format = "safetensors";
 }
 

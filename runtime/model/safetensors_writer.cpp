@@ -25,6 +25,9 @@ const char* st_dtype(DType t) {
   return "?";
 }
 
+// Bytes of one element of an entry.
+size_t entry_elem_size(const SafetensorsEntry& e) { return e.int_dtype.empty() ? dtype_size(e.dtype) : 1; }
+
 }  // namespace
 
 void convert_floats(const void* src, DType from, void* dst, DType to, size_t count) {
@@ -53,19 +56,25 @@ void convert_floats(const void* src, DType from, void* dst, DType to, size_t cou
 }
 
 SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<SafetensorsEntry> entries,
-                                     std::vector<std::pair<std::string, std::string>> metadata)
+                                     std::vector<std::pair<std::string, std::string>> metadata, bool sorted)
     : path_(std::move(path)), entries_(std::move(entries)) {
   // File order: 4-byte dtypes first (then the data of each stays aligned),
   // names in order within each group; offsets are contiguous as the format wants.
-  for (size_t i = 0; i < entries_.size(); i++) order_.push_back(i);
-  std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
-    size_t sa = dtype_size(entries_[a].dtype), sb = dtype_size(entries_[b].dtype);
-    if (sa != sb) return sa > sb;
-    return entries_[a].name < entries_[b].name;
-  });
+  for (size_t i = 0; i < entries_.size(); i++) {
+    const std::string& t = entries_[i].int_dtype;
+    if (!t.empty() && t != "I8" && t != "U8")
+      throw Error(path_ + ": tensor '" + entries_[i].name + "' has integer dtype " + t + " (I8 or U8 only)");
+    order_.push_back(i);
+  }
+  if (sorted)
+    std::stable_sort(order_.begin(), order_.end(), [&](size_t a, size_t b) {
+      size_t sa = entry_elem_size(entries_[a]), sb = entry_elem_size(entries_[b]);
+      if (sa != sb) return sa > sb;
+      return entries_[a].name < entries_[b].name;
+    });
   sizes_.resize(entries_.size());
   for (size_t i = 0; i < entries_.size(); i++) {
-    uint64_t n = dtype_size(entries_[i].dtype);
+    uint64_t n = entry_elem_size(entries_[i]);
     for (int64_t d : entries_[i].shape) {
       if (d < 0) throw Error(path_ + ": tensor '" + entries_[i].name + "' has a negative dimension");
       n *= uint64_t(d);
@@ -75,6 +84,9 @@ SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<SafetensorsEn
   std::vector<std::pair<uint64_t, uint64_t>> offsets(entries_.size());
   uint64_t pos = 0;
   for (size_t i : order_) {
+    if (pos % entry_elem_size(entries_[i]))
+      throw Error(path_ + ": tensor '" + entries_[i].name + "' would start at byte " + std::to_string(pos) +
+                  " of the data, not aligned for its element size");
     offsets[i] = {pos, pos + sizes_[i]};
     pos += sizes_[i];
   }
@@ -89,7 +101,7 @@ SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<SafetensorsEn
   for (size_t i : order_) {
     const SafetensorsEntry& e = entries_[i];
     if (e.name == "__metadata__") throw Error(path_ + ": a tensor cannot be named __metadata__");
-    header[e.name] = {{"dtype", st_dtype(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offsets[i].first, offsets[i].second}}};
+    header[e.name] = {{"dtype", e.int_dtype.empty() ? st_dtype(e.dtype) : e.int_dtype.c_str()}, {"shape", e.shape}, {"data_offsets", {offsets[i].first, offsets[i].second}}};
   }
   std::string h = header.dump(-1, ' ', false, Json::error_handler_t::replace);
   while ((8 + h.size()) % 8) h += ' ';  // data starts 8-byte aligned
@@ -150,6 +162,8 @@ void SafetensorsWriter::write_raw(const void* data, size_t nbytes) {
 
 void SafetensorsWriter::write_f32(const float* data, size_t count) {
   if (current_ >= order_.size()) fail("more data written than the tensors declared");
+  if (!entries_[order_[current_]].int_dtype.empty())
+    fail("tensor '" + entries_[order_[current_]].name + "' holds integers: write_raw only");
   DType t = entries_[order_[current_]].dtype;
   if (t == DType::f32) {
     write_raw(data, count * 4);
@@ -176,10 +190,13 @@ void SafetensorsWriter::finish() {
 }
 
 void write_safetensors(const Model& m, const std::string& path, const DType* dtype) {
+  // A quantized tensor (runtime/quant/quant_format.h) is written dequantized: in
+  // `dtype` when given, else fp32 (which holds its values exactly).
+  auto out_dtype = [&](const Tensor& t) { return dtype ? *dtype : t.quantized() ? DType::f32 : t.dtype; };
   std::vector<SafetensorsEntry> entries;
   std::vector<const Tensor*> tensors;
   for (const auto& kv : m.tensors()) {
-    entries.push_back({kv.first, dtype ? *dtype : kv.second.dtype, kv.second.shape});
+    entries.push_back({kv.first, out_dtype(kv.second), kv.second.shape});
     tensors.push_back(&kv.second);
   }
   SafetensorsWriter w(path, std::move(entries),
@@ -188,8 +205,13 @@ void write_safetensors(const Model& m, const std::string& path, const DType* dty
   std::vector<uint8_t> buf;
   for (size_t i : w.order()) {
     const Tensor& t = *tensors[i];
-    const DType to = dtype ? *dtype : t.dtype;
+    const DType to = out_dtype(t);
     const size_t n = size_t(t.numel());
+    if (t.quantized()) {
+      const std::vector<float> v = t.to_f32();
+      w.write_f32(v.data(), v.size());
+      continue;
+    }
     const uint8_t* src = static_cast<const uint8_t*>(t.data);
     for (size_t k = 0; k < n; k += chunk) {
       size_t c = std::min(chunk, n - k);

@@ -20,20 +20,27 @@ struct SafetensorsEntry {
   std::string name;
   DType dtype = DType::f32;
   std::vector<int64_t> shape;
+  // "I8" or "U8": a one-byte integer entry (quantized values, runtime/quant/quant_file.h),
+  // written with write_raw; `dtype` is then ignored. Empty: a float entry of `dtype`.
+  std::string int_dtype = {};
 };
 
 class SafetensorsWriter {
  public:
   // Writes the header at once. `metadata` goes into "__metadata__"
   // ({"format": "pt"} is always added, as PyTorch-side tools expect).
+  // `sorted` (the default): data in the order described at order(); false: in the
+  // order of `entries`, which must keep every entry aligned for its element size
+  // (rwkv::Error otherwise).
   SafetensorsWriter(std::string path, std::vector<SafetensorsEntry> entries,
-                    std::vector<std::pair<std::string, std::string>> metadata = {});
+                    std::vector<std::pair<std::string, std::string>> metadata = {}, bool sorted = true);
   ~SafetensorsWriter();
   SafetensorsWriter(const SafetensorsWriter&) = delete;
   SafetensorsWriter& operator=(const SafetensorsWriter&) = delete;
 
   // The order in which tensor data must be supplied (indices into `entries`):
-  // 4-byte dtypes first, so every tensor is aligned for its element size.
+  // 4-byte dtypes first, so every tensor is aligned for its element size
+  // (unsorted: the entries' own order).
   const std::vector<size_t>& order() const { return order_; }
 
   // Appends data to the current tensor (in order()), in one or more pieces.
@@ -62,7 +69,9 @@ class SafetensorsWriter {
 };
 
 // Writes all tensors of `m` under their official names. With `dtype` given,
-// every tensor is converted to it; otherwise each keeps its own dtype.
+// every tensor is converted to it; otherwise each keeps its own dtype, except
+// that quantized tensors are dequantized to fp32 (always dense: the quantized
+// layout is write_quantized_safetensors', runtime/quant/quant_file.h).
 void write_safetensors(const Model& m, const std::string& path, const DType* dtype = nullptr);
 
 // Converts `count` elements between float dtypes (narrowing rounds to nearest even).

@@ -26,6 +26,16 @@ if [ -z "$(ls -A "$c/safetensors")" ]; then
   h='{"emb.weight":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}'
   { printf '\102\000\000\000\000\000\000\000'; printf '%s' "$h"; head -c 16 /dev/zero; } > "$c/safetensors/seed"
 fi
+# a quantized safetensors tensor (runtime/quant/quant_file.h): q4 head.weight [2, 32]
+if [ ! -f "$c/safetensors/seed_q4" ]; then
+  h='{"__metadata__":{"rwkv_run.quant":"1","rwkv_run.quant_kind":"q4","rwkv_run.quant_transposed":""},'
+  h=$h'"head.weight.qscale":{"dtype":"F16","shape":[2,1],"data_offsets":[0,4]},'
+  h=$h'"head.weight.qmin":{"dtype":"F16","shape":[2,1],"data_offsets":[4,8]},'
+  h=$h'"head.weight.qweight":{"dtype":"U8","shape":[2,16],"data_offsets":[8,40]}}'
+  n=$(printf '%s' "$h" | wc -c)
+  { printf "$(printf '\\%03o\\%03o' $((n % 256)) $((n / 256)))"; printf '\000\000\000\000\000\000'
+    printf '%s' "$h"; printf '\000\074\000\070\000\264\000\264'; head -c 32 /dev/zero | tr '\000' '\045'; } > "$c/safetensors/seed_q4"
+fi
 # data.pkl of a real checkpoint as the pickle seed
 if [ -z "$(ls -A "$c/torch_pickle")" ] && command -v unzip >/dev/null; then
   unzip -p "$testdata"/models/synth-rwkv-v7-bf16.pth synth-rwkv-v7-bf16/data.pkl > "$c/torch_pickle/data.pkl" || true

@@ -1,6 +1,8 @@
 // tools/rwkv-run/cmd_convert.cpp: `rwkv-run convert IN OUT.safetensors` (or -m IN OUT),
 // any supported model file to safetensors with the official tensor names
-// (rwkv.cpp files converted back to official values), optionally cast.
+// (rwkv.cpp files converted back to official values), optionally cast. Quantized
+// tensors (a quantized safetensors file, an rwkv.cpp Q* file) are written dense:
+// dequantized to fp32, or to --dtype (`rwkv-run quantize` writes quantized files).
 #include <unistd.h>
 
 #include <cstdio>
@@ -27,15 +29,27 @@ int cmd_convert(int argc, char** argv) {
   std::string dtype_name;
   cli::Command cmd("convert",
                    "Reads IN (.pth, safetensors or rwkv.cpp .bin; or -m IN) and writes OUT as safetensors with\n"
-                   "the official tensor names and shapes. OUT appears only when complete.");
+                   "the official tensor names and shapes. OUT appears only when complete. Quantized matrices\n"
+                   "(rwkv-run quantize's files, rwkv.cpp's Q4_0..Q8_0) are written dense: dequantized to fp32,\n"
+                   "or to --dtype.");
   cli::add_model(cmd.app(), model, false);
   cmd.app()
       .add_option("IN OUT", files, "the model file (unless -m) and the safetensors file to write")
       ->expected(1, 2)
       ->type_name("");
-  cli::add_dtype(cmd.app(), dtype_name,
-                 "cast every tensor to fp32, fp16 or bf16 (round to nearest even); by default each tensor keeps "
-                 "its dtype (quantised rwkv.cpp tensors become fp32)");
+  cmd.app()
+      .add_option_function<std::string>(
+          "--dtype",
+          [&dtype_name](const std::string& v) {
+            rwkv::DType t;
+            if (!rwkv::dtype_from_name(v, &t))
+              cli::usage_fail("--dtype must be fp32, fp16 or bf16, got '" + v +
+                              "' (rwkv-run quantize writes int8 and q4 files)");
+            dtype_name = v;
+          },
+          "cast every tensor to fp32, fp16 or bf16 (round to nearest even); by default each tensor keeps "
+          "its dtype (quantized tensors become fp32)")
+      ->type_name("T");
   return cmd.run([&] {
     if (!cmd.parse(argc, argv)) return 0;
     if (model.flag.empty() && files.size() == 2) model.positional = files[0];

@@ -8,6 +8,7 @@ int cmd_detokenize(int argc, char** argv);  // cmd_tokenize.cpp
 int cmd_logits(int argc, char** argv);      // cmd_logits.cpp
 int cmd_info(int argc, char** argv);        // cmd_info.cpp
 int cmd_convert(int argc, char** argv);     // cmd_convert.cpp
+int cmd_quantize(int argc, char** argv);    // cmd_quantize.cpp
 int cmd_synth(int argc, char** argv);       // cmd_synth.cpp
 int cmd_bench(int argc, char** argv);       // cmd_bench.cpp
 int cmd_generate(int argc, char** argv);    // cmd_generate.cpp

@@ -22,6 +22,7 @@ const Subcommand kSubcommands[] = {
     {"logits", cmd_logits, "write a model's logits and final state for a token list"},
     {"info", cmd_info, "show a model file's format, version and hyper-parameters"},
     {"convert", cmd_convert, "convert a .pth / rwkv.cpp / safetensors model to safetensors"},
+    {"quantize", cmd_quantize, "write a model's matrices quantized (int8 or q4) to safetensors"},
     {"synth", cmd_synth, "write a synthetic checkpoint with a released model's shapes"},
     {"bench", cmd_bench, "prefill and decode throughput against the device's limits"},
 };
