@@ -48,6 +48,7 @@ void gemv_scalar_row(const quant_isa::GemvTask& t, int r) {
 quant_isa::GemvTask make_task(const QuantView& w) {
   quant_isa::GemvTask t;
   t.q4 = w.kind == QuantKind::q4;
+  t.out = w.out;
   t.in = w.in;
   t.group = w.group;
   t.q = w.q;

@@ -19,7 +19,7 @@ namespace quant_isa {
 // byte j of a weight row then meets x_even[j] (low nibble) and x_odd[j] (high nibble).
 struct GemvTask {
   bool q4 = false;
-  int in = 0, group = 0;
+  int out = 0, in = 0, group = 0;
   const uint8_t* q = nullptr;       // packed rows, row_bytes apart
   size_t row_bytes = 0;
   const uint16_t* scale = nullptr;  // fp16 [out, in / group]
