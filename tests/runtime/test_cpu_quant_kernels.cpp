@@ -173,7 +173,13 @@ TEST_CASE("cpu quantized products: timing of each variant against the plain prod
         return best;
       };
       const double ref = time_us([&] { rwkv::cpu::linear_rows_reference(L, 0, out, X.data(), in, M, Y.data(), out); });
-      std::printf("%s [%d, %d] M %2zu: reference %8.1f us", rwkv::quant_kind_name(kind), out, in, M, ref);
+      rwkv::Linear dense;
+      dense.out = out;
+      dense.in = in;
+      dense.w = L.to_f32();
+      const double fp32 = time_us([&] { rwkv::cpu::linear_rows_reference(dense, 0, out, X.data(), in, M, Y.data(), out); });
+      std::printf("%s [%d, %d] M %2zu: fp32 %8.1f us, reference %8.1f us", rwkv::quant_kind_name(kind), out, in, M,
+                  fp32, ref);
       for (QuantIsa isa : rwkv::cpu::supported_quant_isas()) {
         for (int fused_max : {0, 64}) {
           rwkv::cpu::LinearOptions opt;
