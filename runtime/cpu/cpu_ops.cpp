@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <vector>
 
 namespace rwkv {
@@ -24,11 +26,33 @@ void dense_rows(const Linear& W, const float* Wp, int r0, int r1, const float* X
   }
 }
 
-// Output rows [r0, r1) of W. A quantized W is expanded to fp32 16 rows at a
-// time and multiplied like a dense one: the plain definition of its product
-// (runtime/quant/quant_format.h).
-void linear_rows(const Linear& W, int r0, int r1, const float* X, size_t ldx, size_t M,
-                 float* Y, size_t ldy) {
+// Rows per block of the dequantize-then-BLAS path: enough for BLAS to amortise
+// its packing of X, small enough for the block to stay in the L2 cache.
+int dequant_block_rows(int in) {
+  const int fit = (256 * 1024 / 4) / std::max(in, 1);  // 256 KiB of fp32 rows
+  return std::clamp(fit / 16 * 16, 16, 128);
+}
+
+// Output rows [r0, r1) of a quantized W for many inputs: blocks of rows
+// expanded to fp32 by the vectorised dequantizer (the same values as the
+// reference's), then one BLAS call per block.
+void quant_rows_blas(const Linear& W, QuantIsa isa, int r0, int r1, const float* X, size_t ldx,
+                     size_t M, float* Y, size_t ldy) {
+  if (r1 <= r0 || M == 0) return;
+  const QuantView q = W.q.view();
+  const int block = std::min(dequant_block_rows(W.in), r1 - r0);
+  std::vector<float> rows(static_cast<size_t>(block) * static_cast<size_t>(W.in));
+  for (int b0 = r0; b0 < r1; b0 += block) {
+    const int b1 = std::min(r1, b0 + block);
+    dequantize_rows(isa, q, b0, b1, rows.data());
+    dense_rows(W, rows.data(), b0, b1, X, ldx, M, Y, ldy);
+  }
+}
+
+}  // namespace
+
+void linear_rows_reference(const Linear& W, int r0, int r1, const float* X, size_t ldx, size_t M,
+                           float* Y, size_t ldy) {
   if (r1 <= r0 || M == 0) return;
   if (!W.quantized()) {
     dense_rows(W, W.w.data() + static_cast<size_t>(r0) * static_cast<size_t>(W.in), r0, r1, X, ldx, M, Y, ldy);
@@ -44,25 +68,35 @@ void linear_rows(const Linear& W, int r0, int r1, const float* X, size_t ldx, si
   }
 }
 
-}  // namespace
-
 void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
-            size_t ldy) {
+            size_t ldy, const LinearOptions& options) {
+  if (M == 0) return;
+  std::function<void(int, int)> rows;
+  std::optional<QuantProduct> fused;
+  if (!W.quantized()) {
+    rows = [&](int r0, int r1) { linear_rows_reference(W, r0, r1, X, ldx, M, Y, ldy); };
+  } else if (M <= (options.fused_max_inputs >= 0 ? static_cast<size_t>(options.fused_max_inputs)
+                                                  : quant_fused_max_inputs(options.isa))) {
+    fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa);
+    rows = [&](int r0, int r1) { fused->rows(r0, r1); };
+  } else {
+    rows = [&](int r0, int r1) { quant_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };
+  }
   // Below ~64k multiply-adds per thread the hand-off costs more than it saves.
   const size_t macs = M * static_cast<size_t>(W.out) * static_cast<size_t>(W.in);
-  const size_t per_thread_min = size_t(1) << 16;
-  size_t parts = std::min<size_t>(static_cast<size_t>(pool.size()), macs / per_thread_min);
+  size_t parts = std::min<size_t>(static_cast<size_t>(pool.size()),
+                                  macs / std::max<size_t>(options.min_macs_per_thread, 1));
   parts = std::min<size_t>(parts, static_cast<size_t>(W.out) / 16);
   if (parts <= 1) {
-    linear_rows(W, 0, W.out, X, ldx, M, Y, ldy);
+    rows(0, W.out);
     return;
   }
-  // Row blocks of a multiple of 16 rows.
+  // Row blocks of a multiple of 16 rows (whole cache lines of Y).
   const int per = ((W.out + static_cast<int>(parts) - 1) / static_cast<int>(parts) + 15) / 16 * 16;
   const size_t n_blocks = static_cast<size_t>((W.out + per - 1) / per);
   pool.run(n_blocks, [&](size_t b) {
     const int r0 = static_cast<int>(b) * per;
-    linear_rows(W, r0, std::min(W.out, r0 + per), X, ldx, M, Y, ldy);
+    rows(r0, std::min(W.out, r0 + per));
   });
 }
 

@@ -10,6 +10,7 @@
 
 #include "runtime/arch/layer_norm.h"
 #include "runtime/arch/weights.h"
+#include "runtime/cpu/quant_kernels.h"
 #include "runtime/cpu/thread_pool.h"
 
 namespace rwkv {
@@ -18,11 +19,30 @@ namespace cpu {
 // A weight matrix [out, in] applied as y = W x (runtime/arch/weights.h).
 using Linear = rwkv::Linear;
 
+// How linear() computes a quantized W (the defaults serve the backend; the
+// tests force each variant and a split over the pool's threads).
+struct LinearOptions {
+  QuantIsa isa = best_quant_isa();
+  // M up to this: the fused kernels of quant_kernels.h (each weight byte read
+  // once); above: rows dequantized a block at a time, then BLAS. -1: the
+  // variant's measured crossover (quant_fused_max_inputs).
+  int fused_max_inputs = -1;
+  // The least multiply-adds worth handing to another thread.
+  size_t min_macs_per_thread = size_t(1) << 16;
+};
+
 // Y[m, :] = W X[m, :] for m < M. X rows are `ldx` floats apart, Y rows `ldy`.
 // OpenBLAS runs single-threaded per call; large products are split over
-// output rows across the pool.
+// output rows across the pool, in blocks of a multiple of 16 rows.
 void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
-            size_t ldy);
+            size_t ldy, const LinearOptions& options = LinearOptions());
+
+// The plain product of output rows [r0, r1), on the calling thread: a dense W
+// through BLAS; a quantized W dequantized 16 rows at a time (scalar
+// QuantView::dequantize_row), then BLAS. The reference the fast quantized
+// kernels are tested against.
+void linear_rows_reference(const Linear& W, int r0, int r1, const float* X, size_t ldx, size_t M,
+                           float* Y, size_t ldy);
 
 // LayerNorm of one row (runtime/arch/layer_norm.h, shared with the load-time
 // ln0 fold) and of M rows over the pool.

@@ -1,0 +1,163 @@
+// runtime/cpu/quant_kernels.cpp: ISA dispatch and the portable scalar variant
+// of the quantized products (quant_kernels.h).
+#include "runtime/cpu/quant_kernels.h"
+
+#include <cmath>
+
+#include "runtime/core/half_float.h"
+
+// The AVX2 and AVX-512 files are built (with their own -m flags) for x86-64 GCC/Clang.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RWKV_CPU_X86_KERNELS 1
+#endif
+
+namespace rwkv {
+namespace cpu {
+
+namespace {
+
+// The weight QuantView::dequantize_row gives for byte(s) of one group.
+inline float int8_weight(uint8_t q, float d) { return static_cast<float>(static_cast<int8_t>(q)) * d; }
+inline float q4_weight(int v, float d, float m) { return std::fma(static_cast<float>(v), d, m); }
+
+// One output row, every m, in plain loops (sums in order over the row).
+void gemv_scalar_row(const quant_isa::GemvTask& t, int r) {
+  const size_t G = static_cast<size_t>(t.in / t.group), group = static_cast<size_t>(t.group);
+  const size_t half = static_cast<size_t>(t.in / 2);
+  const uint8_t* row = t.q + static_cast<size_t>(r) * t.row_bytes;
+  for (int m = 0; m < t.M; ++m) {
+    const float* x = t.x + static_cast<size_t>(m) * t.ldx;
+    float acc = 0.0f;
+    for (size_t g = 0; g < G; ++g) {
+      const size_t gi = static_cast<size_t>(r) * G + g;
+      const float d = f16_to_f32(t.scale[gi]);
+      if (!t.q4) {
+        for (size_t c = g * group; c < (g + 1) * group; ++c) acc += int8_weight(row[c], d) * x[c];
+        continue;
+      }
+      const float mn = f16_to_f32(t.min[gi]);
+      for (size_t j = g * group / 2; j < (g + 1) * group / 2; ++j) {
+        acc += q4_weight(row[j] & 15, d, mn) * x[j];
+        acc += q4_weight(row[j] >> 4, d, mn) * x[half + j];
+      }
+    }
+    t.y[static_cast<size_t>(m) * t.ldy + static_cast<size_t>(r)] = acc;
+  }
+}
+
+quant_isa::GemvTask make_task(const QuantView& w) {
+  quant_isa::GemvTask t;
+  t.q4 = w.kind == QuantKind::q4;
+  t.out = w.out;
+  t.in = w.in;
+  t.group = w.group;
+  t.q = w.q;
+  t.row_bytes = quant_row_bytes(w.kind, w.in);
+  t.scale = w.scale;
+  t.min = w.min;
+  return t;
+}
+
+bool cpu_has(QuantIsa isa) {
+#if RWKV_CPU_X86_KERNELS
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                    __builtin_cpu_supports("f16c");
+  if (isa == QuantIsa::avx2) return avx2;
+  if (isa == QuantIsa::avx512) return avx2 && __builtin_cpu_supports("avx512f");
+#endif
+  return isa == QuantIsa::scalar;
+}
+
+}  // namespace
+
+const char* quant_isa_name(QuantIsa isa) {
+  switch (isa) {
+    case QuantIsa::scalar: return "scalar";
+    case QuantIsa::avx2: return "avx2";
+    case QuantIsa::avx512: return "avx512";
+  }
+  return "?";
+}
+
+bool quant_isa_supported(QuantIsa isa) {
+  // Fixed for the life of the process: asked once.
+  static const bool has[3] = {cpu_has(QuantIsa::scalar), cpu_has(QuantIsa::avx2), cpu_has(QuantIsa::avx512)};
+  return has[static_cast<int>(isa)];
+}
+
+QuantIsa best_quant_isa() {
+  if (quant_isa_supported(QuantIsa::avx512)) return QuantIsa::avx512;
+  if (quant_isa_supported(QuantIsa::avx2)) return QuantIsa::avx2;
+  return QuantIsa::scalar;
+}
+
+std::vector<QuantIsa> supported_quant_isas() {
+  std::vector<QuantIsa> out;
+  for (QuantIsa isa : {QuantIsa::scalar, QuantIsa::avx2, QuantIsa::avx512})
+    if (quant_isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+size_t quant_fused_max_inputs(QuantIsa isa) {
+  switch (isa) {
+    case QuantIsa::avx512: return 16;
+    case QuantIsa::avx2: return 4;
+    case QuantIsa::scalar: return 0;
+  }
+  return 0;
+}
+
+QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_t M, float* Y,
+                           size_t ldy, QuantIsa isa)
+    : isa_(quant_isa_supported(isa) ? isa : QuantIsa::scalar), task_(make_task(w)) {
+  task_.M = static_cast<int>(M);
+  task_.y = Y;
+  task_.ldy = ldy;
+  if (!task_.q4) {
+    task_.x = X;
+    task_.ldx = ldx;
+    return;
+  }
+  // q4: per input row, the even columns then the odd ones.
+  const size_t in = static_cast<size_t>(w.in), half = in / 2;
+  x_split_.resize(M * in);
+  for (size_t m = 0; m < M; ++m) {
+    const float* x = X + m * ldx;
+    float* dst = x_split_.data() + m * in;
+    for (size_t j = 0; j < half; ++j) {
+      dst[j] = x[2 * j];
+      dst[half + j] = x[2 * j + 1];
+    }
+  }
+  task_.x = x_split_.data();
+  task_.ldx = in;
+}
+
+void QuantProduct::rows(int r0, int r1) const {
+  if (r1 <= r0 || task_.M == 0) return;
+  switch (isa_) {
+#if RWKV_CPU_X86_KERNELS
+    case QuantIsa::avx512: quant_isa::gemv_avx512(task_, r0, r1); return;
+    case QuantIsa::avx2: quant_isa::gemv_avx2(task_, r0, r1); return;
+#endif
+    default:
+      for (int r = r0; r < r1; ++r) gemv_scalar_row(task_, r);
+  }
+}
+
+void dequantize_rows(QuantIsa isa, const QuantView& w, int r0, int r1, float* dst) {
+  if (!quant_isa_supported(isa)) isa = QuantIsa::scalar;
+  const quant_isa::GemvTask t = make_task(w);
+  switch (isa) {
+#if RWKV_CPU_X86_KERNELS
+    case QuantIsa::avx512: quant_isa::dequantize_rows_avx512(t, r0, r1, dst); return;
+    case QuantIsa::avx2: quant_isa::dequantize_rows_avx2(t, r0, r1, dst); return;
+#endif
+    default:
+      for (int r = r0; r < r1; ++r) w.dequantize_row(r, dst + static_cast<size_t>(r - r0) * static_cast<size_t>(w.in));
+  }
+}
+
+}  // namespace cpu
+}  // namespace rwkv

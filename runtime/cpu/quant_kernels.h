@@ -1,0 +1,62 @@
+// runtime/cpu/quant_kernels.h: fast CPU products of quantized matrices
+// (runtime/quant/quant_format.h, docs/quantization.md).
+//
+// Y[m, r] = sum_c W[r, c] X[m, c] for a few inputs m (decode): every packed
+// weight byte is read from memory once per call and expanded in registers to
+// exactly the fp32 weight QuantView::dequantize_row gives (int8: q * scale,
+// exact; q4: fma(q, scale, min)); products are summed in fp32. The result
+// differs from the plain product (dequantize, then BLAS: cpu_ops.h,
+// linear_rows_reference) only in the order of the fp32 sums.
+//
+// Variants by instruction set, chosen at run time: AVX-512F, AVX2 + FMA + F16C,
+// and a portable scalar loop. Weights stay int8 / 4-bit and activations fp32:
+// no int8 dot-product instructions (VNNI), which would need activations rounded
+// to int8 (docs/quantization.md, "CPU kernels").
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "runtime/cpu/quant_kernels_isa.h"
+#include "runtime/quant/quant_format.h"
+
+namespace rwkv {
+namespace cpu {
+
+enum class QuantIsa { scalar, avx2, avx512 };
+
+const char* quant_isa_name(QuantIsa isa);  // "scalar", "avx2", "avx512"
+// Whether this build has the variant and this CPU runs it.
+bool quant_isa_supported(QuantIsa isa);
+// The fastest supported variant.
+QuantIsa best_quant_isa();
+// Every supported variant, scalar first.
+std::vector<QuantIsa> supported_quant_isas();
+
+// The most inputs M for which the fused kernels of `isa` beat dequantizing
+// rows and calling BLAS (measured on [3072, 768] matrices, docs/quantization.md):
+// AVX-512 16, AVX2 4; scalar 0 (the plain product is faster there).
+size_t quant_fused_max_inputs(QuantIsa isa);
+
+// One product Y = W X over a quantized W, prepared once per call (q4 lays its
+// inputs out as even/odd halves, see quant_kernels_isa.h); rows() may then run
+// on disjoint row ranges from several threads.
+class QuantProduct {
+ public:
+  QuantProduct(const QuantView& w, const float* X, size_t ldx, size_t M, float* Y, size_t ldy,
+               QuantIsa isa);
+  // Y[m, r] for r in [r0, r1) and every m.
+  void rows(int r0, int r1) const;
+
+ private:
+  QuantIsa isa_;
+  std::vector<float> x_split_;  // q4 only
+  quant_isa::GemvTask task_;
+};
+
+// Rows [r0, r1) of w as fp32, `w.in` floats each, row r0 first: bit for bit
+// QuantView::dequantize_row, vectorised.
+void dequantize_rows(QuantIsa isa, const QuantView& w, int r0, int r1, float* dst);
+
+}  // namespace cpu
+}  // namespace rwkv

@@ -1,0 +1,218 @@
+// runtime/cpu/quant_kernels_avx512.cpp: the AVX-512 (F) quantized products
+// (runtime/cpu/quant_kernels_isa.h), the same scheme as quant_kernels_avx2.cpp
+// on 16 lanes: weights expanded in registers to the exact fp32 values of
+// QuantView::dequantize_row, fp32 accumulation in order per lane, tiles of R
+// output rows times MT inputs. Compiled with -mavx512f -mfma -mf16c; called
+// only when the CPU has AVX-512F (quant_kernels.cpp).
+#include "runtime/cpu/quant_kernels_isa.h"
+
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+
+namespace rwkv {
+namespace cpu {
+namespace quant_isa {
+
+namespace {
+
+// GCC 12 warns that the plain forms of a few conversions read an undefined
+// vector (its _mm512_undefined_*); their zero-masking forms with every lane
+// selected are the same instructions without it.
+constexpr __mmask16 kAll = 0xFFFF;
+
+inline __m512 broadcast_half(uint16_t h) { return _mm512_set1_ps(_cvtsh_ss(h)); }
+
+inline __m512 to_float(__m512i v) { return _mm512_maskz_cvtepi32_ps(kAll, v); }
+
+inline float hsum(__m512 v) {
+  const __m512d vd = _mm512_castps_pd(v);
+  const __m256 s8 = _mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 0)),
+                                  _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 1)));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 16 int8 weights as fp32 (not yet scaled).
+inline __m512 load_int8x16(const uint8_t* p) {
+  return to_float(_mm512_maskz_cvtepi8_epi32(kAll, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// 16 packed q4 bytes as 32-bit lanes (byte j in lane j).
+inline __m512i load_q4x16(const uint8_t* p) {
+  return _mm512_maskz_cvtepu8_epi32(kAll, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+inline __m512 low_nibbles(__m512i b) { return to_float(_mm512_and_si512(b, _mm512_set1_epi32(15))); }
+inline __m512 high_nibbles(__m512i b) { return to_float(_mm512_maskz_srli_epi32(kAll, b, 4)); }
+
+// How far ahead of rows [r0, r0 + R) to prefetch: the same bytes of the next
+// tile's rows (0 at the last tile). A tile's rows are short streams that the
+// hardware prefetchers pick up too late; measured on a [65536, 768] int8
+// matrix read from memory (docs/quantization.md).
+template <int R>
+size_t prefetch_distance(const GemvTask& t, int r0) {
+  return r0 + 2 * R <= t.out ? static_cast<size_t>(R) * t.row_bytes : 0;
+}
+
+inline void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
+template <int R, int MT>
+void store_tile(const GemvTask& t, int r0, int m0, __m512 (&acc)[R][MT]) {
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m)
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+      t.y[static_cast<size_t>(m0 + m) * t.ldy + static_cast<size_t>(r0 + r)] = hsum(acc[r][m]);
+}
+
+template <int R, int MT>
+void int8_tile(const GemvTask& t, int r0, int m0) {
+  const size_t G = static_cast<size_t>(t.in / t.group);
+  const uint8_t* rows[R];
+  const uint16_t* scales[R];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    rows[r] = t.q + static_cast<size_t>(r0 + r) * t.row_bytes;
+    scales[r] = t.scale + static_cast<size_t>(r0 + r) * G;
+  }
+  const float* xs[MT];
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) xs[m] = t.x + static_cast<size_t>(m0 + m) * t.ldx;
+  const size_t ahead = prefetch_distance<R>(t, r0);
+  __m512 acc[R][MT];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) acc[r][m] = _mm512_setzero_ps();
+  for (size_t g = 0; g < G; ++g) {
+    __m512 d[R];
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      d[r] = broadcast_half(scales[r][g]);
+      prefetch(rows[r] + g * static_cast<size_t>(t.group) + ahead);
+    }
+    const size_t c1 = (g + 1) * static_cast<size_t>(t.group);
+    for (size_t c = g * static_cast<size_t>(t.group); c < c1; c += 16) {
+      __m512 w[R];
+      #pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) w[r] = _mm512_mul_ps(load_int8x16(rows[r] + c), d[r]);
+      #pragma GCC unroll 8
+      for (int m = 0; m < MT; ++m) {
+        const __m512 xv = _mm512_loadu_ps(xs[m] + c);
+        #pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) acc[r][m] = _mm512_fmadd_ps(w[r], xv, acc[r][m]);
+      }
+    }
+  }
+  store_tile<R, MT>(t, r0, m0, acc);
+}
+
+template <int R, int MT>
+void q4_tile(const GemvTask& t, int r0, int m0) {
+  const size_t G = static_cast<size_t>(t.in / t.group), half = static_cast<size_t>(t.in / 2);
+  const size_t group_bytes = static_cast<size_t>(t.group / 2);
+  const uint8_t* rows[R];
+  const uint16_t *scales[R], *mins[R];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    rows[r] = t.q + static_cast<size_t>(r0 + r) * t.row_bytes;
+    scales[r] = t.scale + static_cast<size_t>(r0 + r) * G;
+    mins[r] = t.min + static_cast<size_t>(r0 + r) * G;
+  }
+  const float* xs[MT];
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) xs[m] = t.x + static_cast<size_t>(m0 + m) * t.ldx;
+  const size_t ahead = prefetch_distance<R>(t, r0);
+  __m512 acc[R][MT];
+  #pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) acc[r][m] = _mm512_setzero_ps();
+  for (size_t g = 0; g < G; ++g) {
+    __m512 d[R], mn[R];
+    #pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      d[r] = broadcast_half(scales[r][g]);
+      mn[r] = broadcast_half(mins[r][g]);
+      prefetch(rows[r] + g * group_bytes + ahead);
+    }
+    for (size_t j = g * group_bytes; j < (g + 1) * group_bytes; j += 16) {
+      #pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        const __m512i b = load_q4x16(rows[r] + j);
+        const __m512 w_even = _mm512_fmadd_ps(low_nibbles(b), d[r], mn[r]);
+        const __m512 w_odd = _mm512_fmadd_ps(high_nibbles(b), d[r], mn[r]);
+        #pragma GCC unroll 8
+        for (int m = 0; m < MT; ++m) {
+          acc[r][m] = _mm512_fmadd_ps(w_even, _mm512_loadu_ps(xs[m] + j), acc[r][m]);
+          acc[r][m] = _mm512_fmadd_ps(w_odd, _mm512_loadu_ps(xs[m] + half + j), acc[r][m]);
+        }
+      }
+    }
+  }
+  store_tile<R, MT>(t, r0, m0, acc);
+}
+
+template <int R, int MT>
+void tile(const GemvTask& t, int r0, int m0) {
+  if (t.q4)
+    q4_tile<R, MT>(t, r0, m0);
+  else
+    int8_tile<R, MT>(t, r0, m0);
+}
+
+// All inputs for rows [r0, r0 + R): tiles of 4 inputs, then the rest.
+template <int R>
+void row_tile(const GemvTask& t, int r0) {
+  int m = 0;
+  for (; m + 4 <= t.M; m += 4) tile<R, 4>(t, r0, m);
+  switch (t.M - m) {
+    case 3: tile<R, 3>(t, r0, m); break;
+    case 2: tile<R, 2>(t, r0, m); break;
+    case 1: tile<R, 1>(t, r0, m); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+void gemv_avx512(const GemvTask& t, int r0, int r1) {
+  int r = r0;
+  for (; r + 4 <= r1; r += 4) row_tile<4>(t, r);
+  for (; r < r1; ++r) row_tile<1>(t, r);
+}
+
+void dequantize_rows_avx512(const GemvTask& t, int r0, int r1, float* dst) {
+  const size_t G = static_cast<size_t>(t.in / t.group), group = static_cast<size_t>(t.group);
+  // Lane i of the first output takes even[i / 2] or odd[i / 2] (index 16 + ...): column order.
+  const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int r = r0; r < r1; ++r, dst += t.in) {
+    const uint8_t* row = t.q + static_cast<size_t>(r) * t.row_bytes;
+    for (size_t g = 0; g < G; ++g) {
+      const size_t gi = static_cast<size_t>(r) * G + g;
+      const __m512 d = broadcast_half(t.scale[gi]);
+      if (!t.q4) {
+        for (size_t c = g * group; c < (g + 1) * group; c += 16)
+          _mm512_storeu_ps(dst + c, _mm512_mul_ps(load_int8x16(row + c), d));
+        continue;
+      }
+      const __m512 mn = broadcast_half(t.min[gi]);
+      for (size_t j = g * group / 2; j < (g + 1) * group / 2; j += 16) {
+        const __m512i b = load_q4x16(row + j);
+        const __m512 w_even = _mm512_fmadd_ps(low_nibbles(b), d, mn);
+        const __m512 w_odd = _mm512_fmadd_ps(high_nibbles(b), d, mn);
+        _mm512_storeu_ps(dst + 2 * j, _mm512_permutex2var_ps(w_even, first, w_odd));
+        _mm512_storeu_ps(dst + 2 * j + 16, _mm512_permutex2var_ps(w_even, second, w_odd));
+      }
+    }
+  }
+}
+
+}  // namespace quant_isa
+}  // namespace cpu
+}  // namespace rwkv
+
+#endif

@@ -1,0 +1,45 @@
+// runtime/cpu/quant_kernels_isa.h: the interface between the dispatcher of
+// runtime/cpu/quant_kernels.cpp and the per-ISA kernel files
+// (quant_kernels_avx2.cpp, quant_kernels_avx512.cpp), which are compiled with
+// their own -m flags (runtime/CMakeLists.txt). Those files include only this
+// header and <immintrin.h>: an inline function of a shared header compiled
+// there could carry AVX instructions into code that runs on any CPU.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace rwkv {
+namespace cpu {
+namespace quant_isa {
+
+// One quantized product Y[m, r] = sum_c W[r, c] X[m, c] (runtime/quant/quant_format.h).
+// int8: `x` is X itself (row m at x + m * ldx). q4: `x` holds, for every m, the
+// even inputs X[m, 0], X[m, 2], ... (in / 2 floats) followed by the odd ones:
+// byte j of a weight row then meets x_even[j] (low nibble) and x_odd[j] (high nibble).
+struct GemvTask {
+  bool q4 = false;
+  int out = 0, in = 0, group = 0;
+  const uint8_t* q = nullptr;       // packed rows, row_bytes apart
+  size_t row_bytes = 0;
+  const uint16_t* scale = nullptr;  // fp16 [out, in / group]
+  const uint16_t* min = nullptr;    // q4: fp16 [out, in / group]
+  const float* x = nullptr;
+  size_t ldx = 0;
+  int M = 0;
+  float* y = nullptr;  // Y[m, r] at y + m * ldy + r
+  size_t ldy = 0;
+};
+
+// Output rows [r0, r1) of the task, every m.
+void gemv_avx2(const GemvTask& t, int r0, int r1);
+void gemv_avx512(const GemvTask& t, int r0, int r1);
+
+// Rows [r0, r1) of the task's matrix expanded to fp32, `in` floats each, into
+// dst (row r0 first): the values QuantView::dequantize_row gives, bit for bit.
+void dequantize_rows_avx2(const GemvTask& t, int r0, int r1, float* dst);
+void dequantize_rows_avx512(const GemvTask& t, int r0, int r1, float* dst);
+
+}  // namespace quant_isa
+}  // namespace cpu
+}  // namespace rwkv
