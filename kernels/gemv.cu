@@ -301,16 +301,20 @@ __device__ __forceinline__ float quant_value(const Pack16<uint32_t>& pk, int e) 
   }
 }
 
-// Row m's input over the VEC channels of chunk c: X's, or the transform's (in 8-channel pieces,
+// Values per sub-chunk: a chunk (one 16-byte load: 16 int8 or 32 q4 values) is applied in pieces
+// of 16, so that the converted values and the input piece (16 floats each) stay in registers.
+constexpr int kQuantSub = 16;
+
+// Row m's input over the kQuantSub channels from ch0: X's, or the transform's (in 8-channel pieces,
 // layer_prologue.cu's chunks; `carry` holds the previous row's cur of these channels).
-template <int VEC, class TX, bool LN_MIX>
+template <class TX, bool LN_MIX>
 __device__ __forceinline__ void quant_input(const gemv_params& p, const LnMixRows& rows, const TX* __restrict__ X,
-                                            int ldx, int K, int m, int c, bool writer, float (&carry)[VEC],
-                                            float (&x)[VEC]) {
+                                            int ldx, int K, int m, int ch0, bool writer, float (&carry)[kQuantSub],
+                                            float (&x)[kQuantSub]) {
   if constexpr (LN_MIX) {
 #pragma unroll
-    for (int s = 0; s < VEC / kVecElems; ++s) {
-      const int ch = c * VEC + s * kVecElems;
+    for (int s = 0; s < kQuantSub / kVecElems; ++s) {
+      const int ch = ch0 + s * kVecElems;
       float lw[kVecElems], lb[kVecElems], mu[kVecElems], cs[kVecElems], xs[kVecElems];
       load_vec<kVecElems>(p.ln_mix.ln_w + ch, lw);
       load_vec<kVecElems>(p.ln_mix.ln_b + ch, lb);
@@ -325,25 +329,32 @@ __device__ __forceinline__ void quant_input(const gemv_params& p, const LnMixRow
       }
     }
   } else {
-    load_vec<VEC>(X + (size_t)m * ldx + (size_t)c * VEC, x);
+    load_vec<kQuantSub>(X + (size_t)m * ldx + ch0, x);
   }
 }
 
-// One chunk's contribution to acc: d = sum_e q[e] x[e] (and for q4 sx = sum_e x[e]) in element order,
-// then acc += scale d (+ min sx), all fp32; the same operations whatever M is, so a row's result
-// does not depend on the rows beside it.
-template <gemv_weights Q, int VEC>
-__device__ __forceinline__ float quant_chunk_dot(const float (&q)[VEC], const float (&x)[VEC], float scale, float mn,
-                                                 float acc) {
+// One sub-chunk's contribution to acc: d = sum_e q[e] x[e] (and for q4 sx = sum_e x[e]) in element
+// order, then acc += scale d (+ min sx), all fp32; the same operations whatever M is, so a row's
+// result does not depend on the rows beside it.
+template <gemv_weights Q>
+__device__ __forceinline__ float quant_sub_dot(const float (&q)[kQuantSub], const float (&x)[kQuantSub], float scale,
+                                               float mn, float acc) {
   float d = 0.0f, sx = 0.0f;
 #pragma unroll
-  for (int e = 0; e < VEC; ++e) {
+  for (int e = 0; e < kQuantSub; ++e) {
     d = fmaf(q[e], x[e], d);
     if constexpr (Q == gemv_weights::q4) sx += x[e];
   }
   acc = fmaf(scale, d, acc);
   if constexpr (Q == gemv_weights::q4) acc = fmaf(mn, sx, acc);
   return acc;
+}
+
+// Sub-chunk h of a pack as fp32 integers.
+template <gemv_weights Q>
+__device__ __forceinline__ void quant_sub_values(const Pack16<uint32_t>& pk, int h, float (&q)[kQuantSub]) {
+#pragma unroll
+  for (int e = 0; e < kQuantSub; ++e) q[e] = quant_value<Q>(pk, h * kQuantSub + e);
 }
 
 }  // namespace
@@ -354,12 +365,14 @@ __device__ __forceinline__ float quant_chunk_dot(const float (&q)[VEC], const fl
 // static shared memory. VEC = 16 (int8) or 32 (q4) values per 16-byte load; G = the task's
 // group_threads for K / VEC chunks; R = 4 rows per group at M = 1, else 1 (MB = 1, 4 or 16 >= M).
 // Each thread owns the chunks j, j + G, ... of its R rows: per chunk R independent 16-byte loads
-// of packed values (two chunks unrolled in the plain variant, so up to 8 loads in flight at M = 1)
-// plus R fp16 scales (and offsets) of the chunk's group (a chunk never straddles a group:
-// 32 | group); the integers become fp32 exactly (quant_value), d = sum q x is accumulated in fp32
-// and the group's scale (and offset * sum x) applied in fp32 per chunk. At M = 1 the input chunk
-// is loaded once and reused for the R rows; at M > 1 the row's values are converted once and
-// applied to each of the M input rows. Then the group reduction and epilogues of gemv_kernel.
+// of packed values (two chunks unrolled in the plain variant at M = 1, so 8 loads in flight) plus
+// R fp16 scales (and offsets) of the chunk's group (a chunk never straddles a group: 32 | group).
+// A chunk is applied in sub-chunks of 16 values: the integers become fp32 exactly (quant_value),
+// d = sum q x is accumulated in fp32 and the group's scale (and offset * sum x) applied in fp32 per
+// sub-chunk. At M = 1 each input piece is loaded once and used for the R rows; at M > 1 the row's
+// values are converted once and applied to each of the M input rows (the same operations per
+// output either way, so a row's bits do not depend on M). Then gemv_kernel's group reduction and
+// epilogues.
 // Bytes per task: N*K (int8) or N*K/2 (q4) packed + N*K/group*2 (int8 scales) or *4 (q4 scales and
 // offsets) + M*K*sizeof(X) (L2) + M*N*sizeof(Y) (x2 for add / mul_add / lerp). FLOPs per task:
 // 2*M*N*K (+ 2 per element for the conversion, once per chunk and row, + M*K/VEC per row for the
@@ -370,7 +383,7 @@ __device__ __forceinline__ float quant_chunk_dot(const float (&q)[VEC], const fl
 // at the H200's 4.8 TB/s.
 // Registers (ptxas, no spills): see docs/quantization.md.
 template <gemv_weights Q, class TX, int MB, gemv_variant V>
-static __global__ void __launch_bounds__(kGemvThreads) gemv_quant_kernel(gemv_launch L) {
+static __global__ void __launch_bounds__(kGemvThreads, 1) gemv_quant_kernel(gemv_launch L) {
   constexpr int R = quant_rows_per_group(MB);
   constexpr int VEC = quant_vec<Q>();
   constexpr int kRowBytesDiv = Q == gemv_weights::int8 ? 1 : 2;  // K / this = packed bytes per row
@@ -416,7 +429,9 @@ static __global__ void __launch_bounds__(kGemvThreads) gemv_quant_kernel(gemv_la
     for (int m = 0; m < MB; ++m) acc[r][m] = 0.0f;
 
   const int nchunks = tk.K / VEC;
-#pragma unroll(V == gemv_variant::plain ? 2 : 1)
+  // Two chunks' loads in flight at M = 1 (R = 4 rows: 8 loads); one at M > 1, where the R x MB
+  // accumulators take the registers.
+#pragma unroll(V == gemv_variant::plain && MB == 1 ? 2 : 1)
   for (int c = lane_in_group; c < nchunks; c += G) {
     Pack16<uint32_t> pk[R];
     float scale[R], mn[R];
@@ -428,28 +443,31 @@ static __global__ void __launch_bounds__(kGemvThreads) gemv_quant_kernel(gemv_la
       scale[r] = __half2float(srow[r][g]);
       mn[r] = Q == gemv_weights::q4 ? __half2float(mrow[r][g]) : 0.0f;
     }
-    float carry[VEC] = {};  // the transform's (unused without it)
-    if constexpr (MB == 1) {
-      float x[VEC];
-      quant_input<VEC, TX, LN_MIX>(L.p, rows, X, tk.ldx, tk.K, 0, c, my_group == 0, carry, x);
+    constexpr int SUBS = VEC / kQuantSub;
+    float carry[SUBS][kQuantSub] = {};  // the transform's (unused without it)
 #pragma unroll
-      for (int r = 0; r < R; ++r) {
-        float q[VEC];
+    for (int h = 0; h < SUBS; ++h) {
+      const int ch0 = c * VEC + h * kQuantSub;
+      if constexpr (MB == 1) {  // the input piece once, the R rows' values converted as used
+        float x[kQuantSub];
+        quant_input<TX, LN_MIX>(L.p, rows, X, tk.ldx, tk.K, 0, ch0, my_group == 0, carry[h], x);
 #pragma unroll
-        for (int e = 0; e < VEC; ++e) q[e] = quant_value<Q>(pk[r], e);
-        acc[r][0] = quant_chunk_dot<Q, VEC>(q, x, scale[r], mn[r], acc[r][0]);
-      }
-    } else {
-      static_assert(R == 1, "rows of M > 1 are one per group");
-      float q[VEC];
+        for (int r = 0; r < R; ++r) {
+          float q[kQuantSub];
+          quant_sub_values<Q>(pk[r], h, q);
+          acc[r][0] = quant_sub_dot<Q>(q, x, scale[r], mn[r], acc[r][0]);
+        }
+      } else {  // the row's values once, each input row's piece as used
+        static_assert(R == 1, "rows of M > 1 are one per group");
+        float q[kQuantSub];
+        quant_sub_values<Q>(pk[0], h, q);
 #pragma unroll
-      for (int e = 0; e < VEC; ++e) q[e] = quant_value<Q>(pk[0], e);
-#pragma unroll
-      for (int m = 0; m < MB; ++m) {
-        if (m < M) {
-          float x[VEC];
-          quant_input<VEC, TX, LN_MIX>(L.p, rows, X, tk.ldx, tk.K, m, c, m % n_groups == my_group, carry, x);
-          acc[0][m] = quant_chunk_dot<Q, VEC>(q, x, scale[0], mn[0], acc[0][m]);
+        for (int m = 0; m < MB; ++m) {
+          if (m < M) {
+            float x[kQuantSub];
+            quant_input<TX, LN_MIX>(L.p, rows, X, tk.ldx, tk.K, m, ch0, m % n_groups == my_group, carry[h], x);
+            acc[0][m] = quant_sub_dot<Q>(q, x, scale[0], mn[0], acc[0][m]);
+          }
         }
       }
     }
