@@ -10,6 +10,7 @@
 // Launch: one thread per 8 consecutive values of a row (a group never splits them: 32 | group),
 // grid-stride over rows * in / 8, blocks of 256. Per value: 1 byte (int8) or 1/2 byte (q4) read
 // plus 2 / group (or 4 / group) bytes of scales, sizeof(out_dtype) written; 2 FLOPs.
+// ptxas (sm_80 / sm_90, no spills): 19-28 / 26-31 registers.
 //
 // Host declarations only; the kernel is in dequant.cu.
 #pragma once

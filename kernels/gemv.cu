@@ -381,7 +381,11 @@ __device__ __forceinline__ void quant_sub_values(const Pack16<uint32_t>& pk, int
 // 0.53 bytes per weight (group 128), against 2 for bf16: a v7 7.2B decode step at B = 1 reads
 // about 7.4 GB (int8) or 3.8 GB (q4) of matrices instead of 14.4 GB (bf16), 1.5 ms / 0.8 ms / 3.0 ms
 // at the H200's 4.8 TB/s.
-// Registers (ptxas, no spills): see docs/quantization.md.
+// __launch_bounds__(256, 1): ptxas otherwise aims at 64 or 128 registers and spills some instances.
+// ptxas (sm_80 / sm_90, no spills anywhere): plain int8 68-96 / 70-102, q4 83-156 / 86-159 (M = 1: 94-96
+// / 96-102 int8, 153-156 / 153-159 q4: one or two blocks of 256 threads per SM, 8 16-byte loads in
+// flight per thread); store_state int8 68-85 / 70-87, q4 83-141 / 86-143; ln_mix int8 120-146 /
+// 128-156, q4 124-174 / 146-194.
 template <gemv_weights Q, class TX, int MB, gemv_variant V>
 static __global__ void __launch_bounds__(kGemvThreads, 1) gemv_quant_kernel(gemv_launch L) {
   constexpr int R = quant_rows_per_group(MB);
