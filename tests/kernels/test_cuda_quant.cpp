@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "cuda_batch_util.h"
 #include "cuda_engine_util.h"
@@ -175,6 +176,9 @@ TEST_CASE("cuda quantized weights: graph decode gives the bits of uncaptured dec
 
 TEST_CASE("cuda quantized weights: a ragged batch of 3 prompts equals each alone", "[gpu][cuda][batch][quant]") {
   for (const char* file : kModels) {
+    // fp32 activations only: a 16-bit model's prefill rounds (cuBLAS on the dequantized copy in 16
+    // bits) and decode rounds (the GEMV on the exact values) differ by more than the fp32 bound.
+    if (std::string(file).find("bf16") != std::string::npos) continue;
     auto model = rwkv::load_model(testdata_path(file));
     const int V = model->info.n_vocab;
     std::vector<std::vector<int32_t>> prompts(3);
@@ -183,16 +187,22 @@ TEST_CASE("cuda quantized weights: a ragged batch of 3 prompts equals each alone
     for (rwkv::QuantKind kind : {rwkv::QuantKind::int8, rwkv::QuantKind::q4}) {
       INFO(file << ", " << rwkv::quant_kind_name(kind));
       rwkv::CudaOptions opt = quant_options(kind);
-      opt.max_rows = 16;  // the 27 prompt tokens take two rounds together
+      // Together the 39 prompt tokens take rounds of 20 and 19 rows (dequantize + cuBLAS, chunked
+      // WKV); alone 4 and 13 rows (GEMV), 22 = 20 (cuBLAS) + 2 (GEMV).
+      opt.max_rows = 20;
       opt.n_slots = 3;
       rwkv::Engine gpu(*model, cuda_test::engine_options(opt));
       const cuda_test::Run together = cuda_test::run(gpu.host_backend(), prompts, 3, true);
       const cuda_test::Run alone = cuda_test::run(gpu.host_backend(), prompts, 3, false);
       const double d = cuda_test::max_diff(together, alone);
       std::printf("%-44s %-4s together vs alone %.3g\n", file, rwkv::quant_kind_name(kind), d);
-      // The rounds cut the prompts at other places (other GEMM shapes, chunk boundaries): the fp32
-      // batch tolerance of tests/kernels/test_cuda_batch.cpp.
-      CHECK(d <= 1e-4);
+      // The rounds cut the prompts at other places (GEMV or dequantize + cuBLAS, chunk boundaries):
+      // int8 within the fp32 batch tolerance of tests/kernels/test_cuda_batch.cpp (1e-4). q4's GEMV
+      // sums scale * sum(q x) + min * sum(x) per group, two terms that largely cancel (min is about
+      // -max |w|), against cuBLAS's sum of (q scale + min) x: its fp32 error is relative to
+      // sum |q scale x| + |min x|, several times sum |w x|; so q4 gets kSameWeightsTol, the bound used
+      // above for the same weights in other summation orders (cuda vs cpu).
+      CHECK(d <= (kind == rwkv::QuantKind::int8 ? 1e-4 : kSameWeightsTol));
     }
   }
 }
