@@ -64,6 +64,11 @@ double ModelCost::decode_weight_bytes(DType dtype, int batch) const {
   return double(matrix_params - emb_params) * es + double(batch) * n_embd * es + double(vector_params) * 4.0;
 }
 
+double ModelCost::decode_weight_bytes_held(double held, DType dtype, int batch) const {
+  const double es = double(dtype_size(dtype));
+  return held - double(emb_params) * es + double(batch) * n_embd * es;
+}
+
 double ModelCost::state_bytes(DType state_dtype) const {
   return double(state_floats - state_kv_floats) * 4.0 + double(state_kv_floats) * double(dtype_size(state_dtype));
 }

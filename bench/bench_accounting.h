@@ -35,6 +35,9 @@ struct ModelCost {
   // embedding table once (a GEMM over B rows reads its weights once), `batch`
   // rows of the embedding, every fp32 vector.
   double decode_weight_bytes(DType dtype, int batch) const;
+  // The same from the bytes a backend holds (`held`: every matrix as stored, quantized ones as their
+  // packed values and scales; the embedding in `dtype`): held less the embedding table plus `batch` rows.
+  double decode_weight_bytes_held(double held, DType dtype, int batch) const;
   // Bytes of one sequence's state in device memory with the WKV matrix state in `state_dtype`
   // (cuda --state-dtype; the rest of the state is fp32): StateLayout::size() x 4 for fp32.
   double state_bytes(DType state_dtype = DType::f32) const;

@@ -144,6 +144,7 @@ Json run_json(const RunResult& r) {
           {"limits", limits},
           {"prefill", pre},
           {"decode", dec}};
+  if (r.quant != QuantKind::none) out["quant"] = quant_kind_name(r.quant);  // matrices; dtype: the rest
   if (r.gemv_max_rows >= 0) {
     out["cuda_graphs"] = r.cuda_graphs;
     out["gemv_max_rows"] = r.gemv_max_rows;
@@ -155,6 +156,12 @@ Json run_json(const RunResult& r) {
 }
 
 // ---- text ---------------------------------------------------------------------
+
+// The run's weights: the dtype, or the quantized kind with the dense dtype of the rest.
+std::string run_label(const RunResult& r) {
+  if (r.quant == QuantKind::none) return dtype_name(r.dtype);
+  return std::string(quant_kind_name(r.quant)) + " (matrices; embedding and activations " + dtype_name(r.dtype) + ")";
+}
 
 std::string fmt(const char* f, double v) {
   if (!std::isfinite(v)) return "-";
@@ -285,7 +292,7 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
   o << "timing  " << cfg.warmup << " warm-up run(s), median of " << cfg.repeats << " timed run(s)\n";
   for (const RunResult& r : runs) {
     const Limits& L = r.limits;
-    o << "\n== " << dtype_name(r.dtype) << ": weights " << bytes_text(r.weight_bytes);
+    o << "\n== " << run_label(r) << ": weights " << bytes_text(r.weight_bytes);
     if (r.workspace_bytes) o << ", workspace " << bytes_text(double(r.workspace_bytes));
     o << "; state " << dtype_name(r.state_dtype) << " " << bytes_text(double(r.state_bytes_per_seq)) << " per sequence";
     if (r.gemv_max_rows >= 0)
@@ -328,7 +335,9 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
     // How to read the figures, with this model's numbers.
     o << "\nhow to read it:\n";
     o << "  decode step: reads every matrix but the embedding table once ("
-      << bytes_text(cost.decode_weight_bytes(r.dtype, 1)) << " in " << dtype_name(r.dtype)
+      << bytes_text(r.quant == QuantKind::none ? cost.decode_weight_bytes(r.dtype, 1)
+                                               : cost.decode_weight_bytes_held(r.weight_bytes, r.dtype, 1))
+      << " in " << run_label(r)
       << ", fp32 vectors included) and reads + writes each sequence's state (2 x "
       << bytes_text(double(r.state_bytes_per_seq)) << "); MB/step = weights + B x states; GB/s = MB/step / step time.\n";
     o << "  prefill token: 2 x " << count_text(double(cost.layer_matrix_params))

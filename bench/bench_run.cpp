@@ -27,8 +27,9 @@ std::vector<int32_t> prompt(int s, int T, int V) {
 
 class Runner {
  public:
-  Runner(BenchTarget& t, const ModelCost& cost, const BenchConfig& cfg, const Limits& lim, DType state_dtype)
-      : t_(t), cost_(cost), cfg_(cfg), lim_(lim), state_dtype_(state_dtype) {
+  Runner(BenchTarget& t, const ModelCost& cost, const BenchConfig& cfg, const Limits& lim, DType state_dtype,
+         QuantKind quant)
+      : t_(t), cost_(cost), cfg_(cfg), lim_(lim), state_dtype_(state_dtype), quant_(quant) {
     V_ = t_.backend().info().n_vocab;
     S_ = t_.backend().state_layout().size();
   }
@@ -159,7 +160,11 @@ class Runner {
     r.tokens_per_s = double(B) / (step_ms * 1e-3);
     r.tokens_per_s_per_seq = 1.0 / (step_ms * 1e-3);
     const DType dt = t_.compute_dtype();
-    r.weight_bytes = cost_.decode_weight_bytes(dt, B);
+    // Quantized matrices: the bytes the backend holds (packed values and scales, exactly), less the
+    // embedding table but the B rows a step gathers.
+    const double held = double(t_.weight_bytes_held());
+    r.weight_bytes = quant_ != QuantKind::none && held > 0 ? cost_.decode_weight_bytes_held(held, dt, B)
+                                                           : cost_.decode_weight_bytes(dt, B);
     r.state_bytes = cost_.decode_state_bytes(B, state_dtype_);
     r.bytes = r.weight_bytes + r.state_bytes;
     r.flops = cost_.prefill_flops(B, 1);
@@ -187,6 +192,7 @@ class Runner {
   const BenchConfig& cfg_;
   const Limits& lim_;
   DType state_dtype_;  // of the WKV matrix state in device memory
+  QuantKind quant_;
   int V_ = 0;
   size_t S_ = 0;
 };
@@ -222,7 +228,8 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
   for (int b : cfg.prefill_batches) opt.n_states = std::max(opt.n_states, b);
   if (cfg.decode_steps > 0)
     for (int b : cfg.decode_batches) opt.n_states = std::max(opt.n_states, b);
-  say("loading the model onto " + opt.device + " in " + dtype_name(opt.dtype));
+  say("loading the model onto " + opt.device + " in " + dtype_name(opt.dtype) +
+      (opt.quant != QuantKind::none ? std::string(", matrices ") + quant_kind_name(opt.quant) : std::string()));
   std::unique_ptr<BenchTarget> t = make_target(model, opt);
   if (!t->engine().device_note().empty()) say(t->engine().device_note());
   const ModelCost cost = model_cost(model);
@@ -233,6 +240,7 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
   res.emulated = t->emulated();
   res.threads = t->threads();
   res.dtype = t->compute_dtype();
+  res.quant = opt.quant;
   if (res.device_kind == "cuda") {
     res.cuda_graphs = opt.cuda_graphs;
     res.gemv_max_rows = opt.gemv_max_rows;
@@ -267,7 +275,7 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
     lim.gemm_source = "measured: " + t->gemm_method() + ", " + n + "x" + n + "x" + n;
   }
 
-  Runner run(*t, cost, cfg, lim, res.state_dtype);
+  Runner run(*t, cost, cfg, lim, res.state_dtype, res.quant);
   for (int T : cfg.prefill_tokens)
     for (int B : cfg.prefill_batches) {
       say("prefill pp" + std::to_string(T) + " B=" + std::to_string(B));

@@ -102,6 +102,7 @@ struct RunResult {
   bool emulated = false;
   int threads = 0;
   DType dtype = DType::f32;
+  QuantKind quant = QuantKind::none;  // the matrices' kind (int8, q4), or none: dense in dtype
   bool cuda_graphs = false;      // cuda: decode steps replayed from CUDA graphs
   int gemv_max_rows = -1;        // cuda: the GEMV/cuBLAS switch point; -1 not a cuda run
   int wkv_chunk_min_tokens = -1; // cuda: the sequential/chunked WKV switch (0: never chunked); -1 not cuda

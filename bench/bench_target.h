@@ -94,6 +94,8 @@ struct TargetOptions {
   bool cuda_graphs = true;     // cuda: decode steps replayed from CUDA graphs
   int gemv_max_rows = 16;      // cuda: the custom GEMV up to this many rows, cuBLAS above
   DType state_dtype = DType::f32;  // cuda: the WKV matrix state's dtype in device memory (fp32 or bf16)
+  QuantKind quant = QuantKind::none;  // int8 / q4: every matrix quantized at load (docs/quantization.md);
+                                      // `dtype` is then the dense dtype (embedding, activations)
 };
 
 // The engine's options for a target (device, dtype, slots, rows, threads).

@@ -146,6 +146,7 @@ EngineOptions engine_options(const TargetOptions& opt) {
   e.backend.wkv_chunk_min_tokens = opt.wkv_chunk_min_tokens;
   e.backend.profile_prefill = opt.profile_prefill;
   e.backend.state_dtype = opt.state_dtype;
+  e.backend.quant = opt.quant;
   return e;
 }
 

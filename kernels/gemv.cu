@@ -275,7 +275,240 @@ static __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(gemv_launch L
   reduce_and_finish<R, MB, V == gemv_variant::store_state>(L, tk, partial, G, lane_in_group, group, row0);
 }
 
+// ---- quantized weights (gemv_weights int8 / q4) ----
+
 namespace {
+
+// Values per 16-byte load of packed weights: 16 int8 or 32 q4.
+template <gemv_weights Q>
+constexpr int quant_vec() { return Q == gemv_weights::int8 ? 16 : 32; }
+
+// Output rows per thread group: 4 at M = 1 (the packed loads of 4 rows in flight, the input chunk
+// held once), else 1 (each row's values converted once and applied to every input row).
+constexpr int quant_rows_per_group(int mb) { return mb <= 1 ? 4 : 1; }
+
+// Element e of a 16-byte pack as its integer value in fp32, exactly: the byte (int8, offset by
+// 128 to unsigned) or nibble (q4) becomes the low mantissa bits of 2^23, which is then subtracted
+// (a logic op and an add per element instead of an int-to-float conversion).
+template <gemv_weights Q>
+__device__ __forceinline__ float quant_value(const Pack16<uint32_t>& pk, int e) {
+  if constexpr (Q == gemv_weights::int8) {
+    const uint32_t byte = ((pk.e[e / 4] >> (8 * (e % 4))) & 0xFFu) ^ 0x80u;
+    return __uint_as_float(0x4B000000u | byte) - 8388736.0f;  // 2^23 + 128
+  } else {
+    const uint32_t nibble = (pk.e[e / 8] >> (4 * (e % 8))) & 0xFu;
+    return __uint_as_float(0x4B000000u | nibble) - 8388608.0f;  // 2^23
+  }
+}
+
+// Values per sub-chunk: a chunk (one 16-byte load: 16 int8 or 32 q4 values) is applied in pieces
+// of 16, so that the converted values and the input piece (16 floats each) stay in registers.
+constexpr int kQuantSub = 16;
+
+// Row m's input over the kQuantSub channels from ch0: X's, or the transform's (in 8-channel pieces,
+// layer_prologue.cu's chunks; `carry` holds the previous row's cur of these channels).
+template <class TX, bool LN_MIX>
+__device__ __forceinline__ void quant_input(const gemv_params& p, const LnMixRows& rows, const TX* __restrict__ X,
+                                            int ldx, int K, int m, int ch0, bool writer, float (&carry)[kQuantSub],
+                                            float (&x)[kQuantSub]) {
+  if constexpr (LN_MIX) {
+#pragma unroll
+    for (int s = 0; s < kQuantSub / kVecElems; ++s) {
+      const int ch = ch0 + s * kVecElems;
+      float lw[kVecElems], lb[kVecElems], mu[kVecElems], cs[kVecElems], xs[kVecElems];
+      load_vec<kVecElems>(p.ln_mix.ln_w + ch, lw);
+      load_vec<kVecElems>(p.ln_mix.ln_b + ch, lb);
+      load_vec<kVecElems>(p.ln_mix.mu + ch, mu);
+#pragma unroll
+      for (int e = 0; e < kVecElems; ++e) cs[e] = carry[s * kVecElems + e];
+      ln_mix_chunk<kVecElems, TX>(p.ln_mix, rows, m, K, ch, lw, lb, mu, writer, cs, xs);
+#pragma unroll
+      for (int e = 0; e < kVecElems; ++e) {
+        carry[s * kVecElems + e] = cs[e];
+        x[s * kVecElems + e] = xs[e];
+      }
+    }
+  } else {
+    load_vec<kQuantSub>(X + (size_t)m * ldx + ch0, x);
+  }
+}
+
+// One sub-chunk's contribution to acc: d = sum_e q[e] x[e] (and for q4 sx = sum_e x[e]) in element
+// order, then acc += scale d (+ min sx), all fp32; the same operations whatever M is, so a row's
+// result does not depend on the rows beside it.
+template <gemv_weights Q>
+__device__ __forceinline__ float quant_sub_dot(const float (&q)[kQuantSub], const float (&x)[kQuantSub], float scale,
+                                               float mn, float acc) {
+  float d = 0.0f, sx = 0.0f;
+#pragma unroll
+  for (int e = 0; e < kQuantSub; ++e) {
+    d = fmaf(q[e], x[e], d);
+    if constexpr (Q == gemv_weights::q4) sx += x[e];
+  }
+  acc = fmaf(scale, d, acc);
+  if constexpr (Q == gemv_weights::q4) acc = fmaf(mn, sx, acc);
+  return acc;
+}
+
+// Sub-chunk h of a pack as fp32 integers.
+template <gemv_weights Q>
+__device__ __forceinline__ void quant_sub_values(const Pack16<uint32_t>& pk, int h, float (&q)[kQuantSub]) {
+#pragma unroll
+  for (int e = 0; e < kQuantSub; ++e) q[e] = quant_value<Q>(pk, h * kQuantSub + e);
+}
+
+}  // namespace
+
+// gemv_quant_kernel: the quantized form of gemv_kernel (same grid, block, groups, shared-memory
+// reduction and epilogues; gemv.cuh describes the format).
+// Launch: grid = sum over tasks of ceil(N / rows per block), block 256 threads, R * MB KB of
+// static shared memory. VEC = 16 (int8) or 32 (q4) values per 16-byte load; G = the task's
+// group_threads for K / VEC chunks; R = 4 rows per group at M = 1, else 1 (MB = 1, 4 or 16 >= M).
+// Each thread owns the chunks j, j + G, ... of its R rows: per chunk R independent 16-byte loads
+// of packed values (two chunks unrolled in the plain variant at M = 1, so 8 loads in flight) plus
+// R fp16 scales (and offsets) of the chunk's group (a chunk never straddles a group: 32 | group).
+// A chunk is applied in sub-chunks of 16 values: the integers become fp32 exactly (quant_value),
+// d = sum q x is accumulated in fp32 and the group's scale (and offset * sum x) applied in fp32 per
+// sub-chunk. At M = 1 each input piece is loaded once and used for the R rows; at M > 1 the row's
+// values are converted once and applied to each of the M input rows (the same operations per
+// output either way, so a row's bits do not depend on M). Then gemv_kernel's group reduction and
+// epilogues.
+// Bytes per task: N*K (int8) or N*K/2 (q4) packed + N*K/group*2 (int8 scales) or *4 (q4 scales and
+// offsets) + M*K*sizeof(X) (L2) + M*N*sizeof(Y) (x2 for add / mul_add / lerp). FLOPs per task:
+// 2*M*N*K (+ 2 per element for the conversion, once per chunk and row, + M*K/VEC per row for the
+// scales; q4 adds M*K per row for sum x).
+// Byte floor (the weights): int8 1 + 2/64 = 1.03 bytes per weight (group 64), q4 0.5 + 4/128 =
+// 0.53 bytes per weight (group 128), against 2 for bf16: a v7 7.2B decode step at B = 1 reads
+// about 7.4 GB (int8) or 3.8 GB (q4) of matrices instead of 14.4 GB (bf16), 1.5 ms / 0.8 ms / 3.0 ms
+// at the H200's 4.8 TB/s.
+// __launch_bounds__(256, 1): ptxas otherwise aims at 64 or 128 registers and spills some instances.
+// ptxas (sm_80 / sm_90, no spills anywhere): plain int8 68-96 / 70-102, q4 83-156 / 86-159 (M = 1: 94-96
+// / 96-102 int8, 153-156 / 153-159 q4: one or two blocks of 256 threads per SM, 8 16-byte loads in
+// flight per thread); store_state int8 68-85 / 70-87, q4 83-141 / 86-143; ln_mix int8 120-146 /
+// 128-156, q4 124-174 / 146-194.
+template <gemv_weights Q, class TX, int MB, gemv_variant V>
+static __global__ void __launch_bounds__(kGemvThreads, 1) gemv_quant_kernel(gemv_launch L) {
+  constexpr int R = quant_rows_per_group(MB);
+  constexpr int VEC = quant_vec<Q>();
+  constexpr int kRowBytesDiv = Q == gemv_weights::int8 ? 1 : 2;  // K / this = packed bytes per row
+  __shared__ float4 partial_storage[R * MB * kGemvThreads / 4];
+  float* partial = reinterpret_cast<float*>(partial_storage);
+  int t = 0;
+#pragma unroll
+  for (int i = 1; i < kGemvMaxTasks; ++i)
+    if (i < L.p.n_tasks && (int)blockIdx.x >= L.block_start[i]) t = i;
+  gemv_task tk = L.p.task[0];
+  int G = L.group_threads[0];
+#pragma unroll
+  for (int i = 1; i < kGemvMaxTasks; ++i)
+    if (i == t) {
+      tk = L.p.task[i];
+      G = L.group_threads[i];
+    }
+  const int M = L.p.M;
+  const int lane_in_group = threadIdx.x & (G - 1);
+  const int group = threadIdx.x / G;
+  const int row0 = ((int)blockIdx.x - L.block_start[t]) * (kGemvThreads / G) * R + group * R;
+  __shared__ LnMixRows rows;
+  constexpr bool LN_MIX = V == gemv_variant::ln_mix;
+  if constexpr (LN_MIX) ln_mix_rows<kVecElems>(L.p, tk.K, rows);
+  const int my_group = (int)blockIdx.x * (kGemvThreads / G) + group, n_groups = (int)gridDim.x * (kGemvThreads / G);
+
+  const TX* __restrict__ X = static_cast<const TX*>(tk.X);
+  const uint8_t* __restrict__ wrow[R];
+  const __half* __restrict__ srow[R];
+  const __half* __restrict__ mrow[R];
+  const int groups_per_row = tk.K / tk.group;
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const size_t n = (size_t)min(row0 + r, tk.N - 1);  // past N: discarded
+    wrow[r] = static_cast<const uint8_t*>(tk.W) + n * (size_t)(tk.K / kRowBytesDiv);
+    srow[r] = reinterpret_cast<const __half*>(tk.scale) + n * groups_per_row;
+    mrow[r] = Q == gemv_weights::q4 ? reinterpret_cast<const __half*>(tk.min) + n * groups_per_row : nullptr;
+  }
+  float acc[R][MB];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < MB; ++m) acc[r][m] = 0.0f;
+
+  const int nchunks = tk.K / VEC;
+  // Two chunks' loads in flight at M = 1 (R = 4 rows: 8 loads); one at M > 1, where the R x MB
+  // accumulators take the registers.
+#pragma unroll(V == gemv_variant::plain && MB == 1 ? 2 : 1)
+  for (int c = lane_in_group; c < nchunks; c += G) {
+    Pack16<uint32_t> pk[R];
+    float scale[R], mn[R];
+    const int g = c * VEC / tk.group;
+#pragma unroll
+    for (int r = 0; r < R; ++r) pk[r] = reinterpret_cast<const Pack16<uint32_t>*>(wrow[r])[c];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      scale[r] = __half2float(srow[r][g]);
+      mn[r] = Q == gemv_weights::q4 ? __half2float(mrow[r][g]) : 0.0f;
+    }
+    constexpr int SUBS = VEC / kQuantSub;
+    float carry[SUBS][kQuantSub] = {};  // the transform's (unused without it)
+#pragma unroll
+    for (int h = 0; h < SUBS; ++h) {
+      const int ch0 = c * VEC + h * kQuantSub;
+      if constexpr (MB == 1) {  // the input piece once, the R rows' values converted as used
+        float x[kQuantSub];
+        quant_input<TX, LN_MIX>(L.p, rows, X, tk.ldx, tk.K, 0, ch0, my_group == 0, carry[h], x);
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          float q[kQuantSub];
+          quant_sub_values<Q>(pk[r], h, q);
+          acc[r][0] = quant_sub_dot<Q>(q, x, scale[r], mn[r], acc[r][0]);
+        }
+      } else {  // the row's values once, each input row's piece as used
+        static_assert(R == 1, "rows of M > 1 are one per group");
+        float q[kQuantSub];
+        quant_sub_values<Q>(pk[0], h, q);
+#pragma unroll
+        for (int m = 0; m < MB; ++m) {
+          if (m < M) {
+            float x[kQuantSub];
+            quant_input<TX, LN_MIX>(L.p, rows, X, tk.ldx, tk.K, m, ch0, m % n_groups == my_group, carry[h], x);
+            acc[0][m] = quant_sub_dot<Q>(q, x, scale[0], mn[0], acc[0][m]);
+          }
+        }
+      }
+    }
+  }
+
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < MB; ++m) partial[(r * MB + m) * kGemvThreads + threadIdx.x] = acc[r][m];
+  __syncthreads();
+  reduce_and_finish<R, MB, V == gemv_variant::store_state>(L, tk, partial, G, lane_in_group, group, row0);
+}
+
+namespace {
+
+// Bytes of a task's W (the packed values when quantized).
+size_t weight_bytes(const gemv_task& tk, rwkv::DType w_dtype) {
+  switch (tk.weights) {
+    case gemv_weights::int8: return (size_t)tk.N * tk.K;
+    case gemv_weights::q4: return (size_t)tk.N * tk.K / 2;
+    default: return (size_t)tk.N * tk.K * rwkv::dtype_size(w_dtype);
+  }
+}
+
+// A quantized task's own conditions (gemv.cuh): groups of a multiple of 32 dividing K, scales
+// (and q4 offsets) given and clear of Y, 16-byte aligned W and X rows.
+bool valid_quant_task(const gemv_task& tk, int M, rwkv::DType x_dtype, bool transform) {
+  if (tk.weights == gemv_weights::dense) return true;
+  if (tk.group < 32 || tk.group % 32 != 0 || tk.K % tk.group != 0 || !tk.scale || !aligned16(tk.W)) return false;
+  if (tk.weights == gemv_weights::q4 && !tk.min) return false;
+  const size_t scale_bytes = (size_t)tk.N * (tk.K / tk.group) * 2;
+  const size_t y_bytes = ((size_t)(M - 1) * tk.ldy + tk.N) * rwkv::dtype_size(tk.y_dtype);
+  if (overlaps(tk.Y, y_bytes, tk.scale, scale_bytes) || overlaps(tk.Y, y_bytes, tk.min, scale_bytes)) return false;
+  if (transform) return true;
+  const int per_pack = 16 / (int)rwkv::dtype_size(x_dtype);
+  return aligned16(tk.X) && tk.ldx % per_pack == 0;
+}
 
 // `t`: the launch's transform, or null (then the task reads X).
 bool valid_task(const gemv_task& tk, int M, rwkv::DType w_dtype, rwkv::DType x_dtype, const gemv_ln_mix* t) {
@@ -289,7 +522,7 @@ bool valid_task(const gemv_task& tk, int M, rwkv::DType w_dtype, rwkv::DType x_d
   if (tk.epilogue == gemv_epilogue::lerp && (!tk.aux || !tk.aux2 || !tk.mu)) return false;
   const size_t y_bytes = ((size_t)(M - 1) * tk.ldy + tk.N) * rwkv::dtype_size(tk.y_dtype);
   const size_t aux_bytes = ((size_t)(M - 1) * tk.ldy + tk.N) * 4;
-  if (overlaps(tk.Y, y_bytes, tk.W, (size_t)tk.N * tk.K * rwkv::dtype_size(w_dtype)) ||
+  if (overlaps(tk.Y, y_bytes, tk.W, weight_bytes(tk, w_dtype)) ||
       overlaps(tk.Y, y_bytes, tk.aux, aux_bytes) || overlaps(tk.Y, y_bytes, tk.aux2, aux_bytes))
     return false;
   if (!t) return !overlaps(tk.Y, y_bytes, tk.X, ((size_t)(M - 1) * tk.ldx + tk.K) * rwkv::dtype_size(x_dtype));
@@ -375,6 +608,52 @@ void plan_and_launch(const gemv_params& p, cudaStream_t stream) {
     launch_bucket<TW, TX, 1, V>(L, stream);
 }
 
+// The quantized launch: gemv_quant_kernel in the row bucket of M, every task 16-byte chunks.
+template <gemv_weights Q, class TX, gemv_variant V>
+void plan_and_launch_quant(const gemv_params& p, cudaStream_t stream) {
+  constexpr int kVec = quant_vec<Q>();
+  gemv_launch L;
+  L.p = p;
+  const int MB = p.M <= 1 ? 1 : p.M <= 4 ? 4 : kGemvMaxRows;
+  const int R = quant_rows_per_group(MB);
+  L.block_start[0] = 0;
+  for (int i = 0; i < kGemvMaxTasks; ++i) {
+    if (i >= p.n_tasks) {
+      L.block_start[i + 1] = L.block_start[i];
+      L.group_threads[i] = 1;
+      continue;
+    }
+    const int G = gemv_group_threads(p.task[i].K / kVec);
+    const int rows_per_block = kGemvThreads / G * R;
+    L.group_threads[i] = G;
+    L.block_start[i + 1] = L.block_start[i] + (p.task[i].N + rows_per_block - 1) / rows_per_block;
+  }
+  const dim3 grid((unsigned)L.block_start[p.n_tasks]), block(kGemvThreads);
+  if (MB == 1) {
+    auto* k = gemv_quant_kernel<Q, TX, 1, V>;
+    LAUNCH_KERNEL(k, grid, block, 0, stream, L);
+  } else if (MB == 4) {
+    auto* k = gemv_quant_kernel<Q, TX, 4, V>;
+    LAUNCH_KERNEL(k, grid, block, 0, stream, L);
+  } else {
+    auto* k = gemv_quant_kernel<Q, TX, kGemvMaxRows, V>;
+    LAUNCH_KERNEL(k, grid, block, 0, stream, L);
+  }
+}
+
+template <gemv_weights Q>
+void launch_quant(const gemv_params& p, bool transform, cudaStream_t stream) {
+  dispatch_dtype(p.x_dtype, [&](auto tx) {
+    using TX = typename decltype(tx)::type;
+    if (transform)
+      plan_and_launch_quant<Q, TX, gemv_variant::ln_mix>(p, stream);
+    else if (p.store_state)
+      plan_and_launch_quant<Q, TX, gemv_variant::store_state>(p, stream);
+    else
+      plan_and_launch_quant<Q, TX, gemv_variant::plain>(p, stream);
+  });
+}
+
 }  // namespace
 
 cudaError_t gemv(const gemv_params& p, cudaStream_t stream) {
@@ -383,14 +662,31 @@ cudaError_t gemv(const gemv_params& p, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   if (p.M == 0) return cudaSuccess;
   const gemv_ln_mix* transform = p.ln_mix.x ? &p.ln_mix : nullptr;
+  const gemv_weights kind = p.task[0].weights;
   for (int i = 0; i < p.n_tasks; ++i)
-    if (!valid_task(p.task[i], p.M, p.w_dtype, p.x_dtype, transform)) return cudaErrorInvalidValue;
+    if (!valid_task(p.task[i], p.M, p.w_dtype, p.x_dtype, transform) || p.task[i].weights != kind ||
+        !valid_quant_task(p.task[i], p.M, p.x_dtype, transform != nullptr))
+      return cudaErrorInvalidValue;
   const bool stores_state = p.store_state;
   if (stores_state && p.task[0].epilogue != gemv_epilogue::lerp) return cudaErrorInvalidValue;
   // A launch that reads the shift state through the transform must not store it as well.
   if ((transform && (stores_state || !valid_ln_mix(p))) || (stores_state && !valid_batch(p.batch, p.M)) ||
       (stores_state && p.x_dtype != p.w_dtype))
     return cudaErrorInvalidValue;
+  if (kind != gemv_weights::dense && transform) {  // the quantized transform runs in 8-channel pieces only
+    const gemv_ln_mix& t = p.ln_mix;
+    if (!aligned16(t.x) || !aligned16(t.ln_w) || !aligned16(t.ln_b) || !aligned16(t.mu) || !aligned16(t.cur_out) ||
+        !aligned16(t.prev_out))
+      return cudaErrorInvalidValue;
+  }
+  if (kind == gemv_weights::int8) {
+    launch_quant<gemv_weights::int8>(p, transform != nullptr, stream);
+    return launch_status();
+  }
+  if (kind == gemv_weights::q4) {
+    launch_quant<gemv_weights::q4>(p, transform != nullptr, stream);
+    return launch_status();
+  }
   dispatch_dtype(p.w_dtype, [&](auto tw) {
     using TW = typename decltype(tw)::type;
     if (transform)

@@ -21,6 +21,17 @@
 // after the one that read the old state).
 // All tasks of a launch share M, W's dtype and X's dtype (W's dtype or fp32).
 //
+// Quantized weights (gemv_task::weights int8 or q4, docs/quantization.md; the layout of
+// runtime/quant/quant_format.h): W is then the packed values [N, K] (int8: K bytes a row; q4: K / 2,
+// element 2j in the low nibble of byte j), `scale` (and for q4 `min`) fp16 [N, K / group]; the
+// product is acc = sum_k (q[n, k] * scale[n, g] (+ min[n, g])) * X[m, k] with g = k / group,
+// dequantized in registers (gemv_quant_kernel in gemv.cu). Then every task of the launch has the same
+// kind (a model is quantized in one kind or not at all), w_dtype names the dense dtype the
+// activations use (X is in w_dtype or fp32, as for dense weights; the transform rounds to w_dtype),
+// K is a multiple of the task's group, the group a multiple of 32, W and X 16-byte aligned and ldx a
+// multiple of 16 / sizeof(X's dtype) (quantized products have no element-wise path). Every epilogue,
+// the transform and store_state work alike.
+//
 // Optional input transform (gemv_ln_mix, the v6 decode's maa_w1; docs/rwkv-math.md sections 1,
 // 5.2): every task's input row m is then, instead of X,
 //   cur[m]  = LN(x[m]; ln_w, ln_b, eps)    (kernels/common/row_stats.cuh, as layer_prologue.cu;
@@ -36,6 +47,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 #include "kernels/common/ragged_batch.cuh"
 #include "runtime/core/dtype.h"
 
@@ -45,6 +58,9 @@ constexpr int kGemvMaxTasks = 8;
 constexpr int kGemvMaxRows = 16;
 
 enum class gemv_epilogue : int { store = 0, tanh, sigmoid, silu, relu_sq, add, mul_add, lerp };
+
+// How a task's W holds its values: dense (the launch's w_dtype) or quantized.
+enum class gemv_weights : int { dense = 0, int8, q4 };
 
 struct gemv_task {
   const void* W = nullptr;    // [N, K] row-major in the launch's w_dtype
@@ -56,6 +72,11 @@ struct gemv_task {
   const float* aux = nullptr;   // mul_add: the gate; lerp: a (the current token)
   const float* aux2 = nullptr;  // lerp: b (the previous token)
   const float* mu = nullptr;    // lerp: [N]
+  // Quantized W (see above): the kind, fp16 scales (and q4 offsets) [N, K / group], the group.
+  gemv_weights weights = gemv_weights::dense;
+  const uint16_t* scale = nullptr;
+  const uint16_t* min = nullptr;
+  int group = 0;
 };
 
 // The input transform: every task's K is the row width, its X and ldx are not read.
@@ -88,7 +109,8 @@ struct gemv_params {
 // into a non-f32 Y, or a Y overlapping its W, X or aux; store_state with a task 0 that is not
 // lerp, with an x_dtype other than w_dtype or without a batch of M rows; a transform with a null pointer, without a batch of M rows, with
 // tasks of different K, an x_dtype other than w_dtype, or outputs (Y, cur_out, prev_out)
-// overlapping each other or x; otherwise the launch status.
+// overlapping each other or x; tasks of different weight kinds, or a quantized task breaking the
+// conditions above; otherwise the launch status.
 cudaError_t gemv(const gemv_params& p, cudaStream_t stream);
 
 }  // namespace rwkv_kernels

@@ -27,7 +27,9 @@ constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
 DType checkpoint_dtype(const Model& model) {
   const Tensor* t = model.find("blocks.0.att.key.weight");
   if (!t) t = model.find("head.weight");
-  return t ? t->dtype : DType::f32;
+  if (t && t->quantized()) t = model.find("emb.weight");  // a quantized file's dense dtype
+  if (!t || t->quantized()) return DType::f32;
+  return t->dtype;
 }
 
 // A decode round: one token per sequence (so one logits row per sequence in any mode).
@@ -69,7 +71,7 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
     throw Error("cuda backend: device cuda:" + std::to_string(opt_.device) + " does not exist (" +
                 std::to_string(n_dev) + " device(s))");
   RWKV_CUDA_TRY(cudaSetDevice(opt_.device));
-  w_ = cuda::upload_weights(model, opt_.dtype ? *opt_.dtype : checkpoint_dtype(model));
+  w_ = cuda::upload_weights(model, opt_.dtype ? *opt_.dtype : checkpoint_dtype(model), opt_.weights);
   // Non-blocking: the legacy default stream (other threads' synchronous copies) neither waits for
   // this stream nor breaks its captures.
   RWKV_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -132,6 +134,8 @@ int CudaBackend::automatic_max_rows() const {
   RWKV_CUDA_TRY(cudaMemGetInfo(&free_bytes, &total_bytes));
   // The batch descriptor adds 4 int32 and a state pointer per row (batch_descriptor.h): 32 bytes covers it.
   const size_t per_row = cuda::Workspace::bytes_per_row(info_, w_) + 32;
+  const size_t scratch = cuda::Workspace::dequant_elems(w_) * dtype_size(w_.dtype);  // fixed, not per row
+  free_bytes = free_bytes > scratch ? free_bytes - scratch : 0;
   return cuda::choose_max_rows(free_bytes, per_row, std::min(cuda::kAutoMaxRowsFloor, opt_.max_rows_cap),
                                opt_.max_rows_cap);
 }

@@ -87,7 +87,10 @@ constexpr int kAutoMaxRowsCap = 4096;
 
 struct CudaOptions {
   int device = 0;
-  std::optional<DType> dtype;  // default: the checkpoint's (its first matrix's) dtype
+  std::optional<DType> dtype;  // default: the checkpoint's (its first matrix's) dtype; with quantized
+                               // weights the dense dtype (embedding, GEMM inputs): the embedding's
+  WeightFormat weights;        // the Linears' format (runtime/arch/weights.h; weight_format() of
+                               // runtime/engine/open_backend.h): quantized ones stay so on the device
   int max_rows = 0;            // token rows per round (workspace size); 0: automatic (choose_max_rows
                                // from the free device memory, between kAutoMaxRowsFloor and max_rows_cap)
   int max_rows_cap = cuda::kAutoMaxRowsCap;  // the automatic choice's upper bound
@@ -131,6 +134,7 @@ class CudaBackend final : public Backend {
   int* embedding_error_flag() const { return ws_.error_flag; }
 
   DType dtype() const { return w_.dtype; }
+  QuantKind quant() const { return w_.quant; }  // every Linear's kind, or none (dense in dtype())
   DType state_dtype() const { return dev_layout_.kv_dtype(); }
   // How a state sits in device memory (slots, init_state, forward's SeqInput::state).
   const cuda::DeviceStateLayout& device_state_layout() const { return dev_layout_; }
@@ -144,7 +148,8 @@ class CudaBackend final : public Backend {
   void reset_prefill_split();
   size_t workspace_bytes() const { return ws_.bytes(); }
   size_t device_bytes() const override {
-    return w_.bytes + ws_.bytes() + slots_.bytes() + cublas_workspace_.bytes() + initial_state_.bytes();
+    return w_.bytes + ws_.bytes() + ws_.dequant_bytes() + slots_.bytes() + cublas_workspace_.bytes() +
+           initial_state_.bytes();
   }
   // The stream all of forward()'s work and the slot operations are issued on (for timing it with
   // events). It is non-blocking: work on it is not ordered with the legacy default stream.

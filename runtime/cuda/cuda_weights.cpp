@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 #include "runtime/arch/weights.h"
 #include "runtime/cuda/cuda_check.h"
@@ -27,8 +28,9 @@ class Uploader {
   DeviceMatrix matrices(std::initializer_list<const Linear*> ms, const char* what) {
     const Linear& first = **ms.begin();
     for (const Linear* m : ms)
-      if (m->out != first.out || m->in != first.in)
-        throw Error(std::string("cannot pack ") + what + ": matrices differ in shape");
+      if (m->out != first.out || m->in != first.in || m->q.kind != first.q.kind || m->q.group != first.q.group)
+        throw Error(std::string("cannot pack ") + what + ": matrices differ in shape or format");
+    if (first.quantized()) return quantized(ms, what);
     const size_t per = (size_t)first.out * first.in;
     const size_t es = dtype_size(w_.dtype);
     std::vector<uint8_t> host(per * ms.size() * es);
@@ -49,6 +51,32 @@ class Uploader {
     l.in = in;
     l.w = data;
     return matrix(l, what);
+  }
+
+  // Quantized matrices back to back: the packed values in one buffer, the scales (and offsets)
+  // in another, each in the order of `ms`.
+  DeviceMatrix quantized(std::initializer_list<const Linear*> ms, const char* what) {
+    const QuantMatrix& first = (*ms.begin())->q;
+    auto concat = [&](auto member) {
+      using Elem = typename std::remove_reference_t<decltype(first.*member)>::value_type;
+      std::vector<Elem> all;
+      for (const Linear* m : ms) all.insert(all.end(), (m->q.*member).begin(), (m->q.*member).end());
+      return all;
+    };
+    const std::vector<uint8_t> q = concat(&QuantMatrix::q);
+    const std::vector<uint16_t> scale = concat(&QuantMatrix::scale), mins = concat(&QuantMatrix::min);
+    DeviceMatrix d;
+    d.data = upload(q.data(), q.size(), what);
+    d.scale = static_cast<const uint16_t*>(upload(scale.data(), scale.size() * 2, what));
+    if (!mins.empty()) d.min = static_cast<const uint16_t*>(upload(mins.data(), mins.size() * 2, what));
+    d.dtype = w_.dtype;
+    d.out = first.out;
+    d.in = first.in;
+    d.quant = first.kind;
+    d.group = first.group;
+    if (w_.quant == QuantKind::none) w_.quant = first.kind;
+    if (w_.quant != first.kind) throw Error(std::string("cannot upload ") + what + ": two quantized kinds in one model");
+    return d;
   }
 
   float* vec(const std::vector<float>& v, const char* what) {
@@ -100,14 +128,33 @@ std::string mib(size_t b) { return std::to_string((b + (1 << 20) - 1) >> 20) + "
 
 }  // namespace
 
-size_t weight_bytes(const Model& model, DType dtype) {
-  // Every matrix (2-D or more) in dtype, every vector in fp32.
+size_t weight_bytes(const Model& model, DType dtype, WeightFormat format) {
+  // Every matrix (2-D or more) in dtype, every vector in fp32; with a quantized format every
+  // matrix but the embedding in its packed bytes and scales (runtime/quant/quant_format.h), the
+  // product's input width being a Linear's last dimension (*.weight) or a LoRA's next to last.
   size_t bytes = 0;
   for (const auto& kv : model.tensors()) {
     const Tensor& t = kv.second;
     int dims = 0;
     for (int64_t d : t.shape) dims += d > 1;
-    bytes += (size_t)t.numel() * (dims >= 2 ? dtype_size(dtype) : sizeof(float));
+    if (dims < 2) {
+      bytes += (size_t)t.numel() * sizeof(float);
+      continue;
+    }
+    const bool embedding = kv.first == "emb.weight";
+    if (!embedding && t.quantized() && (format.keeps(t.quant.kind))) {
+      bytes += t.quant.bytes();
+      continue;
+    }
+    if (embedding || format.quantize == QuantKind::none) {
+      bytes += (size_t)t.numel() * dtype_size(dtype);
+      continue;
+    }
+    const bool linear = kv.first.size() > 7 && kv.first.compare(kv.first.size() - 7, 7, ".weight") == 0;
+    const int in = (int)t.shape[t.shape.size() - (linear ? 1 : 2)];
+    const int group = default_quant_group(format.quantize, in);
+    bytes += group > 0 ? quant_matrix_bytes(format.quantize, (int)(t.numel() / in), in, group)
+                       : (size_t)t.numel() * dtype_size(dtype);
   }
   return bytes;
 }
@@ -212,8 +259,8 @@ CudaLayer upload_layer(Uploader& up, Arch arch, const LayerWeights& L) {
 
 }  // namespace
 
-CudaWeights upload_weights(const Model& model, DType dtype) {
-  const size_t need = weight_bytes(model, dtype);
+CudaWeights upload_weights(const Model& model, DType dtype, WeightFormat format) {
+  const size_t need = weight_bytes(model, dtype, format);
   const auto mem = device_memory_info();
   if (need > mem.first)
     throw Error("model " + model.info.path + " does not fit on the GPU: its " + dtype_name(dtype) +
@@ -221,7 +268,7 @@ CudaWeights upload_weights(const Model& model, DType dtype) {
 
   // One layer's fp32 copy at a time: host memory stays at about one layer
   // plus the embedding and head, whatever the model's size.
-  const ModelWeights cw = load_weight_globals(model);
+  const ModelWeights cw = load_weight_globals(model, format);
   CudaWeights w;
   w.dtype = dtype;
   Uploader up(w);
@@ -231,7 +278,7 @@ CudaWeights upload_weights(const Model& model, DType dtype) {
   w.ln_out_b = up.vec(cw.ln_out_b, "ln_out.bias");
 
   for (int l = 0; l < cw.L; ++l) {
-    const LayerWeights L = load_weight_layer(model, cw, l);
+    const LayerWeights L = load_weight_layer(model, cw, l, format);
     w.layers.push_back(upload_layer(up, cw.arch, L));
   }
   return w;

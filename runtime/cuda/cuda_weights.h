@@ -9,6 +9,7 @@
 #pragma once
 #include <vector>
 
+#include "runtime/arch/weights.h"
 #include "runtime/cuda/device_buffer.h"
 #include "runtime/cuda/gemm.h"
 #include "runtime/model/model.h"
@@ -48,7 +49,8 @@ struct CudaLayer {
 };
 
 struct CudaWeights {
-  DType dtype = DType::f32;  // of the matrices
+  DType dtype = DType::f32;  // of the dense matrices, the embedding and the GEMM inputs
+  QuantKind quant = QuantKind::none;  // every Linear quantized in this kind (gemm.h), or none
   DeviceMatrix emb;          // [V, C], ln0 folded
   std::vector<CudaLayer> layers;
   float *ln_out_w = nullptr, *ln_out_b = nullptr;
@@ -57,12 +59,15 @@ struct CudaWeights {
   std::vector<DeviceBuffer> buffers;
 };
 
-// Uploads `model` in `dtype`. Checks first that the weights fit and throws
-// rwkv::Error naming the bytes required and free when they do not.
-CudaWeights upload_weights(const Model& model, DType dtype);
+// Uploads `model` in `dtype`, its Linears as `format` makes them (runtime/arch/weights.h:
+// quantized ones keep their packed values and fp16 scales on the device; the embedding and every
+// dense matrix in `dtype`). Checks first that the weights fit and throws rwkv::Error naming the
+// bytes required and free when they do not.
+CudaWeights upload_weights(const Model& model, DType dtype, WeightFormat format = {});
 
-// Device bytes upload_weights() will allocate for `model` in `dtype`.
-size_t weight_bytes(const Model& model, DType dtype);
+// Device bytes upload_weights() will allocate for `model` in `dtype` and `format` (what
+// CudaWeights::bytes then holds, up to the tensors the load-time transforms drop or fold).
+size_t weight_bytes(const Model& model, DType dtype, WeightFormat format = {});
 
 }  // namespace cuda
 }  // namespace rwkv

@@ -60,7 +60,9 @@ void compute_logits(const RoundRun& round, LogitsMode mode) {
   }
   RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, round.stream));
   in_span(round.profile, PrefillPart::gemm, round.stream,
-          [&] { linear(round.cublas, round.w.head, ws.ln_out, C, ln.rows, ws.logits, DType::f32, V); });
+          [&] {
+            linear(round.cublas, round.w.head, ws.ln_out, C, ln.rows, ws.logits, DType::f32, V, ws.dequant_scratch());
+          });
 }
 
 }  // namespace cuda

@@ -112,12 +112,13 @@ void in_span(PrefillProfile* profile, PrefillPart part, cudaStream_t stream, F&&
 // gemm.h's products inside GEMM spans of the round's profile.
 template <class... Args>
 void linear(const LayerRun& run, Args&&... args) {
-  in_span(run.profile, PrefillPart::gemm, run.stream, [&] { linear(run.cublas, std::forward<Args>(args)...); });
+  in_span(run.profile, PrefillPart::gemm, run.stream,
+          [&] { linear(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
 }
 template <class... Args>
 void linear_batched(const LayerRun& run, Args&&... args) {
   in_span(run.profile, PrefillPart::gemm, run.stream,
-          [&] { linear_batched(run.cublas, std::forward<Args>(args)...); });
+          [&] { linear_batched(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
 }
 
 // Whether the round takes the decode path (M <= gemv_max_rows; gemv_max_rows = 0: never).

@@ -108,7 +108,15 @@ void time_mix_v6_gemv(const LayerRun& run) {
   grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
                {gemv_task(L.decay_w1, ws.mix_plane(0), run.C, ws.lora_act, Dd, gemv_epilogue::tanh, run.dtype),
                 kvrg_task(run, 0, 1), kvrg_task(run, 1, 2), kvrg_task(run, 2, 3), kvrg_task(run, 3, 4)});
-  wkv5_core(run, nullptr, ws.proj_plane(3), {ws.lora_act, L.decay_w2.data, Dd});
+  if (L.decay_w2.quantized()) {
+    // The fused decay LoRA of the WKV kernel reads dense weights: a quantized decay_w2 runs as
+    // its own GEMV into lora_out (unused on the decode path: the ddlerp writes the mixes directly).
+    grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
+                 {gemv_task(L.decay_w2, ws.lora_act, Dd, ws.lora_out, run.A, gemv_epilogue::store, DType::f32)});
+    wkv5_core(run, ws.lora_out, ws.proj_plane(3));
+  } else {
+    wkv5_core(run, nullptr, ws.proj_plane(3), {ws.lora_act, L.decay_w2.data, Dd});
+  }
   attention_output_gemv(run);
 }
 

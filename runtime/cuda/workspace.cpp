@@ -25,6 +25,20 @@ int widest_lora(const CudaWeights& weights) {
 
 }  // namespace
 
+size_t Workspace::dequant_elems(const CudaWeights& weights) {
+  if (weights.quant == QuantKind::none) return 0;
+  size_t elems = 0;
+  auto fit = [&](const DeviceMatrix& m) { elems = std::max(elems, (size_t)m.out * m.in); };
+  for (const CudaLayer& L : weights.layers) {
+    for (const DeviceMatrix* m : {&L.att_kvrg, &L.att_o, &L.maa_w1, &L.maa_w2, &L.decay_w1, &L.decay_w2, &L.w1,
+                                  &L.w2, &L.a1, &L.a2, &L.v1, &L.v2, &L.g1, &L.g2, &L.ffn_k, &L.ffn_v, &L.ffn_r})
+      fit(*m);
+  }
+  // The head in slices of at least 256 rows (all of it when smaller).
+  const size_t head_rows = std::min<size_t>((size_t)weights.head.out, 256);
+  return std::max(elems, head_rows * (size_t)weights.head.in);
+}
+
 Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_rows)
     : rows_((size_t)max_rows), channels_((size_t)info.n_embd),
       att_width_((size_t)(info.n_att > 0 ? info.n_att : info.n_embd)), dtype_(weights.dtype),
@@ -54,6 +68,11 @@ Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_
   delta_last = alloc_f32(R * C, "workspace last rows");
   ln_out = alloc_dtype(R * C, "workspace ln_out");
   logits = alloc_f32(R * V, "workspace logits");
+  dequant_elems_ = dequant_elems(weights);
+  if (dequant_elems_ > 0) {
+    buffers_.emplace_back(dequant_elems_ * dtype_size(dtype_), "workspace dequantization scratch");
+    dequant = buffers_.back().get();
+  }
   buffers_.emplace_back(sizeof(int), "error flag");
   error_flag = buffers_.back().as<int>();
   RWKV_CUDA_TRY(cudaMemset(error_flag, 0, sizeof(int)));

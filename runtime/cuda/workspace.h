@@ -49,6 +49,14 @@ class Workspace {
   float* logits = nullptr;       // [R, V]
   // Set to 1 by the embedding gathers when an index is out of range (device int).
   int* error_flag = nullptr;
+  // Quantized weights only: where the cuBLAS path expands a matrix before its GEMM (gemm.h,
+  // linear()), in dtype, the size of the largest matrix but the head (which goes in slices); fixed,
+  // not per row (not in bytes() / bytes_per_row()).
+  void* dequant = nullptr;
+  DequantScratch dequant_scratch() const { return {dequant, dequant_elems_}; }
+  // Elements of the scratch the weights need (0 for dense weights).
+  static size_t dequant_elems(const CudaWeights& weights);
+  size_t dequant_bytes() const { return dequant_elems_ * dtype_size(dtype_); }
 
   void* mix_plane(int z) const;
   float* proj_plane(int z) const { return proj + (size_t)z * rows_ * att_width_; }
@@ -73,6 +81,7 @@ class Workspace {
   DType dtype_ = DType::f32;
   int lora_width_ = 0;
   size_t bytes_ = 0;
+  size_t dequant_elems_ = 0;
 };
 
 }  // namespace cuda

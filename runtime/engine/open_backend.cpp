@@ -110,6 +110,7 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
   CudaOptions c;
   c.device = device.index;
   c.dtype = options.dtype;
+  c.weights = weight_format(options, model);
   c.n_slots = n_slots;
   c.max_rows = options.max_rows;
   c.graphs = options.cuda_graphs;

@@ -12,6 +12,7 @@ inline rwkv::EngineOptions engine_options(const rwkv::CudaOptions& o) {
   rwkv::EngineOptions e;
   e.device = "cuda:" + std::to_string(o.device);
   e.backend.dtype = o.dtype;
+  e.backend.quant = o.weights.quantize;
   e.backend.n_slots = o.n_slots;
   e.backend.max_rows = o.max_rows;
   e.backend.gemv_max_rows = o.gemv_max_rows;

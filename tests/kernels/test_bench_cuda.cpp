@@ -194,3 +194,54 @@ TEST_CASE("rwkv-run generate: the timings name the rows per round on cuda", "[gp
   REQUIRE(given.exit_code == 0);
   CHECK(given.err.find("rounds:   32 token rows per round (--max-rows)") != std::string::npos);
 }
+
+TEST_CASE("bench: int8 and q4 runs count the quantized bytes per decode step and their floor",
+          "[gpu][bench][cuda][quant]") {
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v7-tiny"), rwkv::DType::bf16, 5, 0);
+  rwkv::bench::BenchConfig cfg = decode_only_config();
+  cfg.bandwidth_gbs = 1000;  // given: the floor is bytes / 1000 GB/s
+  cfg.peak_tflops = -1;
+  const rwkv::bench::ModelCost cost = rwkv::bench::model_cost(*model);
+  std::vector<rwkv::bench::RunResult> runs;
+  for (rwkv::QuantKind q : {rwkv::QuantKind::none, rwkv::QuantKind::int8, rwkv::QuantKind::q4}) {
+    rwkv::bench::TargetOptions t;
+    t.device = "cuda:0";
+    t.dtype = rwkv::DType::bf16;
+    t.quant = q;
+    runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg));
+  }
+  CHECK(runs[1].weight_bytes < runs[0].weight_bytes);
+  CHECK(runs[2].weight_bytes < runs[1].weight_bytes);
+  for (size_t k = 0; k < runs.size(); ++k) {
+    const rwkv::bench::RunResult& r = runs[k];
+    INFO(rwkv::quant_kind_name(r.quant));
+    CHECK(r.dtype == rwkv::DType::bf16);  // the dense dtype of the rest
+    REQUIRE(r.decode.size() == 2);
+    for (const rwkv::bench::Row& d : r.decode) {
+      // Quantized: what the backend holds less the embedding table plus B of its rows (bf16).
+      const double want = k == 0 ? cost.decode_weight_bytes(rwkv::DType::bf16, d.batch)
+                                 : r.weight_bytes - double(cost.emb_params) * 2 + double(d.batch) * cost.n_embd * 2;
+      CHECK(d.weight_bytes == Approx(want).epsilon(1e-12));
+      CHECK(d.floor_ms == Approx((d.weight_bytes + d.state_bytes) / 1e9).epsilon(1e-9));
+    }
+  }
+  const std::string json = rwkv::bench::report_json({"test", "abc1234", "v7-tiny"}, *model, cfg, runs);
+  const rwkv::Json report = rwkv::parse_json(json, "report");
+  CHECK(rwkv::json_find(report.at("runs")[0], "quant") == nullptr);
+  CHECK(report.at("runs")[1].at("quant") == "int8");
+  CHECK(report.at("runs")[2].at("quant") == "q4");
+  const std::string table = rwkv::bench::report_table({"test", "abc1234", "v7-tiny"}, *model, cfg, runs);
+  CHECK(table.find("== q4 (matrices; embedding and activations bf16)") != std::string::npos);
+  // The CLI takes the kinds in its --dtype list.
+  const cli_test::Result r =
+      cli_test::run({"bench", "--synthetic", "v7-tiny", "--device", "cuda", "--dtype", "int8,q4", "--pp", "6", "--pp-batch",
+                     "1", "--tg", "1", "--tg-batch", "1", "--repeat", "1", "--warmup", "0", "--copy-mib", "1",
+                     "--gemm-n", "32", "-q", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const rwkv::Json cli = rwkv::parse_json(r.out, "bench stdout");
+  REQUIRE(cli.at("runs").size() == 2);
+  CHECK(cli.at("runs")[0].at("quant") == "int8");
+  CHECK(cli.at("runs")[0].at("dtype") == "bf16");
+  CHECK(cli.at("runs")[1].at("quant") == "q4");
+}

@@ -32,6 +32,8 @@ struct Options {
   cli::JsonOutput json;
   bool quiet = false, have_dtype = false, have_gemm_n = false, list_synthetic = false;
   std::vector<rwkv::DType> dtypes;
+  std::vector<rwkv::QuantKind> quants;  // per entry of dtypes: int8 / q4 (its dtype then set from the
+                                        // model: the dense dtype of the rest), or none
   rwkv::bench::BenchConfig cfg;
   int threads = 0, max_rows = 0, copy_mib = 0;  // max_rows 0: automatic
   std::vector<bool> graphs = {true};          // cuda: runs with CUDA graphs on and/or off
@@ -69,19 +71,24 @@ void add_options(cli::Command& cmd, Options& o) {
          "--dtype",
          [&o](const std::string& v) {
            o.dtypes.clear();
+           o.quants.clear();
            for (size_t p = 0; p <= v.size();) {
              const size_t c = v.find(',', p);
              const std::string name = v.substr(p, c == std::string::npos ? std::string::npos : c - p);
-             rwkv::DType d;
-             if (!rwkv::dtype_from_name(name, &d)) cli::usage_fail("--dtype must be fp32, fp16 or bf16, got '" + name + "'");
+             rwkv::DType d = rwkv::DType::f32;
+             rwkv::QuantKind q = rwkv::QuantKind::none;
+             if (!rwkv::dtype_from_name(name, &d) && !rwkv::quant_kind_from_name(name, &q))
+               cli::usage_fail("--dtype must be fp32, fp16, bf16, int8 or q4, got '" + name + "'");
              o.dtypes.push_back(d);
+             o.quants.push_back(q);
              if (c == std::string::npos) break;
              p = c + 1;
            }
            o.have_dtype = true;
          },
          "weights' dtype(s), e.g. fp16,bf16 (default on cuda: a model file's own dtype, fp16 for --synthetic; "
-         "the cpu backend computes in fp32 only)")
+         "the cpu backend computes in fp32 only); int8 / q4: every matrix quantized at load, the rest in the "
+         "model's dense dtype (a file's own, bf16 for --synthetic; fp32 on cpu)")
       ->type_name("LIST");
   add_list(app, "--pp", o.cfg.prefill_tokens, 1, 1 << 20, "prompt lengths T (default 512,4096)");
   app.add_flag_callback("--pp-grid", [&o] { o.cfg.prefill_tokens = {128, 256, 512, 1024, 2048, 4096, 8192, 16384}; },
@@ -153,6 +160,7 @@ int run(Options& o) {
   // Defaults that depend on the device: cpu computes in fp32 only; on cuda a
   // synthetic model runs in fp16 and a file in its own dtype (set below).
   if (!o.have_dtype) o.dtypes = {cpu ? rwkv::DType::f32 : rwkv::DType::f16};
+  o.quants.resize(o.dtypes.size(), rwkv::QuantKind::none);
   if (cpu && !o.have_gemm_n) cfg.gemm_probe_n = 1024;
   if (o.copy_mib == 0) o.copy_mib = cpu ? 256 : 1024;
   cfg.copy_probe_bytes = size_t(o.copy_mib) << 20;
@@ -170,10 +178,14 @@ int run(Options& o) {
   if (!o.synthetic.empty()) {
     const rwkv::SynthSpec spec = rwkv::bench::synthetic_spec(o.synthetic);
     // Host copy in bf16 when any run wants bf16 (fp16 from bf16 is exact for
-    // these value ranges), else in the first dtype.
-    rwkv::DType host = o.dtypes[0];
-    for (rwkv::DType d : o.dtypes)
-      if (d == rwkv::DType::bf16) host = d;
+    // these value ranges), else in the first dtype; bf16 when only quantized runs are asked.
+    rwkv::DType host = rwkv::DType::bf16;
+    bool dense_seen = false;
+    for (size_t k = 0; k < o.dtypes.size(); ++k) {
+      if (o.quants[k] != rwkv::QuantKind::none) continue;
+      if (!dense_seen || o.dtypes[k] == rwkv::DType::bf16) host = o.dtypes[k];
+      dense_seen = true;
+    }
     log("building synthetic " + o.synthetic + " in memory (" + rwkv::dtype_name(host) + ")");
     model = rwkv::make_synth_model(spec, host, o.seed, 0);
     info.model_source = "synthetic " + o.synthetic + " (seed " + std::to_string(o.seed) + ")";
@@ -186,19 +198,26 @@ int run(Options& o) {
       if (t) o.dtypes = {t->dtype};
     }
   }
+  // A quantized run's dense dtype (embedding, activations): the model's own (cpu: fp32).
+  for (size_t k = 0; k < o.dtypes.size(); ++k)
+    if (o.quants[k] != rwkv::QuantKind::none) {
+      const rwkv::Tensor* emb = model->find("emb.weight");
+      o.dtypes[k] = cpu || !emb ? rwkv::DType::f32 : emb->dtype;
+    }
   std::vector<rwkv::bench::RunResult> runs;
   // On cpu the graph and GEMV settings mean nothing: one run per dtype.
   const std::vector<bool> graphs = cpu ? std::vector<bool>{true} : o.graphs;
   const std::vector<int> gemv = cpu ? std::vector<int>{16} : o.gemv_max_rows;
   const std::vector<int> chunk_min = cpu ? std::vector<int>{cli::kDefaultWkvChunkMin} : o.wkv_chunk_min;
   const rwkv::DType state_dtype = cli::parse_state_dtype(o.state_dtype);
-  for (rwkv::DType d : o.dtypes)
+  for (size_t k = 0; k < o.dtypes.size(); ++k)
     for (bool g : graphs)
       for (int rows : gemv)
         for (int chunk : chunk_min) {
           rwkv::bench::TargetOptions t;
           t.device = o.device;
-          t.dtype = d;
+          t.dtype = o.dtypes[k];
+          t.quant = o.quants[k];
           t.threads = o.threads;
           t.max_rows = o.max_rows;
           t.cuda_graphs = g;
