@@ -19,12 +19,12 @@ __device__ __forceinline__ void dequant_eight(const dequant_params& p, size_t fi
   const int k = (int)(first % (size_t)p.in);
   const size_t g = r * (size_t)(p.in / p.group) + (size_t)(k / p.group);
   const float scale = __half2float(reinterpret_cast<const __half*>(p.scale)[g]);
+  const float mn = __half2float(reinterpret_cast<const __half*>(p.min)[g]);
   if constexpr (Q == gemv_weights::int8) {
     const int8_t* q = static_cast<const int8_t*>(p.q) + first;
 #pragma unroll
-    for (int e = 0; e < kDequantVec; ++e) v[e] = (float)q[e] * scale;
+    for (int e = 0; e < kDequantVec; ++e) v[e] = fmaf((float)q[e], scale, mn);
   } else {
-    const float mn = __half2float(reinterpret_cast<const __half*>(p.min)[g]);
     const uint32_t word = *reinterpret_cast<const uint32_t*>(static_cast<const uint8_t*>(p.q) + first / 2);
 #pragma unroll
     for (int e = 0; e < kDequantVec; ++e) v[e] = fmaf((float)((word >> (4 * e)) & 0xFu), scale, mn);
@@ -59,7 +59,7 @@ cudaError_t dequantize(const dequant_params& p, cudaStream_t stream) {
       p.group % 32 != 0 || p.in % p.group != 0 || !valid_dtype(p.out_dtype))
     return cudaErrorInvalidValue;
   if (p.rows == 0) return cudaSuccess;
-  if (!p.q || !p.scale || !p.out || (p.kind == gemv_weights::q4 && !p.min) || !aligned16(p.out))
+  if (!p.q || !p.scale || !p.out || !p.min || !aligned16(p.out))
     return cudaErrorInvalidValue;
   const size_t values = (size_t)p.rows * p.in;
   const size_t out_bytes = values * rwkv::dtype_size(p.out_dtype);

@@ -3,7 +3,7 @@
 // (runtime/cuda/gemm.cpp, linear(): dequantize rows into the workspace's scratch, then the cuBLAS
 // GEMM in the activation dtype).
 //
-//   out[r, k] = round_to_out_dtype(q[r, k] * scale[r, k / group] (+ min[r, k / group]))
+//   out[r, k] = round_to_out_dtype(q[r, k] * scale[r, k / group] + min[r, k / group])
 // computed in fp32 (the fp16 scale and offset converted exactly; the product is the CPU
 // reference's, runtime/quant/quant_format.cpp, before the final rounding to out_dtype).
 //
@@ -27,7 +27,7 @@ struct dequant_params {
   gemv_weights kind = gemv_weights::int8;  // int8 or q4
   const void* q = nullptr;                 // packed values of the first row converted
   const uint16_t* scale = nullptr;         // fp16 [rows, in / group] of that row on
-  const uint16_t* min = nullptr;           // q4: fp16 [rows, in / group]
+  const uint16_t* min = nullptr;           // fp16 [rows, in / group]
   int group = 0, rows = 0, in = 0;
   void* out = nullptr;                     // [rows, in] row-major in out_dtype
   rwkv::DType out_dtype = rwkv::DType::bf16;

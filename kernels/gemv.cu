@@ -333,8 +333,8 @@ __device__ __forceinline__ void quant_input(const gemv_params& p, const LnMixRow
   }
 }
 
-// One sub-chunk's contribution to acc: d = sum_e q[e] x[e] (and for q4 sx = sum_e x[e]) in element
-// order, then acc += scale d (+ min sx), all fp32; the same operations whatever M is, so a row's
+// One sub-chunk's contribution to acc: d = sum_e q[e] x[e] and sx = sum_e x[e] in element order,
+// then acc += scale d + min sx, all fp32; the same operations whatever M is, so a row's
 // result does not depend on the rows beside it.
 template <gemv_weights Q>
 __device__ __forceinline__ float quant_sub_dot(const float (&q)[kQuantSub], const float (&x)[kQuantSub], float scale,
@@ -343,10 +343,10 @@ __device__ __forceinline__ float quant_sub_dot(const float (&q)[kQuantSub], cons
 #pragma unroll
   for (int e = 0; e < kQuantSub; ++e) {
     d = fmaf(q[e], x[e], d);
-    if constexpr (Q == gemv_weights::q4) sx += x[e];
+    sx += x[e];
   }
   acc = fmaf(scale, d, acc);
-  if constexpr (Q == gemv_weights::q4) acc = fmaf(mn, sx, acc);
+  acc = fmaf(mn, sx, acc);
   return acc;
 }
 
@@ -373,14 +373,14 @@ __device__ __forceinline__ void quant_sub_values(const Pack16<uint32_t>& pk, int
 // values are converted once and applied to each of the M input rows (the same operations per
 // output either way, so a row's bits do not depend on M). Then gemv_kernel's group reduction and
 // epilogues.
-// Bytes per task: N*K (int8) or N*K/2 (q4) packed + N*K/group*2 (int8 scales) or *4 (q4 scales and
-// offsets) + M*K*sizeof(X) (L2) + M*N*sizeof(Y) (x2 for add / mul_add / lerp). FLOPs per task:
-// 2*M*N*K (+ 2 per element for the conversion, once per chunk and row, + M*K/VEC per row for the
-// scales; q4 adds M*K per row for sum x).
-// Byte floor (the weights): int8 1 + 2/64 = 1.03 bytes per weight (group 64), q4 0.5 + 4/128 =
-// 0.53 bytes per weight (group 128), against 2 for bf16: a v7 7.2B decode step at B = 1 reads
-// about 7.4 GB (int8) or 3.8 GB (q4) of matrices instead of 14.4 GB (bf16), 1.5 ms / 0.8 ms / 3.0 ms
-// at the H200's 4.8 TB/s.
+// Bytes per task: N*K (int8) or N*K/2 (q4) packed + N*K/group*4 (fp16 scales and offsets)
+// + M*K*sizeof(X) (L2) + M*N*sizeof(Y) (x2 for add / mul_add / lerp). FLOPs per task: 2*M*N*K
+// (+ 2 per element for the conversion, once per chunk and row, + M*K per row for sum x, + 2*M*K/16
+// per row for the scale and offset terms).
+// Byte floor (the weights): int8 1 + 4/512 = 1.008 bytes per weight (groups of 512 at K = 4096), q4
+// 0.5 + 4/128 = 0.53 (groups of 128), against 2 for bf16: a v7 7.2B decode step at B = 1 reads
+// about 6.7 GB (int8, bf16 head) or 3.6 GB (q4) of matrices instead of 13.9 GB (bf16): about 1.4 ms /
+// 0.75 ms / 2.9 ms at 4.8 TB/s (estimated).
 // __launch_bounds__(256, 1): ptxas otherwise aims at 64 or 128 registers and spills some instances.
 // ptxas (sm_80 / sm_90, no spills anywhere): plain int8 68-96 / 70-102, q4 83-156 / 86-159 (M = 1: 94-96
 // / 96-102 int8, 153-156 / 153-159 q4: one or two blocks of 256 threads per SM, 8 16-byte loads in
@@ -424,7 +424,7 @@ static __global__ void __launch_bounds__(kGemvThreads, 1) gemv_quant_kernel(gemv
     const size_t n = (size_t)min(row0 + r, tk.N - 1);  // past N: discarded
     wrow[r] = static_cast<const uint8_t*>(tk.W) + n * (size_t)(tk.K / kRowBytesDiv);
     srow[r] = reinterpret_cast<const __half*>(tk.scale) + n * groups_per_row;
-    mrow[r] = Q == gemv_weights::q4 ? reinterpret_cast<const __half*>(tk.min) + n * groups_per_row : nullptr;
+    mrow[r] = reinterpret_cast<const __half*>(tk.min) + n * groups_per_row;
   }
   float acc[R][MB];
 #pragma unroll
@@ -445,7 +445,7 @@ static __global__ void __launch_bounds__(kGemvThreads, 1) gemv_quant_kernel(gemv
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       scale[r] = __half2float(srow[r][g]);
-      mn[r] = Q == gemv_weights::q4 ? __half2float(mrow[r][g]) : 0.0f;
+      mn[r] = __half2float(mrow[r][g]);
     }
     constexpr int SUBS = VEC / kQuantSub;
     float carry[SUBS][kQuantSub] = {};  // the transform's (unused without it)
@@ -501,7 +501,7 @@ size_t weight_bytes(const gemv_task& tk, rwkv::DType w_dtype) {
 bool valid_quant_task(const gemv_task& tk, int M, rwkv::DType x_dtype, bool transform) {
   if (tk.weights == gemv_weights::dense) return true;
   if (tk.group < 32 || tk.group % 32 != 0 || tk.K % tk.group != 0 || !tk.scale || !aligned16(tk.W)) return false;
-  if (tk.weights == gemv_weights::q4 && !tk.min) return false;
+  if (!tk.min) return false;
   const size_t scale_bytes = (size_t)tk.N * (tk.K / tk.group) * 2;
   const size_t y_bytes = ((size_t)(M - 1) * tk.ldy + tk.N) * rwkv::dtype_size(tk.y_dtype);
   if (overlaps(tk.Y, y_bytes, tk.scale, scale_bytes) || overlaps(tk.Y, y_bytes, tk.min, scale_bytes)) return false;

@@ -23,8 +23,8 @@
 //
 // Quantized weights (gemv_task::weights int8 or q4, docs/quantization.md; the layout of
 // runtime/quant/quant_format.h): W is then the packed values [N, K] (int8: K bytes a row; q4: K / 2,
-// element 2j in the low nibble of byte j), `scale` (and for q4 `min`) fp16 [N, K / group]; the
-// product is acc = sum_k (q[n, k] * scale[n, g] (+ min[n, g])) * X[m, k] with g = k / group,
+// element 2j in the low nibble of byte j), `scale` and `min` fp16 [N, K / group]; the
+// product is acc = sum_k (q[n, k] * scale[n, g] + min[n, g]) * X[m, k] with g = k / group,
 // dequantized in registers (gemv_quant_kernel in gemv.cu). Then every task of the launch has the same
 // kind (a model is quantized in one kind or not at all), w_dtype names the dense dtype the
 // activations use (X is in w_dtype or fp32, as for dense weights; the transform rounds to w_dtype),
@@ -72,7 +72,7 @@ struct gemv_task {
   const float* aux = nullptr;   // mul_add: the gate; lerp: a (the current token)
   const float* aux2 = nullptr;  // lerp: b (the previous token)
   const float* mu = nullptr;    // lerp: [N]
-  // Quantized W (see above): the kind, fp16 scales (and q4 offsets) [N, K / group], the group.
+  // Quantized W (see above): the kind, fp16 scales and offsets [N, K / group], the group.
   gemv_weights weights = gemv_weights::dense;
   const uint16_t* scale = nullptr;
   const uint16_t* min = nullptr;

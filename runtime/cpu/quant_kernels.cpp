@@ -17,7 +17,9 @@ namespace cpu {
 namespace {
 
 // The weight QuantView::dequantize_row gives for byte(s) of one group.
-inline float int8_weight(uint8_t q, float d) { return static_cast<float>(static_cast<int8_t>(q)) * d; }
+inline float int8_weight(uint8_t q, float d, float m) {
+  return std::fma(static_cast<float>(static_cast<int8_t>(q)), d, m);
+}
 inline float q4_weight(int v, float d, float m) { return std::fma(static_cast<float>(v), d, m); }
 
 // One output row, every m, in plain loops (sums in order over the row).
@@ -30,12 +32,11 @@ void gemv_scalar_row(const quant_isa::GemvTask& t, int r) {
     float acc = 0.0f;
     for (size_t g = 0; g < G; ++g) {
       const size_t gi = static_cast<size_t>(r) * G + g;
-      const float d = f16_to_f32(t.scale[gi]);
+      const float d = f16_to_f32(t.scale[gi]), mn = f16_to_f32(t.min[gi]);
       if (!t.q4) {
-        for (size_t c = g * group; c < (g + 1) * group; ++c) acc += int8_weight(row[c], d) * x[c];
+        for (size_t c = g * group; c < (g + 1) * group; ++c) acc += int8_weight(row[c], d, mn) * x[c];
         continue;
       }
-      const float mn = f16_to_f32(t.min[gi]);
       for (size_t j = g * group / 2; j < (g + 1) * group / 2; ++j) {
         acc += q4_weight(row[j] & 15, d, mn) * x[j];
         acc += q4_weight(row[j] >> 4, d, mn) * x[half + j];

@@ -3,8 +3,8 @@
 //
 // Y[m, r] = sum_c W[r, c] X[m, c] for a few inputs m (decode): every packed
 // weight byte is read from memory once per call and expanded in registers to
-// exactly the fp32 weight QuantView::dequantize_row gives (int8: q * scale,
-// exact; q4: fma(q, scale, min)); products are summed in fp32. The result
+// exactly the fp32 weight QuantView::dequantize_row gives (fma(q, scale, min)
+// for both kinds); products are summed in fp32. The result
 // differs from the plain product (dequantize, then BLAS: cpu_ops.h,
 // linear_rows_reference) only in the order of the fp32 sums.
 //

@@ -3,7 +3,7 @@
 // only when the CPU has them (quant_kernels.cpp).
 //
 // Each weight is expanded in registers to exactly the fp32 value of
-// QuantView::dequantize_row (int8: q * d, exact; q4: fma(q, d, m)), then
+// QuantView::dequantize_row (fma(q, d, m) for both kinds), then
 // multiplied into fp32 accumulators: a tile of R output rows times MT inputs
 // shares every weight load, and every lane sums in order, so the result differs
 // from the plain product only in summation order.
@@ -64,11 +64,12 @@ template <int R, int MT>
 void int8_tile(const GemvTask& t, int r0, int m0) {
   const size_t G = static_cast<size_t>(t.in / t.group);
   const uint8_t* rows[R];
-  const uint16_t* scales[R];
+  const uint16_t *scales[R], *mins[R];
   #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     rows[r] = t.q + static_cast<size_t>(r0 + r) * t.row_bytes;
     scales[r] = t.scale + static_cast<size_t>(r0 + r) * G;
+    mins[r] = t.min + static_cast<size_t>(r0 + r) * G;
   }
   const float* xs[MT];
   #pragma GCC unroll 8
@@ -80,17 +81,18 @@ void int8_tile(const GemvTask& t, int r0, int m0) {
     #pragma GCC unroll 8
     for (int m = 0; m < MT; ++m) acc[r][m] = _mm256_setzero_ps();
   for (size_t g = 0; g < G; ++g) {
-    __m256 d[R];
+    __m256 d[R], mn[R];
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       d[r] = broadcast_half(scales[r][g]);
+      mn[r] = broadcast_half(mins[r][g]);
       prefetch(rows[r] + g * static_cast<size_t>(t.group) + ahead);
     }
     const size_t c1 = (g + 1) * static_cast<size_t>(t.group);
     for (size_t c = g * static_cast<size_t>(t.group); c < c1; c += 8) {
       __m256 w[R];
       #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) w[r] = _mm256_mul_ps(load_int8x8(rows[r] + c), d[r]);
+      for (int r = 0; r < R; ++r) w[r] = _mm256_fmadd_ps(load_int8x8(rows[r] + c), d[r], mn[r]);
       #pragma GCC unroll 8
       for (int m = 0; m < MT; ++m) {
         const __m256 xv = _mm256_loadu_ps(xs[m] + c);
@@ -182,8 +184,9 @@ void dequantize_rows_avx2(const GemvTask& t, int r0, int r1, float* dst) {
       const size_t gi = static_cast<size_t>(r) * G + g;
       const __m256 d = broadcast_half(t.scale[gi]);
       if (!t.q4) {
+        const __m256 mn = broadcast_half(t.min[gi]);
         for (size_t c = g * group; c < (g + 1) * group; c += 8)
-          _mm256_storeu_ps(dst + c, _mm256_mul_ps(load_int8x8(row + c), d));
+          _mm256_storeu_ps(dst + c, _mm256_fmadd_ps(load_int8x8(row + c), d, mn));
         continue;
       }
       const __m256 mn = broadcast_half(t.min[gi]);

@@ -71,11 +71,12 @@ template <int R, int MT>
 void int8_tile(const GemvTask& t, int r0, int m0) {
   const size_t G = static_cast<size_t>(t.in / t.group);
   const uint8_t* rows[R];
-  const uint16_t* scales[R];
+  const uint16_t *scales[R], *mins[R];
   #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
     rows[r] = t.q + static_cast<size_t>(r0 + r) * t.row_bytes;
     scales[r] = t.scale + static_cast<size_t>(r0 + r) * G;
+    mins[r] = t.min + static_cast<size_t>(r0 + r) * G;
   }
   const float* xs[MT];
   #pragma GCC unroll 8
@@ -87,17 +88,18 @@ void int8_tile(const GemvTask& t, int r0, int m0) {
     #pragma GCC unroll 8
     for (int m = 0; m < MT; ++m) acc[r][m] = _mm512_setzero_ps();
   for (size_t g = 0; g < G; ++g) {
-    __m512 d[R];
+    __m512 d[R], mn[R];
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       d[r] = broadcast_half(scales[r][g]);
+      mn[r] = broadcast_half(mins[r][g]);
       prefetch(rows[r] + g * static_cast<size_t>(t.group) + ahead);
     }
     const size_t c1 = (g + 1) * static_cast<size_t>(t.group);
     for (size_t c = g * static_cast<size_t>(t.group); c < c1; c += 16) {
       __m512 w[R];
       #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) w[r] = _mm512_mul_ps(load_int8x16(rows[r] + c), d[r]);
+      for (int r = 0; r < R; ++r) w[r] = _mm512_fmadd_ps(load_int8x16(rows[r] + c), d[r], mn[r]);
       #pragma GCC unroll 8
       for (int m = 0; m < MT; ++m) {
         const __m512 xv = _mm512_loadu_ps(xs[m] + c);
@@ -195,8 +197,9 @@ void dequantize_rows_avx512(const GemvTask& t, int r0, int r1, float* dst) {
       const size_t gi = static_cast<size_t>(r) * G + g;
       const __m512 d = broadcast_half(t.scale[gi]);
       if (!t.q4) {
+        const __m512 mn = broadcast_half(t.min[gi]);
         for (size_t c = g * group; c < (g + 1) * group; c += 16)
-          _mm512_storeu_ps(dst + c, _mm512_mul_ps(load_int8x16(row + c), d));
+          _mm512_storeu_ps(dst + c, _mm512_fmadd_ps(load_int8x16(row + c), d, mn));
         continue;
       }
       const __m512 mn = broadcast_half(t.min[gi]);

@@ -23,7 +23,7 @@ struct GemvTask {
   const uint8_t* q = nullptr;       // packed rows, row_bytes apart
   size_t row_bytes = 0;
   const uint16_t* scale = nullptr;  // fp16 [out, in / group]
-  const uint16_t* min = nullptr;    // q4: fp16 [out, in / group]
+  const uint16_t* min = nullptr;    // fp16 [out, in / group]
   const float* x = nullptr;
   size_t ldx = 0;
   int M = 0;

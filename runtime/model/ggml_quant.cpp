@@ -128,18 +128,6 @@ bool ggml_to_quant(GgmlType t, const uint8_t* src, int out, int in, QuantMatrix*
   if (!ggml_type_quantized(t) || in % kGgmlBlock) return false;
   const size_t blocks = static_cast<size_t>(out) * static_cast<size_t>(in / kGgmlBlock);
   const size_t bb = ggml_block_bytes(t);
-  if (t == GgmlType::q5_1) {  // re-rounded to int8 (see the header)
-    std::vector<float> w(blocks * kGgmlBlock);
-    ggml_dequantize(t, src, w.size(), w.data());
-    for (float x : w)
-      if (!std::isfinite(x)) return false;
-    try {
-      *dst = quantize_matrix(QuantKind::int8, w.data(), out, in, kGgmlBlock, "rwkv.cpp Q5_1 tensor");
-    } catch (const Error&) {  // a scale beyond fp16
-      return false;
-    }
-    return true;
-  }
   QuantMatrix& m = *dst;
   m.kind = t == GgmlType::q4_0 || t == GgmlType::q4_1 ? QuantKind::q4 : QuantKind::int8;
   m.out = out;
@@ -147,7 +135,7 @@ bool ggml_to_quant(GgmlType t, const uint8_t* src, int out, int in, QuantMatrix*
   m.group = kGgmlBlock;
   m.q.assign(blocks * (m.kind == QuantKind::q4 ? 16 : 32), 0);
   m.scale.resize(blocks);
-  if (m.kind == QuantKind::q4) m.min.resize(blocks);
+  m.min.assign(blocks, 0);  // fp16 +0: no offset unless the block has one
   int v[kGgmlBlock];
   for (size_t b = 0; b < blocks; ++b, src += bb) {
     m.scale[b] = u16_at(src);
@@ -158,6 +146,11 @@ bool ggml_to_quant(GgmlType t, const uint8_t* src, int out, int in, QuantMatrix*
     block_values(t, src, v);
     if (t == GgmlType::q5_0) {  // (q - 16) d: int8 values in [-16, 15]
       for (int j = 0; j < kGgmlBlock; ++j) m.q[b * 32 + size_t(j)] = uint8_t(int8_t(v[j] - 16));
+      continue;
+    }
+    if (t == GgmlType::q5_1) {  // q d + m: int8 values in [0, 31]
+      m.min[b] = u16_at(src + 2);
+      for (int j = 0; j < kGgmlBlock; ++j) m.q[b * 32 + size_t(j)] = uint8_t(v[j]);
       continue;
     }
     if (t == GgmlType::q4_1) {

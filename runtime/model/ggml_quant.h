@@ -38,18 +38,12 @@ void ggml_dequantize(GgmlType t, const uint8_t* src, uint64_t n, float* dst);
 // The blocks of an [out, in] matrix (rows of `in` elements, a multiple of 32) as
 // one of our formats with group 32 (runtime/quant/quant_format.h), so rwkv.cpp's
 // quantized matrices stay quantized (docs/quantization.md):
-//   Q8_0 -> int8, scale d (exact)          Q5_0 -> int8 q - 16, scale d (exact)
-//   Q4_0 -> q4, scale d, offset -8d (exact) Q4_1 -> q4, scale d, offset m (exact)
-//   Q5_1 -> int8 re-rounded: the block's ggml values quantized as our quantizer does
-//           (scale max|x| / 127), which adds at most half an int8 step, max|x| / 254,
-//           to each value: for a block of range 31 d centred on zero that is about
-//           1/16 of its 5-bit step d; more for a block far from zero (|m| >> 31 d).
-//           Blocks whose values all lie below 127 * 2^-14 (~0.0078) get an fp16
-//           subnormal scale, which may round below max|x| / 127: values beyond 127
-//           of its steps are clamped (errors of at most a few 1e-6 there).
+//   Q8_0 -> int8 q, scale d, offset 0       Q5_0 -> int8 q - 16, scale d, offset 0
+//   Q5_1 -> int8 q, scale d, offset m       Q4_0 -> q4 q, scale d, offset -8d
+//   Q4_1 -> q4 q, scale d, offset m         (all exact)
 // "Exact" means every element dequantizes to ggml_dequantize's value. False (and
 // `dst` unspecified) when a block cannot be held exactly (Q4_0's offset -8d out of
-// fp16 range) or, for Q5_1, holds non-finite values: the caller expands to fp32.
+// fp16 range): the caller expands to fp32.
 bool ggml_to_quant(GgmlType t, const uint8_t* src, int out, int in, QuantMatrix* dst);
 
 }  // namespace rwkv

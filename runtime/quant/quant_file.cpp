@@ -161,12 +161,10 @@ void add_quant_tensors(Model& m, const QuantFileMeta& meta,
   for (const auto& kv : parts) {
     const std::string& name = kv.first;
     const PartChecker check(what, name, meta.kind, kv.second);
-    if (meta.kind == QuantKind::int8 && kv.second.count("qmin"))
-      check.fail("extra part " + name + ".qmin (int8 tensors have no offsets)");
     int out = 0, in = 0;
     check.values(&out, &in);
     const int group = check.table("qscale", out, in);
-    if (meta.kind == QuantKind::q4 && check.table("qmin", out, in) != group)
+    if (check.table("qmin", out, in) != group)
       check.fail(name + ".qmin and " + name + ".qscale differ in shape");
     Tensor t;
     t.name = name;
@@ -179,7 +177,7 @@ void add_quant_tensors(Model& m, const QuantFileMeta& meta,
     t.quant.group = group;
     t.quant.q = kv.second.at("qweight").data;
     t.quant.scale = reinterpret_cast<const uint16_t*>(kv.second.at("qscale").data);
-    if (meta.kind == QuantKind::q4) t.quant.min = reinterpret_cast<const uint16_t*>(kv.second.at("qmin").data);
+    t.quant.min = reinterpret_cast<const uint16_t*>(kv.second.at("qmin").data);
     add_quant_tensor(m, std::move(t), static_cast<size_t>(out) * quant_row_bytes(meta.kind, in));
   }
   for (const std::string& name : meta.transposed)
@@ -301,10 +299,8 @@ QuantizeReport write_quantized_safetensors(const Model& m, QuantKind kind, const
       const std::vector<int64_t> table = {p.out, p.in / p.group};
       entries.push_back({p.t->name + ".qscale", DType::f16, table});
       slots.push_back({i, 0});
-      if (kind == QuantKind::q4) {
-        entries.push_back({p.t->name + ".qmin", DType::f16, table});
-        slots.push_back({i, 1});
-      }
+      entries.push_back({p.t->name + ".qmin", DType::f16, table});
+      slots.push_back({i, 1});
       const int64_t cols = kind == QuantKind::q4 ? p.in / 2 : p.in;
       entries.push_back({p.t->name + ".qweight", DType::f32, {p.out, cols}, kind == QuantKind::q4 ? "U8" : "I8"});
       slots.push_back({i, 2});

@@ -6,7 +6,7 @@
 //   NAME.qweight  int8: I8 [out, in]       the values, row-major, one byte each
 //                 q4:   U8 [out, in / 2]   two values a byte (low nibble first)
 //   NAME.qscale   F16 [out, in / group]    one scale per group of `group` inputs
-//   NAME.qmin     F16 [out, in / group]    q4 only: one offset per group
+//   NAME.qmin     F16 [out, in / group]    one offset per group
 //
 // [out, in] is the matrix as applied (y = W x). It is the official tensor itself for
 // nn.Linear weights and head.weight; for the LoRA matrices (official [in, out], used

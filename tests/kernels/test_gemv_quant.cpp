@@ -108,9 +108,9 @@ double dot_magnitude(const QuantTask& t, int m, int n) {
   for (int k = 0; k < t.s.K; ++k) {
     const size_t g = (size_t)n * v.groups_per_row() + k / v.group;
     const double s = std::fabs((double)rwkv::f16_to_f32(v.scale[g]));
-    const double mn = v.min ? std::fabs((double)rwkv::f16_to_f32(v.min[g])) : 0.0;
+    const double mn = std::fabs((double)rwkv::f16_to_f32(v.min[g]));
     const double x = std::fabs((double)t.X[(size_t)m * t.s.K + k]);
-    const double q_max = v.min ? 15.0 : 127.0;  // the largest |q| of the kind
+    const double q_max = v.kind == rwkv::QuantKind::q4 ? 15.0 : 128.0;  // the largest |q| of the kind
     mag += (q_max * s + mn) * x;
   }
   return mag;
@@ -236,7 +236,7 @@ TEST_CASE("gemv quant: launches mixing weight kinds or breaking the format are r
     change(b);
     return rwkv_kernels::gemv(b, nullptr) == cudaErrorInvalidValue;
   };
-  CHECK(refused([](auto& b) { b.task[0].min = nullptr; }));  // q4 needs its offsets
+  CHECK(refused([](auto& b) { b.task[0].min = nullptr; }));  // the offsets are needed
   CHECK(refused([](auto& b) { b.task[0].group = 48; }));     // not a multiple of 32
   CHECK(refused([](auto& b) { b.task[0].group = 128; }));    // does not divide K
   CHECK(refused([](auto& b) { b.task[0].ldx = 66; }));       // rows off the 16-byte loads

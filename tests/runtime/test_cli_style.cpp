@@ -55,7 +55,7 @@ TEST_CASE("rwkv-run: malformed and out-of-range numbers and unknown names are us
       {"generate", "-m", m, "-p", "x", "--threads", "-1"},
       {"generate", "-m", m, "-p", "x", "--device", "tpu"},
       {"chat", "-m", m, "--threads", "1.5"},
-      {"chat", "-m", m, "--dtype", "int8"},
+      {"chat", "-m", m, "--dtype", "int3"},
       {"chat", "-m", m, "--state-dtype", "fp16"},
       {"generate", "-m", m, "-p", "x", "--state-dtype", "int8"},
       {"logits", "-m", m, "--tokens", "1", "--out", "x.f32", "--threads", "x"},

@@ -189,8 +189,9 @@ TEST_CASE("quant file: hostile quantized entries are refused naming the tensor",
   // head.weight as int8 [32, 64] with group 32: q 2048 bytes, scale 32 x 2 x 2 = 128 bytes.
   const std::string q8(2048, '\1'), sc(128, '\0');
   const std::string ok_int8 = "{" + meta("int8") + "," + entry("head.weight.qweight", "I8", "[32,64]", 0, 2048) + "," +
-                              entry("head.weight.qscale", "F16", "[32,2]", 2048, 2176) + "}";
-  REQUIRE_NOTHROW(read_raw(ok_int8, q8 + sc));
+                              entry("head.weight.qscale", "F16", "[32,2]", 2048, 2176) + "," +
+                              entry("head.weight.qmin", "F16", "[32,2]", 2176, 2304) + "}";
+  REQUIRE_NOTHROW(read_raw(ok_int8, q8 + sc + sc));
   auto refused = [](const std::string& header, const std::string& data, const std::string& why) {
     CAPTURE(header);
     REQUIRE_THROWS_WITH(read_raw(header, data), Contains(why));
@@ -218,11 +219,10 @@ TEST_CASE("quant file: hostile quantized entries are refused naming the tensor",
           std::string(1024, '\0') + sc, "missing part head.weight.qmin");
   refused("{" + meta("int8") + "," + entry("head.weight.qscale", "F16", "[32,2]", 0, 128) + "}", sc,
           "missing part head.weight.qweight");
-  // extra part
+  // int8 without its offsets
   refused("{" + meta("int8") + "," + entry("head.weight.qweight", "I8", "[32,64]", 0, 2048) + "," +
-              entry("head.weight.qscale", "F16", "[32,2]", 2048, 2176) + "," +
-              entry("head.weight.qmin", "F16", "[32,2]", 2176, 2304) + "}",
-          q8 + sc + sc, "extra part head.weight.qmin");
+              entry("head.weight.qscale", "F16", "[32,2]", 2048, 2176) + "}",
+          q8 + sc, "missing part head.weight.qmin");
   // q4 offsets of another shape
   refused("{" + meta("q4") + "," + entry("head.weight.qweight", "U8", "[32,32]", 0, 1024) + "," +
               entry("head.weight.qscale", "F16", "[32,2]", 1024, 1152) + "," +

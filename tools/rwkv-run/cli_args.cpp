@@ -189,14 +189,15 @@ void add_device(CLI::App& app, std::string& device) {
       ->type_name("DEV");
 }
 
-void add_dtype(CLI::App& app, std::string& dtype, const std::string& help) {
+void add_dtype(CLI::App& app, std::string& dtype, const std::string& help, bool allow_quant) {
   app.add_option_function<std::string>(
          "--dtype",
-         [&dtype](const std::string& v) {
+         [&dtype, allow_quant](const std::string& v) {
            rwkv::DType t;
            rwkv::QuantKind q;
-           if (!rwkv::dtype_from_name(v, &t) && !rwkv::quant_kind_from_name(v, &q))
-             usage_fail("--dtype must be fp32, fp16, bf16, int8 or q4, got '" + v + "'");
+           if (!rwkv::dtype_from_name(v, &t) && !(allow_quant && rwkv::quant_kind_from_name(v, &q)))
+             usage_fail(std::string("--dtype must be fp32, fp16, bf16") + (allow_quant ? ", int8 or q4" : "") +
+                        ", got '" + v + "'");
            dtype = v;
          },
          help)

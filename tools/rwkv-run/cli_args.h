@@ -84,7 +84,8 @@ void require_model(const ModelArg& m, const std::string& example);
 // --device auto|cpu|cuda|cuda:N (default auto).
 void add_device(CLI::App& app, std::string& device);
 // --dtype fp32|fp16|bf16 (empty: the device's default).
-void add_dtype(CLI::App& app, std::string& dtype, const std::string& help);
+// --dtype: fp32, fp16, bf16 and, with allow_quant, int8 and q4 (docs/quantization.md).
+void add_dtype(CLI::App& app, std::string& dtype, const std::string& help, bool allow_quant = true);
 // --state-dtype fp32|bf16 (default fp32): the WKV matrix state in device memory (cuda only).
 void add_state_dtype(CLI::App& app, std::string& state_dtype);
 // --max-rows N (cuda token rows per round, [1, 65535]; 0 = automatic, the default) and

@@ -31,7 +31,7 @@ int cmd_synth(int argc, char** argv) {
   CLI::App& app = cmd.app();
   app.add_option("--version", version, "RWKV version: 4, 5.2, 6 or 7")->type_name("V")->required();
   app.add_option("--size", size, "a released size of that version, e.g. 1.5B")->type_name("SIZE")->required();
-  cli::add_dtype(app, dtype_name, "fp32, fp16 or bf16 (default bf16)");
+  cli::add_dtype(app, dtype_name, "fp32, fp16 or bf16 (default bf16; rwkv-run quantize makes int8/q4 files)", false);
   app.add_option_function<std::string>(
          "--seed", [&seed](const std::string& v) { seed = cli::parse_u64("--seed", v); }, "weights' seed (default 0)")
       ->type_name("N");
