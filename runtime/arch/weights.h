@@ -44,9 +44,8 @@ struct Linear {
 struct WeightFormat {
   bool keep_quantized = false;
   QuantKind quantize = QuantKind::none;
-  // int8 keeps the head dense (near-tied logits flip with an 8-bit head); q4
-  // quantizes it (the memory target of a 7B model needs it).
-  bool head_quantized() const { return quantize == QuantKind::q4; }
+  // runtime/quant/quant_format.h quant_kind_covers_head.
+  bool head_quantized() const { return quant_kind_covers_head(quantize); }
   bool keeps(QuantKind stored) const {
     return stored != QuantKind::none && (stored == quantize || (keep_quantized && quantize == QuantKind::none));
   }

@@ -130,8 +130,9 @@ std::string mib(size_t b) { return std::to_string((b + (1 << 20) - 1) >> 20) + "
 
 size_t weight_bytes(const Model& model, DType dtype, WeightFormat format) {
   // Every matrix (2-D or more) in dtype, every vector in fp32; with a quantized format every
-  // matrix but the embedding in its packed bytes and scales (runtime/quant/quant_format.h), the
-  // product's input width being a Linear's last dimension (*.weight) or a LoRA's next to last.
+  // matrix but the embedding (and the head under int8) in its packed bytes and scales
+  // (runtime/quant/quant_format.h), the product's input width being a Linear's last
+  // dimension (*.weight) or a LoRA's next to last.
   size_t bytes = 0;
   for (const auto& kv : model.tensors()) {
     const Tensor& t = kv.second;
@@ -146,7 +147,8 @@ size_t weight_bytes(const Model& model, DType dtype, WeightFormat format) {
       bytes += t.quant.bytes();
       continue;
     }
-    if (embedding || format.quantize == QuantKind::none) {
+    const bool dense_head = kv.first == "head.weight" && !format.head_quantized();
+    if (embedding || dense_head || format.quantize == QuantKind::none) {
       bytes += (size_t)t.numel() * dtype_size(dtype);
       continue;
     }

@@ -227,11 +227,13 @@ TensorPlan plan_tensor(const Tensor& t, Arch arch, QuantKind kind) {
   TensorPlan p;
   p.t = &t;
   p.use = matrix_use(arch, t.name, t.shape);
-  if (p.use != MatrixUse::linear && p.use != MatrixUse::lora) {
+  const bool stored_in_kind = t.quantized() && t.quant.kind == kind;
+  const bool dense_head = t.name == "head.weight" && !quant_kind_covers_head(kind) && !stored_in_kind;
+  if ((p.use != MatrixUse::linear && p.use != MatrixUse::lora) || dense_head) {
     p.dense_dtype = t.quantized() ? DType::f32 : t.dtype;
     return p;
   }
-  if (t.quantized() && t.quant.kind == kind) {
+  if (stored_in_kind) {
     p.action = TensorPlan::keep;
     p.out = t.quant.out;
     p.in = t.quant.in;

@@ -39,6 +39,13 @@ bool quant_kind_from_name(const std::string& s, QuantKind* out);
 // matrix cannot be quantized).
 int default_quant_group(QuantKind k, int in);
 
+// Whether quantizing a model to `k` quantizes its output head (head.weight) too:
+// q4 does (a 7B model's memory target needs it); int8 keeps the head dense,
+// because an 8-bit head flips the argmax at near-tied logits
+// (docs/quantization.md, "Accuracy"). load_weights, `rwkv-run quantize` and the
+// weight-bytes estimate all follow this one rule.
+inline bool quant_kind_covers_head(QuantKind k) { return k == QuantKind::q4; }
+
 // Bytes of the packed values of one row, and of the whole matrix with its
 // scales (and offsets).
 size_t quant_row_bytes(QuantKind k, int in);

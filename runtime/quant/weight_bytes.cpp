@@ -23,7 +23,8 @@ uint64_t numel(const std::vector<int64_t>& shape) {
 // Bytes of one Linear [out, in] as held: quantized when `quant` is set and the
 // matrix can be (kept in its stored group when stored in that kind), else dense.
 uint64_t linear_bytes(const WeightTensor& t, int64_t out, int64_t in, DType dense, QuantKind quant) {
-  if (quant != QuantKind::none) {
+  const bool dense_head = t.name == "head.weight" && !quant_kind_covers_head(quant) && t.quant != quant;
+  if (quant != QuantKind::none && !dense_head) {
     const int group = t.quant == quant ? t.group : default_quant_group(quant, static_cast<int>(in));
     if (group > 0) return quant_matrix_bytes(quant, static_cast<int>(out), static_cast<int>(in), group);
   }

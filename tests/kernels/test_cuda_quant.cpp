@@ -224,11 +224,19 @@ TEST_CASE("cuda quantized weights: the device holds each matrix's packed bytes a
     const rwkv::ModelWeights host = rwkv::load_weights(*model, opt.weights);
     long long saved = 0;
     auto count = [&](const rwkv::Linear& m) {
-      if (m.out == 0) return;
-      REQUIRE(m.quantized());
+      if (m.out == 0 || !m.quantized()) return;
       saved += (long long)m.out * m.in * 4 - (long long)m.q.bytes();
     };
-    for (const rwkv::LayerWeights& L : host.layers) rwkv::for_each_linear(L, count);
+    int quantized = 0;
+    for (const rwkv::LayerWeights& L : host.layers)
+      rwkv::for_each_linear(L, [&](const rwkv::Linear& m) {
+        REQUIRE((m.out == 0 || m.quantized()));
+        quantized++;
+        count(m);
+      });
+    CHECK(quantized > 0);
+    // The head is quantized under q4 only (runtime/quant/quant_format.h quant_kind_covers_head).
+    CHECK(host.head.quantized() == rwkv::quant_kind_covers_head(kind));
     count(host.head);
     CHECK((long long)be.weight_bytes() == (long long)dense_bytes - saved);
     CHECK(be.weight_bytes() <= rwkv::cuda::weight_bytes(*model, rwkv::DType::f32, opt.weights));

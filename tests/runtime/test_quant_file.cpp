@@ -105,7 +105,9 @@ TEST_CASE("quant file: every version and kind loads to the weights --dtype int8|
         CHECK(t.shape == src->get(kv.first).shape);
         const rwkv::MatrixUse use = rwkv::matrix_use(q->info.arch, t.name, t.shape);
         const bool matrix = use == rwkv::MatrixUse::linear || use == rwkv::MatrixUse::lora;
-        CHECK(t.quantized() == matrix);
+        // The head only under q4 (runtime/quant/quant_format.h quant_kind_covers_head).
+        const bool covered = kv.first != "head.weight" || rwkv::quant_kind_covers_head(kind);
+        CHECK(t.quantized() == (matrix && covered));
         if (!t.quantized()) continue;
         stored_quantized++;
         CHECK(t.quant.kind == kind);
@@ -241,27 +243,31 @@ TEST_CASE("quant file: hostile quantized entries are refused naming the tensor",
   refused("{" + entry("head.weight", "I8", "[32,64]", 0, 2048) + "}", q8, "I8 and U8 only in quantized tensors");
   refused("{" + meta("int8") + "," + entry("head.weight", "F32", "[1]", 0, 4) + "," +
               entry("head.weight.qweight", "I8", "[32,64]", 4, 2052) + "," +
-              entry("head.weight.qscale", "F16", "[32,2]", 2052, 2180) + "}",
-          std::string(4, '\0') + q8 + sc, "duplicate tensor 'head.weight'");
+              entry("head.weight.qscale", "F16", "[32,2]", 2052, 2180) + "," +
+              entry("head.weight.qmin", "F16", "[32,2]", 2180, 2308) + "}",
+          std::string(4, '\0') + q8 + sc + sc, "duplicate tensor 'head.weight'");
 }
 
 TEST_CASE("quant file: fp16 parts at odd addresses are copied, not read misaligned", "[quant]") {
   // A hostile file can place a scale table at an odd offset; the tensor then owns a copy.
   std::vector<uint8_t> buf(64, 0);
   for (int i = 0; i < 32; ++i) buf[size_t(i)] = uint8_t(int8_t(i - 16));
-  const uint16_t half = rwkv::f32_to_f16(0.5f);
-  std::memcpy(&buf[33], &half, 2);  // odd address inside the vector
+  const uint16_t half = rwkv::f32_to_f16(0.5f), quarter = rwkv::f32_to_f16(0.25f);
+  std::memcpy(&buf[33], &half, 2);     // odd addresses inside the vector
+  std::memcpy(&buf[37], &quarter, 2);
   rwkv::QuantFileMeta m8;
   m8.present = true;
   m8.kind = rwkv::QuantKind::int8;
   std::map<std::string, std::map<std::string, rwkv::StoredPart>> parts;
   parts["head.weight"]["qweight"] = {"I8", {1, 32}, buf.data(), 32};
   parts["head.weight"]["qscale"] = {"F16", {1, 1}, buf.data() + 33, 2};
+  parts["head.weight"]["qmin"] = {"F16", {1, 1}, buf.data() + 37, 2};
   rwkv::Model model;
   rwkv::add_quant_tensors(model, m8, parts, "odd");
   const rwkv::Tensor& t = model.get("head.weight");
   CHECK(reinterpret_cast<uintptr_t>(t.quant.scale) % 2 == 0);
-  for (int i = 0; i < 32; ++i) CHECK(t.at(i) == 0.5f * float(i - 16));
+  CHECK(reinterpret_cast<uintptr_t>(t.quant.min) % 2 == 0);
+  for (int i = 0; i < 32; ++i) CHECK(t.at(i) == 0.5f * float(i - 16) + 0.25f);
 }
 
 TEST_CASE("weight bytes: the estimate is what load_weights holds, for every version and format", "[quant]") {
