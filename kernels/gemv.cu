@@ -377,10 +377,10 @@ __device__ __forceinline__ void quant_sub_values(const Pack16<uint32_t>& pk, int
 // + M*K*sizeof(X) (L2) + M*N*sizeof(Y) (x2 for add / mul_add / lerp). FLOPs per task: 2*M*N*K
 // (+ 2 per element for the conversion, once per chunk and row, + M*K per row for sum x, + 2*M*K/16
 // per row for the scale and offset terms).
-// Byte floor (the weights): int8 1 + 4/512 = 1.008 bytes per weight (groups of 512 at K = 4096), q4
+// Byte floor (the weights): int8 1 + 4/1024 = 1.004 bytes per weight (groups of 1024 at K = 4096), q4
 // 0.5 + 4/128 = 0.53 (groups of 128), against 2 for bf16: a v7 7.2B decode step at B = 1 reads
-// about 6.7 GB (int8, bf16 head) or 3.6 GB (q4) of matrices instead of 13.9 GB (bf16): about 1.4 ms /
-// 0.75 ms / 2.9 ms at 4.8 TB/s (estimated).
+// about 7.25 GB (int8, bf16 head) or 3.70 GB (q4) of matrices instead of 13.87 GB (bf16): about
+// 1.69 ms / 0.86 ms / 3.23 ms at 4.3 TB/s (estimated; `rwkv-run info --synthetic v7-7.2B`).
 // __launch_bounds__(256, 1): ptxas otherwise aims at 64 or 128 registers and spills some instances.
 // ptxas (sm_80 / sm_90, no spills anywhere): plain int8 68-96 / 70-102, q4 83-156 / 86-159 (M = 1: 94-96
 // / 96-102 int8, 153-156 / 153-159 q4: one or two blocks of 256 threads per SM, 8 16-byte loads in

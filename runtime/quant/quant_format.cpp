@@ -33,8 +33,10 @@ bool quant_kind_from_name(const std::string& s, QuantKind* out) {
 
 int default_quant_group(QuantKind k, int in) {
   if (in <= 0 || in % 32 != 0) return 0;
-  for (int g = k == QuantKind::int8 ? 512 : 128; g > 32; g /= 2)
-    if (in % g == 0 && in / g >= 8) return g;
+  const bool int8 = k == QuantKind::int8;
+  const int max_group = int8 ? 1024 : 128, min_groups = int8 ? 4 : 8;
+  for (int g = max_group; g > 32; g /= 2)
+    if (in % g == 0 && in / g >= min_groups) return g;
   return 32;
 }
 

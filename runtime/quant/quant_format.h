@@ -13,8 +13,8 @@
 //
 // d (`scale`) and m (`min`) are fp16 bit patterns, row-major [out, in / group].
 // `in` is a multiple of 32 and `group` a multiple of 32 that divides it.
-// Our quantizer takes the group of default_quant_group (at least 8 groups a row,
-// at most 512 elements a group for int8 and 128 for q4); rwkv.cpp's blocks of 32 arrive unchanged
+// Our quantizer takes the group of default_quant_group (int8: at most 1024
+// elements, at least 4 groups a row; q4: at most 128, at least 8); rwkv.cpp's blocks of 32 arrive unchanged
 // (runtime/model/read_ggml.cpp): Q8_0 (q, d, 0), Q5_0 (q - 16, d, 0) and Q5_1
 // (q, d, m) as int8, Q4_0 (q, d, -8d) and Q4_1 (q, d, m) as q4, all exact.
 // Why an offset and small groups: docs/quantization.md, "Accuracy".
@@ -34,8 +34,8 @@ const char* quant_kind_name(QuantKind k);  // "none", "int8", "q4"
 bool quant_kind_from_name(const std::string& s, QuantKind* out);
 
 // The group our quantizer takes for rows of `in` elements: the largest power of
-// two up to 512 (int8) or 128 (q4) that divides `in` and leaves at least 8
-// groups a row (32 when none does); 0 when `in` is not a multiple of 32 (the
+// two up to 1024 (int8) or 128 (q4) that divides `in` and leaves at least 4
+// (int8) or 8 (q4) groups a row (32 when none does); 0 when `in` is not a multiple of 32 (the
 // matrix cannot be quantized).
 int default_quant_group(QuantKind k, int in);
 

@@ -225,7 +225,7 @@ TEST_CASE("cuda graphs (emu): one decode step costs one sync, one graph launch, 
   }
 }
 
-TEST_CASE("cuda graphs (emu): slot operations stay on the stream; reads and writes sync once",
+TEST_CASE("cuda graphs (emu): slot operations stay on the stream, reads and writes sync once",
           "[gpu][cuda][graph][emu]") {
   auto model = rwkv::load_model(testdata_path("models/tiny-rwkv-6v0-1m.pth"));
   rwkv::CudaBackend be(*model, options(true, 2));

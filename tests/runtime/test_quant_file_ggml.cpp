@@ -102,7 +102,7 @@ TEST_CASE("ggml import: quantized matrices stay quantized and dequantize to ggml
   }
 }
 
-TEST_CASE("cli: quantize, info and convert on quantized files; generate matches --dtype at load", "[quant][cli]") {
+TEST_CASE("cli: quantize, info and convert on quantized files, generate matches --dtype at load", "[quant][cli]") {
   TempDir tmp;
   const std::string src = testdata_path("models/tiny-rwkv-7v0-834K.pth");
   const std::string out8 = tmp.path + "/m-int8.safetensors", out4 = tmp.path + "/m-q4.safetensors";
@@ -118,7 +118,7 @@ TEST_CASE("cli: quantize, info and convert on quantized files; generate matches 
   r = rwkv_run("info " + q(out4) + " --json");
   REQUIRE(r.code == 0);
   const rwkv::Json j = rwkv::parse_json(r.out, "info --json");
-  CHECK(j.at("dtypes").contains("q4 g64"));
+  CHECK(j.at("dtypes").contains("q4 g32"));
   CHECK(j.at("params") == 829888);
   r = rwkv_run("info " + q(testdata_path("rwkvcpp/tiny-rwkv-5v2-730K-Q5_1.bin")));
   REQUIRE(r.code == 0);
@@ -139,7 +139,7 @@ TEST_CASE("cli: quantize, info and convert on quantized files; generate matches 
   r = rwkv_run("convert " + q(out4) + " " + q(tmp.path + "/dense.safetensors"));
   REQUIRE(r.code == 0);
   r = rwkv_run("info " + q(tmp.path + "/dense.safetensors") + " --json");
-  CHECK_FALSE(rwkv::parse_json(r.out, "info").at("dtypes").contains("q4 g64"));
+  CHECK_FALSE(rwkv::parse_json(r.out, "info").at("dtypes").contains("q4 g32"));
 
   // generate, greedy, on the CPU: the file and --dtype at load give the same text
   const std::string gen = " --device cpu -p Hi -n 24 --temp 0 --seed 1 -q";

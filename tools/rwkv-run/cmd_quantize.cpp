@@ -30,10 +30,11 @@ int cmd_quantize(int argc, char** argv) {
   unsigned long long seed = 0;
   cli::Command cmd("quantize",
                    "Reads IN (.pth, safetensors or rwkv.cpp .bin; or -m IN, or --synthetic NAME) and writes OUT as\n"
-                   "safetensors with every matrix the model applies as a Linear (projections, head, v6/v7 LoRA)\n"
-                   "quantized: int8 (fp16 scale per group of 64 inputs) or q4 (fp16 scale and offset per group of\n"
-                   "128), exactly as --dtype int8|q4 quantizes at load. The embedding, vectors and v6's time_maa_w2\n"
-                   "keep their dtype. Matrices IN already stores in that kind are kept as stored (an rwkv.cpp\n"
+                   "safetensors with every matrix the model applies as a Linear (projections, v6/v7 LoRA, and under\n"
+                   "q4 the head) quantized, w = q * scale + offset with an fp16 scale and offset per group of inputs:\n"
+                   "int8 (groups up to 1024, at least 4 a row) or q4 (groups up to 128, at least 8 a row), exactly\n"
+                   "as --dtype int8|q4 quantizes at load. The embedding, vectors, v6's time_maa_w2 and under int8\n"
+                   "the head keep their dtype. Matrices IN already stores in that kind are kept as stored (an rwkv.cpp\n"
                    "file's group 32 included); others go through fp32. OUT appears only when complete.");
   cli::add_model(cmd.app(), model, false);
   cmd.app()
