@@ -18,7 +18,8 @@
 #      golden test of one tiny model; a refusal of the tool is noted, not failed
 #   d. speed: `rwkv-run bench`, bf16, one repeat, one process per synthetic model (built once):
 #      v7 0.1B (pp512, tg B=1,256), 1.5B (pp512 and pp4096 at B=1,4, tg B=1,64), 7.2B (pp512 at
-#      B=1,4, tg B=1,16,256); every prefill with its GEMM/WKV split
+#      B=1,4, tg B=1,16,256); every prefill with its GEMM/WKV split; v7 1.5B in bf16, int8 and q4
+#      (pp512 B=1, tg B=1,16: the quantized weights' speed against bf16 in one build)
 #   e. ncu --section SpeedOfLight on one B=1 decode step of the synthetic v7 1.5B (bf16)
 #   f. peer: the official `rwkv` pip package (the kit's wheel, PyTorch of the machine) on the same
 #      synthetic v7 0.1B/1.5B shapes: 512-token prefill and B=1 decode (bench/peer_rwkv_pip.py)
@@ -96,8 +97,10 @@ else
   add d 25 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1,256 '--graphs both')"  # decode replayed from graphs, and not
   add d 45 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64)"  # issue 15: pp4096, B = 1 and 4, the split
   add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 512 1,4 64 1,16,256)"
-  add e 55 ncu "ncu --section SpeedOfLight --launch-count 2000 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
-  add f 60 peer "peer"
+  # issue 16: quantized weights against bf16 in one process (decode B = 1 and 16, pp512)
+  add d 35 bench-v7-1.5B-quant "$RUN bench --synthetic v7-1.5B --device $DEV --dtype bf16,int8,q4 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1,16 --warmup 1 --repeat 1 --json=$WORK/bench-v7-1.5B-quant.json"
+  add e 40 ncu "ncu --section SpeedOfLight --launch-count 2000 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
+  add f 40 peer "peer"
 fi
 
 plan_sum() { local s=0 p; for p in "${PLAN[@]}"; do IFS='|' read -r _ b _ _ <<<"$p"; s=$((s + b)); done; echo $s; }

@@ -85,6 +85,9 @@ class Backend {
 
   // Device memory the backend holds (weights, workspace, state slots); 0 on the CPU.
   virtual size_t device_bytes() const { return 0; }
+  // The part of device_bytes() that is weights (quantized matrices in their packed bytes and
+  // scales); 0 on the CPU.
+  virtual size_t device_weight_bytes() const { return 0; }
 };
 
 // A caller's bad input (token ids, empty spans, state buffers, slots, device

@@ -139,6 +139,7 @@ class CudaBackend final : public Backend {
   // How a state sits in device memory (slots, init_state, forward's SeqInput::state).
   const cuda::DeviceStateLayout& device_state_layout() const { return dev_layout_; }
   size_t weight_bytes() const { return w_.bytes; }
+  size_t device_weight_bytes() const override { return w_.bytes; }
   // Token rows per round: CudaOptions::max_rows, or the automatic choice when that was 0.
   int max_rows() const { return opt_.max_rows; }
   bool max_rows_automatic() const { return max_rows_automatic_; }

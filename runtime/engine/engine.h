@@ -64,6 +64,7 @@ class Engine {
   int n_slots() const { return backend_.slots->size(); }
   size_t chunk_len() const { return chunk_len_; }
   size_t device_bytes() const { return backend_.backend->device_bytes(); }
+  size_t device_weight_bytes() const { return backend_.backend->device_weight_bytes(); }
   const StateFileModel& state_file_model() const { return file_model_; }
 
   // ---- slots ----

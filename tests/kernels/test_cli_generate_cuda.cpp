@@ -70,3 +70,23 @@ TEST_CASE("rwkv-run chat: every generating command gives the same session on cpu
     CHECK(c.out.find("User: +qa Where is the sea?") != std::string::npos);
   }
 }
+
+TEST_CASE("rwkv-run generate --device cuda prints the weights' device bytes of each dtype", "[gpu][cli][generate][cuda][quant]") {
+  // "weights X MiB (Y GB)": the bytes the backend uploaded. Quantized weights take fewer than
+  // bf16, q4 fewer than int8 (the tiny v6 model: every matrix a multiple of 32 wide).
+  double mib[3] = {0, 0, 0};
+  const char* dtypes[3] = {"bf16", "int8", "q4"};
+  for (int i = 0; i < 3; ++i) {
+    INFO(dtypes[i]);
+    const cli_test::Result r = cli_test::run({"generate", "-m", cli_test::tiny_model("tiny-rwkv-6v0-1m"), "-p", "Hi",
+                                              "-n", "4", "--temp", "0", "--device", "cuda", "--dtype", dtypes[i]});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    const size_t at = r.err.find("weights ");
+    REQUIRE(at != std::string::npos);
+    mib[i] = std::stod(r.err.substr(at + 8));  // MiB: the GB figure is too coarse for a 1M model
+    CHECK(mib[i] > 0);
+  }
+  CHECK(mib[1] < mib[0]);
+  CHECK(mib[2] < mib[1]);
+}

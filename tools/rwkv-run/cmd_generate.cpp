@@ -173,8 +173,9 @@ void print_timings(const Options& o, const cli::LoadedModel& lm, size_t n_prompt
   std::fprintf(stderr, "load:     %.3f s (%s, %s on %s, %s)\n", lm.load_seconds, o.model.path.c_str(),
                lm.dtype.c_str(), lm.device.c_str(), lm.tokenizer->kind());
   if (lm.engine->device_bytes())
-    std::fprintf(stderr, "device:   %.1f MiB held (weights, workspace, state slots)\n",
-                 lm.engine->device_bytes() / 1048576.0);
+    std::fprintf(stderr, "device:   %.1f MiB held: weights %.1f MiB (%.3f GB), workspace and state slots\n",
+                 lm.engine->device_bytes() / 1048576.0, lm.engine->device_weight_bytes() / 1048576.0,
+                 lm.engine->device_weight_bytes() / 1e9);
   if (lm.engine->max_rows() > 0)
     std::fprintf(stderr, "rounds:   %d token rows per round (%s)\n", lm.engine->max_rows(),
                  lm.engine->max_rows_automatic() ? "automatic, from the free GPU memory" : "--max-rows");
