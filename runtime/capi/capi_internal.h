@@ -16,6 +16,7 @@
 #include "runtime/engine/engine.h"
 #include "runtime/model/model.h"
 #include "runtime/sampler/sampler.h"
+#include "runtime/core/regular_file.h"
 #include "runtime/state/state_file.h"
 #include "runtime/tokenizer/tokenizer.h"
 

@@ -1,6 +1,4 @@
 // runtime/capi/capi_tokenizer.cpp: rwkv_tokenizer_* of rwkv_run.h.
-#include <sys/stat.h>
-
 #include <cstring>
 
 #include "runtime/capi/capi_internal.h"
@@ -9,13 +7,15 @@ using rwkv::capi::ApiError;
 
 namespace {
 
-bool is_readable_file(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return false;
-  std::fclose(f);
-  return true;
+// Why `path` does not open as a regular file ("<path>: not a regular file (a
+// FIFO)"), or "" when it does. Never blocks (runtime/core/regular_file.h).
+std::string open_problem(const std::string& path) {
+  try {
+    rwkv::RegularFile f(path);
+    return "";
+  } catch (const rwkv::FileError& e) {
+    return e.what();
+  }
 }
 
 void load(const char* path_or_kind, rwkv_tokenizer** out) {
@@ -24,17 +24,18 @@ void load(const char* path_or_kind, rwkv_tokenizer** out) {
   if (what.empty()) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_tokenizer_load: path_or_kind is empty");
   if (what != "bytes") {
     const std::string file = rwkv::tokenizer_file_for_kind(what, rwkv::tokenizer_dir());
-    const std::string path = file.empty() ? what : file;
-    if (!is_readable_file(path))
-      throw ApiError(RWKV_ERR_FILE,
-                     file.empty() ? path + ": cannot open the tokenizer file"
-                                  : "tokenizer \"" + what + "\": " + path +
-                                        " cannot be opened (install the standard tokenizer files with "
-                                        "scripts/fetch_tokenizers.sh or set RWKV_TOKENIZER_DIR)");
+    const std::string problem = open_problem(file.empty() ? what : file);
+    if (!problem.empty())
+      throw ApiError(RWKV_ERR_FILE, file.empty() ? problem
+                                                 : "tokenizer \"" + what + "\": " + problem +
+                                                       " (install the standard tokenizer files with "
+                                                       "scripts/fetch_tokenizers.sh or set RWKV_TOKENIZER_DIR)");
   }
   auto t = std::make_unique<rwkv_tokenizer>();
   try {
     t->tokenizer = rwkv::load_tokenizer(what);
+  } catch (const rwkv::FileError& e) {
+    throw ApiError(RWKV_ERR_FILE, e.what());
   } catch (const rwkv::Error& e) {
     throw ApiError(RWKV_ERR_FORMAT, e.what());
   }

@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
+#include "runtime/core/regular_file.h"
 #include "runtime/state/fnv1a.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "state files store float32 little-endian");
@@ -211,15 +213,15 @@ void write_state_file(const std::string& path, const StateFileModel& m, const fl
 }
 
 std::vector<float> read_state_file(const std::string& path, const StateFileModel& m) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(StateFileError::io, path, std::string("cannot open (") + std::strerror(errno) + ")");
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) fail(StateFileError::io, path, "not a regular file");
-  const uint64_t file_bytes = uint64_t(st.st_size);
+  // A FIFO, device or directory is refused without blocking (runtime/core/regular_file.h).
+  std::unique_ptr<RegularFile> file;
+  try {
+    file = std::make_unique<RegularFile>(path);
+  } catch (const FileError& e) {
+    throw StateFileError(StateFileError::io, e.what());
+  }
+  const int fd = file->fd();
+  const uint64_t file_bytes = file->size();
 
   unsigned char h[kHeaderBytes];
   const size_t head = size_t(std::min<uint64_t>(file_bytes, kHeaderBytes));
@@ -231,6 +233,21 @@ std::vector<float> read_state_file(const std::string& path, const StateFileModel
   const bool keep = payload / 4 == m.state_floats;
   std::vector<float> state = read_checked_payload(fd, path, h, payload, keep);
   check_saved_for(path, h, m, keep);
+  return state;
+}
+
+std::vector<float> parse_state_file(const uint8_t* data, size_t size, const StateFileModel& m,
+                                    const std::string& what) {
+  const size_t head = std::min<size_t>(size, kHeaderBytes);
+  const uint64_t payload = check_header(what, data, head, size);  // size == 96 + payload + 8 from here on
+  Fnv1a64 sum;
+  sum.add(data, size_t(kHeaderBytes + payload));
+  if (get_u64(data + kHeaderBytes + payload) != sum.value())
+    fail(StateFileError::corrupt, what, "checksum mismatch (the file is corrupted)");
+  const bool keep = payload / 4 == m.state_floats;
+  std::vector<float> state(keep ? size_t(payload / 4) : 0);
+  if (keep && payload) std::memcpy(state.data(), data + kHeaderBytes, size_t(payload));
+  check_saved_for(what, data, m, keep);
   return state;
 }
 

@@ -61,6 +61,14 @@ void write_state_file(const std::string& path, const StateFileModel& m, const fl
 // fingerprint) and returns its m.state_floats floats. Throws StateFileError:
 // io (cannot open/read), format (not a state file, other version), corrupt
 // (size or checksum wrong), mismatch (another model), naming the path.
+// A FIFO, socket, device or directory is refused (io) without blocking.
 std::vector<float> read_state_file(const std::string& path, const StateFileModel& m);
+
+// The same checks on a whole state file already in memory (`size` bytes at
+// `data`; `what` names it in messages): the entry point for fuzzing the header
+// parser. Throws StateFileError format, corrupt or mismatch; never reads
+// outside [data, data + size).
+std::vector<float> parse_state_file(const uint8_t* data, size_t size, const StateFileModel& m,
+                                    const std::string& what);
 
 }  // namespace rwkv
