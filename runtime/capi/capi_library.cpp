@@ -72,6 +72,12 @@ rwkv_status classify_current_exception(rwkv_status fallback, std::string* messag
         case StateFileError::mismatch: return RWKV_ERR_STATE_MISMATCH;
       }
       return RWKV_ERR_INTERNAL;
+    } catch (const FileError& e) {
+      *message = e.what();
+      return RWKV_ERR_FILE;
+    } catch (const OutOfMemoryError& e) {
+      *message = e.what();
+      return RWKV_ERR_OUT_OF_MEMORY;
     } catch (const Error& e) {
       *message = e.what();
       const rwkv_status d = device_status(*message);

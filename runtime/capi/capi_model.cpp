@@ -1,6 +1,4 @@
 // runtime/capi/capi_model.cpp: rwkv_model_* and rwkv_eval* of rwkv_run.h.
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <algorithm>
 #include <limits>
@@ -52,15 +50,17 @@ void load(const char* path, const rwkv_model_params* params_in, rwkv_model** out
   eo.backend.n_slots = p.n_slots;
   eo.chunk_len = size_t(p.chunk_len);
 
-  // A file that cannot be opened is RWKV_ERR_FILE; a bad content RWKV_ERR_FORMAT.
-  if (FILE* f = std::fopen(path, "rb")) {
-    std::fclose(f);
-  } else {
-    throw ApiError(RWKV_ERR_FILE, std::string(path) + ": cannot open (" + std::strerror(errno) + ")");
-  }
+  // A file that cannot be opened or read (a directory, FIFO or device is
+  // refused without blocking) is RWKV_ERR_FILE (a FileError); memory a file
+  // asks for and cannot have, RWKV_ERR_OUT_OF_MEMORY; any other problem with
+  // its content RWKV_ERR_FORMAT.
   std::unique_ptr<rwkv::Model> model;
   try {
     model = rwkv::load_model(path, p.progress, p.progress_user_data);
+  } catch (const rwkv::FileError& e) {
+    throw ApiError(RWKV_ERR_FILE, e.what());
+  } catch (const rwkv::OutOfMemoryError& e) {
+    throw ApiError(RWKV_ERR_OUT_OF_MEMORY, e.what());
   } catch (const rwkv::Error& e) {
     throw ApiError(RWKV_ERR_FORMAT, e.what());
   }

@@ -1,43 +1,32 @@
-// runtime/model/mapped_file.cpp: read-only mmap of model files.
+// runtime/model/mapped_file.cpp: model files read into owned memory (see mapped_file.h).
 #include "runtime/model/mapped_file.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <cstdlib>
+#include <new>
 
-#include <cerrno>
-#include <cstring>
+#include "runtime/core/regular_file.h"
 
 namespace rwkv {
 
-std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(path + ": cannot open: " + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    ::close(fd);
-    throw Error(path + ": cannot stat: " + std::strerror(e));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(path + ": not a regular file");
-  }
+std::shared_ptr<MappedFile> MappedFile::open(const std::string& path, ProgressFn progress, void* progress_user) {
+  RegularFile file(path);
   std::shared_ptr<MappedFile> f(new MappedFile());
   f->path_ = path;
-  f->size_ = uint64_t(st.st_size);
-  if (f->size_ > 0) {
-    void* p = mmap(nullptr, size_t(f->size_), PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      int e = errno;
-      ::close(fd);
-      throw Error(path + ": mmap failed: " + std::strerror(e));
-    }
-    f->data_ = static_cast<const uint8_t*>(p);
-    f->mapped_ = true;
+  f->size_ = file.size();
+  if (f->size_ == 0) return f;
+  // 64-byte aligned, so that every tensor view aligned in the file is aligned in memory.
+  const uint64_t rounded = (f->size_ + 63) & ~uint64_t(63);
+  void* buf = rounded < f->size_ ? nullptr : std::aligned_alloc(64, size_t(rounded));
+  if (!buf)
+    throw OutOfMemoryError(path + ": out of memory while reading the model file (" + std::to_string(f->size_) + " bytes)");
+  f->data_ = static_cast<const uint8_t*>(buf);
+  f->owned_ = true;
+  for (uint64_t off = 0; off < f->size_; off += kReadChunk) {
+    const uint64_t n = f->size_ - off < kReadChunk ? f->size_ - off : kReadChunk;
+    file.read_at(off, static_cast<uint8_t*>(buf) + off, n);
+    if (progress) progress(progress_user, off + n, f->size_);
   }
-  ::close(fd);  // the mapping stays valid
+  file.check_unchanged();
   return f;
 }
 
@@ -51,7 +40,7 @@ std::shared_ptr<MappedFile> MappedFile::from_memory(const void* bytes, uint64_t 
 }
 
 MappedFile::~MappedFile() {
-  if (mapped_) munmap(const_cast<uint8_t*>(data_), size_t(size_));
+  if (owned_) std::free(const_cast<uint8_t*>(data_));
 }
 
 const uint8_t* MappedFile::span(uint64_t offset, uint64_t len, const char* what) const {
@@ -60,29 +49,6 @@ const uint8_t* MappedFile::span(uint64_t offset, uint64_t len, const char* what)
                 std::to_string(offset + len) + ") lies beyond the end of the file (" +
                 std::to_string(size_) + " bytes); the file is truncated or corrupt");
   return data_ + offset;
-}
-
-void MappedFile::prefault(ProgressFn progress, void* user) const {
-  const uint64_t chunk = 64ull << 20;
-  const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
-  // Ask the kernel to read a chunk ahead of the one being touched, so disk
-  // reads overlap the page faults (harmless if it declines).
-  auto will_need = [&](uint64_t off) {
-    if (!mapped_ || off >= size_) return;
-    uint64_t n = size_ - off < chunk ? size_ - off : chunk;
-    madvise(const_cast<uint8_t*>(data_) + off, size_t(n), MADV_WILLNEED);
-  };
-  if (mapped_) madvise(const_cast<uint8_t*>(data_), size_t(size_), MADV_SEQUENTIAL);
-  will_need(0);
-  uint8_t acc = 0;
-  for (uint64_t off = 0; off < size_; off += chunk) {
-    uint64_t n = size_ - off < chunk ? size_ - off : chunk;
-    will_need(off + chunk);
-    for (uint64_t i = 0; i < n; i += page) acc ^= *(static_cast<const volatile uint8_t*>(data_) + off + i);
-    if (progress) progress(user, off + n, size_);
-  }
-  if (mapped_) madvise(const_cast<uint8_t*>(data_), size_t(size_), MADV_NORMAL);
-  static_cast<void>(acc);
 }
 
 void ByteCursor::fail(const std::string& msg) const {

@@ -1,5 +1,13 @@
-// runtime/model/mapped_file.h: a model file mapped read-only into memory, and a
-// bounds-checked little-endian cursor over it.
+// runtime/model/mapped_file.h: a model file's bytes in memory, and a
+// bounds-checked little-endian cursor over them.
+//
+// The file is read into memory the object owns (it used to be mmap'ed): a
+// mapped file that is truncated or rewritten while in use kills the process
+// with SIGBUS on the next touch of a lost page, and a runtime cannot guard
+// that without a process-wide signal handler. Reading costs an anonymous copy
+// of the file (the mapping's pages counted in the RSS as well, so the peak is
+// about the same) and the time of one read of it (docs/architecture.md
+// "Model files are read, not mapped").
 //
 // Every reader goes through span()/ByteCursor so that a truncated or corrupt
 // file gives an rwkv::Error naming the file and the offset, never a read out
@@ -16,8 +24,13 @@
 namespace rwkv {
 
 struct MappedFile {
-  // Maps `path` read-only. Throws rwkv::Error if it cannot be opened.
-  static std::shared_ptr<MappedFile> open(const std::string& path);
+  // Reads `path` (a regular file: runtime/core/regular_file.h) into owned
+  // memory, calling `progress` (may be null) after every chunk of kReadChunk
+  // bytes. Throws FileError if it cannot be opened or read, or if it changed
+  // while being read; Error if the memory cannot be had.
+  static std::shared_ptr<MappedFile> open(const std::string& path, ProgressFn progress = nullptr,
+                                          void* progress_user = nullptr);
+  static constexpr uint64_t kReadChunk = 4ull << 20;
   // Wraps caller-owned memory (fuzz targets, tests); `bytes` must outlive the object.
   static std::shared_ptr<MappedFile> from_memory(const void* bytes, uint64_t size,
                                                  const std::string& name);
@@ -32,15 +45,12 @@ struct MappedFile {
   // Pointer to [offset, offset+len); throws naming `what` if out of bounds.
   const uint8_t* span(uint64_t offset, uint64_t len, const char* what) const;
 
-  // Reads every page once (sequentially, with madvise), reporting progress.
-  void prefault(ProgressFn progress, void* user) const;
-
  private:
   MappedFile() = default;
   std::string path_;
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
-  bool mapped_ = false;
+  bool owned_ = false;  // data_ was allocated by open() and is freed with the object
 };
 
 // Sequential little-endian reader over [begin, end) of some bytes.

@@ -73,9 +73,13 @@ struct ModelInfo {
   // v6 state-tuned checkpoints carry att.time_state
   bool has_time_state = false;
   int64_t params = 0;  // total parameter count (sum of numel)
+  // Things about the file that load but look wrong, one line each without the
+  // path (a front end prints them as notes): e.g. an n_layer that no released
+  // model of this n_embd has, as when a checkpoint lost its last layers.
+  std::vector<std::string> warnings;
 };
 
-struct MappedFile;  // memory-mapped input file (runtime/model/mapped_file.h)
+struct MappedFile;  // the input file's bytes in memory (runtime/model/mapped_file.h)
 
 class Model {
  public:
@@ -87,7 +91,7 @@ class Model {
   const std::map<std::string, Tensor>& tensors() const { return tensors_; }
 
   // Used by the readers.
-  void add_view(Tensor t);                            // data points into file_
+  void add_view(Tensor t);                            // data points into file_ (owned bytes)
   void add_owned(Tensor t, std::vector<uint8_t> bytes);  // data owned by the model
   std::shared_ptr<MappedFile> file_;
 
@@ -98,15 +102,18 @@ class Model {
 
 // Opens any supported file (format detected from its content, not its name),
 // reads the tensors, detects the version, fills and validates ModelInfo.
-// Throws rwkv::Error on any problem. `progress` (may be null) is called with
-// bytes done / total while large files are read.
+// Throws rwkv::Error on any problem (FileError, runtime/core/regular_file.h,
+// when the file cannot be opened or read: not a regular file, changed while
+// read; "out of memory while ..." instead of std::bad_alloc). The file is read
+// into memory first (runtime/model/mapped_file.h), so nothing that happens to
+// it afterwards can disturb the model. `progress` (may be null) is called with
+// bytes done / total while the file is read.
 using ProgressFn = void (*)(void* user, uint64_t done, uint64_t total);
 std::unique_ptr<Model> load_model(const std::string& path, ProgressFn progress = nullptr,
                                   void* progress_user = nullptr);
 
-// The same from an already opened file (also used by the fuzz targets).
-// The file's pages are read once (with progress) so that later use does not
-// fault them in one by one.
+// The same from bytes already in memory (also used by the fuzz targets);
+// `progress` is not called (there is nothing left to read).
 std::unique_ptr<Model> load_model(std::shared_ptr<MappedFile> file, ProgressFn progress = nullptr,
                                   void* progress_user = nullptr);
 
