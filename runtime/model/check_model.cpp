@@ -8,6 +8,7 @@
 // each version requires is its ArchSpec's (runtime/arch/).
 #include <cstdlib>
 #include <map>
+#include <vector>
 
 #include "runtime/arch/arch.h"
 #include "runtime/model/model.h"
@@ -47,6 +48,8 @@ class Checker {
  private:
   [[noreturn]] void fail(const std::string& msg) const { probe_.fail(msg); }
   void hyper_parameters();
+  int layer_count() const;
+  void released_size_warning();
   void compare(const std::vector<TensorSpec>& expected);
 
   Model& m_;
@@ -54,20 +57,44 @@ class Checker {
   TensorProbe probe_;
 };
 
+// The number of layers, from the blocks.<i>. names. Checked before anything is
+// allocated per layer: the indices must be exactly 0..n-1, so n is at most the
+// number of tensors, and a stray huge index (blocks.999999.ln1.weight) is named
+// instead of making the schema a million layers long.
+int Checker::layer_count() const {
+  long max_layer = -1;
+  const std::string* max_name = nullptr;
+  for (const auto& kv : m_.tensors()) {
+    const long l = layer_of(kv.first);
+    if (kv.first.compare(0, 7, "blocks.") == 0 && l < 0) fail("malformed tensor name '" + kv.first + "'");
+    if (l > max_layer) {
+      max_layer = l;
+      max_name = &kv.first;
+    }
+  }
+  if (max_layer < 0) fail("no blocks.* tensors");
+  if (uint64_t(max_layer) >= m_.tensors().size())
+    fail("tensor '" + *max_name + "' has layer index " + std::to_string(max_layer) + ", but the file has only " +
+         std::to_string(m_.tensors().size()) + " tensors (layers must be numbered 0..n_layer-1 without gaps)");
+  std::vector<bool> seen(size_t(max_layer) + 1, false);
+  for (const auto& kv : m_.tensors()) {
+    const long l = layer_of(kv.first);
+    if (l >= 0) seen[size_t(l)] = true;
+  }
+  for (size_t l = 0; l < seen.size(); ++l)
+    if (!seen[l])
+      fail("no tensor of layer " + std::to_string(l) + ", but tensor '" + *max_name + "' has layer index " +
+           std::to_string(max_layer) + " (layers must be numbered 0..n_layer-1 without gaps)");
+  return int(max_layer + 1);
+}
+
 void Checker::hyper_parameters() {
   ModelInfo& in = m_.info;
   const TensorProbe& p = probe_;
   in.n_vocab = p.to_int(p.dim("emb.weight", 2, 0), "vocabulary size");
   in.n_embd = p.to_int(p.dim("emb.weight", 2, 1), "n_embd");
 
-  long max_layer = -1;
-  for (const auto& kv : m_.tensors()) {
-    long l = layer_of(kv.first);
-    if (kv.first.compare(0, 7, "blocks.") == 0 && l < 0) fail("malformed tensor name '" + kv.first + "'");
-    if (l > max_layer) max_layer = l;
-  }
-  if (max_layer < 0) fail("no blocks.* tensors");
-  in.n_layer = p.to_int(max_layer + 1, "n_layer");
+  in.n_layer = p.to_int(layer_count(), "n_layer");
 
   in.n_ffn = p.to_int(p.dim("blocks.0.ffn.key.weight", 2, 0), "n_ffn");
   in.n_att = p.to_int(p.dim("blocks.0.att.key.weight", 2, 0), "attention width");
@@ -103,6 +130,26 @@ void Checker::compare(const std::vector<TensorSpec>& expected) {
   m_.info.params = params;
 }
 
+// A checkpoint that lost its whole last layer(s) is still a consistent model,
+// one layer shorter. Released models of a known width have known depths, so an
+// n_embd of a released size with a depth none of them has is worth a warning
+// (only a warning: fine-tunes and custom depths exist).
+void Checker::released_size_warning() {
+  ModelInfo& in = m_.info;
+  std::string depths;
+  bool width_released = false;
+  for (const ReleasedSize& r : arch_spec(in.arch).released_sizes()) {
+    if (r.n_embd != in.n_embd) continue;
+    if (r.n_layer == in.n_layer) return;
+    width_released = true;
+    depths += (depths.empty() ? "" : ", ") + std::to_string(r.n_layer) + " (" + r.size + ")";
+  }
+  if (!width_released) return;
+  in.warnings.push_back("n_layer " + std::to_string(in.n_layer) + " matches no released RWKV-" + arch_name(in.arch) +
+                        " model of n_embd " + std::to_string(in.n_embd) + " (released: " + depths +
+                        " layers); if this is a released model, the file has lost layers");
+}
+
 void Checker::run() {
   // Unsupported variants first: their message is clearer than a shape error.
   for (const auto& kv : m_.tensors())
@@ -111,6 +158,7 @@ void Checker::run() {
   m_.info.arch = detect_arch(m_);
   hyper_parameters();
   compare(model_tensors(m_.info, &m_));
+  released_size_warning();
 }
 
 }  // namespace

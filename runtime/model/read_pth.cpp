@@ -3,6 +3,7 @@
 // <archive>/data/<key> per storage, stored uncompressed).
 #include <map>
 
+#include "runtime/model/byte_ranges.h"
 #include "runtime/model/readers.h"
 #include "runtime/model/torch_pickle.h"
 #include "runtime/model/zip_reader.h"
@@ -58,6 +59,7 @@ void read_pth(const std::shared_ptr<MappedFile>& file, Model& m) {
   const uint8_t* pkl_data = stored(*pkl);
   std::vector<PickledTensor> tensors = read_torch_pickle(pkl_data, pkl->size, path);
 
+  std::vector<ByteRange> ranges;  // every tensor's bytes in the file, checked for overlaps at the end
   for (PickledTensor& pt : tensors) {
     auto it = by_name.find(prefix + "data/" + pt.storage_key);
     if (it == by_name.end())
@@ -76,8 +78,11 @@ void read_pth(const std::shared_ptr<MappedFile>& file, Model& m) {
     t.shape = pt.shape;
     t.data = base + pt.offset * esize;  // offset + numel <= storage_numel (checked)
     t.nbytes = size_t(uint64_t(t.numel()) * esize);
+    const uint64_t begin = e.data_offset + pt.offset * esize;
+    ranges.push_back(ByteRange{begin, begin + t.nbytes, pt.name});
     add_file_tensor(m, std::move(t));
   }
+  check_disjoint(ranges, path);
   m.info.format = "pth";
 }
 

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "runtime/core/json.h"
+#include "runtime/model/byte_ranges.h"
 #include "runtime/model/readers.h"
 #include "runtime/quant/quant_file.h"
 
@@ -82,6 +83,7 @@ void read_safetensors(const std::shared_ptr<MappedFile>& file, Model& m) {
   const uint64_t data_size = size - data_start;
   const QuantFileMeta meta = parse_quant_meta(string_metadata(header, what), what);
   std::map<std::string, std::map<std::string, StoredPart>> quant_parts;  // base -> part -> entry
+  std::vector<ByteRange> ranges;  // every entry's bytes, checked for overlaps at the end
   for (const auto& kv : header.items()) {
     const std::string& name = kv.key();
     if (name == "__metadata__") continue;
@@ -124,6 +126,7 @@ void read_safetensors(const std::shared_ptr<MappedFile>& file, Model& m) {
       throw Error(what + ": tensor '" + name + "' data (up to byte " + std::to_string(data_start + end) +
                   ") lies beyond the end of the file (" + std::to_string(size) + " bytes); truncated?");
     const uint8_t* data = file->data() + data_start + begin;
+    ranges.push_back(ByteRange{data_start + begin, data_start + end, name});
     if (is_part) {
       quant_parts[base][part] = StoredPart{dt, std::move(dims), data, nbytes};
       continue;
@@ -136,6 +139,7 @@ void read_safetensors(const std::shared_ptr<MappedFile>& file, Model& m) {
     t.nbytes = size_t(nbytes);
     add_file_tensor(m, std::move(t));
   }
+  check_disjoint(ranges, what);
   add_quant_tensors(m, meta, quant_parts, what);
   m.info.format = "safetensors";
 }
