@@ -251,6 +251,8 @@ std::vector<int32_t> BpeTokenizer::encode(const std::string& text) const {
   return ids;
 }
 
+size_t BpeTokenizer::replaced_bytes(const std::string& text) const { return utf8_invalid_bytes(text); }
+
 void BpeTokenizer::encode_piece(const std::string& normalized, std::vector<int32_t>& ids, Scratch& scratch) const {
   scratch.pieces.clear();
   gpt2_split(normalized, scratch.pieces);

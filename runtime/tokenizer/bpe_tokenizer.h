@@ -31,6 +31,7 @@ class BpeTokenizer : public Tokenizer {
   BpeTokenizer(const std::string& json_text, const std::string& source);
 
   std::vector<int32_t> encode(const std::string& text) const override;
+  size_t replaced_bytes(const std::string& text) const override;  // invalid UTF-8 bytes
   int32_t vocab_size() const override { return int32_t(token_bytes_.size()); }
   const char* kind() const override { return "20b"; }
   const std::string& token_bytes(int32_t id) const override;

@@ -10,7 +10,6 @@
 #include "runtime/tokenizer/bytes_tokenizer.h"
 #include "runtime/tokenizer/read_file.h"
 #include "runtime/tokenizer/world_tokenizer.h"
-#include "runtime/tokenizer/world_vocab.h"
 
 namespace rwkv {
 namespace {
@@ -80,7 +79,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_kind) {
   }
   const std::string data = read_tokenizer_file(path_or_kind);
   if (looks_like_json(data)) return std::make_unique<BpeTokenizer>(data, path_or_kind);
-  return std::make_unique<WorldTokenizer>(parse_world_vocab(data, path_or_kind), path_or_kind);
+  return make_world_tokenizer(data, path_or_kind);
 }
 
 }  // namespace rwkv

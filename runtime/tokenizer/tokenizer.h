@@ -31,6 +31,12 @@ class Tokenizer {
   // Text (bytes, normally UTF-8) to token ids. Never throws on any input.
   virtual std::vector<int32_t> encode(const std::string& text) const = 0;
 
+  // How many bytes of `text` encode() does not tokenize as they are: 20B
+  // replaces invalid UTF-8 by U+FFFD (one per maximal invalid subpart), and
+  // this counts the bytes so replaced, so a front end can say so; World and
+  // bytes tokenize any bytes and return 0.
+  virtual size_t replaced_bytes(const std::string& /*text*/) const { return 0; }
+
   // Token ids to bytes. Throws rwkv::Error for an id outside [0, vocab_size()).
   // Ids inside the range that have no vocabulary entry (World: 0 = end of text
   // and 65530..65535) decode to nothing.

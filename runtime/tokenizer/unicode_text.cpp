@@ -79,6 +79,18 @@ std::string utf8_lossy(const std::string& s) {
   return out;
 }
 
+size_t utf8_invalid_bytes(const std::string& s) {
+  size_t bad = 0;
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    const int n = utf8_sequence(p, end);
+    if (n <= 0) bad += size_t(-n);
+    p += n > 0 ? n : -n;
+  }
+  return bad;
+}
+
 uint32_t utf8_next(const std::string& s, size_t& i) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data()) + i;
   const uint8_t b0 = p[0];

@@ -15,6 +15,10 @@ bool is_valid_utf8(const std::string& s);
 // and Rust's String::from_utf8_lossy follow). Valid input is returned as is.
 std::string utf8_lossy(const std::string& s);
 
+// The number of bytes of `s` that utf8_lossy() replaces (the bytes of its
+// invalid subparts); 0 for valid UTF-8.
+size_t utf8_invalid_bytes(const std::string& s);
+
 // Decodes the code point at s[i] of a string known to be valid UTF-8 and
 // advances i past it.
 uint32_t utf8_next(const std::string& s, size_t& i);

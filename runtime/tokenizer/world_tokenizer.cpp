@@ -4,6 +4,7 @@
 #include "runtime/core/error.h"
 #include "runtime/tokenizer/read_file.h"
 #include "runtime/tokenizer/world_vocab.h"
+#include "runtime/tokenizer/world_vocab_check.h"
 
 namespace rwkv {
 
@@ -35,8 +36,14 @@ const std::string& WorldTokenizer::token_bytes(int32_t id) const {
   return tokens_[size_t(id)];
 }
 
+std::unique_ptr<Tokenizer> make_world_tokenizer(const std::string& content, const std::string& source) {
+  std::vector<std::string> tokens = parse_world_vocab(content, source);
+  check_official_world_vocab(tokens, source);
+  return std::make_unique<WorldTokenizer>(std::move(tokens), source);
+}
+
 std::unique_ptr<Tokenizer> load_world_tokenizer(const std::string& path) {
-  return std::make_unique<WorldTokenizer>(parse_world_vocab(read_tokenizer_file(path), path), path);
+  return make_world_tokenizer(read_tokenizer_file(path), path);
 }
 
 }  // namespace rwkv

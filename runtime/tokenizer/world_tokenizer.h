@@ -28,6 +28,11 @@ class WorldTokenizer : public Tokenizer {
   ByteTrie trie_;
 };
 
+// A World tokenizer from a vocabulary file's content; `source` names the file
+// (a file named like the official vocabulary must hold it:
+// runtime/tokenizer/world_vocab_check.h).
+std::unique_ptr<Tokenizer> make_world_tokenizer(const std::string& content, const std::string& source);
+
 // Reads and parses a World vocabulary file.
 std::unique_ptr<Tokenizer> load_world_tokenizer(const std::string& path);
 
