@@ -97,13 +97,16 @@ typedef enum rwkv_status {
   RWKV_ERR_OUT_OF_RANGE = 2,      /* slot index outside [0, n_slots) */
   RWKV_ERR_BUFFER_TOO_SMALL = 3,  /* output buffer too small; the needed size was written */
   RWKV_ERR_BUFFER_SIZE = 4,       /* a buffer's size is not what the call requires (state buffers) */
-  RWKV_ERR_FILE = 5,              /* a file cannot be opened, read, written or renamed */
-  RWKV_ERR_FORMAT = 6,            /* a file's content is malformed or unsupported (model, state, tokenizer) */
+  RWKV_ERR_FILE = 5,              /* a file cannot be opened, read, written or renamed; not a regular
+                                     file (a directory, FIFO, socket or device: refused at once, never
+                                     waited on); or it changed while it was being read */
+  RWKV_ERR_FORMAT = 6,            /* a file's content is malformed or unsupported (model, state, tokenizer;
+                                     e.g. tensors sharing bytes, gaps in layer numbers) */
   RWKV_ERR_CHECKSUM = 7,          /* a state file is corrupted or truncated */
   RWKV_ERR_STATE_MISMATCH = 8,    /* a state file was saved for another model */
   RWKV_ERR_UNSUPPORTED = 9,       /* device or option not available in this build / on this model */
   RWKV_ERR_DEVICE = 10,           /* CUDA / cuBLAS error, or no CUDA device */
-  RWKV_ERR_OUT_OF_MEMORY = 11,    /* host or device allocation failed */
+  RWKV_ERR_OUT_OF_MEMORY = 11,    /* host or device allocation failed (also: a file asked for more) */
   RWKV_ERR_INTERNAL = 12          /* anything else (a bug: please report the message) */
 } rwkv_status;
 
@@ -153,8 +156,14 @@ RWKV_API rwkv_model_params rwkv_model_default_params(void);
 /* Loads a model file (official .pth, safetensors, rwkv.cpp .bin; the format is
  * detected from the content) onto a device, with params->n_slots state slots,
  * each set to the model's initial state.
- * Returns RWKV_OK, RWKV_ERR_INVALID_ARGUMENT (NULL path/out, bad params),
- * RWKV_ERR_FILE, RWKV_ERR_FORMAT, RWKV_ERR_UNSUPPORTED (device/dtype),
+ * The file is read into memory once (it is not kept mapped), so truncating or
+ * rewriting it while or after it loads cannot crash the process.
+ * Returns RWKV_OK, RWKV_ERR_INVALID_ARGUMENT (NULL path/out, bad params: n_slots,
+ * n_threads, chunk_len, an unknown device or dtype string), RWKV_ERR_FILE
+ * (missing, unreadable, not a regular file: a directory, FIFO, socket or device,
+ * refused without blocking; changed while being read), RWKV_ERR_FORMAT (not a
+ * model file, or a malformed, inconsistent or unsupported one),
+ * RWKV_ERR_UNSUPPORTED (a device or dtype this build or device lacks),
  * RWKV_ERR_DEVICE, RWKV_ERR_OUT_OF_MEMORY.
  * - path:   model file (UTF-8 / native encoding), not kept after the call.
  * - params: NULL for rwkv_model_default_params(); not kept.
@@ -242,7 +251,8 @@ RWKV_API rwkv_status rwkv_eval_batch(rwkv_model* model, const rwkv_seq* seqs, si
  * from a "cuda" model can be written to a "cpu" model of the same file).
  * ========================================================================== */
 
-/* Writes the state size in bytes to *bytes. RWKV_OK or RWKV_ERR_INVALID_ARGUMENT. */
+/* Writes the state size in bytes to *bytes. RWKV_OK or RWKV_ERR_INVALID_ARGUMENT
+ * (NULL model or bytes). */
 RWKV_API rwkv_status rwkv_state_size(const rwkv_model* model, size_t* bytes);
 
 /* Sets a slot to the model's initial state (a fresh sequence).
@@ -272,16 +282,19 @@ RWKV_API rwkv_status rwkv_state_write(rwkv_model* model, int32_t slot, const voi
  * the same directory, flushed to disk, then renamed over `path` (a crash
  * leaves the old file or the new one, never a mix). The file carries a magic,
  * a format version, the model's fingerprint and a checksum.
- * RWKV_OK, RWKV_ERR_INVALID_ARGUMENT, RWKV_ERR_OUT_OF_RANGE, RWKV_ERR_FILE,
+ * RWKV_OK, RWKV_ERR_INVALID_ARGUMENT (NULL model, NULL or empty path),
+ * RWKV_ERR_OUT_OF_RANGE, RWKV_ERR_FILE (cannot create, write or rename),
  * RWKV_ERR_DEVICE. */
 RWKV_API rwkv_status rwkv_state_save(const rwkv_model* model, int32_t slot, const char* path);
 
 /* Loads a state file written by rwkv_state_save into a slot. The file is
  * verified completely before the slot is touched: RWKV_ERR_FILE (cannot
- * read), RWKV_ERR_FORMAT (not a state file, unknown version),
+ * open or read; not a regular file: a directory, FIFO, socket or device is
+ * refused without blocking), RWKV_ERR_FORMAT (not a state file, unknown version),
  * RWKV_ERR_CHECKSUM (corrupted or truncated), RWKV_ERR_STATE_MISMATCH (saved
  * for a model with other hyper-parameters or weights). Also
- * RWKV_ERR_INVALID_ARGUMENT, RWKV_ERR_OUT_OF_RANGE, RWKV_ERR_DEVICE. */
+ * RWKV_ERR_INVALID_ARGUMENT (NULL model, NULL or empty path),
+ * RWKV_ERR_OUT_OF_RANGE, RWKV_ERR_DEVICE. */
 RWKV_API rwkv_status rwkv_state_load(rwkv_model* model, int32_t slot, const char* path);
 
 /* ==========================================================================
@@ -295,7 +308,12 @@ typedef struct rwkv_tokenizer rwkv_tokenizer;
  * ~/.local/share/rwkv-run/tokenizers), "bytes" (token = byte, no file), or a
  * file path (a Hugging Face tokenizer.json, or a World vocabulary).
  * rwkv_model_info.tokenizer_kind names the kind that fits a model.
- * Returns RWKV_OK, RWKV_ERR_INVALID_ARGUMENT, RWKV_ERR_FILE, RWKV_ERR_FORMAT,
+ * A file named rwkv_vocab_v20230424.txt must hold the official World
+ * vocabulary exactly (a truncated or edited copy is RWKV_ERR_FORMAT; give a
+ * custom vocabulary another name).
+ * Returns RWKV_OK, RWKV_ERR_INVALID_ARGUMENT (NULL or empty path_or_kind, NULL
+ * out), RWKV_ERR_FILE (missing or unreadable; not a regular file, refused without
+ * blocking), RWKV_ERR_FORMAT (not a tokenizer file, or malformed),
  * RWKV_ERR_OUT_OF_MEMORY. out, error, error_size: as rwkv_model_load. */
 RWKV_API rwkv_status rwkv_tokenizer_load(const char* path_or_kind, rwkv_tokenizer** out,
                                          char* error, size_t error_size);
@@ -324,7 +342,9 @@ RWKV_API rwkv_status rwkv_tokenizer_encode(const rwkv_tokenizer* tokenizer, cons
                                            size_t text_len, int32_t* tokens, size_t capacity,
                                            size_t* n_tokens);
 
-/* The number of tokens of a text (the size query of rwkv_tokenizer_encode). */
+/* The number of tokens of a text (the size query of rwkv_tokenizer_encode).
+ * RWKV_OK or RWKV_ERR_INVALID_ARGUMENT (NULL tokenizer or n_tokens, NULL text
+ * with text_len > 0). */
 RWKV_API rwkv_status rwkv_tokenizer_count(const rwkv_tokenizer* tokenizer, const char* text,
                                           size_t text_len, size_t* n_tokens);
 
@@ -395,10 +415,12 @@ RWKV_API const char* rwkv_sampler_last_error(const rwkv_sampler* sampler);
 RWKV_API rwkv_status rwkv_sampler_sample(rwkv_sampler* sampler, const float* logits,
                                          size_t n_logits, int32_t* token, int32_t* is_stop);
 
-/* Forgets the penalty counts (a new text); the random stream goes on. */
+/* Forgets the penalty counts (a new text); the random stream goes on.
+ * RWKV_OK or RWKV_ERR_INVALID_ARGUMENT (NULL sampler). */
 RWKV_API rwkv_status rwkv_sampler_reset(rwkv_sampler* sampler);
 
-/* Restarts the random stream from `seed`. */
+/* Restarts the random stream from `seed`. RWKV_OK or RWKV_ERR_INVALID_ARGUMENT
+ * (NULL sampler). */
 RWKV_API rwkv_status rwkv_sampler_set_seed(rwkv_sampler* sampler, uint64_t seed);
 
 /* ==========================================================================
