@@ -5,10 +5,13 @@
 // before anything is allocated per layer, and tensors sharing bytes are refused
 // (runtime/model/byte_ranges.h). Each hostile input runs under a HangGuard or
 // a process timeout, so a regression fails instead of hanging.
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -278,4 +281,37 @@ TEST_CASE("files: .pth tensors viewing the same storage bytes are refused, namin
   const std::string err = error_of([&] { rwkv::load_model(path); });
   CHECK_THAT(err, Catch::Contains("tensors '") && Catch::Contains("share bytes") &&
                       Catch::Contains(a->name) && Catch::Contains(b->name));
+}
+
+TEST_CASE("files: running out of memory while loading is an error naming the file, not an abort",
+          "[hardening]") {
+  // In a child process whose address space is capped just above what it
+  // already uses, so that reading an 8 MiB model cannot get its buffer.
+  const std::string path = testdata_path("models/synth-rwkv-v7-bf16.pth");
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    long pages = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+      if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+      std::fclose(f);
+    }
+    if (pages <= 0) _exit(3);
+    const rlim_t cap = rlim_t(pages) * rlim_t(sysconf(_SC_PAGESIZE)) + (2u << 20);
+    const rlimit lim{cap, cap};
+    if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(4);
+    try {
+      rwkv::load_model(path);
+    } catch (const rwkv::OutOfMemoryError& e) {
+      _exit(std::strstr(e.what(), "out of memory while") && std::strstr(e.what(), path.c_str()) ? 0 : 5);
+    } catch (...) {
+      _exit(6);
+    }
+    _exit(7);  // loaded within the cap: the test proves nothing
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  INFO("child status " << status);
+  REQUIRE(WIFEXITED(status));  // not killed by SIGABRT (an uncaught std::bad_alloc)
+  CHECK(WEXITSTATUS(status) == 0);
 }
