@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "runtime/core/error.h"
+#include "runtime/core/regular_file.h"
 #include "runtime/tokenizer/bpe_tokenizer.h"
 #include "runtime/tokenizer/bytes_tokenizer.h"
 #include "runtime/tokenizer/read_file.h"
@@ -72,8 +73,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_kind) {
     const std::string dir = tokenizer_dir();
     const std::string file = tokenizer_file_for_kind(path_or_kind, dir);
     if (!is_file(file)) {
-      throw Error("the " + path_or_kind + " tokenizer file " + file +
-                  " is missing: run scripts/fetch_tokenizers.sh, set RWKV_TOKENIZER_DIR, or pass --tokenizer FILE");
+      throw FileError("the " + path_or_kind + " tokenizer file " + file +
+                      " is missing: run scripts/fetch_tokenizers.sh, set RWKV_TOKENIZER_DIR, or pass --tokenizer FILE");
     }
     return path_or_kind == "world" ? load_world_tokenizer(file) : load_bpe_tokenizer(file);
   }
