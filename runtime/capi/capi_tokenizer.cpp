@@ -23,14 +23,10 @@ void load(const char* path_or_kind, rwkv_tokenizer** out) {
   const std::string what = path_or_kind;
   if (what.empty()) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_tokenizer_load: path_or_kind is empty");
   if (what != "bytes") {
-    const std::string file = rwkv::tokenizer_file_for_kind(what, rwkv::tokenizer_dir());
-    const std::string path = file.empty() ? what : file;
-    if (!is_readable_file(path))
-      throw ApiError(RWKV_ERR_FILE,
-                     file.empty() ? path + ": cannot open the tokenizer file"
-                                  : "tokenizer \"" + what + "\": " + path +
-                                        " cannot be opened (install the standard tokenizer files with "
-                                        "scripts/fetch_tokenizers.sh or set RWKV_TOKENIZER_DIR)");
+    const bool standard = !rwkv::tokenizer_file_for_kind(what, "").empty();
+    if (standard && rwkv::find_tokenizer_file(what).empty())
+      throw ApiError(RWKV_ERR_FILE, rwkv::missing_tokenizer_message(what));
+    if (!standard && !is_readable_file(what)) throw ApiError(RWKV_ERR_FILE, what + ": cannot open the tokenizer file");
   }
   auto t = std::make_unique<rwkv_tokenizer>();
   try {
