@@ -44,6 +44,8 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   return out;
 }
 
+namespace {
+
 // The per-user directory scripts/fetch_tokenizers.sh installs into.
 std::string user_tokenizer_dir() {
   std::string dir = env("XDG_DATA_HOME");
@@ -52,6 +54,8 @@ std::string user_tokenizer_dir() {
   if (!dir.empty()) return dir + "/.local/share/rwkv-run/tokenizers";
   return ".local/share/rwkv-run/tokenizers";
 }
+
+}  // namespace
 
 std::vector<std::string> tokenizer_search_dirs() {
   const std::string chosen = env("RWKV_TOKENIZER_DIR");
@@ -83,6 +87,7 @@ std::string missing_tokenizer_message(const std::string& kind) {
   std::string where;
   for (size_t i = 0; i < dirs.size(); ++i)
     where += (i == 0 ? "" : i + 1 == dirs.size() ? " or " : ", ") + dirs[i];
+  if (!env("RWKV_TOKENIZER_DIR").empty()) where += " ($RWKV_TOKENIZER_DIR)";
   const std::string name = tokenizer_file_for_kind(kind, "").substr(1);
   return "the " + kind + " tokenizer file " + name + " is not in " + where +
          ": set RWKV_TOKENIZER_DIR to a directory holding it, or give the file's path";
