@@ -33,6 +33,7 @@ set(clean_env ${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH --unset=RWKV_TOKEN
 
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
+file(MAKE_DIRECTORY ${WORK_DIR}/home)
 run("install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
 
 # The installed tree: one public header, the library, the package files.
@@ -87,7 +88,6 @@ set(rwkv_run ${prefix}/bin/rwkv-run)
 if(NOT EXISTS ${rwkv_run})
   message(FATAL_ERROR "missing in ${prefix}: bin/rwkv-run")
 endif()
-file(MAKE_DIRECTORY ${WORK_DIR}/home)
 run("installed rwkv-run --version" ${clean_env} ${rwkv_run} --version)
 if(NOT last_output MATCHES "^rwkv-run ")
   message(FATAL_ERROR "rwkv-run --version printed:\n${last_output}")
