@@ -23,13 +23,11 @@ void load(const char* path_or_kind, rwkv_tokenizer** out) {
   const std::string what = path_or_kind;
   if (what.empty()) throw ApiError(RWKV_ERR_INVALID_ARGUMENT, "rwkv_tokenizer_load: path_or_kind is empty");
   if (what != "bytes") {
-    const std::string file = rwkv::tokenizer_file_for_kind(what, rwkv::tokenizer_dir());
-    const std::string problem = open_problem(file.empty() ? what : file);
-    if (!problem.empty())
-      throw ApiError(RWKV_ERR_FILE, file.empty() ? problem
-                                                 : "tokenizer \"" + what + "\": " + problem +
-                                                       " (install the standard tokenizer files with "
-                                                       "scripts/fetch_tokenizers.sh or set RWKV_TOKENIZER_DIR)");
+    const bool standard = !rwkv::tokenizer_file_for_kind(what, "").empty();
+    const std::string file = standard ? rwkv::find_tokenizer_file(what) : what;
+    if (file.empty()) throw ApiError(RWKV_ERR_FILE, rwkv::missing_tokenizer_message(what));
+    const std::string problem = open_problem(file);
+    if (!problem.empty()) throw ApiError(RWKV_ERR_FILE, standard ? "tokenizer \"" + what + "\": " + problem : problem);
   }
   auto t = std::make_unique<rwkv_tokenizer>();
   try {

@@ -304,8 +304,10 @@ RWKV_API rwkv_status rwkv_state_load(rwkv_model* model, int32_t slot, const char
 typedef struct rwkv_tokenizer rwkv_tokenizer;
 
 /* Loads a tokenizer. `path_or_kind`: "world", "20b" (the standard files, looked
- * up in $RWKV_TOKENIZER_DIR, else $XDG_DATA_HOME/rwkv-run/tokenizers, else
- * ~/.local/share/rwkv-run/tokenizers), "bytes" (token = byte, no file), or a
+ * up in $RWKV_TOKENIZER_DIR when set, else in ../share/rwkv-run/tokenizers
+ * relative to the running program's directory (an installed rwkv-run's), then
+ * $XDG_DATA_HOME/rwkv-run/tokenizers, else ~/.local/share/rwkv-run/tokenizers;
+ * missing: RWKV_ERR_FILE naming them), "bytes" (token = byte, no file), or a
  * file path (a Hugging Face tokenizer.json, or a World vocabulary).
  * rwkv_model_info.tokenizer_kind names the kind that fits a model.
  * A file named rwkv_vocab_v20230424.txt must hold the official World

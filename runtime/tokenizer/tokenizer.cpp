@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "runtime/core/error.h"
+#include "runtime/core/program_dir.h"
 #include "runtime/core/regular_file.h"
 #include "runtime/tokenizer/bpe_tokenizer.h"
 #include "runtime/tokenizer/bytes_tokenizer.h"
@@ -43,14 +44,53 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
   return out;
 }
 
-std::string tokenizer_dir() {
-  std::string dir = env("RWKV_TOKENIZER_DIR");
-  if (!dir.empty()) return dir;
-  dir = env("XDG_DATA_HOME");
+namespace {
+
+// The per-user directory scripts/fetch_tokenizers.sh installs into.
+std::string user_tokenizer_dir() {
+  std::string dir = env("XDG_DATA_HOME");
   if (!dir.empty()) return dir + "/rwkv-run/tokenizers";
   dir = env("HOME");
   if (!dir.empty()) return dir + "/.local/share/rwkv-run/tokenizers";
   return ".local/share/rwkv-run/tokenizers";
+}
+
+}  // namespace
+
+std::vector<std::string> tokenizer_search_dirs() {
+  const std::string chosen = env("RWKV_TOKENIZER_DIR");
+  if (!chosen.empty()) return {chosen};
+  std::vector<std::string> dirs;
+  const std::string installed = program_data_dir();
+  if (!installed.empty()) dirs.push_back(installed + "/tokenizers");
+  dirs.push_back(user_tokenizer_dir());
+  return dirs;
+}
+
+std::string tokenizer_dir() {
+  const std::vector<std::string> dirs = tokenizer_search_dirs();
+  for (const std::string& dir : dirs)
+    if (is_file(dir + "/" + kWorldFile) || is_file(dir + "/" + k20bFile)) return dir;
+  return dirs.back();
+}
+
+std::string find_tokenizer_file(const std::string& kind) {
+  for (const std::string& dir : tokenizer_search_dirs()) {
+    const std::string file = tokenizer_file_for_kind(kind, dir);
+    if (!file.empty() && is_file(file)) return file;
+  }
+  return "";
+}
+
+std::string missing_tokenizer_message(const std::string& kind) {
+  const std::vector<std::string> dirs = tokenizer_search_dirs();
+  std::string where;
+  for (size_t i = 0; i < dirs.size(); ++i)
+    where += (i == 0 ? "" : i + 1 == dirs.size() ? " or " : ", ") + dirs[i];
+  if (!env("RWKV_TOKENIZER_DIR").empty()) where += " ($RWKV_TOKENIZER_DIR)";
+  const std::string name = tokenizer_file_for_kind(kind, "").substr(1);
+  return "the " + kind + " tokenizer file " + name + " is not in " + where +
+         ": set RWKV_TOKENIZER_DIR to a directory holding it, or give the file's path";
 }
 
 std::string tokenizer_file_for_kind(const std::string& kind, const std::string& dir) {
@@ -70,12 +110,8 @@ std::string tokenizer_kind_for_vocab(int64_t n_vocab) {
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_kind) {
   if (path_or_kind == "bytes") return std::make_unique<BytesTokenizer>();
   if (path_or_kind == "world" || path_or_kind == "20b") {
-    const std::string dir = tokenizer_dir();
-    const std::string file = tokenizer_file_for_kind(path_or_kind, dir);
-    if (!is_file(file)) {
-      throw FileError("the " + path_or_kind + " tokenizer file " + file +
-                      " is missing: run scripts/fetch_tokenizers.sh, set RWKV_TOKENIZER_DIR, or pass --tokenizer FILE");
-    }
+    const std::string file = find_tokenizer_file(path_or_kind);
+    if (file.empty()) throw FileError(missing_tokenizer_message(path_or_kind));
     return path_or_kind == "world" ? load_world_tokenizer(file) : load_bpe_tokenizer(file);
   }
   const std::string data = read_tokenizer_file(path_or_kind);

@@ -75,10 +75,22 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_or_kind);
 // "20b", 256 "bytes". Throws rwkv::Error for any other size.
 std::string tokenizer_kind_for_vocab(int64_t n_vocab);
 
-// Directory holding the standard tokenizer files (scripts/fetch_tokenizers.sh
-// installs them there): $RWKV_TOKENIZER_DIR, else $XDG_DATA_HOME/rwkv-run/tokenizers,
-// else $HOME/.local/share/rwkv-run/tokenizers.
+// Where the standard tokenizer files ("world", "20b") are looked for, in order:
+// $RWKV_TOKENIZER_DIR alone when set; else <prefix>/share/rwkv-run/tokenizers
+// beside the running program (program_dir.h: where `cmake --install` puts
+// them), then $XDG_DATA_HOME/rwkv-run/tokenizers, else
+// ~/.local/share/rwkv-run/tokenizers (where scripts/fetch_tokenizers.sh puts them).
+std::vector<std::string> tokenizer_search_dirs();
+
+// The first of tokenizer_search_dirs() holding a standard file, else the last one.
 std::string tokenizer_dir();
+
+// The first existing file of a kind ("world", "20b") in tokenizer_search_dirs(); "" if none.
+std::string find_tokenizer_file(const std::string& kind);
+
+// One line for a missing standard file: its name, the directories searched, and
+// how to provide it (RWKV_TOKENIZER_DIR, or the file's path).
+std::string missing_tokenizer_message(const std::string& kind);
 
 // The file a kind names inside `dir` ("world" -> rwkv_vocab_v20230424.txt,
 // "20b" -> 20B_tokenizer.json); "" for other strings.

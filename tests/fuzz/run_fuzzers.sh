@@ -40,8 +40,37 @@ fi
 if [ -z "$(ls -A "$c/torch_pickle")" ] && command -v unzip >/dev/null; then
   unzip -p "$testdata"/models/synth-rwkv-v7-bf16.pth synth-rwkv-v7-bf16/data.pkl > "$c/torch_pickle/data.pkl" || true
 fi
+# a state file (runtime/state/state_file.h): mode byte 3 (fix the checksum, read
+# for the model the header names), then the header of a 2-float state, the payload
+# and a checksum slot
+if [ ! -f "$c/state_file/seed" ]; then
+  mkdir -p "$c/state_file"
+  { printf '\003RWKVSTAT\001\000\000\000\140\000\000\000'; head -c 16 /dev/zero
+    printf '\005\000\000\000'; head -c 28 /dev/zero
+    printf '\002\000\000\000\000\000\000\000\010\000\000\000\000\000\000\000'; head -c 16 /dev/zero
+    printf '\000\000\200\077\000\000\000\100'; head -c 8 /dev/zero; } > "$c/state_file/seed"
+fi
+seed "$c/tokenizer_files"
+if [ -z "$(ls -A "$c/tokenizer_files")" ]; then
+  # the first lines of the World vocabulary, and a small tokenizer.json
+  head -n 300 "$testdata"/tokenizer/rwkv_vocab_v20230424.txt > "$c/tokenizer_files/vocab_head.txt" || true
+  # the 20B tokenizer cut to its first 600 tokens and the merges among them
+  if command -v python3 >/dev/null; then
+    python3 - "$testdata"/tokenizer/20B_tokenizer.json "$c/tokenizer_files/tokenizer.json" <<'PY' || true
+import json, sys
+t = json.load(open(sys.argv[1], encoding="utf-8"))
+m = t["model"]
+keep = {k: v for k, v in m["vocab"].items() if v < 600}
+m["vocab"] = keep
+m["merges"] = [x for x in m["merges"] if x.replace(" ", "") in keep and all(p in keep for p in x.split(" "))]
+t["added_tokens"] = [a for a in t["added_tokens"] if a["id"] < 600]
+json.dump(t, open(sys.argv[2], "w", encoding="utf-8"), ensure_ascii=False)
+PY
+  fi
+fi
+seed "$c/chat_prompt" "$here"/../../tools/rwkv-run/prompts/*.txt
 status=0
-for t in torch_pickle zip_pth safetensors ggml json load_model; do
+for t in torch_pickle zip_pth safetensors ggml json load_model state_file tokenizer_files chat_prompt; do
   echo "== fuzz_$t for ${secs}s"
   # A crash, leak or timeout makes the fuzzer exit non-zero: report it and fail.
   if (cd "$build" && ./fuzz_$t -max_total_time="$secs" -max_len=1048576 -rss_limit_mb=2048 \

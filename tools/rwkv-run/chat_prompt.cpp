@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "chat_prompt_dirs.h"
 #include "cli_args.h"
 
 namespace cli {
@@ -104,7 +105,7 @@ ChatPrompt parse_chat_prompt(const std::string& text, const std::string& source)
     const size_t colon = line.find(':');
     if (colon == std::string::npos)
       runtime_fail(where + ": expected 'key: value' or '---', got '" + line +
-                   "' (see the format in tools/rwkv-run/prompts/assistant.txt)");
+                   "' (see the format in rwkv-run chat --help)");
     const std::string key = trim(line.substr(0, colon));
     const std::string value = trim(line.substr(colon + 1));
     if (key == "user") {
@@ -128,7 +129,8 @@ ChatPrompt parse_chat_prompt(const std::string& text, const std::string& source)
   return p;
 }
 
-ChatPrompt read_chat_prompt_file(const std::string& path) {
+ChatPrompt read_chat_prompt_file(const std::string& path_or_name) {
+  const std::string path = find_chat_prompt_file(path_or_name);
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) runtime_fail(path + ": cannot open (" + std::strerror(errno) + "); give a chat prompt file");
   std::string text;

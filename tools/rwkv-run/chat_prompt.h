@@ -31,8 +31,9 @@ struct ChatPrompt {
 
 // Parses a prompt file's text; throws CliError (exit 1) naming `source` and the line.
 ChatPrompt parse_chat_prompt(const std::string& text, const std::string& source);
-// Reads and parses a file; throws CliError (exit 1) when unreadable or malformed.
-ChatPrompt read_chat_prompt_file(const std::string& path);
+// Reads and parses a file, or a shipped prompt by name (find_chat_prompt_file in
+// chat_prompt_dirs.h); throws CliError (exit 1) when unreadable or malformed.
+ChatPrompt read_chat_prompt_file(const std::string& path_or_name);
 
 // The built-in prompt for a tokenizer kind: "20b" (Pile / Raven models) gets
 // the Bob/Alice conversation, every other kind (world, bytes) User/Assistant.

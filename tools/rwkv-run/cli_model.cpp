@@ -99,7 +99,7 @@ std::unique_ptr<rwkv::Tokenizer> open_tokenizer(const std::string& kind) {
   } catch (const rwkv::Error& e) {
     runtime_fail(std::string(e.what()) +
                  (kind == "world" || kind == "20b"
-                      ? " (set RWKV_TOKENIZER_DIR, run scripts/setup.sh, or pass --tokenizer FILE)"
+                      ? " (--tokenizer FILE)"
                       : ""));
   }
   return nullptr;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <string>
 
+#include "chat_prompt_dirs.h"
 #include "chat_session.h"
 #include "cli_interrupt.h"
 #include "commands.h"
@@ -36,12 +37,19 @@ struct Options {
   bool echo = false;
 };
 
+// --prompt's help: where the shipped prompt files were found (chat_prompt_dirs.h).
+std::string prompt_option_help() {
+  const std::string shipped = cli::chat_prompt_dir_note();
+  return "chat prompt file (names, separator, initial conversation), or the name of a shipped one: " +
+         (shipped.empty() ? std::string("none found") : shipped);
+}
+
 void add_options(cli::Command& cmd, Options& o) {
   CLI::App& app = cmd.app();
   cli::add_model_options(app, o.model);
   const char* group = "chat";
-  app.add_option("--prompt", o.prompt_file, "chat prompt file: names, separator, initial conversation")
-      ->type_name("FILE")
+  app.add_option("--prompt", o.prompt_file, prompt_option_help())
+      ->type_name("FILE|NAME")
       ->group(group);
   app.add_option_function<std::string>(
          "--reply-max", [&o](const std::string& v) { o.reply_max = int(cli::parse_int("--reply-max", v, 1, 1000000)); },
@@ -118,8 +126,8 @@ int cmd_chat(int argc, char** argv) {
                    "Talk with a model, ChatRWKV style. Each line you type is a message; the reply streams and\n"
                    "ends at a blank line. Lines starting with '+' are commands (+help lists them). Ctrl-C\n"
                    "stops a reply, Ctrl-D quits. World and byte-level models use the 'User: ...' /\n"
-                   "'Assistant:' format, 20B (Pile, Raven) models the Bob / Alice format; --prompt FILE sets\n"
-                   "another (format: tools/rwkv-run/prompts/assistant.txt).");
+                   "'Assistant:' format, 20B (Pile, Raven) models the Bob / Alice format; --prompt FILE|NAME sets\n"
+                   "another (for the format, see the shipped prompt files listed under --prompt).");
   add_options(cmd, o);
   return cmd.run([&] {
     if (!cmd.parse(argc, argv)) return 0;

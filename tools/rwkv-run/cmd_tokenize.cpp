@@ -27,15 +27,24 @@ struct Options {
   bool raw = false;
 };
 
+// Where the world and 20b files are looked for, for the help's footer: the
+// directories of this run (rwkv::tokenizer_search_dirs).
+std::string tokenizer_dirs_note() {
+  std::string note =
+      "The world and 20b tokenizer files are looked up in $RWKV_TOKENIZER_DIR when set, else in\n"
+      "share/rwkv-run/tokenizers of the install, then $XDG_DATA_HOME/rwkv-run/tokenizers or\n"
+      "~/.local/share/rwkv-run/tokenizers; here:";
+  for (const std::string& dir : rwkv::tokenizer_search_dirs()) note += "\n  " + dir;
+  return note;
+}
+
 // -m and --tokenizer, shared by both commands.
 void add_tokenizer_choice(cli::Command& cmd, Options& o) {
   cli::add_model(cmd.app(), o.model, false);
   cmd.app().get_option("--model")->description("take the tokenizer that fits this model's vocabulary");
   cli::add_tokenizer(cmd.app(), o.tokenizer);
   cmd.app().get_option("--tokenizer")->description("world (default), 20b, bytes or a tokenizer file")->excludes("--model");
-  cmd.app().footer(
-      "Standard tokenizer files are looked up in $RWKV_TOKENIZER_DIR, else $XDG_DATA_HOME/rwkv-run/tokenizers,\n"
-      "else ~/.local/share/rwkv-run/tokenizers (scripts/fetch_tokenizers.sh installs them).");
+  cmd.app().footer(tokenizer_dirs_note());
 }
 
 std::unique_ptr<rwkv::Tokenizer> open_tokenizer(const Options& o) {
