@@ -27,6 +27,19 @@ export OPENBLAS_NUM_THREADS=1  # 2-core machines, tests run in parallel
 export PATH="/usr/local/cuda/bin:$ROOT/.tools/bin:$PATH"
 CMAKE_COMMON=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRWKV_WERROR=ON)
 
+# The server's client test (tests/server/openai_client_test.py) needs the official `openai`
+# package: a virtual environment for the tests only (never used at run time). Without network
+# the test reports itself skipped.
+openai_python() {
+  local venv="$ROOT/build/venv-openai"
+  if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import openai" 2>/dev/null; then
+    python3 -m venv "$venv" >/dev/null 2>&1 && "$venv/bin/pip" install -q openai >"$ROOT/build/venv-openai.log" 2>&1 ||
+      echo "test.sh: could not install the openai package (see build/venv-openai.log); its test will be skipped" >&2
+  fi
+  if [ -x "$venv/bin/python" ]; then echo "$venv/bin/python"; else echo python3; fi
+}
+CMAKE_COMMON+=("-DRWKV_TEST_PYTHON=$(openai_python)")
+
 STAGES=("$@")
 [ ${#STAGES[@]} -eq 0 ] && STAGES=(emu asan tsan cuda cpu fuzz)
 
