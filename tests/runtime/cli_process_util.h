@@ -210,6 +210,7 @@ class Interactive {
     return r;
   }
   const std::string& out() const { return out_; }
+  std::string err() const { return read_file(dir_.file("stderr")); }
   // Waits until the child's stderr contains `needle`.
   bool wait_stderr(const std::string& needle, double timeout_s = 60) {
     const auto deadline = deadline_after(timeout_s);

@@ -13,3 +13,5 @@ int cmd_synth(int argc, char** argv);       // cmd_synth.cpp
 int cmd_bench(int argc, char** argv);       // cmd_bench.cpp
 int cmd_generate(int argc, char** argv);    // cmd_generate.cpp
 int cmd_chat(int argc, char** argv);        // cmd_chat.cpp
+int cmd_serve(int argc, char** argv);       // cmd_serve.cpp
+int cmd_bench_serve(int argc, char** argv);  // cmd_bench_serve.cpp

@@ -16,6 +16,8 @@ struct Subcommand {
 const Subcommand kSubcommands[] = {
     {"generate", cmd_generate, "continue a prompt, streaming the text (sampling options, timings)"},
     {"chat", cmd_chat, "chat with a model, ChatRWKV style (+help in the chat lists commands)"},
+    {"serve", cmd_serve, "an OpenAI-compatible HTTP server with continuous batching"},
+    {"bench-serve", cmd_bench_serve, "load benchmark of serve: throughput, time to first token, latency"},
     {"selfcheck", cmd_selfcheck, "run the built-in kernels on small inputs and check them"},
     {"tokenize", cmd_tokenize, "print the token ids of a text"},
     {"detokenize", cmd_detokenize, "print the text of token ids"},
