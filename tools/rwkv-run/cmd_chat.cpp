@@ -90,7 +90,7 @@ int run(const Options& o) {
   for (;;) {
     if (tty || o.echo) {
       std::fputs(cli::user_prefix(chat.prompt()).c_str(), stdout);
-      std::fflush(stdout);
+      cli::flush_stdout();
     }
     std::string line;
     const cli::LineReader::Status st = reader.read(&line);
@@ -98,12 +98,17 @@ int run(const Options& o) {
       if (tty || o.echo) std::fputs("\n", stdout);
       break;
     }
+    if (st == cli::LineReader::Status::too_long) {
+      std::fprintf(stderr, "rwkv-run chat: a line longer than %zu bytes was discarded (the limit of one message)\n",
+                   cli::LineReader::kDefaultMaxLine);
+      continue;
+    }
     if (st == cli::LineReader::Status::interrupted) {
       if (tty || o.echo) std::fputs("\n", stdout);  // Ctrl-C at the prompt drops the line
       continue;
     }
     if (o.echo && !tty) std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+    cli::flush_stdout();
     chat.run(cli::parse_chat_line(line, s.sampling.temp, s.sampling.top_p));
   }
   std::fflush(stdout);
