@@ -82,6 +82,11 @@ TEST_CASE("rwkv-run: an output that is the model is refused, also through links"
   const auto c = run({"convert", dir.file("a.safetensors"), dir.file("a.safetensors")});
   CHECK(c.exit_code == 2);
   CHECK(cli_test::read_file(dir.file("a.safetensors")) == st);
+  // chat's +save over the model: a note, the chat goes on.
+  const auto chat = run({"chat", "-m", model, "--seed", "1"}, "+save " + dir.file("link.state") + "\n");
+  CHECK(chat.exit_code == 0);
+  CHECK(chat.err.find("+save " + dir.file("link.state") + " is the same file as the input") != std::string::npos);
+  CHECK(cli_test::read_file(model) == original);
   // --json FILE equal to the model.
   const auto j = run({"info", model, "--json", model});
   CHECK(j.exit_code == 2);

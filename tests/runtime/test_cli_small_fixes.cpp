@@ -16,7 +16,7 @@ using cli_test::run;
 
 }  // namespace
 
-TEST_CASE("rwkv-run generate: stdout is exactly the text; the timings start on a fresh line", "[cli][small]") {
+TEST_CASE("rwkv-run generate: stdout is exactly the text, the timings start on a fresh line", "[cli][small]") {
   for (const char* seed : {"1", "2", "3", "4"}) {
     const auto r = run({"generate", "-m", cli_test::tiny_model(), "-p", "Once", "-n", "12", "--seed", seed});
     INFO(r.err);

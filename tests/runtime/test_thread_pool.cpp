@@ -12,6 +12,8 @@
 #include <string>
 #include <system_error>
 
+#include "rwkv_run.h"
+#include "runtime/capi_test_util.h"
 #include "runtime/cli_child_util.h"
 #include "runtime/core/error.h"
 #include "runtime/cpu/thread_pool.h"
@@ -99,4 +101,23 @@ TEST_CASE("rwkv-run generate --threads 1024 under an address-space limit exits 1
   CHECK(e.code == 1);
   CHECK(e.err.find("cannot start 1024 threads") != std::string::npos);
   CHECK(e.err.find('\n') == e.err.size() - 1);  // one line
+}
+
+TEST_CASE("C API: rwkv_model_load with 1024 threads under an address-space limit returns an error",
+          "[thread_pool][capi]") {
+  const std::string path = capi_test::model_path("tiny-rwkv-5v2-730K.pth");
+  const size_t limit = address_space_now() + (size_t(1) << 30);
+  const int code = in_limited_child(limit, [&path] {
+    rwkv_model_params p = rwkv_model_default_params();
+    p.n_threads = 1024;
+    rwkv_model* m = nullptr;
+    char err[512] = {0};
+    const rwkv_status s = rwkv_model_load(path.c_str(), &p, &m, err, sizeof err);
+    if (s == RWKV_OK) {
+      rwkv_model_free(&m);
+      return 3;
+    }
+    return std::string(err).find("cannot start 1024 threads") != std::string::npos && m == nullptr ? 0 : 4;
+  });
+  CHECK(code == 0);
 }

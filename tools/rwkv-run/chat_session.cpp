@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cli_interrupt.h"
+#include "cli_output_path.h"
 #include "runtime/engine/chunked_forward.h"
 #include "runtime/generate/utf8_stream.h"
 
@@ -394,9 +395,13 @@ void ChatSession::load_prompt(const std::string& path) {
 
 void ChatSession::save_chat(const std::string& path) {
   try {
-    lm_.engine->save_state(kChat, path);
+    // The output rules of every command (cli_output_path.h): not the model, links followed.
+    lm_.engine->save_state(kChat, checked_output_path("+save", path, {s_.model_path}, true));
   } catch (const rwkv::Error& e) {
     note("+save: " + std::string(e.what()));
+    return;
+  } catch (const CliError& e) {
+    note(e.what());
     return;
   }
   note("Saved the conversation to " + path + ".");

@@ -60,6 +60,7 @@ struct ChatSettings {
   int gen_len = 200;        // tokens per free generation (ChatRWKV: FREE_GEN_LEN)
   int len_short = 40;       // newline control (ChatRWKV: CHAT_LEN_SHORT, CHAT_LEN_LONG)
   int len_long = 150;
+  std::string model_path;   // +save refuses to write over it
 };
 
 class ChatSession {

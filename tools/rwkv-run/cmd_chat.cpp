@@ -76,6 +76,7 @@ int run(const Options& o) {
   s.seed = o.sampling.seed ? *o.sampling.seed : cli::random_seed();
   s.reply_max = o.reply_max;
   s.gen_len = o.gen_len;
+  s.model_path = o.model.path;
   cli::ChatSession chat(lm, prompt, s, stdout, stderr);
   cli::install_interrupt_handler(false);
   chat.start();

@@ -279,16 +279,25 @@ int run(Options o, bool state_out_given) {
     r = rwkv::generate(engine.backend(), engine.slot(0), engine.state_floats(), tok, sampler, ids, go, on_text);
   });
   // Timings start on a fresh line: on a terminal the newline goes to stdout, else to stderr (stdout
-  // keeps exactly the text).
+  // keeps exactly the text), just before the first note that follows.
   const bool text_open = (printer.bytes || o.echo) && !printer.last_was_newline && !printer.write_errno;
   if (text_open && isatty(1)) write_stdout(&printer, "\n");
-  else if (text_open && !o.quiet) std::fputs("\n", stderr);
-  if (r.prompt_consumed < ids.size())
+  bool stderr_line_open = text_open && !isatty(1);
+  auto fresh_stderr_line = [&stderr_line_open] {
+    if (stderr_line_open) std::fputs("\n", stderr);
+    stderr_line_open = false;
+  };
+  if (r.prompt_consumed < ids.size()) {  // said even with -q: the saved state is not the whole prompt's
+    fresh_stderr_line();
     std::fprintf(stderr, "rwkv-run generate: interrupted during the prompt, after %zu of its %zu tokens\n",
                  r.prompt_consumed, ids.size());
+  }
 
   if (!o.state_out.empty()) save_state_out(engine, o.state_out);
-  if (!o.quiet) print_timings(o, lm, ids.size(), r, seed);
+  if (!o.quiet) {
+    fresh_stderr_line();
+    print_timings(o, lm, ids.size(), r, seed);
+  }
   if (printer.write_errno) cli::runtime_fail(std::string("cannot write to stdout: ") + std::strerror(printer.write_errno));
   return exit_code_after_signal();
 }
