@@ -90,6 +90,8 @@ TEST_CASE("rwkv-run: an output that is the model is refused, also through links"
   // --json FILE equal to the model.
   const auto j = run({"info", model, "--json", model});
   CHECK(j.exit_code == 2);
+  const auto b = run({"bench", model, "--device", "cpu", "--json", dir.file("hard.state")});
+  CHECK(b.exit_code == 2);
   CHECK(cli_test::read_file(model) == original);
 }
 
