@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "cli_interrupt.h"
-#include "cli_output_path.h"
 #include "cli_model.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/generate/generate.h"
 #include "runtime/sampler/penalty_weight.h"
@@ -268,7 +268,7 @@ int run(Options o, bool state_out_given) {
 
   // A closed stdout is a write error (EPIPE), not a silent death: the state and timings still follow.
   std::signal(SIGPIPE, SIG_IGN);
-  if (o.echo) write_stdout(&printer, prompt);
+  if (o.echo && write_stdout(&printer, prompt)) printer.last_was_newline = prompt.back() == '\n';
   cli::install_interrupt_handler(true, true);
   const std::vector<int32_t> ids = tok.encode(prompt);
   if (ids.empty()) cli::runtime_fail("generate: the prompt is empty");
