@@ -96,11 +96,12 @@ TEST_CASE("rwkv-run: an output that is the model is refused, also through links"
 }
 
 TEST_CASE("rwkv-run: empty output names are usage errors", "[cli][files]") {
+  TempDir dir;
   const std::string m = cli_test::tiny_model();
   const std::vector<std::vector<std::string>> cases = {
       {"generate", "-m", m, "-p", "hi", "-n", "0", "--state-out", ""},
       {"logits", "-m", m, "--tokens", "1,2", "--out", ""},
-      {"logits", "-m", m, "--tokens", "1,2", "--out", "/dev/null", "--state-out", ""},
+      {"logits", "-m", m, "--tokens", "1,2", "--out", dir.file("l.f32"), "--state-out", ""},
       {"convert", m, ""},
   };
   for (const auto& args : cases) {
@@ -132,14 +133,24 @@ TEST_CASE("rwkv-run: a --state-out symbolic link is followed and kept", "[cli][f
   CHECK(cli_test::one_error_line(d.err, "generate"));
 }
 
-TEST_CASE("rwkv-run: a device as --state-out or OUT is refused, not renamed over", "[cli][files]") {
-  const auto g = run({"generate", "-m", cli_test::tiny_model(), "-p", "hi", "-n", "0", "-q", "--state-out",
-                      "/dev/null"});
+TEST_CASE("rwkv-run: a pipe as --state-out or OUT is refused, not renamed over", "[cli][files]") {
+  // A FIFO in a temporary directory stands for a device such as /dev/null (never the real one:
+  // a regression would replace the system's device).
+  TempDir dir;
+  const std::string fifo = dir.file("pipe.state");
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  const auto g = run({"generate", "-m", cli_test::tiny_model(), "-p", "hi", "-n", "0", "-q", "--state-out", fifo});
   CHECK(g.exit_code == 2);
   CHECK(cli_test::one_error_line(g.err, "generate"));
-  struct stat st {};
-  REQUIRE(::stat("/dev/null", &st) == 0);
-  CHECK(S_ISCHR(st.st_mode));
+  const std::string st = dir.file("pipe.safetensors");
+  REQUIRE(::mkfifo(st.c_str(), 0644) == 0);
+  const auto c = run({"convert", cli_test::tiny_model(), st});
+  CHECK(c.exit_code == 2);
+  for (const std::string& path : {fifo, st}) {
+    struct stat s {};
+    REQUIRE(::lstat(path.c_str(), &s) == 0);
+    CHECK(S_ISFIFO(s.st_mode));
+  }
 }
 
 TEST_CASE("rwkv-run: convert, quantize and synth refuse an OUT not named *.safetensors", "[cli][files]") {
