@@ -184,7 +184,9 @@ std::string rate_text(double v) {  // tokens/s
   if (v >= 10) return fmt("%.1f", v);
   return fmt("%.2f", v);
 }
-std::string pct_text(double v, double limit) { return limit > 0 ? fmt("%.1f", v) : "-"; }
+// A share of a limit; above 100% it is starred: the limits are measured or given estimates (see the
+// note under "how to read it"), so a step can beat one.
+std::string pct_text(double v, double limit) { return limit > 0 ? fmt(v > 100.0 ? "%.1f*" : "%.1f", v) : "-"; }
 
 // A markdown-style table with right-aligned columns.
 class Table {
@@ -345,7 +347,10 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
          "  recurrence are not counted); TFLOP/s = FLOPs / time.\n";
     o << "  % BW and % peak compare with the limits above; bound tok/s is the roofline: a step cannot take less than\n"
          "  bytes / bandwidth nor FLOPs / GEMM peak (floor ms); % BW = floor share of the step when bandwidth-bound.\n"
-         "  Small batches are bandwidth- or launch-bound, large ones compute-bound; launches = kernels per step.\n";
+         "  Small batches are bandwidth- or launch-bound, large ones compute-bound; launches = kernels per step.\n"
+         "  * above 100%: the step beat a limit, which is an estimate, not a law: the copy probe reads and writes a\n"
+         "  buffer larger than the caches, while a step only reads its weights and, for a small model, may find them\n"
+         "  in cache; a given (--bandwidth-gbs) or table limit may be below what the device reaches.\n";
   }
   return o.str();
 }

@@ -2,23 +2,42 @@
 #include "runtime/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <string>
+#include <system_error>
+
+#include "runtime/core/error.h"
 
 namespace rwkv {
 namespace cpu {
 
-ThreadPool::ThreadPool(int n_threads) {
+ThreadPool::ThreadPool(int n_threads, const StartHook& before_start) {
   const int n = std::max(1, n_threads);
-  workers_.reserve(static_cast<size_t>(n - 1));
-  for (int i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    workers_.reserve(static_cast<size_t>(n - 1));
+    for (int i = 1; i < n; ++i) {
+      if (before_start) before_start(i);
+      workers_.emplace_back([this] { worker_loop(); });
+    }
+  } catch (const std::exception& e) {
+    // A destructor does not run for a half-built object: stop and join the
+    // workers that did start, then report (a joinable std::thread left behind
+    // would end the process).
+    stop_and_join();
+    throw Error("cannot start " + std::to_string(n) + " threads: " + e.what() +
+                " (fewer threads, --threads N, may fit the process's limits)");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_and_join(); }
+
+void ThreadPool::stop_and_join() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   cv_start_.notify_all();
   for (std::thread& t : workers_) t.join();
+  workers_.clear();
 }
 
 void ThreadPool::do_chunks() {

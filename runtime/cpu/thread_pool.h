@@ -3,7 +3,9 @@
 // Rules: n_threads counts the calling thread (n_threads = 1 means no worker
 // threads at all). run() is called by one thread at a time and must not be
 // called from inside a job. Exceptions thrown by a job are rethrown by run()
-// (the first one) after every chunk has finished.
+// (the first one) after every chunk has finished. When a worker thread cannot
+// be started the constructor joins the ones that did and throws rwkv::Error
+// "cannot start N threads: ...".
 #pragma once
 
 #include <atomic>
@@ -20,7 +22,10 @@ namespace cpu {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int n_threads);
+  // Called before worker i (1-based) starts; a test hook that throws stands for a
+  // failed thread creation. Empty in normal use.
+  using StartHook = std::function<void(int worker)>;
+  explicit ThreadPool(int n_threads, const StartHook& before_start = StartHook());
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -36,6 +41,7 @@ class ThreadPool {
 
  private:
   void worker_loop();
+  void stop_and_join();
   void do_chunks();
 
   std::vector<std::thread> workers_;

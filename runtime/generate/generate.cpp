@@ -96,6 +96,24 @@ class TextSink {
   std::string* text_;
 };
 
+// Feeds every chunk of the prompt but the last (prefill()'s chunks: each one
+// chunk_len tokens), asking `cancel` before each and before the last chunk.
+// Returns false when cancelled; *fed: the tokens fed. The whole prompt is
+// checked first, so a bad token fails with no state touched.
+bool prefill_head(Backend& backend, float* state, size_t state_floats, const std::vector<int32_t>& prompt,
+                  size_t chunk_len, const CancelCheck& cancel, size_t* fed) {
+  if (chunk_len == 0) throw InputError(InputError::Kind::argument, "forward: chunk_len must be at least 1");
+  Batch whole;
+  whole.seqs.push_back(SeqInput{prompt.data(), prompt.size(), state, state_floats});
+  validate_spans(whole, backend.info().n_vocab);
+  const size_t head = (prompt.size() - 1) / chunk_len * chunk_len;
+  for (*fed = 0; *fed < head; *fed += chunk_len) {
+    if (cancel && cancel()) return false;
+    prefill(backend, state, state_floats, prompt.data() + *fed, chunk_len, chunk_len, nullptr);
+  }
+  return !(cancel && cancel());
+}
+
 }  // namespace
 
 GenerateResult generate(Backend& backend, float* state, size_t state_floats,
@@ -113,15 +131,23 @@ GenerateResult generate(Backend& backend, float* state, size_t state_floats,
 
   using Clock = std::chrono::steady_clock;
   const Clock::time_point t0 = Clock::now();
+  // The prompt in prefill()'s chunks, stoppable between them; the last one also draws the first token.
+  size_t head = 0;
+  if (!prefill_head(backend, state, state_floats, prompt, options.chunk_len, options.cancel, &head)) {
+    result.prompt_consumed = head;
+    result.reason = StopReason::callback;
+    result.prefill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return result;
+  }
+  result.prompt_consumed = prompt.size();
   if (options.max_tokens == 0) {
-    prefill(backend, state, state_floats, prompt.data(), prompt.size(), options.chunk_len, nullptr);
+    prefill(backend, state, state_floats, prompt.data() + head, prompt.size() - head, options.chunk_len, nullptr);
     result.prefill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return result;
   }
   SamplingSession session(backend, sampler);
-  // The prompt in prefill()'s chunks; the last one also draws the first token.
-  int32_t token =
-      prefill_and_sample(backend, state, state_floats, prompt.data(), prompt.size(), options.chunk_len, sampler);
+  int32_t token = prefill_and_sample(backend, state, state_floats, prompt.data() + head, prompt.size() - head,
+                                     options.chunk_len, sampler);
   const Clock::time_point t1 = Clock::now();
   result.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   auto stop_decode_clock = [&] {

@@ -25,7 +25,10 @@
 // return, also when generate() throws (Backend::finish_sampling).
 // On return the state has consumed the prompt and every token of
 // GenerateResult::tokens, in order (the last one with LogitsMode::none), so a
-// later call continues the same text. At the end (token budget or stop token)
+// later call continues the same text. Cancelled during the prompt
+// (GenerateOptions::cancel, checked before every chunk), generate() returns
+// with reason callback, no token drawn and the state after exactly the first
+// prompt_consumed tokens (a multiple of chunk_len). At the end (token budget or stop token)
 // held-back bytes are flushed: an incomplete character as U+FFFD, a partial
 // stop string as text.
 #pragma once
@@ -43,10 +46,14 @@
 
 namespace rwkv {
 
+// Polled by generate() before each prefill chunk; true asks it to stop (e.g. the CLI's Ctrl-C flag).
+using CancelCheck = std::function<bool()>;
+
 struct GenerateOptions {
   size_t max_tokens = 256;  // generated tokens at most (the stop token not counted); 0: prefill only
   size_t chunk_len = 256;   // prompt tokens per forward() call; >= 1
   std::vector<std::string> stop_strings;  // UTF-8; empty strings ignored
+  CancelCheck cancel;       // empty: never cancelled
 };
 
 enum class StopReason {
@@ -64,6 +71,7 @@ struct GenerateResult {
   int32_t stop_token = -1;      // the stop token drawn (reason stop_token), else -1
   double prefill_seconds = 0;   // wall time of the prompt's prefill
   double decode_seconds = 0;    // wall time of sampling, streaming and feeding the generated tokens
+  size_t prompt_consumed = 0;   // prompt tokens the state has consumed (all of them unless cancelled)
 };
 
 // Receives a piece of complete UTF-8 text (never empty); returns false to stop.

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "runtime/core/file_mode.h"
 #include "runtime/core/half_float.h"
 #include "runtime/core/json.h"
 
@@ -109,7 +110,7 @@ SafetensorsWriter::SafetensorsWriter(std::string path, std::vector<SafetensorsEn
   tmp_path_ = path_ + ".tmp-XXXXXX";
   int fd = mkstemp(&tmp_path_[0]);
   if (fd < 0) throw Error(path_ + ": cannot create a temporary file beside it: " + std::strerror(errno));
-  fchmod(fd, 0644);
+  fchmod(fd, new_file_mode());  // 0666 less the umask (runtime/core/file_mode.h)
   out_ = fdopen(fd, "wb");
   if (!out_) {
     int e = errno;

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "runtime/core/file_mode.h"
 #include "runtime/core/regular_file.h"
 #include "runtime/state/fnv1a.h"
 
@@ -198,7 +199,7 @@ void write_state_file(const std::string& path, const StateFileModel& m, const fl
   std::string tmp = path + ".tmp.XXXXXX";
   const int fd = ::mkstemp(&tmp[0]);
   if (fd < 0) fail(StateFileError::io, path, std::string("cannot create a temporary file beside it (") + std::strerror(errno) + ")");
-  ::fchmod(fd, 0644);
+  ::fchmod(fd, new_file_mode());  // mkstemp's 0600 -> what open(2) would give
   const bool ok = write_all(fd, buf.data(), buf.size()) && ::fsync(fd) == 0;
   const int write_errno = errno;
   if (::close(fd) != 0 || !ok) {

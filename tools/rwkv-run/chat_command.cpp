@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cmath>
 #include <cstdlib>
 
@@ -69,9 +70,15 @@ bool take_sampling_words(std::string& msg, ChatCommand& c) {
                         : "bad '" + word + "': write -top_p=NUMBER (0 to 1) at the end of the line";
       return false;
     }
-    // ChatRWKV v2 clamps the temperature to [0.2, 5] and top-p below at 0.
-    if (is_temp) c.temp = std::min(5.0, std::max(0.2, v));
-    else c.top_p = std::min(1.0, std::max(0.0, v));
+    // ChatRWKV v2 clamps the temperature to [0.2, 5] and top-p below at 0 (here also above at 1).
+    const double lo = is_temp ? 0.2 : 0.0, hi = is_temp ? 5.0 : 1.0;
+    const double used = std::min(hi, std::max(lo, v));
+    (is_temp ? c.temp : c.top_p) = used;
+    if (used != v) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "%s is outside [%g, %g]: using %g", word.c_str(), lo, hi, used);
+      c.note += (c.note.empty() ? "" : "; ") + std::string(buf);
+    }
     msg = trim(msg.substr(0, start));
   }
 }

@@ -34,6 +34,7 @@ struct ChatCommand {
   double temp = 1.0;  // sampling for this line's generation
   double top_p = 0.85;
   std::string error;
+  std::string note;   // a value clamped into range, said on stderr before the line runs
 };
 
 // `temp` and `top_p`: the session's settings, used unless the line overrides them.

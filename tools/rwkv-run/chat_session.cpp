@@ -1,9 +1,13 @@
 // tools/rwkv-run/chat_session.cpp: see chat_session.h.
 #include "chat_session.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include "cli_interrupt.h"
+#include "cli_output_path.h"
 #include "runtime/engine/chunked_forward.h"
 #include "runtime/generate/utf8_stream.h"
 
@@ -20,8 +24,9 @@ class StreamOut {
   bool at_char_boundary() const { return utf8_.held() == 0; }
   void write(const std::string& text) {
     if (text.empty()) return;
-    std::fwrite(text.data(), 1, text.size(), f_);
-    std::fflush(f_);
+    errno = 0;
+    if (std::fwrite(text.data(), 1, text.size(), f_) != text.size() || std::fflush(f_) != 0)
+      runtime_fail(std::string("cannot write to stdout: ") + std::strerror(errno ? errno : EIO));
   }
 
  private:
@@ -90,14 +95,32 @@ void ChatSession::note(const std::string& line) {
   std::fflush(info_);
 }
 
-int32_t ChatSession::feed(const std::string& text, std::vector<float>* logits) {
+int32_t ChatSession::feed(const std::string& text, std::vector<float>* logits, bool* interrupted) {
   std::vector<int32_t> ids;
   check("tokenizer", [&] { ids = lm_.tokenizer->encode(text); });
   if (ids.empty()) return -1;
   if (logits) logits->resize(n_vocab_);
-  check("evaluating the prompt",
-        [&] { lm_.engine->eval(kWork, ids.data(), ids.size(), logits ? logits->data() : nullptr); });
+  // A long text runs in the engine's chunks with a Ctrl-C check before each (the same chunks
+  // as one eval call, so the same result); `interrupted` then says it stopped part way.
+  const size_t step = interrupted ? std::max<size_t>(1, lm_.engine->chunk_len()) : ids.size();
+  if (interrupted && ids.size() >= kLongText)
+    note("[reading the message: " + std::to_string(ids.size()) + " tokens; Ctrl-C drops it]");
+  for (size_t at = 0; at < ids.size(); at += step) {
+    if (interrupted && interrupt_requested()) {
+      *interrupted = true;
+      return -1;
+    }
+    const size_t n = std::min(step, ids.size() - at);
+    float* out = at + n == ids.size() && logits ? logits->data() : nullptr;
+    check("evaluating the prompt", [&] { lm_.engine->eval(kWork, ids.data() + at, n, out); });
+  }
   return ids.back();
+}
+
+// After a text's feed was interrupted: the work slot is dropped (the next command starts from a saved state).
+void ChatSession::dropped_text() {
+  clear_interrupt();
+  note("[message dropped]");
 }
 
 void ChatSession::copy(Slot from, Slot to) {
@@ -303,7 +326,9 @@ void ChatSession::resolve_gen1() {
 void ChatSession::message(const std::string& text, double temp, double top_p) {
   copy(kChat, kWork);
   std::vector<float> logits;
-  const int32_t last = feed(turn_text(prompt_, text), &logits);
+  bool interrupted = false;
+  const int32_t last = feed(turn_text(prompt_, text), &logits, &interrupted);
+  if (interrupted) return dropped_text();
   save_work(kPre, &pre_, logits, last);
   reply(logits, last, temp, top_p);
 }
@@ -322,7 +347,9 @@ void ChatSession::free_start(Slot from, const std::string& text, double newline_
   if (from == kWork) reset_work();
   else copy(from, kWork);
   std::vector<float> logits;
-  const int32_t last = feed(text, &logits);
+  bool interrupted = false;
+  const int32_t last = feed(text, &logits, &interrupted);
+  if (interrupted) return dropped_text();
   if (last < 0) {  // cannot happen for the formats used, but never sample without logits
     note("nothing to generate from: the text is empty");
     return;
@@ -368,9 +395,13 @@ void ChatSession::load_prompt(const std::string& path) {
 
 void ChatSession::save_chat(const std::string& path) {
   try {
-    lm_.engine->save_state(kChat, path);
+    // The output rules of every command (cli_output_path.h): not the model, links followed.
+    lm_.engine->save_state(kChat, checked_output_path("+save", path, {s_.model_path}, true));
   } catch (const rwkv::Error& e) {
     note("+save: " + std::string(e.what()));
+    return;
+  } catch (const CliError& e) {
+    note(e.what());
     return;
   }
   note("Saved the conversation to " + path + ".");
@@ -390,6 +421,7 @@ void ChatSession::load_chat(const std::string& path) {
 void ChatSession::run(const ChatCommand& c) {
   using K = ChatCommand::Kind;
   std::string text = c.text;
+  if (!c.note.empty()) note(c.note);
   switch (c.kind) {
     case K::none: return;
     case K::error: note(c.error); return;

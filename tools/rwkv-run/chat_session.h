@@ -60,6 +60,7 @@ struct ChatSettings {
   int gen_len = 200;        // tokens per free generation (ChatRWKV: FREE_GEN_LEN)
   int len_short = 40;       // newline control (ChatRWKV: CHAT_LEN_SHORT, CHAT_LEN_LONG)
   int len_long = 150;
+  std::string model_path;   // +save refuses to write over it
 };
 
 class ChatSession {
@@ -101,8 +102,12 @@ class ChatSession {
   void save_chat(const std::string& path);  // +save: the chat slot to a state file
   void load_chat(const std::string& path);  // +load
 
-  // Feeds text to the work slot; returns its last token and (if logits) the logits after it.
-  int32_t feed(const std::string& text, std::vector<float>* logits);
+  // Feeds text to the work slot; returns its last token (-1: empty) and (if logits) the logits
+  // after it. With `interrupted`, a Ctrl-C between chunks stops it (*interrupted = true, the
+  // work slot then part-fed).
+  int32_t feed(const std::string& text, std::vector<float>* logits, bool* interrupted = nullptr);
+  void dropped_text();
+  static constexpr size_t kLongText = 4096;  // tokens: a text this long is announced on stderr
   void copy(Slot from, Slot to);
   void save_work(Slot to, Saved* saved, const std::vector<float>& logits, int32_t last_token);
   void reset_work();

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <random>
 
+#include "cli_output_path.h"
 #include "runtime/engine/device.h"
 #include "runtime/engine/engine.h"
 #include "runtime/model/model.h"
@@ -51,6 +52,12 @@ class HelpFormatter : public CLI::Formatter {
 
 }  // namespace
 
+void flush_stdout() {
+  errno = 0;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    runtime_fail(std::string("cannot write to stdout: ") + std::strerror(errno ? errno : EIO));
+}
+
 int report(const char* cmd, const CliError& e) {
   std::string line = "rwkv-run " + std::string(cmd) + ": " + one_line(e.what());
   if (e.exit_code == 2) line += " (see rwkv-run " + std::string(cmd) + " --help)";
@@ -86,7 +93,8 @@ uint64_t parse_u64(const std::string& opt, const std::string& value) {
   char* end = nullptr;
   errno = 0;
   const unsigned long long v = std::strtoull(s, &end, 10);
-  if (value.empty() || value[0] == '-' || end == s || *end || errno == ERANGE)
+  // A digit first: strtoull would skip blanks and wrap a '-' (' -1' -> 2^64-1).
+  if (value.empty() || value[0] < '0' || value[0] > '9' || end == s || *end || errno == ERANGE)
     usage_fail(opt + " needs a whole number in [0, 2^64), got '" + value + "'");
   return uint64_t(v);
 }
@@ -150,13 +158,29 @@ bool Command::parse(int argc, char** argv) {
   return true;
 }
 
+namespace {
+
+// Flushes stdout; false (errno in *err) when a write to it failed, now or earlier.
+bool stdout_ok(int* err) {
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  *err = errno ? errno : EIO;
+  return flushed && !std::ferror(stdout);
+}
+
+}  // namespace
+
 int Command::run(const std::function<int()>& body) const {
   try {
-    return body();
+    const int code = body();
+    int err = 0;
+    // Every command's results end on stdout: a full disk or a closed pipe is an error, not success.
+    if (!stdout_ok(&err)) runtime_fail(std::string("cannot write to stdout: ") + std::strerror(err));
+    return code;
   } catch (const CliError& e) {
     return report(name_.c_str(), e);
   } catch (const std::bad_alloc&) {
-    return report(name_.c_str(), CliError(1, "out of host memory"));
+    return report(name_.c_str(), CliError(1, "out of memory"));
   } catch (const std::exception& e) {
     return report(name_.c_str(), CliError(1, e.what()));
   }
@@ -270,13 +294,17 @@ void add_json(CLI::App& app, JsonOutput& json, const std::string& what) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp" + std::to_string(getpid());
+  // A device or pipe (/dev/stdout, /dev/full) is written into; a regular file is replaced whole.
+  const bool direct = is_special_file(path);
+  const std::string tmp = direct ? path : path + ".tmp" + std::to_string(getpid());
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) runtime_fail("cannot write " + path + ": " + std::strerror(errno));
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
+  errno = 0;
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size() && std::fflush(f) == 0;
+  const int write_errno = errno;
+  if (std::fclose(f) != 0 || !ok || (!direct && std::rename(tmp.c_str(), path.c_str()) != 0)) {
+    const int e = !ok && write_errno ? write_errno : errno;
+    if (!direct) std::remove(tmp.c_str());
     runtime_fail("cannot write " + path + ": " + std::strerror(e));
   }
 }

@@ -43,6 +43,10 @@ struct CliError : std::runtime_error {
 // " (see rwkv-run <cmd> --help)") and returns the exit code.
 int report(const char* cmd, const CliError& e);
 
+// Flushes stdout; a run-time error "cannot write to stdout: <reason>" when it fails (for
+// streaming output, where the reason is known only at the failing write).
+void flush_stdout();
+
 // Checked numbers from option values. `opt` names the option in the message.
 double parse_double(const std::string& opt, const std::string& value, double lo, double hi);
 long long parse_int(const std::string& opt, const std::string& value, long long lo, long long hi);

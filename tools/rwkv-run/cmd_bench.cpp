@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "rwkv_git_commit.h"
 #include "bench/bench_report.h"
@@ -255,6 +256,8 @@ int cmd_bench(int argc, char** argv) {
     }
     if (!o.synthetic.empty() && !o.model.path().empty()) cli::usage_fail("give a MODEL file or --synthetic NAME, not both");
     if (o.synthetic.empty()) cli::require_model(o.model, "rwkv-run bench -m MODEL, or rwkv-run bench --synthetic NAME");
+    if (o.json.wanted() && !o.json.file.empty())
+      o.json.file = cli::checked_output_path("--json", o.json.file, {o.model.path()}, false);
     // The device-dependent defaults need the device "auto" stands for.
     std::string note;
     o.device = rwkv::resolve_device(rwkv::parse_device(o.device), &note).name();

@@ -84,6 +84,7 @@ int run(const Options& o) {
   s.seed = o.sampling.seed ? *o.sampling.seed : cli::random_seed();
   s.reply_max = o.reply_max;
   s.gen_len = o.gen_len;
+  s.model_path = o.model.path;
   cli::ChatSession chat(lm, prompt, s, stdout, stderr);
   cli::install_interrupt_handler(false);
   chat.start();
@@ -98,7 +99,7 @@ int run(const Options& o) {
   for (;;) {
     if (tty || o.echo) {
       std::fputs(cli::user_prefix(chat.prompt()).c_str(), stdout);
-      std::fflush(stdout);
+      cli::flush_stdout();
     }
     std::string line;
     const cli::LineReader::Status st = reader.read(&line);
@@ -106,12 +107,17 @@ int run(const Options& o) {
       if (tty || o.echo) std::fputs("\n", stdout);
       break;
     }
+    if (st == cli::LineReader::Status::too_long) {
+      std::fprintf(stderr, "rwkv-run chat: a line longer than %zu bytes was discarded (the limit of one message)\n",
+                   cli::LineReader::kDefaultMaxLine);
+      continue;
+    }
     if (st == cli::LineReader::Status::interrupted) {
       if (tty || o.echo) std::fputs("\n", stdout);  // Ctrl-C at the prompt drops the line
       continue;
     }
     if (o.echo && !tty) std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+    cli::flush_stdout();
     chat.run(cli::parse_chat_line(line, s.sampling.temp, s.sampling.top_p));
   }
   std::fflush(stdout);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/model/model.h"
 #include "runtime/model/safetensors_writer.h"
@@ -57,10 +58,11 @@ int cmd_convert(int argc, char** argv) {
       cli::usage_fail(model.flag.empty() ? "needs IN and OUT: rwkv-run convert IN OUT.safetensors"
                                          : "with -m IN, give only OUT");
     const std::string& out = files.back();
+    const std::string target = cli::checked_safetensors_path("OUT", out, {model.path()});
     rwkv::DType dtype = rwkv::DType::f32;
     const bool have_dtype = !dtype_name.empty() && rwkv::dtype_from_name(dtype_name, &dtype);
     auto m = rwkv::load_model(model.path(), isatty(2) ? progress : nullptr, nullptr);
-    rwkv::write_safetensors(*m, out, have_dtype ? &dtype : nullptr);
+    rwkv::write_safetensors(*m, target, have_dtype ? &dtype : nullptr);
     std::printf("wrote %s: RWKV-%s, %zu tensors, %lld parameters%s%s\n", out.c_str(),
                 rwkv::arch_name(m->info.arch), m->tensors().size(), (long long)m->info.params,
                 have_dtype ? ", " : "", have_dtype ? rwkv::dtype_name(dtype) : "");

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "cli_interrupt.h"
 #include "cli_model.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/generate/generate.h"
 #include "runtime/sampler/penalty_weight.h"
@@ -147,7 +149,20 @@ std::string read_prompt(const Options& o) {
 struct Printer {
   bool last_was_newline = true;
   size_t bytes = 0;
+  int write_errno = 0;  // set when stdout refused a write (full disk, closed pipe): the text stops
 };
+
+// Writes `text` to stdout and flushes; false (errno in p->write_errno) when stdout refuses it.
+bool write_stdout(Printer* p, const std::string& text) {
+  if (p->write_errno) return false;
+  errno = 0;
+  const bool ok = std::fwrite(text.data(), 1, text.size(), stdout) == text.size() && std::fflush(stdout) == 0;
+  if (!ok) p->write_errno = errno ? errno : EIO;
+  return ok;
+}
+
+// Prompts that take long enough to prefill get a note on stderr before it starts (Ctrl-C stops it).
+constexpr size_t kLongPromptTokens = 4096;
 
 const char* stop_name(rwkv::StopReason r) {
   switch (r) {
@@ -179,16 +194,44 @@ void print_timings(const Options& o, const cli::LoadedModel& lm, size_t n_prompt
   if (lm.engine->max_rows() > 0)
     std::fprintf(stderr, "rounds:   %d token rows per round (%s)\n", lm.engine->max_rows(),
                  lm.engine->max_rows_automatic() ? "automatic, from the free GPU memory" : "--max-rows");
-  std::fprintf(stderr, "prompt:   %zu tokens in %.3f s, %.1f tokens/s (prefill)\n", n_prompt, r.prefill_seconds,
-               rate(n_prompt, r.prefill_seconds));
+  // An interrupted prompt counts the tokens it consumed.
+  std::fprintf(stderr, "prompt:   %zu tokens in %.3f s, %.1f tokens/s (prefill)\n", r.prompt_consumed,
+               r.prefill_seconds, rate(r.prompt_consumed, r.prefill_seconds));
   if (o.n_tokens != 0)
     std::fprintf(stderr, "generate: %zu tokens in %.3f s, %.1f tokens/s (decode); stop: %s; seed %llu\n",
                  r.tokens.size(), r.decode_seconds, rate(r.tokens.size(), r.decode_seconds), stop_name(r.reason),
                  static_cast<unsigned long long>(seed));
-  if (!o.state_out.empty()) std::fprintf(stderr, "state:    saved to %s\n", o.state_out.c_str());
+  if (!o.state_out.empty()) {
+    if (r.prompt_consumed < n_prompt)
+      std::fprintf(stderr, "state:    saved to %s: the state after the first %zu of the prompt's %zu tokens\n",
+                   o.state_out.c_str(), r.prompt_consumed, n_prompt);
+    else
+      std::fprintf(stderr, "state:    saved to %s\n", o.state_out.c_str());
+  }
 }
 
-int run(const Options& o) {
+// Saves --state-out with SIGINT/SIGTERM/SIGHUP held, so a second signal cannot
+// cut the write short (the file is written atomically anyway: state_file.h).
+void save_state_out(rwkv::Engine& engine, const std::string& path) {
+  cli::SignalHold hold;
+  try {
+    engine.save_state(0, path);
+  } catch (const rwkv::Error& e) {
+    cli::runtime_fail(std::string(e.what()) + " (check the --state-out path)");
+  }
+}
+
+// The exit code after a signal: 0 for Ctrl-C (a request to stop the text, like a stop
+// text), 128 + the signal for SIGTERM and SIGHUP (the shell's code for them).
+int exit_code_after_signal() {
+  const int sig = cli::interrupt_signal();
+  return sig == 0 || sig == SIGINT ? 0 : 128 + sig;
+}
+
+int run(Options o, bool state_out_given) {
+  if (state_out_given)  // the model, the prompt file or a tokenizer file must not be overwritten
+    o.state_out = cli::checked_output_path("--state-out", o.state_out,
+                                           {o.model.path, o.prompt_file, o.model.tokenizer}, true);
   const std::string prompt = read_prompt(o);
   cli::LoadedModel lm = cli::load_model_and_tokenizer(o.model, 1);
   rwkv::Engine& engine = *lm.engine;
@@ -216,36 +259,47 @@ int run(const Options& o) {
   go.stop_strings = o.stops;
   Printer printer;
   auto on_text = [&printer](const std::string& piece) {
-    std::fwrite(piece.data(), 1, piece.size(), stdout);
-    std::fflush(stdout);
+    if (!write_stdout(&printer, piece)) return false;
     if (!piece.empty()) printer.last_was_newline = piece.back() == '\n';
     printer.bytes += piece.size();
     return !cli::interrupt_requested();
   };
+  go.cancel = [&printer] { return cli::interrupt_requested() || printer.write_errno != 0; };
 
-  if (o.echo) {
-    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
-    std::fflush(stdout);
-  }
-  cli::install_interrupt_handler(true);
+  // A closed stdout is a write error (EPIPE), not a silent death: the state and timings still follow.
+  std::signal(SIGPIPE, SIG_IGN);
+  if (o.echo && write_stdout(&printer, prompt)) printer.last_was_newline = prompt.back() == '\n';
+  cli::install_interrupt_handler(true, true);
   const std::vector<int32_t> ids = tok.encode(prompt);
   if (ids.empty()) cli::runtime_fail("generate: the prompt is empty");
+  if (!o.quiet && ids.size() >= kLongPromptTokens)
+    std::fprintf(stderr, "prefill:  %zu prompt tokens (Ctrl-C stops and keeps the state reached)\n", ids.size());
   rwkv::GenerateResult r;
   cli::check("generate", [&] {
     r = rwkv::generate(engine.backend(), engine.slot(0), engine.state_floats(), tok, sampler, ids, go, on_text);
   });
-  if (isatty(1) && (printer.bytes || o.echo) && !printer.last_was_newline) std::fputs("\n", stdout);
-  std::fflush(stdout);
-
-  if (!o.state_out.empty()) {
-    try {
-      engine.save_state(0, o.state_out);
-    } catch (const rwkv::Error& e) {
-      cli::runtime_fail(std::string(e.what()) + " (check the --state-out path)");
-    }
+  // Timings start on a fresh line: on a terminal the newline goes to stdout, else to stderr (stdout
+  // keeps exactly the text), just before the first note that follows.
+  const bool text_open = (printer.bytes || o.echo) && !printer.last_was_newline && !printer.write_errno;
+  if (text_open && isatty(1)) write_stdout(&printer, "\n");
+  bool stderr_line_open = text_open && !isatty(1);
+  auto fresh_stderr_line = [&stderr_line_open] {
+    if (stderr_line_open) std::fputs("\n", stderr);
+    stderr_line_open = false;
+  };
+  if (r.prompt_consumed < ids.size()) {  // said even with -q: the saved state is not the whole prompt's
+    fresh_stderr_line();
+    std::fprintf(stderr, "rwkv-run generate: interrupted during the prompt, after %zu of its %zu tokens\n",
+                 r.prompt_consumed, ids.size());
   }
-  if (!o.quiet) print_timings(o, lm, ids.size(), r, seed);
-  return 0;
+
+  if (!o.state_out.empty()) save_state_out(engine, o.state_out);
+  if (!o.quiet) {
+    fresh_stderr_line();
+    print_timings(o, lm, ids.size(), r, seed);
+  }
+  if (printer.write_errno) cli::runtime_fail(std::string("cannot write to stdout: ") + std::strerror(printer.write_errno));
+  return exit_code_after_signal();
 }
 
 }  // namespace
@@ -261,6 +315,6 @@ int cmd_generate(int argc, char** argv) {
     if (!cmd.parse(argc, argv)) return 0;
     cli::finish_model_options(o.model, "rwkv-run generate -m MODEL -p PROMPT");
     o.have_prompt = prompt->count() > 0;
-    return run(o);
+    return run(o, cmd.app().count("--state-out") > 0);
   });
 }

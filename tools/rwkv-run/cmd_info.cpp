@@ -9,6 +9,7 @@
 
 #include "bench/synthetic_models.h"
 #include "cli_args.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/arch/arch.h"
 #include "runtime/core/json.h"
@@ -165,6 +166,8 @@ int cmd_info(int argc, char** argv) {
                        "e.g. v7-7.2B)")->type_name("NAME");
   return cmd.run([&] {
     if (!cmd.parse(argc, argv)) return 0;
+    if (json.wanted() && !json.file.empty())
+      json.file = cli::checked_output_path("--json", json.file, {model.path()}, false);
     InfoData d;
     if (!synthetic.empty()) {
       if (!model.path().empty()) cli::usage_fail("give a MODEL or --synthetic NAME, not both");

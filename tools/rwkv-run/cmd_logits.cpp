@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/backend/backend.h"
 #include "runtime/engine/engine.h"
@@ -33,6 +34,7 @@ struct Options {
   std::string tokens, text, out, device = "auto", mode = "seq", state_in, state_out, raw_state_out, tokenizer,
                                   dtype, state_dtype;
   bool have_tokens = false, have_text = false, last = false;
+  bool state_out_given = false, raw_state_out_given = false;  // to refuse an empty name
   int threads = 0;
   int max_rows = 0, wkv_chunk_min = cli::kDefaultWkvChunkMin;
 };
@@ -72,17 +74,21 @@ void add_options(cli::Command& cmd, Options& o) {
   cli::add_tokenizer(app, o.tokenizer);
 }
 
-// Writes to PATH.tmp.<pid> and renames it over PATH.
+// Writes to PATH.tmp.<pid> and renames it over PATH; into PATH itself when it is a device or pipe.
 void write_floats_atomic(const std::string& path, const float* data, size_t n) {
-  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(getpid()));
+  const bool direct = cli::is_special_file(path);
+  const std::string tmp = direct ? path : path + ".tmp." + std::to_string(static_cast<long>(getpid()));
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (!f) throw rwkv::Error(path + ": cannot create " + tmp + " (" + std::strerror(errno) + ")");
   const size_t put = n ? std::fwrite(data, sizeof(float), n, f) : 0;
-  const bool ok = put == n && std::fflush(f) == 0 && fsync(fileno(f)) == 0;
+  const bool ok = put == n && std::fflush(f) == 0 && (direct || fsync(fileno(f)) == 0);
+  const int write_errno = errno;
   if (std::fclose(f) != 0 || !ok) {
-    std::remove(tmp.c_str());
-    throw rwkv::Error(path + ": write failed (" + std::strerror(errno) + ")");
+    const int e = ok ? errno : write_errno;
+    if (!direct) std::remove(tmp.c_str());
+    throw rwkv::Error(path + ": write failed (" + std::strerror(e) + ")");
   }
+  if (direct) return;
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int e = errno;
     std::remove(tmp.c_str());
@@ -90,7 +96,13 @@ void write_floats_atomic(const std::string& path, const float* data, size_t n) {
   }
 }
 
-int run(const Options& o) {
+int run(Options o) {
+  const std::vector<std::string> inputs = {o.model.path(), o.state_in};
+  o.out = cli::checked_output_path("--out", o.out, inputs, false);
+  if (!o.state_out.empty() || o.state_out_given)
+    o.state_out = cli::checked_output_path("--state-out", o.state_out, {o.model.path()}, true);
+  if (!o.raw_state_out.empty() || o.raw_state_out_given)
+    o.raw_state_out = cli::checked_output_path("--raw-state-out", o.raw_state_out, inputs, false);
   std::unique_ptr<rwkv::Model> model = rwkv::load_model(o.model.path());
   rwkv::EngineOptions eo;
   eo.device = o.device;
@@ -168,6 +180,8 @@ int cmd_logits(int argc, char** argv) {
     cli::require_model(o.model, "rwkv-run logits -m MODEL --tokens 1,2,3 --out FILE.f32");
     o.have_tokens = cmd.app().count("--tokens") > 0;
     o.have_text = cmd.app().count("--text") > 0;
+    o.state_out_given = cmd.app().count("--state-out") > 0;
+    o.raw_state_out_given = cmd.app().count("--raw-state-out") > 0;
     if (!o.have_tokens && !o.have_text) cli::usage_fail("give one of --tokens and --text");
     if (o.have_tokens) cli::parse_id_list("--tokens", o.tokens, INT32_MIN, INT32_MAX);  // before the model loads
     return run(o);

@@ -9,6 +9,7 @@
 
 #include "bench/synthetic_models.h"
 #include "cli_args.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/model/model.h"
 #include "runtime/model/synth.h"
@@ -69,12 +70,13 @@ int cmd_quantize(int argc, char** argv) {
     rwkv::QuantKind kind = rwkv::QuantKind::none;
     rwkv::quant_kind_from_name(kind_name, &kind);
     const std::string& out = files.back();
+    const std::string target = cli::checked_safetensors_path("OUT", out, {model.path()});
     std::unique_ptr<rwkv::Model> m;
     if (!synthetic.empty())
       m = rwkv::make_synth_model(rwkv::bench::synthetic_spec(synthetic), rwkv::DType::bf16, seed, 0);
     else
       m = rwkv::load_model(model.path(), isatty(2) ? progress : nullptr, nullptr);
-    const rwkv::QuantizeReport r = rwkv::write_quantized_safetensors(*m, kind, out);
+    const rwkv::QuantizeReport r = rwkv::write_quantized_safetensors(*m, kind, target);
     std::printf("wrote %s: RWKV-%s, %s, %d matrices quantized, %d kept as stored, %d tensors dense, "
                 "%llu bytes of tensors\n",
                 out.c_str(), rwkv::arch_name(m->info.arch), rwkv::quant_kind_name(kind), r.quantized, r.kept,

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli_args.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/model/model.h"
 #include "runtime/model/synth.h"
@@ -38,13 +39,14 @@ int cmd_synth(int argc, char** argv) {
   app.add_option("OUT", out, "the safetensors file to write")->type_name("OUT.safetensors")->required();
   return cmd.run([&] {
     if (!cmd.parse(argc, argv)) return 0;
+    const std::string target = cli::checked_safetensors_path("OUT", out, {});
     rwkv::DType dtype = rwkv::DType::bf16;
     rwkv::dtype_from_name(dtype_name, &dtype);  // checked by --dtype
     if (version.size() > 1 && version[0] == 'v') version = version.substr(1);
     if (version == "6.0") version = "6";
     if (version == "7.0") version = "7";
     rwkv::SynthSpec spec = rwkv::synth_spec(version, size);
-    rwkv::write_synth_safetensors(spec, dtype, seed, out, isatty(2) ? progress : nullptr, nullptr);
+    rwkv::write_synth_safetensors(spec, dtype, seed, target, isatty(2) ? progress : nullptr, nullptr);
     std::printf("wrote %s: synthetic RWKV-%s %s (C %d, L %d, V %d, F %d), %s, seed %llu\n", out.c_str(),
                 rwkv::arch_name(spec.arch), spec.size.c_str(), spec.n_embd, spec.n_layer, spec.n_vocab,
                 spec.n_ffn, rwkv::dtype_name(dtype), seed);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/core/json.h"
 #include "runtime/model/model.h"
@@ -76,6 +77,8 @@ int cmd_tokenize(int argc, char** argv) {
   return cmd.run([&] {
     if (!cmd.parse(argc, argv)) return 0;
     if (!text->count() && !file->count()) cli::usage_fail("give one of --text and --file");
+    if (o.json.wanted() && !o.json.file.empty())
+      o.json.file = cli::checked_output_path("--json", o.json.file, {o.model.path(), o.file}, false);
     const auto tok = open_tokenizer(o);
     const std::string input = text->count() ? o.text : (o.file == "-" ? read_stdin() : rwkv::read_tokenizer_file(o.file));
     const std::vector<int32_t> ids = tok->encode(input);

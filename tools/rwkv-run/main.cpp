@@ -1,6 +1,7 @@
 // rwkv-run: command-line front end. Dispatches to one cmd_*.cpp per subcommand.
 #include <cstdio>
 #include <cstring>
+#include <new>
 
 #include "commands.h"
 #include "rwkv_git_commit.h"
@@ -52,7 +53,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   for (const auto& s : kSubcommands) {
-    if (!std::strcmp(cmd, s.name)) return s.run(argc - 1, argv + 1);
+    if (std::strcmp(cmd, s.name)) continue;
+    try {
+      return s.run(argc - 1, argv + 1);
+    } catch (const std::bad_alloc&) {  // outside a command's own handler (cli_args.cpp Command::run)
+      std::fprintf(stderr, "rwkv-run %s: out of memory\n", cmd);
+      return 1;
+    }
   }
   std::fprintf(stderr, "rwkv-run: unknown command '%s' (see 'rwkv-run --help')\n", cmd);
   return 2;
