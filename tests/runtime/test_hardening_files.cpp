@@ -103,15 +103,17 @@ TEST_CASE("files: chat's +load of a FIFO is refused with a note and the chat goe
   CHECK_THAT(r.err, Catch::Contains("+load: ") && Catch::Contains("not a regular file (a FIFO)"));
 }
 
-// The CLI's generate and chat check -m with fopen() before loading
-// (tools/rwkv-run/cli_model.cpp read_model), which blocks on a FIFO; hidden
-// until that check goes (see the report of issue 17).
-TEST_CASE("files: generate -m FIFO is refused within seconds", "[.hardening-cli-model][cli]") {
+// The CLI's model check (tools/rwkv-run/cli_model.cpp read_model) opens -m as the runtime does.
+TEST_CASE("files: generate -m FIFO is refused within seconds", "[hardening][cli]") {
   cli_test::TempDir dir;
   const std::string fifo = hardening_test::make_fifo(dir.file(""));
-  const cli_test::Result r = cli_test::run({"generate", "-m", fifo, "-p", "a", "-n", "1"}, "", 10);
-  CHECK(r.exit_code == 1);
-  CHECK_THAT(r.err, Catch::Contains("not a regular file (a FIFO)"));
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"generate", "-m", fifo, "-p", "a", "-n", "1"}, std::vector<std::string>{"chat", "-m", fifo}}) {
+    INFO(args[0]);
+    const cli_test::Result r = cli_test::run(args, "", 10);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("not a regular file (a FIFO)"));
+  }
 }
 
 namespace {

@@ -98,6 +98,7 @@ void ChatSession::note(const std::string& line) {
 int32_t ChatSession::feed(const std::string& text, std::vector<float>* logits, bool* interrupted) {
   std::vector<int32_t> ids;
   check("tokenizer", [&] { ids = lm_.tokenizer->encode(text); });
+  note_replaced_bytes("chat", *lm_.tokenizer, text);
   if (ids.empty()) return -1;
   if (logits) logits->resize(n_vocab_);
   // A long text runs in the engine's chunks with a Ctrl-C check before each (the same chunks

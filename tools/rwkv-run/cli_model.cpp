@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "runtime/core/regular_file.h"
+
 namespace cli {
 
 namespace {
@@ -36,10 +38,10 @@ void on_progress(void* user, uint64_t done, uint64_t total) {
 }
 
 std::unique_ptr<rwkv::Model> read_model(const ModelOptions& o) {
-  if (FILE* f = std::fopen(o.path.c_str(), "rb")) {
-    std::fclose(f);
-  } else {
-    runtime_fail(o.path + ": cannot open (" + std::strerror(errno) + ") (check the path given to -m)");
+  try {
+    rwkv::RegularFile check(o.path);  // refuses a FIFO, device or directory without blocking
+  } catch (const rwkv::FileError& e) {
+    runtime_fail(std::string(e.what()) + " (check the path given to -m)");
   }
   LoadProgress progress;
   progress.name = o.path;
@@ -52,6 +54,7 @@ std::unique_ptr<rwkv::Model> read_model(const ModelOptions& o) {
                  " (rwkv-run reads official .pth, safetensors and rwkv.cpp .bin files)");
   }
   if (progress.drawn) std::fputs("\r\033[K", stderr);  // clear the progress line
+  for (const std::string& w : model->info.warnings) std::fprintf(stderr, "rwkv-run: note: %s: %s\n", o.path.c_str(), w.c_str());
   return model;
 }
 
@@ -151,6 +154,15 @@ rwkv::SamplerParams sampler_params(const SamplerOptions& o) {
   p.alpha_decay = o.decay;
   p.token_ban = o.ban;
   return p;
+}
+
+void note_replaced_bytes(const char* cmd, const rwkv::Tokenizer& tokenizer, const std::string& text) {
+  const size_t n = tokenizer.replaced_bytes(text);
+  if (n)
+    std::fprintf(stderr,
+                 "rwkv-run %s: note: %zu byte%s of the input %s not valid UTF-8; the %s tokenizer replaced them by "
+                 "U+FFFD\n",
+                 cmd, n, n == 1 ? "" : "s", n == 1 ? "is" : "are", tokenizer.kind());
 }
 
 }  // namespace cli

@@ -29,6 +29,10 @@ struct LoadedModel {
 // device picked by "auto" is named in one note on stderr.
 LoadedModel load_model_and_tokenizer(const ModelOptions& o, int n_slots);
 
+// "rwkv-run <cmd>: note: N bytes of the input are not valid UTF-8; ..." on stderr when the
+// tokenizer replaced bytes of `text` by U+FFFD (the 20B tokenizer; Tokenizer::replaced_bytes).
+void note_replaced_bytes(const char* cmd, const rwkv::Tokenizer& tokenizer, const std::string& text);
+
 // The sampler parameters of the sampling options (temperature, top-p, top-k,
 // penalties, bans); stop tokens and the seed are the command's.
 rwkv::SamplerParams sampler_params(const SamplerOptions& o);

@@ -271,6 +271,7 @@ int run(Options o, bool state_out_given) {
   if (o.echo && write_stdout(&printer, prompt)) printer.last_was_newline = prompt.back() == '\n';
   cli::install_interrupt_handler(true, true);
   const std::vector<int32_t> ids = tok.encode(prompt);
+  cli::note_replaced_bytes("generate", tok, prompt);
   if (ids.empty()) cli::runtime_fail("generate: the prompt is empty");
   if (!o.quiet && ids.size() >= kLongPromptTokens)
     std::fprintf(stderr, "prefill:  %zu prompt tokens (Ctrl-C stops and keeps the state reached)\n", ids.size());

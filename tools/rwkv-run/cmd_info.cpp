@@ -65,6 +65,8 @@ rwkv::Json info_json(const InfoData& d, bool list) {
                   {"n_layer", in.n_layer}, {"n_vocab", in.n_vocab}, {"n_head", in.n_head},
                   {"head_size", in.head_size}, {"n_att", in.n_att}, {"n_ffn", in.n_ffn},
                   {"params", in.params},   {"tensors", d.n_tensors}};
+  j["warnings"] = rwkv::Json::array();
+  for (const std::string& w : in.warnings) j["warnings"].push_back(w);
   j["dtypes"] = rwkv::Json::object();
   for (const auto& kv : d.type_count) j["dtypes"][kv.first] = kv.second;
   j["dtype_bytes"] = rwkv::Json::object();
@@ -109,6 +111,7 @@ void print_info(const InfoData& d, bool list) {
   if (!lora.empty())
     std::printf("lora:       %s%s\n", lora.c_str(), in.has_time_state ? " (with time_state)" : "");
   std::printf("params:     %lld (%.3f B)\n", (long long)in.params, double(in.params) / 1e9);
+  for (const std::string& w : in.warnings) std::printf("warning:    %s\n", w.c_str());
   std::printf("tensors:    %zu (", d.n_tensors);
   const char* sep = "";
   for (const auto& kv : d.type_count) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli_args.h"
+#include "cli_model.h"
 #include "cli_output_path.h"
 #include "commands.h"
 #include "runtime/core/json.h"
@@ -82,6 +83,7 @@ int cmd_tokenize(int argc, char** argv) {
     const auto tok = open_tokenizer(o);
     const std::string input = text->count() ? o.text : (o.file == "-" ? read_stdin() : rwkv::read_tokenizer_file(o.file));
     const std::vector<int32_t> ids = tok->encode(input);
+    cli::note_replaced_bytes("tokenize", *tok, input);
     std::string plain;
     for (size_t i = 0; i < ids.size(); ++i) plain += (i ? "," : "") + std::to_string(ids[i]);
     plain += "\n";
