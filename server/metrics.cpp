@@ -49,6 +49,12 @@ std::string number(double v) {
 
 void sample(std::string& out, const std::string& name, double v) { out += name + " " + number(v) + "\n"; }
 
+// A metric of one unlabelled sample.
+void scalar(std::string& out, const char* name, const char* type, const char* help, double v) {
+  metric(out, name, type, help);
+  sample(out, name, v);
+}
+
 }  // namespace
 
 std::string Metrics::prometheus(const SchedulerStats& s, const PrefixCacheStats& c) const {
@@ -61,22 +67,16 @@ std::string Metrics::prometheus(const SchedulerStats& s, const PrefixCacheStats&
   metric(o, "rwkv_sequences_finished_total", "counter", "Generations ended, by reason.");
   for (const auto& [reason, n] : finishes_)
     sample(o, "rwkv_sequences_finished_total{reason=\"" + reason + "\"}", (double)n);
-  metric(o, "rwkv_prompt_tokens_total", "counter", "Prompt tokens of admitted requests.");
-  sample(o, "rwkv_prompt_tokens_total", (double)prompt_tokens_);
-  metric(o, "rwkv_prefill_tokens_total", "counter", "Prompt tokens run through the model (the rest came from the prefix cache).");
-  sample(o, "rwkv_prefill_tokens_total", (double)prefilled_tokens_);
-  metric(o, "rwkv_completion_tokens_total", "counter", "Tokens generated.");
-  sample(o, "rwkv_completion_tokens_total", (double)completion_tokens_);
-  metric(o, "rwkv_active_sequences", "gauge", "Sequences holding a state slot.");
-  sample(o, "rwkv_active_sequences", (double)s.active);
-  metric(o, "rwkv_queued_requests", "gauge", "Requests waiting for a slot.");
-  sample(o, "rwkv_queued_requests", (double)s.queued);
-  metric(o, "rwkv_queue_limit", "gauge", "Requests that may wait before the server answers 503.");
-  sample(o, "rwkv_queue_limit", (double)s.queue_limit);
-  metric(o, "rwkv_slots", "gauge", "State slots of the pool.");
-  sample(o, "rwkv_slots", (double)s.slots);
-  metric(o, "rwkv_slots_used", "gauge", "State slots in use.");
-  sample(o, "rwkv_slots_used", (double)s.active);
+  scalar(o, "rwkv_prompt_tokens_total", "counter", "Prompt tokens of admitted requests.", (double)prompt_tokens_);
+  scalar(o, "rwkv_prefill_tokens_total", "counter",
+         "Prompt tokens run through the model (the rest came from the prefix cache).", (double)prefilled_tokens_);
+  scalar(o, "rwkv_completion_tokens_total", "counter", "Tokens generated.", (double)completion_tokens_);
+  scalar(o, "rwkv_active_sequences", "gauge", "Sequences holding a state slot.", (double)s.active);
+  scalar(o, "rwkv_queued_requests", "gauge", "Requests waiting for a slot.", (double)s.queued);
+  scalar(o, "rwkv_queue_limit", "gauge",
+         "Requests that may wait before the server answers 503.", (double)s.queue_limit);
+  scalar(o, "rwkv_slots", "gauge", "State slots of the pool.", (double)s.slots);
+  scalar(o, "rwkv_slots_used", "gauge", "State slots in use.", (double)s.active);
   metric(o, "rwkv_step_seconds", "histogram", "Wall time of one scheduler step (all active sequences).");
   uint64_t cumulative = 0;
   for (size_t i = 0; i < kStepBuckets.size(); ++i) {
@@ -86,22 +86,16 @@ std::string Metrics::prometheus(const SchedulerStats& s, const PrefixCacheStats&
   sample(o, "rwkv_step_seconds_bucket{le=\"+Inf\"}", (double)steps_);
   sample(o, "rwkv_step_seconds_sum", step_seconds_);
   sample(o, "rwkv_step_seconds_count", (double)steps_);
-  metric(o, "rwkv_step_rows_total", "counter", "Token rows fed by all steps.");
-  sample(o, "rwkv_step_rows_total", (double)step_rows_);
-  metric(o, "rwkv_prefix_cache_entries", "gauge", "States in the prefix cache.");
-  sample(o, "rwkv_prefix_cache_entries", (double)c.entries);
-  metric(o, "rwkv_prefix_cache_bytes", "gauge", "Bytes the prefix cache holds.");
-  sample(o, "rwkv_prefix_cache_bytes", (double)c.bytes);
-  metric(o, "rwkv_prefix_cache_capacity_bytes", "gauge", "The prefix cache's limit (--cache-mib).");
-  sample(o, "rwkv_prefix_cache_capacity_bytes", (double)c.capacity);
-  metric(o, "rwkv_prefix_cache_hits_total", "counter", "Prompts that started from a cached state.");
-  sample(o, "rwkv_prefix_cache_hits_total", (double)c.hits);
-  metric(o, "rwkv_prefix_cache_misses_total", "counter", "Prompts with no cached prefix.");
-  sample(o, "rwkv_prefix_cache_misses_total", (double)c.misses);
-  metric(o, "rwkv_prefix_cache_tokens_saved_total", "counter", "Prompt tokens not prefilled thanks to the cache.");
-  sample(o, "rwkv_prefix_cache_tokens_saved_total", (double)c.tokens_saved);
-  metric(o, "rwkv_prefix_cache_evictions_total", "counter", "Entries evicted to stay within the capacity.");
-  sample(o, "rwkv_prefix_cache_evictions_total", (double)c.evictions);
+  scalar(o, "rwkv_step_rows_total", "counter", "Token rows fed by all steps.", (double)step_rows_);
+  scalar(o, "rwkv_prefix_cache_entries", "gauge", "States in the prefix cache.", (double)c.entries);
+  scalar(o, "rwkv_prefix_cache_bytes", "gauge", "Bytes the prefix cache holds.", (double)c.bytes);
+  scalar(o, "rwkv_prefix_cache_capacity_bytes", "gauge", "The prefix cache's limit (--cache-mib).", (double)c.capacity);
+  scalar(o, "rwkv_prefix_cache_hits_total", "counter", "Prompts that started from a cached state.", (double)c.hits);
+  scalar(o, "rwkv_prefix_cache_misses_total", "counter", "Prompts with no cached prefix.", (double)c.misses);
+  scalar(o, "rwkv_prefix_cache_tokens_saved_total", "counter",
+         "Prompt tokens not prefilled thanks to the cache.", (double)c.tokens_saved);
+  scalar(o, "rwkv_prefix_cache_evictions_total", "counter",
+         "Entries evicted to stay within the capacity.", (double)c.evictions);
   return o;
 }
 

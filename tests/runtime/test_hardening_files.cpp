@@ -25,23 +25,15 @@
 #include "runtime/state/state_file.h"
 #include "runtime/tokenizer/read_file.h"
 #include "runtime/tokenizer/tokenizer.h"
+#include "error_of.h"
+
+using test_util::error_of;
 
 using hardening_test::HangGuard;
 
 namespace {
 
 std::string tiny_pth() { return testdata_path("models/tiny-rwkv-7v0-834K.pth"); }
-
-// The message of the rwkv::Error that f throws ("" if none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const rwkv::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 

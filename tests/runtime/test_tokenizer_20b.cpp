@@ -14,6 +14,9 @@
 #include "runtime/tokenizer/tokenizer.h"
 #include "runtime/tokenizer/unicode_text.h"
 #include "test_tokenizer_vectors.h"
+#include "error_of.h"
+
+using test_util::error_of;
 
 namespace {
 
@@ -24,16 +27,6 @@ std::string utf8proc_nfc(const std::string& s) {
   std::string r(reinterpret_cast<const char*>(out));
   std::free(out);
   return r;
-}
-
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const rwkv::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -7,6 +7,9 @@
 #include "runtime/tokenizer/tokenizer.h"
 #include "runtime/tokenizer/world_vocab.h"
 #include "test_tokenizer_vectors.h"
+#include "error_of.h"
+
+using test_util::error_of;
 
 namespace {
 
@@ -23,16 +26,6 @@ std::string hex_bytes(const std::string& s) {
 }
 
 // The error message of what `f` throws (or "" when it throws nothing).
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const rwkv::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("World tokenizer gives the official ids on every test vector", "[tokenizer][world]") {
