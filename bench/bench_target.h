@@ -107,7 +107,7 @@ std::unique_ptr<BenchTarget> make_target(const Model& model, const TargetOptions
 
 // Implementations (bench_target_cpu.cpp, bench_target_cuda.cpp), on an
 // engine already built for the device.
-std::unique_ptr<BenchTarget> make_cpu_target(std::unique_ptr<Engine> engine);
+std::unique_ptr<BenchTarget> make_cpu_target(std::unique_ptr<Engine> engine, size_t weight_bytes_held = 0);
 std::unique_ptr<BenchTarget> make_cuda_target(std::unique_ptr<Engine> engine);
 
 }  // namespace bench

@@ -13,6 +13,7 @@
 #include "bench/bench_target.h"
 #include "runtime/cpu/cpu_backend.h"
 #include "runtime/engine/device.h"
+#include "runtime/quant/weight_bytes.h"
 
 namespace rwkv {
 namespace bench {
@@ -47,14 +48,16 @@ void on_threads(int n, Fn fn) {
 
 class CpuTarget final : public BenchTarget {
  public:
-  explicit CpuTarget(std::unique_ptr<Engine> engine)
-      : engine_(std::move(engine)), be_(dynamic_cast<CpuBackend&>(engine_->backend())), name_(cpu_model_name()) {}
+  CpuTarget(std::unique_ptr<Engine> engine, size_t weight_bytes_held)
+      : engine_(std::move(engine)), be_(dynamic_cast<CpuBackend&>(engine_->backend())), name_(cpu_model_name()),
+        held_(weight_bytes_held) {}
 
   Engine& engine() override { return *engine_; }
   std::string device_kind() const override { return "cpu"; }
   std::string device_name() const override { return name_; }
   DType compute_dtype() const override { return DType::f32; }
-  size_t weight_bytes_held() const override { return 0; }  // filled from the model's accounting
+  // Quantized weights: their packed bytes (runtime/quant/weight_bytes.h); 0: the model's fp32 accounting.
+  size_t weight_bytes_held() const override { return held_; }
   int threads() const override { return be_.n_threads(); }
 
   void reserve_marks(int n) override {
@@ -126,12 +129,13 @@ class CpuTarget final : public BenchTarget {
   CpuBackend& be_;
   std::string name_;
   std::vector<Clock::time_point> marks_;
+  size_t held_ = 0;
 };
 
 }  // namespace
 
-std::unique_ptr<BenchTarget> make_cpu_target(std::unique_ptr<Engine> engine) {
-  return std::make_unique<CpuTarget>(std::move(engine));
+std::unique_ptr<BenchTarget> make_cpu_target(std::unique_ptr<Engine> engine, size_t weight_bytes_held) {
+  return std::make_unique<CpuTarget>(std::move(engine), weight_bytes_held);
 }
 
 EngineOptions engine_options(const TargetOptions& opt) {
@@ -153,7 +157,11 @@ EngineOptions engine_options(const TargetOptions& opt) {
 std::unique_ptr<BenchTarget> make_target(const Model& model, const TargetOptions& opt) {
   auto engine = std::make_unique<Engine>(model, engine_options(opt));
   if (engine->device().is_cuda()) return make_cuda_target(std::move(engine));
-  return make_cpu_target(std::move(engine));
+  // The CPU keeps dense matrices and the embedding in fp32, quantized ones packed.
+  const size_t held = opt.quant == QuantKind::none
+                          ? 0
+                          : size_t(backend_weight_bytes(model.info, weight_tensors(model), DType::f32, opt.quant));
+  return make_cpu_target(std::move(engine), held);
 }
 
 }  // namespace bench
