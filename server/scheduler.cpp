@@ -4,8 +4,7 @@
 #include <algorithm>
 #include <exception>
 
-#include "runtime/generate/stop_strings.h"
-#include "runtime/generate/utf8_stream.h"
+#include "runtime/generate/text_filter.h"
 #include "runtime/sampler/penalty_weight.h"
 
 namespace rwkv {
@@ -39,14 +38,13 @@ void SequenceHandle::push(SequenceEvent e) {
 
 struct Scheduler::Sequence {
   Sequence(GenerationRequest r, const Tokenizer& tok)
-      : req(std::move(r)), sampler(req.sampling, official_penalty_weight_fn(tok)), stops(req.stop_strings) {
+      : req(std::move(r)), sampler(req.sampling, official_penalty_weight_fn(tok)), text(req.stop_strings) {
     std::sort(req.cache_points.begin(), req.cache_points.end());
   }
   std::shared_ptr<SequenceHandle> handle = std::make_shared<SequenceHandle>();
   GenerationRequest req;
   Sampler sampler;
-  Utf8Stream utf8;
-  StopStringFilter stops;
+  TextFilter text;
   int slot = -1;
   size_t fed = 0, cached = 0, generated = 0;
   size_t feeding = 0;        // prompt tokens in this step's forward
@@ -265,11 +263,7 @@ void Scheduler::after_draw(Sequence& s, int32_t token) {
     e.text = piece;
     s.handle->push(std::move(e));
   };
-  auto flush = [&] {
-    std::string piece = s.stops.push(s.utf8.finish(), &stopped);
-    if (!stopped) piece += s.stops.finish();
-    emit(piece);
-  };
+  auto flush = [&] { emit(s.text.finish(&stopped)); };
   s.has_next = false;
   if (s.sampler.is_stop(token)) {
     flush();
@@ -279,7 +273,7 @@ void Scheduler::after_draw(Sequence& s, int32_t token) {
   ++s.generated;
   if (metrics_) metrics_->add_tokens(0, 0, 1);
   const std::string& bytes = tokenizer_.is_special(token) ? std::string() : tokenizer_.token_bytes(token);
-  emit(s.stops.push(s.utf8.push(bytes), &stopped));
+  emit(s.text.push(bytes, &stopped));
   if (stopped) {
     finish(s, FinishReason::stop);
   } else if (s.generated >= s.req.max_tokens) {

@@ -4,8 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "runtime/generate/stop_strings.h"
-#include "runtime/generate/utf8_stream.h"
+#include "runtime/generate/text_filter.h"
 
 namespace rwkv {
 
@@ -56,12 +55,12 @@ class SamplingSession {
 class TextSink {
  public:
   TextSink(std::vector<std::string> stops, const TextCallback& cb, std::string* text)
-      : stops_(std::move(stops)), cb_(cb), text_(text) {}
+      : filter_(std::move(stops)), cb_(cb), text_(text) {}
 
   // Returns the reason to stop, if any, through *reason; false when going on.
   bool add(const std::string& bytes, StopReason* reason) {
     bool stopped = false;
-    const std::string piece = stops_.push(utf8_.push(bytes), &stopped);
+    const std::string piece = filter_.push(bytes, &stopped);
     if (!deliver(piece)) {
       *reason = StopReason::callback;
       return true;
@@ -75,13 +74,7 @@ class TextSink {
 
   // End of generation: flushes what is held back (an incomplete character as
   // U+FFFD, which could still complete a stop string).
-  void finish(bool* stop_string_found) {
-    bool stopped = false;
-    std::string piece = stops_.push(utf8_.finish(), &stopped);
-    if (!stopped) piece += stops_.finish();
-    *stop_string_found = stopped;
-    deliver(piece);
-  }
+  void finish(bool* stop_string_found) { deliver(filter_.finish(stop_string_found)); }
 
  private:
   bool deliver(const std::string& piece) {
@@ -90,8 +83,7 @@ class TextSink {
     return cb_ ? cb_(piece) : true;
   }
 
-  Utf8Stream utf8_;
-  StopStringFilter stops_;
+  TextFilter filter_;
   const TextCallback& cb_;
   std::string* text_;
 };

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli_args.h"
+#include "cli_interrupt.h"
 #include "cli_model.h"
 #include "commands.h"
 #include "server/http_server.h"
@@ -128,24 +129,11 @@ std::string default_alias(const std::string& path) {
   return dot == std::string::npos || dot == 0 ? name : name.substr(0, dot);
 }
 
-// The last stop signal received (0: none); written by the handler, whichever thread takes it
-// (libraries start threads before main, so the signals cannot be blocked in all of them).
-std::atomic<int> g_stop_signal{0};
-extern "C" void on_stop_signal(int sig) { g_stop_signal.store(sig); }
-
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  for (int s : {SIGINT, SIGTERM, SIGHUP}) sigaction(s, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
-
 // Polls for a stop signal until `done`; on one, drains and stops the server.
 void watch_signals(std::atomic<bool>& done, rwkv::server::Scheduler& scheduler, rwkv::server::HttpServer& http,
                    double grace_s) {
   while (!done.load()) {
-    const int sig = g_stop_signal.load();
+    const int sig = cli::interrupt_signal();
     if (sig == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
@@ -160,7 +148,8 @@ void watch_signals(std::atomic<bool>& done, rwkv::server::Scheduler& scheduler, 
 }
 
 int run(Options& o) {
-  install_stop_handlers();
+  cli::install_interrupt_handler(false, true);  // SIGINT, SIGTERM, SIGHUP set a flag the watcher polls
+  signal(SIGPIPE, SIG_IGN);
   cli::LoadedModel lm = cli::load_model_and_tokenizer(o.model, o.slots);
   o.http.model_id = o.alias.empty() ? default_alias(o.model.path) : o.alias;
   o.http.threads = o.slots + (int)std::min<size_t>(o.sched.queue_limit, 1024) + 8;
