@@ -157,10 +157,12 @@ EngineOptions engine_options(const TargetOptions& opt) {
 std::unique_ptr<BenchTarget> make_target(const Model& model, const TargetOptions& opt) {
   auto engine = std::make_unique<Engine>(model, engine_options(opt));
   if (engine->device().is_cuda()) return make_cuda_target(std::move(engine));
-  // The CPU keeps dense matrices and the embedding in fp32, quantized ones packed.
+  // The CPU keeps dense matrices in the run's dtype, quantized ones packed (the
+  // embedding stays fp32 there, but a decode step reads only its rows, which the
+  // accounting counts in the run's dtype either way).
   const size_t held = opt.quant == QuantKind::none
                           ? 0
-                          : size_t(backend_weight_bytes(model.info, weight_tensors(model), DType::f32, opt.quant));
+                          : size_t(backend_weight_bytes(model.info, weight_tensors(model), opt.dtype, opt.quant));
   return make_cpu_target(std::move(engine), held);
 }
 

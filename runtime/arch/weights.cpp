@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "runtime/arch/layer_norm.h"
+#include "runtime/core/half_float.h"
 #include "runtime/arch/torch_bf16_layer_norm.h"
 
 namespace rwkv {
@@ -52,7 +53,26 @@ std::vector<float> fold_ln0(const WeightReader& r, const ModelInfo& info) {
 WeightReader::WeightReader(const Model& m, const ModelWeights& dims, WeightFormat format)
     : m_(m), dims_(dims), format_(format), real_time_first_(has_time_faaaa(m)) {}
 
-std::vector<float> Linear::to_f32() const { return quantized() ? dequantize_matrix(q.view()) : w; }
+std::vector<float> Linear::to_f32() const {
+  if (quantized()) return dequantize_matrix(q.view());
+  if (!half()) return w;
+  std::vector<float> f(h.size());
+  for (size_t i = 0; i < h.size(); ++i) f[i] = h_dtype == DType::bf16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]);
+  return f;
+}
+
+size_t Linear::held_bytes() const {
+  if (quantized()) return q.bytes();
+  return half() ? h.size() * sizeof(uint16_t) : w.size() * sizeof(float);
+}
+
+void hold_linear_as(Linear& m, DType dtype) {
+  if (dtype == DType::f32 || m.quantized() || m.half() || m.w.empty()) return;
+  m.h.resize(m.w.size());
+  for (size_t i = 0; i < m.w.size(); ++i) m.h[i] = dtype == DType::bf16 ? f32_to_bf16(m.w[i]) : f32_to_f16(m.w[i]);
+  m.h_dtype = dtype;
+  std::vector<float>().swap(m.w);
+}
 
 void quantize_linear(Linear& m, QuantKind kind, const std::string& what) {
   if (kind == QuantKind::none || m.out == 0 || m.quantized()) return;
@@ -176,6 +196,7 @@ ModelWeights load_weight_globals(const Model& model, WeightFormat format) {
   w.ln_out_b = r.vec("ln_out.bias", w.C);
   w.head = r.linear("head.weight", w.V, w.C);
   if (format.head_quantized()) quantize_linear(w.head, format.quantize, "head.weight");
+  hold_linear_as(w.head, format.dense);
   return w;
 }
 
@@ -199,6 +220,7 @@ LayerWeights load_weight_layer(const Model& model, const ModelWeights& w, int l,
     for_each_linear(L, [&](Linear& m) {
       quantize_linear(m, format.quantize, "model " + model.info.path + " layer " + std::to_string(l));
     });
+  for_each_linear(L, [&](Linear& m) { hold_linear_as(m, format.dense); });
   return L;
 }
 

@@ -22,15 +22,23 @@ namespace rwkv {
 // A weight matrix applied as y = W x, stored [out, in] row-major (PyTorch's
 // nn.Linear layout). LoRA matrices, stored [in, out] in checkpoints, are
 // transposed into this form at load.
-// Exactly one of `w` (fp32) and `q` (quantized, runtime/quant/quant_format.h)
-// holds the values.
+// Exactly one of `w` (fp32), `h` (fp16 or bf16 bits, the CPU backend's
+// --dtype; docs/cpu-backend.md) and `q` (quantized,
+// runtime/quant/quant_format.h) holds the values.
 struct Linear {
   int out = 0, in = 0;
-  std::vector<float> w;  // out * in
+  std::vector<float> w;     // out * in
+  std::vector<uint16_t> h;  // out * in, in h_dtype
+  DType h_dtype = DType::f16;
   QuantMatrix q;
   bool quantized() const { return q.kind != QuantKind::none; }
-  // The fp32 values (dequantized when quantized).
+  bool half() const { return !h.empty(); }
+  // The dtype of a dense matrix's elements (fp32 for a quantized one).
+  DType dense_dtype() const { return half() ? h_dtype : DType::f32; }
+  // The fp32 values (dequantized or widened when not fp32).
   std::vector<float> to_f32() const;
+  // Bytes the values take in memory (packed bytes, scales and offsets when quantized).
+  size_t held_bytes() const;
 };
 
 // What load_weights makes of the matrices (every Linear; the embedding is
@@ -41,9 +49,14 @@ struct Linear {
 //                   docs/quantization.md, "Accuracy").
 // A matrix stored in the same kind as `quantize` is always kept as stored.
 // Default: everything fp32, the reference form.
+//   dense:          what every matrix left dense is held in: fp32 (the
+//                   CUDA upload converts from fp32), or fp16 / bf16 (the CPU
+//                   backend's --dtype: rounded to nearest even, exact for a
+//                   checkpoint stored in that dtype).
 struct WeightFormat {
   bool keep_quantized = false;
   QuantKind quantize = QuantKind::none;
+  DType dense = DType::f32;
   // runtime/quant/quant_format.h quant_kind_covers_head.
   bool head_quantized() const { return quant_kind_covers_head(quantize); }
   bool keeps(QuantKind stored) const {
@@ -112,6 +125,10 @@ void for_each_linear(Layer& L, Fn&& fn) {
 // nothing for an empty or already quantized one or kind none. rwkv::Error
 // naming `what` when its input width is not a multiple of 32.
 void quantize_linear(Linear& m, QuantKind kind, const std::string& what);
+
+// Holds a dense Linear's values in `dtype` (fp16 / bf16 rounded to nearest
+// even; fp32: as it is); nothing for an empty or quantized one.
+void hold_linear_as(Linear& m, DType dtype);
 
 // Reads a model's tensors as fp32 in the shapes the backends use; used by
 // ArchSpec::load_layer. Errors name the model and the tensor.

@@ -49,21 +49,50 @@ void quant_rows_blas(const Linear& W, QuantIsa isa, int r0, int r1, const float*
   }
 }
 
+// Output rows [r0, r1) of an fp16 / bf16 W for many inputs: blocks of rows
+// widened to fp32 (exact), then one BLAS call per block.
+void half_rows_blas(const Linear& W, QuantIsa isa, int r0, int r1, const float* X, size_t ldx,
+                    size_t M, float* Y, size_t ldy) {
+  if (r1 <= r0 || M == 0) return;
+  const DenseView v = dense_view(W);
+  const int block = std::min(dequant_block_rows(W.in), r1 - r0);
+  std::vector<float> rows(static_cast<size_t>(block) * static_cast<size_t>(W.in));
+  for (int b0 = r0; b0 < r1; b0 += block) {
+    const int b1 = std::min(r1, b0 + block);
+    expand_dense_rows(isa, v, b0, b1, rows.data());
+    dense_rows(W, rows.data(), b0, b1, X, ldx, M, Y, ldy);
+  }
+}
+
 }  // namespace
+
+DenseView dense_view(const Linear& W) {
+  DenseView v;
+  v.dtype = W.dense_dtype();
+  v.out = W.out;
+  v.in = W.in;
+  v.data = W.half() ? static_cast<const void*>(W.h.data()) : static_cast<const void*>(W.w.data());
+  return v;
+}
 
 void linear_rows_reference(const Linear& W, int r0, int r1, const float* X, size_t ldx, size_t M,
                            float* Y, size_t ldy) {
   if (r1 <= r0 || M == 0) return;
-  if (!W.quantized()) {
+  if (!W.quantized() && !W.half()) {
     dense_rows(W, W.w.data() + static_cast<size_t>(r0) * static_cast<size_t>(W.in), r0, r1, X, ldx, M, Y, ldy);
     return;
   }
   const QuantView q = W.q.view();
+  const DenseView v = dense_view(W);
   constexpr int kRows = 16;
   std::vector<float> rows(static_cast<size_t>(kRows) * static_cast<size_t>(W.in));
   for (int b0 = r0; b0 < r1; b0 += kRows) {
     const int b1 = std::min(r1, b0 + kRows);
-    for (int r = b0; r < b1; ++r) q.dequantize_row(r, rows.data() + static_cast<size_t>(r - b0) * W.in);
+    if (W.quantized()) {
+      for (int r = b0; r < b1; ++r) q.dequantize_row(r, rows.data() + static_cast<size_t>(r - b0) * W.in);
+    } else {
+      expand_dense_rows(QuantIsa::scalar, v, b0, b1, rows.data());
+    }
     dense_rows(W, rows.data(), b0, b1, X, ldx, M, Y, ldy);
   }
 }
@@ -74,7 +103,17 @@ void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_
   std::function<void(int, int)> rows;
   std::optional<QuantProduct> fused;
   if (!W.quantized()) {
-    rows = [&](int r0, int r1) { linear_rows_reference(W, r0, r1, X, ldx, M, Y, ldy); };
+    const DenseCrossover crossover = dense_fused_max_inputs(options.isa);
+    const int fused_max = options.dense_fused_max_inputs >= 0 ? options.dense_fused_max_inputs
+                          : W.half()                          ? crossover.half
+                                                              : crossover.fp32;
+    const DenseView v = dense_view(W);
+    if (M <= static_cast<size_t>(fused_max))
+      rows = [&, v](int r0, int r1) { dense_gemv(options.isa, v, r0, r1, X, ldx, M, Y, ldy); };
+    else if (W.half())
+      rows = [&](int r0, int r1) { half_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };
+    else
+      rows = [&](int r0, int r1) { linear_rows_reference(W, r0, r1, X, ldx, M, Y, ldy); };
   } else if (M <= (options.fused_max_inputs >= 0 ? static_cast<size_t>(options.fused_max_inputs)
                                                   : quant_fused_max_inputs(options.isa))) {
     fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa);

@@ -1,6 +1,8 @@
 // runtime/cpu/cpu_ops.h: the numeric building blocks of the CPU reference
-// backend: fp32 linear layers through OpenBLAS, LayerNorm, GroupNorm and the
-// small scalar functions, written to match PyTorch's fp32 definitions.
+// backend: linear layers (fp32 sums over fp32, fp16, bf16 or quantized
+// weights: OpenBLAS and the kernels of dense_kernels.h / quant_kernels.h),
+// LayerNorm, GroupNorm and the small scalar functions, written to match
+// PyTorch's fp32 definitions.
 #pragma once
 
 #include <cmath>
@@ -10,6 +12,7 @@
 
 #include "runtime/arch/layer_norm.h"
 #include "runtime/arch/weights.h"
+#include "runtime/cpu/dense_kernels.h"
 #include "runtime/cpu/quant_kernels.h"
 #include "runtime/cpu/thread_pool.h"
 
@@ -27,6 +30,10 @@ struct LinearOptions {
   // once); above: rows dequantized a block at a time, then BLAS. -1: the
   // variant's measured crossover (quant_fused_max_inputs).
   int fused_max_inputs = -1;
+  // The same for a dense W (fp32, fp16, bf16): up to this M the kernels of
+  // dense_kernels.h, above it BLAS (fp16/bf16 rows expanded a block at a
+  // time). -1: the measured crossover (dense_fused_max_inputs).
+  int dense_fused_max_inputs = -1;
   // The least multiply-adds worth handing to another thread.
   size_t min_macs_per_thread = size_t(1) << 16;
 };
@@ -37,10 +44,13 @@ struct LinearOptions {
 void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
             size_t ldy, const LinearOptions& options = LinearOptions());
 
-// The plain product of output rows [r0, r1), on the calling thread: a dense W
-// through BLAS; a quantized W dequantized 16 rows at a time (scalar
-// QuantView::dequantize_row), then BLAS. The reference the fast quantized
-// kernels are tested against.
+// A dense (fp32 / fp16 / bf16) W as the kernels of dense_kernels.h see it.
+DenseView dense_view(const Linear& W);
+
+// The plain product of output rows [r0, r1), on the calling thread: an fp32 W
+// through BLAS; an fp16 / bf16 or quantized W widened 16 rows at a time
+// (scalar conversions, QuantView::dequantize_row), then BLAS. The reference
+// the fast dense and quantized kernels are tested against.
 void linear_rows_reference(const Linear& W, int r0, int r1, const float* X, size_t ldx, size_t M,
                            float* Y, size_t ldy);
 

@@ -87,14 +87,19 @@ WeightFormat weight_format(const BackendOptions& options, const Model& model) {
   return f;
 }
 
+DType stored_matrix_dtype(const Model& model) {
+  for (const char* name : {"head.weight", "blocks.0.att.key.weight", "emb.weight"}) {
+    const Tensor* t = model.find(name);
+    if (t && !t->quantized()) return t->dtype;
+  }
+  return DType::f32;
+}
+
 OpenedBackend open_backend(const Model& model, const Device& device, const BackendOptions& options) {
   check_round_options(options);
   const int n_slots = std::max(1, options.n_slots);
   OpenedBackend out;
   if (!device.is_cuda()) {
-    if (options.dtype && *options.dtype != DType::f32)
-      throw InputError(InputError::Kind::unsupported, std::string("device cpu computes in fp32 only (dtype ") +
-                                                          dtype_name(*options.dtype) + " asked)");
     if (options.state_dtype != DType::f32)
       throw InputError(InputError::Kind::unsupported,
                        std::string("device cpu keeps the recurrent state in fp32 only (--state-dtype ") +
@@ -102,6 +107,8 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
     CpuOptions cpu;
     cpu.n_threads = options.threads;
     cpu.weights = weight_format(options, model);
+    cpu.weights.dense = options.dtype ? *options.dtype : stored_matrix_dtype(model);
+    out.compute_dtype = cpu.weights.dense;
     out.backend = std::make_unique<CpuBackend>(model, cpu);
     out.slots = std::make_unique<CpuSlots>(*out.backend, n_slots);
     return out;

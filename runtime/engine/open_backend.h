@@ -21,10 +21,14 @@ struct BackendOptions;
 // else fp32.
 WeightFormat weight_format(const BackendOptions& options, const Model& model);
 
+// The dtype a file stores its dense matrices in: that of head.weight, else
+// of blocks.0.att.key.weight or emb.weight when the head is quantized.
+DType stored_matrix_dtype(const Model& model);
+
 struct BackendOptions {
   int threads = 0;             // cpu: worker threads (0: all cores)
-  std::optional<DType> dtype;  // weights' dtype on the device (cuda default: the
-                               // checkpoint's); cpu computes in fp32 only
+  std::optional<DType> dtype;  // weights' dtype on the device (default: the checkpoint's,
+                               // stored_matrix_dtype); cpu: dense matrices held in it, fp32 sums
   QuantKind quant = QuantKind::none;  // int8 / q4: every matrix quantized at load
                                       // (docs/quantization.md); none: a file's quantized
                                       // matrices stay quantized unless `dtype` is given
@@ -64,7 +68,7 @@ struct OpenedBackend {
 };
 
 // Throws InputError (kind unsupported) for cuda in a build without a GPU path,
-// a dtype or state_dtype other than fp32 on cpu, or a state_dtype other than
+// a state_dtype other than fp32 on cpu, or a state_dtype other than
 // fp32/bf16 on cuda; InputError (kind argument) for max_rows, gemv_max_rows or
 // wkv_chunk_min_tokens out of range (on every device); rwkv::Error for a device failure.
 OpenedBackend open_backend(const Model& model, const Device& device, const BackendOptions& options);

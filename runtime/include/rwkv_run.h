@@ -133,8 +133,8 @@ typedef struct rwkv_model_params {
    * NULL means "cpu". CUDA needs a library built with a GPU path
    * (rwkv_gpu_support(); "auto" never picks the "emu" emulator). */
   const char* device;
-  /* Weights' compute dtype: "fp32", "fp16", "bf16", or NULL for the default
-   * (cpu: fp32, the only one it has; cuda: the checkpoint's dtype). */
+  /* Weights' dtype: "fp32", "fp16", "bf16", or NULL for the checkpoint's own
+   * (cpu: dense matrices held in it, sums in fp32; cuda: the GEMMs' dtype). */
   const char* dtype;
   /* CPU worker threads; 0 = all hardware threads. Ignored by cuda. */
   int32_t n_threads;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "runtime/cpu/cpu_backend.h"
@@ -243,9 +244,6 @@ TEST_CASE("engine: bad slots, tokens, devices and dtypes are InputErrors of the 
   eo.device = "gpu";
   CHECK(kind_of([&] { rwkv::Engine e(*model, eo); }) == int(Kind::argument));
   eo.device = "cpu";
-  eo.backend.dtype = rwkv::DType::bf16;
-  CHECK(kind_of([&] { rwkv::Engine e(*model, eo); }) == int(Kind::unsupported));
-  eo.backend.dtype.reset();
   eo.backend.state_dtype = rwkv::DType::bf16;  // the cpu backend keeps its state in fp32
   CHECK(kind_of([&] { rwkv::Engine e(*model, eo); }) == int(Kind::unsupported));
   CHECK_THROWS_WITH(rwkv::Engine(*model, eo), Catch::Contains("--state-dtype bf16"));
@@ -257,4 +255,38 @@ TEST_CASE("engine: bad slots, tokens, devices and dtypes are InputErrors of the 
   eo.device = "cuda";
   CHECK(kind_of([&] { rwkv::Engine e(*model, eo); }) == int(Kind::unsupported));
 #endif
+}
+
+TEST_CASE("engine: the cpu holds a file's matrices in its own dtype unless a dtype is given", "[engine][cpu]") {
+  struct Case {
+    const char* file;
+    std::optional<rwkv::DType> asked;
+    rwkv::DType held;
+  };
+  for (const Case& c : {Case{"models/tiny-rwkv-7v0-834K.pth", std::nullopt, rwkv::DType::f32},
+                        Case{"models/tiny-rwkv-7v0-834K-bf16.pth", std::nullopt, rwkv::DType::bf16},
+                        Case{"rwkvcpp/tiny-rwkv-7v0-834K-FP16.bin", std::nullopt, rwkv::DType::f16},
+                        Case{"models/tiny-rwkv-7v0-834K-bf16.pth", rwkv::DType::f32, rwkv::DType::f32},
+                        Case{"models/tiny-rwkv-7v0-834K.pth", rwkv::DType::f16, rwkv::DType::f16}}) {
+    INFO(c.file);
+    auto model = rwkv::load_model(testdata_path(c.file));
+    rwkv::EngineOptions eo;
+    eo.device = "cpu";
+    eo.backend.threads = 1;
+    eo.backend.dtype = c.asked;
+    rwkv::Engine engine(*model, eo);
+    CHECK(engine.compute_dtype() == c.held);
+    // The logits of a few tokens: those of the fp32 backend to fp32 rounding when
+    // nothing is rounded (the file's own dtype), else close.
+    rwkv::CpuBackend ref(*model);
+    const std::vector<int32_t> tokens = {10, 200, 33, 7};
+    const size_t S = ref.state_layout().size();
+    std::vector<float> state(S), want(size_t(ref.info().n_vocab)), got(want.size());
+    ref.init_state(state.data());
+    rwkv::prefill(ref, state.data(), S, tokens.data(), tokens.size(), tokens.size(), want.data());
+    engine.eval(0, tokens.data(), tokens.size(), got.data());
+    double worst = 0;
+    for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, double(std::fabs(got[i] - want[i])));
+    CHECK(worst <= (c.asked && *c.asked != rwkv::DType::f32 ? 5e-2 : 1e-4));
+  }
 }

@@ -78,9 +78,8 @@ std::unique_ptr<rwkv::Engine> open_engine(const rwkv::Model& model, const ModelO
   eo.backend.max_rows = o.max_rows;
   eo.backend.wkv_chunk_min_tokens = o.wkv_chunk_min;
   const std::string device_hint =
-      o.device == "cpu" ? (o.dtype.empty() && o.state_dtype.empty()
-                               ? std::string()
-                               : std::string(" (drop --dtype/--state-dtype, or use --device cuda)"))
+      o.device == "cpu" ? (o.state_dtype.empty() ? std::string()
+                                                 : std::string(" (drop --state-dtype, or use --device cuda)"))
                         : std::string(" (this build's GPU path: ") + RWKV_RUN_GPU_PATH +
                               "; --device cpu runs without a GPU)";
   try {

@@ -22,6 +22,7 @@
 #include "bench/bench_run.h"
 #include "bench/synthetic_models.h"
 #include "runtime/engine/device.h"
+#include "runtime/engine/open_backend.h"
 #include "runtime/model/model.h"
 #include "runtime/model/synth.h"
 
@@ -87,9 +88,9 @@ void add_options(cli::Command& cmd, Options& o) {
            }
            o.have_dtype = true;
          },
-         "weights' dtype(s), e.g. fp16,bf16 (default on cuda: a model file's own dtype, fp16 for --synthetic; "
-         "the cpu backend computes in fp32 only); int8 / q4: every matrix quantized at load, the rest in the "
-         "model's dense dtype (a file's own, bf16 for --synthetic; fp32 on cpu)")
+         "weights' dtype(s), e.g. fp16,bf16 (default: a model file's own dtype; for --synthetic fp16 on "
+         "cuda, fp32 on cpu); int8 / q4: every matrix quantized at load, the rest in the "
+         "model's dense dtype (a file's own, bf16 for --synthetic)")
       ->type_name("LIST");
   add_list(app, "--pp", o.cfg.prefill_tokens, 1, 1 << 20, "prompt lengths T (default 512,4096)");
   app.add_flag_callback("--pp-grid", [&o] { o.cfg.prefill_tokens = {128, 256, 512, 1024, 2048, 4096, 8192, 16384}; },
@@ -158,8 +159,8 @@ void print_synthetic_list() {
 int run(Options& o) {
   rwkv::bench::BenchConfig& cfg = o.cfg;
   const bool cpu = o.device == "cpu";
-  // Defaults that depend on the device: cpu computes in fp32 only; on cuda a
-  // synthetic model runs in fp16 and a file in its own dtype (set below).
+  // Defaults that depend on the device: a synthetic model runs in fp32 on cpu
+  // and fp16 on cuda; a file in its own dtype (set below).
   if (!o.have_dtype) o.dtypes = {cpu ? rwkv::DType::f32 : rwkv::DType::f16};
   o.quants.resize(o.dtypes.size(), rwkv::QuantKind::none);
   if (cpu && !o.have_gemm_n) cfg.gemm_probe_n = 1024;
@@ -194,16 +195,14 @@ int run(Options& o) {
     log("loading " + o.model.path());
     model = rwkv::load_model(o.model.path());
     info.model_source = o.model.path();
-    if (!o.have_dtype && !cpu) {
-      const rwkv::Tensor* t = model->find("blocks.0.att.key.weight");
-      if (t) o.dtypes = {t->dtype};
-    }
+    if (!o.have_dtype) o.dtypes = {rwkv::stored_matrix_dtype(*model)};
   }
-  // A quantized run's dense dtype (embedding, activations): the model's own (cpu: fp32).
+  // A quantized run's dense dtype (embedding, activations; on cpu the matrices
+  // left dense): the model's own.
   for (size_t k = 0; k < o.dtypes.size(); ++k)
     if (o.quants[k] != rwkv::QuantKind::none) {
       const rwkv::Tensor* emb = model->find("emb.weight");
-      o.dtypes[k] = cpu || !emb ? rwkv::DType::f32 : emb->dtype;
+      o.dtypes[k] = !emb ? rwkv::DType::f32 : emb->dtype;
     }
   std::vector<rwkv::bench::RunResult> runs;
   // On cpu the graph and GEMV settings mean nothing: one run per dtype.
