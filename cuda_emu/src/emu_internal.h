@@ -86,6 +86,30 @@ class Engine {
                            int src, const char* file, int line) = 0;
 };
 
+// True on the process's main thread (its thread id equals the process id).
+bool on_main_thread();
+
+// The calling thread's engine of type E, made on first use. A thread's engine
+// is freed when the thread ends (a server's scheduler thread launches kernels
+// and exits); the main thread's is kept for the life of the process, since
+// static destructors that run after its thread-local objects may still launch
+// kernels.
+template <class E>
+E& per_thread_engine() {
+  struct Owner {
+    E* engine = nullptr;
+    ~Owner() {
+      if (engine != nullptr && !on_main_thread()) {
+        delete engine;
+        engine = nullptr;
+      }
+    }
+  };
+  static thread_local Owner owner;
+  if (owner.engine == nullptr) owner.engine = new E();
+  return *owner.engine;
+}
+
 // ---- counters (counters.cpp; the public view is cuda_emu/counters.h) ----------
 enum class Count : int {
   kernel_launches, graph_launches, cublas_calls, host_syncs,

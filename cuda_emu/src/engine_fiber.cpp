@@ -67,6 +67,12 @@ constexpr size_t kStackBytes = 256 << 10;
 
 class FiberEngine final : public Engine {
  public:
+  FiberEngine() = default;
+  FiberEngine(const FiberEngine&) = delete;
+  FiberEngine& operator=(const FiberEngine&) = delete;
+  ~FiberEngine() override {
+    for (char* p : stacks_) munmap(p, kStackBytes);
+  }
   void run_block(BlockState& b, void (*thunk)(void*), void* arg) override;
   void block_barrier(BlockState& b, ThreadCtx& c, const char* file, int line) override;
   uint64_t warp_op(BlockState& b, ThreadCtx& c, WarpOp op, unsigned mask, uint64_t value, int src,
@@ -228,10 +234,8 @@ uint64_t FiberEngine::warp_op(BlockState& b, ThreadCtx& c, WarpOp op, unsigned m
 
 }  // namespace
 
-Engine& fiber_engine() {
-  static thread_local FiberEngine* engine = new FiberEngine();  // stacks reused; kept at exit
-  return *engine;
-}
+// One engine per host thread: its fiber stacks are reused launch after launch.
+Engine& fiber_engine() { return per_thread_engine<FiberEngine>(); }
 bool fiber_engine_available() { return true; }
 
 }  // namespace cuda_emu

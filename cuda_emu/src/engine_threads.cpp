@@ -6,6 +6,9 @@
 // mutex, so a missing __syncthreads leaves two shared-memory accesses with no
 // happens-before edge and TSan reports the race. A thread that waits longer
 // than CUDA_EMU_DEADLOCK_SECONDS (default 60) reports a deadlock.
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -91,9 +94,8 @@ class ThreadEngine final : public Engine {
 
 }  // namespace
 
-Engine& thread_engine() {
-  static thread_local ThreadEngine* engine = new ThreadEngine();
-  return *engine;
-}
+Engine& thread_engine() { return per_thread_engine<ThreadEngine>(); }
+
+bool on_main_thread() { return getpid() == static_cast<pid_t>(syscall(SYS_gettid)); }
 
 }  // namespace cuda_emu

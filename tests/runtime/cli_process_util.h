@@ -93,8 +93,26 @@ inline std::chrono::steady_clock::time_point deadline_after(double seconds) {
          std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
 }
 
-// Waits for pid until the deadline, then kills it. Returns the exit code or -1.
+// How much longer a child may take under a sanitizer (the asan stage's emulated
+// CUDA runs several times slower): the time limits here guard against hangs.
+inline double sanitizer_slowdown() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return 3.0;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  return 3.0;
+#else
+  return 1.0;
+#endif
+#else
+  return 1.0;
+#endif
+}
+
+// Waits for pid until the deadline (timeout_s, times sanitizer_slowdown()), then
+// kills it. Returns the exit code or -1.
 inline int wait_child(pid_t pid, double timeout_s) {
+  timeout_s *= sanitizer_slowdown();
   const auto deadline = deadline_after(timeout_s);
   int status = 0;
   for (;;) {

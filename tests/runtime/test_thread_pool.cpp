@@ -11,6 +11,7 @@
 #include <atomic>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "rwkv_run.h"
 #include "runtime/capi_test_util.h"
@@ -132,4 +133,31 @@ TEST_CASE("C API: rwkv_model_load with 1024 threads under an address-space limit
     return std::string(err).find("cannot start 1024 threads") != std::string::npos && m == nullptr ? 0 : 4;
   });
   CHECK(code == 0);
+}
+
+// The hand-off (spin, then sleep): every chunk of every job runs exactly once,
+// jobs back to back and after pauses long enough for the workers to sleep, and
+// a job's exception reaches the caller with the pool still usable.
+TEST_CASE("ThreadPool: jobs back to back and after idle pauses run every chunk once", "[cpu][pool]") {
+  for (int threads = 1; threads <= 4; ++threads) {
+    INFO("threads " << threads);
+    rwkv::cpu::ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits(64);
+    long long want = 0;
+    for (int job = 0; job < 3000; ++job) {
+      const size_t n = 1 + size_t(job) % 64;
+      pool.run(n, [&](size_t i) { hits[i].fetch_add(1); });
+      for (size_t i = 0; i < n; ++i) want += 1;
+      if (job % 1000 == 999) usleep(20000);  // longer than the spin: the workers sleep
+    }
+    long long got = 0;
+    for (auto& h : hits) got += h.load();
+    CHECK(got == want);
+    CHECK_THROWS_WITH(pool.run(8, [](size_t i) {
+      if (i == 5) throw rwkv::Error("chunk 5 failed");
+    }), Catch::Contains("chunk 5 failed"));
+    std::atomic<int> after{0};
+    pool.run(8, [&](size_t) { after.fetch_add(1); });
+    CHECK(after.load() == 8);
+  }
 }
