@@ -55,8 +55,10 @@ class CpuTarget final : public BenchTarget {
   Engine& engine() override { return *engine_; }
   std::string device_kind() const override { return "cpu"; }
   std::string device_name() const override { return name_; }
-  DType compute_dtype() const override { return DType::f32; }
-  // Quantized weights: their packed bytes (runtime/quant/weight_bytes.h); 0: the model's fp32 accounting.
+  // The dtype the matrices are held in (the products sum in fp32 whatever it is:
+  // the GEMM probe is an fp32 sgemm).
+  DType compute_dtype() const override { return engine_->compute_dtype(); }
+  // Quantized weights: their packed bytes (runtime/quant/weight_bytes.h); 0: the model's accounting in compute_dtype().
   size_t weight_bytes_held() const override { return held_; }
   int threads() const override { return be_.n_threads(); }
 

@@ -48,69 +48,57 @@ inline float load1(const void* row, size_t c) {
 
 constexpr size_t elem_bytes(Elem e) { return e == Elem::f32 ? 4 : 2; }
 
-inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p), _MM_HINT_T0); }
-
-// Rows [r0, r0 + R) times inputs [m0, m0 + MT). The next tile's rows are
-// prefetched at the same column (short row streams start late in the
-// hardware prefetchers; see quant_kernels_avx512.cpp).
-template <Elem E, int R, int MT>
-void tile(const GemvTask& t, int r0, int m0) {
-  const size_t in = static_cast<size_t>(t.in), row_bytes = in * elem_bytes(E);
-  const char* rows[R];
-  #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) rows[r] = static_cast<const char*>(t.w) + static_cast<size_t>(r0 + r) * row_bytes;
+// One output row r times inputs [m0, m0 + MT). A row is read front to back
+// once for all MT inputs, and rows follow one another: the whole matrix is one
+// sequential stream, which the hardware prefetchers follow at full bandwidth.
+// (Tiles of 4 rows read side by side, 4 short interleaved streams, ran at half
+// the bandwidth on a [65536, 768] matrix from memory: docs/cpu-backend.md.)
+template <Elem E, int MT>
+void row_tile(const GemvTask& t, int r, int m0) {
+  const size_t in = static_cast<size_t>(t.in);
+  const void* row = static_cast<const char*>(t.w) + static_cast<size_t>(r) * in * elem_bytes(E);
   const float* xs[MT];
   #pragma GCC unroll 8
   for (int m = 0; m < MT; ++m) xs[m] = t.x + static_cast<size_t>(m0 + m) * t.ldx;
-  const size_t ahead = r0 + 2 * R <= t.out ? R * row_bytes : 0;
-  __m256 acc[R][MT];
+  // Two accumulators per input, alternate vectors into each: one chain of
+  // dependent multiply-adds would bound the row's speed (4 cycles a vector).
+  __m256 acc[MT], acc2[MT];
   #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-    #pragma GCC unroll 8
-    for (int m = 0; m < MT; ++m) acc[r][m] = _mm256_setzero_ps();
-  const size_t body = in / 8 * 8;
-  for (size_t c = 0; c < body; c += 8) {
-    __m256 w[R];
-    #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      if (c % (E == Elem::f32 ? 16 : 32) == 0) prefetch(rows[r] + c * elem_bytes(E) + ahead);
-      w[r] = load8<E>(rows[r], c);
-    }
+  for (int m = 0; m < MT; ++m) acc[m] = acc2[m] = _mm256_setzero_ps();
+  const size_t body = in / 8 * 8, pairs = in / (2 * 8) * (2 * 8);
+  for (size_t c = 0; c < pairs; c += 2 * 8) {
+    const __m256 w = load8<E>(row, c), w2 = load8<E>(row, c + 8);
     #pragma GCC unroll 8
     for (int m = 0; m < MT; ++m) {
-      const __m256 xv = _mm256_loadu_ps(xs[m] + c);
-      #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) acc[r][m] = _mm256_fmadd_ps(w[r], xv, acc[r][m]);
+      acc[m] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xs[m] + c), acc[m]);
+      acc2[m] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xs[m] + c + 8), acc2[m]);
     }
   }
-  #pragma GCC unroll 8
-  for (int m = 0; m < MT; ++m)
+  if (pairs < body) {
+    const __m256 w = load8<E>(row, pairs);
     #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      float s = hsum(acc[r][m]);
-      for (size_t c = body; c < in; ++c) s += load1<E>(rows[r], c) * xs[m][c];
-      t.y[static_cast<size_t>(m0 + m) * t.ldy + static_cast<size_t>(r0 + r)] = s;
-    }
-}
-
-// All inputs for rows [r0, r0 + R): tiles of 4 inputs, then the rest.
-template <Elem E, int R>
-void row_tile(const GemvTask& t, int r0) {
-  int m = 0;
-  for (; m + 4 <= t.M; m += 4) tile<E, R, 4>(t, r0, m);
-  switch (t.M - m) {
-    case 3: tile<E, R, 3>(t, r0, m); break;
-    case 2: tile<E, R, 2>(t, r0, m); break;
-    case 1: tile<E, R, 1>(t, r0, m); break;
-    default: break;
+    for (int m = 0; m < MT; ++m) acc[m] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xs[m] + pairs), acc[m]);
+  }
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) {
+    float s = hsum(_mm256_add_ps(acc[m], acc2[m]));
+    for (size_t c = body; c < in; ++c) s += load1<E>(row, c) * xs[m][c];
+    t.y[static_cast<size_t>(m0 + m) * t.ldy + static_cast<size_t>(r)] = s;
   }
 }
 
 template <Elem E>
 void gemv(const GemvTask& t, int r0, int r1) {
-  int r = r0;
-  for (; r + 4 <= r1; r += 4) row_tile<E, 4>(t, r);
-  for (; r < r1; ++r) row_tile<E, 1>(t, r);
+  for (int r = r0; r < r1; ++r) {
+    int m = 0;
+    for (; m + 4 <= t.M; m += 4) row_tile<E, 4>(t, r, m);
+    switch (t.M - m) {
+      case 3: row_tile<E, 3>(t, r, m); break;
+      case 2: row_tile<E, 2>(t, r, m); break;
+      case 1: row_tile<E, 1>(t, r, m); break;
+      default: break;
+    }
+  }
 }
 
 template <Elem E>

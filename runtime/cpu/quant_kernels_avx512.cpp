@@ -59,12 +59,12 @@ size_t prefetch_distance(const GemvTask& t, int r0) {
 inline void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 
 template <int R, int MT>
-void store_tile(const GemvTask& t, int r0, int m0, __m512 (&acc)[R][MT]) {
+void store_tile(const GemvTask& t, int r0, int m0, __m512 (&acc)[R][MT], __m512 (&acc2)[R][MT]) {
   #pragma GCC unroll 8
   for (int m = 0; m < MT; ++m)
     #pragma GCC unroll 8
     for (int r = 0; r < R; ++r)
-      t.y[static_cast<size_t>(m0 + m) * t.ldy + static_cast<size_t>(r0 + r)] = hsum(acc[r][m]);
+      t.y[static_cast<size_t>(m0 + m) * t.ldy + static_cast<size_t>(r0 + r)] = hsum(_mm512_add_ps(acc[r][m], acc2[r][m]));
 }
 
 template <int R, int MT>
@@ -82,11 +82,13 @@ void int8_tile(const GemvTask& t, int r0, int m0) {
   #pragma GCC unroll 8
   for (int m = 0; m < MT; ++m) xs[m] = t.x + static_cast<size_t>(m0 + m) * t.ldx;
   const size_t ahead = prefetch_distance<R>(t, r0);
-  __m512 acc[R][MT];
+  // Two accumulators per (row, input), alternate vectors into each: one
+  // chain of dependent multiply-adds would bound a row's speed (4 cycles a vector).
+  __m512 acc[R][MT], acc2[R][MT];
   #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
     #pragma GCC unroll 8
-    for (int m = 0; m < MT; ++m) acc[r][m] = _mm512_setzero_ps();
+    for (int m = 0; m < MT; ++m) acc[r][m] = acc2[r][m] = _mm512_setzero_ps();
   for (size_t g = 0; g < G; ++g) {
     __m512 d[R], mn[R];
     #pragma GCC unroll 8
@@ -96,19 +98,25 @@ void int8_tile(const GemvTask& t, int r0, int m0) {
       prefetch(rows[r] + g * static_cast<size_t>(t.group) + ahead);
     }
     const size_t c1 = (g + 1) * static_cast<size_t>(t.group);
-    for (size_t c = g * static_cast<size_t>(t.group); c < c1; c += 16) {
-      __m512 w[R];
+    for (size_t c = g * static_cast<size_t>(t.group); c < c1; c += 2 * 16) {  // groups: multiples of 32
+      __m512 w[R], w2[R];
       #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) w[r] = _mm512_fmadd_ps(load_int8x16(rows[r] + c), d[r], mn[r]);
+      for (int r = 0; r < R; ++r) {
+        w[r] = _mm512_fmadd_ps(load_int8x16(rows[r] + c), d[r], mn[r]);
+        w2[r] = _mm512_fmadd_ps(load_int8x16(rows[r] + c + 16), d[r], mn[r]);
+      }
       #pragma GCC unroll 8
       for (int m = 0; m < MT; ++m) {
-        const __m512 xv = _mm512_loadu_ps(xs[m] + c);
+        const __m512 xv = _mm512_loadu_ps(xs[m] + c), xv2 = _mm512_loadu_ps(xs[m] + c + 16);
         #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) acc[r][m] = _mm512_fmadd_ps(w[r], xv, acc[r][m]);
+        for (int r = 0; r < R; ++r) {
+          acc[r][m] = _mm512_fmadd_ps(w[r], xv, acc[r][m]);
+          acc2[r][m] = _mm512_fmadd_ps(w2[r], xv2, acc2[r][m]);
+        }
       }
     }
   }
-  store_tile<R, MT>(t, r0, m0, acc);
+  store_tile<R, MT>(t, r0, m0, acc, acc2);
 }
 
 template <int R, int MT>
@@ -127,11 +135,13 @@ void q4_tile(const GemvTask& t, int r0, int m0) {
   #pragma GCC unroll 8
   for (int m = 0; m < MT; ++m) xs[m] = t.x + static_cast<size_t>(m0 + m) * t.ldx;
   const size_t ahead = prefetch_distance<R>(t, r0);
-  __m512 acc[R][MT];
+  // Two accumulators per (row, input), alternate vectors into each: one
+  // chain of dependent multiply-adds would bound a row's speed (4 cycles a vector).
+  __m512 acc[R][MT], acc2[R][MT];
   #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
     #pragma GCC unroll 8
-    for (int m = 0; m < MT; ++m) acc[r][m] = _mm512_setzero_ps();
+    for (int m = 0; m < MT; ++m) acc[r][m] = acc2[r][m] = _mm512_setzero_ps();
   for (size_t g = 0; g < G; ++g) {
     __m512 d[R], mn[R];
     #pragma GCC unroll 8
@@ -149,12 +159,12 @@ void q4_tile(const GemvTask& t, int r0, int m0) {
         #pragma GCC unroll 8
         for (int m = 0; m < MT; ++m) {
           acc[r][m] = _mm512_fmadd_ps(w_even, _mm512_loadu_ps(xs[m] + j), acc[r][m]);
-          acc[r][m] = _mm512_fmadd_ps(w_odd, _mm512_loadu_ps(xs[m] + half + j), acc[r][m]);
+          acc2[r][m] = _mm512_fmadd_ps(w_odd, _mm512_loadu_ps(xs[m] + half + j), acc2[r][m]);
         }
       }
     }
   }
-  store_tile<R, MT>(t, r0, m0, acc);
+  store_tile<R, MT>(t, r0, m0, acc, acc2);
 }
 
 template <int R, int MT>
@@ -181,9 +191,9 @@ void row_tile(const GemvTask& t, int r0) {
 }  // namespace
 
 void gemv_avx512(const GemvTask& t, int r0, int r1) {
-  int r = r0;
-  for (; r + 4 <= r1; r += 4) row_tile<4>(t, r);
-  for (; r < r1; ++r) row_tile<1>(t, r);
+  // A row at a time: one sequential stream through the matrix (see
+  // dense_kernels_avx512.cpp; tiles of 4 rows ran slower from memory).
+  for (int r = r0; r < r1; ++r) row_tile<1>(t, r);
 }
 
 void dequantize_rows_avx512(const GemvTask& t, int r0, int r1, float* dst) {

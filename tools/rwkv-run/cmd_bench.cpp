@@ -195,7 +195,15 @@ int run(Options& o) {
     log("loading " + o.model.path());
     model = rwkv::load_model(o.model.path());
     info.model_source = o.model.path();
-    if (!o.have_dtype) o.dtypes = {rwkv::stored_matrix_dtype(*model)};
+    if (!o.have_dtype) {
+      // The file as stored: its own dense dtype, its quantized matrices kept (as generate runs it).
+      o.dtypes = {rwkv::stored_matrix_dtype(*model)};
+      for (const auto& kv : model->tensors())
+        if (kv.second.quantized()) {
+          o.quants = {kv.second.quant.kind};
+          break;
+        }
+    }
   }
   // A quantized run's dense dtype (embedding, activations; on cpu the matrices
   // left dense): the model's own.
