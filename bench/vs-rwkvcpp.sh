@@ -21,8 +21,9 @@
 #      each, one process per sample:
 #        rwkv-run  `rwkv-run bench FILE --device cpu --threads N --pp P --pp-batch 1 --tg D
 #                  --tg-batch 1 --warmup 1 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --json`
-#                  (no --dtype: the file's own; the CPU computes dense weights in fp32, a Q8_0
-#                  file's quantized matrices stay int8, group 32)
+#                  (dense files: no --dtype, the CPU computes them in fp32; Q8_0 and Q5_x files:
+#                  --dtype int8, Q4_x: --dtype q4, which keep the file's matrices as stored, group
+#                  32: without it the bench expands them to fp32)
 #        rwkv.cpp  the driver: rwkv_init_from_file(N threads), one untimed and one timed prefill of
 #                  P tokens (rwkv_eval_sequence_in_chunks, chunks of --rwkvcpp-chunk), 16 untimed
 #                  and D timed rwkv_eval decode steps feeding back the argmax;
@@ -115,7 +116,7 @@ while [ $# -gt 0 ]; do
 done
 
 # ---- the arguments ---------------------------------------------------------------------------
-is_count() { [[ $1 =~ ^[0-9]+$ ]] && [ "${#1}" -le 7 ]; }
+is_count() { [[ $1 =~ ^(0|[1-9][0-9]{0,6})$ ]]; }
 check_count() {  # name value min
   if ! is_count "$2" || [ "$2" -lt "$3" ]; then usage_error "$1 must be a whole number >= $3, got '$2'"; fi
 }
@@ -254,6 +255,7 @@ ensure_venv() {
 make_model_files() {
   local name=$1 ver=${1%%-*} size=${1#*-}
   ver=${ver#v}
+  [ "$ver" != 5 ] || ver=5.2  # rwkv-run synth names the version 5.2
   local dir=$WORK/models/$name
   mkdir -p "$dir"
   local st=$dir/synth-fp32.safetensors pth=$dir/synth-fp32.pth
@@ -316,24 +318,38 @@ for m in "${MODEL_LIST[@]}"; do make_model_files "$m"; done
 
 # ---- 3. the interleaved runs -----------------------------------------------------------------
 SAMPLES=$LOGS/samples.tsv FIRST_JSON=""
-printf 'model\tdtype\tthreads\tprogram\trun\tprefill_tok_s\tdecode_tok_s\tlog\n' >"$SAMPLES"
+printf 'model\tdtype\tthreads\tprogram\trun\tprefill_tok_s\tdecode_tok_s\tweights\tlog\n' >"$SAMPLES"
 
 # One rwkv-run sample: appends a line to SAMPLES.
 sample_rwkv_run() {  # model dtype threads run file
-  local tag="$1-$2-t$3-r$4" json
+  local tag="$1-$2-t$3-r$4" json quant_args=() want=none
   json=$LOGS/rwkv-run-$tag.json
+  # A quantized file's matrices stay as stored only when the run asks for their kind (the bench sets a
+  # dtype on every run, which otherwise expands them to fp32): rwkv.cpp's Q8_0 and Q5_x load as int8,
+  # Q4_x as q4, group 32, the values unchanged.
+  case "$2" in
+    Q8_0|Q5_0|Q5_1) quant_args=(--dtype int8) want=int8 ;;
+    Q4_0|Q4_1) quant_args=(--dtype q4) want=q4 ;;
+  esac
   run_logged "$LOGS/rwkv-run-$tag.log" "rwkv-run bench ($1 $2, $3 threads, run $4)" \
-    "$RWKV_RUN" bench "$5" --device cpu --threads "$3" --pp "$PREFILL" --pp-batch 1 --tg "$DECODE" \
-      --tg-batch 1 --warmup 1 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet --json "$json"
+    "$RWKV_RUN" bench "$5" --device cpu --threads "$3" "${quant_args[@]}" --pp "$PREFILL" --pp-batch 1 \
+      --tg "$DECODE" --tg-batch 1 --warmup 1 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet --json "$json"
   [ -n "$FIRST_JSON" ] || FIRST_JSON=$json
   local figures
-  figures=$("$PYTHON" - "$json" <<'EOF'
+  figures=$("$PYTHON" - "$json" "$want" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))["runs"][0]
-print(r["prefill"][0]["tokens_per_s"], r["decode"][0]["tokens_per_s"])
+quant = r.get("quant", "none")
+if quant != sys.argv[2]:
+    sys.exit(f"rwkv-run ran the file with matrices {quant}, not {sys.argv[2]}")
+held = (f"{quant} matrices, {r['dtype']} rest" if quant != "none" else r["dtype"]) + \
+    f", {r['weight_bytes'] / 1e6:.1f} MB held"
+print(r["prefill"][0]["tokens_per_s"], r["decode"][0]["tokens_per_s"], held, sep="\t")
 EOF
   ) || die "reading $json (rwkv-run bench's JSON) failed"
-  printf '%s\t%s\t%s\trwkv-run\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${figures% *}" "${figures#* }" \
+  local pre dec held
+  IFS=$'\t' read -r pre dec held <<<"$figures"
+  printf '%s\t%s\t%s\trwkv-run\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$pre" "$dec" "$held" \
     "rwkv-run-$tag.log" >>"$SAMPLES"
 }
 
@@ -346,8 +362,8 @@ sample_rwkvcpp() {  # model dtype threads run file
   line=$(grep -E '^prefill_tok_s=' "$logf" | tail -n 1)
   [[ $line =~ prefill_tok_s=([0-9.]+)\ decode_tok_s=([0-9.]+) ]] ||
     { show_tail "$logf"; die "the rwkv.cpp driver printed no prefill_tok_s=... decode_tok_s=... line ($logf)"; }
-  printf '%s\t%s\t%s\trwkv.cpp\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" \
-    "rwkvcpp-$tag.log" >>"$SAMPLES"
+  printf '%s\t%s\t%s\trwkv.cpp\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${BASH_REMATCH[1]}" \
+    "${BASH_REMATCH[2]}" "file $(awk -v b="$(stat -c %s "$5")" 'BEGIN { printf "%.1f MB", b / 1e6 }')" "rwkvcpp-$tag.log" >>"$SAMPLES"
 }
 
 total=$(( ${#MODEL_LIST[@]} * ${#DTYPE_LIST[@]} * ${#THREAD_LIST[@]} ))
@@ -398,15 +414,16 @@ meta = {
     "rwkv_cpp_prefill_chunk": int(e["VS_CHUNK"]),
     "stamp": e["VS_STAMP"],
 }
-rows, order = {}, []
+rows, order, held = {}, [], {}
 with open(samples) as f:
     next(f)
     for line in f:
-        model, dtype, threads, prog, run, pre, dec, _ = line.rstrip("\n").split("\t")
+        model, dtype, threads, prog, run, pre, dec, weights, _ = line.rstrip("\n").split("\t")
         key = (model, dtype, int(threads))
         if key not in rows:
             rows[key] = {"rwkv-run": ([], []), "rwkv.cpp": ([], [])}
             order.append(key)
+        held.setdefault((model, dtype), {})[prog] = weights
         rows[key][prog][0].append(float(pre))
         rows[key][prog][1].append(float(dec))
 
@@ -422,12 +439,15 @@ for key in order:
                 "decode_ratio": ratio(m["rwkv-run"][1], m["rwkv.cpp"][1]),
                 "prefill_tok_s": {"rwkv-run": m["rwkv-run"][0], "rwkv.cpp": m["rwkv.cpp"][0]},
                 "prefill_ratio": ratio(m["rwkv-run"][0], m["rwkv.cpp"][0]),
+                "weights": held[key[:2]],
                 "samples": {p: {"prefill_tok_s": r[p][0], "decode_tok_s": r[p][1]} for p in r}})
 
 def rate(v):
     return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 P = meta["prefill_tokens"]
+notes = "\n".join(f"- {m} {d}: rwkv.cpp {h.get('rwkv.cpp', '-')}; rwkv-run {h.get('rwkv-run', '-')}"
+                  for (m, d), h in held.items())
 head = ["model", "dtype", "threads", "rwkv-run decode", "rwkv.cpp decode", "ratio",
         f"rwkv-run prefill {P}", f"rwkv.cpp prefill {P}", "ratio"]
 body = [[o["model"], o["dtype"], str(o["threads"]), rate(o["decode_tok_s"]["rwkv-run"]),
@@ -449,9 +469,13 @@ text = f"""# rwkv-run (CPU backend) against rwkv.cpp
   16 warm-up steps; prefill: one {P}-token prompt after an untimed one (rwkv.cpp in chunks of
   {meta['rwkv_cpp_prefill_chunk'] or 'the whole prompt'}); ratio = rwkv-run / rwkv.cpp (above 1: rwkv-run is faster)
 - the same .bin file on both sides; rwkv-run's CPU backend holds dense weights in fp32 (an FP16 file is
-  widened at load) and a Q8_0 file's quantized matrices as int8 (group 32)
+  widened at load) and a Q8_0 file's quantized matrices as int8, group 32, as stored (it runs them with
+  --dtype int8); rwkv.cpp keeps emb and head unquantized in a Q8_0 file, rwkv-run holds them in fp32
 
 {table}
+
+weights per file (rwkv-run: what its CPU backend held, from its JSON):
+{notes}
 """
 print(text)
 doc = {"meta": meta, "rows": out}
