@@ -12,6 +12,8 @@
  *             logits read back and their argmax fed to the next step (as greedy generation does).
  * Output: one line of key=value pairs on stdout, e.g.
  *   prefill_tok_s=123.4 decode_tok_s=45.6 prefill_ms=... decode_ms=... n_vocab=... threads=...
+ * --tokens-out / --logits-out write the prompt and the logits after it (bench/vs-rwkvcpp.sh checks
+ * with them that both programs compute the same model from the file).
  * Errors: a message on stderr and exit status 1. Build: cc -O2 -std=c11 -Wall -Wextra
  * peer_rwkvcpp_driver.c -I RWKVCPP_SRC -L BUILD -lrwkv.
  */
@@ -35,7 +37,7 @@ static double now_s(void) {
 static void usage(FILE* f) {
   fprintf(f,
           "usage: peer_rwkvcpp_driver MODEL.bin [--threads N] [--prefill P] [--chunk C] [--decode D]\n"
-          "                           [--warmup W] [--seed S]\n"
+          "                           [--warmup W] [--seed S] [--tokens-out FILE] [--logits-out FILE]\n"
           "  --threads N  rwkv.cpp threads (default 1)\n"
           "  --prefill P  prompt tokens (default 512; 0: no prefill)\n"
           "  --chunk C    rwkv_eval_sequence_in_chunks with chunks of C tokens (default 16);\n"
@@ -43,6 +45,8 @@ static void usage(FILE* f) {
           "  --decode D   timed decode steps (default 128; 0: no decode)\n"
           "  --warmup W   untimed decode steps first (default 16)\n"
           "  --seed S     the prompt's pseudo-random token ids (default 1)\n"
+          "  --tokens-out FILE  write the prompt's token ids there, comma-separated (for a cross-check)\n"
+          "  --logits-out FILE  write the logits after the prompt there, raw float32 [n_vocab]\n"
           "Prints one line: prefill_tok_s=... decode_tok_s=... and the times and sizes behind them.\n");
 }
 
@@ -79,6 +83,8 @@ static int fail_rwkv(struct rwkv_context* ctx, const char* what) {
 
 int main(int argc, char** argv) {
   const char* model_path = NULL;
+  const char* tokens_out = NULL;
+  const char* logits_out = NULL;
   long threads = 1, prefill = 512, chunk = 16, decode = 128, warmup = 16, seed = 1;
   for (int i = 1; i < argc; ++i) {
     const char* a = argv[i];
@@ -98,6 +104,8 @@ int main(int argc, char** argv) {
       else if (strcmp(a, "--decode") == 0) decode = parse_count(a, v, 0, 1L << 20);
       else if (strcmp(a, "--warmup") == 0) warmup = parse_count(a, v, 0, 1L << 20);
       else if (strcmp(a, "--seed") == 0) seed = parse_count(a, v, 0, 2147483647L);
+      else if (strcmp(a, "--tokens-out") == 0) tokens_out = v;
+      else if (strcmp(a, "--logits-out") == 0) logits_out = v;
       else {
         fprintf(stderr, "peer_rwkvcpp_driver: unknown option %s\n", a);
         usage(stderr);
@@ -148,6 +156,20 @@ int main(int argc, char** argv) {
     prefill_ms = (now_s() - t0) * 1e3;
   }
   if (prefill > 0) next = argmax(logits, logits_len);
+  if (tokens_out) {
+    FILE* f = fopen(tokens_out, "w");
+    if (!f) return fail("cannot write --tokens-out");
+    for (long i = 0; i < prefill; ++i) fprintf(f, "%s%u", i ? "," : "", (unsigned)prompt[i]);
+    fputc('\n', f);
+    if (fclose(f) != 0) return fail("cannot write --tokens-out");
+  }
+  if (logits_out) {
+    if (prefill == 0) return fail("--logits-out needs a prompt (--prefill > 0)");
+    FILE* f = fopen(logits_out, "wb");
+    if (!f) return fail("cannot write --logits-out");
+    const size_t n = fwrite(logits, sizeof(float), logits_len, f);
+    if (fclose(f) != 0 || n != logits_len) return fail("cannot write --logits-out");
+  }
   else rwkv_init_state(ctx, state);
 
   /* Decode: W untimed steps, then D timed ones; the state is updated in place. */

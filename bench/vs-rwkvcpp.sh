@@ -27,6 +27,10 @@
 #        rwkv.cpp  the driver: rwkv_init_from_file(N threads), one untimed and one timed prefill of
 #                  P tokens (rwkv_eval_sequence_in_chunks, chunks of --rwkvcpp-chunk), 16 untimed
 #                  and D timed rwkv_eval decode steps feeding back the argmax;
+#      before the timing of each file, a cross-check, untimed: the logits after the same prompt (the
+#      first min(P, 1024) tokens) from the driver and from `rwkv-run logits --last`, their largest
+#      difference and whether the argmax agrees reported with the results (flagged when far apart:
+#      then the two programs do not compute the same model);
 #   4. prints the medians and the ratios rwkv-run / rwkv.cpp (above 1: rwkv-run is faster), with the
 #      CPU, both commits and the settings, and writes them to WORK/results.md and WORK/results.json
 #      (and, with every sample and log, to WORK/logs/STAMP/).
@@ -366,10 +370,44 @@ sample_rwkvcpp() {  # model dtype threads run file
     "${BASH_REMATCH[2]}" "file $(awk -v b="$(stat -c %s "$5")" 'BEGIN { printf "%.1f MB", b / 1e6 }')" "rwkvcpp-$tag.log" >>"$SAMPLES"
 }
 
+# The cross-check, once per file, untimed: the logits after the same prompt from both programs
+# (rwkv.cpp: the driver's prefill, in chunks as timed; rwkv-run: `rwkv-run logits --last`), so that
+# the speeds compare two computations of the same model. A large difference is flagged in the results.
+CHECKS=$LOGS/checks.tsv CHECK_TOKENS=$((PREFILL < 1024 ? PREFILL : 1024))  # ids on a command line
+printf 'model\tdtype\tmax_abs_diff\tmax_abs_logit\tsame_argmax\n' >"$CHECKS"
+check_same_model() {  # model dtype file
+  local tag="$1-$2" base
+  base=$LOGS/check-$1-$2
+  run_logged "$base-rwkvcpp.log" "the cross-check's rwkv.cpp prefill ($1 $2)" \
+    "$DRIVER" "$3" --threads "${THREAD_LIST[0]}" --prefill "$CHECK_TOKENS" --chunk "$CHUNK" --decode 0 --warmup 0 \
+      --tokens-out "$base.tokens" --logits-out "$base-rwkvcpp.f32"
+  run_logged "$base-rwkv-run.log" "the cross-check's rwkv-run logits ($1 $2)" \
+    "$RWKV_RUN" logits "$3" --device cpu --threads "${THREAD_LIST[0]}" --tokens "$(cat "$base.tokens")" --last \
+      --out "$base-rwkv-run.f32"
+  local verdict
+  verdict=$("$PYTHON" - "$base-rwkvcpp.f32" "$base-rwkv-run.f32" <<'EOF'
+import array, sys
+a, b = array.array("f"), array.array("f")
+for arr, path in ((a, sys.argv[1]), (b, sys.argv[2])):
+    with open(path, "rb") as f:
+        arr.frombytes(f.read())
+if len(a) != len(b) or not a:
+    sys.exit(f"logits of {len(a)} and {len(b)} values")
+diff = max(abs(x - y) for x, y in zip(a, b))
+big = max(abs(x) for x in a)
+same = max(range(len(a)), key=a.__getitem__) == max(range(len(b)), key=b.__getitem__)
+print(f"{diff:.3g}\t{big:.3g}\t{'yes' if same else 'no'}")
+EOF
+  ) || die "comparing the cross-check's logits ($1 $2, $base-*.f32) failed"
+  printf '%s\t%s\t%s\n' "$1" "$2" "$verdict" >>"$CHECKS"
+  log "$1 $2: logits after the prompt, rwkv-run vs rwkv.cpp: max |diff| ${verdict%%$'\t'*}"
+}
+
 total=$(( ${#MODEL_LIST[@]} * ${#DTYPE_LIST[@]} * ${#THREAD_LIST[@]} ))
 k=0
 for m in "${MODEL_LIST[@]}"; do
   for d in "${DTYPE_LIST[@]}"; do
+    check_same_model "$m" "$d" "$WORK/models/$m/$m-$d.bin"
     for t in "${THREAD_LIST[@]}"; do
       k=$((k + 1))
       file=$WORK/models/$m/$m-$d.bin
@@ -394,11 +432,18 @@ RWKV_RUN_COMMIT=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[
   "$FIRST_JSON" 2>/dev/null || echo unknown)
 export VS_CPU="$CPU_NAME" VS_RWKVCPP_COMMIT="$RWKVCPP_COMMIT" VS_GGML_COMMIT="$GGML_COMMIT" VS_RWKVCPP="$RWKVCPP" \
   VS_RWKV_RUN="$RWKV_RUN" VS_RWKV_RUN_COMMIT="$RWKV_RUN_COMMIT" VS_RUNS="$RUNS" VS_PREFILL="$PREFILL" \
-  VS_DECODE="$DECODE" VS_CHUNK="$CHUNK" VS_STAMP="$STAMP"
-"$PYTHON" - "$SAMPLES" "$LOGS" "$WORK" <<'EOF' || die "summarising $SAMPLES failed"
+  VS_DECODE="$DECODE" VS_CHUNK="$CHUNK" VS_STAMP="$STAMP" VS_CHECK_TOKENS="$CHECK_TOKENS"
+"$PYTHON" - "$SAMPLES" "$LOGS" "$WORK" "$CHECKS" <<'EOF' || die "summarising $SAMPLES failed"
 import json, os, statistics, sys
 
-samples, logs, work = sys.argv[1:4]
+samples, logs, work, checks_tsv = sys.argv[1:5]
+checks = {}
+with open(checks_tsv) as f:
+    next(f)
+    for line in f:
+        model, dtype, diff, big, same = line.rstrip("\n").split("\t")
+        checks[(model, dtype)] = {"max_abs_diff": float(diff), "max_abs_logit": float(big),
+                                  "same_argmax": same == "yes"}
 e = os.environ
 meta = {
     "cpu": e["VS_CPU"],
@@ -412,6 +457,7 @@ meta = {
     "prefill_tokens": int(e["VS_PREFILL"]),
     "decode_tokens": int(e["VS_DECODE"]),
     "rwkv_cpp_prefill_chunk": int(e["VS_CHUNK"]),
+    "check_tokens": int(e["VS_CHECK_TOKENS"]),
     "stamp": e["VS_STAMP"],
 }
 rows, order, held = {}, [], {}
@@ -440,14 +486,25 @@ for key in order:
                 "prefill_tok_s": {"rwkv-run": m["rwkv-run"][0], "rwkv.cpp": m["rwkv.cpp"][0]},
                 "prefill_ratio": ratio(m["rwkv-run"][0], m["rwkv.cpp"][0]),
                 "weights": held[key[:2]],
+                "logits_check": checks.get(key[:2]),
                 "samples": {p: {"prefill_tok_s": r[p][0], "decode_tok_s": r[p][1]} for p in r}})
 
 def rate(v):
     return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 P = meta["prefill_tokens"]
-notes = "\n".join(f"- {m} {d}: rwkv.cpp {h.get('rwkv.cpp', '-')}; rwkv-run {h.get('rwkv-run', '-')}"
-                  for (m, d), h in held.items())
+# Far apart logits mean the two programs do not compute the same model: the speeds then compare
+# nothing. FP16 and Q8_0 differ by rwkv.cpp's fp16 / 8-bit activations (about 1e-3 and 1e-2).
+def check_text(c):
+    if not c:
+        return "not checked"
+    t = f"logits after the prompt differ by at most {c['max_abs_diff']:.2g} (largest logit {c['max_abs_logit']:.3g})"
+    t += ", same argmax" if c["same_argmax"] else ", different argmax"
+    if c["max_abs_diff"] > 0.1 * max(c["max_abs_logit"], 1.0):
+        t += " -- WARNING: far apart, the two programs may not compute the same model"
+    return t
+notes = "\n".join(f"- {m} {d}: rwkv.cpp {h.get('rwkv.cpp', '-')}; rwkv-run {h.get('rwkv-run', '-')}; "
+                  f"{check_text(checks.get((m, d)))}" for (m, d), h in held.items())
 head = ["model", "dtype", "threads", "rwkv-run decode", "rwkv.cpp decode", "ratio",
         f"rwkv-run prefill {P}", f"rwkv.cpp prefill {P}", "ratio"]
 body = [[o["model"], o["dtype"], str(o["threads"]), rate(o["decode_tok_s"]["rwkv-run"]),
@@ -474,7 +531,8 @@ text = f"""# rwkv-run (CPU backend) against rwkv.cpp
 
 {table}
 
-weights per file (rwkv-run: what its CPU backend held, from its JSON):
+per file: the weights (rwkv-run: what its CPU backend held, from its JSON) and the cross-check (the
+logits of both programs after the same {meta['check_tokens']}-token prompt):
 {notes}
 """
 print(text)
