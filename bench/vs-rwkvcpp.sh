@@ -47,7 +47,8 @@
 #   --decode-tokens N     timed decode steps per sample (default 128)
 #   --prefill-tokens N    prompt length of the prefill (default 512)
 #   --rwkvcpp-chunk N     rwkv.cpp's prefill chunk size (default 16, its recommended value;
-#                         0: one rwkv_eval_sequence over the whole prompt)
+#                         0: one rwkv_eval_sequence over the whole prompt, which overflows
+#                         ggml's graph for v4 at 512 tokens and aborts)
 #   --python PY           the Python that makes the venv (default python3)
 #   --jobs N              parallel jobs of the rwkv.cpp build (default: nproc)
 #   -h, --help            this text
@@ -151,7 +152,7 @@ for t in "${THREAD_LIST[@]}"; do check_count "--threads" "$t" 1; done
 for tool in cmake cc "$PYTHON" git; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found on PATH (needed: cmake, cc, $PYTHON, git)"
 done
-RWKVCPP=$(realpath -e -- "$RWKVCPP" 2>/dev/null) || die "--rwkvcpp: no such directory"
+RWKVCPP=$(realpath -e -- "$RWKVCPP" 2>/dev/null) || die "--rwkvcpp $RWKVCPP: no such directory"
 [ -d "$RWKVCPP" ] || die "--rwkvcpp $RWKVCPP is not a directory"
 for f in CMakeLists.txt rwkv.h rwkv.cpp python/convert_pytorch_to_ggml.py python/quantize.py; do
   [ -f "$RWKVCPP/$f" ] || die "$RWKVCPP is not an rwkv.cpp source tree: $f is missing"
@@ -169,7 +170,7 @@ if [ -z "$RWKV_RUN" ]; then
   fi
   [ -n "$RWKV_RUN" ] || die "no rwkv-run binary in build/cpu or build/*: build one (README, Builds) or give --rwkv-run PATH"
 fi
-RWKV_RUN=$(realpath -e -- "$RWKV_RUN" 2>/dev/null) || die "--rwkv-run: no such file"
+RWKV_RUN=$(realpath -e -- "$RWKV_RUN" 2>/dev/null) || die "--rwkv-run $RWKV_RUN: no such file"
 if [ ! -f "$RWKV_RUN" ] || [ ! -x "$RWKV_RUN" ]; then die "--rwkv-run $RWKV_RUN is not an executable file"; fi
 "$RWKV_RUN" bench --help >/dev/null 2>&1 || die "$RWKV_RUN does not run 'rwkv-run bench --help'"
 
@@ -242,7 +243,7 @@ ensure_venv() {
     if ! "$VPY" -m pip install --disable-pip-version-check torch --index-url https://download.pytorch.org/whl/cpu \
          >"$pip_log" 2>&1; then
       log "the CPU index failed (see $pip_log); trying PyPI"
-      run_logged "$LOGS/pip-pypi.log" "installing torch with pip (no CPU wheel index nor PyPI answered, or no wheel fits this Python)" \
+      run_logged "$LOGS/pip-pypi.log" "installing torch with pip (tried the CPU wheel index, then PyPI or the configured index; no torch came for this Python)" \
         "$VPY" -m pip install --disable-pip-version-check torch
     fi
   fi
