@@ -21,9 +21,9 @@
 #      each, one process per sample:
 #        rwkv-run  `rwkv-run bench FILE --device cpu --threads N --pp P --pp-batch 1 --tg D
 #                  --tg-batch 1 --warmup 1 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --json`
-#                  (dense files: no --dtype, the CPU computes them in fp32; Q8_0 and Q5_x files:
-#                  --dtype int8, Q4_x: --dtype q4, which keep the file's matrices as stored, group
-#                  32: without it the bench expands them to fp32)
+#                  (dense files: no --dtype, the CPU holds them in the file's dtype; Q8_0 and Q5_x
+#                  files: --dtype int8, Q4_x: --dtype q4, which keep the file's matrices as stored,
+#                  group 32, as the bench does for a quantized file anyway; checked in its JSON)
 #        rwkv.cpp  the driver: rwkv_init_from_file(N threads), one untimed and one timed prefill of
 #                  P tokens (rwkv_eval_sequence_in_chunks, chunks of --rwkvcpp-chunk), 16 untimed
 #                  and D timed rwkv_eval decode steps feeding back the argmax;
@@ -329,9 +329,9 @@ printf 'model\tdtype\tthreads\tprogram\trun\tprefill_tok_s\tdecode_tok_s\tweight
 sample_rwkv_run() {  # model dtype threads run file
   local tag="$1-$2-t$3-r$4" json quant_args=() want=none
   json=$LOGS/rwkv-run-$tag.json
-  # A quantized file's matrices stay as stored only when the run asks for their kind (the bench sets a
-  # dtype on every run, which otherwise expands them to fp32): rwkv.cpp's Q8_0 and Q5_x load as int8,
-  # Q4_x as q4, group 32, the values unchanged.
+  # A quantized file's matrices stay as stored when the run asks for their kind (as the bench does by
+  # default for a quantized file): rwkv.cpp's Q8_0 and Q5_x load as int8, Q4_x as q4, group 32, the
+  # values unchanged.
   case "$2" in
     Q8_0|Q5_0|Q5_1) quant_args=(--dtype int8) want=int8 ;;
     Q4_0|Q4_1) quant_args=(--dtype q4) want=q4 ;;
@@ -526,9 +526,9 @@ text = f"""# rwkv-run (CPU backend) against rwkv.cpp
 - tokens/s, median of {meta['runs']} interleaved runs each; decode: {meta['decode_tokens']} steps at batch 1 after
   16 warm-up steps; prefill: one {P}-token prompt after an untimed one (rwkv.cpp in chunks of
   {meta['rwkv_cpp_prefill_chunk'] or 'the whole prompt'}); ratio = rwkv-run / rwkv.cpp (above 1: rwkv-run is faster)
-- the same .bin file on both sides; rwkv-run's CPU backend holds dense weights in fp32 (an FP16 file is
-  widened at load) and a Q8_0 file's quantized matrices as int8, group 32, as stored (it runs them with
-  --dtype int8); rwkv.cpp keeps emb and head unquantized in a Q8_0 file, rwkv-run holds them in fp32
+- the same .bin file on both sides; rwkv-run's CPU backend holds dense matrices in the file's dtype
+  (sums in fp32) and a Q8_0 file's quantized matrices as int8, group 32, as stored (--dtype int8);
+  rwkv.cpp keeps emb and head unquantized in a Q8_0 file, rwkv-run holds the head in that dtype too
 
 {table}
 
