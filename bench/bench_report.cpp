@@ -66,6 +66,7 @@ Json settings_json(const BenchConfig& cfg) {
           {"prefill_tokens", numbers(cfg.prefill_tokens)},
           {"prefill_batches", numbers(cfg.prefill_batches)},
           {"decode_steps", cfg.decode_steps},
+          {"greedy", cfg.greedy},
           {"decode_batches", numbers(cfg.decode_steps > 0 ? cfg.decode_batches : std::vector<int>{})}};
 }
 
@@ -321,8 +322,10 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
       o << split_table(r);
     }
     if (!r.decode.empty()) {
-      o << "\ndecode: steps of one token for each of B sequences, each next token sampled on the device (pip's\n"
-           "defaults) and fed back; only the token ids reach the host\n";
+      o << (cfg.greedy ? "\ndecode: steps of one token for each of B sequences, each next token the most likely one\n"
+                         "(--greedy) drawn on the device and fed back; only the token ids reach the host\n"
+                       : "\ndecode: steps of one token for each of B sequences, each next token sampled on the device (pip's\n"
+                         "defaults) and fed back; only the token ids reach the host\n");
       Table t({"test", "B", "tokens/s", "tok/s/seq", "p50 ms", "p90 ms", "floor ms", "MB/step", "GB/s", "% BW",
                "TFLOP/s", "% peak", "bound tok/s", "launches"});
       for (const Row& d : r.decode)

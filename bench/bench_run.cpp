@@ -120,6 +120,7 @@ class Runner {
     for (int s = 0; s < B; ++s) {
       SamplerParams p;
       p.seed = uint64_t(s) + 1;
+      if (cfg_.greedy) p.temperature = 0;
       samplers.emplace_back(p);
     }
     std::vector<Sampler*> sampler_ptrs;

@@ -39,6 +39,7 @@ struct BenchConfig {
   std::vector<int> prefill_batches = {1, 4};      // every B x T pair is run
   int decode_steps = 128;                   // N of tgN (0: no decode rows)
   std::vector<int> decode_batches = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+  bool greedy = false;                      // decode draws the most likely token (temperature 0), not pip's defaults
   int warmup = 1;
   int repeats = 3;
   // Limits: > 0 given by the user; 0 measured by the probes; < 0 not used.

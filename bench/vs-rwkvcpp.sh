@@ -20,7 +20,8 @@
 #      (run i: rwkv-run then rwkv.cpp for odd i, rwkv.cpp then rwkv-run for even i), --runs times
 #      each, one process per sample:
 #        rwkv-run  `rwkv-run bench FILE --device cpu --threads N --pp P --pp-batch 1 --tg D
-#                  --tg-batch 1 --warmup 1 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --json`
+#                  --tg-batch 1 --greedy --warmup 1 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --json`
+#                  (--greedy: each decode step takes the argmax, as the driver does)
 #                  (dense files: no --dtype, the CPU holds them in the file's dtype; Q8_0 and Q5_x
 #                  files: --dtype int8, Q4_x: --dtype q4, which keep the file's matrices as stored,
 #                  group 32, as the bench does for a quantized file anyway; checked in its JSON)
@@ -338,7 +339,7 @@ sample_rwkv_run() {  # model dtype threads run file
   esac
   run_logged "$LOGS/rwkv-run-$tag.log" "rwkv-run bench ($1 $2, $3 threads, run $4)" \
     "$RWKV_RUN" bench "$5" --device cpu --threads "$3" "${quant_args[@]}" --pp "$PREFILL" --pp-batch 1 \
-      --tg "$DECODE" --tg-batch 1 --warmup 1 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet --json "$json"
+      --tg "$DECODE" --tg-batch 1 --greedy --warmup 1 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet --json "$json"
   [ -n "$FIRST_JSON" ] || FIRST_JSON=$json
   local figures
   figures=$("$PYTHON" - "$json" "$want" <<'EOF'

@@ -38,6 +38,16 @@ std::vector<int32_t> descending_order(const std::vector<float>& p, float p_floor
   return order;
 }
 
+// The indices of the largest p, higher index first: the prefix of
+// descending_order(p, 0) that holds the maximum.
+std::vector<int32_t> largest_ties(const std::vector<float>& p) {
+  const float p_max = *std::max_element(p.begin(), p.end());
+  std::vector<int32_t> ties;
+  for (size_t j = p.size(); j-- > 0;)
+    if (p[j] == p_max) ties.push_back(int32_t(j));
+  return ties;
+}
+
 // First index m of `order` whose fp32 running sum of p reaches top_p, or -1.
 long first_reaching(const std::vector<float>& p, const std::vector<int32_t>& order, float top_p) {
   float c = 0;
@@ -84,7 +94,10 @@ std::vector<double> sampling_distribution(const float* logits, size_t n, const S
   // as in the full sort; if it does not, everything is sorted.
   const float top_p32 = float(top_p);
   const float p_floor = top_p32 < 1 ? (1 - top_p32) / float(2 * n) : 0.f;
-  std::vector<int32_t> order = descending_order(p, p_floor);
+  // top_p <= 0 (greedy among others): the first token of the order reaches it,
+  // so only the ties of the largest p can be kept; they are the full order's
+  // prefix (higher index first), found without sorting.
+  std::vector<int32_t> order = top_p32 <= 0 ? largest_ties(p) : descending_order(p, p_floor);
   long reach = first_reaching(p, order, top_p32);
   if (reach < 0 && p_floor > 0) {
     order = descending_order(p, 0.f);

@@ -195,6 +195,7 @@ inline void check_report(const std::string& json, const rwkv::Model& model, cons
   CHECK(ints(s.at("prefill_tokens")) == cfg.prefill_tokens);
   CHECK(ints(s.at("prefill_batches")) == cfg.prefill_batches);
   CHECK(num(s, "decode_steps") == cfg.decode_steps);
+  CHECK(s.at("greedy").get<bool>() == cfg.greedy);
   CHECK(num(s, "repeats") == cfg.repeats);
 
   const rwkv::Json& runs = r.at("runs");

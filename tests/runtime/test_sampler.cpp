@@ -86,6 +86,13 @@ TEST_CASE("Greedy ties are sampled uniformly among the tied tokens only", "[samp
   int count1 = 0;
   for (int i = 0; i < 10000; ++i) count1 += rwkv::sample_logits(logits.data(), logits.size(), s, rng) == 1;
   CHECK(std::abs(count1 - 5000) < 5 * 50);  // 5 sigma of Binomial(10000, 0.5)
+  // top_k cuts the ties in the sort's order: the higher index first.
+  const std::vector<float> three = {3.f, 0.f, 3.f, 3.f};
+  for (int k : {1, 2, 3}) {
+    s.top_k = k;
+    const std::set<int32_t> want = k == 1 ? std::set<int32_t>{3} : k == 2 ? std::set<int32_t>{2, 3} : std::set<int32_t>{0, 2, 3};
+    CHECK(nonzero(rwkv::sampling_distribution(three.data(), three.size(), s)) == want);
+  }
 }
 
 TEST_CASE("Kept set of top_p and top_k equals an independent computation", "[sampler]") {

@@ -102,6 +102,9 @@ void add_options(cli::Command& cmd, Options& o) {
   }, "the B x T grid: --pp-grid with --pp-batch 1,2,4,8,16");
   add_count(app, "--tg", o.cfg.decode_steps, 0, 1 << 20, "decode steps per pass (default 128; 0: no decode)");
   add_list(app, "--tg-batch", o.cfg.decode_batches, 1, 4096, "decode batch sizes (default 1,2,4,8,16,32,64,128,256)");
+  app.add_flag("--greedy", o.cfg.greedy,
+               "decode takes the most likely token (temperature 0) instead of sampling with pip's defaults "
+               "(top-p over the vocabulary), as benchmarks that feed back the argmax do");
   add_count(app, "--warmup", o.cfg.warmup, 0, 100, "untimed runs first (default 1)");
   add_count(app, "--repeat", o.cfg.repeats, 1, 1000, "timed runs; the median is reported (default 3)");
   for (const char* name : {"--bandwidth-gbs", "--peak-tflops"}) {
