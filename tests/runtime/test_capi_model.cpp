@@ -9,6 +9,7 @@
 #include "cpu_golden_util.h"
 #include "runtime/backend/state_layout.h"
 #include "runtime/cpu/cpu_backend.h"
+#include "runtime/engine/open_backend.h"
 #include "runtime/model/model.h"
 #include "runtime/version.h"
 
@@ -77,9 +78,12 @@ TEST_CASE("C API: rwkv_eval reproduces the official golden logits and the C++ ba
     REQUIRE(ref.size() == got.size());
     CHECK(golden::max_abs_diff(got.data(), ref.data(), ref.size()) <= kLogitTol);
 
-    // The same as the C++ CPU backend with the same chunks, bit for bit (same code).
+    // The same as the C++ CPU backend with the same chunks and the matrices in the
+    // file's dtype (what the C API's default asks for), bit for bit (same code).
     auto model = rwkv::load_model(testdata_path(f.model_file));
-    rwkv::CpuBackend be(*model, rwkv::CpuOptions{2});
+    rwkv::WeightFormat held;
+    held.dense = rwkv::stored_matrix_dtype(*model);
+    rwkv::CpuBackend be(*model, rwkv::CpuOptions{2, held});
     std::vector<float> st(be.state_layout().size()), logits(got.size());
     be.init_state(st.data());
     for (size_t at = 0; at < tokens.size(); at += 17) {

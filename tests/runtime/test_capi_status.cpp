@@ -98,11 +98,18 @@ std::vector<Row> model_rows() {
       {"rwkv_model_load", "a FIFO", RWKV_ERR_FILE, [](Fixture& f) { return load_model(f.fifo.c_str()); }},
       {"rwkv_model_load", "/dev/null", RWKV_ERR_FILE, [](Fixture&) { return load_model("/dev/null"); }},
       {"rwkv_model_load", "not a model", RWKV_ERR_FORMAT, [](Fixture& f) { return load_model(f.not_state.c_str()); }},
-      {"rwkv_model_load", "fp16 on cpu", RWKV_ERR_UNSUPPORTED,
+      {"rwkv_model_load", "fp16 on cpu (matrices held in fp16)", RWKV_OK,
        [=](Fixture&) {
          const rwkv_model_params p = params_with([](rwkv_model_params& q) { q.dtype = "fp16"; });
          return load_model(tiny.c_str(), &p);
        }},
+#ifndef RWKV_HAVE_GPU
+      {"rwkv_model_load", "cuda in a build without a GPU path", RWKV_ERR_UNSUPPORTED,
+       [=](Fixture&) {
+         const rwkv_model_params p = params_with([](rwkv_model_params& q) { q.device = "cuda"; });
+         return load_model(tiny.c_str(), &p);
+       }},
+#endif
       {"rwkv_model_get_info", "NULL info", RWKV_ERR_INVALID_ARGUMENT,
        [](Fixture& f) { return rwkv_model_get_info(f.model, nullptr); }},
       {"rwkv_eval", "one token", RWKV_OK, [=](Fixture& f) { return rwkv_eval(f.model, 0, &one, 1, logits, 256); },
