@@ -34,7 +34,7 @@ struct DenseView {
 };
 
 // The most inputs M for which dense_gemv beats expanding rows and calling
-// BLAS (docs/cpu-backend.md, "Crossovers"): fp32 weights go to BLAS above
+// BLAS (docs/cpu-backend.md, "The kernels"): fp32 weights go to BLAS above
 // `fp32`, fp16/bf16 above `half`. 0: BLAS always.
 struct DenseCrossover {
   int fp32 = 0, half = 0;
