@@ -33,33 +33,20 @@ int dequant_block_rows(int in) {
   return std::clamp(fit / 16 * 16, 16, 128);
 }
 
-// Output rows [r0, r1) of a quantized W for many inputs: blocks of rows
-// expanded to fp32 by the vectorised dequantizer (the same values as the
-// reference's), then one BLAS call per block.
-void quant_rows_blas(const Linear& W, QuantIsa isa, int r0, int r1, const float* X, size_t ldx,
-                     size_t M, float* Y, size_t ldy) {
+// Output rows [r0, r1) of a quantized or fp16 / bf16 W for many inputs: blocks
+// of rows widened to fp32 by the vectorised kernels (the values the reference
+// widens to), then one BLAS call per block.
+void widened_rows_blas(const Linear& W, QuantIsa isa, int r0, int r1, const float* X, size_t ldx,
+                       size_t M, float* Y, size_t ldy) {
   if (r1 <= r0 || M == 0) return;
-  const QuantView q = W.q.view();
   const int block = std::min(dequant_block_rows(W.in), r1 - r0);
   std::vector<float> rows(static_cast<size_t>(block) * static_cast<size_t>(W.in));
   for (int b0 = r0; b0 < r1; b0 += block) {
     const int b1 = std::min(r1, b0 + block);
-    dequantize_rows(isa, q, b0, b1, rows.data());
-    dense_rows(W, rows.data(), b0, b1, X, ldx, M, Y, ldy);
-  }
-}
-
-// Output rows [r0, r1) of an fp16 / bf16 W for many inputs: blocks of rows
-// widened to fp32 (exact), then one BLAS call per block.
-void half_rows_blas(const Linear& W, QuantIsa isa, int r0, int r1, const float* X, size_t ldx,
-                    size_t M, float* Y, size_t ldy) {
-  if (r1 <= r0 || M == 0) return;
-  const DenseView v = dense_view(W);
-  const int block = std::min(dequant_block_rows(W.in), r1 - r0);
-  std::vector<float> rows(static_cast<size_t>(block) * static_cast<size_t>(W.in));
-  for (int b0 = r0; b0 < r1; b0 += block) {
-    const int b1 = std::min(r1, b0 + block);
-    expand_dense_rows(isa, v, b0, b1, rows.data());
+    if (W.quantized())
+      dequantize_rows(isa, W.q.view(), b0, b1, rows.data());
+    else
+      expand_dense_rows(isa, dense_view(W), b0, b1, rows.data());
     dense_rows(W, rows.data(), b0, b1, X, ldx, M, Y, ldy);
   }
 }
@@ -111,7 +98,7 @@ void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_
     if (M <= static_cast<size_t>(fused_max))
       rows = [&, v](int r0, int r1) { dense_gemv(options.isa, v, r0, r1, X, ldx, M, Y, ldy); };
     else if (W.half())
-      rows = [&](int r0, int r1) { half_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };
+      rows = [&](int r0, int r1) { widened_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };
     else
       rows = [&](int r0, int r1) { linear_rows_reference(W, r0, r1, X, ldx, M, Y, ldy); };
   } else if (M <= (options.fused_max_inputs >= 0 ? static_cast<size_t>(options.fused_max_inputs)
@@ -119,7 +106,7 @@ void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_
     fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa);
     rows = [&](int r0, int r1) { fused->rows(r0, r1); };
   } else {
-    rows = [&](int r0, int r1) { quant_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };
+    rows = [&](int r0, int r1) { widened_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };
   }
   // Below ~64k multiply-adds per thread the hand-off costs more than it saves.
   const size_t macs = M * static_cast<size_t>(W.out) * static_cast<size_t>(W.in);

@@ -4,10 +4,6 @@
 
 #include "runtime/core/half_float.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define RWKV_CPU_X86_KERNELS 1
-#endif
-
 namespace rwkv {
 namespace cpu {
 

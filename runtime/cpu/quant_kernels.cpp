@@ -6,11 +6,6 @@
 
 #include "runtime/core/half_float.h"
 
-// The AVX2 and AVX-512 files are built (with their own -m flags) for x86-64 GCC/Clang.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define RWKV_CPU_X86_KERNELS 1
-#endif
-
 namespace rwkv {
 namespace cpu {
 

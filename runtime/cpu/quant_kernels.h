@@ -20,6 +20,12 @@
 #include "runtime/cpu/quant_kernels_isa.h"
 #include "runtime/quant/quant_format.h"
 
+// The AVX2 and AVX-512 files (quant_kernels_avx*.cpp, dense_kernels_avx*.cpp) are
+// built, with their own -m flags, for x86-64 GCC/Clang; the dispatchers call them then.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RWKV_CPU_X86_KERNELS 1
+#endif
+
 namespace rwkv {
 namespace cpu {
 
