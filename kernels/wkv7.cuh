@@ -48,6 +48,10 @@ struct wkv7_params {
 
   void* out = nullptr;         // [rows, H*N] in out_dtype: ((GN(y) + bonus * v) * g), input of att.output
   rwkv::DType out_dtype = rwkv::DType::f32;
+
+  // wkv7_chunked_forward at N = 32, 64 only: fp32 scratch of wkv7_chunked_scratch_floats(rows, H, N)
+  // (kernels/wkv7_chunked.cuh); wkv7_forward does not read it.
+  float* chunk_scratch = nullptr;
 };
 
 // Whether p has every pointer its layer needs and a supported state dtype (the head size is

@@ -51,6 +51,7 @@
 //                 six times over by the three-part split: 3.9 MFLOP of bf16 mma per chunk).
 #include "kernels/wkv7_chunked.cuh"
 
+#include "kernels/common/block_reduce.cuh"
 #include "kernels/common/dtype_io.cuh"
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
@@ -64,6 +65,7 @@ namespace rwkv_kernels {
 namespace {
 
 constexpr int L = kWkv7ChunkTokens;
+static_assert(L == 16, "the tensor-core tiles and pass 2's loads assume chunks of 16 tokens");
 constexpr float kLogDecayScale = -0.606531f;  // log w = kLogDecayScale * sigmoid(w0 + w_lora)
 
 // One chunk of one head. [t][j] planes are padded to N + 1 floats a row so that a thread per
@@ -219,13 +221,6 @@ __device__ __forceinline__ SplitA state_as_a(const mma_frag_c& left, const mma_f
   return a;
 }
 
-// Stores C tile d (m rows, n columns) transposed: out[n * P + m].
-template <int P>
-__device__ __forceinline__ void store_c_transposed(const mma_frag_c& d, float* out) {
-  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
-  for (int q = 0; q < 4; ++q) out[(2 * t + (q & 1)) * P + g + 8 * (q >> 1)] = d.r[q];
-}
-
 // A warp's state: value rows 16 w .. 16 w + 15 of the head as N/8 C tiles of 16 x 8; lane (g, t)
 // holds rows 16 w + g (+ 8), keys 8 ct + 2t (+ 1): N/2 fp32 registers.
 template <int N>
@@ -290,61 +285,6 @@ __device__ __forceinline__ void chunk_matrices_mma(Wkv7ChunkShared<N>& sh) {
   }
 }
 
-// Phase 5a on tensor cores: S~ = S diag(e^g) in place, then U = S~ alpha~^T into sh.sa and
-// S~ r~^T into sh.y (both [token][value row]).
-template <int N>
-__device__ __forceinline__ void chunk_state_products(StateTiles<N>& st, Wkv7ChunkShared<N>& sh) {
-  constexpr int P = Wkv7ChunkShared<N>::P;
-  const int lane = (int)(threadIdx.x & 31), t = lane & 3, w = (int)(threadIdx.x >> 5);
-#pragma unroll
-  for (int ct = 0; ct < N / 8; ++ct)
-    for (int e = 0; e < 4; ++e) st.tile[ct].r[e] *= sh.e_ref[8 * ct + 2 * t + (e & 1)];
-  mma_frag_c u[L / 8], y[L / 8];  // token tiles 0..7, 8..15
-#pragma unroll
-  for (int q = 0; q < L / 8; ++q) u[q] = y[q] = mma_frag_c{{0.0f, 0.0f, 0.0f, 0.0f}};
-#pragma unroll
-  for (int kk = 0; kk < N / 16; ++kk) {  // each split state tile serves all 4 products
-    const SplitA a = state_as_a(st.tile[2 * kk], st.tile[2 * kk + 1]);
-#pragma unroll
-    for (int q = 0; q < L / 8; ++q) {
-      mma_split(u[q], a, load_b(&sh.alpha[8 * q][16 * kk], 1, P));
-      mma_split(y[q], a, load_b(&sh.r[8 * q][16 * kk], 1, P));
-    }
-  }
-#pragma unroll
-  for (int q = 0; q < L / 8; ++q) {
-    store_c_transposed<P>(u[q], &sh.sa[8 * q][16 * w]);
-    store_c_transposed<P>(y[q], &sh.y[8 * q][16 * w]);
-  }
-}
-
-// Phase 5b: row i's forward substitution from U (sh.sa) and S~ r~ (sh.y), in place.
-template <int N>
-__device__ __forceinline__ void substitute_row(Wkv7ChunkShared<N>& sh, int n, int i) {
-  for (int t = 0; t < n; ++t) {
-    float sa = sh.sa[t][i], y = sh.y[t][i];
-    for (int s = 0; s < t; ++s) sa += sh.A[t][s] * sh.sa[s][i] + sh.B[t][s] * sh.v[s][i];
-    sh.sa[t][i] = sa;
-    for (int s = 0; s <= t; ++s) y += sh.Q[t][s] * sh.sa[s][i] + sh.K[t][s] * sh.v[s][i];
-    sh.y[t][i] = y;
-  }
-}
-
-// Phase 5c on tensor cores: S = (S~ + sa^T beta~ + v^T k~) diag(e^{G_n - g}).
-template <int N>
-__device__ __forceinline__ void chunk_state_update(StateTiles<N>& st, const Wkv7ChunkShared<N>& sh) {
-  constexpr int P = Wkv7ChunkShared<N>::P;
-  const int lane = (int)(threadIdx.x & 31), t = lane & 3, w = (int)(threadIdx.x >> 5);
-  const SplitA sa = load_a(&sh.sa[0][16 * w], 1, P), v = load_a(&sh.v[0][16 * w], 1, P);  // (row, token)
-#pragma unroll
-  for (int ct = 0; ct < N / 8; ++ct) {
-    mma_frag_c& d = st.tile[ct];
-    mma_split(d, sa, load_b(&sh.beta[0][8 * ct], P, 1));
-    mma_split(d, v, load_b(&sh.k[0][8 * ct], P, 1));
-    for (int e = 0; e < 4; ++e) d.r[e] *= sh.e_end[8 * ct + 2 * t + (e & 1)];
-  }
-}
-
 // Phase 6: per token, the GroupNorm statistics (two passes over the head).
 template <int N>
 __device__ __forceinline__ void group_norm_stats(Wkv7ChunkShared<N>& sh, int n, int i, float eps) {
@@ -395,72 +335,311 @@ __device__ __forceinline__ void finish_chunk(const wkv7_params& p, Wkv7ChunkShar
   __syncthreads();  // the next chunk overwrites what this one read
 }
 
-// Threads of a block: N (fp32 FMAs) or 2N (tensor cores: N/16 warps of 16 state rows each).
-template <int N>
-constexpr int chunked_threads() {
-  return N >= 32 ? 2 * N : N;
-}
-
-// TS: the state's element type (float, or __nv_bfloat16 for state_dtype bf16). N = 8, 16: fp32
-// FMAs, thread i holding state row i; N = 32, 64: tensor cores, warp w holding rows 16w..16w+15.
+// ---- N = 8, 16: one kernel, one block per head and sequence, chunks in series -----------------
+// TS: the state's element type (float, or __nv_bfloat16 for state_dtype bf16); thread i holds
+// state row i in N registers.
 template <int N, class TO, class TS>
-__global__ void __launch_bounds__(chunked_threads<N>(), 1) wkv7_chunked_kernel(wkv7_params p) {
+__global__ void __launch_bounds__(N, 1) wkv7_chunked_kernel(wkv7_params p) {
   __shared__ Wkv7ChunkShared<N> sh;
   const int i = threadIdx.x, h = blockIdx.x, s = blockIdx.y;
-  const int c = h * N + (i < N ? i : 0);  // threads i >= N: a valid channel, never stored
+  const int c = h * N + i;
   TS* __restrict__ S = state_piece<TS>(p.batch.state[s], p.kv_offset) + (size_t)h * N * N;
   assume_global(S);
   const Wkv7Channel ch = load_channel(p, c);
   const int end = p.batch.seq_start[s + 1];
-  if constexpr (N >= 32) {
-    StateTiles<N> st;
-    state_tiles_io<N, false>(st, S);
-    for (int row0 = p.batch.seq_start[s]; row0 < end; row0 += L) {
-      const int n = min(L, end - row0);
-      prepare_chunk<N>(p, sh, ch, row0, n, c, i);
-      chunk_matrices_mma<N>(sh);
-      chunk_state_products<N>(st, sh);
-      __syncthreads();
-      if (i < N) substitute_row<N>(sh, n, i);
-      __syncthreads();
-      chunk_state_update<N>(st, sh);
-      finish_chunk<N, TO>(p, sh, ch, row0, n, c, i);
+  float st[N];
+  const bool vec = is_aligned16(S);  // the same alignment for every row
+  load_state<N>(S + (size_t)i * N, st, vec);
+  for (int row0 = p.batch.seq_start[s]; row0 < end; row0 += L) {
+    const int n = min(L, end - row0);
+    prepare_chunk<N>(p, sh, ch, row0, n, c, i);
+    chunk_matrices<N>(sh, n, i);
+    __syncthreads();
+    advance_row<N>(st, sh, n, i);
+    __syncthreads();
+    finish_chunk<N, TO>(p, sh, ch, row0, n, c, i);
+  }
+  store_state<N>(S + (size_t)i * N, st, vec);
+}
+
+// ---- N = 32, 64: three passes (prepare every chunk at once, carry the state, normalise) ---------
+// The scratch's planes ([rows, A] fp32 each, A = H N), written by pass 1 at each chunk's rows and
+// head's columns; the end decays at the chunk's first row; the bonus [rows, H] after them.
+enum Wkv7Plane { kPlaneW, kPlaneR, kPlaneB, kPlaneK, kPlaneU, kPlaneYc, kPlaneV, kPlaneD, kPlaneY, kPlanes };
+// The planes pass 2 reads per chunk (W' R' B' K' U Yc V), in that order from plane 0.
+constexpr int kCarried = 7;
+
+__device__ __forceinline__ float* scratch_plane(const wkv7_params& p, int z) {
+  return p.chunk_scratch + (size_t)z * p.batch.n_rows * p.H * p.N;
+}
+__device__ __forceinline__ float* scratch_bonus(const wkv7_params& p) {
+  return p.chunk_scratch + (size_t)kPlanes * p.batch.n_rows * p.H * p.N;
+}
+
+// Pass 1, phases 5-7 of chunk (row0, n) after phase 4: thread i < N owns key column i and writes
+// W' = (T alpha~) e^g, R' = (r~ + Q W) e^g, B' = beta~ e^{G_n - g}, K' = k~ e^{G_n - g} and the
+// end decay e^{G_n}; thread N + i owns value column i and writes U = T B v, Yc = Q U + K v and v.
+// T = (I - A)^{-1} by forward substitution (A strictly lower), in place in shared memory.
+template <int N>
+__device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkShared<N>& sh, int row0, int n, int h,
+                                              int i) {
+  const size_t A = (size_t)p.H * N;
+  const int j = i < N ? i : i - N;
+  const size_t col = (size_t)h * N + j;
+  if (i < N) {
+    for (int t = 0; t < n; ++t) {  // W_t = alpha~_t + sum_{s<t} A_ts W_s, then R_t
+      float w = sh.alpha[t][j];
+      for (int s = 0; s < t; ++s) w += sh.A[t][s] * sh.alpha[s][j];
+      sh.alpha[t][j] = w;
+      float r = sh.r[t][j];
+      for (int s = 0; s <= t; ++s) r += sh.Q[t][s] * sh.alpha[s][j];
+      const size_t at = (size_t)(row0 + t) * A + col;
+      scratch_plane(p, kPlaneW)[at] = w * sh.e_ref[j];
+      scratch_plane(p, kPlaneR)[at] = r * sh.e_ref[j];
+      scratch_plane(p, kPlaneB)[at] = sh.beta[t][j] * sh.e_end[j];
+      scratch_plane(p, kPlaneK)[at] = sh.k[t][j] * sh.e_end[j];
     }
-    state_tiles_io<N, true>(st, S);
+    scratch_plane(p, kPlaneD)[(size_t)row0 * A + col] = expf(sh.G[n - 1][j]);
   } else {
-    float st[N];
-    const bool vec = is_aligned16(S);  // the same alignment for every row
-    load_state<N>(S + (size_t)i * N, st, vec);
-    for (int row0 = p.batch.seq_start[s]; row0 < end; row0 += L) {
-      const int n = min(L, end - row0);
-      prepare_chunk<N>(p, sh, ch, row0, n, c, i);
-      chunk_matrices<N>(sh, n, i);
-      __syncthreads();
-      advance_row<N>(st, sh, n, i);
-      __syncthreads();
-      finish_chunk<N, TO>(p, sh, ch, row0, n, c, i);
+    for (int t = 0; t < n; ++t) {  // U_t = sum_{s<t} A_ts U_s + B_ts v_s, then Yc_t
+      float u = 0.0f;
+      for (int s = 0; s < t; ++s) u += sh.A[t][s] * sh.sa[s][j] + sh.B[t][s] * sh.v[s][j];
+      sh.sa[t][j] = u;
+      float yc = 0.0f;
+      for (int s = 0; s <= t; ++s) yc += sh.Q[t][s] * sh.sa[s][j] + sh.K[t][s] * sh.v[s][j];
+      const size_t at = (size_t)(row0 + t) * A + col;
+      scratch_plane(p, kPlaneU)[at] = u;
+      scratch_plane(p, kPlaneYc)[at] = yc;
+      scratch_plane(p, kPlaneV)[at] = sh.v[t][j];
     }
-    store_state<N>(S + (size_t)i * N, st, vec);
+  }
+  if (i < n) scratch_bonus(p)[(size_t)(row0 + i) * p.H + h] = sh.bonus[i];
+}
+
+// Pass 1: block (b, h) prepares the chunks within rows [bL, bL + L) of head h: every piece of
+// a sequence there (chunks start at a sequence's start and at multiples of L). Launch: grid
+// (ceil(rows / L), H), 2N threads, static shared Wkv7ChunkShared<N> (38 KiB at N = 64).
+// Bytes per chunk and head: L N 4 (6 in layer 0, else 8) read (+ L N 4 v_first in layer 0),
+// L N 4 7 + N 4 + L 4 written. FLOPs: 8 L^2 N (the L x L matrices, tensor cores; issued 6x by
+// the split) + 4 L^2 N (the substitutions) + ~50 L N: 0.33 MFLOP at L = 16, N = 64.
+template <int N>
+__global__ void __launch_bounds__(2 * N) wkv7_chunk_prepare_kernel(wkv7_params p) {
+  __shared__ Wkv7ChunkShared<N> sh;
+  const int i = threadIdx.x, h = blockIdx.y;
+  const int c = h * N + (i < N ? i : 0);  // threads i >= N: a valid channel, never stored
+  const Wkv7Channel ch = load_channel(p, c);
+  const int b0 = blockIdx.x * L, b1 = min(b0 + L, p.batch.n_rows);
+  for (int s = p.batch.row_seq[b0];; ++s) {
+    const int seq_end = p.batch.seq_start[s + 1];
+    const int row0 = max(b0, p.batch.seq_start[s]), n = min(b1, seq_end) - row0;
+    prepare_chunk<N>(p, sh, ch, row0, n, c, i);
+    chunk_matrices_mma<N>(sh);
+    __syncthreads();
+    prepare_write<N>(p, sh, row0, n, h, i);
+    if (seq_end >= b1) break;
+    __syncthreads();  // the next piece overwrites what this one read
+  }
+}
+
+// Pass 2's per-chunk operands in shared memory: the kCarried planes' L x N pieces (rows past the
+// chunk zero), rows padded to N + 4 floats (16-byte aligned), and the end decays.
+template <int N>
+struct Wkv7CarryShared {
+  static constexpr int P = N + 4;
+  float plane[kCarried][L][P];
+  float d[N];
+};
+
+// What one thread of pass 2 moves per chunk: 2 float4 of each carried plane (L N / 4 float4 over
+// 2N threads) and, for threads < N / 4, one float4 of the decays.
+struct CarryRegs {
+  float4 x[kCarried][2];
+  float4 d;
+};
+
+// Loads chunk (row0, n)'s operands of head h into registers (zeros past n).
+template <int N>
+__device__ __forceinline__ void carry_load(const wkv7_params& p, CarryRegs& q, int row0, int n, int h) {
+  const size_t A = (size_t)p.H * N;
+  const int i = threadIdx.x;
+#pragma unroll
+  for (int z = 0; z < kCarried; ++z) {
+    const float* __restrict__ src = scratch_plane(p, z);
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      const int f = i + k * 2 * N, t = f / (N / 4), c4 = f % (N / 4);
+      q.x[z][k] = t < n ? *reinterpret_cast<const float4*>(src + (size_t)(row0 + t) * A + (size_t)h * N + 4 * c4)
+                        : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+  }
+  if (i < N / 4)
+    q.d = *reinterpret_cast<const float4*>(scratch_plane(p, kPlaneD) + (size_t)row0 * A + (size_t)h * N + 4 * i);
+}
+
+template <int N>
+__device__ __forceinline__ void carry_store(Wkv7CarryShared<N>& sh, const CarryRegs& q) {
+  const int i = threadIdx.x;
+#pragma unroll
+  for (int z = 0; z < kCarried; ++z)
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      const int f = i + k * 2 * N, t = f / (N / 4), c4 = f % (N / 4);
+      *reinterpret_cast<float4*>(&sh.plane[z][t][4 * c4]) = q.x[z][k];
+    }
+  if (i < N / 4) *reinterpret_cast<float4*>(&sh.d[4 * i]) = q.d;
+}
+
+// Pass 2, one chunk for warp w's 16 state rows (C tiles in st):
+//   sa = S W'^T + U,  y = S R'^T + Yc (written to the Y plane),  S = S diag(d) + sa B'^T + v K'^T.
+template <int N>
+__device__ __forceinline__ void carry_chunk(const wkv7_params& p, StateTiles<N>& st, const Wkv7CarryShared<N>& sh,
+                                            int row0, int n, int h) {
+  constexpr int P = Wkv7CarryShared<N>::P;
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
+  mma_frag_c u[2], y[2];  // (row, token) tiles: tokens 0..7, 8..15
+#pragma unroll
+  for (int q = 0; q < 2; ++q)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int tok = 8 * q + 2 * t + (e & 1), row = 16 * w + g + 8 * (e >> 1);
+      u[q].r[e] = sh.plane[kPlaneU][tok][row];
+      y[q].r[e] = sh.plane[kPlaneYc][tok][row];
+    }
+#pragma unroll
+  for (int kk = 0; kk < N / 16; ++kk) {  // each split state tile serves both products
+    const SplitA a = state_as_a(st.tile[2 * kk], st.tile[2 * kk + 1]);
+#pragma unroll
+    for (int q = 0; q < 2; ++q) {
+      mma_split(u[q], a, load_b(&sh.plane[kPlaneW][8 * q][16 * kk], 1, P));
+      mma_split(y[q], a, load_b(&sh.plane[kPlaneR][8 * q][16 * kk], 1, P));
+    }
+  }
+  const size_t A = (size_t)p.H * N;
+  float* __restrict__ Y = scratch_plane(p, kPlaneY);
+#pragma unroll
+  for (int q = 0; q < 2; ++q)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int tok = 8 * q + 2 * t + (e & 1), row = 16 * w + g + 8 * (e >> 1);
+      if (tok < n) Y[(size_t)(row0 + tok) * A + (size_t)h * N + row] = y[q].r[e];
+    }
+  const SplitA sa = state_as_a(u[0], u[1]);                  // (row, token)
+  const SplitA va = load_a(&sh.plane[kPlaneV][0][16 * w], 1, P);  // (row, token)
+#pragma unroll
+  for (int ct = 0; ct < N / 8; ++ct) {
+    mma_frag_c& d = st.tile[ct];
+    for (int e = 0; e < 4; ++e) d.r[e] *= sh.d[8 * ct + 2 * t + (e & 1)];
+    mma_split(d, sa, load_b(&sh.plane[kPlaneB][0][8 * ct], P, 1));
+    mma_split(d, va, load_b(&sh.plane[kPlaneK][0][8 * ct], P, 1));
+  }
+}
+
+// Pass 2: block (h, s) carries head h's state of sequence s over its chunks in order (pieces as
+// pass 1's), writing each chunk's outputs before GroupNorm. Launch: grid (H, n_seq), 2N threads
+// (warp w: state rows 16w .. 16w + 15 as N/8 C tiles, N/2 registers a lane), static shared
+// Wkv7CarryShared<N> (30.7 KiB at N = 64); the next chunk's operands load into registers while
+// this one computes. Bytes per chunk and head: 7 L N 4 + N 4 read (28.9 KiB at N = 64; pass 1 wrote
+// them), L N 4 written; per call the state once (N^2 sizeof(state) read and written).
+// FLOPs per chunk and head: 4 L N^2 (sa, y) + 4 L N^2 (the update): 0.52 MFLOP at L = 16,
+// N = 64, tensor cores (issued 6x by the split).
+template <int N, class TS>
+__global__ void __launch_bounds__(2 * N, 1) wkv7_chunk_carry_kernel(wkv7_params p) {
+  __shared__ Wkv7CarryShared<N> sh;
+  const int h = blockIdx.x, s = blockIdx.y;
+  TS* __restrict__ S = state_piece<TS>(p.batch.state[s], p.kv_offset) + (size_t)h * N * N;
+  assume_global(S);
+  StateTiles<N> st;
+  state_tiles_io<N, false>(st, S);
+  const int begin = p.batch.seq_start[s], end = p.batch.seq_start[s + 1];
+  auto piece_end = [&](int row0) { return min(end, (row0 / L + 1) * L); };
+  CarryRegs q;
+  carry_load<N>(p, q, begin, piece_end(begin) - begin, h);
+  for (int row0 = begin; row0 < end;) {
+    const int next = piece_end(row0), n = next - row0;
+    __syncthreads();  // the last chunk's products are done with the shared operands
+    carry_store<N>(sh, q);
+    __syncthreads();
+    if (next < end) carry_load<N>(p, q, next, piece_end(next) - next, h);
+    carry_chunk<N>(p, st, sh, row0, n, h);
+    row0 = next;
+  }
+  state_tiles_io<N, true>(st, S);
+}
+
+// Pass 3: GroupNorm of each (token, head) of the Y plane, the bonus and the gate, one warp each.
+// Launch: grid (ceil(rows H / 4)), 128 threads. Bytes per token: A 4 3 (Y, v, g) + H 4 read,
+// A sizeof(out) written; ~10 FLOPs per element.
+template <int N, class TO>
+__global__ void __launch_bounds__(128) wkv7_chunk_output_kernel(wkv7_params p) {
+  constexpr int kPer = N / 32;
+  const int lane = (int)(threadIdx.x & 31);
+  const long long item = (long long)blockIdx.x * 4 + (threadIdx.x >> 5);
+  if (item >= (long long)p.batch.n_rows * p.H) return;
+  const int row = (int)(item / p.H), h = (int)(item % p.H);
+  const size_t A = (size_t)p.H * N, base = (size_t)row * A + (size_t)h * N;
+  const float* __restrict__ Y = scratch_plane(p, kPlaneY);
+  float y[kPer], sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    y[k] = Y[base + lane + 32 * k];
+    sum += y[k];
+  }
+  const float mean = warp_sum(sum) * (1.0f / N);
+  float m2 = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) m2 += (y[k] - mean) * (y[k] - mean);
+  const float rstd = rsqrtf(warp_sum(m2) * (1.0f / N) + p.gn_eps);
+  const float bonus = scratch_bonus(p)[(size_t)row * p.H + h];
+  const float* __restrict__ V = scratch_plane(p, kPlaneV);
+  const float* __restrict__ g = p.g;
+  TO* __restrict__ out = static_cast<TO*>(p.out);
+#pragma unroll
+  for (int k = 0; k < kPer; ++k) {
+    const size_t at = base + lane + 32 * k;
+    const int c = h * N + lane + 32 * k;
+    const float o = (y[k] - mean) * rstd * p.ln_w[c] + p.ln_b[c];
+    out[at] = from_float<TO>((o + bonus * V[at]) * g[at]);
   }
 }
 
 template <int N>
 cudaError_t launch_wkv7_chunked(const wkv7_params& p, cudaStream_t stream) {
-  const dim3 grid((unsigned)p.H, (unsigned)p.batch.n_seq), block((unsigned)chunked_threads<N>());
   return dispatch_dtype(p.out_dtype, [&](auto tag) {
     using TO = typename decltype(tag)::type;
-    auto* k = p.state_dtype == rwkv::DType::bf16 ? wkv7_chunked_kernel<N, TO, __nv_bfloat16>
-                                                 : wkv7_chunked_kernel<N, TO, float>;
-    LAUNCH_KERNEL(k, grid, block, 0, stream, p);
+    const bool bf16_state = p.state_dtype == rwkv::DType::bf16;
+    if constexpr (N < 32) {
+      auto* k = bf16_state ? wkv7_chunked_kernel<N, TO, __nv_bfloat16> : wkv7_chunked_kernel<N, TO, float>;
+      LAUNCH_KERNEL(k, dim3((unsigned)p.H, (unsigned)p.batch.n_seq), dim3(N), 0, stream, p);
+    } else {
+      const unsigned pieces = (unsigned)((p.batch.n_rows + L - 1) / L);
+      auto* prepare = wkv7_chunk_prepare_kernel<N>;
+      LAUNCH_KERNEL(prepare, dim3(pieces, (unsigned)p.H), dim3(2 * N), 0, stream, p);
+      cudaError_t e = launch_status();
+      if (e != cudaSuccess) return e;
+      auto* carry = bf16_state ? wkv7_chunk_carry_kernel<N, __nv_bfloat16> : wkv7_chunk_carry_kernel<N, float>;
+      LAUNCH_KERNEL(carry, dim3((unsigned)p.H, (unsigned)p.batch.n_seq), dim3(2 * N), 0, stream, p);
+      e = launch_status();
+      if (e != cudaSuccess) return e;
+      const unsigned blocks = (unsigned)(((long long)p.batch.n_rows * p.H + 3) / 4);
+      auto* output = wkv7_chunk_output_kernel<N, TO>;
+      LAUNCH_KERNEL(output, dim3(blocks), dim3(128), 0, stream, p);
+    }
     return launch_status();
   });
 }
 
 }  // namespace
 
+size_t wkv7_chunked_scratch_floats(int rows, int H, int N) {
+  if (N < 32 || rows <= 0 || H <= 0) return 0;
+  return (size_t)rows * ((size_t)kPlanes * H * N + (size_t)H);
+}
+
 cudaError_t wkv7_chunked_forward(const wkv7_params& p, cudaStream_t stream) {
   if (p.batch.n_seq == 0) return cudaSuccess;
   if (!wkv7_params_valid(p)) return cudaErrorInvalidValue;
+  if (p.N >= 32 && (p.chunk_scratch == nullptr || p.batch.row_seq == nullptr || p.batch.n_rows <= 0))
+    return cudaErrorInvalidValue;
   switch (p.N) {
     case 8: return launch_wkv7_chunked<8>(p, stream);
     case 16: return launch_wkv7_chunked<16>(p, stream);

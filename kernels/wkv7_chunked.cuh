@@ -16,8 +16,14 @@ namespace rwkv_kernels {
 
 constexpr int kWkv7ChunkTokens = 16;  // L: tokens per chunk (see wkv7_chunked.cu)
 
-// Enqueues the chunked kernel with wkv7_forward's parameters and contract (same validation:
-// cudaErrorInvalidValue for an unsupported N or a missing pointer).
+// Floats of p.chunk_scratch a call over `rows` token rows needs: nine [rows, H*N] planes (the
+// chunks' prepared operands, their end decays and the outputs before GroupNorm) and the per-token
+// bonus [rows, H]; 0 at N = 8, 16 (one kernel, no scratch).
+size_t wkv7_chunked_scratch_floats(int rows, int H, int N);
+
+// Enqueues the chunked kernels with wkv7_forward's parameters and contract (same validation:
+// cudaErrorInvalidValue for an unsupported N or a missing pointer, p.chunk_scratch included at
+// N = 32, 64).
 cudaError_t wkv7_chunked_forward(const wkv7_params& p, cudaStream_t stream);
 
 }  // namespace rwkv_kernels

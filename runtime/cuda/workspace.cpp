@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "kernels/wkv7_chunked.cuh"
 #include "runtime/cuda/cuda_check.h"
 
 namespace rwkv {
@@ -21,6 +22,12 @@ int widest_lora(const CudaWeights& weights) {
     widest = std::max(widest, width);
   }
   return widest;
+}
+
+// Floats per row of the v7 chunked WKV's scratch (0 for other versions and N = 8, 16).
+size_t wkv7_chunk_floats_per_row(const ModelInfo& info) {
+  if (info.arch != Arch::v7) return 0;
+  return rwkv_kernels::wkv7_chunked_scratch_floats(1, info.n_head, info.head_size);
 }
 
 }  // namespace
@@ -60,6 +67,8 @@ Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_
   lora_out = alloc_f32(5 * R * std::max(A, C), "workspace lora out");
   att_out = alloc_dtype(R * A, "workspace attention out");
   wkv_y = alloc_f32(R * A, "workspace chunked wkv");
+  if (const size_t per_row = wkv7_chunk_floats_per_row(info); per_row > 0)
+    wkv7_chunk = alloc_f32(R * per_row, "workspace chunked wkv7");
   ffn_key = alloc_f32(R * F, "workspace ffn key");
   ffn_key_act = alloc_dtype(R * F, "workspace ffn key");
   ffn_r = alloc_f32(R * C, "workspace ffn receptance");
@@ -91,7 +100,8 @@ size_t Workspace::bytes_per_row(const ModelInfo& info, const CudaWeights& weight
                      + F                  // ffn_key
                      + 2 * C              // ffn_r, ffn_v
                      + 2 * C              // x_last, delta_last
-                     + V;                 // logits
+                     + V                  // logits
+                     + wkv7_chunk_floats_per_row(info);  // wkv7_chunk (v7 only)
   const size_t in_dtype = 6 * C + lora + A + F + C;  // mix, lora_act, att_out, ffn_key_act, ln_out
   return f32 * sizeof(float) + in_dtype * dtype_size(weights.dtype);
 }

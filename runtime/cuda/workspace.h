@@ -37,6 +37,7 @@ class Workspace {
   float* lora_out = nullptr;     // [5][R, max(A, C)] LoRA second-matrix outputs
   void* att_out = nullptr;       // [R, A] dtype: WKV kernel output, input of att.output
   float* wkv_y = nullptr;        // [R, A] the chunked WKV kernels' outputs before GroupNorm
+  float* wkv7_chunk = nullptr;   // v7 only: the chunked WKV's scratch, wkv7_chunked_scratch_floats(R, H, N)
   // Channel mix.
   float* ffn_key = nullptr;      // [R, F] ffn.key output (GEMV path, fp16 weights: relu(key)^2)
   void* ffn_key_act = nullptr;   // [R, F] dtype: relu(key)^2

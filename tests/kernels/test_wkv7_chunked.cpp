@@ -16,6 +16,7 @@
 // Layer 0's v_first is a copy of v, compared bit for bit.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -50,11 +51,17 @@ Result run_kernel(Forward forward, const Case& c, const Inputs& in, const std::v
   const size_t rows = (size_t)batch.n_rows(), A = (size_t)c.H * c.N;
   const DeviceInputs d(in);
   DeviceBuffer dout(rows * A * rwkv::dtype_size(c.out_t));
-  REQUIRE(forward(wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t),
-                  nullptr) == cudaSuccess);
+  // The chunked kernels' scratch (none at N = 8, 16); the sequential kernel does not read it.
+  DeviceBuffer scratch(std::max<size_t>(1, rwkv_kernels::wkv7_chunked_scratch_floats((int)rows, c.H, c.N)) *
+                       sizeof(float));
+  rwkv_kernels::wkv7_params p =
+      wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t);
+  p.chunk_scratch = scratch.as<float>();
+  REQUIRE(forward(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   batch.download();
   CHECK(dout.guard_intact());
+  CHECK(scratch.guard_intact());
   CHECK(d.v_first.guard_intact());
   CHECK(batch.guards_intact());
   return {gpu_test::from_device(dout, c.out_t), batch.states_in_order(state_floats),
@@ -117,6 +124,9 @@ void check_chunked_bf16_state(const Case& c, uint32_t seed) {
   rwkv_kernels::wkv7_params p =
       wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t);
   p.state_dtype = DType::bf16;
+  DeviceBuffer scratch(std::max<size_t>(1, rwkv_kernels::wkv7_chunked_scratch_floats((int)rows, c.H, c.N)) *
+                       sizeof(float));
+  p.chunk_scratch = scratch.as<float>();
   REQUIRE(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   batch.download();
@@ -179,4 +189,16 @@ TEST_CASE("wkv7_chunked_forward: bf16 state (loaded to fp32, rounded to nearest 
 
 TEST_CASE("wkv7_chunked_forward: rejects an unsupported head size and missing pointers", "[gpu][kernels][wkv7]") {
   wkv7_test::check_rejects(rwkv_kernels::wkv7_chunked_forward);
+  // N = 32, 64 run in three passes through p.chunk_scratch: without it, refused.
+  std::mt19937 rng(3);
+  const Case c{1, 32, {L + 3}, true, DType::f32, true};
+  gpu_test::RaggedBatch batch(c.lens, 4 + 32 * 32, rng);
+  batch.upload();
+  const Inputs in = wkv7_test::make_inputs(L + 3, 32, rng);
+  const DeviceInputs d(in);
+  DeviceBuffer dout((L + 3) * 32 * sizeof(float));
+  rwkv_kernels::wkv7_params p = wkv7_test::make_params(d, batch.batch(), 4, 1, 32, true, 0, dout, DType::f32);
+  CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);
+  CHECK(rwkv_kernels::wkv7_chunked_scratch_floats(L + 3, 1, 32) == (size_t)(L + 3) * (9 * 32 + 1));
+  CHECK(rwkv_kernels::wkv7_chunked_scratch_floats(L + 3, 2, 16) == 0);
 }
