@@ -9,7 +9,8 @@
 #                                              (default DIR: build/ci-emu), tiny sizes: for CI
 #
 # Phases, most important answers first, each bounded with `timeout` (the plan adds up to at most
-# 470 s, inside 8 minutes; a phase gets no more than the time left):
+# 470 s, inside 8 minutes; a phase gets no more than the time left; the bounds were sized from the
+# first run on an H200, docs/gpu-runs/):
 #   a. environment: nvidia-smi, driver, nvcc, the kit's build
 #   b. correctness on the GPU: every test tagged [gpu] (goldens fp32/bf16/fp16, batches of 3 and 256,
 #      the 16k-token prompt, state slots, kernels), one process per test, 4 at a time, with
@@ -17,10 +18,10 @@
 #   c. compute-sanitizer: memcheck on the batch-of-3 test, racecheck and synccheck on the fp32
 #      golden test of one tiny model; a refusal of the tool is noted, not failed
 #   d. speed: `rwkv-run bench`, bf16, one repeat, one process per synthetic model (built once):
-#      v7 0.1B (pp512, tg B=1,256), 1.5B (pp512 and pp4096 at B=1,4, tg B=1,64), 7.2B (pp512 at
+#      v7 0.1B (pp512, tg B=1,256; tg B=1 again with argmax on the device), 1.5B (pp512 and pp4096 at B=1,4, tg B=1,64), 7.2B (pp512 at
 #      B=1,4, tg B=1,16,256); every prefill with its GEMM/WKV split; v7 1.5B in bf16, int8 and q4
 #      (pp512 B=1, tg B=1,16: the quantized weights' speed against bf16 in one build)
-#   e. ncu --section SpeedOfLight on one B=1 decode step of the synthetic v7 1.5B (bf16)
+#   e. ncu (duration, DRAM and SM throughput) on one B=1 decode step of the synthetic v7 1.5B (bf16)
 #   f. peer: the official `rwkv` pip package (the kit's wheel, PyTorch of the machine) on the same
 #      synthetic v7 0.1B/1.5B shapes: 512-token prefill and B=1 decode (bench/peer_rwkv_pip.py)
 # Results: OUTDIR/summary.txt (every answer on one page) and OUTDIR/gpu-check.tar.gz (every log,
@@ -76,6 +77,9 @@ RUN=$BIN/rwkv-run
 TESTS=$BIN/rwkv_tests
 [ $MODE = emu ] && TESTS=$BUILD/tests/rwkv_tests
 
+# ncu: three metrics (one or two replay passes a kernel, where --section SpeedOfLight took ten and
+# reached 16 of a step's ~200 launches in 40 s).
+NCU_METRICS=gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__throughput.avg.pct_of_peak_sustained_elapsed
 # ---- the plan: phase|bound seconds|name|command ---------------------------------------------
 PLAN=()
 add() { PLAN+=("$1|$2|$3|$4"); }
@@ -89,18 +93,21 @@ if [ $MODE = emu ]; then
 else
   [ "$KITDIR" != "$KIT" ] && add a 15 kit "rm -rf $KITDIR && mkdir -p $KITDIR && { tar -C $KITDIR -xJf $KIT/kit.tar.xz || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' $KIT/kit.tar.xz $KITDIR; } && du -sh $KITDIR"
   add a 10 environment "environment"
-  add b 85 tests "run_tests"
-  add b 25 selfcheck "$RUN selfcheck"
-  add c 30 memcheck "compute-sanitizer --tool memcheck --error-exitcode 9 $TESTS 'cuda backend: three sequences together equal each alone and the CPU backend'"
+  add b 60 tests "run_tests"
+  add b 15 selfcheck "$RUN selfcheck"
+  add c 15 memcheck "compute-sanitizer --tool memcheck --error-exitcode 9 $TESTS 'cuda backend: three sequences together equal each alone and the CPU backend'"
   add c 25 racecheck "one_golden compute-sanitizer --tool racecheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
-  add c 20 synccheck "one_golden compute-sanitizer --tool synccheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
-  add d 25 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1,256 '--graphs both')"  # decode replayed from graphs, and not
-  add d 45 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64)"  # issue 15: pp4096, B = 1 and 4, the split
+  add c 10 synccheck "one_golden compute-sanitizer --tool synccheck --error-exitcode 9 $TESTS 'cuda backend fp32 reproduces every official fp32 golden folder'"
+  add d 20 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1,256 '--graphs both')"  # decode replayed from graphs, and not
+  # The same B = 1 decode with argmax on the device: the forward without the nucleus walk, which on
+  # the synthetic models' flat logits keeps most of the vocabulary (docs/performance.md, first light).
+  add d 15 bench-v7-0.1B-greedy "$(bench_cmd v7-0.1B 512 1 128 1 '--greedy')"
+  add d 30 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64)"  # issue 15: pp4096, B = 1 and 4, the split
   add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 512 1,4 64 1,16,256)"
   # issue 16: quantized weights against bf16 in one process (decode B = 1 and 16, pp512)
-  add d 35 bench-v7-1.5B-quant "$RUN bench --synthetic v7-1.5B --device $DEV --dtype bf16,int8,q4 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1,16 --warmup 1 --repeat 1 --json=$WORK/bench-v7-1.5B-quant.json"
-  add e 40 ncu "ncu --section SpeedOfLight --launch-count 2000 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
-  add f 40 peer "peer"
+  add d 75 bench-v7-1.5B-quant "$RUN bench --synthetic v7-1.5B --device $DEV --dtype bf16,int8,q4 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1,16 --warmup 1 --repeat 1 --json=$WORK/bench-v7-1.5B-quant.json"
+  add e 30 ncu "ncu --metrics $NCU_METRICS --launch-count 400 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
+  add f 70 peer "peer"
 fi
 
 plan_sum() { local s=0 p; for p in "${PLAN[@]}"; do IFS='|' read -r _ b _ _ <<<"$p"; s=$((s + b)); done; echo $s; }
@@ -226,11 +233,13 @@ def num(k, m):
         return 0.0
 by = collections.OrderedDict()
 for k in rows.values():
-    unit = k.get("Duration", ("0", "us"))[1]
-    us = num(k, "Duration") * {"ns": 1e-3, "nsecond": 1e-3, "ms": 1e3, "msecond": 1e3}.get(unit, 1)
+    dur = "Duration" if "Duration" in k else "gpu__time_duration.sum"  # --section, or --metrics
+    unit = k.get(dur, ("0", "us"))[1]
+    us = num(k, dur) * {"ns": 1e-3, "nsecond": 1e-3, "ms": 1e3, "msecond": 1e3}.get(unit, 1)
     s = by.setdefault(k["name"][:70], [0, 0.0, 0.0, 0.0])
     s[0] += 1; s[1] += us
-    s[2] += num(k, "DRAM Throughput"); s[3] += num(k, "Compute (SM) Throughput")
+    s[2] += num(k, "DRAM Throughput") + num(k, "dram__throughput.avg.pct_of_peak_sustained_elapsed")
+    s[3] += num(k, "Compute (SM) Throughput") + num(k, "sm__throughput.avg.pct_of_peak_sustained_elapsed")
 total = sum(s[1] for s in by.values())
 print("ncu, one forward of one token (B=1 decode step; v7 1.5B bf16, bench pp1): %d launches, %.0f us of kernel time" % (len(rows), total))
 print("%-70s %5s %9s %7s %7s" % ("kernel", "n", "us total", "DRAM%", "SM%"))
