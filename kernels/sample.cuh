@@ -23,12 +23,13 @@
 // The cutoff without a full sort: the fp32 running sum only needs the values in descending
 // order up to the position where it reaches top_p, or where it stops changing (c + p == c: every
 // later p is smaller, so the sum is final and never reaches top_p). The block walks the row in
-// chunks of at most 1024 elements, largest first: a radix select on the fp32 bit patterns (4
+// chunks of at most 4096 elements, largest first: a radix select on the fp32 bit patterns (4
 // passes of 8-bit digits, p >= 0 so the patterns order like the values) finds each chunk's lower
 // bound, the chunk is gathered into shared memory and bitonic-sorted by (bits, id) descending, and
-// thread 0 continues the fp32 running sum over it in order, as the CPU does. One chunk suffices
-// unless the nucleus has more than 1024 tokens. top_k needs the key (bits, id) at position
-// top_k - 1; the same walk finds it.
+// thread 0 continues the fp32 running sum over it in order, as the CPU does (in registers). One
+// chunk suffices unless the nucleus has more than 4096 tokens. top_k needs the key (bits, id) at
+// position top_k - 1; the same walk finds it. The histograms and the gather take one shared atomic
+// per warp for the lanes that agree (nearly flat rows put every key in the same bins).
 //
 // Where the GPU could in principle differ from the CPU (nothing else is approximate: the
 // penalties, the decay, the fp32 running sum, p_max, the nucleus test, q / total, the random

@@ -17,38 +17,35 @@
 //   S_n = (S~ + sum_s sa_s beta~_s^T + v_s k~_s^T) diag(e^{G_n - g}).
 // Every row i of S evolves on its own (alpha mixes keys, not values), so rows split freely over
 // threads and warps. After the chunk, GroupNorm per (token, head), the bonus
-// (sum_j r_j k'_j r_k_j) v and the gate as in wkv7.cu, in the same block (it holds the whole head,
-// so no pre-GroupNorm plane and no second launch are needed).
+// (sum_j r_j k'_j r_k_j) v and the gate as in wkv7.cu (N = 8, 16: in the same block; N = 32, 64:
+// pass 3 below).
 //
 // Chunk size L = 16: the exponents stay within e^{+-4.9} (L = 32 would give e^{+-9.7}, still finite
 // but 2^14 between the scaled factors); 16 is the m and k of the m16n8k16 tensor-core tile, so the
-// state products take whole tiles and the update's inner dimension is one k step; and the chunk's
-// 8 per-token planes and 4 L x L matrices fit the static 48 KiB of shared memory at N = 64
-// (38,144 B). The forward substitution is serial in L: 16 keeps it short.
+// state products take whole tiles and the update's inner dimension is one k step. Chunks start at a
+// sequence's first row and then every L rows (N = 8, 16), or at every multiple of L of the round's
+// rows (N = 32, 64: pass 1's blocks tile the rows), so a chunk may be shorter than L.
 //
-// Launch: grid (H, n_seq), one head of one sequence per block.
-//   N = 32, 64 (the models' head sizes): 2N threads, tensor cores. Warp w holds state rows
-//     16w .. 16w+15 as N/8 fp32 C tiles of 16 x 8 (N/2 registers a lane) for the whole call, loaded
-//     and stored once (fp32, or bf16 pairs rounded to nearest even). Per chunk: S~ alpha~^T and
-//     S~ r~^T (the state tiles reused as A fragments), the 4 L x L matrices (8 output tiles over the
-//     warps) and the end state (sa^T beta~ + v^T k~, k = L) through mma.cuh, every operand split in
-//     three bf16 parts (see "tensor-core path" below); threads i < N also own channel i (loads,
-//     decays, outputs) and value row i's forward substitution.
-//   N = 8, 16: N threads, fp32 FMAs; thread i holds state row i in N registers.
+// N = 32, 64: three passes (first light on an H200 showed why: one block per head walking its
+// chunks in series took ~30 us a chunk, and at B = 1 only H blocks ran; docs/performance.md).
+// By linearity the chunk's unknowns split into a state part and a state-free part:
+//   sa_t = S~ W_t + U_t,   W_t = alpha~_t + sum_{s<t} A_ts W_s,   U_t = sum_{s<t} A_ts U_s + B_ts v_s,
+//   y_t  = S~ R_t + Yc_t,  R_t = r~_t + sum_{s<=t} Q_ts W_s,     Yc_t = sum_{s<=t} Q_ts U_s + K_ts v_s,
+// (A_ts = alpha~_t . beta~_s, B_ts = alpha~_t . k~_s, Q_ts = r~_t . beta~_s, K_ts = r~_t . k~_s), so
+//   pass 1 (every chunk of every head at once): W' = W e^g, R' = R e^g, B' = beta~ e^{G_n - g},
+//          K' = k~ e^{G_n - g}, U, Yc, v and the end decay d = e^{G_n} into the scratch planes;
+//   pass 2 (per head and sequence, chunks in series, only products of the state):
+//          sa = S W'^T + U,  y = S R'^T + Yc,  S = S diag(d) + sa B'^T + v K'^T;
+//   pass 3 (every token and head at once): GroupNorm of y, the bonus (sum_j r_j k'_j r_k_j) v, the gate.
+// Each pass's launch shape, bytes and FLOPs are in its kernel's comment below. Every product on
+// tensor cores has its fp32 operands split in three bf16 parts (kernels/common/mma_split.cuh).
+// N = 8, 16 (the test models): one kernel, one block per head and sequence, N threads, thread i
+// holding state row i and running phases (1)-(7) below with fp32 FMAs.
 // Phases per chunk: (1) each channel loads its tokens and publishes w's cumulative log, kq, kq*a,
 // k', r, v; (2) one thread per token sums |kq|^2 and the bonus over the head; (3) each channel
-// scales its key by the decays above; (4) the L x L matrices; (5a) S~ alpha~, S~ r~; (5b) each row's
-// forward substitution; (5c) the end state; (6) one thread per token: the GroupNorm statistics;
-// (7) each channel writes its outputs. Barriers per chunk: 8 (tensor cores) or 7 (wkv7.cu: 2 per
-// token at N = 64, 32 per 16 tokens).
-// Bytes per chunk and head: L*N*4*(6 in layer 0, else 8) read, L*N*sizeof(out) written (+ L*N*4
-//                 v_first in layer 0): 32 KiB read at N = 64; per call the state once,
-//                 N*N*sizeof(state)*2 per sequence and head.
-// FLOPs per chunk and head: 4 L N^2 (S~ alpha~, S~ r~) + 4 L N^2 (end state) + 8 L^2 N (the L x L
-//                 matrices, tensor cores; 4 L^2 N as FMAs over the lower triangles) + 4 L^2 N
-//                 (substitution and the y corrections) + ~40 L N: 0.76 MFLOP at L = 16, N = 64, i.e.
-//                 11.6 N^2 per token against wkv7.cu's 9 N^2, 86% of it on tensor cores (issued
-//                 six times over by the three-part split: 3.9 MFLOP of bf16 mma per chunk).
+// scales its key by the decays above; (4) the L x L matrices; (5) each row's forward substitution
+// and end state; (6) one thread per token: the GroupNorm statistics; (7) each channel writes its
+// outputs. Passes 1 and 2 at N = 32, 64 reuse phases (1)-(4).
 #include "kernels/wkv7_chunked.cuh"
 
 #include "kernels/common/block_reduce.cuh"

@@ -145,10 +145,10 @@ static std::vector<float> synthetic_logits(int V, int rows, double spread, doubl
 
 TEST_CASE("device sampler == CPU sampler where the nucleus walk needs several chunks, ties and runs",
           "[gpu][sample]") {
-  // V = 3000 with flat logits: nuclei of thousands of tokens (more than one sorted chunk of 1024),
-  // top_k beyond a chunk, and quantised logits whose equal probabilities form runs of more than
-  // 1024 tokens; the cutoff and the top_k boundary then fall inside such runs.
-  const int V = 3000;
+  // V = 12000 with flat logits: nuclei of thousands of tokens (more than one sorted chunk of 4096,
+  // kernels/sample.cu kCap), top_k beyond a chunk, and quantised logits whose equal probabilities
+  // form runs of more than 4096 tokens; the cutoff and the top_k boundary then fall inside such runs.
+  const int V = 12000;
   struct Case {
     const char* name;
     double spread, quantum;
@@ -157,9 +157,9 @@ TEST_CASE("device sampler == CPU sampler where the nucleus walk needs several ch
   std::vector<Case> cases = {
       {"flat, top_p 1", 0.05, 0, params(1, 1.0, 0, true, 11)},
       {"flat, top_p 0.95", 0.3, 0, params(1, 0.95, 0, true, 12)},
-      {"flat, top_k 2000, T 0.7", 0.3, 0, params(0.7, 0.99, 2000, false, 13)},
+      {"flat, top_k 6000, T 0.7", 0.3, 0, params(0.7, 0.99, 6000, false, 13)},
       {"ties, top_p 0.9", 0.2, 0.25, params(1, 0.9, 0, true, 14)},
-      {"ties, top_k 1500", 0.1, 0.25, params(1, 1.0, 1500, false, 15)},
+      {"ties, top_k 5000", 0.1, 0.25, params(1, 1.0, 5000, false, 15)},
       {"ties, greedy, top_k 3", 0.1, 0.5, params(0, 0.85, 3, true, 16)},
       {"peaked, T 0.3, top_p 0.5", 4.0, 0, params(0.3, 0.5, 0, true, 17)},
   };
