@@ -4,7 +4,11 @@
 #   bench/gpu-check.sh [--kit DIR] OUTDIR       on the GPU machine, from the repository root, with
 #                                              the kit made here by scripts/device-kit.sh (default
 #                                              DIR: .kit); nothing is built there
-#   bench/gpu-check.sh --dry-run [--kit DIR] OUTDIR   print the plan and each phase's time bound
+#   bench/gpu-check.sh --profile [--kit DIR] OUTDIR   a short plan (~3 minutes) for a lease's last
+#                                              minutes: ncu on the v7 7.2B's chunked-WKV passes
+#                                              (pp512) and its decode GEMVs, the 0.1B sampled
+#                                              decode, the 7.2B greedy decode
+#   bench/gpu-check.sh --dry-run [--profile] [--kit DIR] OUTDIR   print the plan and each phase's bound
 #   bench/gpu-check.sh --emu [--build DIR] OUTDIR     phases b and d on the emulated build here
 #                                              (default DIR: build/ci-emu), tiny sizes: for CI
 #
@@ -29,13 +33,14 @@
 # Exit status: 0 when every phase that ran passed, 1 otherwise, 2 on a usage error.
 set -uo pipefail
 
-usage() { echo "usage: bench/gpu-check.sh [--dry-run | --emu] [--kit DIR] [--build DIR] OUTDIR" >&2; exit 2; }
+usage() { echo "usage: bench/gpu-check.sh [--dry-run] [--emu | --profile] [--kit DIR] [--build DIR] OUTDIR" >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-MODE=device OUTDIR="" KIT="$ROOT/.kit" BUILD="$ROOT/build/ci-emu"
+MODE=device PLAN_KIND=full OUTDIR="" KIT="$ROOT/.kit" BUILD="$ROOT/build/ci-emu"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) MODE=dry ;;
     --emu) MODE=emu ;;
+    --profile) PLAN_KIND=profile ;;
     --kit) [ $# -ge 2 ] || usage; KIT=$(realpath -m "$2"); shift ;;
     --build) [ $# -ge 2 ] || usage; BUILD=$(realpath -m "$2"); shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -47,6 +52,7 @@ done
 [ -n "$OUTDIR" ] || usage
 
 TOTAL_BUDGET=470  # seconds for all phases; packing the results takes the rest of 8 minutes
+[ $PLAN_KIND = profile ] && TOTAL_BUDGET=190  # the short plan: about 3 minutes
 export CUDA_EMU_QUIET=1
 if [ $MODE = emu ]; then
   BIN=$BUILD
@@ -90,6 +96,14 @@ if [ $MODE = emu ]; then
   add b 240 tests "run_tests"
   add b 60 selfcheck "$RUN selfcheck --device cuda"
   add d 60 bench-v7-tiny "$RUN bench --synthetic v7-tiny --device cuda --dtype bf16 --pp 16 --pp-batch 1 --tg 4 --tg-batch 1,4 --warmup 0 --repeat 1 --copy-mib 1 --gemm-n 64 --json=$WORK/bench-v7-tiny.json"
+elif [ $PLAN_KIND = profile ]; then
+  [ "$KITDIR" != "$KIT" ] && add a 15 kit "rm -rf $KITDIR && mkdir -p $KITDIR && tar -C $KITDIR -xJf $KIT/kit.tar.xz && du -sh $KITDIR"
+  # One forward of 512 tokens (B = 1): the first 3 layers' chunked-WKV passes (prepare, carry, output).
+  add e 60 ncu-prefill-wkv "ncu --metrics $NCU_METRICS --kernel-name regex:wkv7_chunk --launch-count 9 -f -o $WORK/ncu-prefill-wkv $RUN bench --synthetic v7-7.2B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
+  # One forward of one token (the B = 1 decode path): the first 12 grouped GEMVs (3 layers).
+  add e 60 ncu-decode-gemv "ncu --metrics $NCU_METRICS --kernel-name regex:gemv --launch-count 12 -f -o $WORK/ncu-decode-gemv $RUN bench --synthetic v7-7.2B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
+  add d 15 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1)"
+  add d 40 bench-v7-7.2B-greedy "$(bench_cmd v7-7.2B 512 1 64 1 '--greedy')"
 else
   [ "$KITDIR" != "$KIT" ] && add a 15 kit "rm -rf $KITDIR && mkdir -p $KITDIR && { tar -C $KITDIR -xJf $KIT/kit.tar.xz || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' $KIT/kit.tar.xz $KITDIR; } && du -sh $KITDIR"
   add a 10 environment "environment"
@@ -213,13 +227,15 @@ FAILED=0
   [ -f "$KIT/BUILD-INFO" ] && [ $MODE != emu ] && head -n 2 "$KIT/BUILD-INFO"
 } >"$SUMMARY"
 
-# ncu: one line per kernel launch of the decode step (name, duration, DRAM and SM throughput).
+# ncu: one line per kernel (name, launches, duration, DRAM and SM throughput) of report REPORT
+# (without .ncu-rep), under the title TITLE.
 ncu_summary() {
-  [ -f "$WORK/ncu-decode.ncu-rep" ] || return 0
-  ncu -i "$WORK/ncu-decode.ncu-rep" --page details >"$WORK/ncu-details.txt" 2>&1
-  ncu -i "$WORK/ncu-decode.ncu-rep" --page details --csv >"$WORK/ncu-details.csv" 2>&1
-  python3 - "$WORK/ncu-details.csv" 2>&1 <<'EOF'
-import collections, csv, sys
+  local report=${1:-ncu-decode} title=${2:-"one forward of one token (B=1 decode step; v7 1.5B bf16, bench pp1)"}
+  [ -f "$WORK/$report.ncu-rep" ] || return 0
+  ncu -i "$WORK/$report.ncu-rep" --page details >"$WORK/$report-details.txt" 2>&1
+  ncu -i "$WORK/$report.ncu-rep" --page details --csv >"$WORK/$report-details.csv" 2>&1
+  NCU_TITLE=$title python3 - "$WORK/$report-details.csv" 2>&1 <<'EOF'
+import collections, csv, os, sys
 rows = collections.OrderedDict()
 for r in csv.DictReader(open(sys.argv[1])):
     if not r.get("ID") or not r.get("Metric Name"):
@@ -241,7 +257,7 @@ for k in rows.values():
     s[2] += num(k, "DRAM Throughput") + num(k, "dram__throughput.avg.pct_of_peak_sustained_elapsed")
     s[3] += num(k, "Compute (SM) Throughput") + num(k, "sm__throughput.avg.pct_of_peak_sustained_elapsed")
 total = sum(s[1] for s in by.values())
-print("ncu, one forward of one token (B=1 decode step; v7 1.5B bf16, bench pp1): %d launches, %.0f us of kernel time" % (len(rows), total))
+print("ncu, %s: %d launches, %.0f us of kernel time" % (os.environ["NCU_TITLE"], len(rows), total))
 print("%-70s %5s %9s %7s %7s" % ("kernel", "n", "us total", "DRAM%", "SM%"))
 for name, s in sorted(by.items(), key=lambda x: -x[1][1]):
     print("%-70s %5d %9.1f %7.1f %7.1f" % (name, s[0], s[1], s[2] / s[0], s[3] / s[0]))
@@ -263,6 +279,10 @@ excerpt() {
     memcheck|racecheck|synccheck) grep -E "ERROR SUMMARY|RACECHECK SUMMARY|refus|not supported|Error:|test cases" "$log" | head -n 6 ;;
     bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 50 ;;
     ncu) grep -E "^==ERROR==|^==WARNING==" "$log" | head -n 5; ncu_summary ;;
+    ncu-prefill-wkv) grep -E "^==ERROR==" "$log" | head -n 5
+      ncu_summary ncu-prefill-wkv "the chunked WKV's passes, first 3 layers of a v7 7.2B pp512 B=1 (bf16)" ;;
+    ncu-decode-gemv) grep -E "^==ERROR==" "$log" | head -n 5
+      ncu_summary ncu-decode-gemv "the grouped GEMVs, first 3 layers of a v7 7.2B B=1 decode forward (bf16)" ;;
     peer) grep -E "^peer|^#|Error|error" "$log" | head -n 20 ;;
   esac
 }
