@@ -12,6 +12,7 @@ namespace {
 
 constexpr int kThreads = 512;          // one block per sequence
 constexpr int kWarps = kThreads / 32;
+constexpr int kUnroll = 4;             // elements a thread loads at once in the radix and gather passes
 constexpr int kCap = 4096;             // elements per sorted chunk of the nucleus walk (32 KiB of keys)
 constexpr float kInf = __builtin_huge_valf();
 
@@ -194,11 +195,18 @@ __device__ uint32_t radix_select(KeyFn key_of, int V, int want, SampleShared& sh
   for (int shift = 24; shift >= 0; shift -= 8) {
     for (int d = threadIdx.x; d < 256; d += kThreads) sh.hist[d] = 0;
     __syncthreads();
-    for (int i0 = 0; i0 < V; i0 += kThreads) {  // uniform trip count: whole warps reach the ballot
-      const int i = i0 + (int)threadIdx.x;
-      uint32_t k = 0;
-      const bool in = i < V && key_of(i, &k) && (k & mask) == prefix;
-      count_digit(sh.hist, in, (int)((k >> shift) & 255));
+    // Uniform trip count (whole warps reach the ballots); kUnroll independent loads in flight.
+    for (int i0 = 0; i0 < V; i0 += kUnroll * kThreads) {
+      uint32_t k[kUnroll];
+      bool in[kUnroll];
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int i = i0 + u * kThreads + (int)threadIdx.x;
+        k[u] = 0;
+        in[u] = i < V && key_of(i, &k[u]) && (k[u] & mask) == prefix;
+      }
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) count_digit(sh.hist, in[u], (int)((k[u] >> shift) & 255));
     }
     __syncthreads();
     if (threadIdx.x < 32) pick_digit(sh, rank);
@@ -219,16 +227,24 @@ __device__ void gather_sorted(const float* row, int V, uint32_t lower, uint32_t 
   if (threadIdx.x == 0) sh.count = 0;
   __syncthreads();
   const int lane = (int)(threadIdx.x & 31);
-  for (int i0 = 0; i0 < V; i0 += kThreads) {  // one atomic a warp: slots in lane order
-    const int i = i0 + (int)threadIdx.x;
-    const uint32_t b = i < V ? __float_as_uint(row[i]) : 0u;
-    const bool in = i < V && b >= lower && b < upper;
-    const unsigned taken = __ballot_sync(0xffffffffu, in);
-    int base = 0;
-    if (lane == 0 && taken != 0) base = atomicAdd(&sh.count, __popc(taken));
-    base = __shfl_sync(0xffffffffu, base, 0);
-    const int slot = base + __popc(taken & ((1u << lane) - 1u));
-    if (in && slot < kCap) sh.keys[slot] = ((uint64_t)b << 32) | (uint32_t)i;
+  for (int i0 = 0; i0 < V; i0 += kUnroll * kThreads) {  // one atomic a warp: slots in lane order
+    uint32_t b[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = i0 + u * kThreads + (int)threadIdx.x;
+      b[u] = i < V ? __float_as_uint(row[i]) : 0u;
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int i = i0 + u * kThreads + (int)threadIdx.x;
+      const bool in = i < V && b[u] >= lower && b[u] < upper;
+      const unsigned taken = __ballot_sync(0xffffffffu, in);
+      int base = 0;
+      if (lane == 0 && taken != 0) base = atomicAdd(&sh.count, __popc(taken));
+      base = __shfl_sync(0xffffffffu, base, 0);
+      const int slot = base + __popc(taken & ((1u << lane) - 1u));
+      if (in && slot < kCap) sh.keys[slot] = ((uint64_t)b[u] << 32) | (uint32_t)i;
+    }
   }
   int n2 = 2;
   while (n2 < n) n2 <<= 1;
