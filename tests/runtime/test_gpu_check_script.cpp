@@ -89,9 +89,31 @@ TEST_CASE("gpu-check.sh --dry-run: phases a to f in order, each bounded, inside 
   }
   CHECK(plan.find("--repeat 1") != std::string::npos);
   for (const char* tool : {"compute-sanitizer --tool memcheck", "--tool racecheck", "--tool synccheck",
-                           "ncu --section SpeedOfLight", "/nonexistent/kit/wheels"})
+                           "ncu --metrics gpu__time_duration.sum", "/nonexistent/kit/wheels"})
     CHECK(plan.find(tool) != std::string::npos);
   CHECK(access(outdir.c_str(), F_OK) != 0);  // nothing was created
+}
+
+TEST_CASE("gpu-check.sh --dry-run --profile: the short plan, ncu on the 1.5B's WKV passes and GEMVs, inside 190 s",
+          "[bench][cli]") {
+  std::string plan;
+  REQUIRE(shell(repo_root() + "/bench/gpu-check.sh --dry-run --profile --kit /nonexistent/kit /tmp/rwkv_gpu_profile_dry",
+                &plan) == 0);
+  INFO(plan);
+  const std::vector<Step> steps = plan_steps(plan);
+  std::string phases;
+  int sum = 0;
+  for (const Step& s : steps) {
+    if (phases.empty() || phases.back() != s.phase) phases += s.phase;
+    sum += s.bound;
+  }
+  CHECK(phases == "ed");  // (no kit.tar.xz in the kit folder: no unpacking phase a)
+  CHECK(sum <= 190);
+  CHECK(plan.find("--kernel-name regex:wkv7_chunk") != std::string::npos);
+  CHECK(plan.find("--kernel-name regex:gemv") != std::string::npos);
+  CHECK(plan.find("--synthetic v7-7.2B") == std::string::npos);  // did not load under ncu in 60 s
+  CHECK(plan.find("--synthetic v7-1.5B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1 --greedy") !=
+        std::string::npos);
 }
 
 TEST_CASE("gpu-check.sh: no OUTDIR or an unknown option is a usage error", "[bench][cli]") {
