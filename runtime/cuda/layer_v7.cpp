@@ -116,7 +116,7 @@ void wkv7_core(const LayerRun& run, bool has_v_lora) {
   p.ln_b = L.ln_x_b;
   p.out = ws.att_out;
   p.out_dtype = run.dtype;
-  p.chunk_scratch = ws.wkv7_chunk;
+  p.chunk_scratch = ws.wkv_y;
   // Prefill rounds of long enough sequences: the chunked kernel (same parameters and results
   // within fp32 rounding); decode and short prompts: the sequential one.
   in_span(run.profile, PrefillPart::wkv, run.stream, [&] {

@@ -24,10 +24,12 @@ int widest_lora(const CudaWeights& weights) {
   return widest;
 }
 
-// Floats per row of the v7 chunked WKV's scratch (0 for other versions and N = 8, 16).
-size_t wkv7_chunk_floats_per_row(const ModelInfo& info) {
-  if (info.arch != Arch::v7) return 0;
-  return rwkv_kernels::wkv7_chunked_scratch_floats(1, info.n_head, info.head_size);
+// Floats per row of the chunked WKV kernels' scratch (wkv_y): A for v4-v6 (v5/v6: the outputs
+// before GroupNorm; v4: its block states), more for v7's three passes (kernels/wkv7_chunked.cuh).
+size_t wkv_scratch_floats_per_row(const ModelInfo& info) {
+  const size_t A = (size_t)(info.n_att > 0 ? info.n_att : info.n_embd);
+  if (info.arch != Arch::v7) return A;
+  return std::max(A, rwkv_kernels::wkv7_chunked_scratch_floats(1, info.n_head, info.head_size));
 }
 
 }  // namespace
@@ -66,9 +68,7 @@ Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_
   }
   lora_out = alloc_f32(5 * R * std::max(A, C), "workspace lora out");
   att_out = alloc_dtype(R * A, "workspace attention out");
-  wkv_y = alloc_f32(R * A, "workspace chunked wkv");
-  if (const size_t per_row = wkv7_chunk_floats_per_row(info); per_row > 0)
-    wkv7_chunk = alloc_f32(R * per_row, "workspace chunked wkv7");
+  wkv_y = alloc_f32(R * wkv_scratch_floats_per_row(info), "workspace chunked wkv");
   ffn_key = alloc_f32(R * F, "workspace ffn key");
   ffn_key_act = alloc_dtype(R * F, "workspace ffn key");
   ffn_r = alloc_f32(R * C, "workspace ffn receptance");
@@ -96,12 +96,11 @@ size_t Workspace::bytes_per_row(const ModelInfo& info, const CudaWeights& weight
                      + 4 * A              // proj
                      + lora               // lora_mid (none when lora is 0)
                      + 5 * std::max(A, C) // lora_out
-                     + A                  // wkv_y
+                     + wkv_scratch_floats_per_row(info)  // wkv_y
                      + F                  // ffn_key
                      + 2 * C              // ffn_r, ffn_v
                      + 2 * C              // x_last, delta_last
-                     + V                  // logits
-                     + wkv7_chunk_floats_per_row(info);  // wkv7_chunk (v7 only)
+                     + V;                 // logits
   const size_t in_dtype = 6 * C + lora + A + F + C;  // mix, lora_act, att_out, ffn_key_act, ln_out
   return f32 * sizeof(float) + in_dtype * dtype_size(weights.dtype);
 }

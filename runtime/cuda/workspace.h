@@ -36,8 +36,8 @@ class Workspace {
   void* lora_act = nullptr;      // [R, lora_width] dtype: their activations
   float* lora_out = nullptr;     // [5][R, max(A, C)] LoRA second-matrix outputs
   void* att_out = nullptr;       // [R, A] dtype: WKV kernel output, input of att.output
-  float* wkv_y = nullptr;        // [R, A] the chunked WKV kernels' outputs before GroupNorm
-  float* wkv7_chunk = nullptr;   // v7 only: the chunked WKV's scratch, wkv7_chunked_scratch_floats(R, H, N)
+  float* wkv_y = nullptr;        // the chunked WKV kernels' scratch: [R, A] for v4-v6 (v5/v6: the
+                                 // outputs before GroupNorm), wkv7_chunked_scratch_floats(R, H, N) for v7
   // Channel mix.
   float* ffn_key = nullptr;      // [R, F] ffn.key output (GEMV path, fp16 weights: relu(key)^2)
   void* ffn_key_act = nullptr;   // [R, F] dtype: relu(key)^2
