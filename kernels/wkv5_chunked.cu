@@ -280,27 +280,19 @@ __global__ void __launch_bounds__(128) wkv5_group_norm_kernel(wkv5_params p, con
   const long long pair = (long long)blockIdx.x * 4 + (threadIdx.x >> 5);
   if (pair >= (long long)p.batch.n_rows * p.H) return;  // a whole warp leaves; no block barrier follows
   const size_t A = (size_t)p.H * N, row = (size_t)(pair / p.H), h = (size_t)(pair % p.H);
-  constexpr int kPer = N > 32 ? 2 : 1;
+  constexpr int kPer = kWarpHeadPer<N>;
   float val[kPer];
-  float sum = 0.0f;
   for (int z = 0; z < kPer; ++z) {
     const int i = lane + 32 * z;
     val[z] = i < N ? y[row * A + h * N + i] : 0.0f;
-    sum += val[z];
   }
-  const float mean = lane_group_sum<32>(sum) * (1.0f / N);
-  float m2 = 0.0f;
-  for (int z = 0; z < kPer; ++z) {
-    const float d = lane + 32 * z < N ? val[z] - mean : 0.0f;
-    m2 = fmaf(d, d, m2);
-  }
-  const float inv = rsqrtf(lane_group_sum<32>(m2) * (1.0f / N) + p.gn_eps);
+  warp_head_norm<N>(val, p.gn_eps);
   TO* __restrict__ out = static_cast<TO*>(p.out);
   for (int z = 0; z < kPer; ++z) {
     const int i = lane + 32 * z;
     if (i >= N) continue;
     const size_t c = h * N + i, at = row * A + c;
-    float o = (val[z] - mean) * inv * p.ln_w[c] + p.ln_b[c];
+    float o = val[z] * p.ln_w[c] + p.ln_b[c];
     if (p.g) o *= p.g[at] * sigmoidf_(p.g[at]);
     out[at] = from_float<TO>(o);
   }

@@ -48,7 +48,6 @@
 // outputs. Passes 1 and 2 at N = 32, 64 reuse phases (1)-(4).
 #include "kernels/wkv7_chunked.cuh"
 
-#include "kernels/common/block_reduce.cuh"
 #include "kernels/common/dtype_io.cuh"
 #include "kernels/common/head_reduce.cuh"
 #include "kernels/common/kernel_errors.cuh"
@@ -568,24 +567,18 @@ __global__ void __launch_bounds__(2 * N, 1) wkv7_chunk_carry_kernel(wkv7_params 
 // A sizeof(out) written; ~10 FLOPs per element.
 template <int N, class TO>
 __global__ void __launch_bounds__(128) wkv7_chunk_output_kernel(wkv7_params p) {
-  constexpr int kPer = N / 32;
+  static_assert(N % 32 == 0, "a lane holds whole channels of the head");
+  constexpr int kPer = kWarpHeadPer<N>;
   const int lane = (int)(threadIdx.x & 31);
   const long long item = (long long)blockIdx.x * 4 + (threadIdx.x >> 5);
-  if (item >= (long long)p.batch.n_rows * p.H) return;
+  if (item >= (long long)p.batch.n_rows * p.H) return;  // a whole warp leaves; no barrier follows
   const int row = (int)(item / p.H), h = (int)(item % p.H);
   const size_t A = (size_t)p.H * N, base = (size_t)row * A + (size_t)h * N;
   const float* __restrict__ Y = scratch_plane(p, kPlaneY);
-  float y[kPer], sum = 0.0f;
+  float y[kPer];
 #pragma unroll
-  for (int k = 0; k < kPer; ++k) {
-    y[k] = Y[base + lane + 32 * k];
-    sum += y[k];
-  }
-  const float mean = warp_sum(sum) * (1.0f / N);
-  float m2 = 0.0f;
-#pragma unroll
-  for (int k = 0; k < kPer; ++k) m2 += (y[k] - mean) * (y[k] - mean);
-  const float rstd = rsqrtf(warp_sum(m2) * (1.0f / N) + p.gn_eps);
+  for (int k = 0; k < kPer; ++k) y[k] = Y[base + lane + 32 * k];
+  warp_head_norm<N>(y, p.gn_eps);
   const float bonus = scratch_bonus(p)[(size_t)row * p.H + h];
   const float* __restrict__ V = scratch_plane(p, kPlaneV);
   const float* __restrict__ g = p.g;
@@ -594,7 +587,7 @@ __global__ void __launch_bounds__(128) wkv7_chunk_output_kernel(wkv7_params p) {
   for (int k = 0; k < kPer; ++k) {
     const size_t at = base + lane + 32 * k;
     const int c = h * N + lane + 32 * k;
-    const float o = (y[k] - mean) * rstd * p.ln_w[c] + p.ln_b[c];
+    const float o = y[k] * p.ln_w[c] + p.ln_b[c];
     out[at] = from_float<TO>((o + bonus * V[at]) * g[at]);
   }
 }

@@ -79,6 +79,32 @@ __device__ __forceinline__ MeanM2 head_stats(float y, Shared& sh) {
   }
 }
 
+// Channels a lane holds when one warp holds a head of N <= 64 channels: l and l + 32 (those
+// below N).
+template <int N>
+constexpr int kWarpHeadPer = N > 32 ? 2 : 1;
+
+// GroupNorm of a head held by one warp as above (y zero beyond N): y becomes
+// (y - mean) * rsqrt(var + eps), two passes over the registers (the chunked WKV kernels' GroupNorm,
+// kernels/wkv5_chunked.cu and kernels/wkv7_chunked.cu). All 32 lanes must call it.
+template <int N>
+__device__ __forceinline__ void warp_head_norm(float (&y)[kWarpHeadPer<N>], float eps) {
+  const int lane = (int)(threadIdx.x & 31);
+  float sum = 0.0f;
+#pragma unroll
+  for (int z = 0; z < kWarpHeadPer<N>; ++z) sum += y[z];
+  const float mean = lane_group_sum<32>(sum) * (1.0f / N);
+  float m2 = 0.0f;
+#pragma unroll
+  for (int z = 0; z < kWarpHeadPer<N>; ++z) {
+    const float d = lane + 32 * z < N ? y[z] - mean : 0.0f;
+    m2 = fmaf(d, d, m2);
+  }
+  const float inv = rsqrtf(lane_group_sum<32>(m2) * (1.0f / N) + eps);
+#pragma unroll
+  for (int z = 0; z < kWarpHeadPer<N>; ++z) y[z] = (y[z] - mean) * inv;
+}
+
 // Tells nvcc that p points to global memory. A state pointer is read from a device array, so the
 // compiler cannot infer its space and would emit generic accesses; with this, global ones.
 __device__ __forceinline__ void assume_global(const void* p) {
