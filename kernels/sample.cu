@@ -319,17 +319,10 @@ __device__ uint32_t walk_chunk(const float* row, int V, uint32_t upper, int rema
     const int n = with_v ? greater + equal : greater;
     const uint32_t lower = with_v ? v : v + 1;
     gather_sorted(row, V, lower, upper, n, sh);
-    if (threadIdx.x == 0) {  // 8 keys loaded at a time: the loads overlap, the sum stays in order
+    if (threadIdx.x == 0) {
       WalkState w = walk_get(sh);
-      for (int j0 = 0; j0 < n && !(w.cut_done && w.key_done); j0 += 8) {
-        uint64_t key[8];
-#pragma unroll
-        for (int q = 0; q < 8; ++q) key[q] = j0 + q < n ? sh.keys[j0 + q] : 0;
-#pragma unroll
-        for (int q = 0; q < 8; ++q)
-          if (j0 + q < n && !(w.cut_done && w.key_done))
-            walk_one(w, __uint_as_float((uint32_t)(key[q] >> 32)), key[q], top_p, top_k);
-      }
+      for (int j = 0; j < n && !(w.cut_done && w.key_done); ++j)
+        walk_one(w, __uint_as_float((uint32_t)(sh.keys[j] >> 32)), sh.keys[j], top_p, top_k);
       walk_put(sh, w);
     }
     __syncthreads();
