@@ -67,6 +67,8 @@ else
   # already holding bin/, lib/, testdata/, wheels/).
   KITDIR=$KIT
   [ -f "$KIT/kit.tar.xz" ] && KITDIR=${TMPDIR:-/tmp}/rwkv-gpu-kit
+  # Phase a of the device plans: the kit unpacked (tar, or python where tar lacks xz).
+  UNPACK_KIT="rm -rf $KITDIR && mkdir -p $KITDIR && { tar -C $KITDIR -xJf $KIT/kit.tar.xz || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' $KIT/kit.tar.xz $KITDIR; } && du -sh $KITDIR"
   BIN=$KITDIR/bin
   DEV=cuda
   TEST_SPEC='[gpu]'
@@ -98,7 +100,7 @@ if [ $MODE = emu ]; then
   add b 60 selfcheck "$RUN selfcheck --device cuda"
   add d 60 bench-v7-tiny "$RUN bench --synthetic v7-tiny --device cuda --dtype bf16 --pp 16 --pp-batch 1 --tg 4 --tg-batch 1,4 --warmup 0 --repeat 1 --copy-mib 1 --gemm-n 64 --json=$WORK/bench-v7-tiny.json"
 elif [ $PLAN_KIND = profile ]; then
-  [ "$KITDIR" != "$KIT" ] && add a 15 kit "rm -rf $KITDIR && mkdir -p $KITDIR && tar -C $KITDIR -xJf $KIT/kit.tar.xz && du -sh $KITDIR"
+  [ "$KITDIR" != "$KIT" ] && add a 15 kit "$UNPACK_KIT"
   # One forward of 512 tokens (B = 1): the first 3 layers' chunked-WKV passes (prepare, carry, output).
   add e 60 ncu-prefill-wkv "ncu --metrics $NCU_METRICS --kernel-name regex:wkv7_chunk --launch-count 9 -f -o $WORK/ncu-prefill-wkv $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
   # One forward of one token (the B = 1 decode path): the first 12 grouped GEMVs (3 layers).
@@ -106,7 +108,7 @@ elif [ $PLAN_KIND = profile ]; then
   add d 15 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1)"
   add d 40 bench-v7-1.5B-greedy "$(bench_cmd v7-1.5B 512 1 64 1 '--greedy')"
 else
-  [ "$KITDIR" != "$KIT" ] && add a 15 kit "rm -rf $KITDIR && mkdir -p $KITDIR && { tar -C $KITDIR -xJf $KIT/kit.tar.xz || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' $KIT/kit.tar.xz $KITDIR; } && du -sh $KITDIR"
+  [ "$KITDIR" != "$KIT" ] && add a 15 kit "$UNPACK_KIT"
   add a 10 environment "environment"
   add b 55 tests "run_tests"
   add b 15 selfcheck "$RUN selfcheck"

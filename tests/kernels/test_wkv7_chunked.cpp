@@ -42,6 +42,12 @@ struct Result {
   std::vector<float> v_first;  // [rows, A]
 };
 
+// The chunked kernels' scratch for `rows` rows of c's shape (one float when none is needed: N = 8, 16).
+DeviceBuffer chunk_scratch(size_t rows, const Case& c) {
+  return DeviceBuffer(std::max<size_t>(1, rwkv_kernels::wkv7_chunked_scratch_floats((int)rows, c.H, c.N)) *
+                      sizeof(float));
+}
+
 // One launch of `forward` over c's sequences from the states `init` (one per sequence).
 Result run_kernel(Forward forward, const Case& c, const Inputs& in, const std::vector<std::vector<float>>& init,
                   size_t state_floats, size_t kv_offset, std::mt19937& rng) {
@@ -51,9 +57,7 @@ Result run_kernel(Forward forward, const Case& c, const Inputs& in, const std::v
   const size_t rows = (size_t)batch.n_rows(), A = (size_t)c.H * c.N;
   const DeviceInputs d(in);
   DeviceBuffer dout(rows * A * rwkv::dtype_size(c.out_t));
-  // The chunked kernels' scratch (none at N = 8, 16); the sequential kernel does not read it.
-  DeviceBuffer scratch(std::max<size_t>(1, rwkv_kernels::wkv7_chunked_scratch_floats((int)rows, c.H, c.N)) *
-                       sizeof(float));
+  const DeviceBuffer scratch = chunk_scratch(rows, c);  // the sequential kernel does not read it
   rwkv_kernels::wkv7_params p =
       wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t);
   p.chunk_scratch = scratch.as<float>();
@@ -124,8 +128,7 @@ void check_chunked_bf16_state(const Case& c, uint32_t seed) {
   rwkv_kernels::wkv7_params p =
       wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t);
   p.state_dtype = DType::bf16;
-  DeviceBuffer scratch(std::max<size_t>(1, rwkv_kernels::wkv7_chunked_scratch_floats((int)rows, c.H, c.N)) *
-                       sizeof(float));
+  const DeviceBuffer scratch = chunk_scratch(rows, c);
   p.chunk_scratch = scratch.as<float>();
   REQUIRE(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
