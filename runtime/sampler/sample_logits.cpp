@@ -58,6 +58,30 @@ long first_reaching(const std::vector<float>& p, const std::vector<int32_t>& ord
   return -1;
 }
 
+// A greedy draw (top_p <= 0, which temperature 0 means) keeps the tokens whose
+// p ties with the largest. A logit more than 1e-3 below the largest gives
+// p <= e^-0.001 p_max, about 1e-3 apart, which no fp32 rounding of the softmax
+// closes (its steps are ~1e-7 relative): when one token alone is within 1e-3
+// of the largest logit, it is the draw, found without the softmax. -1 when
+// that does not decide (several candidates, or a NaN or infinite largest
+// logit, which the full path reports).
+long single_greedy_candidate(const float* logits, size_t n) {
+  float max_logit = -INFINITY;
+  for (size_t i = 0; i < n; ++i) {
+    if (std::isnan(logits[i])) return -1;
+    max_logit = std::max(max_logit, logits[i]);
+  }
+  if (!std::isfinite(max_logit)) return -1;
+  long found = -1;
+  for (size_t i = 0; i < n; ++i) {
+    if (logits[i] >= max_logit - 1e-3f) {
+      if (found >= 0) return -1;
+      found = long(i);
+    }
+  }
+  return found;
+}
+
 }  // namespace
 
 std::vector<double> sampling_distribution(const float* logits, size_t n, const SampleSettings& s) {
@@ -139,6 +163,16 @@ int32_t draw_index(const std::vector<double>& probs, Rng& rng) {
 }
 
 int32_t sample_logits(const float* logits, size_t n, const SampleSettings& s, Rng& rng) {
+  // Greedy with one candidate: the same token, and the same draw taken from
+  // rng, as the full path (which would pick it with probability 1).
+  const bool greedy = s.temperature == 0 || (s.temperature > 0 && s.top_p <= 0);
+  if (greedy && !std::isnan(s.top_p) && n > 0) {
+    const long only = single_greedy_candidate(logits, n);
+    if (only >= 0) {
+      (void)rng.uniform();
+      return int32_t(only);
+    }
+  }
   return draw_index(sampling_distribution(logits, n, s), rng);
 }
 

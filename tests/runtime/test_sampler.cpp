@@ -95,6 +95,38 @@ TEST_CASE("Greedy ties are sampled uniformly among the tied tokens only", "[samp
   }
 }
 
+TEST_CASE("Greedy draws equal the full path's, near-ties and the random stream included", "[sampler]") {
+  // sample_logits decides a greedy draw with one candidate without the softmax;
+  // it must give the token draw_index(sampling_distribution()) gives and take
+  // the same draw from the generator (a later sampled token depends on it).
+  TestRandom rnd(11);
+  for (double top_p : {0.0, -1.0}) {
+    for (double temperature : {0.0, 0.7}) {
+      rwkv::SampleSettings s;
+      s.temperature = temperature;
+      s.top_p = temperature == 0 ? 0.85 : top_p;
+      for (int trial = 0; trial < 300; ++trial) {
+        auto logits = random_logits(rnd, 700, 6);
+        const size_t top = size_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+        // A rival at 0, 1, 2, 8 ulps, 1e-4, 9e-4 and 2e-3 below the largest logit.
+        const float gaps[] = {0.f, 1.f, 2.f, 8.f, -1e-4f, -9e-4f, -2e-3f};
+        const float gap = gaps[trial % 7];
+        float rival = logits[top];
+        if (gap >= 0)
+          for (int u = 0; u < int(gap); ++u) rival = std::nextafter(rival, -INFINITY);
+        else
+          rival = logits[top] + gap;
+        logits[(top + 1 + size_t(trial)) % logits.size()] = rival;
+        rwkv::Rng fast(1000 + uint64_t(trial)), full(1000 + uint64_t(trial));
+        const int32_t a = rwkv::sample_logits(logits.data(), logits.size(), s, fast);
+        const int32_t b = rwkv::draw_index(rwkv::sampling_distribution(logits.data(), logits.size(), s), full);
+        CHECK(a == b);
+        CHECK(fast.uniform() == full.uniform());
+      }
+    }
+  }
+}
+
 TEST_CASE("Kept set of top_p and top_k equals an independent computation", "[sampler]") {
   TestRandom rnd(2);
   int checked = 0;
