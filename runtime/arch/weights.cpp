@@ -13,12 +13,6 @@ namespace rwkv {
 
 namespace {
 
-// Frees a vector's storage (swap with an empty one of the same memory resource).
-template <class Vector>
-void release(Vector& v) {
-  Vector(v.get_allocator()).swap(v);
-}
-
 bool has_time_faaaa(const Model& model) {
   for (const auto& kv : model.tensors())
     if (kv.first.find(".time_faaaa") != std::string::npos) return true;
@@ -61,7 +55,7 @@ WeightReader::WeightReader(const Model& m, const ModelWeights& dims, WeightForma
 
 std::vector<float> Linear::to_f32() const {
   if (quantized()) return dequantize_matrix(q.view());
-  if (!half()) return {w.begin(), w.end()};
+  if (!half()) return w;
   std::vector<float> f(h.size());
   for (size_t i = 0; i < h.size(); ++i) f[i] = h_dtype == DType::bf16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]);
   return f;
@@ -77,7 +71,7 @@ void hold_linear_as(Linear& m, DType dtype) {
   m.h.resize(m.w.size());
   for (size_t i = 0; i < m.w.size(); ++i) m.h[i] = dtype == DType::bf16 ? f32_to_bf16(m.w[i]) : f32_to_f16(m.w[i]);
   m.h_dtype = dtype;
-  release(m.w);
+  std::vector<float>().swap(m.w);
 }
 
 void quantize_linear(Linear& m, QuantKind kind, const std::string& what) {
@@ -88,7 +82,7 @@ void quantize_linear(Linear& m, QuantKind kind, const std::string& what) {
                 "] matrix cannot be quantized to " + quant_kind_name(kind) +
                 " (its input width is not a multiple of 32)");
   m.q = quantize_matrix(kind, m.w.data(), m.out, m.in, group, what);
-  release(m.w);
+  std::vector<float>().swap(m.w);
 }
 
 void WeightReader::fail(const std::string& msg) const { throw Error("model " + m_.info.path + ": " + msg); }
@@ -113,8 +107,7 @@ Linear WeightReader::linear(const std::string& name, int out, int in) const {
     L.q = copy_quant(t.quant);
     return L;
   }
-  const std::vector<float> values = t.to_f32();
-  L.w.assign(values.begin(), values.end());
+  L.w = t.to_f32();
   return L;
 }
 

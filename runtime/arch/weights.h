@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "runtime/arch/arch.h"
-#include "runtime/core/held_vector.h"
 #include "runtime/quant/quant_format.h"
 
 namespace rwkv {
@@ -28,8 +27,8 @@ namespace rwkv {
 // runtime/quant/quant_format.h) holds the values.
 struct Linear {
   int out = 0, in = 0;
-  HeldVector<float> w;     // out * in
-  HeldVector<uint16_t> h;  // out * in, in h_dtype
+  std::vector<float> w;     // out * in
+  std::vector<uint16_t> h;  // out * in, in h_dtype
   DType h_dtype = DType::f16;
   QuantMatrix q;
   bool quantized() const { return q.kind != QuantKind::none; }

@@ -17,8 +17,6 @@ namespace rwkv {
 CpuBackend::CpuBackend(const Model& model, CpuOptions options)
     : info_(model.info), layout_(model.info), initial_state_(initial_state(model, layout_)),
       w_(cpu::load_cpu_weights(model, options.weights)) {
-  // The matrices in one region of 2 MiB pages (docs/cpu-backend.md, "Huge pages").
-  cpu::move_matrices_to_arena(w_);
   int n = options.n_threads;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Our pool splits the work; each BLAS call runs on the thread that makes it.

@@ -49,7 +49,7 @@ class Uploader {
     Linear l;
     l.out = out;
     l.in = in;
-    l.w.assign(data.begin(), data.end());
+    l.w = data;
     return matrix(l, what);
   }
 

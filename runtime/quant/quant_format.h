@@ -25,8 +25,6 @@
 #include <string>
 #include <vector>
 
-#include "runtime/core/held_vector.h"
-
 namespace rwkv {
 
 enum class QuantKind : uint8_t { none = 0, int8 = 1, q4 = 2 };
@@ -72,8 +70,8 @@ struct QuantView {
 struct QuantMatrix {
   QuantKind kind = QuantKind::none;
   int out = 0, in = 0, group = 0;
-  HeldVector<uint8_t> q;
-  HeldVector<uint16_t> scale, min;
+  std::vector<uint8_t> q;
+  std::vector<uint16_t> scale, min;
   QuantView view() const;
   size_t bytes() const { return quant_matrix_bytes(kind, out, in, group); }
 };
