@@ -5,12 +5,15 @@
 //  * It reproduces the official implementation (pip rwkv 0.8.32, strategy
 //    "cpu fp32"; docs/rwkv-math.md sections 1-7) to fp32 rounding: same formulas,
 //    same load-time transforms, same state layout. Goldens: testdata/golden.
-//  * All arithmetic is fp32 (a few reductions in double) on fp32 copies of the
-//    weights made at load, whatever the checkpoint stores (fp32, fp16, bf16).
-//    The one deliberate rounding is pip's own: a bf16 v4-v6 checkpoint gets its
-//    ln0-folded embedding rounded to bf16 (cpu_weights.cpp, fold_ln0).
-//  * Matrix products go through OpenBLAS (single-threaded per call; see
-//    cpu_ops.cpp); everything else is plain loops, written to be read. Work is
+//  * All arithmetic is fp32 (a few reductions in double). The matrices are held
+//    in the dtype the backend is given (fp32 by default here, the file's own
+//    through the engine; fp16/bf16 widened exactly in registers, or quantized:
+//    docs/cpu-backend.md). The one deliberate rounding is pip's own: a bf16
+//    v4-v6 checkpoint gets its ln0-folded embedding rounded to bf16
+//    (runtime/arch/weights.cpp, fold_ln0).
+//  * Matrix products go through the kernels of dense_kernels.h /
+//    quant_kernels.h and OpenBLAS (cpu_ops.cpp); everything else is plain
+//    loops, written to be read. Work is
 //    spread over the backend's own thread pool; the recurrences stay sequential
 //    in time and run in parallel over sequences and heads/channels.
 //  * RNN mode (one token) and sequence mode (T tokens) run the same code: a
