@@ -100,29 +100,29 @@ TEST_CASE("Greedy draws equal the full path's, near-ties and the random stream i
   // it must give the token draw_index(sampling_distribution()) gives and take
   // the same draw from the generator (a later sampled token depends on it).
   TestRandom rnd(11);
-  for (double top_p : {0.0, -1.0}) {
-    for (double temperature : {0.0, 0.7}) {
-      rwkv::SampleSettings s;
-      s.temperature = temperature;
-      s.top_p = temperature == 0 ? 0.85 : top_p;
-      for (int trial = 0; trial < 300; ++trial) {
-        auto logits = random_logits(rnd, 700, 6);
-        const size_t top = size_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
-        // A rival at 0, 1, 2, 8 ulps, 1e-4, 9e-4 and 2e-3 below the largest logit.
-        const float gaps[] = {0.f, 1.f, 2.f, 8.f, -1e-4f, -9e-4f, -2e-3f};
-        const float gap = gaps[trial % 7];
-        float rival = logits[top];
-        if (gap >= 0)
-          for (int u = 0; u < int(gap); ++u) rival = std::nextafter(rival, -INFINITY);
-        else
-          rival = logits[top] + gap;
-        logits[(top + 1 + size_t(trial)) % logits.size()] = rival;
-        rwkv::Rng fast(1000 + uint64_t(trial)), full(1000 + uint64_t(trial));
-        const int32_t a = rwkv::sample_logits(logits.data(), logits.size(), s, fast);
-        const int32_t b = rwkv::draw_index(rwkv::sampling_distribution(logits.data(), logits.size(), s), full);
-        CHECK(a == b);
-        CHECK(fast.uniform() == full.uniform());
-      }
+  // Greedy three ways: temperature 0 (top_p ignored), and top_p 0 or below at another temperature.
+  const std::pair<double, double> greedy_settings[] = {{0.0, 0.85}, {0.7, 0.0}, {0.7, -1.0}};
+  for (const auto& [temperature, top_p] : greedy_settings) {
+    rwkv::SampleSettings s;
+    s.temperature = temperature;
+    s.top_p = top_p;
+    for (int trial = 0; trial < 300; ++trial) {
+      auto logits = random_logits(rnd, 700, 6);
+      const size_t top = size_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      // A rival at 0, 1, 2, 8 ulps, 1e-4, 9e-4 and 2e-3 below the largest logit.
+      const float gaps[] = {0.f, 1.f, 2.f, 8.f, -1e-4f, -9e-4f, -2e-3f};
+      const float gap = gaps[trial % 7];
+      float rival = logits[top];
+      if (gap >= 0)
+        for (int u = 0; u < int(gap); ++u) rival = std::nextafter(rival, -INFINITY);
+      else
+        rival = logits[top] + gap;
+      logits[(top + 1 + size_t(trial)) % logits.size()] = rival;
+      rwkv::Rng fast(1000 + uint64_t(trial)), full(1000 + uint64_t(trial));
+      const int32_t a = rwkv::sample_logits(logits.data(), logits.size(), s, fast);
+      const int32_t b = rwkv::draw_index(rwkv::sampling_distribution(logits.data(), logits.size(), s), full);
+      CHECK(a == b);
+      CHECK(fast.uniform() == full.uniform());
     }
   }
 }
