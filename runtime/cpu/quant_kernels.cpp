@@ -2,7 +2,9 @@
 // of the quantized products (quant_kernels.h).
 #include "runtime/cpu/quant_kernels.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "runtime/core/half_float.h"
 
@@ -60,7 +62,9 @@ bool cpu_has(QuantIsa isa) {
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                     __builtin_cpu_supports("f16c");
   if (isa == QuantIsa::avx2) return avx2;
-  if (isa == QuantIsa::avx512) return avx2 && __builtin_cpu_supports("avx512f");
+  if (isa == QuantIsa::avx512)
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
 #endif
   return isa == QuantIsa::scalar;
 }
@@ -104,6 +108,62 @@ size_t quant_fused_max_inputs(QuantIsa isa) {
   return 0;
 }
 
+bool round_inputs_int16(const float* x, int in, int16_t* xi, float* xs) {
+  constexpr float kSteps = 32767.0f;
+  for (int b = 0; b < in / 32; ++b) {
+    const float* xb = x + 32 * b;
+    float largest = 0.0f;
+    for (int c = 0; c < 32; ++c) {
+      const float a = std::fabs(xb[c]);
+      if (!(a <= std::numeric_limits<float>::max())) return false;  // inf or NaN (which std::max would skip)
+      largest = std::max(largest, a);
+    }
+    if (largest == 0.0f) {
+      xs[b] = 0.0f;
+      std::fill(xi + 32 * b, xi + 32 * b + 32, int16_t{0});
+      continue;
+    }
+    const float scale = largest / kSteps, inverse = kSteps / largest;
+    if (!(scale >= std::numeric_limits<float>::min()) || !std::isfinite(inverse)) return false;
+    // Adding and removing 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer, ties to even (in the
+    // default rounding mode), without a library call.
+    constexpr float kRound = 12582912.0f;
+    for (int c = 0; c < 32; ++c) {
+      const float v = (xb[c] * inverse + kRound) - kRound;
+      xi[32 * b + c] = static_cast<int16_t>(std::clamp(v, -kSteps, kSteps));
+    }
+    xs[b] = scale;
+  }
+  return true;
+}
+
+bool QuantProduct::round_int8_inputs(const float* X, size_t ldx, size_t M) {
+  const size_t in = static_cast<size_t>(task_.in), blocks = in / 32;
+  const size_t groups = static_cast<size_t>(task_.in / task_.group), per_group = blocks / groups;
+  x_int16_.resize(M * in);
+  x_scale_.resize(M * blocks);
+  x_group_.resize(M * groups);
+  for (size_t m = 0; m < M; ++m) {
+    int16_t* xi = x_int16_.data() + m * in;
+    const float* xs = x_scale_.data() + m * blocks;
+    if (!round_inputs_int16(X + m * ldx, task_.in, xi, x_scale_.data() + m * blocks)) return false;
+    // The rounded inputs' sum over each group, for the offsets: sum_b xs_b * (sum of the block's xi).
+    for (size_t g = 0; g < groups; ++g) {
+      float sum = 0.0f;
+      for (size_t b = g * per_group; b < (g + 1) * per_group; ++b) {
+        int32_t block_sum = 0;
+        for (size_t c = 32 * b; c < 32 * b + 32; ++c) block_sum += xi[c];
+        sum += xs[b] * static_cast<float>(block_sum);
+      }
+      x_group_[m * groups + g] = sum;
+    }
+  }
+  task_.xi = x_int16_.data();
+  task_.xs = x_scale_.data();
+  task_.xg = x_group_.data();
+  return true;
+}
+
 QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_t M, float* Y,
                            size_t ldy, QuantIsa isa)
     : isa_(quant_isa_supported(isa) ? isa : QuantIsa::scalar), task_(make_task(w)) {
@@ -113,6 +173,7 @@ QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_
   if (!task_.q4) {
     task_.x = X;
     task_.ldx = ldx;
+    rounded_ = isa_ == QuantIsa::avx512 && round_int8_inputs(X, ldx, M);
     return;
   }
   // q4: per input row, the even columns then the odd ones.
@@ -134,7 +195,12 @@ void QuantProduct::rows(int r0, int r1) const {
   if (r1 <= r0 || task_.M == 0) return;
   switch (isa_) {
 #if RWKV_CPU_X86_KERNELS
-    case QuantIsa::avx512: quant_isa::gemv_avx512(task_, r0, r1); return;
+    case QuantIsa::avx512:
+      if (rounded_)
+        quant_isa::gemv_int8_rounded_avx512(task_, r0, r1);
+      else
+        quant_isa::gemv_avx512(task_, r0, r1);
+      return;
     case QuantIsa::avx2: quant_isa::gemv_avx2(task_, r0, r1); return;
 #endif
     default:

@@ -8,13 +8,18 @@
 // differs from the plain product (dequantize, then BLAS: cpu_ops.h,
 // linear_rows_reference) only in the order of the fp32 sums.
 //
-// Variants by instruction set, chosen at run time: AVX-512F, AVX2 + FMA + F16C,
-// and a portable scalar loop. Weights stay int8 / 4-bit and activations fp32:
-// no int8 dot-product instructions (VNNI), which would need activations rounded
-// to int8 (docs/quantization.md, "CPU kernels").
+// Variants by instruction set, chosen at run time: AVX-512 (F, BW, VL),
+// AVX2 + FMA + F16C, and a portable scalar loop. One exception to "the same
+// fp32 weights times the same inputs": the AVX-512 int8 product rounds its
+// inputs to int16 first (round_inputs_int16, one scale per 32 inputs) and
+// multiplies integers, so it computes W x~ with x~ within 2^-16 of each
+// block's largest |x| of x (docs/quantization.md, "CPU kernels"). Weights stay
+// int8 / 4-bit; no int8 activations (VNNI), whose rounding would be 256 times
+// coarser.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "runtime/cpu/quant_kernels_isa.h"
@@ -44,6 +49,14 @@ std::vector<QuantIsa> supported_quant_isas();
 // AVX-512 16, AVX2 4; scalar 0 (the plain product is faster there).
 size_t quant_fused_max_inputs(QuantIsa isa);
 
+// Rounds `in` inputs (a multiple of 32) to int16 with one scale per block of
+// 32: xs[b] = a / 32767 and xi[c] = round(x[c] * (32767 / a)) for the block's
+// largest |x| a (xs = 0, xi = 0 for a block of zeros), so xs[b] * xi[c] is
+// within (1/2 + a few ulps) xs[b] of x[c]. False, with nothing promised of
+// the outputs, when a block holds a non-finite value or its scale would not be
+// a normal fp32 number: the caller then multiplies the fp32 inputs.
+bool round_inputs_int16(const float* x, int in, int16_t* xi, float* xs);
+
 // One product Y = W X over a quantized W, prepared once per call (q4 lays its
 // inputs out as even/odd halves, see quant_kernels_isa.h); rows() may then run
 // on disjoint row ranges from several threads.
@@ -55,8 +68,15 @@ class QuantProduct {
   void rows(int r0, int r1) const;
 
  private:
+  // int8 under AVX-512: X rounded to int16 (round_inputs_int16), true when
+  // every input row could be.
+  bool round_int8_inputs(const float* X, size_t ldx, size_t M);
+
   QuantIsa isa_;
+  bool rounded_ = false;
   std::vector<float> x_split_;  // q4 only
+  std::vector<int16_t> x_int16_;         // rounded int8 inputs: M x in
+  std::vector<float> x_scale_, x_group_;  // M x in / 32 block scales; M x groups sums
   quant_isa::GemvTask task_;
 };
 

@@ -1,12 +1,15 @@
-// runtime/cpu/quant_kernels_avx512.cpp: the AVX-512 (F) quantized products
+// runtime/cpu/quant_kernels_avx512.cpp: the AVX-512 quantized products
 // (runtime/cpu/quant_kernels_isa.h), the same scheme as quant_kernels_avx2.cpp
 // on 16 lanes: weights expanded in registers to the exact fp32 values of
 // QuantView::dequantize_row, fp32 accumulation in order per lane, tiles of R
-// output rows times MT inputs. Compiled with -mavx512f -mfma -mf16c; called
-// only when the CPU has AVX-512F (quant_kernels.cpp).
+// output rows times MT inputs; and, for int8 at decode, the product on inputs
+// rounded to int16 (gemv_int8_rounded_avx512: integer products, fp32 sums).
+// Compiled with -mavx512f -mavx512bw -mavx512vl -mfma -mf16c; called only when
+// the CPU has AVX-512F, BW and VL (quant_kernels.cpp).
 #include "runtime/cpu/quant_kernels_isa.h"
 
-#if defined(__x86_64__) && defined(__AVX512F__) && defined(__FMA__) && defined(__F16C__)
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+    defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
 namespace rwkv {
@@ -188,12 +191,126 @@ void row_tile(const GemvTask& t, int r0) {
   }
 }
 
+// ---- int8 on rounded inputs (AVX-512BW) ------------------------------------
+// Per row and block of 32 columns, P = sum_c q_c xi_c by vpmaddwd: 16 int32
+// lanes, each the sum of two products (|q| <= 128, |xi| <= 32767, so a lane is
+// below 2^24 in magnitude: exact in int32 and in its fp32 conversion). The
+// block's P is scaled by d_g * xs_b (one fp32 product) and summed in fp32;
+// the offsets add sum_g m_g xg_g at the end. Per 32 weights: one widening
+// load, one vpmaddwd, one conversion, one multiply-add (the fp32 kernel above
+// needs two of each of its four).
+
+constexpr int kBlock = 32;  // columns per input scale
+constexpr int kChunk = 16;  // blocks whose scales fill one vector
+
+inline __mmask16 first_lanes(int n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
+}
+
+// The weight scales of blocks [b0, b0 + nb) of a row as fp32, block b in group
+// b / k (k = group / 32); b0 is a multiple of kChunk. `spread` holds j / k in
+// lane j (used when k divides kChunk).
+inline __m512 block_scales(const uint16_t* scale_row, int b0, int nb, int k, __m512i spread) {
+  const __mmask16 lanes = first_lanes(nb);
+  if (k == 1) return _mm512_maskz_cvtph_ps(kAll, _mm256_maskz_loadu_epi16(lanes, scale_row + b0));
+  if (k % kChunk == 0) return broadcast_half(scale_row[b0 / k]);  // the chunk lies in one group
+  if (kChunk % k == 0) {
+    const __m256i groups = _mm256_maskz_loadu_epi16(first_lanes((nb + k - 1) / k), scale_row + b0 / k);
+    return _mm512_maskz_permutexvar_ps(kAll, spread, _mm512_maskz_cvtph_ps(kAll, groups));
+  }
+  alignas(64) float s[kChunk] = {};
+  for (int j = 0; j < nb; ++j) s[j] = _cvtsh_ss(scale_row[(b0 + j) / k]);
+  return _mm512_load_ps(s);
+}
+
+// One block's contribution: acc + float(P) * sd.
+inline __m512 block_product(__m512i w16, const int16_t* x, float sd, __m512 acc) {
+  const __m512i p = _mm512_maskz_madd_epi16(kAll, w16, _mm512_loadu_si512(x));
+  return _mm512_fmadd_ps(to_float(p), _mm512_set1_ps(sd), acc);
+}
+
+inline __m512i load_int8x32(const uint8_t* p) {
+  return _mm512_maskz_cvtepi8_epi16(~__mmask32{0}, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Row r, inputs [m0, m0 + MT).
+template <int MT>
+void int8_rounded_tile(const GemvTask& t, int r, int m0, __m512i spread) {
+  const int B = t.in / kBlock, k = t.group / kBlock, G = t.in / t.group;
+  const uint8_t* row = t.q + static_cast<size_t>(r) * t.row_bytes;
+  const uint16_t* scale_row = t.scale + static_cast<size_t>(r) * static_cast<size_t>(G);
+  const uint16_t* min_row = t.min + static_cast<size_t>(r) * static_cast<size_t>(G);
+  const size_t ahead = r + 1 < t.out ? t.row_bytes : 0;  // the next row (prefetch_distance<1>)
+  const int16_t* xi[MT];
+  const float *xs[MT], *xg[MT];
+  __m512 acc[MT], acc2[MT];
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) {
+    xi[m] = t.xi + static_cast<size_t>(m0 + m) * static_cast<size_t>(t.in);
+    xs[m] = t.xs + static_cast<size_t>(m0 + m) * static_cast<size_t>(B);
+    xg[m] = t.xg + static_cast<size_t>(m0 + m) * static_cast<size_t>(G);
+    acc[m] = acc2[m] = _mm512_setzero_ps();
+  }
+  alignas(64) float sd[MT][kChunk];  // d_g * xs_b of the chunk's blocks
+  for (int b0 = 0; b0 < B; b0 += kChunk) {
+    const int nb = B - b0 < kChunk ? B - b0 : kChunk;
+    const __m512 d = block_scales(scale_row, b0, nb, k, spread);
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m)
+      _mm512_store_ps(sd[m], _mm512_mul_ps(d, _mm512_maskz_loadu_ps(first_lanes(nb), xs[m] + b0)));
+    int j = 0;
+    for (; j + 2 <= nb; j += 2) {  // two blocks: one cache line of weights
+      const size_t c = static_cast<size_t>(b0 + j) * kBlock;
+      prefetch(row + c + ahead);
+      const __m512i w = load_int8x32(row + c), w2 = load_int8x32(row + c + kBlock);
+      #pragma GCC unroll 8
+      for (int m = 0; m < MT; ++m) {
+        acc[m] = block_product(w, xi[m] + c, sd[m][j], acc[m]);
+        acc2[m] = block_product(w2, xi[m] + c + kBlock, sd[m][j + 1], acc2[m]);
+      }
+    }
+    if (j < nb) {
+      const size_t c = static_cast<size_t>(b0 + j) * kBlock;
+      const __m512i w = load_int8x32(row + c);
+      #pragma GCC unroll 8
+      for (int m = 0; m < MT; ++m) acc[m] = block_product(w, xi[m] + c, sd[m][j], acc[m]);
+    }
+  }
+  // The offsets: sum_g m_g xg_g, 16 groups at a time.
+  for (int g0 = 0; g0 < G; g0 += 16) {
+    const __mmask16 lanes = first_lanes(G - g0);
+    const __m512 mn = _mm512_maskz_cvtph_ps(kAll, _mm256_maskz_loadu_epi16(lanes, min_row + g0));
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) acc2[m] = _mm512_fmadd_ps(mn, _mm512_maskz_loadu_ps(lanes, xg[m] + g0), acc2[m]);
+  }
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m)
+    t.y[static_cast<size_t>(m0 + m) * t.ldy + static_cast<size_t>(r)] = hsum(_mm512_add_ps(acc[m], acc2[m]));
+}
+
 }  // namespace
 
 void gemv_avx512(const GemvTask& t, int r0, int r1) {
   // A row at a time: one sequential stream through the matrix (see
   // dense_kernels_avx512.cpp; tiles of 4 rows ran slower from memory).
   for (int r = r0; r < r1; ++r) row_tile<1>(t, r);
+}
+
+void gemv_int8_rounded_avx512(const GemvTask& t, int r0, int r1) {
+  const int k = t.group / kBlock;
+  alignas(64) int32_t spread_lanes[16];
+  for (int j = 0; j < 16; ++j) spread_lanes[j] = kChunk % k == 0 ? j / k : 0;
+  const __m512i spread = _mm512_load_si512(spread_lanes);
+  for (int r = r0; r < r1; ++r) {
+    int m = 0;
+    for (; m + 4 <= t.M; m += 4) int8_rounded_tile<4>(t, r, m, spread);
+    switch (t.M - m) {
+      case 3: int8_rounded_tile<3>(t, r, m, spread); break;
+      case 2: int8_rounded_tile<2>(t, r, m, spread); break;
+      case 1: int8_rounded_tile<1>(t, r, m, spread); break;
+      default: break;
+    }
+  }
 }
 
 void dequantize_rows_avx512(const GemvTask& t, int r0, int r1, float* dst) {

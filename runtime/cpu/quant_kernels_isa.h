@@ -29,11 +29,22 @@ struct GemvTask {
   int M = 0;
   float* y = nullptr;  // Y[m, r] at y + m * ldy + r
   size_t ldy = 0;
+  // int8 with rounded inputs (gemv_int8_rounded_avx512; quant_kernels.h
+  // round_inputs_int16): per input m, `in` int16 values at xi + m * in, one
+  // scale per block of 32 at xs + m * (in / 32), and the sums of the rounded
+  // inputs over each weight group at xg + m * (in / group).
+  const int16_t* xi = nullptr;
+  const float* xs = nullptr;
+  const float* xg = nullptr;
 };
 
 // Output rows [r0, r1) of the task, every m.
 void gemv_avx2(const GemvTask& t, int r0, int r1);
 void gemv_avx512(const GemvTask& t, int r0, int r1);
+
+// The int8 product on rounded inputs (t.xi, t.xs, t.xg set): sum_g d_g *
+// (sum_c q_c xi_c, exact in int32) * xs_b + m_g * xg_g. Needs AVX-512BW.
+void gemv_int8_rounded_avx512(const GemvTask& t, int r0, int r1);
 
 // Rows [r0, r1) of the task's matrix expanded to fp32, `in` floats each, into
 // dst (row r0 first): the values QuantView::dequantize_row gives, bit for bit.

@@ -6,18 +6,23 @@
 // Bound: both sides multiply the same fp32 weights (the kernels expand each
 // weight to exactly QuantView::dequantize_row's value; checked bit for bit
 // below) by the same inputs and differ only in the order of the fp32 sums
-// (cpu_product_check.h).
+// (cpu_product_check.h). The one exception, the AVX-512 int8 product at few
+// inputs, multiplies the inputs rounded to int16 (round_inputs_int16, tested
+// on its own below): it is checked against the exact product with those
+// rounded inputs (check_rounded_int8).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <tuple>
 #include <vector>
 
 #include "cpu_product_check.h"
+#include "runtime/core/half_float.h"
 #include "runtime/cpu/cpu_ops.h"
 #include "runtime/cpu/quant_kernels.h"
 
@@ -48,6 +53,52 @@ rwkv::Linear random_quant_linear(QuantKind kind, int out, int in, int group, std
   L.in = in;
   L.q = rwkv::quantize_matrix(kind, w.data(), out, in, group, "test matrix");
   return L;
+}
+
+// The AVX-512 int8 product computes W x~, x~ = the inputs as round_inputs_int16
+// rounds them (xs_b * xi_c): checked against that product in double, within
+// gamma_{K+8} sum_c (|q_c| d_g + |m_g|) |x~_c|. Its roundings: one fp32 product
+// d_g * xs_b per block, the block's integer sum and its conversion exact, one
+// product and one fp32 sum per block and lane, the groups' sums of x~ for the
+// offsets, and 5 sums across lanes: fewer than K + 8 in all.
+void check_rounded_int8(const rwkv::Linear& L, const std::vector<float>& X, size_t ldx, size_t M,
+                        const std::vector<float>& Y, size_t ldy, float pad) {
+  const rwkv::QuantView q = L.q.view();
+  const int K = L.in, G = q.groups_per_row();
+  const size_t row_bytes = rwkv::quant_row_bytes(q.kind, K);
+  const double g = cpu_product_check::gamma_n(K + 8);
+  std::vector<int16_t> xi(static_cast<size_t>(K));
+  std::vector<float> xs(static_cast<size_t>(K / 32));
+  int bad = 0;
+  for (size_t m = 0; m < M; ++m) {
+    REQUIRE(rwkv::cpu::round_inputs_int16(X.data() + m * ldx, K, xi.data(), xs.data()));
+    for (size_t r = 0; r < ldy; ++r) {
+      const float got = Y[m * ldy + r];
+      if (r >= static_cast<size_t>(L.out)) {
+        if (got != pad && bad++ < 5) FAIL_CHECK("padding overwritten at m " << m << " r " << r);
+        continue;
+      }
+      double exact = 0.0, magnitude = 0.0;
+      for (int c = 0; c < K; ++c) {
+        const size_t gi = r * static_cast<size_t>(G) + static_cast<size_t>(c / q.group);
+        const double d = rwkv::f16_to_f32(q.scale[gi]), mn = rwkv::f16_to_f32(q.min[gi]);
+        const double qc = static_cast<int8_t>(q.q[r * row_bytes + static_cast<size_t>(c)]);
+        const double xc = static_cast<double>(xs[static_cast<size_t>(c / 32)]) * xi[static_cast<size_t>(c)];
+        exact += (qc * d + mn) * xc;
+        magnitude += (std::fabs(qc) * std::fabs(d) + std::fabs(mn)) * std::fabs(xc);
+      }
+      const double err = std::fabs(double(got) - exact);
+      if (!(err <= g * magnitude) && bad++ < 5)
+        FAIL_CHECK("m " << m << " r " << r << ": " << got << " vs exact " << exact << ", bound " << g * magnitude);
+    }
+  }
+  CHECK(bad == 0);
+}
+
+// Whether cpu::linear with these options takes the AVX-512 int8 product on rounded inputs.
+bool rounds_inputs(QuantKind kind, QuantIsa isa, int fused_max, size_t M) {
+  const size_t most = fused_max >= 0 ? static_cast<size_t>(fused_max) : rwkv::cpu::quant_fused_max_inputs(isa);
+  return kind == QuantKind::int8 && isa == QuantIsa::avx512 && M <= most;
 }
 
 }  // namespace
@@ -83,7 +134,10 @@ TEST_CASE("cpu quantized products: every ISA variant equals the plain product to
                 opt.min_macs_per_thread = 1;  // split whenever there are 16 rows per thread
                 std::vector<float> Y(M * ldy, pad);
                 rwkv::cpu::linear(*pool, L, X.data(), ldx, M, Y.data(), ldy, opt);
-                check_against_reference(L, X, ldx, M, Y, ldy, pad);
+                if (rounds_inputs(kind, isa, fused_max, M))
+                  check_rounded_int8(L, X, ldx, M, Y, ldy, pad);
+                else
+                  check_against_reference(L, X, ldx, M, Y, ldy, pad);
               }
             }
           }
@@ -91,6 +145,112 @@ TEST_CASE("cpu quantized products: every ISA variant equals the plain product to
       }
     }
   }
+}
+
+TEST_CASE("cpu int8 product on rounded inputs: groups that fill, split and span the 16-block chunks",
+          "[cpu][quant]") {
+  if (!rwkv::cpu::quant_isa_supported(QuantIsa::avx512)) {
+    WARN("no AVX-512 (F, BW, VL) here: the int8 product on rounded inputs is not run");
+    return;
+  }
+  std::mt19937 rng(4321);
+  rwkv::cpu::ThreadPool pool(2);
+  const float pad = -777.0f;
+  // (group, in): 32 blocks per chunk of 16 with a partial last chunk; a group of 3 blocks
+  // (scales per block filled one by one); 16 and 32 blocks per group (one scale per chunk).
+  for (const auto& [group, in] : std::vector<std::pair<int, int>>{{32, 32 * 40}, {96, 96 * 5}, {512, 1024}, {1024, 2048}}) {
+    const rwkv::Linear L = random_quant_linear(QuantKind::int8, 37, in, group, rng);
+    const size_t ldx = static_cast<size_t>(in) + 1, ldy = 40;
+    for (size_t M : {size_t{1}, size_t{3}, size_t{6}}) {
+      INFO("group " << group << " in " << in << " M " << M);
+      std::vector<float> X = random_inputs(M * ldx, rng);
+      for (size_t c = 0; c < static_cast<size_t>(in); c += 97) X[c] *= 300.0f;  // outliers in some blocks
+      std::fill(X.begin() + 64, X.begin() + 96, 0.0f);                          // a block of zeros
+      rwkv::cpu::LinearOptions opt;
+      opt.isa = QuantIsa::avx512;
+      opt.min_macs_per_thread = 1;
+      std::vector<float> Y(M * ldy, pad);
+      rwkv::cpu::linear(pool, L, X.data(), ldx, M, Y.data(), ldy, opt);
+      check_rounded_int8(L, X, ldx, M, Y, ldy, pad);
+    }
+  }
+}
+
+TEST_CASE("cpu int8 product with a non-finite input multiplies the fp32 inputs instead", "[cpu][quant]") {
+  std::mt19937 rng(77);
+  rwkv::cpu::ThreadPool pool(1);
+  const rwkv::Linear L = random_quant_linear(QuantKind::int8, 21, 128, 32, rng);
+  const size_t M = 3, ldx = 128, ldy = 21;
+  std::vector<float> X = random_inputs(M * ldx, rng);
+  X[ldx + 40] = std::numeric_limits<float>::quiet_NaN();  // input row 1
+  for (QuantIsa isa : rwkv::cpu::supported_quant_isas()) {
+    INFO(rwkv::cpu::quant_isa_name(isa));
+    rwkv::cpu::LinearOptions opt;
+    opt.isa = isa;
+    std::vector<float> Y(M * ldy, 0.0f);
+    rwkv::cpu::linear(pool, L, X.data(), ldx, M, Y.data(), ldy, opt);
+    for (size_t r = 0; r < ldy; ++r) CHECK(std::isnan(Y[ldy + r]));
+    // Rows 0 and 2 as the fp32 product gives them (to summation order): not rounded.
+    std::vector<float> ref(M * ldy);
+    rwkv::cpu::linear_rows_reference(L, 0, L.out, X.data(), ldx, M, ref.data(), ldy);
+    const std::vector<float> w = L.to_f32();
+    for (size_t m : {size_t{0}, size_t{2}}) {
+      for (size_t r = 0; r < ldy; ++r) {
+        double abs_sum = 0.0;
+        for (size_t c = 0; c < ldx; ++c) abs_sum += std::fabs(double(w[r * ldx + c]) * X[m * ldx + c]);
+        CHECK(std::fabs(double(Y[m * ldy + r]) - ref[m * ldy + r]) <= 2.0 * cpu_product_check::gamma_n(128) * abs_sum);
+      }
+    }
+  }
+}
+
+TEST_CASE("round_inputs_int16: one scale per 32 inputs, to nearest even, within half a step", "[cpu][quant]") {
+  std::mt19937 rng(5);
+  std::vector<int16_t> xi(96);
+  std::vector<float> xs(3);
+  // Random blocks, one with an outlier: every input within 0.51 of a step of its rounding, the
+  // largest |x| on +-32767 exactly.
+  std::vector<float> x = random_inputs(96, rng);
+  x[70] = -2500.0f;
+  REQUIRE(rwkv::cpu::round_inputs_int16(x.data(), 96, xi.data(), xs.data()));
+  for (int b = 0; b < 3; ++b) {
+    float largest = 0.0f;
+    for (int c = 32 * b; c < 32 * b + 32; ++c) largest = std::max(largest, std::fabs(x[static_cast<size_t>(c)]));
+    CHECK(xs[static_cast<size_t>(b)] == largest / 32767.0f);
+    for (int c = 32 * b; c < 32 * b + 32; ++c) {
+      const size_t i = static_cast<size_t>(c);
+      CHECK(std::fabs(double(xs[static_cast<size_t>(b)]) * xi[i] - x[i]) <= 0.51 * xs[static_cast<size_t>(b)]);
+      if (std::fabs(x[i]) == largest) CHECK(std::abs(int(xi[i])) == 32767);
+    }
+  }
+  CHECK(xi[70] == -32767);
+  // Scale 1 (largest |x| 32767): halves go to the even neighbour; a block of zeros has scale 0.
+  std::vector<float> ties(64, 0.0f);
+  ties[0] = 32767.0f;
+  ties[1] = 2.5f;
+  ties[2] = 3.5f;
+  ties[3] = -2.5f;
+  ties[4] = -0.5f;
+  ties[5] = 1.25f;
+  REQUIRE(rwkv::cpu::round_inputs_int16(ties.data(), 64, xi.data(), xs.data()));
+  CHECK(xs[0] == 1.0f);
+  CHECK(std::vector<int>(xi.begin(), xi.begin() + 6) == std::vector<int>{32767, 2, 4, -2, 0, 1});
+  CHECK(xs[1] == 0.0f);
+  CHECK(std::all_of(xi.begin() + 32, xi.begin() + 64, [](int16_t v) { return v == 0; }));
+  // Refused: a non-finite input, or a block so small that its scale would not be a normal float.
+  for (float bad : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                    std::numeric_limits<float>::quiet_NaN(), 1e-38f}) {
+    std::vector<float> y = random_inputs(64, rng);
+    if (bad == 1e-38f) std::fill(y.begin() + 32, y.end(), 0.0f);
+    y[40] = bad;
+    INFO("bad value " << bad);
+    CHECK_FALSE(rwkv::cpu::round_inputs_int16(y.data(), 64, xi.data(), xs.data()));
+  }
+  // Large but finite inputs round like any others.
+  std::vector<float> big(32, 1e37f);
+  big[3] = -3e38f;
+  REQUIRE(rwkv::cpu::round_inputs_int16(big.data(), 32, xi.data(), xs.data()));
+  CHECK(xi[3] == -32767);
 }
 
 TEST_CASE("cpu quantized rows dequantized by every ISA variant are QuantView::dequantize_row bit for bit",
