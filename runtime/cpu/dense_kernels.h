@@ -13,7 +13,7 @@
 // floor is the weight bytes over the memory bandwidth.
 //
 // Variants by instruction set, chosen at run time (the ISAs of
-// quant_kernels.h): AVX-512F, AVX2 + FMA + F16C, a portable scalar loop.
+// quant_kernels.h): AVX-512 (F, BW, VL), AVX2 + FMA + F16C, a portable scalar loop.
 #pragma once
 
 #include <cstddef>
