@@ -49,8 +49,8 @@ TEST_CASE("cpu dense products: fp32, fp16 and bf16 weights, every ISA variant, e
   for (int n = 1; n <= 3; ++n) pools.push_back(std::make_unique<rwkv::cpu::ThreadPool>(n));
   const float pad = 12345.0f;
   for (DType dtype : {DType::f32, DType::f16, DType::bf16}) {
-    // Widths with and without a tail after the 16- and 8-lane bodies.
-    for (int in : {5, 16, 24, 77, 256}) {
+    // Widths with and without a tail after the 64-, 16- and 8-lane bodies.
+    for (int in : {5, 16, 24, 77, 100, 256}) {
       for (int out : {1, 7, 37, 77}) {
         const rwkv::Linear L = random_dense_linear(dtype, out, in, rng);
         REQUIRE(L.dense_dtype() == dtype);
