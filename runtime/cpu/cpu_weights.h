@@ -1,6 +1,6 @@
-// runtime/cpu/cpu_weights.h: the CPU backend's own fp32 copy of a model: the
-// version registry's transformed weights (runtime/arch/weights.h), kept as
-// they are (the CPU backend computes in fp32).
+// runtime/cpu/cpu_weights.h: the CPU backend's own copy of a model: the
+// version registry's transformed weights (runtime/arch/weights.h), the
+// matrices held in the dtype the backend was given (docs/cpu-backend.md).
 #pragma once
 
 #include <vector>
@@ -16,7 +16,7 @@ using Vec = std::vector<float>;
 using LayerWeights = rwkv::LayerWeights;
 using CpuWeights = rwkv::ModelWeights;
 
-// Builds the fp32 copy; throws rwkv::Error naming a missing or misshaped tensor.
+// Builds the copy; throws rwkv::Error naming a missing or misshaped tensor.
 inline CpuWeights load_cpu_weights(const Model& model, WeightFormat format = {}) {
   return load_weights(model, format);
 }

@@ -123,8 +123,9 @@ bool round_inputs_int16(const float* x, int in, int16_t* xi, float* xs) {
       std::fill(xi + 32 * b, xi + 32 * b + 32, int16_t{0});
       continue;
     }
+    // A normal scale also bounds the inverse: largest >= 32767 * FLT_MIN, so 32767 / largest <= 1 / FLT_MIN.
     const float scale = largest / kSteps, inverse = kSteps / largest;
-    if (!(scale >= std::numeric_limits<float>::min()) || !std::isfinite(inverse)) return false;
+    if (!(scale >= std::numeric_limits<float>::min())) return false;
     // Adding and removing 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer, ties to even (in the
     // default rounding mode), without a library call.
     constexpr float kRound = 12582912.0f;
@@ -137,7 +138,7 @@ bool round_inputs_int16(const float* x, int in, int16_t* xi, float* xs) {
   return true;
 }
 
-bool QuantProduct::round_int8_inputs(const float* X, size_t ldx, size_t M) {
+void QuantProduct::round_int8_inputs(const float* X, size_t ldx, size_t M) {
   const size_t in = static_cast<size_t>(task_.in), blocks = in / 32;
   const size_t groups = static_cast<size_t>(task_.in / task_.group), per_group = blocks / groups;
   x_int16_.resize(M * in);
@@ -145,8 +146,8 @@ bool QuantProduct::round_int8_inputs(const float* X, size_t ldx, size_t M) {
   x_group_.resize(M * groups);
   for (size_t m = 0; m < M; ++m) {
     int16_t* xi = x_int16_.data() + m * in;
-    const float* xs = x_scale_.data() + m * blocks;
-    if (!round_inputs_int16(X + m * ldx, task_.in, xi, x_scale_.data() + m * blocks)) return false;
+    float* xs = x_scale_.data() + m * blocks;
+    if (!round_inputs_int16(X + m * ldx, task_.in, xi, xs)) return;
     // The rounded inputs' sum over each group, for the offsets: sum_b xs_b * (sum of the block's xi).
     for (size_t g = 0; g < groups; ++g) {
       float sum = 0.0f;
@@ -161,7 +162,6 @@ bool QuantProduct::round_int8_inputs(const float* X, size_t ldx, size_t M) {
   task_.xi = x_int16_.data();
   task_.xs = x_scale_.data();
   task_.xg = x_group_.data();
-  return true;
 }
 
 QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_t M, float* Y,
@@ -173,7 +173,7 @@ QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_
   if (!task_.q4) {
     task_.x = X;
     task_.ldx = ldx;
-    rounded_ = isa_ == QuantIsa::avx512 && round_int8_inputs(X, ldx, M);
+    if (isa_ == QuantIsa::avx512) round_int8_inputs(X, ldx, M);  // else, or refused: task_.xi stays null
     return;
   }
   // q4: per input row, the even columns then the odd ones.
@@ -196,7 +196,7 @@ void QuantProduct::rows(int r0, int r1) const {
   switch (isa_) {
 #if RWKV_CPU_X86_KERNELS
     case QuantIsa::avx512:
-      if (rounded_)
+      if (task_.xi != nullptr)
         quant_isa::gemv_int8_rounded_avx512(task_, r0, r1);
       else
         quant_isa::gemv_avx512(task_, r0, r1);

@@ -68,12 +68,12 @@ class QuantProduct {
   void rows(int r0, int r1) const;
 
  private:
-  // int8 under AVX-512: X rounded to int16 (round_inputs_int16), true when
-  // every input row could be.
-  bool round_int8_inputs(const float* X, size_t ldx, size_t M);
+  // int8 under AVX-512: X rounded to int16 (round_inputs_int16) and task_.xi,
+  // xs, xg set, when every input row could be; else task_.xi stays null and
+  // the fp32-input kernel runs.
+  void round_int8_inputs(const float* X, size_t ldx, size_t M);
 
   QuantIsa isa_;
-  bool rounded_ = false;
   std::vector<float> x_split_;  // q4 only
   std::vector<int16_t> x_int16_;         // rounded int8 inputs: M x in
   std::vector<float> x_scale_, x_group_;  // M x in / 32 block scales; M x groups sums
