@@ -48,11 +48,9 @@ inline float load1(const void* row, size_t c) {
 
 constexpr size_t elem_bytes(Elem e) { return e == Elem::f32 ? 4 : 2; }
 
-// One output row r times inputs [m0, m0 + MT). A row is read front to back
-// once for all MT inputs, and rows follow one another: the whole matrix is one
-// sequential stream, which the hardware prefetchers follow at full bandwidth.
-// (Tiles of 4 rows read side by side, 4 short interleaved streams, ran at half
-// the bandwidth on a [65536, 768] matrix from memory: docs/cpu-backend.md.)
+// One output row r times inputs [m0, m0 + MT), the row read front to back once
+// for all MT inputs (the odd last row of a thread's range; the others go in
+// pairs, pair_tile below).
 template <Elem E, int MT>
 void row_tile(const GemvTask& t, int r, int m0) {
   const size_t in = static_cast<size_t>(t.in);
@@ -87,17 +85,74 @@ void row_tile(const GemvTask& t, int r, int m0) {
   }
 }
 
+// Output rows ra and rb (the two halves of a thread's rows) times inputs
+// [m0, m0 + MT), MT <= 2, read side by side: two sequential streams, as in
+// dense_kernels_avx512.cpp (16 ymm registers: 8 accumulators at MT = 2).
+template <Elem E, int MT>
+void pair_tile(const GemvTask& t, int ra, int rb, int m0) {
+  const size_t in = static_cast<size_t>(t.in);
+  const void* row_a = static_cast<const char*>(t.w) + static_cast<size_t>(ra) * in * elem_bytes(E);
+  const void* row_b = static_cast<const char*>(t.w) + static_cast<size_t>(rb) * in * elem_bytes(E);
+  const float* xs[MT];
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) xs[m] = t.x + static_cast<size_t>(m0 + m) * t.ldx;
+  __m256 acc_a[MT], acc2_a[MT], acc_b[MT], acc2_b[MT];
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) acc_a[m] = acc2_a[m] = acc_b[m] = acc2_b[m] = _mm256_setzero_ps();
+  const size_t body = in / 8 * 8, pairs = in / (2 * 8) * (2 * 8);
+  for (size_t c = 0; c < pairs; c += 2 * 8) {
+    const __m256 wa = load8<E>(row_a, c), wa2 = load8<E>(row_a, c + 8);
+    const __m256 wb = load8<E>(row_b, c), wb2 = load8<E>(row_b, c + 8);
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) {
+      const __m256 x = _mm256_loadu_ps(xs[m] + c), x2 = _mm256_loadu_ps(xs[m] + c + 8);
+      acc_a[m] = _mm256_fmadd_ps(wa, x, acc_a[m]);
+      acc2_a[m] = _mm256_fmadd_ps(wa2, x2, acc2_a[m]);
+      acc_b[m] = _mm256_fmadd_ps(wb, x, acc_b[m]);
+      acc2_b[m] = _mm256_fmadd_ps(wb2, x2, acc2_b[m]);
+    }
+  }
+  if (pairs < body) {
+    const __m256 wa = load8<E>(row_a, pairs), wb = load8<E>(row_b, pairs);
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) {
+      const __m256 x = _mm256_loadu_ps(xs[m] + pairs);
+      acc_a[m] = _mm256_fmadd_ps(wa, x, acc_a[m]);
+      acc_b[m] = _mm256_fmadd_ps(wb, x, acc_b[m]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) {
+    float sa = hsum(_mm256_add_ps(acc_a[m], acc2_a[m])), sb = hsum(_mm256_add_ps(acc_b[m], acc2_b[m]));
+    for (size_t c = body; c < in; ++c) {
+      sa += load1<E>(row_a, c) * xs[m][c];
+      sb += load1<E>(row_b, c) * xs[m][c];
+    }
+    float* y = t.y + static_cast<size_t>(m0 + m) * t.ldy;
+    y[ra] = sa;
+    y[rb] = sb;
+  }
+}
+
+// Rows [r0, r1): row i of the first half with row i of the second, inputs in
+// tiles of 2; the odd last row alone, inputs in tiles of up to 4.
 template <Elem E>
 void gemv(const GemvTask& t, int r0, int r1) {
-  for (int r = r0; r < r1; ++r) {
+  const int half = (r1 - r0) / 2;
+  for (int i = 0; i < half; ++i) {
     int m = 0;
-    for (; m + 4 <= t.M; m += 4) row_tile<E, 4>(t, r, m);
-    switch (t.M - m) {
-      case 3: row_tile<E, 3>(t, r, m); break;
-      case 2: row_tile<E, 2>(t, r, m); break;
-      case 1: row_tile<E, 1>(t, r, m); break;
-      default: break;
-    }
+    for (; m + 2 <= t.M; m += 2) pair_tile<E, 2>(t, r0 + i, r0 + half + i, m);
+    if (m < t.M) pair_tile<E, 1>(t, r0 + i, r0 + half + i, m);
+  }
+  if ((r1 - r0) % 2 == 0) return;
+  const int r = r1 - 1;
+  int m = 0;
+  for (; m + 4 <= t.M; m += 4) row_tile<E, 4>(t, r, m);
+  switch (t.M - m) {
+    case 3: row_tile<E, 3>(t, r, m); break;
+    case 2: row_tile<E, 2>(t, r, m); break;
+    case 1: row_tile<E, 1>(t, r, m); break;
+    default: break;
   }
 }
 

@@ -2,7 +2,9 @@
 // runtime/cpu/dense_kernels_isa.h. Each weight element is read once per call
 // and converted in registers (fp16 by vcvtph2ps, bf16 by a 16-bit shift: both
 // exact), multiplied by fp32 inputs and summed in fp32, two accumulators of 16
-// lanes per input, a row at a time for up to 4 inputs.
+// lanes per row and input, up to 4 inputs at a time; a thread's rows are read
+// as two sequential streams, a row from each half side by side (pair_tile).
+// Per call: out x in x (4 | 2) weight bytes, 2 x M x out x in FLOPs.
 // Compiled with -mavx512f -mfma -mf16c; called only when the CPU has
 // AVX-512F (dense_kernels.cpp).
 #include "runtime/cpu/dense_kernels_isa.h"
@@ -56,11 +58,9 @@ inline float load1(const void* row, size_t c) {
 
 constexpr size_t elem_bytes(Elem e) { return e == Elem::f32 ? 4 : 2; }
 
-// One output row r times inputs [m0, m0 + MT). A row is read front to back
-// once for all MT inputs, and rows follow one another: the whole matrix is one
-// sequential stream, which the hardware prefetchers follow at full bandwidth.
-// (Tiles of 4 rows read side by side, 4 short interleaved streams, ran at half
-// the bandwidth on a [65536, 768] matrix from memory: docs/cpu-backend.md.)
+// One output row r times inputs [m0, m0 + MT), the row read front to back once
+// for all MT inputs (the odd last row of a thread's range; the others go in
+// pairs, pair_tile below).
 template <Elem E, int MT>
 void row_tile(const GemvTask& t, int r, int m0) {
   const size_t in = static_cast<size_t>(t.in);
@@ -98,48 +98,94 @@ void row_tile(const GemvTask& t, int r, int m0) {
   }
 }
 
-// fp32 weights, one input (decode at batch 1): one output row with four
-// accumulators, 64 weights (four cache lines) a step. Paired whole decodes
-// against row_tile<f32, 1> (2 accumulators, 32 weights a step): v4 169M 1.08x
-// (1 thread) and 1.10x (2 threads), v7 0.1B 1.04x and 1.06x. For fp16 / bf16
-// the same loop was slower (0.94x, 1 thread): they keep row_tile
-// (docs/cpu-backend.md, "The loop order of the dense kernel").
-template <Elem E>
-void row_single(const GemvTask& t, int r) {
+// Output rows ra and rb (far apart: the two halves of a thread's rows) times
+// inputs [m0, m0 + MT), both rows read front to back side by side. Each half
+// of the rows is one sequential stream, and two such streams read faster than
+// one from this machine's memory: a stand-alone pass over the v4 169M fp16
+// matrices at one input, 23-24 against 16-18 GB/s (1 thread), 45-47 against
+// 32-37 GB/s (2 threads); fp32 1.12-1.19x. Two adjacent rows side by side
+// (one stream read at two points 1.5 KB apart) ran at half the speed
+// (docs/cpu-backend.md, "Two streams per thread").
+template <Elem E, int MT>
+void pair_tile(const GemvTask& t, int ra, int rb, int m0) {
   const size_t in = static_cast<size_t>(t.in);
-  const void* row = static_cast<const char*>(t.w) + static_cast<size_t>(r) * in * elem_bytes(E);
-  const float* x = t.x;
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  const size_t body = in / 16 * 16, quads = in / 64 * 64;
-  size_t c = 0;
-  for (; c < quads; c += 64) {
-    a0 = _mm512_fmadd_ps(load16<E>(row, c), _mm512_loadu_ps(x + c), a0);
-    a1 = _mm512_fmadd_ps(load16<E>(row, c + 16), _mm512_loadu_ps(x + c + 16), a1);
-    a2 = _mm512_fmadd_ps(load16<E>(row, c + 32), _mm512_loadu_ps(x + c + 32), a2);
-    a3 = _mm512_fmadd_ps(load16<E>(row, c + 48), _mm512_loadu_ps(x + c + 48), a3);
-  }
-  for (; c < body; c += 16) a0 = _mm512_fmadd_ps(load16<E>(row, c), _mm512_loadu_ps(x + c), a0);
-  float s = hsum(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  for (; c < in; ++c) s += load1<E>(row, c) * x[c];
-  t.y[r] = s;
-}
-
-template <Elem E>
-void gemv(const GemvTask& t, int r0, int r1) {
-  if (E == Elem::f32 && t.M == 1) {
-    for (int r = r0; r < r1; ++r) row_single<E>(t, r);
-    return;
-  }
-  for (int r = r0; r < r1; ++r) {
-    int m = 0;
-    for (; m + 4 <= t.M; m += 4) row_tile<E, 4>(t, r, m);
-    switch (t.M - m) {
-      case 3: row_tile<E, 3>(t, r, m); break;
-      case 2: row_tile<E, 2>(t, r, m); break;
-      case 1: row_tile<E, 1>(t, r, m); break;
-      default: break;
+  const void* row_a = static_cast<const char*>(t.w) + static_cast<size_t>(ra) * in * elem_bytes(E);
+  const void* row_b = static_cast<const char*>(t.w) + static_cast<size_t>(rb) * in * elem_bytes(E);
+  const float* xs[MT];
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) xs[m] = t.x + static_cast<size_t>(m0 + m) * t.ldx;
+  __m512 acc_a[MT], acc2_a[MT], acc_b[MT], acc2_b[MT];  // two accumulators per row and input, as in row_tile
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) acc_a[m] = acc2_a[m] = acc_b[m] = acc2_b[m] = _mm512_setzero_ps();
+  const size_t body = in / 16 * 16, pairs = in / (2 * 16) * (2 * 16);
+  for (size_t c = 0; c < pairs; c += 2 * 16) {
+    const __m512 wa = load16<E>(row_a, c), wb = load16<E>(row_b, c);
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) {
+      const __m512 x = _mm512_loadu_ps(xs[m] + c);
+      acc_a[m] = _mm512_fmadd_ps(wa, x, acc_a[m]);
+      acc_b[m] = _mm512_fmadd_ps(wb, x, acc_b[m]);
+    }
+    const __m512 wa2 = load16<E>(row_a, c + 16), wb2 = load16<E>(row_b, c + 16);
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) {
+      const __m512 x = _mm512_loadu_ps(xs[m] + c + 16);
+      acc2_a[m] = _mm512_fmadd_ps(wa2, x, acc2_a[m]);
+      acc2_b[m] = _mm512_fmadd_ps(wb2, x, acc2_b[m]);
     }
   }
+  if (pairs < body) {
+    const __m512 wa = load16<E>(row_a, pairs), wb = load16<E>(row_b, pairs);
+    #pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) {
+      const __m512 x = _mm512_loadu_ps(xs[m] + pairs);
+      acc_a[m] = _mm512_fmadd_ps(wa, x, acc_a[m]);
+      acc_b[m] = _mm512_fmadd_ps(wb, x, acc_b[m]);
+    }
+  }
+  #pragma GCC unroll 8
+  for (int m = 0; m < MT; ++m) {
+    float sa = hsum(_mm512_add_ps(acc_a[m], acc2_a[m])), sb = hsum(_mm512_add_ps(acc_b[m], acc2_b[m]));
+    for (size_t c = body; c < in; ++c) {
+      sa += load1<E>(row_a, c) * xs[m][c];
+      sb += load1<E>(row_b, c) * xs[m][c];
+    }
+    float* y = t.y + static_cast<size_t>(m0 + m) * t.ldy;
+    y[ra] = sa;
+    y[rb] = sb;
+  }
+}
+
+// Inputs in tiles of up to 4 for one row (rb < 0) or a pair of rows.
+template <Elem E>
+void rows_all_inputs(const GemvTask& t, int ra, int rb) {
+  int m = 0;
+  if (rb < 0) {
+    for (; m + 4 <= t.M; m += 4) row_tile<E, 4>(t, ra, m);
+    switch (t.M - m) {
+      case 3: row_tile<E, 3>(t, ra, m); break;
+      case 2: row_tile<E, 2>(t, ra, m); break;
+      case 1: row_tile<E, 1>(t, ra, m); break;
+      default: break;
+    }
+    return;
+  }
+  for (; m + 4 <= t.M; m += 4) pair_tile<E, 4>(t, ra, rb, m);
+  switch (t.M - m) {
+    case 3: pair_tile<E, 3>(t, ra, rb, m); break;
+    case 2: pair_tile<E, 2>(t, ra, rb, m); break;
+    case 1: pair_tile<E, 1>(t, ra, rb, m); break;
+    default: break;
+  }
+}
+
+// Rows [r0, r1): row i of the first half with row i of the second (two
+// sequential streams), the odd last row alone.
+template <Elem E>
+void gemv(const GemvTask& t, int r0, int r1) {
+  const int half = (r1 - r0) / 2;
+  for (int i = 0; i < half; ++i) rows_all_inputs<E>(t, r0 + i, r0 + half + i);
+  if ((r1 - r0) % 2 != 0) rows_all_inputs<E>(t, r1 - 1, -1);
 }
 
 template <Elem E>

@@ -181,8 +181,10 @@ void row_tile(const GemvTask& t, int r0) {
 }  // namespace
 
 void gemv_avx2(const GemvTask& t, int r0, int r1) {
-  // A row at a time: one sequential stream through the matrix (see
-  // dense_kernels_avx512.cpp; tiles of 4 rows ran slower from memory).
+  // A row at a time: one sequential stream through the matrix (tiles of 4
+  // adjacent rows ran slower from memory). Not paired across the halves like
+  // the dense kernels: the AVX-512 twin of this loop gained nothing from it
+  // (quant_kernels_avx512.cpp, gemv_avx512).
   for (int r = r0; r < r1; ++r) row_tile<1>(t, r);
 }
 

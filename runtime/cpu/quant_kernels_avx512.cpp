@@ -3,7 +3,8 @@
 // on 16 lanes: weights expanded in registers to the exact fp32 values of
 // QuantView::dequantize_row, fp32 accumulation in order per lane, tiles of R
 // output rows times MT inputs; and, for int8 at decode, the product on inputs
-// rounded to int16 (gemv_int8_rounded_avx512: integer products, fp32 sums).
+// rounded to int16 (gemv_int8_rounded_avx512: integer products, fp32 sums),
+// which reads a thread's rows as two streams, a row from each half side by side.
 // Compiled with -mavx512f -mavx512bw -mavx512vl -mfma -mf16c; called only when
 // the CPU has AVX-512F, BW and VL (quant_kernels.cpp).
 #include "runtime/cpu/quant_kernels_isa.h"
@@ -233,66 +234,103 @@ inline __m512i load_int8x32(const uint8_t* p) {
   return _mm512_maskz_cvtepi8_epi16(~__mmask32{0}, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
-// Row r, inputs [m0, m0 + MT).
-template <int MT>
-void int8_rounded_tile(const GemvTask& t, int r, int m0, __m512i spread) {
+// Rows rows[0..R) (R = 2: far apart, the two halves of a thread's rows, read
+// side by side: two sequential streams, as in dense_kernels_avx512.cpp), inputs
+// [m0, m0 + MT).
+template <int R, int MT>
+void int8_rounded_tile(const GemvTask& t, const int (&rows)[R], int m0, __m512i spread) {
   const int B = t.in / kBlock, k = t.group / kBlock, G = t.in / t.group;
-  const uint8_t* row = t.q + static_cast<size_t>(r) * t.row_bytes;
-  const uint16_t* scale_row = t.scale + static_cast<size_t>(r) * static_cast<size_t>(G);
-  const uint16_t* min_row = t.min + static_cast<size_t>(r) * static_cast<size_t>(G);
-  const size_t ahead = r + 1 < t.out ? t.row_bytes : 0;  // the next row (prefetch_distance<1>)
+  const uint8_t* q[R];
+  const uint16_t *scale_row[R], *min_row[R];
+  #pragma GCC unroll 2
+  for (int i = 0; i < R; ++i) {
+    q[i] = t.q + static_cast<size_t>(rows[i]) * t.row_bytes;
+    scale_row[i] = t.scale + static_cast<size_t>(rows[i]) * static_cast<size_t>(G);
+    min_row[i] = t.min + static_cast<size_t>(rows[i]) * static_cast<size_t>(G);
+  }
   const int16_t* xi[MT];
   const float *xs[MT], *xg[MT];
-  __m512 acc[MT], acc2[MT];
+  __m512 acc[R][MT], acc2[R][MT];
   #pragma GCC unroll 8
   for (int m = 0; m < MT; ++m) {
     xi[m] = t.xi + static_cast<size_t>(m0 + m) * static_cast<size_t>(t.in);
     xs[m] = t.xs + static_cast<size_t>(m0 + m) * static_cast<size_t>(B);
     xg[m] = t.xg + static_cast<size_t>(m0 + m) * static_cast<size_t>(G);
-    acc[m] = acc2[m] = _mm512_setzero_ps();
+    #pragma GCC unroll 2
+    for (int i = 0; i < R; ++i) acc[i][m] = acc2[i][m] = _mm512_setzero_ps();
   }
-  alignas(64) float sd[MT][kChunk];  // d_g * xs_b of the chunk's blocks
+  alignas(64) float sd[R][MT][kChunk];  // d_g * xs_b of the chunk's blocks
   for (int b0 = 0; b0 < B; b0 += kChunk) {
     const int nb = B - b0 < kChunk ? B - b0 : kChunk;
-    const __m512 d = block_scales(scale_row, b0, nb, k, spread);
-    #pragma GCC unroll 8
-    for (int m = 0; m < MT; ++m)
-      _mm512_store_ps(sd[m], _mm512_mul_ps(d, _mm512_maskz_loadu_ps(first_lanes(nb), xs[m] + b0)));
-    int j = 0;
-    for (; j + 2 <= nb; j += 2) {  // two blocks: one cache line of weights
-      const size_t c = static_cast<size_t>(b0 + j) * kBlock;
-      prefetch(row + c + ahead);
-      const __m512i w = load_int8x32(row + c), w2 = load_int8x32(row + c + kBlock);
+    #pragma GCC unroll 2
+    for (int i = 0; i < R; ++i) {
+      const __m512 d = block_scales(scale_row[i], b0, nb, k, spread);
       #pragma GCC unroll 8
-      for (int m = 0; m < MT; ++m) {
-        acc[m] = block_product(w, xi[m] + c, sd[m][j], acc[m]);
-        acc2[m] = block_product(w2, xi[m] + c + kBlock, sd[m][j + 1], acc2[m]);
+      for (int m = 0; m < MT; ++m)
+        _mm512_store_ps(sd[i][m], _mm512_mul_ps(d, _mm512_maskz_loadu_ps(first_lanes(nb), xs[m] + b0)));
+    }
+    int j = 0;
+    for (; j + 2 <= nb; j += 2) {  // two blocks: one cache line of weights per row
+      const size_t c = static_cast<size_t>(b0 + j) * kBlock;
+      #pragma GCC unroll 2
+      for (int i = 0; i < R; ++i) {
+        const __m512i w = load_int8x32(q[i] + c), w2 = load_int8x32(q[i] + c + kBlock);
+        #pragma GCC unroll 8
+        for (int m = 0; m < MT; ++m) {
+          acc[i][m] = block_product(w, xi[m] + c, sd[i][m][j], acc[i][m]);
+          acc2[i][m] = block_product(w2, xi[m] + c + kBlock, sd[i][m][j + 1], acc2[i][m]);
+        }
       }
     }
     if (j < nb) {
       const size_t c = static_cast<size_t>(b0 + j) * kBlock;
-      const __m512i w = load_int8x32(row + c);
-      #pragma GCC unroll 8
-      for (int m = 0; m < MT; ++m) acc[m] = block_product(w, xi[m] + c, sd[m][j], acc[m]);
+      #pragma GCC unroll 2
+      for (int i = 0; i < R; ++i) {
+        const __m512i w = load_int8x32(q[i] + c);
+        #pragma GCC unroll 8
+        for (int m = 0; m < MT; ++m) acc[i][m] = block_product(w, xi[m] + c, sd[i][m][j], acc[i][m]);
+      }
     }
   }
   // The offsets: sum_g m_g xg_g, 16 groups at a time.
   for (int g0 = 0; g0 < G; g0 += 16) {
     const __mmask16 lanes = first_lanes(G - g0);
-    const __m512 mn = _mm512_maskz_cvtph_ps(kAll, _mm256_maskz_loadu_epi16(lanes, min_row + g0));
-    #pragma GCC unroll 8
-    for (int m = 0; m < MT; ++m) acc2[m] = _mm512_fmadd_ps(mn, _mm512_maskz_loadu_ps(lanes, xg[m] + g0), acc2[m]);
+    #pragma GCC unroll 2
+    for (int i = 0; i < R; ++i) {
+      const __m512 mn = _mm512_maskz_cvtph_ps(kAll, _mm256_maskz_loadu_epi16(lanes, min_row[i] + g0));
+      #pragma GCC unroll 8
+      for (int m = 0; m < MT; ++m)
+        acc2[i][m] = _mm512_fmadd_ps(mn, _mm512_maskz_loadu_ps(lanes, xg[m] + g0), acc2[i][m]);
+    }
   }
   #pragma GCC unroll 8
   for (int m = 0; m < MT; ++m)
-    t.y[static_cast<size_t>(m0 + m) * t.ldy + static_cast<size_t>(r)] = hsum(_mm512_add_ps(acc[m], acc2[m]));
+    #pragma GCC unroll 2
+    for (int i = 0; i < R; ++i)
+      t.y[static_cast<size_t>(m0 + m) * t.ldy + static_cast<size_t>(rows[i])] = hsum(_mm512_add_ps(acc[i][m], acc2[i][m]));
+}
+
+// Every input for the rows in `rows`, in tiles of up to 4 inputs.
+template <int R>
+void int8_rounded_rows(const GemvTask& t, const int (&rows)[R], __m512i spread) {
+  int m = 0;
+  for (; m + 4 <= t.M; m += 4) int8_rounded_tile<R, 4>(t, rows, m, spread);
+  switch (t.M - m) {
+    case 3: int8_rounded_tile<R, 3>(t, rows, m, spread); break;
+    case 2: int8_rounded_tile<R, 2>(t, rows, m, spread); break;
+    case 1: int8_rounded_tile<R, 1>(t, rows, m, spread); break;
+    default: break;
+  }
 }
 
 }  // namespace
 
 void gemv_avx512(const GemvTask& t, int r0, int r1) {
-  // A row at a time: one sequential stream through the matrix (see
-  // dense_kernels_avx512.cpp; tiles of 4 rows ran slower from memory).
+  // A row at a time: one sequential stream through the matrix (tiles of 4
+  // adjacent rows ran slower from memory). Rows in pairs from the two halves,
+  // as the dense and rounded int8 kernels read them, were no faster here: q4
+  // decode 0.97x (1 thread), these loops are bound by their instructions
+  // (docs/cpu-backend.md, "Two streams per thread").
   for (int r = r0; r < r1; ++r) row_tile<1>(t, r);
 }
 
@@ -301,16 +339,10 @@ void gemv_int8_rounded_avx512(const GemvTask& t, int r0, int r1) {
   alignas(64) int32_t spread_lanes[16];
   for (int j = 0; j < 16; ++j) spread_lanes[j] = kChunk % k == 0 ? j / k : 0;
   const __m512i spread = _mm512_load_si512(spread_lanes);
-  for (int r = r0; r < r1; ++r) {
-    int m = 0;
-    for (; m + 4 <= t.M; m += 4) int8_rounded_tile<4>(t, r, m, spread);
-    switch (t.M - m) {
-      case 3: int8_rounded_tile<3>(t, r, m, spread); break;
-      case 2: int8_rounded_tile<2>(t, r, m, spread); break;
-      case 1: int8_rounded_tile<1>(t, r, m, spread); break;
-      default: break;
-    }
-  }
+  // Row i of the first half with row i of the second, the odd last row alone.
+  const int half = (r1 - r0) / 2;
+  for (int i = 0; i < half; ++i) int8_rounded_rows<2>(t, {r0 + i, r0 + half + i}, spread);
+  if ((r1 - r0) % 2 != 0) int8_rounded_rows<1>(t, {r1 - 1}, spread);
 }
 
 void dequantize_rows_avx512(const GemvTask& t, int r0, int r1, float* dst) {
