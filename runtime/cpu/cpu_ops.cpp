@@ -51,6 +51,13 @@ void widened_rows_blas(const Linear& W, QuantIsa isa, int r0, int r1, const floa
   }
 }
 
+// The inputs of a many-input int8 product rounded and packed, 16 at a time
+// over the pool; false if any could not be rounded.
+bool pack_many_inputs(ThreadPool& pool, QuantProduct& product) {
+  pool.run(product.input_chunks(), [&](size_t chunk) { product.pack_inputs(chunk); });
+  return product.finish_packing();
+}
+
 }  // namespace
 
 DenseView dense_view(const Linear& W) {
@@ -102,8 +109,12 @@ void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_
     else
       rows = [&](int r0, int r1) { linear_rows_reference(W, r0, r1, X, ldx, M, Y, ldy); };
   } else if (M <= (options.fused_max_inputs >= 0 ? static_cast<size_t>(options.fused_max_inputs)
-                                                  : quant_fused_max_inputs(options.isa))) {
+                                                  : quant_fused_max_inputs(options.isa, W.q.kind))) {
     fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa);
+    rows = [&](int r0, int r1) { fused->rows(r0, r1); };
+  } else if (options.int8_rounded_gemm && W.q.kind == QuantKind::int8 && int8_rounded_gemm_supported(options.isa) &&
+             pack_many_inputs(pool, fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa, true))) {
+    // (Inputs that cannot be rounded, a NaN or inf among them, take the last branch.)
     rows = [&](int r0, int r1) { fused->rows(r0, r1); };
   } else {
     rows = [&](int r0, int r1) { widened_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };

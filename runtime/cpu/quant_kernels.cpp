@@ -86,6 +86,17 @@ bool quant_isa_supported(QuantIsa isa) {
   return has[static_cast<int>(isa)];
 }
 
+bool int8_rounded_gemm_supported(QuantIsa isa) {
+#if RWKV_CPU_X86_KERNELS
+  if (isa != QuantIsa::avx512 || !quant_isa_supported(isa)) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni");
+#else
+  (void)isa;
+  return false;
+#endif
+}
+
 QuantIsa best_quant_isa() {
   if (quant_isa_supported(QuantIsa::avx512)) return QuantIsa::avx512;
   if (quant_isa_supported(QuantIsa::avx2)) return QuantIsa::avx2;
@@ -99,7 +110,8 @@ std::vector<QuantIsa> supported_quant_isas() {
   return out;
 }
 
-size_t quant_fused_max_inputs(QuantIsa isa) {
+size_t quant_fused_max_inputs(QuantIsa isa, QuantKind kind) {
+  if (kind == QuantKind::int8 && int8_rounded_gemm_supported(isa)) return 8;
   switch (isa) {
     case QuantIsa::avx512: return 16;
     case QuantIsa::avx2: return 4;
@@ -164,8 +176,35 @@ void QuantProduct::round_int8_inputs(const float* X, size_t ldx, size_t M) {
   task_.xg = x_group_.data();
 }
 
+void QuantProduct::pack_inputs(size_t chunk) {
+#if RWKV_CPU_X86_KERNELS
+  quant_isa::PackTask k;
+  k.x = x_;
+  k.ldx = ldx_;
+  k.M = task_.M;
+  k.in = task_.in;
+  k.group = task_.group;
+  k.m_pad = m_pad_;
+  k.xp = x_pairs_.get();
+  k.xs_t = x_scale_t_.get();
+  k.xg_t = x_group_t_.get();
+  chunk_rounded_[chunk] = quant_isa::pack_inputs_vnni(k, static_cast<int>(chunk));
+#else
+  (void)chunk;  // never sized: int8_rounded_gemm_supported is false
+#endif
+}
+
+bool QuantProduct::finish_packing() {
+  if (!x_pairs_ || std::find(chunk_rounded_.begin(), chunk_rounded_.end(), 0) != chunk_rounded_.end()) return false;
+  task_.xp = x_pairs_.get();
+  task_.xs_t = x_scale_t_.get();
+  task_.xg_t = x_group_t_.get();
+  task_.m_pad = m_pad_;
+  return true;
+}
+
 QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_t M, float* Y,
-                           size_t ldy, QuantIsa isa)
+                           size_t ldy, QuantIsa isa, bool many_inputs)
     : isa_(quant_isa_supported(isa) ? isa : QuantIsa::scalar), task_(make_task(w)) {
   task_.M = static_cast<int>(M);
   task_.y = Y;
@@ -173,7 +212,18 @@ QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_
   if (!task_.q4) {
     task_.x = X;
     task_.ldx = ldx;
-    if (isa_ == QuantIsa::avx512) round_int8_inputs(X, ldx, M);  // else, or refused: task_.xi stays null
+    if (many_inputs && int8_rounded_gemm_supported(isa_)) {  // pack_inputs rounds them
+      const size_t in = static_cast<size_t>(w.in), mp = (M + 15) / 16 * 16;
+      x_ = X;
+      ldx_ = ldx;
+      m_pad_ = static_cast<int>(mp);
+      x_pairs_.reset(new int32_t[in / 2 * mp]);
+      x_scale_t_.reset(new float[in / 32 * mp]);
+      x_group_t_.reset(new float[static_cast<size_t>(w.in / w.group) * mp]);
+      chunk_rounded_.assign(mp / 16, 0);
+    } else if (isa_ == QuantIsa::avx512) {
+      round_int8_inputs(X, ldx, M);  // refused: task_.xi stays null
+    }
     return;
   }
   // q4: per input row, the even columns then the odd ones.
@@ -196,7 +246,9 @@ void QuantProduct::rows(int r0, int r1) const {
   switch (isa_) {
 #if RWKV_CPU_X86_KERNELS
     case QuantIsa::avx512:
-      if (task_.xi != nullptr)
+      if (task_.xp != nullptr)
+        quant_isa::gemm_int8_rounded_vnni(task_, r0, r1);
+      else if (task_.xi != nullptr)
         quant_isa::gemv_int8_rounded_avx512(task_, r0, r1);
       else
         quant_isa::gemv_avx512(task_, r0, r1);

@@ -36,6 +36,15 @@ struct GemvTask {
   const int16_t* xi = nullptr;
   const float* xs = nullptr;
   const float* xg = nullptr;
+  // The same rounded inputs packed for the product at many inputs
+  // (gemm_int8_rounded_vnni), M rounded up to m_pad (a multiple of 16, zeros
+  // past M): xp[p * m_pad + m] = the int16 pair (xi[m][2p], xi[m][2p + 1]) in
+  // one int32 (the first in the low half), xs_t[b * m_pad + m] = xs[m][b],
+  // xg_t[g * m_pad + m] = xg[m][g].
+  const int32_t* xp = nullptr;
+  const float* xs_t = nullptr;
+  const float* xg_t = nullptr;
+  int m_pad = 0;
 };
 
 // Output rows [r0, r1) of the task, every m.
@@ -45,6 +54,25 @@ void gemv_avx512(const GemvTask& t, int r0, int r1);
 // The int8 product on rounded inputs (t.xi, t.xs, t.xg set): sum_g d_g *
 // (sum_c q_c xi_c, exact in int32) * xs_b + m_g * xg_g. Needs AVX-512BW.
 void gemv_int8_rounded_avx512(const GemvTask& t, int r0, int r1);
+
+// The same product from the packed inputs (t.xp, t.xs_t, t.xg_t set), for
+// many inputs: int32 sums of each block by vpdpwssd. Needs AVX-512 VNNI
+// (quant_gemm_avx512vnni.cpp).
+void gemm_int8_rounded_vnni(const GemvTask& t, int r0, int r1);
+
+// The inputs of that product: X (M rows, ldx apart, `in` floats each) to be
+// rounded as round_inputs_int16 rounds them, and the packed arrays to fill.
+struct PackTask {
+  const float* x = nullptr;
+  size_t ldx = 0;
+  int M = 0, in = 0, group = 0, m_pad = 0;
+  int32_t* xp = nullptr;
+  float* xs_t = nullptr;
+  float* xg_t = nullptr;
+};
+// Rounds and packs inputs [16 chunk, 16 chunk + 16) (zeros past M); false if
+// one of them could not be rounded (a non-finite input, a subnormal scale).
+bool pack_inputs_vnni(const PackTask& k, int chunk);
 
 // Rows [r0, r1) of the task's matrix expanded to fp32, `in` floats each, into
 // dst (row r0 first): the values QuantView::dequantize_row gives, bit for bit.

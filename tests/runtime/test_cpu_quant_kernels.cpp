@@ -95,10 +95,13 @@ void check_rounded_int8(const rwkv::Linear& L, const std::vector<float>& X, size
   CHECK(bad == 0);
 }
 
-// Whether cpu::linear with these options takes the AVX-512 int8 product on rounded inputs.
-bool rounds_inputs(QuantKind kind, QuantIsa isa, int fused_max, size_t M) {
-  const size_t most = fused_max >= 0 ? static_cast<size_t>(fused_max) : rwkv::cpu::quant_fused_max_inputs(isa);
-  return kind == QuantKind::int8 && isa == QuantIsa::avx512 && M <= most;
+// Whether cpu::linear with these options takes the AVX-512 int8 product on
+// rounded inputs: up to the fused crossover, and above it with AVX-512 VNNI.
+bool rounds_inputs(QuantKind kind, const rwkv::cpu::LinearOptions& opt, size_t M) {
+  const size_t most = opt.fused_max_inputs >= 0 ? static_cast<size_t>(opt.fused_max_inputs)
+                                                : rwkv::cpu::quant_fused_max_inputs(opt.isa, kind);
+  if (kind != QuantKind::int8 || opt.isa != QuantIsa::avx512) return false;
+  return M <= most || (opt.int8_rounded_gemm && rwkv::cpu::int8_rounded_gemm_supported(opt.isa));
 }
 
 }  // namespace
@@ -123,18 +126,21 @@ TEST_CASE("cpu quantized products: every ISA variant equals the plain product to
         for (size_t M = 1; M <= 20; ++M) {
           const std::vector<float> X = random_inputs(M * ldx, rng);
           for (QuantIsa isa : isas) {
-            for (int fused_max : {0, 64, -1}) {  // dequantize + BLAS, fused, the default
+            // dequantize + BLAS, the many-input int8 product (VNNI) or BLAS, fused, the default
+            for (auto [fused_max, gemm] : {std::pair{0, false}, std::pair{0, true}, std::pair{64, true},
+                                           std::pair{-1, true}}) {
               for (auto& pool : pools) {
                 INFO(rwkv::quant_kind_name(kind) << " group " << group << " [" << out << ", " << in << "] M " << M
                                                  << " " << rwkv::cpu::quant_isa_name(isa) << " fused_max "
-                                                 << fused_max << " threads " << pool->size());
+                                                 << fused_max << " int8 gemm " << gemm << " threads " << pool->size());
                 rwkv::cpu::LinearOptions opt;
                 opt.isa = isa;
                 opt.fused_max_inputs = fused_max;
+                opt.int8_rounded_gemm = gemm;
                 opt.min_macs_per_thread = 1;  // split whenever there are 16 rows per thread
                 std::vector<float> Y(M * ldy, pad);
                 rwkv::cpu::linear(*pool, L, X.data(), ldx, M, Y.data(), ldy, opt);
-                if (rounds_inputs(kind, isa, fused_max, M))
+                if (rounds_inputs(kind, opt, M))
                   check_rounded_int8(L, X, ldx, M, Y, ldy, pad);
                 else
                   check_against_reference(L, X, ldx, M, Y, ldy, pad);
@@ -161,7 +167,7 @@ TEST_CASE("cpu int8 product on rounded inputs: groups that fill, split and span 
   for (const auto& [group, in] : std::vector<std::pair<int, int>>{{32, 32 * 40}, {96, 96 * 5}, {512, 1024}, {1024, 2048}}) {
     const rwkv::Linear L = random_quant_linear(QuantKind::int8, 37, in, group, rng);
     const size_t ldx = static_cast<size_t>(in) + 1, ldy = 40;
-    for (size_t M : {size_t{1}, size_t{3}, size_t{6}}) {
+    for (size_t M : {size_t{1}, size_t{3}, size_t{6}, size_t{33}, size_t{50}}) {  // 33, 50: the many-input product
       INFO("group " << group << " in " << in << " M " << M);
       std::vector<float> X = random_inputs(M * ldx, rng);
       for (size_t c = 0; c < static_cast<size_t>(in); c += 97) X[c] *= 300.0f;  // outliers in some blocks
@@ -176,29 +182,126 @@ TEST_CASE("cpu int8 product on rounded inputs: groups that fill, split and span 
   }
 }
 
+TEST_CASE("cpu int8 product at many inputs: panels of rows, row tiles and input vectors with remainders",
+          "[cpu][quant]") {
+  if (!rwkv::cpu::int8_rounded_gemm_supported(QuantIsa::avx512)) {
+    WARN("no AVX-512 VNNI here: the int8 product at many inputs is not run");
+    return;
+  }
+  std::mt19937 rng(99);
+  std::vector<std::unique_ptr<rwkv::cpu::ThreadPool>> pools;
+  for (int n = 1; n <= 3; ++n) pools.push_back(std::make_unique<rwkv::cpu::ThreadPool>(n));
+  const float pad = 31.0f;
+  // Rows: one, less than a tile (6), a tile, a panel (48) and either side of it, several panels.
+  for (int out : {1, 5, 6, 47, 48, 49, 101, 160}) {
+    const rwkv::Linear L = random_quant_linear(QuantKind::int8, out, 256, 64, rng);
+    const size_t ldx = 259, ldy = static_cast<size_t>(out) + 2;
+    // Inputs: one vector and a part, two, two and one, several.
+    for (size_t M : {size_t{17}, size_t{32}, size_t{33}, size_t{48}, size_t{100}}) {
+      const std::vector<float> X = random_inputs(M * ldx, rng);
+      for (auto& pool : pools) {
+        INFO("[" << out << ", 256] M " << M << " threads " << pool->size());
+        rwkv::cpu::LinearOptions opt;
+        opt.isa = QuantIsa::avx512;
+        opt.min_macs_per_thread = 1;
+        std::vector<float> Y(M * ldy, pad);
+        rwkv::cpu::linear(*pool, L, X.data(), ldx, M, Y.data(), ldy, opt);
+        check_rounded_int8(L, X, ldx, M, Y, ldy, pad);
+      }
+    }
+  }
+}
+
+TEST_CASE("the packed inputs of the int8 product at many inputs are round_inputs_int16's, bit for bit",
+          "[cpu][quant]") {
+  if (!rwkv::cpu::int8_rounded_gemm_supported(QuantIsa::avx512)) {
+    WARN("no AVX-512 VNNI here: the packing is not run");
+    return;
+  }
+  std::mt19937 rng(3);
+  const int in = 192, group = 64, M = 21, m_pad = 32, blocks = in / 32, groups = in / group;
+  const size_t ldx = 200;
+  std::vector<float> X = random_inputs(static_cast<size_t>(M) * ldx, rng);
+  // Ties: the block's largest is 32767 steps, so x = k + 0.5 steps lands half-way.
+  for (int c = 0; c < 32; ++c) X[ldx + static_cast<size_t>(c)] = (c == 0 ? 32767.0f : static_cast<float>(c % 7) - 2.5f);
+  std::fill(X.begin() + 2 * ldx, X.begin() + 2 * ldx + 32, 0.0f);  // a block of zeros
+  X[3 * ldx + 40] = 1e30f;                                         // an outlier
+  std::vector<int32_t> xp(static_cast<size_t>(in / 2 * m_pad), -1);
+  std::vector<float> xs_t(static_cast<size_t>(blocks * m_pad), -1.0f), xg_t(static_cast<size_t>(groups * m_pad), -1.0f);
+  rwkv::cpu::quant_isa::PackTask k;
+  k.x = X.data();
+  k.ldx = ldx;
+  k.M = M;
+  k.in = in;
+  k.group = group;
+  k.m_pad = m_pad;
+  k.xp = xp.data();
+  k.xs_t = xs_t.data();
+  k.xg_t = xg_t.data();
+  for (int chunk = 0; chunk < m_pad / 16; ++chunk) REQUIRE(rwkv::cpu::quant_isa::pack_inputs_vnni(k, chunk));
+  std::vector<int16_t> xi(in);
+  std::vector<float> xs(blocks);
+  for (int m = 0; m < m_pad; ++m) {
+    INFO("input " << m);
+    if (m < M) {
+      REQUIRE(rwkv::cpu::round_inputs_int16(X.data() + static_cast<size_t>(m) * ldx, in, xi.data(), xs.data()));
+    } else {  // past M: zeros
+      std::fill(xi.begin(), xi.end(), int16_t{0});
+      std::fill(xs.begin(), xs.end(), 0.0f);
+    }
+    for (int p = 0; p < in / 2; ++p) {
+      const int32_t v = xp[static_cast<size_t>(p * m_pad + m)];
+      CHECK(static_cast<int16_t>(v & 0xFFFF) == xi[static_cast<size_t>(2 * p)]);
+      CHECK(static_cast<int16_t>(v >> 16) == xi[static_cast<size_t>(2 * p + 1)]);
+    }
+    for (int b = 0; b < blocks; ++b) CHECK(xs_t[static_cast<size_t>(b * m_pad + m)] == xs[static_cast<size_t>(b)]);
+    // The group sums: one fp32 product and one sum per block (the blocks' integer sums are exact).
+    for (int g = 0; g < groups; ++g) {
+      double sum = 0.0, magnitude = 0.0;
+      for (int b = g * group / 32; b < (g + 1) * group / 32; ++b) {
+        double block = 0.0;
+        for (int c = 32 * b; c < 32 * b + 32; ++c) block += xi[static_cast<size_t>(c)];
+        sum += double(xs[static_cast<size_t>(b)]) * block;
+        magnitude += std::fabs(double(xs[static_cast<size_t>(b)]) * block);
+      }
+      const double got = xg_t[static_cast<size_t>(g * m_pad + m)];
+      CHECK(std::fabs(got - sum) <= cpu_product_check::gamma_n(2 * group / 32) * magnitude);
+    }
+  }
+  // A NaN or an inf refuses its chunk.
+  X[5 * ldx + 7] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_FALSE(rwkv::cpu::quant_isa::pack_inputs_vnni(k, 0));
+  X[5 * ldx + 7] = 0.0f;
+  X[20 * ldx + 100] = -std::numeric_limits<float>::infinity();
+  CHECK(rwkv::cpu::quant_isa::pack_inputs_vnni(k, 0));
+  CHECK_FALSE(rwkv::cpu::quant_isa::pack_inputs_vnni(k, 1));
+}
+
 TEST_CASE("cpu int8 product with a non-finite input multiplies the fp32 inputs instead", "[cpu][quant]") {
   std::mt19937 rng(77);
   rwkv::cpu::ThreadPool pool(1);
   const rwkv::Linear L = random_quant_linear(QuantKind::int8, 21, 128, 32, rng);
-  const size_t M = 3, ldx = 128, ldy = 21;
-  std::vector<float> X = random_inputs(M * ldx, rng);
-  X[ldx + 40] = std::numeric_limits<float>::quiet_NaN();  // input row 1
-  for (QuantIsa isa : rwkv::cpu::supported_quant_isas()) {
-    INFO(rwkv::cpu::quant_isa_name(isa));
-    rwkv::cpu::LinearOptions opt;
-    opt.isa = isa;
-    std::vector<float> Y(M * ldy, 0.0f);
-    rwkv::cpu::linear(pool, L, X.data(), ldx, M, Y.data(), ldy, opt);
-    for (size_t r = 0; r < ldy; ++r) CHECK(std::isnan(Y[ldy + r]));
-    // Rows 0 and 2 as the fp32 product gives them (to summation order): not rounded.
-    std::vector<float> ref(M * ldy);
-    rwkv::cpu::linear_rows_reference(L, 0, L.out, X.data(), ldx, M, ref.data(), ldy);
-    const std::vector<float> w = L.to_f32();
-    for (size_t m : {size_t{0}, size_t{2}}) {
-      for (size_t r = 0; r < ldy; ++r) {
-        double abs_sum = 0.0;
-        for (size_t c = 0; c < ldx; ++c) abs_sum += std::fabs(double(w[r * ldx + c]) * X[m * ldx + c]);
-        CHECK(std::fabs(double(Y[m * ldy + r]) - ref[m * ldy + r]) <= 2.0 * cpu_product_check::gamma_n(128) * abs_sum);
+  const size_t ldx = 128, ldy = 21;
+  for (size_t M : {size_t{3}, size_t{40}}) {  // the fused product, the one at many inputs
+    for (QuantIsa isa : rwkv::cpu::supported_quant_isas()) {
+      INFO(rwkv::cpu::quant_isa_name(isa) << " M " << M);
+      std::vector<float> X = random_inputs(M * ldx, rng);
+      X[ldx + 40] = std::numeric_limits<float>::quiet_NaN();  // input row 1
+      rwkv::cpu::LinearOptions opt;
+      opt.isa = isa;
+      std::vector<float> Y(M * ldy, 0.0f);
+      rwkv::cpu::linear(pool, L, X.data(), ldx, M, Y.data(), ldy, opt);
+      for (size_t r = 0; r < ldy; ++r) CHECK(std::isnan(Y[ldy + r]));
+      // Rows 0 and 2 as the fp32 product gives them (to summation order): not rounded.
+      std::vector<float> ref(M * ldy);
+      rwkv::cpu::linear_rows_reference(L, 0, L.out, X.data(), ldx, M, ref.data(), ldy);
+      const std::vector<float> w = L.to_f32();
+      for (size_t m : {size_t{0}, size_t{2}}) {
+        for (size_t r = 0; r < ldy; ++r) {
+          double abs_sum = 0.0;
+          for (size_t c = 0; c < ldx; ++c) abs_sum += std::fabs(double(w[r * ldx + c]) * X[m * ldx + c]);
+          CHECK(std::fabs(double(Y[m * ldy + r]) - ref[m * ldy + r]) <= 2.0 * cpu_product_check::gamma_n(128) * abs_sum);
+        }
       }
     }
   }
@@ -276,10 +379,10 @@ TEST_CASE("cpu quantized products: timing of each variant against the plain prod
   rwkv::cpu::ThreadPool pool(1);
   // [3072, 768] stays in the L3 cache; [65536, 768] (a v7 0.1B head) streams from memory.
   for (const auto& [kind, out, in, max_M] : std::vector<std::tuple<QuantKind, int, int, size_t>>{
-           {QuantKind::int8, 3072, 768, 64}, {QuantKind::q4, 3072, 768, 64},
+           {QuantKind::int8, 3072, 768, 512}, {QuantKind::q4, 3072, 768, 64},
            {QuantKind::int8, 65536, 768, 1}, {QuantKind::q4, 65536, 768, 1}}) {
     const rwkv::Linear L = random_quant_linear(kind, out, in, rwkv::default_quant_group(kind, in), rng);
-    for (size_t M : {1, 2, 4, 8, 16, 64}) {
+    for (size_t M : {1, 2, 4, 8, 16, 64, 512}) {
       if (M > max_M) break;
       const std::vector<float> X = random_inputs(M * in, rng);
       std::vector<float> Y(M * out);
@@ -303,12 +406,16 @@ TEST_CASE("cpu quantized products: timing of each variant against the plain prod
       std::printf("%s [%d, %d] M %2zu: fp32 %8.1f us, reference %8.1f us", rwkv::quant_kind_name(kind), out, in, M,
                   fp32, ref);
       for (QuantIsa isa : rwkv::cpu::supported_quant_isas()) {
-        for (int fused_max : {0, 64}) {
+        // dequantize + BLAS, the int8 product at many inputs (AVX-512 VNNI), the fused kernels
+        for (auto [fused_max, gemm, name] : {std::tuple{0, false, "blas"}, std::tuple{0, true, "vnni"},
+                                             std::tuple{64, false, "fused"}}) {
+          if (gemm && !(kind == QuantKind::int8 && rwkv::cpu::int8_rounded_gemm_supported(isa))) continue;
           rwkv::cpu::LinearOptions opt;
           opt.isa = isa;
           opt.fused_max_inputs = fused_max;
+          opt.int8_rounded_gemm = gemm;
           const double t = time_us([&] { rwkv::cpu::linear(pool, L, X.data(), in, M, Y.data(), out, opt); });
-          std::printf("  %s/%s %8.1f", rwkv::cpu::quant_isa_name(isa), fused_max ? "fused" : "blas", t);
+          std::printf("  %s/%s %8.1f", rwkv::cpu::quant_isa_name(isa), name, t);
         }
       }
       std::printf("   (weights %.0f KiB)\n", L.q.bytes() / 1024.0);
