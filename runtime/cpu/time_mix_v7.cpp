@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "runtime/cpu/cpu_layers.h"
+#include "runtime/cpu/wkv_kernels.h"
 
 namespace rwkv {
 namespace cpu {
@@ -62,12 +63,15 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
   // WKV per (sequence, head).
   std::vector<float> y(M * A);
   const size_t S = c.rows.n_seq(), NN = static_cast<size_t>(N) * static_cast<size_t>(N);
+  const bool vector_heads = wkv7_head_vector_supported(N);
   auto unit = [&](size_t job) {
     const size_t s = job / static_cast<size_t>(H);
     const int h = static_cast<int>(job % static_cast<size_t>(H));
     float* Sh = c.rows.state[s] + c.st.kv + static_cast<size_t>(h) * NN;
-    wkv7_head(N, A, c.rows.begin[s], c.rows.begin[s + 1], h, r.data(), w.data(), k.data(), v.data(),
-              kk.data(), alpha.data(), Sh, y.data());
+    // The same recurrence in vectors where the CPU has them (wkv_kernels.h).
+    const auto head = vector_heads ? wkv7_head_avx512 : wkv7_head;
+    head(N, A, c.rows.begin[s], c.rows.begin[s + 1], h, r.data(), w.data(), k.data(), v.data(), kk.data(),
+         alpha.data(), Sh, y.data());
   };
   if (M * A * static_cast<size_t>(N) < (size_t(1) << 15)) {
     for (size_t j = 0; j < S * static_cast<size_t>(H); ++j) unit(j);

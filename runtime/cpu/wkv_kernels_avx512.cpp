@@ -1,0 +1,75 @@
+// runtime/cpu/wkv_kernels_avx512.cpp: the v7 WKV of one head with AVX-512F
+// (runtime/cpu/wkv_kernels.h). Per token, for each of the 64 rows i of the
+// head's state S ([value][key]): sa = S_i . (-kk), S_i = S_i * w + sa * b +
+// v_i * k (b = kk * alpha), y_i = S_i . r; the token's five key vectors stay in
+// 20 registers, a row of S is 4 vectors. Per token and head: 64 x 64 x 2 x 4
+// bytes of state read and written (in L1/L2: 16 KiB), ~6 x 64 x 64 FLOPs.
+// Compiled with -mavx512f -mfma; called only when the CPU has AVX-512F
+// (wkv_kernels.cpp).
+#include "runtime/cpu/wkv_kernels.h"
+
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__FMA__)
+#include <immintrin.h>
+
+namespace rwkv {
+namespace cpu {
+
+namespace {
+
+constexpr int kN = 64, kV = kN / 16;
+
+inline float hsum(__m512 v) {
+  const __m512d vd = _mm512_castps_pd(v);
+  const __m256 s8 = _mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 0)),
+                                  _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 1)));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+}  // namespace
+
+void wkv7_head_avx512(int N, size_t A, size_t r0, size_t r1, int h, const float* r, const float* w,
+                      const float* k, const float* v, const float* kk, const float* alpha, float* S, float* y) {
+  (void)N;  // kN: wkv7_head_vector_supported
+  const size_t o = static_cast<size_t>(h) * kN;
+  for (size_t t = r0; t < r1; ++t) {
+    const size_t row = t * A + o;
+    __m512 neg_kk[kV], b[kV], wt[kV], kt[kV], rt[kV];
+    #pragma GCC unroll 4
+    for (int q = 0; q < kV; ++q) {
+      const __m512 kkq = _mm512_loadu_ps(kk + row + 16 * q);
+      neg_kk[q] = _mm512_sub_ps(_mm512_setzero_ps(), kkq);
+      b[q] = _mm512_mul_ps(kkq, _mm512_loadu_ps(alpha + row + 16 * q));
+      wt[q] = _mm512_loadu_ps(w + row + 16 * q);
+      kt[q] = _mm512_loadu_ps(k + row + 16 * q);
+      rt[q] = _mm512_loadu_ps(r + row + 16 * q);
+    }
+    const float* vt = v + row;
+    float* yt = y + row;
+    for (int i = 0; i < kN; ++i) {
+      float* Si = S + static_cast<size_t>(i) * kN;
+      __m512 s[kV], dot = _mm512_setzero_ps();
+      #pragma GCC unroll 4
+      for (int q = 0; q < kV; ++q) {
+        s[q] = _mm512_loadu_ps(Si + 16 * q);
+        dot = _mm512_fmadd_ps(s[q], neg_kk[q], dot);
+      }
+      const __m512 sa = _mm512_set1_ps(hsum(dot)), vi = _mm512_set1_ps(vt[i]);
+      __m512 acc = _mm512_setzero_ps();
+      #pragma GCC unroll 4
+      for (int q = 0; q < kV; ++q) {
+        const __m512 next = _mm512_fmadd_ps(s[q], wt[q], _mm512_fmadd_ps(sa, b[q], _mm512_mul_ps(vi, kt[q])));
+        _mm512_storeu_ps(Si + 16 * q, next);
+        acc = _mm512_fmadd_ps(next, rt[q], acc);
+      }
+      yt[i] = hsum(acc);
+    }
+  }
+}
+
+}  // namespace cpu
+}  // namespace rwkv
+
+#endif
