@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "runtime/cpu/cpu_layers.h"
+#include "runtime/cpu/wkv_kernels.h"
 
 namespace rwkv {
 namespace cpu {
@@ -48,12 +49,15 @@ void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* ou
   for (size_t j = 0; j < M * A; ++j) w[j] = std::exp(-std::exp(L.decay_base[j % A] + w[j]));
 
   const size_t S = c.rows.n_seq(), NN = static_cast<size_t>(N) * static_cast<size_t>(N);
+  const bool vector_heads = wkv5_head_vector_supported(N);
   auto unit = [&](size_t job) {
     const size_t s = job / static_cast<size_t>(H);
     const int h = static_cast<int>(job % static_cast<size_t>(H));
     float* Sh = c.rows.state[s] + c.st.kv + static_cast<size_t>(h) * NN;
-    wkv5_head(N, A, c.rows.begin[s], c.rows.begin[s + 1], h, r.data(), k.data(), v.data(),
-              w.data(), nullptr, L.bonus.data(), Sh, y.data());
+    // The same recurrence in vectors where the CPU has them (wkv_kernels.h).
+    const auto head = vector_heads ? wkv5_head_avx512 : wkv5_head;
+    head(N, A, c.rows.begin[s], c.rows.begin[s + 1], h, r.data(), k.data(), v.data(),
+         w.data(), nullptr, L.bonus.data(), Sh, y.data());
   };
   if (M * A * static_cast<size_t>(N) < (size_t(1) << 15)) {
     for (size_t j = 0; j < S * static_cast<size_t>(H); ++j) unit(j);

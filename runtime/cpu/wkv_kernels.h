@@ -10,6 +10,14 @@
 namespace rwkv {
 namespace cpu {
 
+// Whether wkv5_head_avx512 runs here for heads of N channels (AVX-512F and N = 64).
+bool wkv5_head_vector_supported(int N);
+
+// wkv5_head (cpu_layers.h, v5 and v6) for N = 64, each row of S in 4 vectors of 16 lanes.
+void wkv5_head_avx512(int N, size_t A, size_t r0, size_t r1, int h, const float* r, const float* k,
+                      const float* v, const float* w_rows, const float* w_fixed, const float* u, float* S,
+                      float* y);
+
 // Whether wkv7_head_avx512 runs here for heads of N channels (AVX-512F and N = 64).
 bool wkv7_head_vector_supported(int N);
 
