@@ -22,6 +22,7 @@ CpuBackend::CpuBackend(const Model& model, CpuOptions options)
   // Our pool splits the work; each BLAS call runs on the thread that makes it.
   openblas_set_num_threads(1);
   pool_ = std::make_unique<cpu::ThreadPool>(n);
+  products_.int8_rounded_inputs = options.int8_rounded_inputs;
 }
 
 CpuBackend::~CpuBackend() = default;
@@ -59,7 +60,7 @@ void CpuBackend::forward(const Batch& batch, float* logits) {
   std::vector<float> v_first(arch_spec(w_.arch).has_value_residual() ? M * A : 0);
   for (int l = 0; l < w_.L; ++l) {
     const cpu::LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
-    const cpu::LayerCtx ctx{pool, w_, lw, layout_.layer(l), rows};
+    const cpu::LayerCtx ctx{pool, w_, lw, layout_.layer(l), rows, products_};
 
     cpu::layer_norm_rows(pool, x.data(), M, w_.C, lw.ln1_w.data(), lw.ln1_b.data(), ln.data());
     cpu::token_shift(ctx, ln.data(), w_.C, ctx.st.att_x, prev.data());
@@ -92,7 +93,7 @@ void CpuBackend::forward(const Batch& batch, float* logits) {
   for (size_t i = 0; i < pick.size(); ++i)
     cpu::layer_norm_row(&x[pick[i] * C], w_.ln_out_w.data(), w_.ln_out_b.data(), w_.C,
                         &xo[i * C]);
-  cpu::linear(pool, w_.head, xo.data(), C, pick.size(), logits, V);
+  cpu::linear(pool, w_.head, xo.data(), C, pick.size(), logits, V, products_);
 }
 
 }  // namespace rwkv

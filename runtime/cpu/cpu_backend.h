@@ -27,6 +27,7 @@
 #include <mutex>
 
 #include "runtime/backend/backend.h"
+#include "runtime/cpu/cpu_ops.h"
 #include "runtime/cpu/cpu_weights.h"
 #include "runtime/cpu/thread_pool.h"
 
@@ -37,6 +38,10 @@ struct CpuOptions {
   explicit CpuOptions(int threads, WeightFormat format = {}) : n_threads(threads), weights(format) {}
   int n_threads = 0;  // 0: std::thread::hardware_concurrency()
   WeightFormat weights;  // matrices fp32 (default) or quantized (runtime/arch/weights.h)
+  // int8 matrices under AVX-512: products on inputs rounded to int16 (the fast
+  // kernels, docs/quantization.md "CPU kernels"); false: the fp32 inputs, the
+  // product the CUDA backend computes (cpu::LinearOptions::int8_rounded_inputs).
+  bool int8_rounded_inputs = true;
 };
 
 class CpuBackend final : public Backend {
@@ -59,6 +64,7 @@ class CpuBackend final : public Backend {
   std::vector<float> initial_state_;
   cpu::CpuWeights w_;
   std::unique_ptr<cpu::ThreadPool> pool_;
+  cpu::LinearOptions products_;
   std::mutex forward_mu_;
 };
 

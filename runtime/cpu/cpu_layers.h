@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/backend/state_layout.h"
+#include "runtime/cpu/cpu_ops.h"
 #include "runtime/cpu/cpu_weights.h"
 #include "runtime/cpu/thread_pool.h"
 
@@ -31,6 +32,12 @@ struct LayerCtx {
   const LayerWeights& lw;
   const LayerStateOffsets& st;  // offsets of this layer's state pieces
   const BatchRows& rows;
+  const LinearOptions& products;  // how cpu::linear runs (the backend's CpuOptions)
+
+  // Y = W X with the pool and the backend's product options (cpu_ops.h).
+  void linear(const Linear& W, const float* X, size_t ldx, size_t M, float* Y, size_t ldy) const {
+    cpu::linear(pool, W, X, ldx, M, Y, ldy, products);
+  }
 };
 
 // prev[r] = x[r-1] within a sequence, the stored shift state (at `state_offset`)

@@ -38,12 +38,12 @@ void channel_mix(const LayerCtx& c, const float* f, const float* prev, float* ou
       }
     }
   std::vector<float> k(M * F);
-  linear(c.pool, L.ffn_k, xk.data(), C, M, k.data(), F);
+  c.linear(L.ffn_k, xk.data(), C, M, k.data(), F);
   for (float& z : k) z = relu_sq(z);
-  linear(c.pool, L.ffn_v, k.data(), F, M, out, C);
+  c.linear(L.ffn_v, k.data(), F, M, out, C);
   if (has_r) {
     std::vector<float> r(M * C);
-    linear(c.pool, L.ffn_r, xr.data(), C, M, r.data(), C);
+    c.linear(L.ffn_r, xr.data(), C, M, r.data(), C);
     for (size_t j = 0; j < M * C; ++j) out[j] *= sigmoidf(r[j]);
   }
 }

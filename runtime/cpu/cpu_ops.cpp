@@ -110,9 +110,9 @@ void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_
       rows = [&](int r0, int r1) { linear_rows_reference(W, r0, r1, X, ldx, M, Y, ldy); };
   } else if (M <= (options.fused_max_inputs >= 0 ? static_cast<size_t>(options.fused_max_inputs)
                                                   : quant_fused_max_inputs(options.isa, W.q.kind))) {
-    fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa);
+    fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa, false, options.int8_rounded_inputs);
     rows = [&](int r0, int r1) { fused->rows(r0, r1); };
-  } else if (options.int8_rounded_gemm && W.q.kind == QuantKind::int8 && int8_rounded_gemm_supported(options.isa) &&
+  } else if (options.int8_rounded_inputs && W.q.kind == QuantKind::int8 && int8_rounded_gemm_supported(options.isa) &&
              pack_many_inputs(pool, fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa, true))) {
     // (Inputs that cannot be rounded, a NaN or inf among them, take the last branch.)
     rows = [&](int r0, int r1) { fused->rows(r0, r1); };

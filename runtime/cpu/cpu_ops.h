@@ -30,10 +30,12 @@ struct LinearOptions {
   // once); above: rows dequantized a block at a time, then BLAS. -1: the
   // variant's measured crossover (quant_fused_max_inputs).
   int fused_max_inputs = -1;
-  // An int8 W above that M: the product on inputs rounded to int16 by
-  // AVX-512 VNNI where the CPU has it (quant_kernels.h), else rows
-  // dequantized then BLAS. false: always the latter.
-  bool int8_rounded_gemm = true;
+  // An int8 W under AVX-512: the products on inputs rounded to int16
+  // (quant_kernels.h; above the crossover only where the CPU has VNNI, else
+  // rows dequantized then BLAS). false: the fp32 inputs times the exact fp32
+  // weights at every M (the fp32-expansion kernels, or dequantize + BLAS),
+  // which is what the CUDA backend computes.
+  bool int8_rounded_inputs = true;
   // The same for a dense W (fp32, fp16, bf16): up to this M the kernels of
   // dense_kernels.h, above it BLAS (fp16/bf16 rows expanded a block at a
   // time). -1: the measured crossover (dense_fused_max_inputs).

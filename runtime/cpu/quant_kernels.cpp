@@ -204,7 +204,7 @@ bool QuantProduct::finish_packing() {
 }
 
 QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_t M, float* Y,
-                           size_t ldy, QuantIsa isa, bool many_inputs)
+                           size_t ldy, QuantIsa isa, bool many_inputs, bool round_inputs)
     : isa_(quant_isa_supported(isa) ? isa : QuantIsa::scalar), task_(make_task(w)) {
   task_.M = static_cast<int>(M);
   task_.y = Y;
@@ -221,7 +221,7 @@ QuantProduct::QuantProduct(const QuantView& w, const float* X, size_t ldx, size_
       x_scale_t_.reset(new float[in / 32 * mp]);
       x_group_t_.reset(new float[static_cast<size_t>(w.in / w.group) * mp]);
       chunk_rounded_.assign(mp / 16, 0);
-    } else if (isa_ == QuantIsa::avx512) {
+    } else if (isa_ == QuantIsa::avx512 && round_inputs) {
       round_int8_inputs(X, ldx, M);  // refused: task_.xi stays null
     }
     return;

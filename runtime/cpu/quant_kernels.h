@@ -75,8 +75,10 @@ class QuantProduct {
   // constructor only sizes the packed inputs; pack_inputs fills them, then
   // finish_packing says whether every input could be rounded (else the
   // caller takes another product).
+  // round_inputs false: int8 multiplies the fp32 inputs (the fp32-expansion
+  // kernels) even under AVX-512.
   QuantProduct(const QuantView& w, const float* X, size_t ldx, size_t M, float* Y, size_t ldy,
-               QuantIsa isa, bool many_inputs = false);
+               QuantIsa isa, bool many_inputs = false, bool round_inputs = true);
   // Y[m, r] for r in [r0, r1) and every m.
   void rows(int r0, int r1) const;
 

@@ -21,9 +21,9 @@ void time_mix_v4(const LayerCtx& c, const float* a, const float* prev, float* ou
       xr[j] = a[j] * L.mix_r[i] + prev[j] * (1.0f - L.mix_r[i]);
     }
   std::vector<float> k(M * A), v(M * A), r(M * A), y(M * A);
-  linear(c.pool, L.att_k, xk.data(), C, M, k.data(), A);
-  linear(c.pool, L.att_v, xv.data(), C, M, v.data(), A);
-  linear(c.pool, L.att_r, xr.data(), C, M, r.data(), A);
+  c.linear(L.att_k, xk.data(), C, M, k.data(), A);
+  c.linear(L.att_v, xv.data(), C, M, v.data(), A);
+  c.linear(L.att_r, xr.data(), C, M, r.data(), A);
 
   // WKV, sequential over each sequence's tokens, parallel over (sequence, channel block).
   const size_t S = c.rows.n_seq();
@@ -42,7 +42,7 @@ void time_mix_v4(const LayerCtx& c, const float* a, const float* prev, float* ou
   }
 
   for (size_t j = 0; j < M * A; ++j) y[j] *= sigmoidf(r[j]);  // r = sigmoid(Wr xr)
-  linear(c.pool, L.att_o, y.data(), A, M, out, C);
+  c.linear(L.att_o, y.data(), A, M, out, C);
 }
 
 void wkv4_channels(size_t A, size_t r0, size_t r1, size_t c0, size_t c1, const float* k, const float* v,

@@ -23,11 +23,11 @@ void time_mix_v5(const LayerCtx& c, const float* a, const float* prev, float* ou
       if (gated) xg[j] = a[j] * L.mix_g[i] + prev[j] * (1.0f - L.mix_g[i]);
     }
   std::vector<float> r(M * A), k(M * A), v(M * A), y(M * A), g(gated ? M * A : 0);
-  linear(c.pool, L.att_r, xr.data(), C, M, r.data(), A);  // no sigmoid on r in v5+
-  linear(c.pool, L.att_k, xk.data(), C, M, k.data(), A);
-  linear(c.pool, L.att_v, xv.data(), C, M, v.data(), A);
+  c.linear(L.att_r, xr.data(), C, M, r.data(), A);  // no sigmoid on r in v5+
+  c.linear(L.att_k, xk.data(), C, M, k.data(), A);
+  c.linear(L.att_v, xv.data(), C, M, v.data(), A);
   if (gated) {
-    linear(c.pool, L.att_g, xg.data(), C, M, g.data(), A);
+    c.linear(L.att_g, xg.data(), C, M, g.data(), A);
     for (float& z : g) z = siluf(z);
   }
 
@@ -55,7 +55,7 @@ void time_mix_v5(const LayerCtx& c, const float* a, const float* prev, float* ou
                    o.data() + m * A);
   if (gated)
     for (size_t j = 0; j < M * A; ++j) o[j] *= g[j];
-  linear(c.pool, L.att_o, o.data(), A, M, out, C);
+  c.linear(L.att_o, o.data(), A, M, out, C);
 }
 
 }  // namespace cpu

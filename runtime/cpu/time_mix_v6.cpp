@@ -20,7 +20,7 @@ void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* ou
     d[j] = prev[j] - a[j];
     xxx[j] = a[j] + d[j] * L.maa_x[j % C];
   }
-  linear(c.pool, L.maa_w1, xxx.data(), C, M, m.data(), 5 * D);
+  c.linear(L.maa_w1, xxx.data(), C, M, m.data(), 5 * D);
   for (float& z : m) z = std::tanh(z);
 
   // x_z = a + d * (maa_z + m_z @ maa_w2[z]) for z = w, k, v, r, g (in that order).
@@ -28,24 +28,24 @@ void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* ou
   std::vector<float> xz[5];
   for (int z = 0; z < 5; ++z) {
     xz[z].resize(M * C);
-    linear(c.pool, L.maa_w2[z], m.data() + static_cast<size_t>(z) * D, 5 * D, M, xz[z].data(), C);
+    c.linear(L.maa_w2[z], m.data() + static_cast<size_t>(z) * D, 5 * D, M, xz[z].data(), C);
     for (size_t j = 0; j < M * C; ++j) xz[z][j] = a[j] + d[j] * ((*maa[z])[j % C] + xz[z][j]);
   }
   const std::vector<float>&xw = xz[0], &xk = xz[1], &xv = xz[2], &xr = xz[3], &xg = xz[4];
 
   std::vector<float> r(M * A), k(M * A), v(M * A), g(M * A), y(M * A);
-  linear(c.pool, L.att_r, xr.data(), C, M, r.data(), A);
-  linear(c.pool, L.att_k, xk.data(), C, M, k.data(), A);
-  linear(c.pool, L.att_v, xv.data(), C, M, v.data(), A);
-  linear(c.pool, L.att_g, xg.data(), C, M, g.data(), A);
+  c.linear(L.att_r, xr.data(), C, M, r.data(), A);
+  c.linear(L.att_k, xk.data(), C, M, k.data(), A);
+  c.linear(L.att_v, xv.data(), C, M, v.data(), A);
+  c.linear(L.att_g, xg.data(), C, M, g.data(), A);
   for (float& z : g) z = siluf(z);
 
   // w = exp(-exp(time_decay + tanh(x_w @ decay_w1) @ decay_w2)), fp32 (docs/rwkv-math.md section 5.2, 5.6).
   const size_t Dd = static_cast<size_t>(L.decay_w1.out);
   std::vector<float> t1(M * Dd), w(M * A);
-  linear(c.pool, L.decay_w1, xw.data(), C, M, t1.data(), Dd);
+  c.linear(L.decay_w1, xw.data(), C, M, t1.data(), Dd);
   for (float& z : t1) z = std::tanh(z);
-  linear(c.pool, L.decay_w2, t1.data(), Dd, M, w.data(), A);
+  c.linear(L.decay_w2, t1.data(), Dd, M, w.data(), A);
   for (size_t j = 0; j < M * A; ++j) w[j] = std::exp(-std::exp(L.decay_base[j % A] + w[j]));
 
   const size_t S = c.rows.n_seq(), NN = static_cast<size_t>(N) * static_cast<size_t>(N);
@@ -70,7 +70,7 @@ void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* ou
     group_norm_row(y.data() + mm * A, H, N, L.ln_x_w.data(), L.ln_x_b.data(), 64e-5f,
                    o.data() + mm * A);
   for (size_t j = 0; j < M * A; ++j) o[j] *= g[j];
-  linear(c.pool, L.att_o, o.data(), A, M, out, C);
+  c.linear(L.att_o, o.data(), A, M, out, C);
 }
 
 }  // namespace cpu

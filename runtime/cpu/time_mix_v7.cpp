@@ -29,19 +29,19 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
     xg[j] = a[j] + d * L.x_g[i];
   }
   std::vector<float> r(M * A), k(M * A), v(M * A), w(M * A), alpha(M * A), g(M * A);
-  linear(c.pool, L.att_r, xr.data(), C, M, r.data(), A);
-  linear(c.pool, L.att_k, xk.data(), C, M, k.data(), A);
-  linear(c.pool, L.att_v, xv.data(), C, M, v.data(), A);
+  c.linear(L.att_r, xr.data(), C, M, r.data(), A);
+  c.linear(L.att_k, xk.data(), C, M, k.data(), A);
+  c.linear(L.att_v, xv.data(), C, M, v.data(), A);
 
   // Two-matrix LoRA: out = (f(x @ m1)) @ m2.
   auto lora = [&](const Linear& m1, const Linear& m2, const std::vector<float>& x, float (*f)(float),
                   float* dst) {
     const size_t Dl = static_cast<size_t>(m1.out);
     std::vector<float> t(M * Dl);
-    linear(c.pool, m1, x.data(), C, M, t.data(), Dl);
+    c.linear(m1, x.data(), C, M, t.data(), Dl);
     if (f)
       for (float& z : t) z = f(z);
-    linear(c.pool, m2, t.data(), Dl, M, dst, A);
+    c.linear(m2, t.data(), Dl, M, dst, A);
   };
   lora(L.w1, L.w2, xw, [](float z) { return std::tanh(z); }, w.data());
   lora(L.a1, L.a2, xa, nullptr, alpha.data());
@@ -82,7 +82,7 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
   std::vector<float> o(M * A);
   wkv7_output(M, H, N, y.data(), r.data(), k.data(), v.data(), L.r_k.data(), L.ln_x_w.data(),
               L.ln_x_b.data(), g.data(), o.data());
-  linear(c.pool, L.att_o, o.data(), A, M, out, C);
+  c.linear(L.att_o, o.data(), A, M, out, C);
 }
 
 void wkv7_prepare(size_t M, int H, int N, const float* a0, const float* k_k, const float* k_a,

@@ -101,7 +101,8 @@ bool rounds_inputs(QuantKind kind, const rwkv::cpu::LinearOptions& opt, size_t M
   const size_t most = opt.fused_max_inputs >= 0 ? static_cast<size_t>(opt.fused_max_inputs)
                                                 : rwkv::cpu::quant_fused_max_inputs(opt.isa, kind);
   if (kind != QuantKind::int8 || opt.isa != QuantIsa::avx512) return false;
-  return M <= most || (opt.int8_rounded_gemm && rwkv::cpu::int8_rounded_gemm_supported(opt.isa));
+  if (!opt.int8_rounded_inputs) return false;
+  return M <= most || rwkv::cpu::int8_rounded_gemm_supported(opt.isa);
 }
 
 }  // namespace
@@ -126,17 +127,18 @@ TEST_CASE("cpu quantized products: every ISA variant equals the plain product to
         for (size_t M = 1; M <= 20; ++M) {
           const std::vector<float> X = random_inputs(M * ldx, rng);
           for (QuantIsa isa : isas) {
-            // dequantize + BLAS, the many-input int8 product (VNNI) or BLAS, fused, the default
-            for (auto [fused_max, gemm] : {std::pair{0, false}, std::pair{0, true}, std::pair{64, true},
-                                           std::pair{-1, true}}) {
+            // dequantize + BLAS (fp32 inputs), the many-input int8 product (VNNI) or BLAS, the fused
+            // kernels on fp32 inputs, the fused kernels, the default
+            for (auto [fused_max, rounded] : {std::pair{0, false}, std::pair{0, true}, std::pair{64, false},
+                                              std::pair{64, true}, std::pair{-1, true}}) {
               for (auto& pool : pools) {
                 INFO(rwkv::quant_kind_name(kind) << " group " << group << " [" << out << ", " << in << "] M " << M
                                                  << " " << rwkv::cpu::quant_isa_name(isa) << " fused_max "
-                                                 << fused_max << " int8 gemm " << gemm << " threads " << pool->size());
+                                                 << fused_max << " int8 rounded " << rounded << " threads " << pool->size());
                 rwkv::cpu::LinearOptions opt;
                 opt.isa = isa;
                 opt.fused_max_inputs = fused_max;
-                opt.int8_rounded_gemm = gemm;
+                opt.int8_rounded_inputs = rounded;
                 opt.min_macs_per_thread = 1;  // split whenever there are 16 rows per thread
                 std::vector<float> Y(M * ldy, pad);
                 rwkv::cpu::linear(*pool, L, X.data(), ldx, M, Y.data(), ldy, opt);
@@ -407,13 +409,14 @@ TEST_CASE("cpu quantized products: timing of each variant against the plain prod
                   fp32, ref);
       for (QuantIsa isa : rwkv::cpu::supported_quant_isas()) {
         // dequantize + BLAS, the int8 product at many inputs (AVX-512 VNNI), the fused kernels
-        for (auto [fused_max, gemm, name] : {std::tuple{0, false, "blas"}, std::tuple{0, true, "vnni"},
-                                             std::tuple{64, false, "fused"}}) {
-          if (gemm && !(kind == QuantKind::int8 && rwkv::cpu::int8_rounded_gemm_supported(isa))) continue;
+        for (auto [fused_max, rounded, name] : {std::tuple{0, false, "blas"}, std::tuple{0, true, "vnni"},
+                                                std::tuple{64, true, "fused"}}) {
+          const bool vnni = fused_max == 0 && rounded;
+          if (vnni && !(kind == QuantKind::int8 && rwkv::cpu::int8_rounded_gemm_supported(isa))) continue;
           rwkv::cpu::LinearOptions opt;
           opt.isa = isa;
           opt.fused_max_inputs = fused_max;
-          opt.int8_rounded_gemm = gemm;
+          opt.int8_rounded_inputs = rounded;
           const double t = time_us([&] { rwkv::cpu::linear(pool, L, X.data(), in, M, Y.data(), out, opt); });
           std::printf("  %s/%s %8.1f", rwkv::cpu::quant_isa_name(isa), name, t);
         }
