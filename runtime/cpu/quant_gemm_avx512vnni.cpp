@@ -30,6 +30,8 @@
     defined(__F16C__)
 #include <immintrin.h>
 
+#include "runtime/cpu/avx512_lanes.h"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -40,6 +42,9 @@ namespace cpu {
 namespace quant_isa {
 
 namespace {
+
+using avx512_lanes::hmax;
+using avx512_lanes::hsum_epi32;
 
 constexpr int kRows = 6;    // output rows of a micro-tile: 12 int32 + 12 fp32 accumulators at V = 2
 constexpr int kPanel = 48;  // rows widened to int16 at a time (at in = 3072: 288 KiB, in L2)
@@ -68,26 +73,6 @@ void widen_panel(const GemvTask& t, int row0, int rows, Panel& p) {
       p.m[static_cast<size_t>(i) * G + g] = _cvtsh_ss(t.min[gi + g]);
     }
   }
-}
-
-// Horizontal max / sum (GCC 12 warns that the library's _mm512_reduce_* read
-// an undefined vector; the zero-masking extracts with every lane selected do not).
-inline float hmax(__m512 v) {
-  const __m512d vd = _mm512_castps_pd(v);
-  const __m256 m8 = _mm256_max_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 0)),
-                                   _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 1)));
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
-inline int32_t hsum_epi32(__m512i v) {
-  const __m256i s8 = _mm256_add_epi32(_mm512_maskz_extracti64x4_epi64(0xFF, v, 0), _mm512_maskz_extracti64x4_epi64(0xFF, v, 1));
-  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
-  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
-  return _mm_cvtsi128_si32(s);
 }
 
 inline __m512i broadcast_pair(const int16_t* w) {

@@ -89,8 +89,12 @@ bool quant_isa_supported(QuantIsa isa) {
 bool int8_rounded_gemm_supported(QuantIsa isa) {
 #if RWKV_CPU_X86_KERNELS
   if (isa != QuantIsa::avx512 || !quant_isa_supported(isa)) return false;
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512vnni");
+  // Asked on every product (the crossover depends on it): the CPU is read once.
+  static const bool vnni = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") != 0;
+  }();
+  return vnni;
 #else
   (void)isa;
   return false;

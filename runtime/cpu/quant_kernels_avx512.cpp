@@ -13,11 +13,15 @@
     defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 
+#include "runtime/cpu/avx512_lanes.h"
+
 namespace rwkv {
 namespace cpu {
 namespace quant_isa {
 
 namespace {
+
+using avx512_lanes::hsum;
 
 // GCC 12 warns that the plain forms of a few conversions read an undefined
 // vector (its _mm512_undefined_*); their zero-masking forms with every lane
@@ -27,16 +31,6 @@ constexpr __mmask16 kAll = 0xFFFF;
 inline __m512 broadcast_half(uint16_t h) { return _mm512_set1_ps(_cvtsh_ss(h)); }
 
 inline __m512 to_float(__m512i v) { return _mm512_maskz_cvtepi32_ps(kAll, v); }
-
-inline float hsum(__m512 v) {
-  const __m512d vd = _mm512_castps_pd(v);
-  const __m256 s8 = _mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 0)),
-                                  _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 1)));
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // 16 int8 weights as fp32 (not yet scaled).
 inline __m512 load_int8x16(const uint8_t* p) {

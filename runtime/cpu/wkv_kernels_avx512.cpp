@@ -16,22 +16,16 @@
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__FMA__)
 #include <immintrin.h>
 
+#include "runtime/cpu/avx512_lanes.h"
+
 namespace rwkv {
 namespace cpu {
 
 namespace {
 
-constexpr int kN = 64, kV = kN / 16;
+using avx512_lanes::hsum;
 
-inline float hsum(__m512 v) {
-  const __m512d vd = _mm512_castps_pd(v);
-  const __m256 s8 = _mm256_add_ps(_mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 0)),
-                                  _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, vd, 1)));
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+constexpr int kN = 64, kV = kN / 16;
 
 }  // namespace
 
