@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <vector>
 
 #include "runtime/backend/state_layout.h"
@@ -37,6 +38,10 @@ struct LayerCtx {
   // Y = W X with the pool and the backend's product options (cpu_ops.h).
   void linear(const Linear& W, const float* X, size_t ldx, size_t M, float* Y, size_t ldy) const {
     cpu::linear(pool, W, X, ldx, M, Y, ldy, products);
+  }
+  // Independent products over this batch's M rows in one hand-off (cpu_ops.h linear_group).
+  void linear_group(std::initializer_list<Product> group) const {
+    cpu::linear_group(pool, rows.M, group.begin(), group.size(), products);
   }
 };
 

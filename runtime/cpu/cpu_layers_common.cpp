@@ -25,26 +25,38 @@ void channel_mix(const LayerCtx& c, const float* f, const float* prev, float* ou
   const bool v4_lerp = !arch_spec(c.w.arch).mixes_toward_previous();
   const bool has_r = arch_spec(c.w.arch).has_ffn_receptance();
   std::vector<float> xk(M * C), xr(has_r ? M * C : 0);
-  for (size_t m = 0; m < M; ++m)
-    for (size_t i = 0; i < C; ++i) {
-      const size_t j = m * C + i;
-      if (v4_lerp) {  // mu weights the current token (docs/rwkv-math.md section 3.4)
+  if (v4_lerp) {  // mu weights the current token (docs/rwkv-math.md section 3.4)
+    for (size_t m = 0; m < M; ++m)
+      for (size_t i = 0; i < C; ++i) {
+        const size_t j = m * C + i;
         xk[j] = f[j] * L.ffn_mix_k[i] + prev[j] * (1.0f - L.ffn_mix_k[i]);
         xr[j] = f[j] * L.ffn_mix_r[i] + prev[j] * (1.0f - L.ffn_mix_r[i]);
-      } else {  // mu weights the previous token (docs/rwkv-math.md section 5.3, 6.4)
-        const float d = prev[j] - f[j];
-        xk[j] = f[j] + d * L.ffn_mix_k[i];
-        if (has_r) xr[j] = f[j] + d * L.ffn_mix_r[i];
       }
-    }
-  std::vector<float> k(M * F);
-  c.linear(L.ffn_k, xk.data(), C, M, k.data(), F);
-  for (float& z : k) z = relu_sq(z);
-  c.linear(L.ffn_v, k.data(), F, M, out, C);
+  } else {  // mu weights the previous token (docs/rwkv-math.md section 5.3, 6.4)
+    for (size_t m = 0; m < M; ++m)
+      for (size_t i = 0; i < C; ++i) {
+        const size_t j = m * C + i;
+        xk[j] = f[j] + (prev[j] - f[j]) * L.ffn_mix_k[i];
+        if (has_r) xr[j] = f[j] + (prev[j] - f[j]) * L.ffn_mix_r[i];
+      }
+  }
+  // k = relu(Wk xk)^2 on each thread's rows as it computes them; r = Wr xr
+  // in the same hand-off; then out = Wv k, gated by sigmoid(r) row by row.
+  std::vector<float> k(M * F), r(has_r ? M * C : 0);
+  auto square_relu = [&](int r0, int r1) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t j = m * F + size_t(r0); j < m * F + size_t(r1); ++j) k[j] = relu_sq(k[j]);
+  };
+  auto gate = [&](int r0, int r1) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t j = m * C + size_t(r0); j < m * C + size_t(r1); ++j) out[j] *= sigmoidf(r[j]);
+  };
   if (has_r) {
-    std::vector<float> r(M * C);
-    c.linear(L.ffn_r, xr.data(), C, M, r.data(), C);
-    for (size_t j = 0; j < M * C; ++j) out[j] *= sigmoidf(r[j]);
+    c.linear_group({{L.ffn_k, xk.data(), C, k.data(), F, square_relu}, {L.ffn_r, xr.data(), C, r.data(), C}});
+    c.linear_group({{L.ffn_v, k.data(), F, out, C, gate}});
+  } else {
+    c.linear_group({{L.ffn_k, xk.data(), C, k.data(), F, square_relu}});
+    c.linear(L.ffn_v, k.data(), F, M, out, C);
   }
 }
 

@@ -4,10 +4,15 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <functional>
 #include <optional>
 #include <vector>
+
+#include "runtime/core/error.h"
 
 namespace rwkv {
 namespace cpu {
@@ -91,50 +96,94 @@ void linear_rows_reference(const Linear& W, int r0, int r1, const float* X, size
   }
 }
 
-void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
-            size_t ldy, const LinearOptions& options) {
-  if (M == 0) return;
-  std::function<void(int, int)> rows;
-  std::optional<QuantProduct> fused;
+namespace {
+
+// How output rows [r0, r1) of one product are computed for its M inputs,
+// chosen by W's kind and M; `prepared` holds a quantized product's prepared
+// inputs (and must outlive the returned function).
+std::function<void(int, int)> product_rows(ThreadPool& pool, const Product& p, size_t M,
+                                           const LinearOptions& options,
+                                           std::optional<QuantProduct>& prepared) {
+  const Linear& W = p.W;
+  const float* X = p.X;
+  const size_t ldx = p.ldx, ldy = p.ldy;
+  float* Y = p.Y;
   if (!W.quantized()) {
     const DenseCrossover crossover = dense_fused_max_inputs(options.isa);
     const int fused_max = options.dense_fused_max_inputs >= 0 ? options.dense_fused_max_inputs
                           : W.half()                          ? crossover.half
                                                               : crossover.fp32;
     const DenseView v = dense_view(W);
+    const QuantIsa isa = options.isa;
     if (M <= static_cast<size_t>(fused_max))
-      rows = [&, v](int r0, int r1) { dense_gemv(options.isa, v, r0, r1, X, ldx, M, Y, ldy); };
-    else if (W.half())
-      rows = [&](int r0, int r1) { widened_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };
-    else
-      rows = [&](int r0, int r1) { linear_rows_reference(W, r0, r1, X, ldx, M, Y, ldy); };
-  } else if (M <= (options.fused_max_inputs >= 0 ? static_cast<size_t>(options.fused_max_inputs)
-                                                  : quant_fused_max_inputs(options.isa, W.q.kind))) {
-    fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa, false, options.int8_rounded_inputs);
-    rows = [&](int r0, int r1) { fused->rows(r0, r1); };
-  } else if (options.int8_rounded_inputs && W.q.kind == QuantKind::int8 && int8_rounded_gemm_supported(options.isa) &&
-             pack_many_inputs(pool, fused.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa, true))) {
+      return [=](int r0, int r1) { dense_gemv(isa, v, r0, r1, X, ldx, M, Y, ldy); };
+    if (W.half())
+      return [=, &W](int r0, int r1) { widened_rows_blas(W, isa, r0, r1, X, ldx, M, Y, ldy); };
+    return [=, &W](int r0, int r1) { linear_rows_reference(W, r0, r1, X, ldx, M, Y, ldy); };
+  }
+  const size_t fused_max = options.fused_max_inputs >= 0 ? static_cast<size_t>(options.fused_max_inputs)
+                                                         : quant_fused_max_inputs(options.isa, W.q.kind);
+  if (M <= fused_max) {
+    prepared.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa, false, options.int8_rounded_inputs);
+    return [&prepared](int r0, int r1) { prepared->rows(r0, r1); };
+  }
+  if (options.int8_rounded_inputs && W.q.kind == QuantKind::int8 && int8_rounded_gemm_supported(options.isa) &&
+      pack_many_inputs(pool, prepared.emplace(W.q.view(), X, ldx, M, Y, ldy, options.isa, true))) {
     // (Inputs that cannot be rounded, a NaN or inf among them, take the last branch.)
-    rows = [&](int r0, int r1) { fused->rows(r0, r1); };
-  } else {
-    rows = [&](int r0, int r1) { widened_rows_blas(W, options.isa, r0, r1, X, ldx, M, Y, ldy); };
+    return [&prepared](int r0, int r1) { prepared->rows(r0, r1); };
+  }
+  const QuantIsa isa = options.isa;
+  return [=, &W](int r0, int r1) { widened_rows_blas(W, isa, r0, r1, X, ldx, M, Y, ldy); };
+}
+
+// Rows of block b of `parts` for `out` rows: a multiple of 16 rows (whole
+// cache lines of Y), empty past the end.
+std::pair<int, int> block_rows(int out, size_t b, size_t parts) {
+  const int per = ((out + static_cast<int>(parts) - 1) / static_cast<int>(parts) + 15) / 16 * 16;
+  const int r0 = std::min(out, static_cast<int>(b) * per);
+  return {r0, std::min(out, r0 + per)};
+}
+
+}  // namespace
+
+void linear_group(ThreadPool& pool, size_t M, const Product* group, size_t n_products,
+                  const LinearOptions& options) {
+  if (M == 0 || n_products == 0) return;
+  if (n_products > kMaxGroupProducts)
+    throw Error("linear_group: " + std::to_string(n_products) + " products, at most " +
+                std::to_string(kMaxGroupProducts));
+  std::array<std::optional<QuantProduct>, kMaxGroupProducts> prepared;
+  std::array<std::function<void(int, int)>, kMaxGroupProducts> rows;
+  size_t macs = 0;
+  int min_out = group[0].W.out;
+  for (size_t i = 0; i < n_products; ++i) {
+    rows[i] = product_rows(pool, group[i], M, options, prepared[i]);
+    macs += M * static_cast<size_t>(group[i].W.out) * static_cast<size_t>(group[i].W.in);
+    min_out = std::min(min_out, group[i].W.out);
   }
   // Below ~64k multiply-adds per thread the hand-off costs more than it saves.
-  const size_t macs = M * static_cast<size_t>(W.out) * static_cast<size_t>(W.in);
   size_t parts = std::min<size_t>(static_cast<size_t>(pool.size()),
                                   macs / std::max<size_t>(options.min_macs_per_thread, 1));
-  parts = std::min<size_t>(parts, static_cast<size_t>(W.out) / 16);
-  if (parts <= 1) {
-    rows(0, W.out);
+  parts = std::max<size_t>(1, std::min<size_t>(parts, static_cast<size_t>(std::max(min_out, 0)) / 16));
+  auto block = [&](size_t b) {
+    for (size_t i = 0; i < n_products; ++i) {
+      const auto [r0, r1] = block_rows(group[i].W.out, b, parts);
+      if (r0 >= r1) continue;
+      rows[i](r0, r1);
+      if (group[i].after) group[i].after(r0, r1);
+    }
+  };
+  if (parts == 1) {
+    block(0);
     return;
   }
-  // Row blocks of a multiple of 16 rows (whole cache lines of Y).
-  const int per = ((W.out + static_cast<int>(parts) - 1) / static_cast<int>(parts) + 15) / 16 * 16;
-  const size_t n_blocks = static_cast<size_t>((W.out + per - 1) / per);
-  pool.run(n_blocks, [&](size_t b) {
-    const int r0 = static_cast<int>(b) * per;
-    rows(r0, std::min(W.out, r0 + per));
-  });
+  pool.run(parts, block);
+}
+
+void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
+            size_t ldy, const LinearOptions& options) {
+  const Product p{W, X, ldx, Y, ldy};
+  linear_group(pool, M, &p, 1, options);
 }
 
 void layer_norm_rows(ThreadPool& pool, const float* x, size_t M, int n, const float* g,

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "runtime/arch/layer_norm.h"
@@ -49,6 +50,32 @@ struct LinearOptions {
 // output rows across the pool, in blocks of a multiple of 16 rows.
 void linear(ThreadPool& pool, const Linear& W, const float* X, size_t ldx, size_t M, float* Y,
             size_t ldy, const LinearOptions& options = LinearOptions());
+
+// One product of a group: Y = W X over the group's M inputs, then, when set,
+// `after(r0, r1)` on the thread that computed output rows [r0, r1) (columns
+// r0..r1-1 of every Y row): the element-wise work a layer fuses into the pass
+// that produced its operand (relu^2, a sigmoid gate, the v4 WKV).
+struct Product {
+  const Linear& W;
+  const float* X;
+  size_t ldx;
+  float* Y;
+  size_t ldy;
+  std::function<void(int r0, int r1)> after = {};
+};
+
+// The most products one group takes.
+constexpr size_t kMaxGroupProducts = 4;
+
+// The products of `group` in one hand-off to the pool (one instead of one
+// each; they are independent, e.g. the K, V and R projections of a layer).
+// Every product's rows are cut into the same number of blocks, multiples of
+// 16 rows, and block b of every product runs on one thread in the group's
+// order; so the `after` of a product may read rows [r0, r1) of the products
+// before it with the same `out`. Each product computes exactly what linear()
+// computes for it.
+void linear_group(ThreadPool& pool, size_t M, const Product* group, size_t n_products,
+                  const LinearOptions& options = LinearOptions());
 
 // A dense (fp32 / fp16 / bf16) W as the kernels of dense_kernels.h see it.
 DenseView dense_view(const Linear& W);

@@ -21,27 +21,21 @@ void time_mix_v4(const LayerCtx& c, const float* a, const float* prev, float* ou
       xr[j] = a[j] * L.mix_r[i] + prev[j] * (1.0f - L.mix_r[i]);
     }
   std::vector<float> k(M * A), v(M * A), r(M * A), y(M * A);
-  c.linear(L.att_k, xk.data(), C, M, k.data(), A);
-  c.linear(L.att_v, xv.data(), C, M, v.data(), A);
-  c.linear(L.att_r, xr.data(), C, M, r.data(), A);
-
-  // WKV, sequential over each sequence's tokens, parallel over (sequence, channel block).
-  const size_t S = c.rows.n_seq();
-  const size_t block = 64;
-  const size_t n_blocks = (A + block - 1) / block;
-  auto unit = [&](size_t job) {
-    const size_t s = job / n_blocks, c0 = (job % n_blocks) * block, c1 = std::min(A, c0 + block);
-    float* st = c.rows.state[s];
-    wkv4_channels(A, c.rows.begin[s], c.rows.begin[s + 1], c0, c1, k.data(), v.data(), L.decay.data(),
-                  L.bonus.data(), st + c.st.aa, st + c.st.bb, st + c.st.pp, y.data());
+  // Once the thread that computed channels [c0, c1) of k, v and r has them:
+  // their WKV, sequential over each sequence's tokens, then the gate
+  // y *= sigmoid(r) (r = Wr xr), fused into the projections' pass.
+  auto wkv_gate = [&](int c0, int c1) {
+    for (size_t s = 0; s < c.rows.n_seq(); ++s) {
+      float* st = c.rows.state[s];
+      wkv4_channels(A, c.rows.begin[s], c.rows.begin[s + 1], size_t(c0), size_t(c1), k.data(), v.data(),
+                    L.decay.data(), L.bonus.data(), st + c.st.aa, st + c.st.bb, st + c.st.pp, y.data());
+    }
+    for (size_t m = 0; m < M; ++m)
+      for (size_t j = m * A + size_t(c0); j < m * A + size_t(c1); ++j) y[j] *= sigmoidf(r[j]);
   };
-  if (M * A < (size_t(1) << 14)) {
-    for (size_t j = 0; j < S * n_blocks; ++j) unit(j);
-  } else {
-    c.pool.run(S * n_blocks, unit);
-  }
-
-  for (size_t j = 0; j < M * A; ++j) y[j] *= sigmoidf(r[j]);  // r = sigmoid(Wr xr)
+  c.linear_group({{L.att_k, xk.data(), C, k.data(), A},
+                  {L.att_v, xv.data(), C, v.data(), A},
+                  {L.att_r, xr.data(), C, r.data(), A, wkv_gate}});
   c.linear(L.att_o, y.data(), A, M, out, C);
 }
 
