@@ -55,7 +55,7 @@ WeightReader::WeightReader(const Model& m, const ModelWeights& dims, WeightForma
 
 std::vector<float> Linear::to_f32() const {
   if (quantized()) return dequantize_matrix(q.view());
-  if (!half()) return w;
+  if (!half()) return std::vector<float>(w.begin(), w.end());
   std::vector<float> f(h.size());
   for (size_t i = 0; i < h.size(); ++i) f[i] = h_dtype == DType::bf16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]);
   return f;
@@ -71,7 +71,16 @@ void hold_linear_as(Linear& m, DType dtype) {
   m.h.resize(m.w.size());
   for (size_t i = 0; i < m.w.size(); ++i) m.h[i] = dtype == DType::bf16 ? f32_to_bf16(m.w[i]) : f32_to_f16(m.w[i]);
   m.h_dtype = dtype;
-  std::vector<float>().swap(m.w);
+  HeldVector<float>().swap(m.w);
+}
+
+void move_linear_into(Linear& m, const std::shared_ptr<HugePageArena>& arena) {
+  if (!arena) return;
+  move_into_arena(m.w, arena);
+  move_into_arena(m.h, arena);
+  move_into_arena(m.q.q, arena);
+  move_into_arena(m.q.scale, arena);
+  move_into_arena(m.q.min, arena);
 }
 
 void quantize_linear(Linear& m, QuantKind kind, const std::string& what) {
@@ -82,7 +91,7 @@ void quantize_linear(Linear& m, QuantKind kind, const std::string& what) {
                 "] matrix cannot be quantized to " + quant_kind_name(kind) +
                 " (its input width is not a multiple of 32)");
   m.q = quantize_matrix(kind, m.w.data(), m.out, m.in, group, what);
-  std::vector<float>().swap(m.w);
+  HeldVector<float>().swap(m.w);
 }
 
 void WeightReader::fail(const std::string& msg) const { throw Error("model " + m_.info.path + ": " + msg); }
@@ -107,7 +116,8 @@ Linear WeightReader::linear(const std::string& name, int out, int in) const {
     L.q = copy_quant(t.quant);
     return L;
   }
-  L.w = t.to_f32();
+  const std::vector<float> f = t.to_f32();
+  L.w.assign(f.begin(), f.end());
   return L;
 }
 
@@ -197,6 +207,7 @@ ModelWeights load_weight_globals(const Model& model, WeightFormat format) {
   w.head = r.linear("head.weight", w.V, w.C);
   if (format.head_quantized()) quantize_linear(w.head, format.quantize, "head.weight");
   hold_linear_as(w.head, format.dense);
+  move_linear_into(w.head, format.arena);
   return w;
 }
 
@@ -220,7 +231,10 @@ LayerWeights load_weight_layer(const Model& model, const ModelWeights& w, int l,
     for_each_linear(L, [&](Linear& m) {
       quantize_linear(m, format.quantize, "model " + model.info.path + " layer " + std::to_string(l));
     });
-  for_each_linear(L, [&](Linear& m) { hold_linear_as(m, format.dense); });
+  for_each_linear(L, [&](Linear& m) {
+    hold_linear_as(m, format.dense);
+    move_linear_into(m, format.arena);
+  });
   return L;
 }
 

@@ -11,10 +11,12 @@
 // (runtime/arch/v4.cpp ... v7.cpp).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "runtime/arch/arch.h"
+#include "runtime/core/huge_page_arena.h"
 #include "runtime/quant/quant_format.h"
 
 namespace rwkv {
@@ -27,8 +29,8 @@ namespace rwkv {
 // runtime/quant/quant_format.h) holds the values.
 struct Linear {
   int out = 0, in = 0;
-  std::vector<float> w;     // out * in
-  std::vector<uint16_t> h;  // out * in, in h_dtype
+  HeldVector<float> w;     // out * in
+  HeldVector<uint16_t> h;  // out * in, in h_dtype
   DType h_dtype = DType::f16;
   QuantMatrix q;
   bool quantized() const { return q.kind != QuantKind::none; }
@@ -59,6 +61,9 @@ struct WeightFormat {
   DType dense = DType::f32;
   // runtime/quant/quant_format.h quant_kind_covers_head.
   bool head_quantized() const { return quant_kind_covers_head(quantize); }
+  // Where the matrices are kept once made: this arena (huge pages, the CPU
+  // backend, runtime/core/huge_page_arena.h), or the heap when null.
+  std::shared_ptr<HugePageArena> arena;
   bool keeps(QuantKind stored) const {
     return stored != QuantKind::none && (stored == quantize || (keep_quantized && quantize == QuantKind::none));
   }
@@ -129,6 +134,10 @@ void quantize_linear(Linear& m, QuantKind kind, const std::string& what);
 // Holds a dense Linear's values in `dtype` (fp16 / bf16 rounded to nearest
 // even; fp32: as it is); nothing for an empty or quantized one.
 void hold_linear_as(Linear& m, DType dtype);
+
+// Moves a Linear's buffers into `arena` (nothing when null): where load_weights
+// keeps each matrix once it has its final form (WeightFormat::arena).
+void move_linear_into(Linear& m, const std::shared_ptr<HugePageArena>& arena);
 
 // Reads a model's tensors as fp32 in the shapes the backends use; used by
 // ArchSpec::load_layer. Errors name the model and the tensor.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <thread>
 
 #include "runtime/arch/arch.h"
@@ -14,9 +15,19 @@
 
 namespace rwkv {
 
+namespace {
+
+WeightFormat held_format(const CpuOptions& options) {
+  WeightFormat f = options.weights;
+  if (options.huge_pages && !f.arena) f.arena = std::make_shared<HugePageArena>();
+  return f;
+}
+
+}  // namespace
+
 CpuBackend::CpuBackend(const Model& model, CpuOptions options)
     : info_(model.info), layout_(model.info), initial_state_(initial_state(model, layout_)),
-      w_(cpu::load_cpu_weights(model, options.weights)) {
+      w_(cpu::load_cpu_weights(model, held_format(options))) {
   int n = options.n_threads;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Our pool splits the work; each BLAS call runs on the thread that makes it.

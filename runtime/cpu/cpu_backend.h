@@ -42,6 +42,10 @@ struct CpuOptions {
   // kernels, docs/quantization.md "CPU kernels"); false: the fp32 inputs, the
   // product the CUDA backend computes (cpu::LinearOptions::int8_rounded_inputs).
   bool int8_rounded_inputs = true;
+  // The matrices in a HugePageArena (2 MiB pages where the OS gives them,
+  // runtime/core/huge_page_arena.h) unless `weights.arena` is set already;
+  // false: on the heap, as load_weights leaves them.
+  bool huge_pages = true;
 };
 
 class CpuBackend final : public Backend {

@@ -49,7 +49,7 @@ class Uploader {
     Linear l;
     l.out = out;
     l.in = in;
-    l.w = data;
+    l.w.assign(data.begin(), data.end());
     return matrix(l, what);
   }
 

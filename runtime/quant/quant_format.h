@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/core/huge_page_arena.h"
+
 namespace rwkv {
 
 enum class QuantKind : uint8_t { none = 0, int8 = 1, q4 = 2 };
@@ -70,8 +72,8 @@ struct QuantView {
 struct QuantMatrix {
   QuantKind kind = QuantKind::none;
   int out = 0, in = 0, group = 0;
-  std::vector<uint8_t> q;
-  std::vector<uint16_t> scale, min;
+  HeldVector<uint8_t> q;
+  HeldVector<uint16_t> scale, min;
   QuantView view() const;
   size_t bytes() const { return quant_matrix_bytes(kind, out, in, group); }
 };

@@ -114,7 +114,7 @@ TEST_CASE("hold_linear_as rounds fp32 to fp16 / bf16 to nearest even and keeps t
   CHECK(b.w.empty());
   CHECK(b.held_bytes() == 6);
   CHECK(b.to_f32() == std::vector<float>{1.0f, 1.0f + std::ldexp(1.0f, -7), -2.5f});
-  CHECK(h.to_f32() == L.w);  // all three are fp16 values
+  CHECK(h.to_f32() == L.to_f32());  // all three are fp16 values
   rwkv::hold_linear_as(q, DType::f32);
   CHECK(q.w == L.w);
   CHECK(!q.half());

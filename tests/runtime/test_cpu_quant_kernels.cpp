@@ -403,7 +403,8 @@ TEST_CASE("cpu quantized products: timing of each variant against the plain prod
       rwkv::Linear dense;
       dense.out = out;
       dense.in = in;
-      dense.w = L.to_f32();
+      const std::vector<float> f32 = L.to_f32();
+      dense.w.assign(f32.begin(), f32.end());
       const double fp32 = time_us([&] { rwkv::cpu::linear_rows_reference(dense, 0, out, X.data(), in, M, Y.data(), out); });
       std::printf("%s [%d, %d] M %2zu: fp32 %8.1f us, reference %8.1f us", rwkv::quant_kind_name(kind), out, in, M,
                   fp32, ref);
