@@ -40,9 +40,8 @@ struct LayerCtx {
     cpu::linear(pool, W, X, ldx, M, Y, ldy, products);
   }
   // Independent products over this batch's M rows in one hand-off (cpu_ops.h linear_group).
-  void linear_group(std::initializer_list<Product> group) const {
-    cpu::linear_group(pool, rows.M, group.begin(), group.size(), products);
-  }
+  void linear_group(std::initializer_list<Product> group) const { linear_group(group.begin(), group.size()); }
+  void linear_group(const Product* group, size_t n) const { cpu::linear_group(pool, rows.M, group, n, products); }
 };
 
 // prev[r] = x[r-1] within a sequence, the stored shift state (at `state_offset`)

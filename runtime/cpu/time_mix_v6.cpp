@@ -34,19 +34,32 @@ void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* ou
   const std::vector<float>&xw = xz[0], &xk = xz[1], &xv = xz[2], &xr = xz[3], &xg = xz[4];
 
   std::vector<float> r(M * A), k(M * A), v(M * A), g(M * A), y(M * A);
-  c.linear(L.att_r, xr.data(), C, M, r.data(), A);
-  c.linear(L.att_k, xk.data(), C, M, k.data(), A);
-  c.linear(L.att_v, xv.data(), C, M, v.data(), A);
-  c.linear(L.att_g, xg.data(), C, M, g.data(), A);
-  for (float& z : g) z = siluf(z);
+  // r, k, v and g (its silu on each thread's rows) in one hand-off.
+  auto silu_rows = [&](int r0, int r1) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t j = m * A + size_t(r0); j < m * A + size_t(r1); ++j) g[j] = siluf(g[j]);
+  };
+  c.linear_group({{L.att_r, xr.data(), C, r.data(), A},
+                  {L.att_k, xk.data(), C, k.data(), A},
+                  {L.att_v, xv.data(), C, v.data(), A},
+                  {L.att_g, xg.data(), C, g.data(), A, silu_rows}});
 
   // w = exp(-exp(time_decay + tanh(x_w @ decay_w1) @ decay_w2)), fp32 (docs/rwkv-math.md section 5.2, 5.6).
   const size_t Dd = static_cast<size_t>(L.decay_w1.out);
   std::vector<float> t1(M * Dd), w(M * A);
-  c.linear(L.decay_w1, xw.data(), C, M, t1.data(), Dd);
-  for (float& z : t1) z = std::tanh(z);
-  c.linear(L.decay_w2, t1.data(), Dd, M, w.data(), A);
-  for (size_t j = 0; j < M * A; ++j) w[j] = std::exp(-std::exp(L.decay_base[j % A] + w[j]));
+  auto tanh_rows = [&](int r0, int r1) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t j = m * Dd + size_t(r0); j < m * Dd + size_t(r1); ++j) t1[j] = std::tanh(t1[j]);
+  };
+  auto decay_rows = [&](int r0, int r1) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t i = size_t(r0); i < size_t(r1); ++i) {
+        float& z = w[m * A + i];
+        z = std::exp(-std::exp(L.decay_base[i] + z));
+      }
+  };
+  c.linear_group({{L.decay_w1, xw.data(), C, t1.data(), Dd, tanh_rows}});
+  c.linear_group({{L.decay_w2, t1.data(), Dd, w.data(), A, decay_rows}});
 
   const size_t S = c.rows.n_seq(), NN = static_cast<size_t>(N) * static_cast<size_t>(N);
   const bool vector_heads = wkv5_head_vector_supported(N);

@@ -29,23 +29,36 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
     xg[j] = a[j] + d * L.x_g[i];
   }
   std::vector<float> r(M * A), k(M * A), v(M * A), w(M * A), alpha(M * A), g(M * A);
-  c.linear(L.att_r, xr.data(), C, M, r.data(), A);
-  c.linear(L.att_k, xk.data(), C, M, k.data(), A);
-  c.linear(L.att_v, xv.data(), C, M, v.data(), A);
+  c.linear_group({{L.att_r, xr.data(), C, r.data(), A},
+                  {L.att_k, xk.data(), C, k.data(), A},
+                  {L.att_v, xv.data(), C, v.data(), A}});
 
-  // Two-matrix LoRA: out = (f(x @ m1)) @ m2.
-  auto lora = [&](const Linear& m1, const Linear& m2, const std::vector<float>& x, float (*f)(float),
-                  float* dst) {
-    const size_t Dl = static_cast<size_t>(m1.out);
-    std::vector<float> t(M * Dl);
-    c.linear(m1, x.data(), C, M, t.data(), Dl);
-    if (f)
-      for (float& z : t) z = f(z);
-    c.linear(m2, t.data(), Dl, M, dst, A);
+  // The two-matrix LoRAs out = f(x @ m1) @ m2 for w (f = tanh), alpha (none), g
+  // (f = sigmoid) and, after layer 0, the value residual's mix (none): the first
+  // products in one hand-off, f on each thread's rows, then the second ones.
+  const size_t Dw = static_cast<size_t>(L.w1.out), Da = static_cast<size_t>(L.a1.out),
+               Dg = static_cast<size_t>(L.g1.out), Dv = L.has_v_mix ? static_cast<size_t>(L.v1.out) : 0;
+  std::vector<float> tw(M * Dw), ta(M * Da), tg(M * Dg), tv(M * Dv), v_mix(L.has_v_mix ? M * A : 0);
+  auto tanh_rows = [&](int r0, int r1) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t j = m * Dw + size_t(r0); j < m * Dw + size_t(r1); ++j) tw[j] = std::tanh(tw[j]);
   };
-  lora(L.w1, L.w2, xw, [](float z) { return std::tanh(z); }, w.data());
-  lora(L.a1, L.a2, xa, nullptr, alpha.data());
-  lora(L.g1, L.g2, xg, [](float z) { return sigmoidf(z); }, g.data());
+  auto sigmoid_rows = [&](int r0, int r1) {
+    for (size_t m = 0; m < M; ++m)
+      for (size_t j = m * Dg + size_t(r0); j < m * Dg + size_t(r1); ++j) tg[j] = sigmoidf(tg[j]);
+  };
+  std::vector<Product> first{{L.w1, xw.data(), C, tw.data(), Dw, tanh_rows},
+                             {L.a1, xa.data(), C, ta.data(), Da},
+                             {L.g1, xg.data(), C, tg.data(), Dg, sigmoid_rows}};
+  std::vector<Product> second{{L.w2, tw.data(), Dw, w.data(), A},
+                              {L.a2, ta.data(), Da, alpha.data(), A},
+                              {L.g2, tg.data(), Dg, g.data(), A}};
+  if (L.has_v_mix) {
+    first.push_back({L.v1, xv.data(), C, tv.data(), Dv});
+    second.push_back({L.v2, tv.data(), Dv, v_mix.data(), A});
+  }
+  c.linear_group(first.data(), first.size());
+  c.linear_group(second.data(), second.size());
 
   std::vector<float> kk(M * A);
   wkv7_prepare(M, H, N, L.a0.data(), L.k_k.data(), L.k_a.data(), L.w0.data(), k.data(), w.data(),
@@ -55,9 +68,7 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
   if (!L.has_v_mix) {
     std::copy(v.begin(), v.end(), v_first);
   } else {
-    std::vector<float> vm(M * A);
-    lora(L.v1, L.v2, xv, nullptr, vm.data());
-    wkv7_value_residual(M, A, L.v0.data(), vm.data(), v_first, v.data());
+    wkv7_value_residual(M, A, L.v0.data(), v_mix.data(), v_first, v.data());
   }
 
   // WKV per (sequence, head).
