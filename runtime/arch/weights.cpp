@@ -66,8 +66,9 @@ size_t Linear::held_bytes() const {
   return half() ? h.size() * sizeof(uint16_t) : w.size() * sizeof(float);
 }
 
-void hold_linear_as(Linear& m, DType dtype) {
+void hold_linear_as(Linear& m, DType dtype, const std::shared_ptr<HugePageArena>& arena) {
   if (dtype == DType::f32 || m.quantized() || m.half() || m.w.empty()) return;
+  m.h = HeldVector<uint16_t>(ArenaAllocator<uint16_t>(arena));
   m.h.resize(m.w.size());
   for (size_t i = 0; i < m.w.size(); ++i) m.h[i] = dtype == DType::bf16 ? f32_to_bf16(m.w[i]) : f32_to_f16(m.w[i]);
   m.h_dtype = dtype;
@@ -116,8 +117,12 @@ Linear WeightReader::linear(const std::string& name, int out, int in) const {
     L.q = copy_quant(t.quant);
     return L;
   }
-  const std::vector<float> f = t.to_f32();
-  L.w.assign(f.begin(), f.end());
+  // A matrix that stays fp32 goes straight into the arena (when there is one);
+  // one to be rounded or quantized is staged on the heap.
+  const bool final_f32 = format_.dense == DType::f32 && format_.quantize == QuantKind::none;
+  L.w = HeldVector<float>(ArenaAllocator<float>(final_f32 ? format_.arena : nullptr));
+  L.w.resize(static_cast<size_t>(out) * static_cast<size_t>(in));
+  t.to_f32(L.w.data());
   return L;
 }
 
@@ -206,7 +211,7 @@ ModelWeights load_weight_globals(const Model& model, WeightFormat format) {
   w.ln_out_b = r.vec("ln_out.bias", w.C);
   w.head = r.linear("head.weight", w.V, w.C);
   if (format.head_quantized()) quantize_linear(w.head, format.quantize, "head.weight");
-  hold_linear_as(w.head, format.dense);
+  hold_linear_as(w.head, format.dense, format.arena);
   move_linear_into(w.head, format.arena);
   return w;
 }
@@ -232,7 +237,7 @@ LayerWeights load_weight_layer(const Model& model, const ModelWeights& w, int l,
       quantize_linear(m, format.quantize, "model " + model.info.path + " layer " + std::to_string(l));
     });
   for_each_linear(L, [&](Linear& m) {
-    hold_linear_as(m, format.dense);
+    hold_linear_as(m, format.dense, format.arena);
     move_linear_into(m, format.arena);
   });
   return L;

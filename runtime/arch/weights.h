@@ -132,8 +132,8 @@ void for_each_linear(Layer& L, Fn&& fn) {
 void quantize_linear(Linear& m, QuantKind kind, const std::string& what);
 
 // Holds a dense Linear's values in `dtype` (fp16 / bf16 rounded to nearest
-// even; fp32: as it is); nothing for an empty or quantized one.
-void hold_linear_as(Linear& m, DType dtype);
+// even, in `arena` when given; fp32: as it is); nothing for an empty or quantized one.
+void hold_linear_as(Linear& m, DType dtype, const std::shared_ptr<HugePageArena>& arena = nullptr);
 
 // Moves a Linear's buffers into `arena` (nothing when null): where load_weights
 // keeps each matrix once it has its final form (WeightFormat::arena).

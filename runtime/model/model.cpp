@@ -1,6 +1,7 @@
 // runtime/model/model.cpp: Tensor and Model basics (lookup, element access).
 #include "runtime/model/model.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/core/half_float.h"
@@ -45,7 +46,6 @@ float Tensor::at(int64_t i) const {
 }
 
 std::vector<float> Tensor::to_f32() const {
-  const size_t n = size_t(numel() > 0 ? numel() : 0);
   if (quantized()) {
     std::vector<float> w = dequantize_matrix(quant);
     if (!quant_transposed) return w;
@@ -55,20 +55,38 @@ std::vector<float> Tensor::to_f32() const {
       for (size_t c = 0; c < cols; ++c) t[c * rows + r] = w[r * cols + c];
     return t;
   }
-  std::vector<float> out(n);
+  std::vector<float> out(size_t(numel() > 0 ? numel() : 0));
+  to_f32(out.data());
+  return out;
+}
+
+void Tensor::to_f32(float* out) const {
+  const size_t n = size_t(numel() > 0 ? numel() : 0);
+  if (quantized()) {
+    const std::vector<float> w = to_f32();
+    std::copy(w.begin(), w.end(), out);
+    return;
+  }
   if (dtype == DType::f32) {
-    if (n) std::memcpy(out.data(), data, n * 4);
-    return out;
+    if (n) std::memcpy(out, data, n * 4);
+    return;
   }
   // One loop per dtype (no per-element dispatch): loading a multi-GB model
   // spends its time here.
   const uint8_t* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; i++) {
-    uint16_t h;
-    std::memcpy(&h, p + 2 * i, 2);
-    out[i] = dtype == DType::bf16 ? bf16_to_f32(h) : f16_to_f32(h);
+  if (dtype == DType::bf16) {
+    for (size_t i = 0; i < n; i++) {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      out[i] = bf16_to_f32(h);
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      out[i] = f16_to_f32(h);
+    }
   }
-  return out;
 }
 
 const Tensor* Model::find(const std::string& name) const {

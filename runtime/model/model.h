@@ -52,6 +52,8 @@ struct Tensor {
   float at(int64_t i) const;
   // The whole tensor converted to float32.
   std::vector<float> to_f32() const;
+  // The same into `out` (numel() floats).
+  void to_f32(float* out) const;
 };
 
 struct ModelInfo {
