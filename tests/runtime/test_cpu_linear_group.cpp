@@ -107,7 +107,7 @@ TEST_CASE("cpu linear_group: each product equals cpu::linear alone, and `after` 
   }
 }
 
-TEST_CASE("cpu linear_group: an exception from `after` reaches the caller; too many products are refused",
+TEST_CASE("cpu linear_group: an exception from `after` reaches the caller, and too many products are refused",
           "[cpu][group]") {
   std::mt19937 rng(5);
   const rwkv::Linear W = random_linear(64, 64, DType::f32, rwkv::QuantKind::none, rng);
