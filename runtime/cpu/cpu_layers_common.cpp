@@ -43,14 +43,8 @@ void channel_mix(const LayerCtx& c, const float* f, const float* prev, float* ou
   // k = relu(Wk xk)^2 on each thread's rows as it computes them; r = Wr xr
   // in the same hand-off; then out = Wv k, gated by sigmoid(r) row by row.
   std::vector<float> k(M * F), r(has_r ? M * C : 0);
-  auto square_relu = [&](int r0, int r1) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t j = m * F + size_t(r0); j < m * F + size_t(r1); ++j) k[j] = relu_sq(k[j]);
-  };
-  auto gate = [&](int r0, int r1) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t j = m * C + size_t(r0); j < m * C + size_t(r1); ++j) out[j] *= sigmoidf(r[j]);
-  };
+  auto square_relu = [&](int r0, int r1) { map_columns(k.data(), M, F, r0, r1, relu_sq); };
+  auto gate = [&](int r0, int r1) { gate_columns(out, r.data(), M, C, r0, r1); };
   if (has_r) {
     c.linear_group({{L.ffn_k, xk.data(), C, k.data(), F, square_relu}, {L.ffn_r, xr.data(), C, r.data(), C}});
     c.linear_group({{L.ffn_v, k.data(), F, out, C, gate}});

@@ -105,5 +105,21 @@ inline float relu_sq(float x) {
   return r * r;
 }
 
+// y = f(y) on columns [c0, c1) of each of the M rows of width ld: the
+// element-wise `after` of a group's product (linear_group), on the rows the
+// thread has just computed.
+template <class F>
+void map_columns(float* y, size_t M, size_t ld, int c0, int c1, F f) {
+  for (size_t m = 0; m < M; ++m)
+    for (size_t j = m * ld + size_t(c0); j < m * ld + size_t(c1); ++j) y[j] = f(y[j]);
+}
+
+// y *= sigmoid(r) on columns [c0, c1) of each of the M rows of width ld (r
+// has the same layout): the receptance gate, as a group product's `after`.
+inline void gate_columns(float* y, const float* r, size_t M, size_t ld, int c0, int c1) {
+  for (size_t m = 0; m < M; ++m)
+    for (size_t j = m * ld + size_t(c0); j < m * ld + size_t(c1); ++j) y[j] *= sigmoidf(r[j]);
+}
+
 }  // namespace cpu
 }  // namespace rwkv

@@ -30,8 +30,7 @@ void time_mix_v4(const LayerCtx& c, const float* a, const float* prev, float* ou
       wkv4_channels(A, c.rows.begin[s], c.rows.begin[s + 1], size_t(c0), size_t(c1), k.data(), v.data(),
                     L.decay.data(), L.bonus.data(), st + c.st.aa, st + c.st.bb, st + c.st.pp, y.data());
     }
-    for (size_t m = 0; m < M; ++m)
-      for (size_t j = m * A + size_t(c0); j < m * A + size_t(c1); ++j) y[j] *= sigmoidf(r[j]);
+    gate_columns(y.data(), r.data(), M, A, c0, c1);
   };
   c.linear_group({{L.att_k, xk.data(), C, k.data(), A},
                   {L.att_v, xv.data(), C, v.data(), A},

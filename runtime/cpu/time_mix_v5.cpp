@@ -24,20 +24,12 @@ void time_mix_v5(const LayerCtx& c, const float* a, const float* prev, float* ou
     }
   std::vector<float> r(M * A), k(M * A), v(M * A), y(M * A), g(gated ? M * A : 0);
   // r, k, v (and g, with its silu on each thread's rows) in one hand-off; no sigmoid on r in v5+.
-  auto silu_rows = [&](int r0, int r1) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t j = m * A + size_t(r0); j < m * A + size_t(r1); ++j) g[j] = siluf(g[j]);
-  };
-  if (gated) {
-    c.linear_group({{L.att_r, xr.data(), C, r.data(), A},
-                    {L.att_k, xk.data(), C, k.data(), A},
-                    {L.att_v, xv.data(), C, v.data(), A},
-                    {L.att_g, xg.data(), C, g.data(), A, silu_rows}});
-  } else {
-    c.linear_group({{L.att_r, xr.data(), C, r.data(), A},
-                    {L.att_k, xk.data(), C, k.data(), A},
-                    {L.att_v, xv.data(), C, v.data(), A}});
-  }
+  const Product products[] = {{L.att_r, xr.data(), C, r.data(), A},
+                              {L.att_k, xk.data(), C, k.data(), A},
+                              {L.att_v, xv.data(), C, v.data(), A},
+                              {L.att_g, xg.data(), C, g.data(), A,
+                               [&](int r0, int r1) { map_columns(g.data(), M, A, r0, r1, siluf); }}};
+  c.linear_group(products, gated ? 4 : 3);
 
   const size_t S = c.rows.n_seq(), NN = static_cast<size_t>(N) * static_cast<size_t>(N);
   const bool vector_heads = wkv5_head_vector_supported(N);

@@ -35,10 +35,7 @@ void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* ou
 
   std::vector<float> r(M * A), k(M * A), v(M * A), g(M * A), y(M * A);
   // r, k, v and g (its silu on each thread's rows) in one hand-off.
-  auto silu_rows = [&](int r0, int r1) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t j = m * A + size_t(r0); j < m * A + size_t(r1); ++j) g[j] = siluf(g[j]);
-  };
+  auto silu_rows = [&](int r0, int r1) { map_columns(g.data(), M, A, r0, r1, siluf); };
   c.linear_group({{L.att_r, xr.data(), C, r.data(), A},
                   {L.att_k, xk.data(), C, k.data(), A},
                   {L.att_v, xv.data(), C, v.data(), A},
@@ -48,8 +45,7 @@ void time_mix_v6(const LayerCtx& c, const float* a, const float* prev, float* ou
   const size_t Dd = static_cast<size_t>(L.decay_w1.out);
   std::vector<float> t1(M * Dd), w(M * A);
   auto tanh_rows = [&](int r0, int r1) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t j = m * Dd + size_t(r0); j < m * Dd + size_t(r1); ++j) t1[j] = std::tanh(t1[j]);
+    map_columns(t1.data(), M, Dd, r0, r1, [](float z) { return std::tanh(z); });
   };
   auto decay_rows = [&](int r0, int r1) {
     for (size_t m = 0; m < M; ++m)

@@ -40,25 +40,20 @@ void time_mix_v7(const LayerCtx& c, const float* a, const float* prev, float* v_
                Dg = static_cast<size_t>(L.g1.out), Dv = L.has_v_mix ? static_cast<size_t>(L.v1.out) : 0;
   std::vector<float> tw(M * Dw), ta(M * Da), tg(M * Dg), tv(M * Dv), v_mix(L.has_v_mix ? M * A : 0);
   auto tanh_rows = [&](int r0, int r1) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t j = m * Dw + size_t(r0); j < m * Dw + size_t(r1); ++j) tw[j] = std::tanh(tw[j]);
+    map_columns(tw.data(), M, Dw, r0, r1, [](float z) { return std::tanh(z); });
   };
-  auto sigmoid_rows = [&](int r0, int r1) {
-    for (size_t m = 0; m < M; ++m)
-      for (size_t j = m * Dg + size_t(r0); j < m * Dg + size_t(r1); ++j) tg[j] = sigmoidf(tg[j]);
-  };
-  std::vector<Product> first{{L.w1, xw.data(), C, tw.data(), Dw, tanh_rows},
-                             {L.a1, xa.data(), C, ta.data(), Da},
-                             {L.g1, xg.data(), C, tg.data(), Dg, sigmoid_rows}};
-  std::vector<Product> second{{L.w2, tw.data(), Dw, w.data(), A},
-                              {L.a2, ta.data(), Da, alpha.data(), A},
-                              {L.g2, tg.data(), Dg, g.data(), A}};
-  if (L.has_v_mix) {
-    first.push_back({L.v1, xv.data(), C, tv.data(), Dv});
-    second.push_back({L.v2, tv.data(), Dv, v_mix.data(), A});
-  }
-  c.linear_group(first.data(), first.size());
-  c.linear_group(second.data(), second.size());
+  auto sigmoid_rows = [&](int r0, int r1) { map_columns(tg.data(), M, Dg, r0, r1, sigmoidf); };
+  const Product first[] = {{L.w1, xw.data(), C, tw.data(), Dw, tanh_rows},
+                           {L.a1, xa.data(), C, ta.data(), Da},
+                           {L.g1, xg.data(), C, tg.data(), Dg, sigmoid_rows},
+                           {L.v1, xv.data(), C, tv.data(), Dv}};
+  const Product second[] = {{L.w2, tw.data(), Dw, w.data(), A},
+                            {L.a2, ta.data(), Da, alpha.data(), A},
+                            {L.g2, tg.data(), Dg, g.data(), A},
+                            {L.v2, tv.data(), Dv, v_mix.data(), A}};
+  const size_t n_lora = L.has_v_mix ? 4 : 3;  // the value residual's LoRA (last) after layer 0
+  c.linear_group(first, n_lora);
+  c.linear_group(second, n_lora);
 
   std::vector<float> kk(M * A);
   wkv7_prepare(M, H, N, L.a0.data(), L.k_k.data(), L.k_a.data(), L.w0.data(), k.data(), w.data(),
