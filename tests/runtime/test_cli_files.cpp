@@ -133,6 +133,27 @@ TEST_CASE("rwkv-run: a --state-out symbolic link is followed and kept", "[cli][f
   CHECK(cli_test::one_error_line(d.err, "generate"));
 }
 
+TEST_CASE("rwkv-run: an output in a missing folder is refused before anything is computed", "[cli][files]") {
+  // The folder is checked with the name: a prompt is not prefilled and decoded for a file that
+  // cannot be written (the temporary file beside it would fail only at the end).
+  TempDir dir;
+  cli_test::write_file(dir.file("plain.txt"), "x");
+  const std::string m = cli_test::tiny_model();
+  for (const std::string& out : {dir.file("missing/x.state"), dir.file("plain.txt/x.state")}) {
+    const auto g = run({"generate", "-m", m, "-p", "hi", "-n", "5", "--state-out", out});
+    INFO(out << ": " << g.err);
+    CHECK(g.exit_code == 1);
+    CHECK(cli_test::one_error_line(g.err, "generate"));
+    CHECK(g.err.find(out) != std::string::npos);
+    CHECK(g.out.empty());  // nothing generated
+  }
+  const auto c = run({"convert", m, dir.file("missing/m.safetensors")});
+  INFO(c.err);
+  CHECK(c.exit_code == 1);
+  CHECK(c.err.find("missing") != std::string::npos);
+  CHECK(cli_test::one_error_line(c.err, "convert"));
+}
+
 TEST_CASE("rwkv-run: a pipe as --state-out or OUT is refused, not renamed over", "[cli][files]") {
   // A FIFO in a temporary directory stands for a device such as /dev/null (never the real one:
   // a regression would replace the system's device).

@@ -2,6 +2,7 @@
 #include "cli_output_path.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <climits>
@@ -25,13 +26,33 @@ std::string link_target(const std::string& opt, const std::string& path) {
   return target;
 }
 
+// A file that does not exist yet: its folder must exist and take new files, so that a missing
+// or read-only folder is named before the model is loaded and the prompt computed, not by the
+// final write (run-time error).
+void check_new_file_folder(const std::string& opt, const std::string& path, int lstat_errno) {
+  if (lstat_errno != ENOENT)
+    runtime_fail(opt + " " + path + ": cannot be written (" + std::strerror(lstat_errno) + "); check the path");
+  const size_t slash = path.find_last_of('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0)
+    runtime_fail(opt + " " + path + ": the folder " + folder + " cannot be used (" + std::strerror(errno) +
+                 "); create it or give another path");
+  if (!S_ISDIR(st.st_mode)) runtime_fail(opt + " " + path + ": " + folder + " is not a folder; check the path");
+  if (::access(folder.c_str(), W_OK | X_OK) != 0)
+    runtime_fail(opt + " " + path + ": cannot create a file in " + folder + " (" + std::strerror(errno) + ")");
+}
+
 }  // namespace
 
 std::string checked_output_path(const std::string& opt, const std::string& path,
                                 const std::vector<std::string>& inputs, bool atomic) {
   if (path.empty()) usage_fail(opt + " needs a file name, got ''");
   struct stat link_st {};
-  if (::lstat(path.c_str(), &link_st) != 0) return path;  // a new file: nothing to compare
+  if (::lstat(path.c_str(), &link_st) != 0) {  // a new file: nothing to compare, its folder checked
+    check_new_file_folder(opt, path, errno);
+    return path;
+  }
   const std::string target = S_ISLNK(link_st.st_mode) ? link_target(opt, path) : path;
   struct stat out_st {};
   if (::stat(target.c_str(), &out_st) != 0) return target;

@@ -14,6 +14,8 @@
 //   - the files written atomically (state files, safetensors) must be regular
 //     files or new: a device or pipe is refused (only --json FILE and the raw
 //     outputs write straight into one, e.g. /dev/stdout);
+//   - a new file's folder must exist and take new files (run-time error
+//     otherwise, before the model is loaded);
 //   - new files get 0666 less the umask (runtime/core/file_mode.h).
 #pragma once
 
@@ -25,7 +27,8 @@ namespace cli {
 // Checks `path`, given as option `opt` ("--state-out"), against `inputs`
 // (paths that may be empty, skipped) and returns the path to write: `path`
 // itself, or a symbolic link's final target. Throws CliError (2: empty, same
-// as an input, a special file when `atomic`; 1: a link that cannot be resolved).
+// as an input, a special file when `atomic`; 1: a link that cannot be resolved, a new
+// file whose folder is missing or not writable).
 std::string checked_output_path(const std::string& opt, const std::string& path,
                                 const std::vector<std::string>& inputs, bool atomic);
 
