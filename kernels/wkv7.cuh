@@ -52,6 +52,9 @@ struct wkv7_params {
   // wkv7_chunked_forward at N = 32, 64 only: fp32 scratch of wkv7_chunked_scratch_floats(rows, H, N)
   // (kernels/wkv7_chunked.cuh); wkv7_forward does not read it.
   float* chunk_scratch = nullptr;
+  // wkv7_chunked_forward at N = 32, 64: how many blocks of pass 2's split shape the device runs at
+  // once (wkv7_chunk_carry_split); -1: two per SM of the current device; 0: never split.
+  int carry_split_slots = -1;
 };
 
 // Whether p has every pointer its layer needs and a supported state dtype (the head size is

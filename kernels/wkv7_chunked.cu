@@ -34,7 +34,8 @@
 // (A_ts = alpha~_t . beta~_s, B_ts = alpha~_t . k~_s, Q_ts = r~_t . beta~_s, K_ts = r~_t . k~_s), so
 //   pass 1 (every chunk of every head at once): W' = W e^g, R' = R e^g, B' = beta~ e^{G_n - g},
 //          K' = k~ e^{G_n - g}, U, Yc, v and the end decay d = e^{G_n} into the scratch planes;
-//   pass 2 (per head and sequence, chunks in series, only products of the state):
+//   pass 2 (per head and sequence, or per 32 value rows of them: CarryShape; chunks in series,
+//          only products of the state):
 //          sa = S W'^T + U,  y = S R'^T + Yc,  S = S diag(d) + sa B'^T + v K'^T;
 //   pass 3 (every token and head at once): GroupNorm of y, the bonus (sum_j r_j k'_j r_k_j) v, the gate.
 // Each pass's launch shape, bytes and FLOPs are in its kernel's comment below. Every product on
@@ -217,11 +218,34 @@ __device__ __forceinline__ SplitA state_as_a(const mma_frag_c& left, const mma_f
   return a;
 }
 
-// A warp's state: value rows 16 w .. 16 w + 15 of the head as N/8 C tiles of 16 x 8; lane (g, t)
-// holds rows 16 w + g (+ 8), keys 8 ct + 2t (+ 1): N/2 fp32 registers.
-template <int N>
+// Pass 2's two block shapes. Rows of S evolve on their own (alpha mixes keys, not values), so a
+// head's rows split over blocks freely, and a row's keys over warps when the warps add their
+// halves of S W'^T and S R'^T.
+//   whole (kSplit = false): a block carries all N value rows of a head; N / 16 warps, warp w rows
+//     16 w .. 16 w + 15 and every key.
+//   split (kSplit = true): a block carries 32 value rows; four warps, warp w row tile w & 1 and
+//     key half w >> 1; the two halves of a row tile exchange their products through shared memory.
+// A step of pass 2's chain is one warp's dependent instruction stream; the split halves each
+// warp's stream and doubles the blocks (docs/performance.md "Chunked prefill: RWKV-7"). It pays
+// while the blocks fit the device at once (wkv7_chunk_carry_split).
+template <int N, bool kSplit>
+struct CarryShape {
+  static constexpr int kRows = kSplit ? 32 : N;  // value rows per block
+  static constexpr int kRowTiles = kRows / 16;
+  static constexpr int kKeySlices = kSplit ? 2 : 1;
+  static constexpr int kKeys = N / kKeySlices;  // keys per warp
+  static constexpr int kWarps = kRowTiles * kKeySlices;
+  static constexpr int kThreads = 32 * kWarps;
+  static constexpr int kRowGroups = N / kRows;  // blocks per head
+  static constexpr int kTiles = kKeys / 8;      // the warp's state C tiles
+  static_assert(N % kRows == 0 && kKeys % 16 == 0, "whole row tiles and key tiles");
+};
+
+// A warp's piece of the state: 16 value rows x kTiles 8 keys as C tiles of 16 x 8; lane (g, t)
+// holds rows row0 + g (+ 8), keys key0 + 8 ct + 2t (+ 1): 4 kTiles fp32 registers.
+template <int kTiles>
 struct StateTiles {
-  mma_frag_c tile[N / 8];
+  mma_frag_c tile[kTiles];
 };
 
 template <class TS>
@@ -246,15 +270,16 @@ __device__ __forceinline__ void store_pair(TS* p, float a, float b) {
   }
 }
 
-// Loads (store = false) or stores the warp's state tiles from / to the head's state S [N][N].
-template <int N, bool kStore, class TS>
-__device__ __forceinline__ void state_tiles_io(StateTiles<N>& st, TS* S) {
-  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
+// Loads (store = false) or stores the warp's state piece (rows row0.., keys key0..) from / to the
+// head's state S [N][N].
+template <int N, int kTiles, bool kStore, class TS>
+__device__ __forceinline__ void state_tiles_io(StateTiles<kTiles>& st, TS* S, int row0, int key0) {
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int ct = 0; ct < N / 8; ++ct)
+  for (int ct = 0; ct < kTiles; ++ct)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      TS* p = S + (size_t)(16 * w + g + 8 * h) * N + 8 * ct + 2 * t;
+      TS* p = S + (size_t)(row0 + g + 8 * h) * N + key0 + 8 * ct + 2 * t;
       float& a = st.tile[ct].r[2 * h];
       float& b = st.tile[ct].r[2 * h + 1];
       if constexpr (kStore)
@@ -437,129 +462,212 @@ __global__ void __launch_bounds__(2 * N) wkv7_chunk_prepare_kernel(wkv7_params p
   }
 }
 
-// Pass 2's per-chunk operands in shared memory: the kCarried planes' L x N pieces (rows past the
-// chunk zero), rows padded to N + 4 floats (16-byte aligned), and the end decays.
-template <int N>
+// Pass 2's per-chunk operands in shared memory: the key-indexed planes W' R' B' K' whole (L x N),
+// the row-indexed U Yc v for the block's rows (L x kRows), rows past the chunk zero, rows padded
+// by 4 floats (16-byte aligned); the end decays; and (split) the exchange of the key halves'
+// products (per warp: S W'^T's 2 tiles, then S R'^T's, in fragment order, so that a lane reads
+// its partner lane's values without bank conflicts).
+enum CarryKeyPlane { kKeyW, kKeyR, kKeyB, kKeyK, kKeyPlanes };
+enum CarryRowPlane { kRowU, kRowYc, kRowV, kRowPlanes };
+static_assert(kKeyPlanes + kRowPlanes == kCarried, "pass 2 reads the planes pass 1 writes for it");
+template <int N, bool kSplit>
 struct Wkv7CarryShared {
-  static constexpr int P = N + 4;
-  float plane[kCarried][L][P];
+  using Shape = CarryShape<N, kSplit>;
+  static constexpr int P = N + 4, PR = Shape::kRows + 4;
+  float key_plane[kKeyPlanes][L][P];
+  float row_plane[kRowPlanes][L][PR];
   float d[N];
+  float partial[kSplit ? Shape::kWarps : 1][4][4][32];  // [warp][tile: u0 u1 y0 y1][register][lane]
 };
 
-// What one thread of pass 2 moves per chunk: 2 float4 of each carried plane (L N / 4 float4 over
-// 2N threads) and, for threads < N / 4, one float4 of the decays.
+// What one thread of pass 2 moves per chunk: kKeyFloat4 float4 of each key plane, kRowFloat4 of
+// each row plane and, for threads < N / 4, one of the decays.
+template <int N, bool kSplit>
 struct CarryRegs {
-  float4 x[kCarried][2];
+  using Shape = CarryShape<N, kSplit>;
+  static constexpr int kKeyFloat4 = L * N / 4 / Shape::kThreads;
+  static constexpr int kRowFloat4 = L * Shape::kRows / 4 / Shape::kThreads;
+  static_assert(kKeyFloat4 * Shape::kThreads == L * N / 4 && kRowFloat4 * Shape::kThreads == L * Shape::kRows / 4,
+                "whole float4 of every plane per thread");
+  float4 key[kKeyPlanes][kKeyFloat4];
+  float4 row[kRowPlanes][kRowFloat4];
   float4 d;
 };
 
-// Loads chunk (row0, n)'s operands of head h into registers (zeros past n).
-template <int N>
-__device__ __forceinline__ void carry_load(const wkv7_params& p, CarryRegs& q, int row0, int n, int h) {
-  const size_t A = (size_t)p.H * N;
-  const int i = threadIdx.x;
+// A thread's kCount float4 of an L x kWidth piece of a [rows, A] plane (columns col..): float4
+// f = i + k kThreads is token f / (kWidth / 4), columns 4 (f % (kWidth / 4)) on; zeros past n.
+template <int kWidth, int kThreads, int kCount>
+__device__ __forceinline__ void load_piece(float4 (&x)[kCount], const float* __restrict__ src, size_t A, size_t col,
+                                           int row0, int n) {
 #pragma unroll
-  for (int z = 0; z < kCarried; ++z) {
-    const float* __restrict__ src = scratch_plane(p, z);
-#pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      const int f = i + k * 2 * N, t = f / (N / 4), c4 = f % (N / 4);
-      q.x[z][k] = t < n ? *reinterpret_cast<const float4*>(src + (size_t)(row0 + t) * A + (size_t)h * N + 4 * c4)
-                        : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    }
+  for (int k = 0; k < kCount; ++k) {
+    const int f = (int)threadIdx.x + k * kThreads, t = f / (kWidth / 4), c4 = f % (kWidth / 4);
+    x[k] = t < n ? *reinterpret_cast<const float4*>(src + (size_t)(row0 + t) * A + col + 4 * c4)
+                 : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   }
-  if (i < N / 4)
-    q.d = *reinterpret_cast<const float4*>(scratch_plane(p, kPlaneD) + (size_t)row0 * A + (size_t)h * N + 4 * i);
 }
 
-template <int N>
-__device__ __forceinline__ void carry_store(Wkv7CarryShared<N>& sh, const CarryRegs& q) {
+// The same float4 into the shared piece dst [L][P].
+template <int kWidth, int kThreads, int kCount, int P>
+__device__ __forceinline__ void store_piece(float (*dst)[P], const float4 (&x)[kCount]) {
+#pragma unroll
+  for (int k = 0; k < kCount; ++k) {
+    const int f = (int)threadIdx.x + k * kThreads, t = f / (kWidth / 4), c4 = f % (kWidth / 4);
+    *reinterpret_cast<float4*>(&dst[t][4 * c4]) = x[k];
+  }
+}
+
+// Loads chunk (row0, n)'s operands of head h, value rows v0 .. v0 + kRows - 1, into registers
+// (zeros past n).
+template <int N, bool kSplit>
+__device__ __forceinline__ void carry_load(const wkv7_params& p, CarryRegs<N, kSplit>& q, int row0, int n, int h,
+                                           int v0) {
+  using Shape = CarryShape<N, kSplit>;
+  const size_t A = (size_t)p.H * N, col = (size_t)h * N;
+#pragma unroll
+  for (int z = 0; z < kKeyPlanes; ++z)
+    load_piece<N, Shape::kThreads>(q.key[z], scratch_plane(p, kPlaneW + z), A, col, row0, n);
+#pragma unroll
+  for (int z = 0; z < kRowPlanes; ++z)
+    load_piece<Shape::kRows, Shape::kThreads>(q.row[z], scratch_plane(p, kPlaneU + z), A, col + v0, row0, n);
   const int i = threadIdx.x;
+  if (i < N / 4) q.d = *reinterpret_cast<const float4*>(scratch_plane(p, kPlaneD) + (size_t)row0 * A + col + 4 * i);
+}
+
+template <int N, bool kSplit>
+__device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSplit>& sh, const CarryRegs<N, kSplit>& q) {
+  using Shape = CarryShape<N, kSplit>;
 #pragma unroll
-  for (int z = 0; z < kCarried; ++z)
+  for (int z = 0; z < kKeyPlanes; ++z) store_piece<N, Shape::kThreads>(sh.key_plane[z], q.key[z]);
 #pragma unroll
-    for (int k = 0; k < 2; ++k) {
-      const int f = i + k * 2 * N, t = f / (N / 4), c4 = f % (N / 4);
-      *reinterpret_cast<float4*>(&sh.plane[z][t][4 * c4]) = q.x[z][k];
-    }
+  for (int z = 0; z < kRowPlanes; ++z) store_piece<Shape::kRows, Shape::kThreads>(sh.row_plane[z], q.row[z]);
+  const int i = threadIdx.x;
   if (i < N / 4) *reinterpret_cast<float4*>(&sh.d[4 * i]) = q.d;
 }
 
-// Pass 2, one chunk for warp w's 16 state rows (C tiles in st):
-//   sa = S W'^T + U,  y = S R'^T + Yc (written to the Y plane),  S = S diag(d) + sa B'^T + v K'^T.
-template <int N>
-__device__ __forceinline__ void carry_chunk(const wkv7_params& p, StateTiles<N>& st, const Wkv7CarryShared<N>& sh,
-                                            int row0, int n, int h) {
-  constexpr int P = Wkv7CarryShared<N>::P;
+// This warp's products S W'^T (into u) and S R'^T (into y) over its keys key0 .. key0 + kKeys - 1,
+// as (row, token) tiles of tokens 0..7 and 8..15: whole, accumulated onto U and Yc (so u = sa);
+// split, from zero, u of both halves and y of half 1 also to sh.partial for the other half (read
+// after the caller's barrier).
+template <int N, bool kSplit, int kTiles>
+__device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7CarryShared<N, kSplit>& sh, int key0,
+                                               mma_frag_c (&u)[2], mma_frag_c (&y)[2]) {
+  constexpr int P = Wkv7CarryShared<N, kSplit>::P;
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
-  mma_frag_c u[2], y[2];  // (row, token) tiles: tokens 0..7, 8..15
 #pragma unroll
   for (int q = 0; q < 2; ++q)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const int tok = 8 * q + 2 * t + (e & 1), row = 16 * w + g + 8 * (e >> 1);
-      u[q].r[e] = sh.plane[kPlaneU][tok][row];
-      y[q].r[e] = sh.plane[kPlaneYc][tok][row];
+      if constexpr (kSplit) {
+        u[q].r[e] = y[q].r[e] = 0.0f;
+      } else {
+        const int tok = 8 * q + 2 * t + (e & 1), row = 16 * w + g + 8 * (e >> 1);  // row tile w
+        u[q].r[e] = sh.row_plane[kRowU][tok][row];
+        y[q].r[e] = sh.row_plane[kRowYc][tok][row];
+      }
     }
 #pragma unroll
-  for (int kk = 0; kk < N / 16; ++kk) {  // each split state tile serves both products
+  for (int kk = 0; kk < kTiles / 2; ++kk) {  // each split state tile serves both products
     const SplitA a = state_as_a(st.tile[2 * kk], st.tile[2 * kk + 1]);
 #pragma unroll
     for (int q = 0; q < 2; ++q) {
-      mma_split(u[q], a, load_b(&sh.plane[kPlaneW][8 * q][16 * kk], 1, P));
-      mma_split(y[q], a, load_b(&sh.plane[kPlaneR][8 * q][16 * kk], 1, P));
+      mma_split(u[q], a, load_b(&sh.key_plane[kKeyW][8 * q][key0 + 16 * kk], 1, P));
+      mma_split(y[q], a, load_b(&sh.key_plane[kKeyR][8 * q][key0 + 16 * kk], 1, P));
     }
   }
+  if constexpr (kSplit) {
+#pragma unroll
+    for (int q = 0; q < 2; ++q)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        sh.partial[w][q][e][lane] = u[q].r[e];
+        if (w >= 2) sh.partial[w][2 + q][e][lane] = y[q].r[e];  // half 0 writes the outputs
+      }
+  }
+}
+
+// sa = S W'^T + U and y = S R'^T + Yc (written to the Y plane by key half 0) from this warp's
+// products and (split) the other half's, summed (U + half 0) + half 1 in both warps so that they
+// hold the same sa; then S = S diag(d) + sa B'^T + v K'^T on the warp's piece.
+template <int N, bool kSplit, int kTiles>
+__device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kTiles>& st,
+                                             const Wkv7CarryShared<N, kSplit>& sh, const mma_frag_c (&u)[2],
+                                             const mma_frag_c (&y)[2], int row0, int n, int h, int v0, int key0) {
+  using Shape = CarryShape<N, kSplit>;
+  constexpr int P = Wkv7CarryShared<N, kSplit>::P, PR = Wkv7CarryShared<N, kSplit>::PR;
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
+  const int rt = w % Shape::kRowTiles, half = w / Shape::kRowTiles;
+  const int other = kSplit ? rt + Shape::kRowTiles * (1 - half) : w;  // the row tile's other key half
   const size_t A = (size_t)p.H * N;
   float* __restrict__ Y = scratch_plane(p, kPlaneY);
+  mma_frag_c sa_c[2];
 #pragma unroll
   for (int q = 0; q < 2; ++q)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const int tok = 8 * q + 2 * t + (e & 1), row = 16 * w + g + 8 * (e >> 1);
-      if (tok < n) Y[(size_t)(row0 + tok) * A + (size_t)h * N + row] = y[q].r[e];
+      const int tok = 8 * q + 2 * t + (e & 1), row = 16 * rt + g + 8 * (e >> 1);
+      float sa = u[q].r[e], out = y[q].r[e];  // whole: already summed onto U and Yc
+      if constexpr (kSplit) {
+        const float theirs = sh.partial[other][q][e][lane], u0 = sh.row_plane[kRowU][tok][row];
+        sa = half == 0 ? (u0 + sa) + theirs : (u0 + theirs) + sa;
+        if (half == 0) out = (sh.row_plane[kRowYc][tok][row] + out) + sh.partial[other][2 + q][e][lane];
+      }
+      sa_c[q].r[e] = sa;
+      if (half == 0 && tok < n) Y[(size_t)(row0 + tok) * A + (size_t)h * N + v0 + row] = out;
     }
-  const SplitA sa = state_as_a(u[0], u[1]);                  // (row, token)
-  const SplitA va = load_a(&sh.plane[kPlaneV][0][16 * w], 1, P);  // (row, token)
+  const SplitA sa = state_as_a(sa_c[0], sa_c[1]);                     // (row, token)
+  const SplitA va = load_a(&sh.row_plane[kRowV][0][16 * rt], 1, PR);  // (row, token)
 #pragma unroll
-  for (int ct = 0; ct < N / 8; ++ct) {
+  for (int ct = 0; ct < kTiles; ++ct) {
     mma_frag_c& d = st.tile[ct];
-    for (int e = 0; e < 4; ++e) d.r[e] *= sh.d[8 * ct + 2 * t + (e & 1)];
-    mma_split(d, sa, load_b(&sh.plane[kPlaneB][0][8 * ct], P, 1));
-    mma_split(d, va, load_b(&sh.plane[kPlaneK][0][8 * ct], P, 1));
+    const int key = key0 + 8 * ct;
+    for (int e = 0; e < 4; ++e) d.r[e] *= sh.d[key + 2 * t + (e & 1)];
+    mma_split(d, sa, load_b(&sh.key_plane[kKeyB][0][key], P, 1));
+    mma_split(d, va, load_b(&sh.key_plane[kKeyK][0][key], P, 1));
   }
 }
 
-// Pass 2: block (h, s) carries head h's state of sequence s over its chunks in order (pieces as
-// pass 1's), writing each chunk's outputs before GroupNorm. Launch: grid (H, n_seq), 2N threads
-// (warp w: state rows 16w .. 16w + 15 as N/8 C tiles, N/2 registers a lane), static shared
-// Wkv7CarryShared<N> (30.7 KiB at N = 64); the next chunk's operands load into registers while
-// this one computes. Bytes per chunk and head: 7 L N 4 + N 4 read (28.9 KiB at N = 64; pass 1 wrote
-// them), L N 4 written; per call the state once (N^2 sizeof(state) read and written).
+// Pass 2: block (h kRowGroups + rg, s) carries value rows v0 = rg kRows .. v0 + kRows - 1 of head
+// h's state of sequence s over its chunks in order (pieces as pass 1's), writing each chunk's
+// outputs before GroupNorm; shapes in CarryShape. Launch: grid (H kRowGroups, n_seq), kThreads
+// threads (whole: 2N; split: 128), static shared Wkv7CarryShared (N = 64: whole 30,976 B, split
+// 32,768 B); the next chunk's operands load into registers while this one computes; two barriers
+// per chunk (split: three).
+// Bytes per chunk and head: 4 L N 4 kRowGroups + 3 L N 4 + N 4 kRowGroups read (whole 28.3 KiB at
+// N = 64; split 44.5 KiB, the second row group's W' R' B' K' a reread from L2; pass 1 wrote them),
+// L N 4 written; per call the state once (N^2 sizeof(state) read and written).
 // FLOPs per chunk and head: 4 L N^2 (sa, y) + 4 L N^2 (the update): 0.52 MFLOP at L = 16,
-// N = 64, tensor cores (issued 6x by the split).
-template <int N, class TS>
-__global__ void __launch_bounds__(2 * N, 1) wkv7_chunk_carry_kernel(wkv7_params p) {
-  __shared__ Wkv7CarryShared<N> sh;
-  const int h = blockIdx.x, s = blockIdx.y;
+// N = 64, tensor cores (issued 6x by the split operands), + 2 L N (split: the halves' sums).
+template <int N, bool kSplit, class TS>
+__global__ void __launch_bounds__(CarryShape<N, kSplit>::kThreads, kSplit ? 2 : 1)
+    wkv7_chunk_carry_kernel(wkv7_params p) {
+  using Shape = CarryShape<N, kSplit>;
+  __shared__ Wkv7CarryShared<N, kSplit> sh;
+  const int h = (int)blockIdx.x / Shape::kRowGroups, s = blockIdx.y;
+  const int v0 = ((int)blockIdx.x % Shape::kRowGroups) * Shape::kRows;
+  const int w = (int)(threadIdx.x >> 5), key0 = (w / Shape::kRowTiles) * Shape::kKeys;
+  const int rows0 = v0 + 16 * (w % Shape::kRowTiles);  // this warp's first state row
   TS* __restrict__ S = state_piece<TS>(p.batch.state[s], p.kv_offset) + (size_t)h * N * N;
   assume_global(S);
-  StateTiles<N> st;
-  state_tiles_io<N, false>(st, S);
+  StateTiles<Shape::kTiles> st;
+  state_tiles_io<N, Shape::kTiles, false>(st, S, rows0, key0);
   const int begin = p.batch.seq_start[s], end = p.batch.seq_start[s + 1];
   auto piece_end = [&](int row0) { return min(end, (row0 / L + 1) * L); };
-  CarryRegs q;
-  carry_load<N>(p, q, begin, piece_end(begin) - begin, h);
+  CarryRegs<N, kSplit> q;
+  carry_load<N, kSplit>(p, q, begin, piece_end(begin) - begin, h, v0);
   for (int row0 = begin; row0 < end;) {
     const int next = piece_end(row0), n = next - row0;
-    __syncthreads();  // the last chunk's products are done with the shared operands
-    carry_store<N>(sh, q);
+    __syncthreads();  // the last chunk's products are done with the shared operands (and halves)
+    carry_store<N, kSplit>(sh, q);
     __syncthreads();
-    if (next < end) carry_load<N>(p, q, next, piece_end(next) - next, h);
-    carry_chunk<N>(p, st, sh, row0, n, h);
+    if (next < end) carry_load<N, kSplit>(p, q, next, piece_end(next) - next, h, v0);
+    mma_frag_c u[2], y[2];
+    carry_products<N, kSplit>(st, sh, key0, u, y);
+    if constexpr (kSplit) __syncthreads();  // both key halves' products are in sh.partial
+    carry_update<N, kSplit>(p, st, sh, u, y, row0, n, h, v0, key0);
     row0 = next;
   }
-  state_tiles_io<N, true>(st, S);
+  state_tiles_io<N, Shape::kTiles, true>(st, S, rows0, key0);
 }
 
 // Pass 3: GroupNorm of each (token, head) of the Y plane, the bonus and the gate, one warp each.
@@ -592,6 +700,28 @@ __global__ void __launch_bounds__(128) wkv7_chunk_output_kernel(wkv7_params p) {
   }
 }
 
+// p.carry_split_slots, or (-1) two blocks per SM of the current device: a split block (128
+// threads, at most 255 registers each, 32 KiB of shared memory) always fits twice on an SM of
+// sm_80 / sm_90 (65,536 registers); 0 when the device cannot be asked.
+int carry_split_slots(const wkv7_params& p) {
+  if (p.carry_split_slots >= 0) return p.carry_split_slots;
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+    return 0;
+  return 2 * sms;
+}
+
+template <int N, bool kSplit>
+cudaError_t launch_carry(const wkv7_params& p, bool bf16_state, cudaStream_t stream) {
+  using Shape = CarryShape<N, kSplit>;
+  auto* carry =
+      bf16_state ? wkv7_chunk_carry_kernel<N, kSplit, __nv_bfloat16> : wkv7_chunk_carry_kernel<N, kSplit, float>;
+  LAUNCH_KERNEL(carry, dim3((unsigned)(p.H * Shape::kRowGroups), (unsigned)p.batch.n_seq), dim3(Shape::kThreads), 0,
+                stream, p);
+  return launch_status();
+}
+
 template <int N>
 cudaError_t launch_wkv7_chunked(const wkv7_params& p, cudaStream_t stream) {
   return dispatch_dtype(p.out_dtype, [&](auto tag) {
@@ -606,9 +736,11 @@ cudaError_t launch_wkv7_chunked(const wkv7_params& p, cudaStream_t stream) {
       LAUNCH_KERNEL(prepare, dim3(pieces, (unsigned)p.H), dim3(2 * N), 0, stream, p);
       cudaError_t e = launch_status();
       if (e != cudaSuccess) return e;
-      auto* carry = bf16_state ? wkv7_chunk_carry_kernel<N, __nv_bfloat16> : wkv7_chunk_carry_kernel<N, float>;
-      LAUNCH_KERNEL(carry, dim3((unsigned)p.H, (unsigned)p.batch.n_seq), dim3(2 * N), 0, stream, p);
-      e = launch_status();
+      // Pass 2 in the split shape while its blocks fit the device at once (CarryShape).
+      if (wkv7_chunk_carry_split(p.H, p.batch.n_seq, N, carry_split_slots(p)))
+        e = launch_carry<N, true>(p, bf16_state, stream);
+      else
+        e = launch_carry<N, false>(p, bf16_state, stream);
       if (e != cudaSuccess) return e;
       const unsigned blocks = (unsigned)(((long long)p.batch.n_rows * p.H + 3) / 4);
       auto* output = wkv7_chunk_output_kernel<N, TO>;
@@ -619,6 +751,11 @@ cudaError_t launch_wkv7_chunked(const wkv7_params& p, cudaStream_t stream) {
 }
 
 }  // namespace
+
+bool wkv7_chunk_carry_split(int H, int n_seq, int N, int slots) {
+  if (N < 32 || H <= 0 || n_seq <= 0) return false;
+  return (long long)H * n_seq * (N / 32) <= (long long)slots;
+}
 
 size_t wkv7_chunked_scratch_floats(int rows, int H, int N) {
   if (N < 32 || rows <= 0 || H <= 0) return 0;

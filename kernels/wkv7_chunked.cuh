@@ -21,6 +21,12 @@ constexpr int kWkv7ChunkTokens = 16;  // L: tokens per chunk (see wkv7_chunked.c
 // bonus [rows, H]; 0 at N = 8, 16 (one kernel, no scratch).
 size_t wkv7_chunked_scratch_floats(int rows, int H, int N);
 
+// Whether pass 2 (the state carried chunk to chunk) runs in its split shape, a block per 32 value
+// rows of a head with each warp on half of the keys, rather than a block per head: when the split
+// blocks, H n_seq N / 32, all fit the device at once (`slots` of them; wkv7_params::
+// carry_split_slots). False for N = 8, 16 (one kernel, no pass 2).
+bool wkv7_chunk_carry_split(int H, int n_seq, int N, int slots);
+
 // Enqueues the chunked kernels with wkv7_forward's parameters and contract (same validation:
 // cudaErrorInvalidValue for an unsupported N or a missing pointer, p.chunk_scratch included at
 // N = 32, 64).

@@ -4,7 +4,8 @@
 // layer 0 (v_first written) and later layers (v_first read), ragged batches whose sequences end
 // at every chunk position that matters (1, L - 1, L, L + 1, 3L + 5 tokens with L =
 // kWkv7ChunkTokens: a partial chunk only, a full one, one more, several), non-zero start states
-// at a 16-byte and a 4-byte aligned offset, fp16/bf16 outputs and bf16 state slots.
+// at a 16-byte and a 4-byte aligned offset, fp16/bf16 outputs and bf16 state slots; pass 2
+// (N = 32, 64) in both its block shapes, a block per head and split (wkv7_chunk_carry_split).
 //
 // N = 32, 64 exercise the tensor-core path (mma.cuh, emulated bit for bit), N = 8, 16 the fp32 one.
 //
@@ -50,7 +51,7 @@ DeviceBuffer chunk_scratch(size_t rows, const Case& c) {
 
 // One launch of `forward` over c's sequences from the states `init` (one per sequence).
 Result run_kernel(Forward forward, const Case& c, const Inputs& in, const std::vector<std::vector<float>>& init,
-                  size_t state_floats, size_t kv_offset, std::mt19937& rng) {
+                  size_t state_floats, size_t kv_offset, std::mt19937& rng, int carry_split_slots = -1) {
   gpu_test::RaggedBatch batch(c.lens, state_floats, rng);
   for (int s = 0; s < batch.n_seq(); ++s) std::copy(init[s].begin(), init[s].end(), batch.state(s));
   batch.upload();
@@ -61,6 +62,7 @@ Result run_kernel(Forward forward, const Case& c, const Inputs& in, const std::v
   rwkv_kernels::wkv7_params p =
       wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t);
   p.chunk_scratch = scratch.as<float>();
+  p.carry_split_slots = carry_split_slots;
   REQUIRE(forward(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   batch.download();
@@ -79,6 +81,23 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want, 
   CHECK(cmp.bad == 0);
 }
 
+// wkv7_params::carry_split_slots that makes pass 2 split at every test shape.
+constexpr int kSplitAlways = 1 << 20;
+
+// One run of the chunked kernel against the reference (want, want_states, v_first) and the
+// sequential kernel.
+void check_against(const Case& c, const Result& chunked, const Result& sequential, const std::vector<double>& want,
+                   const std::vector<float>& want_states, const std::vector<float>& v_first) {
+  const gpu_test::Comparison out_cmp = gpu_test::compare(chunked.out, want, c.out_t, 2e-5, 2e-5);
+  INFO("outputs against the reference: " << out_cmp.first << " worst " << out_cmp.worst);
+  CHECK(out_cmp.bad == 0);
+  check_close(chunked.states, want_states, DType::f32, 1e-5, "states against the reference");
+  // (fp16/bf16 outputs: both sides are rounded, one rounding apart at a tie; the reference bounds each.)
+  if (c.out_t == DType::f32) check_close(chunked.out, sequential.out, c.out_t, 2e-5, "outputs against the sequential kernel");
+  check_close(chunked.states, sequential.states, DType::f32, 1e-5, "states against the sequential kernel");
+  CHECK(std::memcmp(chunked.v_first.data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
+}
+
 // The chunked kernel against the CPU reference and against the sequential kernel.
 void check_chunked(const Case& c, uint32_t seed) {
   CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
@@ -91,7 +110,6 @@ void check_chunked(const Case& c, uint32_t seed) {
   for (int n : c.lens) rows += (size_t)n;
   const Inputs in = wkv7_test::make_inputs(rows, A, rng);
 
-  const Result chunked = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng);
   const Result sequential = run_kernel(rwkv_kernels::wkv7_forward, c, in, init, state_floats, kv_offset, rng);
 
   gpu_test::RaggedBatch ref(c.lens, state_floats, rng);
@@ -100,20 +118,19 @@ void check_chunked(const Case& c, uint32_t seed) {
   const std::vector<double> want = wkv7_test::reference(c, in, ref, kv_offset, v_first);
   const std::vector<float> want_states = ref.states_in_order(state_floats);
 
-  const gpu_test::Comparison out_cmp = gpu_test::compare(chunked.out, want, c.out_t, 2e-5, 2e-5);
-  INFO("outputs against the reference: " << out_cmp.first << " worst " << out_cmp.worst);
-  CHECK(out_cmp.bad == 0);
-  check_close(chunked.states, want_states, DType::f32, 1e-5, "states against the reference");
-  // (fp16/bf16 outputs: both sides are rounded, one rounding apart at a tie; the reference bounds each.)
-  if (c.out_t == DType::f32) check_close(chunked.out, sequential.out, c.out_t, 2e-5, "outputs against the sequential kernel");
-  check_close(chunked.states, sequential.states, DType::f32, 1e-5, "states against the sequential kernel");
-  CHECK(std::memcmp(chunked.v_first.data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
+  // Pass 2 in both block shapes (N = 32, 64): a block per head, and split (kSplitAlways slots).
+  for (int slots : {0, kSplitAlways}) {
+    INFO("carry_split_slots " << slots);
+    const Result chunked =
+        run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng, slots);
+    check_against(c, chunked, sequential, want, want_states, v_first);
+  }
 }
 
 // A bf16 kv state: loaded to fp32, rounded to nearest even once on the store (per launch, not
 // per chunk); the reference runs from the same bf16 values widened to fp32.
-void check_chunked_bf16_state(const Case& c, uint32_t seed) {
-  CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
+void check_chunked_bf16_state(const Case& c, uint32_t seed, int carry_split_slots) {
+  CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned, carry_split_slots);
   std::mt19937 rng(seed);
   const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 3, numel = A * c.N;
   const size_t state_floats = kv_offset + numel + (c.aligned ? 4 : 2);
@@ -130,6 +147,7 @@ void check_chunked_bf16_state(const Case& c, uint32_t seed) {
   p.state_dtype = DType::bf16;
   const DeviceBuffer scratch = chunk_scratch(rows, c);
   p.chunk_scratch = scratch.as<float>();
+  p.carry_split_slots = carry_split_slots;
   REQUIRE(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   batch.download();
@@ -184,10 +202,11 @@ TEST_CASE("wkv7_chunked_forward: bf16 state (loaded to fp32, rounded to nearest 
           "[gpu][kernels][wkv7]") {
   uint32_t seed = 970;
   for (bool first_layer : {true, false})
-    for (int N : {16, 64}) {
-      check_chunked_bf16_state({2, N, kChunkEdges, first_layer, DType::f32, true}, ++seed);
-      check_chunked_bf16_state({2, N, {L + 2, 1}, first_layer, DType::f32, false}, ++seed);
-    }
+    for (int N : {16, 64})
+      for (int slots : {0, kSplitAlways}) {  // pass 2 in both block shapes (N = 64)
+        check_chunked_bf16_state({2, N, kChunkEdges, first_layer, DType::f32, true}, ++seed, slots);
+        check_chunked_bf16_state({2, N, {L + 2, 1}, first_layer, DType::f32, false}, ++seed, slots);
+      }
 }
 
 TEST_CASE("wkv7_chunked_forward: rejects an unsupported head size and missing pointers", "[gpu][kernels][wkv7]") {
@@ -204,4 +223,17 @@ TEST_CASE("wkv7_chunked_forward: rejects an unsupported head size and missing po
   CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);
   CHECK(rwkv_kernels::wkv7_chunked_scratch_floats(L + 3, 1, 32) == (size_t)(L + 3) * (9 * 32 + 1));
   CHECK(rwkv_kernels::wkv7_chunked_scratch_floats(L + 3, 2, 16) == 0);
+}
+
+TEST_CASE("wkv7_chunk_carry_split: split while the split blocks fit the device at once", "[gpu][kernels][wkv7]") {
+  using rwkv_kernels::wkv7_chunk_carry_split;
+  // 7.2B at B = 1 (64 heads of 64: 128 split blocks) on 132 SMs x 2: split; at B = 4 (512): not.
+  CHECK(wkv7_chunk_carry_split(64, 1, 64, 264));
+  CHECK(!wkv7_chunk_carry_split(64, 4, 64, 264));
+  CHECK(wkv7_chunk_carry_split(32, 4, 64, 264));  // 1.5B at B = 4: 256 blocks
+  CHECK(wkv7_chunk_carry_split(8, 3, 32, 24));    // N = 32: one split block per head
+  CHECK(!wkv7_chunk_carry_split(8, 4, 32, 24));
+  CHECK(!wkv7_chunk_carry_split(2, 1, 64, 0));  // 0 slots: never
+  CHECK(!wkv7_chunk_carry_split(2, 1, 16, 1 << 20));  // N = 8, 16 have no pass 2
+  CHECK(!wkv7_chunk_carry_split(2, 1, 8, 1 << 20));
 }
