@@ -477,8 +477,13 @@ struct Wkv7CarryShared {
   float key_plane[kKeyPlanes][L][P];
   float row_plane[kRowPlanes][L][PR];
   float d[N];
-  float partial[kSplit ? Shape::kWarps : 1][4][4][32];  // [warp][tile: u0 u1 y0 y1][register][lane]
+  float partial[kSplit ? Shape::kWarps * 4 * 4 * 32 : 1];  // [warp][tile: u0 u1 y0 y1][register][lane]
 };
+
+// The index of (warp, tile, register, lane) in Wkv7CarryShared::partial.
+__device__ __forceinline__ int partial_at(int w, int tile, int e, int lane) {
+  return ((w * 4 + tile) * 4 + e) * 32 + lane;
+}
 
 // What one thread of pass 2 moves per chunk: kKeyFloat4 float4 of each key plane, kRowFloat4 of
 // each row plane and, for threads < N / 4, one of the decays.
@@ -580,8 +585,8 @@ __device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7Carry
     for (int q = 0; q < 2; ++q)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
-        sh.partial[w][q][e][lane] = u[q].r[e];
-        if (w >= 2) sh.partial[w][2 + q][e][lane] = y[q].r[e];  // half 0 writes the outputs
+        sh.partial[partial_at(w, q, e, lane)] = u[q].r[e];
+        if (w >= 2) sh.partial[partial_at(w, 2 + q, e, lane)] = y[q].r[e];  // half 0 writes the outputs
       }
   }
 }
@@ -608,9 +613,9 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
       const int tok = 8 * q + 2 * t + (e & 1), row = 16 * rt + g + 8 * (e >> 1);
       float sa = u[q].r[e], out = y[q].r[e];  // whole: already summed onto U and Yc
       if constexpr (kSplit) {
-        const float theirs = sh.partial[other][q][e][lane], u0 = sh.row_plane[kRowU][tok][row];
+        const float theirs = sh.partial[partial_at(other, q, e, lane)], u0 = sh.row_plane[kRowU][tok][row];
         sa = half == 0 ? (u0 + sa) + theirs : (u0 + theirs) + sa;
-        if (half == 0) out = (sh.row_plane[kRowYc][tok][row] + out) + sh.partial[other][2 + q][e][lane];
+        if (half == 0) out = (sh.row_plane[kRowYc][tok][row] + out) + sh.partial[partial_at(other, 2 + q, e, lane)];
       }
       sa_c[q].r[e] = sa;
       if (half == 0 && tok < n) Y[(size_t)(row0 + tok) * A + (size_t)h * N + v0 + row] = out;
@@ -630,7 +635,7 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
 // Pass 2: block (h kRowGroups + rg, s) carries value rows v0 = rg kRows .. v0 + kRows - 1 of head
 // h's state of sequence s over its chunks in order (pieces as pass 1's), writing each chunk's
 // outputs before GroupNorm; shapes in CarryShape. Launch: grid (H kRowGroups, n_seq), kThreads
-// threads (whole: 2N; split: 128), static shared Wkv7CarryShared (N = 64: whole 30,976 B, split
+// threads (whole: 2N; split: 128), static shared Wkv7CarryShared (N = 64: whole 30,724 B, split
 // 32,768 B); the next chunk's operands load into registers while this one computes; two barriers
 // per chunk (split: three).
 // Bytes per chunk and head: 4 L N 4 kRowGroups + 3 L N 4 + N 4 kRowGroups read (whole 28.3 KiB at
