@@ -28,7 +28,8 @@ std::string link_target(const std::string& opt, const std::string& path) {
 
 // A file that does not exist yet: its folder must exist and take new files, so that a missing
 // or read-only folder is named before the model is loaded and the prompt computed, not by the
-// final write (run-time error).
+// final write (run-time error). A path through a regular file fails lstat with ENOTDIR, so the
+// folder below is a directory when lstat said ENOENT.
 void check_new_file_folder(const std::string& opt, const std::string& path, int lstat_errno) {
   if (lstat_errno != ENOENT)
     runtime_fail(opt + " " + path + ": cannot be written (" + std::strerror(lstat_errno) + "); check the path");
@@ -38,7 +39,6 @@ void check_new_file_folder(const std::string& opt, const std::string& path, int 
   if (::stat(folder.c_str(), &st) != 0)
     runtime_fail(opt + " " + path + ": the folder " + folder + " cannot be used (" + std::strerror(errno) +
                  "); create it or give another path");
-  if (!S_ISDIR(st.st_mode)) runtime_fail(opt + " " + path + ": " + folder + " is not a folder; check the path");
   if (::access(folder.c_str(), W_OK | X_OK) != 0)
     runtime_fail(opt + " " + path + ": cannot create a file in " + folder + " (" + std::strerror(errno) + ")");
 }
