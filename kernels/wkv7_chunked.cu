@@ -42,11 +42,12 @@
 // tensor cores has its fp32 operands split in three bf16 parts (kernels/common/mma_split.cuh).
 // N = 8, 16 (the test models): one kernel, one block per head and sequence, N threads, thread i
 // holding state row i and running phases (1)-(7) below with fp32 FMAs.
-// Phases per chunk: (1) each channel loads its tokens and publishes w's cumulative log, kq, kq*a,
-// k', r, v; (2) one thread per token sums |kq|^2 and the bonus over the head; (3) each channel
-// scales its key by the decays above; (4) the L x L matrices; (5) each row's forward substitution
-// and end state; (6) one thread per token: the GroupNorm statistics; (7) each channel writes its
-// outputs. Passes 1 and 2 at N = 32, 64 reuse phases (1)-(4).
+// Phases per chunk: (1) each channel loads its tokens (every load of a batch of tokens in flight at
+// once) and publishes log w, kq, kq*a, k', r, v; (2) per token, |kq|^2 and the bonus summed over the
+// head; (3) each channel sums its cumulative log decays and scales its key by the decays above;
+// (4) the L x L matrices; (5) each row's forward substitution and end state; (6) one thread per
+// token: the GroupNorm statistics; (7) each channel writes its outputs. Passes 1 and 2 at N = 32,
+// 64 reuse phases (1)-(4).
 #include "kernels/wkv7_chunked.cuh"
 
 #include "kernels/common/dtype_io.cuh"
@@ -83,68 +84,119 @@ struct Wkv7ChunkShared {
   float e_ref[N], e_end[N];                  // e^g, e^{G_n - g} per key
 };
 
-// Phase 1: thread i's channel of the chunk's n tokens from row0.
-template <int N>
+// Phase 1: channel i % N of the chunk's n tokens from row0; the kGroups = threads / N thread groups
+// take every kGroups-th token (1 group at N = 8, 16; 2 at N = 32, 64, so every thread of pass 1
+// loads). A batch of up to 8 tokens has all its loads issued before any is used: one memory
+// latency a batch, where a loop token by token waited once a token. G takes each token's log
+// decay; scale_chunk sums them in token order.
+template <int N, int kGroups>
 __device__ __forceinline__ void load_chunk(const wkv7_params& p, Wkv7ChunkShared<N>& sh, const Wkv7Channel& ch,
                                            int row0, int n, int c, int i) {
+  constexpr int kPer = L / kGroups, kBatch = kPer < 8 ? kPer : 8;
+  static_assert(L % kGroups == 0 && kPer % kBatch == 0, "the groups and batches tile the chunk");
   const size_t C = (size_t)p.H * N;
-  float G = 0.0f;
-  for (int t = 0; t < n; ++t) {
-    const size_t at = (size_t)(row0 + t) * C + c;
-    const Wkv7Token tok = load_token(p, at);
-    const float kq = tok.k * ch.k_k;
-    const float a = sigmoidf_(ch.a0 + tok.a_lora);
-    const float k_new = tok.k * (1.0f + (a - 1.0f) * ch.k_a);
-    float v = tok.v;  // as wkv7.cu
-    if (p.first_layer)
-      p.v_first[at] = v;
-    else
-      v = v + (tok.v_first - v) * sigmoidf_(ch.v0 + tok.v_lora);
-    G += kLogDecayScale * sigmoidf_(ch.w0 + tok.w_lora);
-    sh.alpha[t][i] = kq;
-    sh.beta[t][i] = kq * a;
-    sh.k[t][i] = k_new;
-    sh.r[t][i] = tok.r;
-    sh.v[t][i] = v;
-    sh.y[t][i] = tok.r * k_new * ch.r_k;
-    sh.G[t][i] = G;
-  }
-}
-
-// Phase 2: per token, the key norm's inverse and the bonus sum over the head.
-template <int N>
-__device__ __forceinline__ void token_sums(Wkv7ChunkShared<N>& sh, int n, int i) {
-  for (int t = i; t < n; t += N) {
-    float kq_sq = 0.0f, bonus = 0.0f;
-    for (int j = 0; j < N; ++j) {
-      kq_sq += sh.alpha[t][j] * sh.alpha[t][j];
-      bonus += sh.y[t][j];
+  const int first = i / N, col = i % N;
+  for (int b = 0; b < kPer; b += kBatch) {
+    Wkv7Token tok[kBatch] = {};
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int t = first + kGroups * (b + u);
+      if (t < n) tok[u] = load_token(p, (size_t)(row0 + t) * C + c);
     }
-    sh.inv[t] = 1.0f / fmaxf(sqrtf(kq_sq), 1e-12f);
-    sh.bonus[t] = bonus;
+#pragma unroll
+    for (int u = 0; u < kBatch; ++u) {
+      const int t = first + kGroups * (b + u);
+      if (t >= n) break;
+      const float kq = tok[u].k * ch.k_k;
+      const float a = sigmoidf_(ch.a0 + tok[u].a_lora);
+      const float k_new = tok[u].k * (1.0f + (a - 1.0f) * ch.k_a);
+      float v = tok[u].v;  // as wkv7.cu
+      if (p.first_layer)
+        p.v_first[(size_t)(row0 + t) * C + c] = v;
+      else
+        v = v + (tok[u].v_first - v) * sigmoidf_(ch.v0 + tok[u].v_lora);
+      sh.alpha[t][col] = kq;
+      sh.beta[t][col] = kq * a;
+      sh.k[t][col] = k_new;
+      sh.r[t][col] = tok[u].r;
+      sh.v[t][col] = v;
+      sh.y[t][col] = tok[u].r * k_new * ch.r_k;
+      sh.G[t][col] = kLogDecayScale * sigmoidf_(ch.w0 + tok[u].w_lora);
+    }
   }
 }
 
-// Phase 3: thread i's key channel scaled relative to the reference g = G_{n/2}.
+// Phase 2: per token, the key norm's inverse and the bonus sum over the head. N = 8, 16 (N threads):
+// a thread per token. N = 32, 64 (2N threads): kParts = 2N / L consecutive lanes per token, each
+// summing N / kParts keys, the parts added by shuffles; key j = kTokens part + (x % kTokens) +
+// 32 (x / kTokens) makes the 32 lanes of a warp (kTokens tokens x kParts parts) read 32 banks.
+template <int N, int kThreads>
+__device__ __forceinline__ void token_sums(Wkv7ChunkShared<N>& sh, int n, int i) {
+  if constexpr (kThreads < 2 * L) {
+    for (int t = i; t < n; t += kThreads) {
+      float kq_sq = 0.0f, bonus = 0.0f;
+      for (int j = 0; j < N; ++j) {
+        kq_sq += sh.alpha[t][j] * sh.alpha[t][j];
+        bonus += sh.y[t][j];
+      }
+      sh.inv[t] = 1.0f / fmaxf(sqrtf(kq_sq), 1e-12f);
+      sh.bonus[t] = bonus;
+    }
+  } else {
+    constexpr int kParts = kThreads / L, kTokens = 32 / kParts, kKeys = N / kParts;
+    static_assert(kThreads == 2 * N && (N == 32 || N == 64), "4 or 8 parts a token, 8 keys a part");
+    const int t = i / kParts, part = i % kParts;
+    float kq_sq = 0.0f, bonus = 0.0f;
+    if (t < n) {
+#pragma unroll
+      for (int x = 0; x < kKeys; ++x) {
+        const int j = kTokens * part + x % kTokens + 32 * (x / kTokens);
+        kq_sq += sh.alpha[t][j] * sh.alpha[t][j];
+        bonus += sh.y[t][j];
+      }
+    }
+#pragma unroll
+    for (int o = kParts / 2; o > 0; o >>= 1) {
+      kq_sq += __shfl_xor_sync(0xffffffffu, kq_sq, o);
+      bonus += __shfl_xor_sync(0xffffffffu, bonus, o);
+    }
+    if (part == 0 && t < n) {
+      sh.inv[t] = 1.0f / fmaxf(sqrtf(kq_sq), 1e-12f);
+      sh.bonus[t] = bonus;
+    }
+  }
+}
+
+// Phase 3: thread i's key channel: the cumulative log decays G (summed in token order from phase
+// 1's per-token logs, kept in registers and written back), then the key scaled relative to the
+// reference g = G_{n/2}; rows past a partial chunk are zeros for the tensor-core products.
 template <int N>
 __device__ __forceinline__ void scale_chunk(Wkv7ChunkShared<N>& sh, int n, int i) {
   const int m = n / 2;
-  const float g = m > 0 ? sh.G[m - 1][i] : 0.0f;
-  float G_before = 0.0f;
-  for (int t = 0; t < n; ++t) {
-    const float G_after = sh.G[t][i];
-    const float to_ref = expf(g - G_after);
-    sh.alpha[t][i] = -sh.alpha[t][i] * sh.inv[t] * expf(G_before - g);
-    sh.beta[t][i] *= sh.inv[t] * to_ref;
-    sh.k[t][i] *= to_ref;
-    sh.r[t][i] *= expf(G_after - g);
-    G_before = G_after;
+  float G[L], g = 0.0f, run = 0.0f;
+#pragma unroll
+  for (int t = 0; t < L; ++t) {
+    if (t < n) {
+      run += sh.G[t][i];
+      sh.G[t][i] = run;
+    }
+    G[t] = run;
+    if (t == m - 1) g = run;
   }
-  for (int t = n; t < L; ++t) {  // rows past a partial chunk: zeros for the tensor-core products
-    sh.alpha[t][i] = sh.beta[t][i] = sh.k[t][i] = sh.r[t][i] = sh.v[t][i] = 0.0f;
+#pragma unroll
+  for (int t = 0; t < L; ++t) {
+    if (t < n) {
+      const float G_before = t > 0 ? G[t - 1] : 0.0f, to_ref = expf(g - G[t]);
+      sh.alpha[t][i] = -sh.alpha[t][i] * sh.inv[t] * expf(G_before - g);
+      sh.beta[t][i] *= sh.inv[t] * to_ref;
+      sh.k[t][i] *= to_ref;
+      sh.r[t][i] *= expf(G[t] - g);
+    } else {
+      sh.alpha[t][i] = sh.beta[t][i] = sh.k[t][i] = sh.r[t][i] = sh.v[t][i] = 0.0f;
+    }
   }
   sh.e_ref[i] = expf(g);
-  sh.e_end[i] = expf(G_before - g);
+  sh.e_end[i] = expf(run - g);
 }
 
 // Phase 4: the chunk's L x L matrices, (t, s) pairs over the N threads.
@@ -333,14 +385,15 @@ __device__ __forceinline__ void write_outputs(const wkv7_params& p, const Wkv7Ch
   }
 }
 
-// Phases 1-3 of a chunk: its inputs, per-token sums and scaled vectors in shared memory.
-// Threads i >= N (the tensor-core path's second half) own no channel and only join the products.
-template <int N>
+// Phases 1-3 of a chunk: its inputs, per-token sums and scaled vectors in shared memory, by
+// kThreads threads (N, or 2N in pass 1). Thread i loads channel c = h N + i % N (phase 1); threads
+// i >= N own no key channel in phase 3 and join the products after it.
+template <int N, int kThreads>
 __device__ __forceinline__ void prepare_chunk(const wkv7_params& p, Wkv7ChunkShared<N>& sh, const Wkv7Channel& ch,
                                               int row0, int n, int c, int i) {
-  if (i < N) load_chunk<N>(p, sh, ch, row0, n, c, i);
+  load_chunk<N, kThreads / N>(p, sh, ch, row0, n, c, i);
   __syncthreads();
-  token_sums<N>(sh, n, i);  // (threads i >= N > L: none)
+  token_sums<N, kThreads>(sh, n, i);
   __syncthreads();
   if (i < N) scale_chunk<N>(sh, n, i);
   __syncthreads();
@@ -373,7 +426,7 @@ __global__ void __launch_bounds__(N, 1) wkv7_chunked_kernel(wkv7_params p) {
   load_state<N>(S + (size_t)i * N, st, vec);
   for (int row0 = p.batch.seq_start[s]; row0 < end; row0 += L) {
     const int n = min(L, end - row0);
-    prepare_chunk<N>(p, sh, ch, row0, n, c, i);
+    prepare_chunk<N, N>(p, sh, ch, row0, n, c, i);
     chunk_matrices<N>(sh, n, i);
     __syncthreads();
     advance_row<N>(st, sh, n, i);
@@ -397,44 +450,83 @@ __device__ __forceinline__ float* scratch_bonus(const wkv7_params& p) {
   return p.chunk_scratch + (size_t)kPlanes * p.batch.n_rows * p.H * p.N;
 }
 
-// Pass 1, phases 5-7 of chunk (row0, n) after phase 4: thread i < N owns key column i and writes
-// W' = (T alpha~) e^g, R' = (r~ + Q W) e^g, B' = beta~ e^{G_n - g}, K' = k~ e^{G_n - g} and the
-// end decay e^{G_n}; thread N + i owns value column i and writes U = T B v, Yc = Q U + K v and v.
-// T = (I - A)^{-1} by forward substitution (A strictly lower), in place in shared memory.
+// Pass 1, phases 5-7 of chunk (row0, n) after phase 4, by all 2N threads (one barrier inside).
+// T = (I - A)^{-1} by forward substitution (A strictly lower). First thread i < N owns key column
+// i: W = T alpha~, R = r~ + Q W, and writes W' = W e^g, R' = R e^g, B' = beta~ e^{G_n - g},
+// K' = k~ e^{G_n - g} and the end decay e^{G_n}; thread N + i owns value column i: U = T B v,
+// written with v. Each thread's column of W or U stays in registers, so a substitution's only
+// shared-memory reads are the matrices' rows and v, none of which waits on it. Then thread i < N
+// writes column i of Yc = Q U + K v (U through shared memory). Rows t >= n are zeros (phase 3):
+// computed, not stored.
 template <int N>
 __device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkShared<N>& sh, int row0, int n, int h,
                                               int i) {
-  const size_t A = (size_t)p.H * N;
+  const size_t A = (size_t)p.H * N, plane = (size_t)p.batch.n_rows * A;
   const int j = i < N ? i : i - N;
-  const size_t col = (size_t)h * N + j;
+  float* const out = p.chunk_scratch + (size_t)row0 * A + (size_t)h * N + j;  // plane 0, the chunk's first row
   if (i < N) {
-    for (int t = 0; t < n; ++t) {  // W_t = alpha~_t + sum_{s<t} A_ts W_s, then R_t
-      float w = sh.alpha[t][j];
-      for (int s = 0; s < t; ++s) w += sh.A[t][s] * sh.alpha[s][j];
-      sh.alpha[t][j] = w;
-      float r = sh.r[t][j];
-      for (int s = 0; s <= t; ++s) r += sh.Q[t][s] * sh.alpha[s][j];
-      const size_t at = (size_t)(row0 + t) * A + col;
-      scratch_plane(p, kPlaneW)[at] = w * sh.e_ref[j];
-      scratch_plane(p, kPlaneR)[at] = r * sh.e_ref[j];
-      scratch_plane(p, kPlaneB)[at] = sh.beta[t][j] * sh.e_end[j];
-      scratch_plane(p, kPlaneK)[at] = sh.k[t][j] * sh.e_end[j];
+    float w[L];
+#pragma unroll
+    for (int t = 0; t < L; ++t) {  // W_t = alpha~_t + sum_{s<t} A_ts W_s, then R_t
+      float acc = sh.alpha[t][j];
+#pragma unroll
+      for (int s = 0; s < t; ++s) acc += sh.A[t][s] * w[s];
+      w[t] = acc;
+      sh.alpha[t][j] = acc;
+      if (t < n) {
+        float* const at = out + t * A;
+        at[kPlaneW * plane] = acc * sh.e_ref[j];
+        at[kPlaneB * plane] = sh.beta[t][j] * sh.e_end[j];
+        at[kPlaneK * plane] = sh.k[t][j] * sh.e_end[j];
+      }
     }
-    scratch_plane(p, kPlaneD)[(size_t)row0 * A + col] = expf(sh.G[n - 1][j]);
+    out[kPlaneD * plane] = expf(sh.G[n - 1][j]);
   } else {
-    for (int t = 0; t < n; ++t) {  // U_t = sum_{s<t} A_ts U_s + B_ts v_s, then Yc_t
-      float u = 0.0f;
-      for (int s = 0; s < t; ++s) u += sh.A[t][s] * sh.sa[s][j] + sh.B[t][s] * sh.v[s][j];
-      sh.sa[t][j] = u;
-      float yc = 0.0f;
-      for (int s = 0; s <= t; ++s) yc += sh.Q[t][s] * sh.sa[s][j] + sh.K[t][s] * sh.v[s][j];
-      const size_t at = (size_t)(row0 + t) * A + col;
-      scratch_plane(p, kPlaneU)[at] = u;
-      scratch_plane(p, kPlaneYc)[at] = yc;
-      scratch_plane(p, kPlaneV)[at] = sh.v[t][j];
+    float u[L];
+#pragma unroll
+    for (int t = 0; t < L; ++t) {  // U_t = sum_{s<t} A_ts U_s + B_ts v_s
+      float acc = 0.0f;
+#pragma unroll
+      for (int s = 0; s < t; ++s) acc += sh.A[t][s] * u[s] + sh.B[t][s] * sh.v[s][j];
+      u[t] = acc;
+      sh.sa[t][j] = acc;
+      if (t < n) {
+        float* const at = out + t * A;
+        at[kPlaneU * plane] = acc;
+        at[kPlaneV * plane] = sh.v[t][j];
+      }
+    }
+  }
+  __syncthreads();  // W is in sh.alpha, U in sh.sa
+  if (i < N) {
+#pragma unroll
+    for (int t = 0; t < L; ++t) {  // R_t = r~_t + sum_{s<=t} Q_ts W_s, Yc_t = sum_{s<=t} Q_ts U_s + K_ts v_s
+      float r = sh.r[t][j], yc = 0.0f;
+#pragma unroll
+      for (int s = 0; s <= t; ++s) {
+        r += sh.Q[t][s] * sh.alpha[s][j];
+        yc += sh.Q[t][s] * sh.sa[s][j] + sh.K[t][s] * sh.v[s][j];
+      }
+      if (t < n) {
+        out[kPlaneR * plane + t * A] = r * sh.e_ref[j];
+        out[kPlaneYc * plane + t * A] = yc;
+      }
     }
   }
   if (i < n) scratch_bonus(p)[(size_t)(row0 + i) * p.H + h] = sh.bonus[i];
+}
+
+// Pass 1's blocks an SM holds by shared memory (228 KiB on sm_90, 164 KiB on sm_80, 1 KiB reserved
+// a block): 5 at N = 64 on sm_90, 10 at N = 32. The kernel's registers are capped to match
+// (__launch_bounds__), so they never lower that occupancy (96 a thread on sm_90).
+template <int N>
+constexpr int prepare_blocks_per_sm() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  constexpr int kSharedPerSm = 228 * 1024;
+#else
+  constexpr int kSharedPerSm = 164 * 1024;
+#endif
+  return kSharedPerSm / ((int)sizeof(Wkv7ChunkShared<N>) + 1024);
 }
 
 // Pass 1: block (b, h) prepares the chunks within rows [bL, bL + L) of head h: every piece of
@@ -443,17 +535,19 @@ __device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkSha
 // Bytes per chunk and head: L N 4 (6 in layer 0, else 8) read (+ L N 4 v_first in layer 0),
 // L N 4 7 + N 4 + L 4 written. FLOPs: 8 L^2 N (the L x L matrices, tensor cores; issued 6x by
 // the split) + 4 L^2 N (the substitutions) + ~50 L N: 0.33 MFLOP at L = 16, N = 64.
+// Latency: every thread has its 8 tokens' loads in flight at once (one memory round trip a chunk;
+// the first version waited 16 in series), and the substitutions keep their columns in registers.
 template <int N>
-__global__ void __launch_bounds__(2 * N) wkv7_chunk_prepare_kernel(wkv7_params p) {
+__global__ void __launch_bounds__(2 * N, prepare_blocks_per_sm<N>()) wkv7_chunk_prepare_kernel(wkv7_params p) {
   __shared__ Wkv7ChunkShared<N> sh;
   const int i = threadIdx.x, h = blockIdx.y;
-  const int c = h * N + (i < N ? i : 0);  // threads i >= N: a valid channel, never stored
-  const Wkv7Channel ch = load_channel(p, c);
+  const int c = h * N + i % N;  // threads i >= N: the second token group of phase 1
   const int b0 = blockIdx.x * L, b1 = min(b0 + L, p.batch.n_rows);
   for (int s = p.batch.row_seq[b0];; ++s) {
     const int seq_end = p.batch.seq_start[s + 1];
     const int row0 = max(b0, p.batch.seq_start[s]), n = min(b1, seq_end) - row0;
-    prepare_chunk<N>(p, sh, ch, row0, n, c, i);
+    const Wkv7Channel ch = load_channel(p, c);  // per piece: not held in registers across phases
+    prepare_chunk<N, 2 * N>(p, sh, ch, row0, n, c, i);
     chunk_matrices_mma<N>(sh);
     __syncthreads();
     prepare_write<N>(p, sh, row0, n, h, i);
