@@ -556,19 +556,31 @@ __global__ void __launch_bounds__(2 * N, prepare_blocks_per_sm<N>()) wkv7_chunk_
   }
 }
 
-// Pass 2's per-chunk operands in shared memory: the key-indexed planes W' R' B' K' whole (L x N),
-// the row-indexed U Yc v for the block's rows (L x kRows), rows past the chunk zero, rows padded
+// Pass 2's per-chunk operands in shared memory. The key-indexed W' R' B' K' (L x N each) are split
+// in their three bf16 parts once per block as they are stored (every warp of the block reads them;
+// splitting them in each warp's fragment loads cost a warp ~11 instructions a pair each time), as
+// the packed pairs of the tensor-core B fragments (kernels/common/mma.cuh): W' and R', whose B
+// element (k, n) in S W'^T is W'[token n][key k], as [token][key pair]; B' and K', whose element
+// (k, n) in the update is B'[token k][key n], as [key][token pair]. Rows are padded by 4 words
+// (kWrWords, kBkWords) so that the 32 lanes of a fragment load (8 rows x 4 consecutive pairs) read
+// 32 banks, at addresses a constant apart from one fragment to the next. Then the
+// row-indexed U Yc v for the block's rows (L x kRows fp32), rows past the chunk zero, rows padded
 // by 4 floats (16-byte aligned); the end decays; and (split) the exchange of the key halves'
 // products (per warp: S W'^T's 2 tiles, then S R'^T's, in fragment order, so that a lane reads
 // its partner lane's values without bank conflicts).
 enum CarryKeyPlane { kKeyW, kKeyR, kKeyB, kKeyK, kKeyPlanes };
 enum CarryRowPlane { kRowU, kRowYc, kRowV, kRowPlanes };
 static_assert(kKeyPlanes + kRowPlanes == kCarried, "pass 2 reads the planes pass 1 writes for it");
+enum SplitPart { kHi, kMid, kLo, kParts };
+template <int N>
+constexpr int kWrWords = N / 2 + 4;  // a token row of a wr plane: N / 2 key pairs + 4
+constexpr int kBkWords = L / 2 + 4;  // a key row of a bk plane: L / 2 token pairs + 4
 template <int N, bool kSplit>
 struct Wkv7CarryShared {
   using Shape = CarryShape<N, kSplit>;
-  static constexpr int P = N + 4, PR = Shape::kRows + 4;
-  float key_plane[kKeyPlanes][L][P];
+  static constexpr int PR = Shape::kRows + 4;
+  uint32_t wr[2][kParts][L * kWrWords<N>];  // [W' or R'][part][token][key pair]
+  uint32_t bk[2][kParts][N * kBkWords];     // [B' or K'][part][key][token pair]
   float row_plane[kRowPlanes][L][PR];
   float d[N];
   float partial[kSplit ? Shape::kWarps * 4 * 4 * 32 : 1];  // [warp][tile: u0 u1 y0 y1][register][lane]
@@ -579,8 +591,10 @@ __device__ __forceinline__ int partial_at(int w, int tile, int e, int lane) {
   return ((w * 4 + tile) * 4 + e) * 32 + lane;
 }
 
-// What one thread of pass 2 moves per chunk: kKeyFloat4 float4 of each key plane, kRowFloat4 of
-// each row plane and, for threads < N / 4, one of the decays.
+// What one thread of pass 2 moves per chunk: of W' and R', kKeyFloat4 float4 (one token, 4 keys);
+// of B' and K', kKeyFloat4 items of two float2 (keys 2kp, 2kp + 1 of tokens 2tp and 2tp + 1: the
+// token pairs the update's fragments take); kRowFloat4 of each row plane and, for threads < N / 4,
+// one float4 of the decays.
 template <int N, bool kSplit>
 struct CarryRegs {
   using Shape = CarryShape<N, kSplit>;
@@ -588,7 +602,8 @@ struct CarryRegs {
   static constexpr int kRowFloat4 = L * Shape::kRows / 4 / Shape::kThreads;
   static_assert(kKeyFloat4 * Shape::kThreads == L * N / 4 && kRowFloat4 * Shape::kThreads == L * Shape::kRows / 4,
                 "whole float4 of every plane per thread");
-  float4 key[kKeyPlanes][kKeyFloat4];
+  float4 wr[2][kKeyFloat4];
+  float2 bk[2][kKeyFloat4][2];
   float4 row[kRowPlanes][kRowFloat4];
   float4 d;
 };
@@ -616,6 +631,88 @@ __device__ __forceinline__ void store_piece(float (*dst)[P], const float4 (&x)[k
   }
 }
 
+// A thread's kCount items of an L x N key plane as token pairs: item f = i + k kThreads is token
+// pair f / (N / 2), key pair f % (N / 2): x[k][0] = keys 2kp, 2kp + 1 of token 2tp, x[k][1] of token
+// 2tp + 1; zeros past n.
+template <int N, int kThreads, int kCount>
+__device__ __forceinline__ void load_token_pairs(float2 (&x)[kCount][2], const float* __restrict__ src, size_t A,
+                                                 size_t col, int row0, int n) {
+#pragma unroll
+  for (int k = 0; k < kCount; ++k) {
+    const int f = (int)threadIdx.x + k * kThreads, tp = f / (N / 2), kp = f % (N / 2);
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      const int t = 2 * tp + e;
+      x[k][e] = t < n ? *reinterpret_cast<const float2*>(src + (size_t)(row0 + t) * A + col + 2 * kp)
+                      : make_float2(0.0f, 0.0f);
+    }
+  }
+}
+
+// load_piece's float4 (token t, keys 4 c4 ..) split into the three [token][key pair] parts.
+template <int N, int kThreads, int kCount>
+__device__ __forceinline__ void store_split_keys(uint32_t (&dst)[kParts][L * kWrWords<N>], const float4 (&x)[kCount]) {
+#pragma unroll
+  for (int k = 0; k < kCount; ++k) {
+    const int f = (int)threadIdx.x + k * kThreads, t = f / (N / 4), c4 = f % (N / 4);
+    uint32_t lo_keys[kParts], hi_keys[kParts];
+    split_pair(x[k].x, x[k].y, lo_keys[kHi], lo_keys[kMid], lo_keys[kLo]);
+    split_pair(x[k].z, x[k].w, hi_keys[kHi], hi_keys[kMid], hi_keys[kLo]);
+    const int w = t * kWrWords<N> + 2 * c4;  // even: pairs 2 c4 and 2 c4 + 1 side by side
+#pragma unroll
+    for (int part = 0; part < kParts; ++part)
+      *reinterpret_cast<uint2*>(&dst[part][w]) = make_uint2(lo_keys[part], hi_keys[part]);
+  }
+}
+
+// load_token_pairs' items split into the three [key][token pair] parts.
+template <int N, int kThreads, int kCount>
+__device__ __forceinline__ void store_split_tokens(uint32_t (&dst)[kParts][N * kBkWords], const float2 (&x)[kCount][2]) {
+#pragma unroll
+  for (int k = 0; k < kCount; ++k) {
+    const int f = (int)threadIdx.x + k * kThreads, tp = f / (N / 2), kp = f % (N / 2);
+    uint32_t even[kParts], odd[kParts];  // keys 2 kp and 2 kp + 1, tokens 2 tp (low half) and 2 tp + 1
+    split_pair(x[k][0].x, x[k][1].x, even[kHi], even[kMid], even[kLo]);
+    split_pair(x[k][0].y, x[k][1].y, odd[kHi], odd[kMid], odd[kLo]);
+    const int w_even = 2 * kp * kBkWords + tp, w_odd = w_even + kBkWords;
+#pragma unroll
+    for (int part = 0; part < kParts; ++part) {
+      dst[part][w_even] = even[part];
+      dst[part][w_odd] = odd[part];
+    }
+  }
+}
+
+// The split B fragment whose element (k, n) is plane[token n0 + n][key k0 + k] of a wr plane.
+template <int N>
+__device__ __forceinline__ SplitB wr_fragment(const uint32_t (&plane)[kParts][L * kWrWords<N>], int n0, int k0) {
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+  SplitB b;
+#pragma unroll
+  for (int q = 0; q < 2; ++q) {  // r[q]: keys k0 + 2t + 8q and the next
+    const int w = (n0 + g) * kWrWords<N> + k0 / 2 + t + 4 * q;
+    b.hi.r[q] = plane[kHi][w];
+    b.mid.r[q] = plane[kMid][w];
+    b.lo.r[q] = plane[kLo][w];
+  }
+  return b;
+}
+
+// The split B fragment whose element (k, n) is plane[token k][key n0 + n] of a bk plane.
+template <int N>
+__device__ __forceinline__ SplitB bk_fragment(const uint32_t (&plane)[kParts][N * kBkWords], int n0) {
+  const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+  SplitB b;
+#pragma unroll
+  for (int q = 0; q < 2; ++q) {  // r[q]: tokens 2t + 8q and the next
+    const int w = (n0 + g) * kBkWords + t + 4 * q;
+    b.hi.r[q] = plane[kHi][w];
+    b.mid.r[q] = plane[kMid][w];
+    b.lo.r[q] = plane[kLo][w];
+  }
+  return b;
+}
+
 // Loads chunk (row0, n)'s operands of head h, value rows v0 .. v0 + kRows - 1, into registers
 // (zeros past n).
 template <int N, bool kSplit>
@@ -624,8 +721,10 @@ __device__ __forceinline__ void carry_load(const wkv7_params& p, CarryRegs<N, kS
   using Shape = CarryShape<N, kSplit>;
   const size_t A = (size_t)p.H * N, col = (size_t)h * N;
 #pragma unroll
-  for (int z = 0; z < kKeyPlanes; ++z)
-    load_piece<N, Shape::kThreads>(q.key[z], scratch_plane(p, kPlaneW + z), A, col, row0, n);
+  for (int z = 0; z < 2; ++z) {
+    load_piece<N, Shape::kThreads>(q.wr[z], scratch_plane(p, kPlaneW + z), A, col, row0, n);
+    load_token_pairs<N, Shape::kThreads>(q.bk[z], scratch_plane(p, kPlaneB + z), A, col, row0, n);
+  }
 #pragma unroll
   for (int z = 0; z < kRowPlanes; ++z)
     load_piece<Shape::kRows, Shape::kThreads>(q.row[z], scratch_plane(p, kPlaneU + z), A, col + v0, row0, n);
@@ -637,7 +736,10 @@ template <int N, bool kSplit>
 __device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSplit>& sh, const CarryRegs<N, kSplit>& q) {
   using Shape = CarryShape<N, kSplit>;
 #pragma unroll
-  for (int z = 0; z < kKeyPlanes; ++z) store_piece<N, Shape::kThreads>(sh.key_plane[z], q.key[z]);
+  for (int z = 0; z < 2; ++z) {
+    store_split_keys<N, Shape::kThreads>(sh.wr[z], q.wr[z]);
+    store_split_tokens<N, Shape::kThreads>(sh.bk[z], q.bk[z]);
+  }
 #pragma unroll
   for (int z = 0; z < kRowPlanes; ++z) store_piece<Shape::kRows, Shape::kThreads>(sh.row_plane[z], q.row[z]);
   const int i = threadIdx.x;
@@ -651,7 +753,6 @@ __device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSplit>& sh, cons
 template <int N, bool kSplit, int kTiles>
 __device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7CarryShared<N, kSplit>& sh, int key0,
                                                mma_frag_c (&u)[2], mma_frag_c (&y)[2]) {
-  constexpr int P = Wkv7CarryShared<N, kSplit>::P;
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
 #pragma unroll
   for (int q = 0; q < 2; ++q)
@@ -670,8 +771,8 @@ __device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7Carry
     const SplitA a = state_as_a(st.tile[2 * kk], st.tile[2 * kk + 1]);
 #pragma unroll
     for (int q = 0; q < 2; ++q) {
-      mma_split(u[q], a, load_b(&sh.key_plane[kKeyW][8 * q][key0 + 16 * kk], 1, P));
-      mma_split(y[q], a, load_b(&sh.key_plane[kKeyR][8 * q][key0 + 16 * kk], 1, P));
+      mma_split(u[q], a, wr_fragment<N>(sh.wr[kKeyW], 8 * q, key0 + 16 * kk));
+      mma_split(y[q], a, wr_fragment<N>(sh.wr[kKeyR], 8 * q, key0 + 16 * kk));
     }
   }
   if constexpr (kSplit) {
@@ -693,7 +794,7 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
                                              const Wkv7CarryShared<N, kSplit>& sh, const mma_frag_c (&u)[2],
                                              const mma_frag_c (&y)[2], int row0, int n, int h, int v0, int key0) {
   using Shape = CarryShape<N, kSplit>;
-  constexpr int P = Wkv7CarryShared<N, kSplit>::P, PR = Wkv7CarryShared<N, kSplit>::PR;
+  constexpr int PR = Wkv7CarryShared<N, kSplit>::PR;
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
   const int rt = w % Shape::kRowTiles, half = w / Shape::kRowTiles;
   const int other = kSplit ? rt + Shape::kRowTiles * (1 - half) : w;  // the row tile's other key half
@@ -721,17 +822,17 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
     mma_frag_c& d = st.tile[ct];
     const int key = key0 + 8 * ct;
     for (int e = 0; e < 4; ++e) d.r[e] *= sh.d[key + 2 * t + (e & 1)];
-    mma_split(d, sa, load_b(&sh.key_plane[kKeyB][0][key], P, 1));
-    mma_split(d, va, load_b(&sh.key_plane[kKeyK][0][key], P, 1));
+    mma_split(d, sa, bk_fragment<N>(sh.bk[kKeyB - kKeyB], key));
+    mma_split(d, va, bk_fragment<N>(sh.bk[kKeyK - kKeyB], key));
   }
 }
 
 // Pass 2: block (h kRowGroups + rg, s) carries value rows v0 = rg kRows .. v0 + kRows - 1 of head
 // h's state of sequence s over its chunks in order (pieces as pass 1's), writing each chunk's
 // outputs before GroupNorm; shapes in CarryShape. Launch: grid (H kRowGroups, n_seq), kThreads
-// threads (whole: 2N; split: 128), static shared Wkv7CarryShared (N = 64: whole 30,724 B, split
-// 32,768 B); the next chunk's operands load into registers while this one computes; two barriers
-// per chunk (split: three).
+// threads (whole: 2N; split: 128), static shared Wkv7CarryShared (N = 64: whole 45,572 B, split
+// 47,616 B); the next chunk's operands load into registers while this one computes, and are split
+// into their bf16 parts as they are stored to shared memory; two barriers per chunk (split: three).
 // Bytes per chunk and head: 4 L N 4 kRowGroups + 3 L N 4 + N 4 kRowGroups read (whole 28.3 KiB at
 // N = 64; split 44.5 KiB, the second row group's W' R' B' K' a reread from L2; pass 1 wrote them),
 // L N 4 written; per call the state once (N^2 sizeof(state) read and written).
@@ -800,7 +901,7 @@ __global__ void __launch_bounds__(128) wkv7_chunk_output_kernel(wkv7_params p) {
 }
 
 // p.carry_split_slots, or (-1) two blocks per SM of the current device: a split block (128
-// threads, at most 255 registers each, 32 KiB of shared memory) always fits twice on an SM of
+// threads, at most 255 registers each, at most 47 KiB of shared memory) always fits twice on an SM of
 // sm_80 / sm_90 (65,536 registers); 0 when the device cannot be asked.
 int carry_split_slots(const wkv7_params& p) {
   if (p.carry_split_slots >= 0) return p.carry_split_slots;
