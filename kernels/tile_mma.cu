@@ -4,6 +4,7 @@
 #include "kernels/common/dtype_io.cuh"
 #include "kernels/common/kernel_errors.cuh"
 #include "kernels/common/mma.cuh"
+#include "kernels/common/mma_split.cuh"
 
 namespace rwkv_kernels {
 namespace {
@@ -47,18 +48,49 @@ __global__ void __launch_bounds__(32) tile_mma_kernel(tile_mma_params p) {
   D[d1 + 1] = acc.r[3];
 }
 
+// tile_mma_split_kernel: the same launch and tiles for fp32 A and W. Lane (g, t) loads its fragments'
+// elements (single fp32 loads), splits each in three bf16 parts (kernels/common/mma_split.cuh:
+// split_a_of, split_b_of) and multiplies with mma_split: six products per 16-wide step of K, the
+// small ones first. Bytes per call: (M*K*N/8 + N*K*M/16)*4 + M*N*8. FLOPs per call: 2*M*N*K,
+// issued six times on the tensor cores.
+__global__ void __launch_bounds__(32) tile_mma_split_kernel(tile_mma_params p) {
+  const int lane = (int)threadIdx.x, g = lane >> 2, t = lane & 3;
+  const int m0 = (int)blockIdx.y * 16, n0 = (int)blockIdx.x * 8;
+  const float* __restrict__ A = static_cast<const float*>(p.A);
+  const float* __restrict__ W = static_cast<const float*>(p.W);
+  const size_t K = (size_t)p.K;
+  float* __restrict__ D = p.D;
+  const size_t d0 = (size_t)(m0 + g) * p.N + n0 + 2 * t, d1 = d0 + (size_t)8 * p.N;
+  mma_frag_c acc = {{D[d0], D[d0 + 1], D[d1], D[d1 + 1]}};
+  for (size_t k0 = 0; k0 < K; k0 += 16) {
+    const float* a = A + (size_t)m0 * K + k0;  // A tile (m, k) = A[m0 + m][k0 + k]
+    const float* w = W + (size_t)n0 * K + k0;  // B tile (k, n) = W[n0 + n][k0 + k]
+    mma_split(acc, split_a_of([&](int m, int k) { return a[(size_t)m * K + k]; }),
+              split_b_of([&](int k, int n) { return w[(size_t)n * K + k]; }));
+  }
+  D[d0] = acc.r[0];
+  D[d0 + 1] = acc.r[1];
+  D[d1] = acc.r[2];
+  D[d1 + 1] = acc.r[3];
+}
+
 }  // namespace
 
 cudaError_t tile_mma(const tile_mma_params& p, cudaStream_t stream) {
   if (p.M < 0 || p.N < 0 || p.K < 0) return cudaErrorInvalidValue;
   if (p.M == 0 || p.N == 0) return cudaSuccess;
   if (p.M % 16 || p.N % 8 || p.K % 16 || p.K < 16 || !p.A || !p.W || !p.D) return cudaErrorInvalidValue;
-  if (p.dtype != rwkv::DType::bf16 && p.dtype != rwkv::DType::f16) return cudaErrorInvalidValue;
-  const size_t d_bytes = (size_t)p.M * p.N * sizeof(float);
-  if (overlaps(p.D, d_bytes, p.A, (size_t)p.M * p.K * 2) || overlaps(p.D, d_bytes, p.W, (size_t)p.N * p.K * 2))
+  if (p.dtype != rwkv::DType::bf16 && p.dtype != rwkv::DType::f16 && p.dtype != rwkv::DType::f32)
+    return cudaErrorInvalidValue;
+  const size_t d_bytes = (size_t)p.M * p.N * sizeof(float), element = rwkv::dtype_size(p.dtype);
+  if (overlaps(p.D, d_bytes, p.A, (size_t)p.M * p.K * element) ||
+      overlaps(p.D, d_bytes, p.W, (size_t)p.N * p.K * element))
     return cudaErrorInvalidValue;
   const dim3 grid((unsigned)(p.N / 8), (unsigned)(p.M / 16));
-  if (p.dtype == rwkv::DType::bf16) {
+  if (p.dtype == rwkv::DType::f32) {
+    auto* k = tile_mma_split_kernel;
+    LAUNCH_KERNEL(k, grid, dim3(32), 0, stream, p);
+  } else if (p.dtype == rwkv::DType::bf16) {
     auto* k = tile_mma_kernel<__nv_bfloat16>;
     LAUNCH_KERNEL(k, grid, dim3(32), 0, stream, p);
   } else {

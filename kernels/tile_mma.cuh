@@ -4,6 +4,9 @@
 // chunked WKV kernels (their products have the shapes of tiles of this one), and the check that the
 // fragment layout of mma.cuh is the hardware's: its test compares it with a CPU product on the
 // emulator (bit for bit, the emulator's defined order) and on a GPU (within the fp32 bound).
+// With fp32 A and W, every element is split in three bf16 parts and the tile multiplied with
+// mma_split (kernels/common/mma_split.cuh), as the chunked WKV kernels multiply: the test of the
+// split's parts and of its products' order and accuracy.
 //
 // Host declarations only; the kernel is in tile_mma.cu.
 #pragma once
@@ -18,12 +21,12 @@ struct tile_mma_params {
   const void* W = nullptr;  // [N, K] row-major, in dtype
   float* D = nullptr;       // [M, N] row-major fp32, accumulated into
   int M = 0, N = 0, K = 0;  // multiples of 16, 8 and 16
-  rwkv::DType dtype = rwkv::DType::bf16;  // bf16 or f16
+  rwkv::DType dtype = rwkv::DType::bf16;  // bf16, f16, or f32 (split in three bf16 parts)
 };
 
 // Enqueues the product on `stream`. Returns cudaSuccess without launching when M or N is 0;
-// cudaErrorInvalidValue for a negative size, M, N or K not a multiple of 16, 8, 16 (K >= 16), a
-// dtype other than bf16/f16, a null pointer, or D overlapping A or W; otherwise the launch status.
+// cudaErrorInvalidValue for a negative size, M, N or K not a multiple of 16, 8, 16 (K >= 16), an
+// unknown dtype, a null pointer, or D overlapping A or W; otherwise the launch status.
 cudaError_t tile_mma(const tile_mma_params& p, cudaStream_t stream);
 
 }  // namespace rwkv_kernels

@@ -1,6 +1,8 @@
 // Tests kernels/tile_mma.cu, and through it the fragment layout and arithmetic of
 // kernels/common/mma.cuh, against a CPU product: D += A W^T for bf16 and fp16 tiles of several
-// shapes (one tile, several tiles in both directions, K of 1 to 8 steps).
+// shapes (one tile, several tiles in both directions, K of 1 to 8 steps); and with fp32 tiles,
+// the three-part split of kernels/common/mma_split.cuh (its parts and its six products' order,
+// bit for bit on the emulator; fp32-level accuracy on a GPU).
 //
 // Tolerances: the products of 16-bit values are exact in fp32; what differs is the summation.
 // The emulator defines it (acc = D, then fmaf over k in order), so on the emulator the result must
@@ -16,6 +18,7 @@
 
 #include "gpu_test_util.h"
 #include "kernels/tile_mma.cuh"
+#include "runtime/core/half_float.h"
 
 using gpu_test::DeviceBuffer;
 using rwkv::DType;
@@ -69,7 +72,84 @@ void check_product(DType t, Shape s, uint32_t seed) {
   CHECK(dD.guard_intact());
 }
 
+// x = hi + mid + lo as kernels/common/mma_split.cuh splits it: each part the nearest bf16 (ties to
+// even) of what the parts before it leave (every remainder is exact in fp32).
+struct Parts {
+  float part[3];  // hi, mid, lo
+};
+Parts split3(float x) {
+  const float hi = rwkv::round_to_bf16(x), r = x - hi;
+  const float mid = rwkv::round_to_bf16(r);
+  return {{hi, mid, rwkv::round_to_bf16(r - mid)}};
+}
+
+// fp32 A and W through the split: on the emulator the bits of mma_split's order (per 16-wide step
+// of K, the six part products lo*hi, mid*mid, hi*lo, mid*hi, hi*mid, hi*hi, each an fmaf over the
+// step's k in order); everywhere within the split's error (the dropped part products and what the
+// three parts leave of x, below 2^-22 |a w| together) plus the fp32 bound of 6K + 1 additions.
+void check_split_product(Shape s, uint32_t seed) {
+  CAPTURE(s.M, s.N, s.K, seed);
+  std::mt19937 rng(seed);
+  std::vector<float> A = gpu_test::random_floats(rng, (size_t)s.M * s.K, -2.0f, 2.0f);
+  std::vector<float> W = gpu_test::random_floats(rng, (size_t)s.N * s.K, -2.0f, 2.0f);
+  const std::vector<float> D0 = gpu_test::random_floats(rng, (size_t)s.M * s.N, -4.0f, 4.0f);
+  // Ties of each rounding (1 + 2^-8: hi; 2^-8 + 2^-16 over 1: mid; ...: lo), a negative tie, and
+  // values far apart in magnitude.
+  A[0] = 1.0f + std::ldexp(1.0f, -8);
+  A[1] = -(1.0f + 3 * std::ldexp(1.0f, -8));
+  A[2] = 1.0f + std::ldexp(1.0f, -7) + std::ldexp(1.0f, -16);
+  A[3] = 1.0f + std::ldexp(1.0f, -7) + std::ldexp(1.0f, -15) + std::ldexp(1.0f, -23);
+  W[0] = std::ldexp(1.5f, -40);
+  W[1] = -std::ldexp(1.0f, 30) * 1.2345678f;
+  DeviceBuffer dA = gpu_test::to_device(A), dW = gpu_test::to_device(W), dD = gpu_test::to_device(D0);
+  rwkv_kernels::tile_mma_params p;
+  p.A = dA.get();
+  p.W = dW.get();
+  p.D = dD.as<float>();
+  p.M = s.M;
+  p.N = s.N;
+  p.K = s.K;
+  p.dtype = DType::f32;
+  REQUIRE(rwkv_kernels::tile_mma(p, nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  const std::vector<float> got = gpu_test::from_device(dD);
+
+  static constexpr int kOrder[6][2] = {{2, 0}, {1, 1}, {0, 2}, {1, 0}, {0, 1}, {0, 0}};  // (A part, W part)
+  size_t bad = 0, exact = 0;
+  for (int m = 0; m < s.M; ++m)
+    for (int n = 0; n < s.N; ++n) {
+      const size_t at = (size_t)m * s.N + n;
+      double want = D0[at], products = 0.0;
+      for (int k = 0; k < s.K; ++k) {
+        const double aw = (double)A[(size_t)m * s.K + k] * W[(size_t)n * s.K + k];
+        want += aw;
+        products += std::fabs(aw);
+      }
+      float ordered = D0[at];
+      for (int k0 = 0; k0 < s.K; k0 += 16)
+        for (const auto& pair : kOrder)
+          for (int k = k0; k < k0 + 16; ++k)
+            ordered = std::fma(split3(A[(size_t)m * s.K + k]).part[pair[0]],
+                               split3(W[(size_t)n * s.K + k]).part[pair[1]], ordered);
+      const double tol = std::ldexp(products, -22) + 2.0 * (6 * s.K + 1) * std::ldexp(std::fabs(D0[at]) + products, -24);
+      if (!(std::fabs(got[at] - want) <= tol) && ++bad <= 3)
+        UNSCOPED_INFO("D[" << m << "][" << n << "] got " << got[at] << " want " << want << " tol " << tol);
+      exact += std::memcmp(&got[at], &ordered, sizeof(float)) == 0;
+    }
+  CHECK(bad == 0);
+#if RWKV_CUDA_EMU
+  CHECK(exact == got.size());
+#endif
+  CHECK(dD.guard_intact());
+}
+
 }  // namespace
+
+TEST_CASE("tile_mma: fp32 tiles through the three-part bf16 split against the CPU product",
+          "[gpu][kernels][mma]") {
+  uint32_t seed = 31;
+  for (Shape s : {Shape{16, 8, 16}, Shape{16, 8, 128}, Shape{32, 24, 64}}) check_split_product(s, seed++);
+}
 
 TEST_CASE("tile_mma: D += A W^T on tensor-core tiles against the CPU product, bf16 and fp16",
           "[gpu][kernels][mma]") {
@@ -131,7 +211,7 @@ TEST_CASE("tile_mma: invalid parameters give cudaErrorInvalidValue", "[gpu][kern
   CHECK(with([](auto& p) { p.K = 8; }) == cudaErrorInvalidValue);
   CHECK(with([](auto& p) { p.K = 0; }) == cudaErrorInvalidValue);
   CHECK(with([](auto& p) { p.M = -16; }) == cudaErrorInvalidValue);
-  CHECK(with([](auto& p) { p.dtype = DType::f32; }) == cudaErrorInvalidValue);
+  CHECK(with([](auto& p) { p.dtype = static_cast<DType>(7); }) == cudaErrorInvalidValue);
   CHECK(with([](auto& p) { p.W = nullptr; }) == cudaErrorInvalidValue);
   CHECK(with([&](auto& p) { p.D = static_cast<float*>(a.get()); }) == cudaErrorInvalidValue);
   CHECK(with([](auto&) {}) == cudaSuccess);
