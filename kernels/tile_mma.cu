@@ -9,6 +9,22 @@
 namespace rwkv_kernels {
 namespace {
 
+// Index in D of this lane's first output (row m0 + g, column n0 + 2t of the block's tile); its
+// four outputs, in the C fragment's order, are at d0, d0 + 1, d0 + 8 N, d0 + 8 N + 1.
+__device__ __forceinline__ size_t lane_output(const tile_mma_params& p) {
+  const int lane = (int)threadIdx.x, g = lane >> 2, t = lane & 3;
+  return (size_t)((int)blockIdx.y * 16 + g) * p.N + (size_t)blockIdx.x * 8 + 2 * t;
+}
+__device__ __forceinline__ mma_frag_c load_outputs(const float* D, size_t d0, size_t N) {
+  return {{D[d0], D[d0 + 1], D[d0 + 8 * N], D[d0 + 8 * N + 1]}};
+}
+__device__ __forceinline__ void store_outputs(float* D, size_t d0, size_t N, const mma_frag_c& acc) {
+  D[d0] = acc.r[0];
+  D[d0 + 1] = acc.r[1];
+  D[d0 + 8 * N] = acc.r[2];
+  D[d0 + 8 * N + 1] = acc.r[3];
+}
+
 // tile_mma_kernel: launch grid (N / 8, M / 16), block 32 (one warp per 16 x 8 tile of D). Lane
 // (g = lane / 4, t = lane % 4) loads its fragment registers straight from A and W (32-bit loads
 // of two neighbouring elements) per 16-wide step of K, multiplies with mma_m16n8k16 and adds its
@@ -20,14 +36,8 @@ __global__ void __launch_bounds__(32) tile_mma_kernel(tile_mma_params p) {
   const int m0 = (int)blockIdx.y * 16, n0 = (int)blockIdx.x * 8;
   const T* __restrict__ A = static_cast<const T*>(p.A);
   const T* __restrict__ W = static_cast<const T*>(p.W);
-  const size_t K = (size_t)p.K;
-  mma_frag_c acc;
-  float* __restrict__ D = p.D;
-  const size_t d0 = (size_t)(m0 + g) * p.N + n0 + 2 * t, d1 = d0 + (size_t)8 * p.N;
-  acc.r[0] = D[d0];
-  acc.r[1] = D[d0 + 1];
-  acc.r[2] = D[d1];
-  acc.r[3] = D[d1 + 1];
+  const size_t K = (size_t)p.K, d0 = lane_output(p);
+  mma_frag_c acc = load_outputs(p.D, d0, p.N);
   for (size_t k0 = 0; k0 < K; k0 += 16) {
     const T* a_lo = A + (size_t)(m0 + g) * K + k0 + 2 * t;  // row g
     const T* a_hi = a_lo + 8 * K;                            // row g + 8
@@ -42,10 +52,7 @@ __global__ void __launch_bounds__(32) tile_mma_kernel(tile_mma_params p) {
     fb.r[1] = mma_pack(w[8], w[9]);
     mma_m16n8k16<T>(acc, fa, fb, acc);
   }
-  D[d0] = acc.r[0];
-  D[d0 + 1] = acc.r[1];
-  D[d1] = acc.r[2];
-  D[d1 + 1] = acc.r[3];
+  store_outputs(p.D, d0, p.N, acc);
 }
 
 // tile_mma_split_kernel: the same launch and tiles for fp32 A and W. Lane (g, t) loads its fragments'
@@ -54,24 +61,18 @@ __global__ void __launch_bounds__(32) tile_mma_kernel(tile_mma_params p) {
 // small ones first. Bytes per call: (M*K*N/8 + N*K*M/16)*4 + M*N*8. FLOPs per call: 2*M*N*K,
 // issued six times on the tensor cores.
 __global__ void __launch_bounds__(32) tile_mma_split_kernel(tile_mma_params p) {
-  const int lane = (int)threadIdx.x, g = lane >> 2, t = lane & 3;
   const int m0 = (int)blockIdx.y * 16, n0 = (int)blockIdx.x * 8;
   const float* __restrict__ A = static_cast<const float*>(p.A);
   const float* __restrict__ W = static_cast<const float*>(p.W);
-  const size_t K = (size_t)p.K;
-  float* __restrict__ D = p.D;
-  const size_t d0 = (size_t)(m0 + g) * p.N + n0 + 2 * t, d1 = d0 + (size_t)8 * p.N;
-  mma_frag_c acc = {{D[d0], D[d0 + 1], D[d1], D[d1 + 1]}};
+  const size_t K = (size_t)p.K, d0 = lane_output(p);
+  mma_frag_c acc = load_outputs(p.D, d0, p.N);
   for (size_t k0 = 0; k0 < K; k0 += 16) {
     const float* a = A + (size_t)m0 * K + k0;  // A tile (m, k) = A[m0 + m][k0 + k]
     const float* w = W + (size_t)n0 * K + k0;  // B tile (k, n) = W[n0 + n][k0 + k]
     mma_split(acc, split_a_of([&](int m, int k) { return a[(size_t)m * K + k]; }),
               split_b_of([&](int k, int n) { return w[(size_t)n * K + k]; }));
   }
-  D[d0] = acc.r[0];
-  D[d0 + 1] = acc.r[1];
-  D[d1] = acc.r[2];
-  D[d1 + 1] = acc.r[3];
+  store_outputs(p.D, d0, p.N, acc);
 }
 
 }  // namespace

@@ -443,31 +443,33 @@ enum Wkv7Plane { kPlaneW, kPlaneR, kPlaneB, kPlaneK, kPlaneU, kPlaneYc, kPlaneV,
 // The planes pass 2 reads per chunk (W' R' B' K' U Yc V), in that order from plane 0.
 constexpr int kCarried = 7;
 
+// Floats from one plane to the next.
+__device__ __forceinline__ size_t scratch_plane_floats(const wkv7_params& p) {
+  return (size_t)p.batch.n_rows * p.H * p.N;
+}
 __device__ __forceinline__ float* scratch_plane(const wkv7_params& p, int z) {
-  return p.chunk_scratch + (size_t)z * p.batch.n_rows * p.H * p.N;
+  return p.chunk_scratch + (size_t)z * scratch_plane_floats(p);
 }
-__device__ __forceinline__ float* scratch_bonus(const wkv7_params& p) {
-  return p.chunk_scratch + (size_t)kPlanes * p.batch.n_rows * p.H * p.N;
-}
+__device__ __forceinline__ float* scratch_bonus(const wkv7_params& p) { return scratch_plane(p, kPlanes); }
 
 // Pass 1, phases 5-7 of chunk (row0, n) after phase 4, by all 2N threads (one barrier inside).
 // T = (I - A)^{-1} by forward substitution (A strictly lower). First thread i < N owns key column
-// i: W = T alpha~, R = r~ + Q W, and writes W' = W e^g, R' = R e^g, B' = beta~ e^{G_n - g},
-// K' = k~ e^{G_n - g} and the end decay e^{G_n}; thread N + i owns value column i: U = T B v,
-// written with v. Each thread's column of W or U stays in registers, so a substitution's only
-// shared-memory reads are the matrices' rows and v, none of which waits on it. Then thread i < N
-// writes column i of Yc = Q U + K v (U through shared memory). Rows t >= n are zeros (phase 3):
-// computed, not stored.
+// i: W = T alpha~, and writes W' = W e^g, B' = beta~ e^{G_n - g}, K' = k~ e^{G_n - g} and the end
+// decay e^{G_n}; thread N + i owns value column i: U = T B v, written with v. Each thread's column
+// of W or U stays in registers, so a substitution's only shared-memory reads are the matrices' rows
+// and v, none of which waits on it. Then (W and U through shared memory) thread i < N writes
+// column i of R' = (r~ + Q W) e^g and Yc = Q U + K v, which need no substitution. Rows t >= n are
+// zeros (phase 3): computed, not stored.
 template <int N>
 __device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkShared<N>& sh, int row0, int n, int h,
                                               int i) {
-  const size_t A = (size_t)p.H * N, plane = (size_t)p.batch.n_rows * A;
+  const size_t A = (size_t)p.H * N, plane = (size_t)p.batch.n_rows * A;  // scratch_plane_floats(p), N known here
   const int j = i < N ? i : i - N;
   float* const out = p.chunk_scratch + (size_t)row0 * A + (size_t)h * N + j;  // plane 0, the chunk's first row
   if (i < N) {
     float w[L];
 #pragma unroll
-    for (int t = 0; t < L; ++t) {  // W_t = alpha~_t + sum_{s<t} A_ts W_s, then R_t
+    for (int t = 0; t < L; ++t) {  // W_t = alpha~_t + sum_{s<t} A_ts W_s
       float acc = sh.alpha[t][j];
 #pragma unroll
       for (int s = 0; s < t; ++s) acc += sh.A[t][s] * w[s];
@@ -568,9 +570,10 @@ __global__ void __launch_bounds__(2 * N, prepare_blocks_per_sm<N>()) wkv7_chunk_
 // by 4 floats (16-byte aligned); the end decays; and (split) the exchange of the key halves'
 // products (per warp: S W'^T's 2 tiles, then S R'^T's, in fragment order, so that a lane reads
 // its partner lane's values without bank conflicts).
-enum CarryKeyPlane { kKeyW, kKeyR, kKeyB, kKeyK, kKeyPlanes };
+enum CarryWrPlane { kWrW, kWrR };  // of wr: kPlaneW + z
+enum CarryBkPlane { kBkB, kBkK };  // of bk: kPlaneB + z
 enum CarryRowPlane { kRowU, kRowYc, kRowV, kRowPlanes };
-static_assert(kKeyPlanes + kRowPlanes == kCarried, "pass 2 reads the planes pass 1 writes for it");
+static_assert(4 + kRowPlanes == kCarried, "pass 2 reads the planes pass 1 writes for it");
 enum SplitPart { kHi, kMid, kLo, kParts };
 template <int N>
 constexpr int kWrWords = N / 2 + 4;  // a token row of a wr plane: N / 2 key pairs + 4
@@ -771,8 +774,8 @@ __device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7Carry
     const SplitA a = state_as_a(st.tile[2 * kk], st.tile[2 * kk + 1]);
 #pragma unroll
     for (int q = 0; q < 2; ++q) {
-      mma_split(u[q], a, wr_fragment<N>(sh.wr[kKeyW], 8 * q, key0 + 16 * kk));
-      mma_split(y[q], a, wr_fragment<N>(sh.wr[kKeyR], 8 * q, key0 + 16 * kk));
+      mma_split(u[q], a, wr_fragment<N>(sh.wr[kWrW], 8 * q, key0 + 16 * kk));
+      mma_split(y[q], a, wr_fragment<N>(sh.wr[kWrR], 8 * q, key0 + 16 * kk));
     }
   }
   if constexpr (kSplit) {
@@ -822,8 +825,8 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
     mma_frag_c& d = st.tile[ct];
     const int key = key0 + 8 * ct;
     for (int e = 0; e < 4; ++e) d.r[e] *= sh.d[key + 2 * t + (e & 1)];
-    mma_split(d, sa, bk_fragment<N>(sh.bk[kKeyB - kKeyB], key));
-    mma_split(d, va, bk_fragment<N>(sh.bk[kKeyK - kKeyB], key));
+    mma_split(d, sa, bk_fragment<N>(sh.bk[kBkB], key));
+    mma_split(d, va, bk_fragment<N>(sh.bk[kBkK], key));
   }
 }
 

@@ -25,34 +25,23 @@ struct SplitB {
   mma_frag_b hi, mid, lo;
 };
 
-// The 32 bits of a bf16 pair (.x in the low half), and each half back as fp32 (exact: bf16 is the
-// top half of an fp32).
+// The 32 bits of a bf16 pair (.x in the low half), as a fragment register.
 __device__ __forceinline__ uint32_t bf16x2_bits(__nv_bfloat162 v) {
   uint32_t w;
   memcpy(&w, &v, sizeof(w));
   return w;
 }
-__device__ __forceinline__ float bf16x2_low(uint32_t w) {
-  const uint32_t bits = w << 16;
-  float f;
-  memcpy(&f, &bits, sizeof(f));
-  return f;
-}
-__device__ __forceinline__ float bf16x2_high(uint32_t w) {
-  const uint32_t bits = w & 0xffff0000u;
-  float f;
-  memcpy(&f, &bits, sizeof(f));
-  return f;
-}
 
 // The three parts of the pair (x0, x1), each packed as one fragment register. Each part of both
 // elements is one paired conversion (cvt.rn.bf16x2.f32, round to nearest even: the same bits as two
-// __float2bfloat16_rn), each remainder is exact: about 11 instructions a pair.
+// __float2bfloat16_rn), each half back as fp32 by mma_element (exact), each remainder exact: about
+// 11 instructions a pair.
 __device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& mid, uint32_t& lo) {
   hi = bf16x2_bits(__floats2bfloat162_rn(x0, x1));
-  const float r0 = x0 - bf16x2_low(hi), r1 = x1 - bf16x2_high(hi);  // exact
+  const float r0 = x0 - mma_element<__nv_bfloat16>(hi, 0), r1 = x1 - mma_element<__nv_bfloat16>(hi, 1);  // exact
   mid = bf16x2_bits(__floats2bfloat162_rn(r0, r1));
-  lo = bf16x2_bits(__floats2bfloat162_rn(r0 - bf16x2_low(mid), r1 - bf16x2_high(mid)));
+  lo = bf16x2_bits(__floats2bfloat162_rn(r0 - mma_element<__nv_bfloat16>(mid, 0),
+                                         r1 - mma_element<__nv_bfloat16>(mid, 1)));
 }
 
 // D += A B with both operands split, the small partial products first.
