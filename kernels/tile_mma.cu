@@ -25,53 +25,47 @@ __device__ __forceinline__ void store_outputs(float* D, size_t d0, size_t N, con
   D[d0 + 8 * N + 1] = acc.r[3];
 }
 
+// One 16-wide step of K, a = &A[m0][k0], w = &W[n0][k0] (row stride K), 16-bit elements: the
+// lane's fragment registers loaded straight from A and W (32-bit loads of two neighbouring
+// elements), one mma_m16n8k16.
+template <class T>
+__device__ __forceinline__ void product_step(mma_frag_c& acc, const T* a, const T* w, size_t K) {
+  const int lane = (int)threadIdx.x, g = lane >> 2, t = lane & 3;
+  const T* a_lo = a + (size_t)g * K + 2 * t;  // row g
+  const T* a_hi = a_lo + 8 * K;               // row g + 8
+  const T* w_g = w + (size_t)g * K + 2 * t;   // column g of B = row n0 + g of W
+  mma_frag_a fa;
+  fa.r[0] = mma_pack(a_lo[0], a_lo[1]);
+  fa.r[1] = mma_pack(a_hi[0], a_hi[1]);
+  fa.r[2] = mma_pack(a_lo[8], a_lo[9]);
+  fa.r[3] = mma_pack(a_hi[8], a_hi[9]);
+  mma_frag_b fb;
+  fb.r[0] = mma_pack(w_g[0], w_g[1]);
+  fb.r[1] = mma_pack(w_g[8], w_g[9]);
+  mma_m16n8k16<T>(acc, fa, fb, acc);
+}
+
+// The same step with fp32 elements: each of the lane's elements (single fp32 loads) split in
+// three bf16 parts (kernels/common/mma_split.cuh: split_a_of, split_b_of) and multiplied with
+// mma_split: six products, the small ones first.
+__device__ __forceinline__ void product_step(mma_frag_c& acc, const float* a, const float* w, size_t K) {
+  mma_split(acc, split_a_of([&](int m, int k) { return a[(size_t)m * K + k]; }),
+            split_b_of([&](int k, int n) { return w[(size_t)n * K + k]; }));
+}
+
 // tile_mma_kernel: launch grid (N / 8, M / 16), block 32 (one warp per 16 x 8 tile of D). Lane
-// (g = lane / 4, t = lane % 4) loads its fragment registers straight from A and W (32-bit loads
-// of two neighbouring elements) per 16-wide step of K, multiplies with mma_m16n8k16 and adds its
-// four outputs into D. Bytes per call: (M*K*N/8 + N*K*M/16)*2 (tiles of A and W read once per
-// tile of D; L2-served) + M*N*8 (D read and written). FLOPs per call: 2*M*N*K.
+// (g = lane / 4, t = lane % 4) adds its four outputs of A W^T into D, a product_step per 16-wide
+// step of K. Bytes per call: (M*K*N/8 + N*K*M/16)*sizeof(T) (tiles of A and W read once per tile
+// of D; L2-served) + M*N*8 (D read and written). FLOPs per call: 2*M*N*K (fp32: issued six times
+// on the tensor cores).
 template <class T>
 __global__ void __launch_bounds__(32) tile_mma_kernel(tile_mma_params p) {
-  const int lane = (int)threadIdx.x, g = lane >> 2, t = lane & 3;
   const int m0 = (int)blockIdx.y * 16, n0 = (int)blockIdx.x * 8;
   const T* __restrict__ A = static_cast<const T*>(p.A);
   const T* __restrict__ W = static_cast<const T*>(p.W);
   const size_t K = (size_t)p.K, d0 = lane_output(p);
   mma_frag_c acc = load_outputs(p.D, d0, p.N);
-  for (size_t k0 = 0; k0 < K; k0 += 16) {
-    const T* a_lo = A + (size_t)(m0 + g) * K + k0 + 2 * t;  // row g
-    const T* a_hi = a_lo + 8 * K;                            // row g + 8
-    const T* w = W + (size_t)(n0 + g) * K + k0 + 2 * t;      // column g of B = row n0 + g of W
-    mma_frag_a fa;
-    fa.r[0] = mma_pack(a_lo[0], a_lo[1]);
-    fa.r[1] = mma_pack(a_hi[0], a_hi[1]);
-    fa.r[2] = mma_pack(a_lo[8], a_lo[9]);
-    fa.r[3] = mma_pack(a_hi[8], a_hi[9]);
-    mma_frag_b fb;
-    fb.r[0] = mma_pack(w[0], w[1]);
-    fb.r[1] = mma_pack(w[8], w[9]);
-    mma_m16n8k16<T>(acc, fa, fb, acc);
-  }
-  store_outputs(p.D, d0, p.N, acc);
-}
-
-// tile_mma_split_kernel: the same launch and tiles for fp32 A and W. Lane (g, t) loads its fragments'
-// elements (single fp32 loads), splits each in three bf16 parts (kernels/common/mma_split.cuh:
-// split_a_of, split_b_of) and multiplies with mma_split: six products per 16-wide step of K, the
-// small ones first. Bytes per call: (M*K*N/8 + N*K*M/16)*4 + M*N*8. FLOPs per call: 2*M*N*K,
-// issued six times on the tensor cores.
-__global__ void __launch_bounds__(32) tile_mma_split_kernel(tile_mma_params p) {
-  const int m0 = (int)blockIdx.y * 16, n0 = (int)blockIdx.x * 8;
-  const float* __restrict__ A = static_cast<const float*>(p.A);
-  const float* __restrict__ W = static_cast<const float*>(p.W);
-  const size_t K = (size_t)p.K, d0 = lane_output(p);
-  mma_frag_c acc = load_outputs(p.D, d0, p.N);
-  for (size_t k0 = 0; k0 < K; k0 += 16) {
-    const float* a = A + (size_t)m0 * K + k0;  // A tile (m, k) = A[m0 + m][k0 + k]
-    const float* w = W + (size_t)n0 * K + k0;  // B tile (k, n) = W[n0 + n][k0 + k]
-    mma_split(acc, split_a_of([&](int m, int k) { return a[(size_t)m * K + k]; }),
-              split_b_of([&](int k, int n) { return w[(size_t)n * K + k]; }));
-  }
+  for (size_t k0 = 0; k0 < K; k0 += 16) product_step(acc, A + (size_t)m0 * K + k0, W + (size_t)n0 * K + k0, K);
   store_outputs(p.D, d0, p.N, acc);
 }
 
@@ -89,7 +83,7 @@ cudaError_t tile_mma(const tile_mma_params& p, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   const dim3 grid((unsigned)(p.N / 8), (unsigned)(p.M / 16));
   if (p.dtype == rwkv::DType::f32) {
-    auto* k = tile_mma_split_kernel;
+    auto* k = tile_mma_kernel<float>;
     LAUNCH_KERNEL(k, grid, dim3(32), 0, stream, p);
   } else if (p.dtype == rwkv::DType::bf16) {
     auto* k = tile_mma_kernel<__nv_bfloat16>;
