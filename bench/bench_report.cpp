@@ -70,6 +70,18 @@ Json settings_json(const BenchConfig& cfg) {
           {"decode_batches", numbers(cfg.decode_steps > 0 ? cfg.decode_batches : std::vector<int>{})}};
 }
 
+// The split's pieces, per call: times null in the emulated build, launches null on a GPU.
+Json pieces_json(const PrefillSplit& s) {
+  Json a = Json::array();
+  for (const PrefillSplit::Piece& p : s.pieces)
+    a.push_back({{"name", p.name},
+                 {"part", p.part},
+                 {"spans", number(p.spans)},
+                 {"ms", p.ms >= 0 ? number(p.ms) : Json(nullptr)},
+                 {"launches", p.launches >= 0 ? number(p.launches) : Json(nullptr)}});
+  return a;
+}
+
 // A prefill's GEMM/WKV split (bench_run.h, PrefillSplit): floors are null when no limit is known,
 // measured times null when not measured.
 Json split_json(const PrefillSplit& s, const Limits& L) {
@@ -87,7 +99,11 @@ Json split_json(const PrefillSplit& s, const Limits& L) {
           {"wkv_ms", measured(s.wkv_ms)},
           {"other_ms", measured(s.other_ms)},
           {"wkv_pct", number(s.wkv_pct)},
-          {"gemm_pct_peak", s.gemm_pct_peak >= 0 ? number(s.gemm_pct_peak) : Json(nullptr)}};
+          {"gemm_pct_peak", s.gemm_pct_peak >= 0 ? number(s.gemm_pct_peak) : Json(nullptr)},
+          {"pieces", pieces_json(s)},
+          {"profiled_ms", measured(s.profiled_ms)},
+          {"gaps_ms", measured(s.gaps_ms)},
+          {"round_launches", measured(s.round_launches)}};
 }
 
 Json prefill_json(const Row& p, const Limits& L) {
@@ -249,6 +265,46 @@ std::string split_table(const RunResult& r) {
   return o.str();
 }
 
+// The prefill rows' pieces (PrefillSplit::pieces): device time per call in each kind of launch on
+// a GPU, kernel launches per call in the emulated build; empty when nothing was profiled.
+std::string pieces_table(const RunResult& r) {
+  std::vector<std::string> names;  // every piece some row has, in the backend's order
+  bool timed = false;
+  for (const Row& p : r.prefill)
+    for (const PrefillSplit::Piece& q : p.split.pieces) {
+      if (std::find(names.begin(), names.end(), q.name) == names.end()) names.push_back(q.name);
+      timed = timed || q.ms >= 0;
+    }
+  if (names.empty()) return "";
+  std::vector<std::string> header = {"test", "B"};
+  header.insert(header.end(), names.begin(), names.end());
+  if (timed) header.push_back("gaps");
+  header.push_back("rounds");
+  Table t(header);
+  for (const Row& p : r.prefill) {
+    std::vector<std::string> cells = {p.test, std::to_string(p.batch)};
+    for (const std::string& name : names) {
+      std::string cell = "-";
+      for (const PrefillSplit::Piece& q : p.split.pieces)
+        if (q.name == name) cell = timed ? fmt("%.3f", q.ms) : fmt("%.0f", q.launches);
+      cells.push_back(cell);
+    }
+    auto text = [&](double v) { return v < 0 ? std::string("-") : timed ? fmt("%.3f", v) : fmt("%.0f", v); };
+    if (timed) cells.push_back(text(p.split.gaps_ms));
+    cells.push_back(text(timed ? p.split.profiled_ms : p.split.round_launches));
+    t.add(cells);
+  }
+  std::ostringstream o;
+  if (timed)
+    o << "\nprefill pieces: device ms per call in each kind of launch (CUDA events around each launch, in calls\n"
+         "of their own after the timed ones; gaps: the rounds' time outside every piece; rounds: their whole time)\n";
+  else
+    o << "\nprefill pieces: launches per call in each kind of launch, kernels and cuBLAS calls (counted by the\n"
+         "emulator, whose times say nothing about a GPU; rounds: every launch of the call's rounds)\n";
+  o << t.text();
+  return o.str();
+}
+
 }  // namespace
 
 std::string report_json(const ReportInfo& info, const Model& model, const BenchConfig& cfg,
@@ -320,6 +376,7 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
                L.gemm_tflops > 0 ? rate_text(p.bound_tokens_per_s) : "-"});
       o << t.text();
       o << split_table(r);
+      o << pieces_table(r);
     }
     if (!r.decode.empty()) {
       o << (cfg.greedy ? "\ndecode: steps of one token for each of B sequences, each next token the most likely one\n"

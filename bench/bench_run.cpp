@@ -45,14 +45,24 @@ class Runner {
     r.test = "pp" + std::to_string(T);
     r.batch = B;
     r.tokens = T;
+    // The timed calls without the profile's events (they add host work to every launch) ...
+    const bool profiled = t_.set_prefill_profiling(false);
     for (int rep = 0; rep < cfg_.warmup + cfg_.repeats; ++rep) {
       for (int s = 0; s < B; ++s) t_.reset_state(s);
-      if (rep == cfg_.warmup) t_.reset_prefill_times();  // the timed calls only
       t_.mark(0);
       t_.backend().forward(b, logits.data());
       t_.mark(1);
       const double ms = t_.elapsed_ms(0, 1);
       if (rep >= cfg_.warmup) r.ms.push_back(ms);
+    }
+    // ... then as many calls with them, for the split.
+    if (profiled) {
+      t_.set_prefill_profiling(true);
+      t_.reset_prefill_times();
+      for (int rep = 0; rep < cfg_.repeats; ++rep) {
+        for (int s = 0; s < B; ++s) t_.reset_state(s);
+        t_.backend().forward(b, logits.data());
+      }
     }
     r.ms_median = median(r.ms);
     r.tokens_per_s = double(B) * T / (r.ms_median * 1e-3);
@@ -85,8 +95,10 @@ class Runner {
   PrefillSplit split(int B, int T, double call_ms) {
     PrefillSplit s = split(B, T);
     PrefillTimes pt;
+    const bool profiled = t_.prefill_times(&pt) && cfg_.repeats > 0;
+    if (profiled) add_pieces(pt, &s);
     // (The emulated build's event times are the CPU emulator's: there the split stays the count.)
-    if (!t_.emulated() && t_.prefill_times(&pt) && pt.gemm_spans > 0 && pt.wkv_spans > 0 && cfg_.repeats > 0) {
+    if (!t_.emulated() && profiled && pt.gemm_spans > 0 && pt.wkv_spans > 0) {
       s.source = "measured (CUDA events)";
       s.gemm_ms = pt.gemm_ms / cfg_.repeats;
       s.wkv_ms = pt.wkv_ms / cfg_.repeats;
@@ -100,6 +112,28 @@ class Runner {
     const double floors = s.gemm_floor_ms + s.wkv_floor_ms;
     s.wkv_pct = floors > 0 ? 100.0 * s.wkv_floor_ms / floors : 0;
     return s;
+  }
+
+  // The profiled pieces per call: device times on a GPU (the emulator's are CPU times: left out),
+  // launch counts in the emulated build.
+  void add_pieces(const PrefillTimes& pt, PrefillSplit* s) const {
+    const double calls = cfg_.repeats;
+    const bool timed = !t_.emulated();
+    double pieces_ms = 0;
+    for (const PrefillTimes::Piece& q : pt.pieces) {
+      if (q.spans == 0) continue;
+      PrefillSplit::Piece p;
+      p.name = q.name;
+      p.part = q.part;
+      p.spans = double(q.spans) / calls;
+      if (timed) p.ms = q.ms / calls;
+      if (pt.launches_counted) p.launches = double(q.launches) / calls;
+      pieces_ms += q.ms;
+      s->pieces.push_back(p);
+    }
+    if (timed) s->profiled_ms = pt.round_ms / calls;
+    if (timed && !s->pieces.empty()) s->gaps_ms = std::max(0.0, (pt.round_ms - pieces_ms) / calls);
+    if (pt.launches_counted) s->round_launches = double(pt.round_launches) / calls;
   }
 
   // The least time of `flops` and `bytes` at the limits (0 when both are unknown).

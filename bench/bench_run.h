@@ -75,6 +75,18 @@ struct PrefillSplit {
   double wkv_pct = 0;          // WKV share of the prefill: measured wkv_ms / call time, or estimated
                                // wkv_floor / (gemm_floor + wkv_floor)
   double gemm_pct_peak = -1;   // measured: the GEMMs' own FLOP rate as % of the GEMM peak; -1 unknown
+  // Per call, each kind of launch the backend marks (PrefillTimes::Piece; empty when it marks
+  // none): its spans, device time (measured; -1 in the emulated build) and launches, kernels and
+  // cuBLAS calls (counted in the emulated build; -1 on a GPU).
+  struct Piece {
+    std::string name, part;
+    double spans = 0, ms = -1, launches = -1;
+  };
+  std::vector<Piece> pieces;
+  double profiled_ms = -1;     // measured: the profiled calls' rounds, per call (the split's own calls,
+                               // run after the timed ones: their events add host work per launch)
+  double gaps_ms = -1;         // measured: round time outside every piece's span, per call
+  double round_launches = -1;  // emulated: launches per call in its rounds (kernels, cuBLAS calls)
 };
 
 // One measured row. Derived figures are 0 when the limit is unknown.

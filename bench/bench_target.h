@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "runtime/backend/backend.h"
 #include "runtime/engine/engine.h"
@@ -27,6 +28,18 @@ struct PrefillTimes {
   int rounds = 0;
   double round_ms = 0, gemm_ms = 0, wkv_ms = 0;
   long long gemm_spans = 0, wkv_spans = 0;  // 0: that part was not marked, its time is unknown
+  // Each kind of launch the backend marks (runtime/cuda/prefill_profile.h, PrefillPiece), in the
+  // backend's order; launches (kernels and cuBLAS calls) are counted only in the emulated build
+  // (launches_counted).
+  struct Piece {
+    std::string name, part;  // part: "gemm", "wkv" or "other"
+    long long spans = 0;
+    double ms = 0;
+    long long launches = 0;
+  };
+  std::vector<Piece> pieces;
+  bool launches_counted = false;
+  long long round_launches = 0;
 };
 
 class BenchTarget {
@@ -78,6 +91,12 @@ class BenchTarget {
     return false;
   }
   virtual void reset_prefill_times() {}
+  // Pauses (false) or resumes (true) the prefill profile's events; returns whether the target
+  // profiles prefill at all (false: nothing to pause, prefill_times stays false).
+  virtual bool set_prefill_profiling(bool on) {
+    (void)on;
+    return false;
+  }
   // How the two probes are done, for the report.
   virtual std::string copy_method() const = 0;
   virtual std::string gemm_method() const = 0;

@@ -85,9 +85,19 @@ class CudaTarget final : public BenchTarget {
     out->wkv_ms = s.wkv_ms;
     out->gemm_spans = s.gemm_spans;
     out->wkv_spans = s.wkv_spans;
+    static const char* const kPartNames[] = {"gemm", "wkv", "other"};
+    out->pieces.clear();
+    for (int i = 0; i < cuda::kPrefillPieces; ++i) {
+      const auto piece = static_cast<cuda::PrefillPiece>(i);
+      out->pieces.push_back({cuda::prefill_piece_name(piece), kPartNames[(int)cuda::prefill_piece_part(piece)],
+                             s.piece_spans[i], s.piece_ms[i], s.piece_launches[i]});
+    }
+    out->launches_counted = s.launches_counted;
+    out->round_launches = s.round_launches;
     return true;
   }
   void reset_prefill_times() override { be_.reset_prefill_split(); }
+  bool set_prefill_profiling(bool on) override { return be_.set_prefill_profiling(on); }
   // The nodes of the step's graph (a decode row's forward, LogitsMode::last) and the sampling
   // launch after it (forward_sample); -1 with graphs off.
   int decode_launches(int batch) override {

@@ -285,7 +285,7 @@ excerpt() {
       [ "$skips" -gt 0 ] && echo "$skips skipped: $(cat "$WORK"/tests/*.log | grep -m 1 "^SKIPPED: " | sed 's/.*: \(no [^:]*\).*/\1/')" ;;
     selfcheck) cat "$log" ;;
     memcheck|racecheck|synccheck) grep -E "ERROR SUMMARY|RACECHECK SUMMARY|refus|not supported|Error:|test cases" "$log" | head -n 6 ;;
-    bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 50 ;;
+    bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 80 ;;
     ncu) grep -E "^==ERROR==|^==WARNING==" "$log" | head -n 5; ncu_summary ;;
     ncu-prefill-wkv) grep -E "^==ERROR==" "$log" | head -n 5
       ncu_summary ncu-prefill-wkv "the chunked WKV's passes, first 3 layers of a v7 1.5B pp512 B=1 (bf16)" ;;

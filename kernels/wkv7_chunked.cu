@@ -925,26 +925,27 @@ cudaError_t launch_carry(const wkv7_params& p, bool bf16_state, cudaStream_t str
   return launch_status();
 }
 
+// One pass of the three (N = 32, 64), or at N = 8, 16 the one kernel (pass `prepare`; the other two
+// launch nothing).
 template <int N>
-cudaError_t launch_wkv7_chunked(const wkv7_params& p, cudaStream_t stream) {
+cudaError_t launch_wkv7_chunked(const wkv7_params& p, wkv7_chunk_pass pass, cudaStream_t stream) {
   return dispatch_dtype(p.out_dtype, [&](auto tag) {
     using TO = typename decltype(tag)::type;
     const bool bf16_state = p.state_dtype == rwkv::DType::bf16;
     if constexpr (N < 32) {
+      if (pass != wkv7_chunk_pass::prepare) return cudaSuccess;
       auto* k = bf16_state ? wkv7_chunked_kernel<N, TO, __nv_bfloat16> : wkv7_chunked_kernel<N, TO, float>;
       LAUNCH_KERNEL(k, dim3((unsigned)p.H, (unsigned)p.batch.n_seq), dim3(N), 0, stream, p);
-    } else {
+    } else if (pass == wkv7_chunk_pass::prepare) {
       const unsigned pieces = (unsigned)((p.batch.n_rows + L - 1) / L);
       auto* prepare = wkv7_chunk_prepare_kernel<N>;
       LAUNCH_KERNEL(prepare, dim3(pieces, (unsigned)p.H), dim3(2 * N), 0, stream, p);
-      cudaError_t e = launch_status();
-      if (e != cudaSuccess) return e;
+    } else if (pass == wkv7_chunk_pass::carry) {
       // Pass 2 in the split shape while its blocks fit the device at once (CarryShape).
       if (wkv7_chunk_carry_split(p.H, p.batch.n_seq, N, carry_split_slots(p)))
-        e = launch_carry<N, true>(p, bf16_state, stream);
-      else
-        e = launch_carry<N, false>(p, bf16_state, stream);
-      if (e != cudaSuccess) return e;
+        return launch_carry<N, true>(p, bf16_state, stream);
+      return launch_carry<N, false>(p, bf16_state, stream);
+    } else {
       const unsigned blocks = (unsigned)(((long long)p.batch.n_rows * p.H + 3) / 4);
       auto* output = wkv7_chunk_output_kernel<N, TO>;
       LAUNCH_KERNEL(output, dim3(blocks), dim3(128), 0, stream, p);
@@ -965,18 +966,28 @@ size_t wkv7_chunked_scratch_floats(int rows, int H, int N) {
   return (size_t)rows * ((size_t)kPlanes * H * N + (size_t)H);
 }
 
-cudaError_t wkv7_chunked_forward(const wkv7_params& p, cudaStream_t stream) {
+bool wkv7_chunked_in_passes(int N) { return N >= 32; }
+
+cudaError_t wkv7_chunked_pass(const wkv7_params& p, wkv7_chunk_pass pass, cudaStream_t stream) {
   if (p.batch.n_seq == 0) return cudaSuccess;
   if (!wkv7_params_valid(p)) return cudaErrorInvalidValue;
   if (p.N >= 32 && (p.chunk_scratch == nullptr || p.batch.row_seq == nullptr || p.batch.n_rows <= 0))
     return cudaErrorInvalidValue;
   switch (p.N) {
-    case 8: return launch_wkv7_chunked<8>(p, stream);
-    case 16: return launch_wkv7_chunked<16>(p, stream);
-    case 32: return launch_wkv7_chunked<32>(p, stream);
-    case 64: return launch_wkv7_chunked<64>(p, stream);
+    case 8: return launch_wkv7_chunked<8>(p, pass, stream);
+    case 16: return launch_wkv7_chunked<16>(p, pass, stream);
+    case 32: return launch_wkv7_chunked<32>(p, pass, stream);
+    case 64: return launch_wkv7_chunked<64>(p, pass, stream);
     default: return cudaErrorInvalidValue;
   }
+}
+
+cudaError_t wkv7_chunked_forward(const wkv7_params& p, cudaStream_t stream) {
+  for (wkv7_chunk_pass pass : {wkv7_chunk_pass::prepare, wkv7_chunk_pass::carry, wkv7_chunk_pass::output}) {
+    const cudaError_t e = wkv7_chunked_pass(p, pass, stream);
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 }  // namespace rwkv_kernels

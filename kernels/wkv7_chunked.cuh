@@ -29,7 +29,16 @@ bool wkv7_chunk_carry_split(int H, int n_seq, int N, int slots);
 
 // Enqueues the chunked kernels with wkv7_forward's parameters and contract (same validation:
 // cudaErrorInvalidValue for an unsupported N or a missing pointer, p.chunk_scratch included at
-// N = 32, 64).
+// N = 32, 64): the three passes below in order.
 cudaError_t wkv7_chunked_forward(const wkv7_params& p, cudaStream_t stream);
+
+// The passes of wkv7_chunked_forward one at a time (for a caller that times each; the same
+// launches in the same order): at N = 32, 64 (wkv7_chunked_in_passes) pass 1 prepares every
+// chunk's state-free operands, pass 2 carries the state from chunk to chunk and writes the outputs
+// before GroupNorm, pass 3 applies GroupNorm, bonus and gate. At N = 8, 16 `prepare` launches the
+// one kernel and the other two launch nothing. Each call validates as wkv7_chunked_forward.
+enum class wkv7_chunk_pass { prepare, carry, output };
+bool wkv7_chunked_in_passes(int N);
+cudaError_t wkv7_chunked_pass(const wkv7_params& p, wkv7_chunk_pass pass, cudaStream_t stream);
 
 }  // namespace rwkv_kernels

@@ -39,7 +39,7 @@ void ffn_shift_mixes(const LayerRun& run, const ChannelMixForm& form) {
     fm.mu[z] = run.w.ffn_mix[z];
     fm.out[z] = run.ws.mix_plane(z);
   }
-  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(fm, run.stream));
+  shift_mix(run, fm);
 }
 
 // ws.ffn_key_act = relu(ws.ffn_key)^2.
@@ -52,7 +52,7 @@ void relu_squared_key(const LayerRun& run) {
   sq.width = run.F;
   sq.seg_width[0] = run.F;
   sq.seg_act[0] = rwkv_kernels::act_kind::relu_sq;
-  RWKV_CUDA_TRY(rwkv_kernels::activation(sq, run.stream));
+  activation(run, sq);
 }
 
 // Decode path. relu(key)^2 is kept in fp32 for fp16 weights (fp16 overflows above 256), else in
@@ -97,7 +97,9 @@ void channel_mix(const LayerRun& run) {
   } else {
     linear(run, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.ffn_v, DType::f32, run.C);
     linear(run, L.ffn_r, ws.mix_plane(1), run.C, run.M, ws.ffn_r, DType::f32, run.C);
-    RWKV_CUDA_TRY(rwkv_kernels::gate_mul(ws.ffn_r, ws.ffn_v, ws.delta, (size_t)run.M * run.C, run.stream));
+    in_span(run.profile, PrefillPiece::activation, run.stream, [&] {
+      RWKV_CUDA_TRY(rwkv_kernels::gate_mul(ws.ffn_r, ws.ffn_v, ws.delta, (size_t)run.M * run.C, run.stream));
+    });
   }
 }
 

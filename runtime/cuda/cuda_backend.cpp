@@ -150,6 +150,12 @@ void CudaBackend::reset_prefill_split() {
   if (profile_) profile_->reset();
 }
 
+bool CudaBackend::set_prefill_profiling(bool on) {
+  std::lock_guard<std::mutex> lock(stream_mu_);
+  profiling_ = on;
+  return profile_ != nullptr;
+}
+
 CudaBackend::~CudaBackend() {
   for (auto& entry : graphs_)
     if (entry.second.exec) cudaGraphExecDestroy(entry.second.exec);
@@ -268,7 +274,7 @@ void CudaBackend::enqueue_round(const cuda::Round& round, LogitsMode mode) {
   const cuda::DeviceRound dev = desc_.upload(round, stream_);
   const bool decode = is_decode_round(round);
   // Prefill rounds only: a decode round may be captured, and a graph holds no profiling events.
-  cuda::PrefillProfile* profile = decode ? nullptr : profile_.get();
+  cuda::PrefillProfile* profile = decode || !profiling_ ? nullptr : profile_.get();
   const cuda::RoundRun run{cublas_, stream_, info_, w_, dev_layout_, ws_, dev, round.rows, opt_.gemv_max_rows,
                            opt_.wkv_chunk_min_tokens, profile};
   if (opt_.graphs && decode && launch_graph(run, mode)) return;

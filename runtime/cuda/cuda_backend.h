@@ -147,6 +147,9 @@ class CudaBackend final : public Backend {
   // the GEMM and WKV spans inside them (prefill_profile.h); zeros without it.
   cuda::PrefillSplit prefill_split() const;
   void reset_prefill_split();
+  // Pauses (false) or resumes (true) the profile's events, e.g. to time calls without their cost;
+  // returns whether there is a profile (CudaOptions::profile_prefill) at all.
+  bool set_prefill_profiling(bool on);
   size_t workspace_bytes() const { return ws_.bytes(); }
   size_t device_bytes() const override {
     return w_.bytes + ws_.bytes() + ws_.dequant_bytes() + slots_.bytes() + cublas_workspace_.bytes() +
@@ -220,6 +223,7 @@ class CudaBackend final : public Backend {
 
   bool max_rows_automatic_ = false;
   std::unique_ptr<cuda::PrefillProfile> profile_;  // with CudaOptions::profile_prefill
+  bool profiling_ = true;                          // profile_ records (set_prefill_profiling)
   cuda::Workspace ws_;
   cuda::BatchDescriptor desc_;
   // Pinned return area: max_rows logits rows, then room for the error flag (see copy_back).

@@ -19,7 +19,8 @@ void gather_rows(const RoundRun& round, const int32_t* ids, const void* table, D
   g.n = n;
   g.V = n_table;
   g.C = round.info.n_embd;
-  RWKV_CUDA_TRY(rwkv_kernels::embedding_gather(g, round.stream));
+  in_span(round.profile, PrefillPiece::gather, round.stream,
+          [&] { RWKV_CUDA_TRY(rwkv_kernels::embedding_gather(g, round.stream)); });
 }
 
 void compute_logits(const RoundRun& round, LogitsMode mode) {
@@ -58,8 +59,9 @@ void compute_logits(const RoundRun& round, LogitsMode mode) {
     ln.delta = ws.delta_last;
     ln.rows = S;
   }
-  RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, round.stream));
-  in_span(round.profile, PrefillPart::gemm, round.stream,
+  in_span(round.profile, PrefillPiece::layernorm, round.stream,
+          [&] { RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, round.stream)); });
+  in_span(round.profile, PrefillPiece::head, round.stream,
           [&] {
             linear(round.cublas, round.w.head, ws.ln_out, C, ln.rows, ws.logits, DType::f32, V, ws.dequant_scratch());
           });

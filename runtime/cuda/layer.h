@@ -41,6 +41,7 @@
 
 #include <utility>
 
+#include "kernels/activation.cuh"
 #include "kernels/common/ragged_batch.cuh"
 #include "kernels/gemv.cuh"
 #include "kernels/shift_mix.cuh"
@@ -101,25 +102,41 @@ struct LayerRun {
   PrefillProfile* profile;         // RoundRun::profile
 };
 
-// Runs enqueue() inside a span of `part` of the prefill profile (none without a profile).
+// Runs enqueue() inside a span of `piece` of the prefill profile (none without a profile).
 template <class F>
-void in_span(PrefillProfile* profile, PrefillPart part, cudaStream_t stream, F&& enqueue) {
-  if (profile) profile->begin(part, stream);
+void in_span(PrefillProfile* profile, PrefillPiece piece, cudaStream_t stream, F&& enqueue) {
+  if (profile) profile->begin(piece, stream);
   enqueue();
-  if (profile) profile->end(part, stream);
+  if (profile) profile->end(piece, stream);
 }
 
-// gemm.h's products inside GEMM spans of the round's profile.
+// gemm.h's products inside GEMM spans of the round's profile: the full-width projections, and
+// (lora_linear) the LoRA matrices.
 template <class... Args>
 void linear(const LayerRun& run, Args&&... args) {
-  in_span(run.profile, PrefillPart::gemm, run.stream,
+  in_span(run.profile, PrefillPiece::projection, run.stream,
           [&] { linear(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
 }
 template <class... Args>
 void linear_batched(const LayerRun& run, Args&&... args) {
-  in_span(run.profile, PrefillPart::gemm, run.stream,
+  in_span(run.profile, PrefillPiece::projection, run.stream,
           [&] { linear_batched(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
 }
+template <class... Args>
+void lora_linear(const LayerRun& run, Args&&... args) {
+  in_span(run.profile, PrefillPiece::lora, run.stream,
+          [&] { linear(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
+}
+template <class... Args>
+void lora_linear_batched(const LayerRun& run, Args&&... args) {
+  in_span(run.profile, PrefillPiece::lora, run.stream,
+          [&] { linear_batched(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
+}
+
+// The cuBLAS path's element-wise launches inside spans of their pieces (kernels/shift_mix.cuh,
+// kernels/activation.cuh).
+void shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_params& sm);
+void activation(const LayerRun& run, const rwkv_kernels::activation_params& act);
 
 // Whether the round takes the decode path (M <= gemv_max_rows; gemv_max_rows = 0: never).
 inline bool uses_gemv(const RoundRun& round) { return round.M <= round.gemv_max_rows; }

@@ -20,7 +20,17 @@ void layer_norm_residual(const LayerRun& run, const float* delta, const float* w
   ln.y = y;
   ln.rows = run.M;
   ln.C = run.C;
-  RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, run.stream));
+  in_span(run.profile, PrefillPiece::layernorm, run.stream,
+          [&] { RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, run.stream)); });
+}
+
+void shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_params& sm) {
+  in_span(run.profile, PrefillPiece::shift, run.stream, [&] { RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream)); });
+}
+
+void activation(const LayerRun& run, const rwkv_kernels::activation_params& act) {
+  in_span(run.profile, PrefillPiece::activation, run.stream,
+          [&] { RWKV_CUDA_TRY(rwkv_kernels::activation(act, run.stream)); });
 }
 
 rwkv_kernels::shift_mix_params shift_mix_base(const LayerRun& run, size_t state_offset, const float* cur) {
@@ -59,7 +69,7 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, cons
   p.ln_b = L.ln_x_b;
   p.out = run.ws.att_out;
   p.out_dtype = run.dtype;
-  in_span(run.profile, PrefillPart::wkv, run.stream, [&] {
+  in_span(run.profile, PrefillPiece::wkv, run.stream, [&] {
     if (run.chunked_wkv && !lora.decay_w2)  // prefill: chunks on tensor cores, then the GroupNorm
       RWKV_CUDA_TRY(rwkv_kernels::wkv5_chunked_forward(p, run.ws.wkv_y, run.stream));
     else
@@ -109,7 +119,7 @@ void store_shift_states(const LayerRun& run) {
   st.att_cur = run.ws.att_in;
   st.ffn_cur = run.ws.ffn_in;
   st.C = run.C;
-  RWKV_CUDA_TRY(rwkv_kernels::shift_store(st, run.stream));
+  in_span(run.profile, PrefillPiece::shift, run.stream, [&] { RWKV_CUDA_TRY(rwkv_kernels::shift_store(st, run.stream)); });
 }
 
 }  // namespace cuda

@@ -35,7 +35,7 @@ void wkv4_core(const LayerRun& run) {
   p.chunk_state_floats = (size_t)run.ws.max_rows() * (size_t)run.A;
   const bool chunked =
       run.chunked_wkv && p.chunk_state_floats >= rwkv_kernels::wkv4_chunk_state_floats(run.M, run.A, p.chunk_rows);
-  in_span(run.profile, PrefillPart::wkv, run.stream, [&] {
+  in_span(run.profile, PrefillPiece::wkv, run.stream, [&] {
     RWKV_CUDA_TRY(chunked ? rwkv_kernels::wkv4_forward_chunked(p, run.stream) : rwkv_kernels::wkv4_forward(p, run.stream));
   });
 }
@@ -63,7 +63,7 @@ void lerp_mixes_and_projections(const LayerRun& run) {
     sm.mu[z] = L.mix[z];
     sm.out[z] = ws.mix_plane(z);
   }
-  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
+  shift_mix(run, sm);
   linear_batched(run, L.att_kvrg, L.n_kvrg, ws.mix_plane(0), run.C, (long long)(R * run.C), run.M,
                  ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }

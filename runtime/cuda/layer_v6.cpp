@@ -27,7 +27,7 @@ void tanh_lora(const LayerRun& run, int width) {
   act.width = width;
   act.seg_width[0] = width;
   act.seg_act[0] = rwkv_kernels::act_kind::tanh;
-  RWKV_CUDA_TRY(rwkv_kernels::activation(act, run.stream));
+  activation(run, act);
 }
 
 // ddlerp (docs/rwkv-math.md section 5.2): xxx = a + (prev - a) * maa_x; m = tanh(xxx maa_w1);
@@ -40,11 +40,11 @@ void ddlerp_mixes(const LayerRun& run) {
   sm.n_out = 1;
   sm.mu[0] = L.mix[0];
   sm.out[0] = ws.mix_plane(5);
-  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
-  linear(run, L.maa_w1, ws.mix_plane(5), run.C, run.M, ws.lora_mid, DType::f32, 5 * D);
+  shift_mix(run, sm);
+  lora_linear(run, L.maa_w1, ws.mix_plane(5), run.C, run.M, ws.lora_mid, DType::f32, 5 * D);
   tanh_lora(run, 5 * D);
   // The five data-dependent deltas, [5][M, C] in lora_out.
-  linear_batched(run, L.maa_w2, 5, ws.lora_act, 5 * D, D, run.M, ws.lora_out, DType::f32, run.C,
+  lora_linear_batched(run, L.maa_w2, 5, ws.lora_act, 5 * D, D, run.M, ws.lora_out, DType::f32, run.C,
                  (long long)run.M * run.C);
   sm.n_out = 5;
   for (int z = 0; z < 5; ++z) {
@@ -52,7 +52,7 @@ void ddlerp_mixes(const LayerRun& run) {
     sm.out[z] = ws.mix_plane(z);
   }
   sm.delta = ws.lora_out;
-  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
+  shift_mix(run, sm);
 }
 
 // maa_w1 with LN1 and the maa_x mix as its input transform (kernels/gemv.cuh, gemv_ln_mix):
@@ -133,10 +133,10 @@ void time_mix_v6(const LayerRun& run) {
   ddlerp_mixes(run);
   // Data-dependent decay: time_decay + tanh(x_w decay_w1) decay_w2 (exp(-exp) in the kernel).
   const int Dd = L.decay_w1.out;
-  linear(run, L.decay_w1, ws.mix_plane(0), run.C, run.M, ws.lora_mid, DType::f32, Dd);
+  lora_linear(run, L.decay_w1, ws.mix_plane(0), run.C, run.M, ws.lora_mid, DType::f32, Dd);
   tanh_lora(run, Dd);
   float* w_lora = ws.lora_out;  // the ddlerp deltas are consumed
-  linear(run, L.decay_w2, ws.lora_act, Dd, run.M, w_lora, DType::f32, run.A);
+  lora_linear(run, L.decay_w2, ws.lora_act, Dd, run.M, w_lora, DType::f32, run.A);
   linear_batched(run, L.att_kvrg, 4, ws.mix_plane(1), run.C, (long long)(R * run.C), run.M, ws.proj,
                  DType::f32, run.A, (long long)(R * run.A));
   wkv5_core(run, w_lora, ws.proj_plane(3));

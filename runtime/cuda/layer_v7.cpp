@@ -41,7 +41,7 @@ void shift_mixes_and_projections(const LayerRun& run) {
     sm.mu[z] = L.mix[z];
     sm.out[z] = ws.mix_plane(z);
   }
-  RWKV_CUDA_TRY(rwkv_kernels::shift_mix(sm, run.stream));
+  shift_mix(run, sm);
   linear_batched(run, L.att_kvrg, 3, ws.mix_plane(kMixK), run.C, (long long)(R * run.C), run.M,
                  ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }
@@ -63,7 +63,7 @@ void lora_activations(const LayerRun& run, const LoraWidths& d) {
     act.seg_width[act.n_seg] = seg.first;
     act.seg_act[act.n_seg++] = seg.second;
   }
-  RWKV_CUDA_TRY(rwkv_kernels::activation(act, run.stream));
+  activation(run, act);
 }
 
 // LoRA: first matrices into one [M, width] buffer, activations, second matrices
@@ -73,19 +73,19 @@ void loras(const LayerRun& run, const LoraWidths& d) {
   const Workspace& ws = run.ws;
   const int width = d.total();
   float* mid = ws.lora_mid;
-  linear(run, L.w1, ws.mix_plane(kMixW), run.C, run.M, mid, DType::f32, width);
-  linear(run, L.a1, ws.mix_plane(kMixA), run.C, run.M, mid + d.w, DType::f32, width);
-  if (d.v) linear(run, L.v1, ws.mix_plane(kMixV), run.C, run.M, mid + d.w + d.a, DType::f32, width);
-  linear(run, L.g1, ws.mix_plane(kMixG), run.C, run.M, mid + d.w + d.a + d.v, DType::f32, width);
+  lora_linear(run, L.w1, ws.mix_plane(kMixW), run.C, run.M, mid, DType::f32, width);
+  lora_linear(run, L.a1, ws.mix_plane(kMixA), run.C, run.M, mid + d.w, DType::f32, width);
+  if (d.v) lora_linear(run, L.v1, ws.mix_plane(kMixV), run.C, run.M, mid + d.w + d.a, DType::f32, width);
+  lora_linear(run, L.g1, ws.mix_plane(kMixG), run.C, run.M, mid + d.w + d.a + d.v, DType::f32, width);
   lora_activations(run, d);
   // Column c of the packed activations, in the GEMM input dtype.
   auto act_col = [&](int c) { return static_cast<char*>(ws.lora_act) + (size_t)c * dtype_size(run.dtype); };
-  linear(run, L.w2, ws.lora_act, width, run.M, ws.lora_out_plane(kLoraW), DType::f32, run.A);
-  linear(run, L.a2, act_col(d.w), width, run.M, ws.lora_out_plane(kLoraA), DType::f32, run.A);
+  lora_linear(run, L.w2, ws.lora_act, width, run.M, ws.lora_out_plane(kLoraW), DType::f32, run.A);
+  lora_linear(run, L.a2, act_col(d.w), width, run.M, ws.lora_out_plane(kLoraA), DType::f32, run.A);
   if (d.v)
-    linear(run, L.v2, act_col(d.w + d.a), width, run.M, ws.lora_out_plane(kLoraV), DType::f32, run.A);
-  linear(run, L.g2, act_col(d.w + d.a + d.v), width, run.M, ws.lora_out_plane(kLoraG), DType::f32,
-         run.A);
+    lora_linear(run, L.v2, act_col(d.w + d.a), width, run.M, ws.lora_out_plane(kLoraV), DType::f32, run.A);
+  lora_linear(run, L.g2, act_col(d.w + d.a + d.v), width, run.M, ws.lora_out_plane(kLoraG), DType::f32,
+              run.A);
 }
 
 void wkv7_core(const LayerRun& run, bool has_v_lora) {
@@ -117,9 +117,19 @@ void wkv7_core(const LayerRun& run, bool has_v_lora) {
   p.out = ws.att_out;
   p.out_dtype = run.dtype;
   p.chunk_scratch = ws.wkv_y;
-  // Prefill rounds of long enough sequences: the chunked kernel (same parameters and results
-  // within fp32 rounding); decode and short prompts: the sequential one.
-  in_span(run.profile, PrefillPart::wkv, run.stream, [&] {
+  // Prefill rounds of long enough sequences: the chunked kernels (same parameters and results
+  // within fp32 rounding), each of their passes in a span of its own; decode and short prompts:
+  // the sequential one.
+  using rwkv_kernels::wkv7_chunk_pass;
+  if (run.chunked_wkv && rwkv_kernels::wkv7_chunked_in_passes(run.N)) {
+    for (auto [pass, piece] : {std::make_pair(wkv7_chunk_pass::prepare, PrefillPiece::wkv_prepare),
+                               std::make_pair(wkv7_chunk_pass::carry, PrefillPiece::wkv_carry),
+                               std::make_pair(wkv7_chunk_pass::output, PrefillPiece::wkv_output)})
+      in_span(run.profile, piece, run.stream,
+              [&] { RWKV_CUDA_TRY(rwkv_kernels::wkv7_chunked_pass(p, pass, run.stream)); });
+    return;
+  }
+  in_span(run.profile, PrefillPiece::wkv, run.stream, [&] {
     RWKV_CUDA_TRY(run.chunked_wkv ? rwkv_kernels::wkv7_chunked_forward(p, run.stream)
                                   : rwkv_kernels::wkv7_forward(p, run.stream));
   });

@@ -1,33 +1,66 @@
 // runtime/cuda/prefill_profile.h: where a prefill round's device time goes (CudaOptions::
 // profile_prefill; off by default). The backend records a CUDA event pair around every prefill
-// round it runs uncaptured (never inside a decode graph); layer code marks its GEMM and WKV
-// launches through RoundRun::profile (layer.h), one event pair per span:
+// round it runs uncaptured (never inside a decode graph); layer code marks each of its launches
+// as a piece of the round through RoundRun::profile (layer.h), one event pair per span:
 //
-//   if (round.profile) round.profile->begin(cuda::PrefillPart::wkv, round.stream);
-//   ... the WKV launch ...
-//   if (round.profile) round.profile->end(cuda::PrefillPart::wkv, round.stream);
+//   if (round.profile) round.profile->begin(cuda::PrefillPiece::layernorm, round.stream);
+//   ... the LayerNorm launch ...
+//   if (round.profile) round.profile->end(cuda::PrefillPiece::layernorm, round.stream);
 //
-// Events are only recorded while the round is enqueued; collect() reads them after the round's
-// synchronisation and adds their elapsed times to the totals. The spans of one category must not
-// nest. Everything not inside a span (LayerNorms, token shifts, activations, the head's gathers)
-// is the rest: round time - GEMM - WKV.
+// Every piece belongs to one part: the GEMMs (cuBLAS), the WKV recurrences, or the other kernels
+// (LayerNorms, token shifts, activations, gathers). Events are only recorded while the round is
+// enqueued; collect() reads them after the round's synchronisation and adds their elapsed times
+// to the totals. Spans do not nest (one open at a time inside the round's own span). What lies
+// outside every span (none of the layers' launches; the gaps between spans) is the round time
+// less the pieces. In the emulated build each span also counts the launches it holds, kernels and
+// cuBLAS calls (exact there; docs/performance.md "Prefill rounds and the split"). The decode path's
+// launches (a prefill round of at most gemv_max_rows rows) are not marked.
 #pragma once
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <vector>
 
 namespace rwkv {
 namespace cuda {
 
-enum class PrefillPart { gemm = 0, wkv = 1 };
+enum class PrefillPart { gemm = 0, wkv = 1, other = 2 };
+
+// What a span holds. Keep kPrefillPieces and prefill_piece_name/prefill_piece_part in step.
+enum class PrefillPiece {
+  projection = 0,  // GEMM: the layers' full-width matrices (k v r (g), output, the channel mix's)
+  lora,            // GEMM: the LoRA matrices (v6 ddlerp and decay, v7 w a v g)
+  head,            // GEMM: the output head
+  wkv,             // WKV: a whole recurrence (sequential, or chunked v4/v5/v6, v7 at N = 8, 16)
+  wkv_prepare,     // WKV: chunked v7 (N = 32, 64), pass 1, every chunk's state-free part
+  wkv_carry,       // WKV: chunked v7, pass 2, the state carried from chunk to chunk
+  wkv_output,      // WKV: chunked v7, pass 3, GroupNorm, bonus and gate
+  layernorm,       // other: LN1, LN2 (with the residual add) and the head's LayerNorm
+  shift,           // other: token-shift mixes and the shift-state store
+  activation,      // other: LoRA middles, relu^2, the v4-v6 channel mix's receptance gate
+  gather,          // other: the embedding gather and the head's last-row gathers
+};
+constexpr int kPrefillPieces = 11;
+
+// Short name (the bench's table and JSON keys) and part of each piece.
+const char* prefill_piece_name(PrefillPiece piece);
+PrefillPart prefill_piece_part(PrefillPiece piece);
 
 // Device time summed over the profiled prefill rounds (milliseconds).
 struct PrefillSplit {
   int rounds = 0;           // prefill rounds profiled
   double round_ms = 0;      // their whole time, embedding gather to logits
-  double gemm_ms = 0;       // inside GEMM spans
-  double wkv_ms = 0;        // inside WKV spans
-  long long gemm_spans = 0, wkv_spans = 0;  // spans marked (0: layer code marked none of that part)
+  double gemm_ms = 0;       // inside GEMM pieces' spans
+  double wkv_ms = 0;        // inside WKV pieces' spans
+  double other_ms = 0;      // inside the other pieces' spans
+  long long gemm_spans = 0, wkv_spans = 0, other_spans = 0;  // 0: layer code marked none of that part
+  double piece_ms[kPrefillPieces] = {};
+  long long piece_spans[kPrefillPieces] = {};
+  // Emulated build only (launches_counted): launches (kernels and cuBLAS calls) inside the pieces'
+  // spans and inside the rounds.
+  bool launches_counted = false;
+  long long piece_launches[kPrefillPieces] = {};
+  long long round_launches = 0;
 };
 
 class PrefillProfile {
@@ -39,8 +72,8 @@ class PrefillProfile {
 
   void begin_round(cudaStream_t stream);
   void end_round(cudaStream_t stream);
-  void begin(PrefillPart part, cudaStream_t stream);
-  void end(PrefillPart part, cudaStream_t stream);
+  void begin(PrefillPiece piece, cudaStream_t stream);
+  void end(PrefillPiece piece, cudaStream_t stream);
   // After the stream has been synchronised: adds the recorded spans to the totals, recycles the events.
   void collect();
   // Drops recorded spans not yet collected (a round that failed before its synchronisation).
@@ -50,17 +83,19 @@ class PrefillProfile {
 
  private:
   struct Span {
-    int part;  // PrefillPart, or -1 for a whole round
+    int piece;  // PrefillPiece, or -1 for a whole round
     cudaEvent_t start = nullptr, stop = nullptr;
+    int64_t launches = -1;  // emulated build: kernel launches and cuBLAS calls between begin and end
   };
   cudaEvent_t take_event();
-  void record_begin(int part, cudaStream_t stream);
-  void record_end(int part, cudaStream_t stream);
+  void record_begin(int piece, cudaStream_t stream);
+  void record_end(int piece, cudaStream_t stream);
 
   std::vector<Span> spans_;          // recorded, not yet collected
   std::vector<cudaEvent_t> free_;    // created, ready for reuse
   std::vector<cudaEvent_t> all_;     // every event created (destroyed with the profile)
-  int open_[3] = {-1, -1, -1};       // index in spans_ of the open span per part (round = 2)
+  int open_piece_ = -1, open_round_ = -1;  // index in spans_ of the open span, -1 none
+  int64_t launches_at_begin_[2] = {0, 0};  // emulated build: the launch counter at the open spans' begin
   PrefillSplit totals_;
 };
 

@@ -5,6 +5,9 @@
 // build the "device" is the SIMT emulator).
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <string>
+
 #include "bench/bench_accounting.h"
 #include "bench/bench_report.h"
 #include "bench/bench_run.h"
@@ -171,6 +174,23 @@ TEST_CASE("bench: rwkv-run bench sweeps --wkv-chunk-min and reports the rounds a
     CHECK(run.at("max_rows") == rwkv::cuda::kAutoMaxRowsCap);  // no --max-rows: automatic
     CHECK(run.at("max_rows_automatic") == true);
   }
+  // pp40 at B = 1 (one cuBLAS round): its WKV is one piece per layer when never chunked, the chunked
+  // kernel's three passes (heads of 64) from 16 tokens, each one launch a layer (counted, emulated).
+  auto pieces_of = [](const rwkv::Json& run) {
+    std::map<std::string, double> launches;
+    for (const rwkv::Json& p : run.at("prefill"))
+      if (p.at("test") == "pp40" && p.at("batch") == 1)
+        for (const rwkv::Json& q : p.at("split").at("pieces"))
+          launches[q.at("name").get<std::string>()] = q.at("launches").is_number() ? q.at("launches").get<double>() : -1;
+    return launches;
+  };
+  const int layers = model->info.n_layer;
+  std::map<std::string, double> never = pieces_of(runs[0]), chunked = pieces_of(runs[1]);
+  CHECK(never["wkv"] == layers);
+  CHECK(never.count("wkv_carry") == 0);
+  CHECK(chunked.count("wkv") == 0);
+  for (const char* pass : {"wkv_prepare", "wkv_carry", "wkv_output"}) CHECK(chunked[pass] == layers);
+  for (auto* pieces : {&never, &chunked}) CHECK((*pieces)["layernorm"] == 2 * layers + 1);
   // The table says where the rows per round came from and prints the split with its floors.
   const cli_test::Result table =
       cli_test::run({"bench", "--synthetic", "v7-tiny", "--device", "cuda", "--pp", "6", "--pp-batch", "1",
@@ -180,6 +200,7 @@ TEST_CASE("bench: rwkv-run bench sweeps --wkv-chunk-min and reports the rounds a
   CHECK(table.out.find("8 token rows per round (--max-rows); chunked WKV from 64 tokens") != std::string::npos);
   CHECK(table.out.find("prefill split: GEMM vs WKV") != std::string::npos);
   CHECK(table.out.find("estimated") != std::string::npos);
+  CHECK(table.out.find("prefill pieces: launches per call") != std::string::npos);
 }
 
 TEST_CASE("rwkv-run generate: the timings name the rows per round on cuda", "[gpu][cli][generate][cuda]") {

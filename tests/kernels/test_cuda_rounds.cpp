@@ -284,3 +284,79 @@ TEST_CASE("cuda rounds: the prefill profile times prefill rounds only and change
   }
   CHECK(logits[0] == logits[1]);  // bit for bit
 }
+
+namespace {
+
+long long pieces_spans(const rwkv::cuda::PrefillSplit& s, rwkv::cuda::PrefillPiece piece) {
+  return s.piece_spans[(int)piece];
+}
+
+// One profiled two-round prefill of `file` on the cuBLAS path (chunked WKV from 16 tokens): each
+// kind of launch is marked as many times as the layers launch it, and (emulated build) every
+// kernel launch of the rounds lies inside a piece's span.
+void check_prefill_pieces(const char* file) {
+  using rwkv::cuda::PrefillPiece;
+  INFO(file);
+  auto model = rwkv::load_model(testdata_path(file));
+  const rwkv::ModelInfo& mi = model->info;
+  rwkv::CudaOptions opt;
+  opt.dtype = rwkv::DType::f32;
+  opt.max_rows = 80;  // a 100-token prompt: rounds of 80 and 20 rows, both above gemv_max_rows
+  opt.wkv_chunk_min_tokens = 16;
+  opt.profile_prefill = true;
+  rwkv::CudaBackend be(*model, opt);
+  std::vector<int32_t> prompt(100);
+  for (size_t t = 0; t < prompt.size(); ++t) prompt[t] = (int32_t)((t * 7 + 3) % (size_t)mi.n_vocab);
+  rwkv::Batch b;
+  b.logits = rwkv::LogitsMode::last;
+  b.seqs.push_back({prompt.data(), prompt.size(), be.slot(0), be.state_layout().size()});
+  std::vector<float> logits((size_t)mi.n_vocab);
+#if RWKV_CUDA_EMU
+  const cuda_emu::Counters before = cuda_emu::counters();
+#endif
+  be.forward(b, logits.data());
+  const rwkv::cuda::PrefillSplit s = be.prefill_split();
+  REQUIRE(s.rounds == 2);
+  const long long rounds = 2, L = mi.n_layer;
+  const bool v6 = mi.arch == rwkv::Arch::v6, v7 = mi.arch == rwkv::Arch::v7;
+  CHECK(pieces_spans(s, PrefillPiece::gather) == rounds * 3);  // embedding, the last rows of x and delta
+  CHECK(pieces_spans(s, PrefillPiece::layernorm) == rounds * (2 * L + 1));
+  // Time-mix shift mixes (v6: the maa_x mix and the ddlerp), the channel mix's, the shift store.
+  CHECK(pieces_spans(s, PrefillPiece::shift) == rounds * L * (v6 ? 4 : 3));
+  // LoRA middles (v6: maa and decay tanh; v7 one launch), relu^2 (v4-v6 also the receptance gate).
+  CHECK(pieces_spans(s, PrefillPiece::activation) == rounds * L * (v6 ? 4 : 2));
+  CHECK(pieces_spans(s, PrefillPiece::lora) == rounds * (v7 ? 8 * L - 2 : v6 ? 4 * L : 0));  // v7 layer 0: no v LoRA
+  CHECK(pieces_spans(s, PrefillPiece::head) == rounds);
+  const bool passes = v7 && mi.head_size >= 32;  // the chunked v7 kernel in three passes
+  for (PrefillPiece p : {PrefillPiece::wkv_prepare, PrefillPiece::wkv_carry, PrefillPiece::wkv_output})
+    CHECK(pieces_spans(s, p) == (passes ? rounds * L : 0));
+  CHECK(pieces_spans(s, PrefillPiece::wkv) == (passes ? 0 : rounds * L));
+  double pieces_ms = 0;
+  for (double ms : s.piece_ms) pieces_ms += ms;
+  CHECK(pieces_ms <= s.round_ms + 1e-3);  // spans lie inside their rounds
+  CHECK(s.gemm_ms + s.wkv_ms + s.other_ms == Approx(pieces_ms).margin(1e-6));
+#if RWKV_CUDA_EMU
+  const cuda_emu::Counters ran = cuda_emu::counters() - before;
+  CHECK(s.gemm_spans == (long long)ran.cublas_calls);
+  REQUIRE(s.launches_counted);
+  // The rounds hold every launch (kernels and cuBLAS calls), and every launch lies in a piece's span.
+  CHECK(s.round_launches == (long long)(ran.kernel_launches + ran.cublas_calls));
+  long long in_pieces = 0;
+  for (long long n : s.piece_launches) in_pieces += n;
+  CHECK(in_pieces == s.round_launches);
+  // One launch a span (dense weights: a GEMM is one cuBLAS call), except the chunked v4 and
+  // v5/v6 WKV (several kernels in one span).
+  for (PrefillPiece p : {PrefillPiece::projection, PrefillPiece::lora, PrefillPiece::head, PrefillPiece::gather,
+                         PrefillPiece::layernorm, PrefillPiece::shift, PrefillPiece::activation,
+                         PrefillPiece::wkv_prepare, PrefillPiece::wkv_carry, PrefillPiece::wkv_output})
+    CHECK(s.piece_launches[(int)p] == pieces_spans(s, p));
+#endif
+}
+
+}  // namespace
+
+TEST_CASE("cuda rounds: the prefill profile marks every launch of a round as a piece of its part",
+          "[gpu][cuda][rounds]") {
+  for (const char* file : kTinyModels) check_prefill_pieces(file);
+  check_prefill_pieces("models/synth-rwkv-v7-bf16.pth");  // N = 64: the chunked kernel's three passes
+}

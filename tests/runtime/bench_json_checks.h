@@ -66,6 +66,33 @@ inline double wkv_flops_per_token_layer(const rwkv::ModelInfo& mi) {
   return per_element * double(mi.n_head) * double(mi.head_size) * double(mi.head_size);
 }
 
+// A split's pieces (bench_run.h, PrefillSplit::pieces; none where nothing was profiled): times
+// on a GPU, launch counts in the emulated build. A one-round call of `rows` rows on the cuBLAS path
+// has every launch inside a piece's span (the decode path's launches are not marked).
+inline void check_pieces(const rwkv::Json& s, const rwkv::Json& run, bool measured, int rows) {
+  const rwkv::Json& pieces = s.at("pieces");
+  double launches = 0;
+  for (const rwkv::Json& q : pieces) {
+    const std::string part = str(q, "part");
+    CHECK((part == "gemm" || part == "wkv" || part == "other"));
+    CHECK(num(q, "spans") > 0);
+    if (measured) {
+      CHECK(num(q, "ms") >= 0);
+      CHECK(q.at("launches").is_null());
+    } else {
+      CHECK(q.at("ms").is_null());
+    }
+    if (q.at("launches").is_number()) launches += num(q, "launches");
+  }
+  if (measured && !pieces.empty()) CHECK(num(s, "gaps_ms") >= 0);
+  if (measured) CHECK(num(s, "profiled_ms") >= 0);
+  if (!s.at("round_launches").is_number()) return;
+  CHECK(launches <= num(s, "round_launches"));
+  const bool one_round = !run.contains("max_rows") || rows <= num(run, "max_rows");
+  if (one_round && run.contains("gemv_max_rows") && rows > num(run, "gemv_max_rows"))
+    check_close(launches, num(s, "round_launches"));
+}
+
 // A prefill row's "split" (bench_run.h, PrefillSplit) for B x T on a run with `run`'s settings.
 inline void check_split(const rwkv::Json& p, const rwkv::Json& run, const rwkv::Json& lim, const rwkv::ModelInfo& mi,
                         int B, int T) {
@@ -95,6 +122,7 @@ inline void check_split(const rwkv::Json& p, const rwkv::Json& run, const rwkv::
     CHECK(s.at("gemm_floor_ms").is_null());
     CHECK(s.at("wkv_floor_ms").is_null());
   }
+  check_pieces(s, run, measured, B * T);
   if (measured) {
     check_close(num(s, "wkv_pct"), 100 * num(s, "wkv_ms") / num(p, "ms_median"));
     CHECK(num(s, "other_ms") >= 0);
