@@ -14,6 +14,31 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The LoRA matrices of v6 (time_maa_w1/w2, time_decay_w1/w2) and v7 (att.w1 ... att.g2).
+bool is_lora(const std::string& name) {
+  for (const char* s : {".time_maa_w1", ".time_maa_w2", ".time_decay_w1", ".time_decay_w2", ".att.w1", ".att.w2",
+                        ".att.a1", ".att.a2", ".att.v1", ".att.v2", ".att.g1", ".att.g2"})
+    if (ends_with(name, s)) return true;
+  return false;
+}
+
+// The element-wise shape of a layer (bench_pieces.h): mixes, activated LoRA widths, the gate.
+void shape_counts(const ModelInfo& m, ModelCost& c) {
+  c.n_ffn = m.n_ffn;
+  switch (m.arch) {
+    case Arch::v4:
+    case Arch::v5_0: c.att_mixes = 3; break;
+    case Arch::v5_1:
+    case Arch::v5_2: c.att_mixes = 4; break;
+    case Arch::v6: c.att_mixes = 6; break;
+    case Arch::v7: c.att_mixes = 6; break;
+  }
+  c.ffn_mixes = m.arch == Arch::v7 ? 1 : 2;
+  c.ffn_gate = m.arch != Arch::v7;
+  if (m.arch == Arch::v6) c.lora_act_width = 5 * m.lora_maa + m.lora_decay;
+  if (m.arch == Arch::v7) c.lora_act_width = m.lora_w + m.lora_a + m.lora_v + m.lora_g;
+}
+
 }  // namespace
 
 bool is_matrix(const Tensor& t) {
@@ -39,7 +64,9 @@ ModelCost model_cost(const Model& model) {
     if (t.name == "emb.weight") c.emb_params += n;
     else if (t.name == "head.weight") c.head_params += n;
     else c.layer_matrix_params += n;
+    if (is_lora(t.name)) c.lora_params += n;
   }
+  shape_counts(model.info, c);
   c.arch = model.info.arch;
   c.n_layer = model.info.n_layer;
   c.n_att = model.info.n_att > 0 ? model.info.n_att : model.info.n_embd;

@@ -24,6 +24,8 @@ struct ModelCost {
   int64_t layer_matrix_params = 0;  // matrices inside blocks.* (the per-token GEMMs)
   int64_t emb_params = 0;      // emb.weight: a row gather, never a GEMM
   int64_t head_params = 0;     // head.weight: a GEMM only for rows whose logits are wanted
+  int64_t lora_params = 0;     // of layer_matrix_params, the LoRA matrices (v6 time_maa_w1/w2,
+                               // time_decay_w1/w2; v7 w1 w2 a1 a2 v1 v2 g1 g2)
   int64_t vector_params = 0;   // everything that is not a matrix (kept in fp32)
   int n_embd = 0, n_vocab = 0;
   size_t state_floats = 0;     // StateLayout::size(): floats of one sequence's state
@@ -52,6 +54,11 @@ struct ModelCost {
   // The WKV recurrence of a prefill (the counted estimate of the GEMM/WKV split), every layer:
   Arch arch = Arch::v4;
   int n_layer = 0, n_att = 0, head_size = 0;  // L, A (v4: C), N (v4: 0)
+  int n_ffn = 0;
+  int att_mixes = 0, ffn_mixes = 0;  // token-shift mixes a layer writes per row (v6: 1 + 5 ddlerp)
+  int lora_act_width = 0;            // LoRA middle columns activated per row and layer (v6 5 D + D_decay,
+                                     // v7 the w a v g widths; layer 0 of v7 has no v: counted anyway)
+  bool ffn_gate = false;             // v4-v6: the channel mix's sigmoid(r) * value launch
   // FLOPs per token and layer, counting a multiply-add as 2 and an exp as 1
   // (docs/rwkv-math.md sections 3.3, 4.4, 5.2, 6.3; GroupNorm, bonus and gate left out):
   //   v4     16 per channel: e^(u+k), e^(w+pp), e^(k-pp) and the running max, two fractions,

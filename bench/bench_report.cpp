@@ -71,14 +71,18 @@ Json settings_json(const BenchConfig& cfg) {
 }
 
 // The split's pieces, per call: times null in the emulated build, launches null on a GPU.
-Json pieces_json(const PrefillSplit& s) {
+Json pieces_json(const PrefillSplit& s, const Limits& L) {
+  const double any_limit = std::max(L.bandwidth_gbs, L.gemm_tflops);
   Json a = Json::array();
   for (const PrefillSplit::Piece& p : s.pieces)
     a.push_back({{"name", p.name},
                  {"part", p.part},
                  {"spans", number(p.spans)},
                  {"ms", p.ms >= 0 ? number(p.ms) : Json(nullptr)},
-                 {"launches", p.launches >= 0 ? number(p.launches) : Json(nullptr)}});
+                 {"launches", p.launches >= 0 ? number(p.launches) : Json(nullptr)},
+                 {"flops", number(p.flops)},
+                 {"bytes", number(p.bytes)},
+                 {"floor_ms", limited(p.floor_ms, any_limit)}});
   return a;
 }
 
@@ -100,7 +104,7 @@ Json split_json(const PrefillSplit& s, const Limits& L) {
           {"other_ms", measured(s.other_ms)},
           {"wkv_pct", number(s.wkv_pct)},
           {"gemm_pct_peak", s.gemm_pct_peak >= 0 ? number(s.gemm_pct_peak) : Json(nullptr)},
-          {"pieces", pieces_json(s)},
+          {"pieces", pieces_json(s, L)},
           {"profiled_ms", measured(s.profiled_ms)},
           {"gaps_ms", measured(s.gaps_ms)},
           {"round_launches", measured(s.round_launches)}};
@@ -265,8 +269,9 @@ std::string split_table(const RunResult& r) {
   return o.str();
 }
 
-// The prefill rows' pieces (PrefillSplit::pieces): device time per call in each kind of launch on
-// a GPU, kernel launches per call in the emulated build; empty when nothing was profiled.
+// The prefill rows' pieces (PrefillSplit::pieces): per test a row of device ms per call in each
+// kind of launch on a GPU (launches per call in the emulated build) and a row of each piece's floor
+// (bench_pieces.h); empty when nothing was profiled.
 std::string pieces_table(const RunResult& r) {
   std::vector<std::string> names;  // every piece some row has, in the backend's order
   bool timed = false;
@@ -276,23 +281,31 @@ std::string pieces_table(const RunResult& r) {
       timed = timed || q.ms >= 0;
     }
   if (names.empty()) return "";
-  std::vector<std::string> header = {"test", "B"};
+  const bool limits = r.limits.gemm_tflops > 0 || r.limits.bandwidth_gbs > 0;
+  std::vector<std::string> header = {"test", "B", "figure"};
   header.insert(header.end(), names.begin(), names.end());
   if (timed) header.push_back("gaps");
   header.push_back("rounds");
   Table t(header);
+  auto text = [&](double v) { return v < 0 ? std::string("-") : timed ? fmt("%.3f", v) : fmt("%.0f", v); };
   for (const Row& p : r.prefill) {
-    std::vector<std::string> cells = {p.test, std::to_string(p.batch)};
+    std::vector<std::string> measured = {p.test, std::to_string(p.batch), timed ? "ms" : "launches"};
+    std::vector<std::string> floors = {p.test, std::to_string(p.batch), "floor ms"};
     for (const std::string& name : names) {
-      std::string cell = "-";
+      std::string cell = "-", floor = "-";
       for (const PrefillSplit::Piece& q : p.split.pieces)
-        if (q.name == name) cell = timed ? fmt("%.3f", q.ms) : fmt("%.0f", q.launches);
-      cells.push_back(cell);
+        if (q.name == name) {
+          cell = text(timed ? q.ms : q.launches);
+          if (limits) floor = fmt("%.3f", q.floor_ms);
+        }
+      measured.push_back(cell);
+      floors.push_back(floor);
     }
-    auto text = [&](double v) { return v < 0 ? std::string("-") : timed ? fmt("%.3f", v) : fmt("%.0f", v); };
-    if (timed) cells.push_back(text(p.split.gaps_ms));
-    cells.push_back(text(timed ? p.split.profiled_ms : p.split.round_launches));
-    t.add(cells);
+    if (timed) measured.push_back(text(p.split.gaps_ms)), floors.push_back("-");
+    measured.push_back(text(timed ? p.split.profiled_ms : p.split.round_launches));
+    floors.push_back("-");
+    t.add(measured);
+    t.add(floors);
   }
   std::ostringstream o;
   if (timed)
@@ -302,6 +315,8 @@ std::string pieces_table(const RunResult& r) {
     o << "\nprefill pieces: launches per call in each kind of launch, kernels and cuBLAS calls (counted by the\n"
          "emulator, whose times say nothing about a GPU; rounds: every launch of the call's rounds)\n";
   o << t.text();
+  o << "  floor ms: each piece's counted FLOPs and bytes at the limits (bench/bench_pieces.h: GEMMs their\n"
+       "  matrices once a round, element-wise launches the planes they read and write, the WKV passes as written)\n";
   return o.str();
 }
 

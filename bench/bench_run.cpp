@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "bench/bench_pieces.h"
 #include "bench/bench_stats.h"
 #include "runtime/sampler/sampler.h"
 
@@ -96,7 +97,7 @@ class Runner {
     PrefillSplit s = split(B, T);
     PrefillTimes pt;
     const bool profiled = t_.prefill_times(&pt) && cfg_.repeats > 0;
-    if (profiled) add_pieces(pt, &s);
+    if (profiled) add_pieces(pt, B, T, &s);
     // (The emulated build's event times are the CPU emulator's: there the split stays the count.)
     if (!t_.emulated() && profiled && pt.gemm_spans > 0 && pt.wkv_spans > 0) {
       s.source = "measured (CUDA events)";
@@ -116,7 +117,7 @@ class Runner {
 
   // The profiled pieces per call: device times on a GPU (the emulator's are CPU times: left out),
   // launch counts in the emulated build.
-  void add_pieces(const PrefillTimes& pt, PrefillSplit* s) const {
+  void add_pieces(const PrefillTimes& pt, int B, int T, PrefillSplit* s) const {
     const double calls = cfg_.repeats;
     const bool timed = !t_.emulated();
     double pieces_ms = 0;
@@ -128,6 +129,10 @@ class Runner {
       p.spans = double(q.spans) / calls;
       if (timed) p.ms = q.ms / calls;
       if (pt.launches_counted) p.launches = double(q.launches) / calls;
+      const PieceCost cost = prefill_piece_cost(cost_, q.name, B, T, s->rounds, t_.compute_dtype(), state_dtype_);
+      p.flops = cost.flops;
+      p.bytes = cost.bytes;
+      p.floor_ms = floor_ms(cost.flops, cost.bytes);
       pieces_ms += q.ms;
       s->pieces.push_back(p);
     }

@@ -81,6 +81,7 @@ struct PrefillSplit {
   struct Piece {
     std::string name, part;
     double spans = 0, ms = -1, launches = -1;
+    double flops = 0, bytes = 0, floor_ms = 0;  // counted (bench_pieces.h) and its floor at the limits
   };
   std::vector<Piece> pieces;
   double profiled_ms = -1;     // measured: the profiled calls' rounds, per call (the split's own calls,

@@ -69,13 +69,28 @@ inline double wkv_flops_per_token_layer(const rwkv::ModelInfo& mi) {
 // A split's pieces (bench_run.h, PrefillSplit::pieces; none where nothing was profiled): times
 // on a GPU, launch counts in the emulated build. A one-round call of `rows` rows on the cuBLAS path
 // has every launch inside a piece's span (the decode path's launches are not marked).
-inline void check_pieces(const rwkv::Json& s, const rwkv::Json& run, bool measured, int rows) {
+inline void check_pieces(const rwkv::Json& s, const rwkv::Json& run, const rwkv::Json& lim, bool measured, int rows) {
   const rwkv::Json& pieces = s.at("pieces");
-  double launches = 0;
+  const bool have_peak = lim.at("gemm_tflops").is_number(), have_bw = lim.at("bandwidth_gbs").is_number();
+  double launches = 0, gemm_flops = 0;
+  bool gemm_pieces = false;
   for (const rwkv::Json& q : pieces) {
     const std::string part = str(q, "part");
     CHECK((part == "gemm" || part == "wkv" || part == "other"));
     CHECK(num(q, "spans") > 0);
+    CHECK(num(q, "bytes") > 0);
+    // The GEMM pieces split the prefill's GEMM FLOPs (bench_pieces.h against bench_accounting.h);
+    // a whole WKV piece is the split's WKV count.
+    if (part == "gemm") gemm_flops += num(q, "flops"), gemm_pieces = true;
+    if (str(q, "name") == "wkv") check_close(num(q, "flops"), num(s, "wkv_flops"));
+    if (have_peak || have_bw) {
+      double floor = 0;
+      if (have_peak) floor = std::max(floor, num(q, "flops") / (num(lim, "gemm_tflops") * 1e9));
+      if (have_bw) floor = std::max(floor, num(q, "bytes") / (num(lim, "bandwidth_gbs") * 1e6));
+      check_close(num(q, "floor_ms"), floor);
+    } else {
+      CHECK(q.at("floor_ms").is_null());
+    }
     if (measured) {
       CHECK(num(q, "ms") >= 0);
       CHECK(q.at("launches").is_null());
@@ -84,6 +99,7 @@ inline void check_pieces(const rwkv::Json& s, const rwkv::Json& run, bool measur
     }
     if (q.at("launches").is_number()) launches += num(q, "launches");
   }
+  if (gemm_pieces) check_close(gemm_flops, num(s, "gemm_flops"));
   if (measured && !pieces.empty()) CHECK(num(s, "gaps_ms") >= 0);
   if (measured) CHECK(num(s, "profiled_ms") >= 0);
   if (!s.at("round_launches").is_number()) return;
@@ -122,7 +138,7 @@ inline void check_split(const rwkv::Json& p, const rwkv::Json& run, const rwkv::
     CHECK(s.at("gemm_floor_ms").is_null());
     CHECK(s.at("wkv_floor_ms").is_null());
   }
-  check_pieces(s, run, measured, B * T);
+  check_pieces(s, run, lim, measured, B * T);
   if (measured) {
     check_close(num(s, "wkv_pct"), 100 * num(s, "wkv_ms") / num(p, "ms_median"));
     CHECK(num(s, "other_ms") >= 0);

@@ -15,6 +15,7 @@
 
 #include "bench_json_checks.h"
 #include "bench/bench_accounting.h"
+#include "bench/bench_pieces.h"
 #include "bench/bench_report.h"
 #include "bench/bench_run.h"
 #include "bench/bench_stats.h"
@@ -107,22 +108,41 @@ TEST_CASE("bench: matrix accounting follows the layer structure", "[bench]") {
     INFO(name);
     const rwkv::SynthSpec s = rwkv::bench::synthetic_spec(name);
     const int64_t C = s.n_embd, F = s.n_ffn, L = s.n_layer, V = s.n_vocab;
-    int64_t layer = 0;
+    int64_t layer = 0, lora = 0;
     for (int l = 0; l < L; ++l) {
       layer += 4 * C * C + 2 * C * F;  // r, k, v, output; ffn key, value
       switch (s.arch) {
         case rwkv::Arch::v4: layer += C * C; break;              // ffn receptance
         case rwkv::Arch::v5_2: layer += C * C + C * C; break;    // gate; ffn receptance
         case rwkv::Arch::v6:
-          layer += C * C + C * C + 2 * 5 * s.lora_maa * C + 2 * s.lora_decay * C;
+          layer += C * C + C * C;
+          lora += 2 * 5 * s.lora_maa * C + 2 * s.lora_decay * C;
           break;
         default:  // v7: LoRAs w, a, g in every layer, v from layer 1 on
-          layer += 2 * C * (s.lora_w + s.lora_a + s.lora_g) + (l > 0 ? 2 * C * s.lora_v : 0);
+          lora += 2 * C * (s.lora_w + s.lora_a + s.lora_g) + (l > 0 ? 2 * C * s.lora_v : 0);
       }
     }
+    layer += lora;
     auto model = rwkv::make_synth_model(s, rwkv::DType::bf16, 1);
     const rwkv::bench::ModelCost c = rwkv::bench::model_cost(*model);
     CHECK(c.layer_matrix_params == layer);
+    CHECK(c.lora_params == lora);
+    // The prefill pieces' GEMMs (bench_pieces.h): the LoRA and the other layer matrices, read once a
+    // round; the head once per sequence's last row.
+    const rwkv::bench::PieceCost proj = rwkv::bench::prefill_piece_cost(c, "projection", 3, 10, 2, rwkv::DType::bf16,
+                                                                        rwkv::DType::f32);
+    const rwkv::bench::PieceCost lo = rwkv::bench::prefill_piece_cost(c, "lora", 3, 10, 2, rwkv::DType::bf16,
+                                                                      rwkv::DType::f32);
+    CHECK(proj.flops == 2.0 * double(layer - lora) * 30);
+    CHECK(proj.bytes == double(layer - lora) * 2 * 2);
+    CHECK(lo.flops == 2.0 * double(lora) * 30);
+    CHECK(rwkv::bench::prefill_piece_cost(c, "head", 3, 10, 2, rwkv::DType::bf16, rwkv::DType::f32).flops ==
+          2.0 * double(V * C) * 3);
+    // LayerNorms: LN1 and LN2 of every layer over every row, the head's over the 3 last rows; four fp32
+    // vectors each (x and delta read, x and the output written).
+    CHECK(rwkv::bench::prefill_piece_cost(c, "layernorm", 3, 10, 2, rwkv::DType::bf16, rwkv::DType::f32).bytes ==
+          double(2 * L * 30 + 3) * 16.0 * double(C));
+    CHECK(rwkv::bench::prefill_piece_cost(c, "no such piece", 3, 10, 2, rwkv::DType::bf16, rwkv::DType::f32).bytes == 0);
     CHECK(c.emb_params == V * C);
     CHECK(c.head_params == V * C);
     int64_t all = 0;

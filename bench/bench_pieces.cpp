@@ -1,0 +1,58 @@
+// bench/bench_pieces.cpp: see bench_pieces.h.
+#include "bench/bench_pieces.h"
+
+namespace rwkv {
+namespace bench {
+
+namespace {
+
+// A GEMM piece over `params` matrix elements: 2 FLOPs per element and row, the matrices once a round.
+PieceCost gemm(double params, double rows, int rounds, double es) {
+  return {2.0 * params * rows, params * es * rounds};
+}
+
+// The chunked v7 passes per token, head and layer, in floats (bench_pieces.h); N the head size.
+PieceCost v7_pass(const std::string& piece, double N, double out_size) {
+  if (piece == "wkv_prepare") return {12.0 * 16.0 * N + 50.0 * N, (8.0 * N + 7.0 * N + 1.0 + N / 16.0) * 4.0};
+  if (piece == "wkv_carry") return {8.0 * N * N, (7.0 * N + 1.0 + N) * 4.0};
+  return {10.0 * N, (3.0 * N + 1.0) * 4.0 + N * out_size};  // wkv_output
+}
+
+}  // namespace
+
+PieceCost prefill_piece_cost(const ModelCost& c, const std::string& piece, int batch, int tokens, int rounds,
+                             DType dtype, DType state_dtype) {
+  const double rows = double(batch) * double(tokens), L = c.n_layer, C = c.n_embd;
+  const double es = double(dtype_size(dtype));
+  if (piece == "projection") return gemm(double(c.layer_matrix_params - c.lora_params), rows, rounds, es);
+  if (piece == "lora") return gemm(double(c.lora_params), rows, rounds, es);
+  if (piece == "head") return gemm(double(c.head_params), double(batch), rounds, es);
+  if (piece == "wkv")
+    return {c.prefill_wkv_flops(batch, tokens), c.prefill_wkv_bytes(batch, tokens, rounds, dtype, state_dtype)};
+  if (piece == "wkv_prepare" || piece == "wkv_carry" || piece == "wkv_output") {
+    const double N = c.head_size, H = N > 0 ? double(c.n_att) / N : 0.0;
+    PieceCost per = v7_pass(piece, N, es);
+    PieceCost out{per.flops * rows * H * L, per.bytes * rows * H * L};
+    // The carry reads and writes each sequence's state once per round.
+    if (piece == "wkv_carry")
+      out.bytes += 2.0 * double(c.state_kv_floats) * double(dtype_size(state_dtype)) * batch * rounds;
+    return out;
+  }
+  if (piece == "layernorm") return {0, (2.0 * L * rows + batch) * 4.0 * C * 4.0};
+  if (piece == "shift") {
+    const double mixes = double(c.att_mixes + c.ffn_mixes);
+    const double ddlerp = c.arch == Arch::v6 ? C * 4.0 + 5.0 * C * 4.0 : 0.0;  // its second launch's reads
+    const double per_row = 2.0 * C * 4.0 + mixes * C * es + ddlerp;
+    return {0, L * (rows * per_row + double(batch) * 2.0 * 2.0 * C * 4.0 * rounds)};  // + the shift store
+  }
+  if (piece == "activation") {
+    const double widths = double(c.lora_act_width) + double(c.n_ffn);
+    const double gate = c.ffn_gate ? 3.0 * C * 4.0 : 0.0;
+    return {0, L * rows * (widths * (4.0 + es) + gate)};
+  }
+  if (piece == "gather") return {0, rows * C * (es + 4.0) + double(batch) * 2.0 * 2.0 * C * 4.0};
+  return {};
+}
+
+}  // namespace bench
+}  // namespace rwkv
