@@ -285,6 +285,7 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
     res.cuda_graphs = opt.cuda_graphs;
     res.gemv_max_rows = opt.gemv_max_rows;
     res.wkv_chunk_min_tokens = opt.wkv_chunk_min_tokens;
+    res.wkv_carry_split_slots = opt.wkv_carry_split_slots;
     res.max_rows = t->max_rows();
     res.max_rows_automatic = t->max_rows_automatic();
     say("token rows per round: " + std::to_string(res.max_rows) +

@@ -108,6 +108,7 @@ struct TargetOptions {
   int n_states = 1;
   int max_rows = 0;            // cuda: token rows per round (0: automatic, from the free device memory)
   int wkv_chunk_min_tokens = 64;  // cuda: the sequential/chunked WKV switch (0: never chunked)
+  int wkv_carry_split_slots = -1;  // cuda: chunked v7 pass 2's split shape (-1 automatic, 0 never)
   bool profile_prefill = true;    // cuda: CUDA events around prefill rounds and their GEMM/WKV spans
   int threads = 0;             // cpu: worker threads (0: all cores)
   bool cuda_graphs = true;     // cuda: decode steps replayed from CUDA graphs

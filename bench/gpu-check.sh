@@ -23,7 +23,8 @@
 #      test, synccheck on the fp32 golden test of one tiny model; a refusal of the tool is noted
 #   d. speed: `rwkv-run bench`, bf16, one repeat, one process per synthetic model (built once):
 #      v7 0.1B (pp512, tg B=1,256; tg B=1 again with argmax on the device), 1.5B (pp512 and pp4096 at B=1,4, tg B=1,64), 7.2B (pp512 at
-#      B=1,4, tg B=1,16,256), the 1.5B and 7.2B decoding greedily; every prefill with its GEMM/WKV split; v7 1.5B in bf16, int8 and q4
+#      B=1,4, tg B=1,16,256), the 1.5B and 7.2B decoding greedily, each twice (the chunked v7 chain split
+#      and whole: --wkv-carry-split both); every prefill with its GEMM/WKV split and pieces; v7 1.5B in bf16, int8 and q4
 #      (pp512 B=1, tg B=1,16: the quantized weights' speed against bf16 in one build); v6 1.6B
 #      (pp512 and pp4096 at B=1, its chunked WKV's split)
 #   e. ncu (duration, DRAM and SM throughput) on one B=1 decode step of the synthetic v7 1.5B (bf16)
@@ -122,8 +123,10 @@ else
   add d 15 bench-v7-0.1B-greedy "$(bench_cmd v7-0.1B 512 1 128 1 '--greedy')"
   # The larger models decode greedily: the forward against its floor (the sampler's cost on flat
   # logits is the 0.1B rows' difference, the same for every model size).
-  add d 30 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64 '--greedy')"  # issue 15: pp4096, B = 1 and 4, the split
-  add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 512 1,4 64 1,16,256 '--greedy')"
+  # Issue 15: pp4096, B = 1 and 4, the split and its pieces; the chunked v7 chain's two shapes (pass 2
+  # split while its blocks fit the GPU, and never split), a run each in one process.
+  add d 30 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64 '--greedy --wkv-carry-split both')"
+  add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 512 1,4 64 1,16,256 '--greedy --wkv-carry-split both')"
   # v6 prefill (the chunked kernel of kernels/wkv5_chunked.cu), its split; decode as the 1.5B's.
   add d 20 bench-v6-1.6B "$(bench_cmd v6-1.6B 512,4096 1 16 1 '--greedy')"
   # issue 16: quantized weights against bf16 in one process (decode B = 1 and 16, pp512)
@@ -285,7 +288,7 @@ excerpt() {
       [ "$skips" -gt 0 ] && echo "$skips skipped: $(cat "$WORK"/tests/*.log | grep -m 1 "^SKIPPED: " | sed 's/.*: \(no [^:]*\).*/\1/')" ;;
     selfcheck) cat "$log" ;;
     memcheck|racecheck|synccheck) grep -E "ERROR SUMMARY|RACECHECK SUMMARY|refus|not supported|Error:|test cases" "$log" | head -n 6 ;;
-    bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 80 ;;
+    bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 120 ;;
     ncu) grep -E "^==ERROR==|^==WARNING==" "$log" | head -n 5; ncu_summary ;;
     ncu-prefill-wkv) grep -E "^==ERROR==" "$log" | head -n 5
       ncu_summary ncu-prefill-wkv "the chunked WKV's passes, first 3 layers of a v7 1.5B pp512 B=1 (bf16)" ;;

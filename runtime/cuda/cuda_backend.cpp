@@ -61,6 +61,9 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
   if (opt_.wkv_chunk_min_tokens < 0 || opt_.wkv_chunk_min_tokens > 65535)
     throw Error("cuda backend: wkv_chunk_min_tokens must be in [0, 65535] (0: never chunked), got " +
                 std::to_string(opt_.wkv_chunk_min_tokens));
+  if (opt_.wkv_carry_split_slots < -1 || opt_.wkv_carry_split_slots > cuda::kMaxCarrySplitSlots)
+    throw Error("cuda backend: wkv_carry_split_slots must be -1 (automatic) or in [0, " +
+                std::to_string(cuda::kMaxCarrySplitSlots) + "], got " + std::to_string(opt_.wkv_carry_split_slots));
   if (opt_.n_slots < 0) throw Error("cuda backend: n_slots must not be negative");
   int n_dev = 0;
   if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
@@ -276,7 +279,7 @@ void CudaBackend::enqueue_round(const cuda::Round& round, LogitsMode mode) {
   // Prefill rounds only: a decode round may be captured, and a graph holds no profiling events.
   cuda::PrefillProfile* profile = decode || !profiling_ ? nullptr : profile_.get();
   const cuda::RoundRun run{cublas_, stream_, info_, w_, dev_layout_, ws_, dev, round.rows, opt_.gemv_max_rows,
-                           opt_.wkv_chunk_min_tokens, profile};
+                           opt_.wkv_chunk_min_tokens, opt_.wkv_carry_split_slots, profile};
   if (opt_.graphs && decode && launch_graph(run, mode)) return;
   if (profile) profile->begin_round(stream_);
   enqueue_layers(run, mode);

@@ -83,6 +83,7 @@ constexpr int kAutoMaxRowsCap = 512;
 #else
 constexpr int kAutoMaxRowsCap = 4096;
 #endif
+constexpr int kMaxCarrySplitSlots = 1 << 20;  // CudaOptions::wkv_carry_split_slots' bound
 }  // namespace cuda
 
 struct CudaOptions {
@@ -100,6 +101,9 @@ struct CudaOptions {
   int wkv_chunk_min_tokens = 64;  // prefill rounds averaging at least this many tokens per sequence run
                                   // the chunked (tensor-core) WKV kernels, shorter ones the sequential
                                   // kernels (0: never chunked; docs/performance.md, prefill)
+  int wkv_carry_split_slots = -1;  // chunked v7 prefill, pass 2 (kernels/wkv7_chunked.cuh): its split
+                                   // shape while the split blocks fit this many slots; -1 automatic (two
+                                   // blocks per SM), 0 never split (the whole shape), [0, 1 << 20]
   DType state_dtype = DType::f32;  // of the WKV matrix state (att.kv) in device memory: f32 or bf16
                                    // (device_state.h; v4 has none, so bf16 changes nothing there)
   bool profile_prefill = false;  // CUDA events around each prefill round (never a decode graph) and

@@ -12,7 +12,7 @@ void run_layer(const RoundRun& round, int l) {
                      round.dev.batch, l,         round.M,   info.n_embd,           A,
                      info.n_ffn,   info.n_head,  info.head_size, round.w.dtype,    info.arch,
                      uses_gemv(round),  round.layout.kv_dtype(), uses_chunked_wkv(round),
-                     round.profile};
+                     round.wkv_carry_split_slots, round.profile};
 
   // LN1, adding the previous layer's channel-mix output to the residual stream (the decode path
   // has added it already and runs LN1 inside the time mix's prologue).

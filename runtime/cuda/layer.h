@@ -68,6 +68,7 @@ struct RoundRun {
   int M;              // rows of the round
   int gemv_max_rows;  // CudaOptions::gemv_max_rows
   int wkv_chunk_min_tokens;  // CudaOptions::wkv_chunk_min_tokens
+  int wkv_carry_split_slots;  // CudaOptions::wkv_carry_split_slots
   PrefillProfile* profile = nullptr;  // prefill rounds with CudaOptions::profile_prefill: mark the GEMM
                                       // and WKV launches (prefill_profile.h); null otherwise
 };
@@ -99,6 +100,7 @@ struct LayerRun {
   bool gemv;                       // the decode path: fused prologues and grouped GEMVs
   DType state_dtype;               // of att.kv in the states (CudaOptions::state_dtype)
   bool chunked_wkv;                // prefill: the chunked WKV kernels (uses_chunked_wkv)
+  int wkv_carry_split_slots;       // RoundRun::wkv_carry_split_slots (wkv7_params::carry_split_slots)
   PrefillProfile* profile;         // RoundRun::profile
 };
 

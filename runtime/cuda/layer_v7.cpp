@@ -117,6 +117,7 @@ void wkv7_core(const LayerRun& run, bool has_v_lora) {
   p.out = ws.att_out;
   p.out_dtype = run.dtype;
   p.chunk_scratch = ws.wkv_y;
+  p.carry_split_slots = run.wkv_carry_split_slots;
   // Prefill rounds of long enough sequences: the chunked kernels (same parameters and results
   // within fp32 rounding), each of their passes in a span of its own; decode and short prompts:
   // the sequential one.

@@ -71,6 +71,10 @@ void check_round_options(const BackendOptions& o) {
   check("max_rows", o.max_rows, 0, " (0: automatic)");
   check("gemv_max_rows", o.gemv_max_rows, 0, " (0: cuBLAS always)");
   check("wkv_chunk_min_tokens", o.wkv_chunk_min_tokens, 0, " (0: never chunked)");
+  if (o.wkv_carry_split_slots < -1 || o.wkv_carry_split_slots > (1 << 20))
+    throw InputError(InputError::Kind::argument, "wkv_carry_split_slots must be -1 (automatic) or in [0, " +
+                                                     std::to_string(1 << 20) + "], got " +
+                                                     std::to_string(o.wkv_carry_split_slots));
 }
 
 }  // namespace
@@ -123,6 +127,7 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
   c.graphs = options.cuda_graphs;
   c.gemv_max_rows = options.gemv_max_rows;
   c.wkv_chunk_min_tokens = options.wkv_chunk_min_tokens;
+  c.wkv_carry_split_slots = options.wkv_carry_split_slots;
   c.profile_prefill = options.profile_prefill;
   if (options.state_dtype != DType::f32 && options.state_dtype != DType::bf16)
     throw InputError(InputError::Kind::unsupported, std::string("device cuda keeps the state in fp32 or bf16 (") +

@@ -39,6 +39,8 @@ struct BackendOptions {
   int gemv_max_rows = 16;      // cuda: rounds of at most this many rows use the custom GEMV (0: cuBLAS always)
   int wkv_chunk_min_tokens = 64;  // cuda: prefill rounds averaging at least this many tokens per sequence
                                   // run the chunked WKV kernels, [0, 65535] (0: never chunked)
+  int wkv_carry_split_slots = -1;  // cuda: chunked v7 pass 2's split shape while its blocks fit this many
+                                   // slots (CudaOptions::wkv_carry_split_slots): -1 automatic, 0 never
   bool profile_prefill = false;   // cuda: CUDA events around prefill rounds (CudaBackend::prefill_split)
   DType state_dtype = DType::f32;  // cuda: the WKV matrix state (att.kv) in device memory, f32 or bf16
                                    // (states outside the backend stay fp32); cpu: f32 only

@@ -201,6 +201,18 @@ TEST_CASE("bench: rwkv-run bench sweeps --wkv-chunk-min and reports the rounds a
   CHECK(table.out.find("prefill split: GEMM vs WKV") != std::string::npos);
   CHECK(table.out.find("estimated") != std::string::npos);
   CHECK(table.out.find("prefill pieces: launches per call") != std::string::npos);
+  // --wkv-carry-split both: a run with pass 2's automatic shape, then one never split, each named.
+  const cli_test::Result shapes =
+      cli_test::run({"bench", "--synthetic", "v7-tiny", "--device", "cuda", "--pp", "40", "--pp-batch", "1", "--tg",
+                     "0", "--wkv-chunk-min", "16", "--wkv-carry-split", "both", "--repeat", "1", "--warmup", "0",
+                     "--copy-mib", "1", "--gemm-n", "32", "-q", "--json"});
+  INFO(shapes.err);
+  REQUIRE(shapes.exit_code == 0);
+  const rwkv::Json both = rwkv::parse_json(shapes.out, "bench stdout").at("runs");
+  REQUIRE(both.size() == 2);
+  CHECK(both[0].at("wkv_carry_split") == "auto");
+  CHECK(both[1].at("wkv_carry_split") == "off");
+  CHECK(shapes.err.find("v7 pass 2 never split (--wkv-carry-split off)") != std::string::npos);
 }
 
 TEST_CASE("rwkv-run generate: the timings name the rows per round on cuda", "[gpu][cli][generate][cuda]") {

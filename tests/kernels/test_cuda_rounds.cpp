@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -202,12 +203,19 @@ TEST_CASE("cuda rounds: the backend chooses max_rows unless it is given", "[gpu]
                                                     Catch::Contains("never chunked"));
     bad.backend.wkv_chunk_min_tokens = 70000;
     CHECK_THROWS_AS(rwkv::Engine(*model, bad), rwkv::InputError);
+    bad.backend.wkv_chunk_min_tokens = 64;
+    bad.backend.wkv_carry_split_slots = -2;
+    CHECK_THROWS_WITH(rwkv::Engine(*model, bad), Catch::Contains("wkv_carry_split_slots") &&
+                                                    Catch::Contains("-1 (automatic)"));
   }
   opt.max_rows = 65536;
   CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("max_rows must be in [1, 65535]"));
   opt.max_rows = 0;
   opt.wkv_chunk_min_tokens = -2;
   CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("wkv_chunk_min_tokens"));
+  opt.wkv_chunk_min_tokens = 64;
+  opt.wkv_carry_split_slots = rwkv::cuda::kMaxCarrySplitSlots + 1;
+  CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("wkv_carry_split_slots"));
 }
 
 // Prompts of lengths 1, 7, 40 and 100 in one batch with max_rows 24: rounds of shares 6, then 8
@@ -359,4 +367,42 @@ TEST_CASE("cuda rounds: the prefill profile marks every launch of a round as a p
           "[gpu][cuda][rounds]") {
   for (const char* file : kTinyModels) check_prefill_pieces(file);
   check_prefill_pieces("models/synth-rwkv-v7-bf16.pth");  // N = 64: the chunked kernel's three passes
+}
+
+// CudaOptions::wkv_carry_split_slots reaches the chunked v7 kernel: at N = 64 the whole shape (0)
+// and the split one (slots for every block) sum the state products in other orders, so their
+// logits differ in the last bits, each within the fp32 bound of the CPU backend's; and the
+// automatic choice is one of the two.
+TEST_CASE("cuda rounds: the chunked v7 prefill's pass-2 shape follows wkv_carry_split_slots",
+          "[gpu][cuda][rounds]") {
+  auto model = rwkv::load_model(testdata_path("models/synth-rwkv-v7-bf16.pth"));
+  const rwkv::ModelInfo& mi = model->info;
+  REQUIRE(mi.head_size == 64);
+  const size_t V = (size_t)mi.n_vocab;
+  std::vector<int32_t> prompt(96);
+  for (size_t t = 0; t < prompt.size(); ++t) prompt[t] = (int32_t)((t * 11 + 5) % V);
+  rwkv::CpuBackend cpu(*model);
+  std::vector<float> cpu_state(cpu.state_layout().size()), expected(V);
+  cpu.init_state(cpu_state.data());
+  rwkv::Batch cb;
+  cb.logits = rwkv::LogitsMode::last;
+  cb.seqs.push_back({prompt.data(), prompt.size(), cpu_state.data(), cpu_state.size()});
+  cpu.forward(cb, expected.data());
+  std::vector<std::vector<float>> logits;
+  for (int slots : {0, rwkv::cuda::kMaxCarrySplitSlots, -1}) {
+    INFO("wkv_carry_split_slots " << slots);
+    rwkv::CudaOptions opt;
+    opt.dtype = rwkv::DType::f32;
+    opt.wkv_chunk_min_tokens = 16;
+    opt.wkv_carry_split_slots = slots;
+    rwkv::CudaBackend be(*model, opt);
+    rwkv::Batch b;
+    b.logits = rwkv::LogitsMode::last;
+    b.seqs.push_back({prompt.data(), prompt.size(), be.slot(0), be.state_layout().size()});
+    logits.emplace_back(V);
+    be.forward(b, logits.back().data());
+    for (size_t i = 0; i < V; ++i) REQUIRE(std::fabs(logits.back()[i] - expected[i]) <= kTol);
+  }
+  CHECK(logits[0] != logits[1]);                                  // the two shapes ran
+  CHECK((logits[2] == logits[0] || logits[2] == logits[1]));      // automatic: one of them
 }

@@ -120,6 +120,9 @@ TEST_CASE("rwkv-run: --max-rows and --wkv-chunk-min are offered and checked by g
   const auto list = run({"bench", "--synthetic", "v4-tiny", "--wkv-chunk-min", "0,70000"});
   CHECK(list.exit_code == 2);
   CHECK(list.err.find("--wkv-chunk-min") != std::string::npos);
+  const auto shape = run({"bench", "--synthetic", "v4-tiny", "--wkv-carry-split", "half"});
+  CHECK(shape.exit_code == 2);
+  CHECK(shape.err.find("--wkv-carry-split must be auto, off or both") != std::string::npos);
   // In range: accepted on every device (the cpu backend has no rounds to size).
   CHECK(run({"generate", "-m", m, "-p", "x", "-n", "1", "-q", "--seed", "1", "--max-rows", "65535",
              "--wkv-chunk-min", "0"})

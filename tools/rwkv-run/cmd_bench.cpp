@@ -41,9 +41,39 @@ struct Options {
   std::vector<bool> graphs = {true};          // cuda: runs with CUDA graphs on and/or off
   std::vector<int> gemv_max_rows = {16};      // cuda: one run per GEMV/cuBLAS switch point
   std::vector<int> wkv_chunk_min = {cli::kDefaultWkvChunkMin};  // cuda: one run per sequential/chunked WKV switch
+  std::vector<int> carry_split = {-1};        // cuda: chunked v7 pass 2's split shape: -1 automatic, 0 off
   std::string state_dtype;                    // cuda: "" (fp32) or fp32/bf16
   unsigned long long seed = 0;
 };
+
+// One run's settings per dtype x CUDA graphs x GEMV switch x chunked-WKV switch x pass-2 shape; on
+// cpu the cuda settings mean nothing: one run per dtype.
+std::vector<rwkv::bench::TargetOptions> run_settings(const Options& o, bool cpu) {
+  const std::vector<bool> graphs = cpu ? std::vector<bool>{true} : o.graphs;
+  const std::vector<int> gemv = cpu ? std::vector<int>{16} : o.gemv_max_rows;
+  const std::vector<int> chunk_min = cpu ? std::vector<int>{cli::kDefaultWkvChunkMin} : o.wkv_chunk_min;
+  const std::vector<int> carry_split = cpu ? std::vector<int>{-1} : o.carry_split;
+  std::vector<rwkv::bench::TargetOptions> out;
+  for (size_t k = 0; k < o.dtypes.size(); ++k)
+    for (bool g : graphs)
+      for (int rows : gemv)
+        for (int chunk : chunk_min)
+          for (int split : carry_split) {
+            rwkv::bench::TargetOptions t;
+            t.device = o.device;
+            t.dtype = o.dtypes[k];
+            t.quant = o.quants[k];
+            t.threads = o.threads;
+            t.max_rows = o.max_rows;
+            t.cuda_graphs = g;
+            t.gemv_max_rows = rows;
+            t.wkv_chunk_min_tokens = chunk;
+            t.wkv_carry_split_slots = split;
+            t.state_dtype = cli::parse_state_dtype(o.state_dtype);
+            out.push_back(t);
+          }
+  return out;
+}
 
 // An option taking a whole number in [lo, hi] into `dst`.
 void add_count(CLI::App& app, const char* name, int& dst, long long lo, long long hi, const std::string& help) {
@@ -138,6 +168,13 @@ void add_options(cli::Command& cmd, Options& o) {
            "cuda: prefill rounds averaging at least N tokens per sequence use the chunked WKV kernels (default " +
                std::to_string(cli::kDefaultWkvChunkMin) + "; 0: never chunked); a list sweeps the switch, one run "
                "per value");
+  app.add_option_function<std::string>("--wkv-carry-split", [&o](const std::string& v) {
+       if (v == "auto") o.carry_split = {-1};
+       else if (v == "off") o.carry_split = {0};
+       else if (v == "both") o.carry_split = {-1, 0};
+       else cli::usage_fail("--wkv-carry-split must be auto, off or both, got '" + v + "'");
+     }, "cuda: the chunked v7 prefill's state chain (pass 2) in its split shape while its blocks fit the GPU "
+        "(auto, default), always whole (off), or both (one run each)")->type_name("auto|off|both");
   cli::add_state_dtype(app, o.state_dtype);
   app.add_option_function<std::string>("--seed", [&o](const std::string& v) { o.seed = cli::parse_u64("--seed", v); },
                                        "synthetic weights' seed (default 0)")->type_name("N");
@@ -216,27 +253,8 @@ int run(Options& o) {
       o.dtypes[k] = !emb ? rwkv::DType::f32 : emb->dtype;
     }
   std::vector<rwkv::bench::RunResult> runs;
-  // On cpu the graph and GEMV settings mean nothing: one run per dtype.
-  const std::vector<bool> graphs = cpu ? std::vector<bool>{true} : o.graphs;
-  const std::vector<int> gemv = cpu ? std::vector<int>{16} : o.gemv_max_rows;
-  const std::vector<int> chunk_min = cpu ? std::vector<int>{cli::kDefaultWkvChunkMin} : o.wkv_chunk_min;
-  const rwkv::DType state_dtype = cli::parse_state_dtype(o.state_dtype);
-  for (size_t k = 0; k < o.dtypes.size(); ++k)
-    for (bool g : graphs)
-      for (int rows : gemv)
-        for (int chunk : chunk_min) {
-          rwkv::bench::TargetOptions t;
-          t.device = o.device;
-          t.dtype = o.dtypes[k];
-          t.quant = o.quants[k];
-          t.threads = o.threads;
-          t.max_rows = o.max_rows;
-          t.cuda_graphs = g;
-          t.gemv_max_rows = rows;
-          t.wkv_chunk_min_tokens = chunk;
-          t.state_dtype = state_dtype;
-          runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
-        }
+  for (const rwkv::bench::TargetOptions& t : run_settings(o, cpu))
+    runs.push_back(rwkv::bench::run_benchmark(*model, t, cfg, log));
   const std::string table = rwkv::bench::report_table(info, *model, cfg, runs);
   if (o.json.wanted() && o.json.file.empty()) {
     std::fputs(table.c_str(), stderr);
