@@ -112,27 +112,33 @@ void in_span(PrefillProfile* profile, PrefillPiece piece, cudaStream_t stream, F
   if (profile) profile->end(piece, stream);
 }
 
-// gemm.h's products inside GEMM spans of the round's profile: the full-width projections, and
-// (lora_linear) the LoRA matrices.
+// gemm.h's products inside spans of `piece` of the round's profile; linear and linear_batched for
+// the full-width projections, lora_linear and lora_linear_batched for the LoRA matrices.
+template <class... Args>
+void linear_as(PrefillPiece piece, const LayerRun& run, Args&&... args) {
+  in_span(run.profile, piece, run.stream,
+          [&] { linear(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
+}
+template <class... Args>
+void linear_batched_as(PrefillPiece piece, const LayerRun& run, Args&&... args) {
+  in_span(run.profile, piece, run.stream,
+          [&] { linear_batched(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
+}
 template <class... Args>
 void linear(const LayerRun& run, Args&&... args) {
-  in_span(run.profile, PrefillPiece::projection, run.stream,
-          [&] { linear(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
+  linear_as(PrefillPiece::projection, run, std::forward<Args>(args)...);
 }
 template <class... Args>
 void linear_batched(const LayerRun& run, Args&&... args) {
-  in_span(run.profile, PrefillPiece::projection, run.stream,
-          [&] { linear_batched(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
+  linear_batched_as(PrefillPiece::projection, run, std::forward<Args>(args)...);
 }
 template <class... Args>
 void lora_linear(const LayerRun& run, Args&&... args) {
-  in_span(run.profile, PrefillPiece::lora, run.stream,
-          [&] { linear(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
+  linear_as(PrefillPiece::lora, run, std::forward<Args>(args)...);
 }
 template <class... Args>
 void lora_linear_batched(const LayerRun& run, Args&&... args) {
-  in_span(run.profile, PrefillPiece::lora, run.stream,
-          [&] { linear_batched(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
+  linear_batched_as(PrefillPiece::lora, run, std::forward<Args>(args)...);
 }
 
 // The cuBLAS path's element-wise launches inside spans of their pieces (kernels/shift_mix.cuh,
