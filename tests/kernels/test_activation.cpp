@@ -2,9 +2,11 @@
 // and the time mixes that use them (docs/rwkv-math.md sections 3.4, 5.2, 6.3): activation() by
 // column segments (tanh as std::tanh, sigmoid as cpu::sigmoidf, relu^2 as cpu::relu_sq, identity),
 // in the layouts the backend launches (the v7 LoRA middles [tanh | id | id | sigmoid] with and
-// without the v segment, v6's tanh, the channel mix's relu^2) and widths past the 256-thread block;
-// gate_mul() (cpu::sigmoidf(r) * v, the v4-v6 channel-mix gate) at sizes around the block. Each in
-// prefill form (several rows) and decode form (one row), every output dtype.
+// without the v segment, v6's tanh, the channel mix's relu^2) and widths past the 256-thread block,
+// through both the 8-element vector path and the element path (segments not 8 wide, an input only
+// 4-byte aligned); gate_mul() (cpu::sigmoidf(r) * v, the v4-v6 channel-mix gate) at sizes around
+// the block, vector (4) and element paths. Each in prefill form (several rows) and decode form (one
+// row), every output dtype.
 //
 // Tolerances: one fp32 function of one input; the GPU's tanhf is within 2 ulp and its fast
 // exponential (used by the sigmoid) within a few ulp for |x| <= 4, so outputs agree within
@@ -40,18 +42,20 @@ double reference_act(act_kind a, float x) {
   return x;
 }
 
-void run_activation(const std::vector<Segment>& segs, int rows, DType out_t, uint32_t seed) {
-  CAPTURE(seed, rows, segs.size(), rwkv::dtype_name(out_t));
+// `in_offset` floats into its buffer: 1 leaves the input 4-byte aligned only (the scalar path).
+void run_activation(const std::vector<Segment>& segs, int rows, DType out_t, uint32_t seed, int in_offset = 0) {
+  CAPTURE(seed, rows, segs.size(), rwkv::dtype_name(out_t), in_offset);
   std::mt19937 rng(seed);
   int width = 0;
   for (const Segment& s : segs) width += s.width;
   const size_t n = (size_t)rows * width;
-  const std::vector<float> in = gpu_test::random_floats(rng, n, -4.0f, 4.0f);
-  const DeviceBuffer din = gpu_test::to_device(in);
+  std::vector<float> in_buffer = gpu_test::random_floats(rng, n + (size_t)in_offset, -4.0f, 4.0f);
+  const std::vector<float> in(in_buffer.begin() + in_offset, in_buffer.end());
+  const DeviceBuffer din = gpu_test::to_device(in_buffer);
   DeviceBuffer dout(n * rwkv::dtype_size(out_t));
 
   rwkv_kernels::activation_params p;
-  p.in = din.as<float>();
+  p.in = din.as<float>() + in_offset;
   p.out = dout.get();
   p.out_dtype = out_t;
   p.rows = rows;
@@ -108,6 +112,10 @@ TEST_CASE("activation: the backend's segment layouts against the CPU functions, 
       {{300, act_kind::relu_sq}},   // channel-mix key, past one block
       // Every kind, segments straddling block boundaries.
       {{200, act_kind::sigmoid}, {130, act_kind::relu_sq}, {190, act_kind::identity}, {7, act_kind::tanh}},
+      // The vector path (every segment a multiple of 8 wide) past one block's 2048 columns, and
+      // a width of 8s whose segments are not (the element path).
+      {{2056, act_kind::relu_sq}},
+      {{12, act_kind::tanh}, {20, act_kind::sigmoid}},
   };
   uint32_t seed = 900;
   for (const auto& segs : layouts)
@@ -115,11 +123,14 @@ TEST_CASE("activation: the backend's segment layouts against the CPU functions, 
       run_activation(segs, 5, t, ++seed);  // prefill: several rows
       run_activation(segs, 1, t, ++seed);  // decode: one row
     }
+  // A vectorizable layout whose input is only 4-byte aligned: the element path.
+  run_activation({{24, act_kind::tanh}, {16, act_kind::identity}, {40, act_kind::sigmoid}}, 3, DType::bf16, ++seed, 1);
 }
 
 TEST_CASE("gate_mul: sigmoid(r) * v against the CPU function, sizes around the block", "[gpu][kernels][activation]") {
   uint32_t seed = 950;
-  for (size_t n : {size_t(1), size_t(64), size_t(255), size_t(256), size_t(257), size_t(5 * 96)})
+  // Multiples of 4 take the vector path (1,200: past one block's 1,024), the others the element path.
+  for (size_t n : {size_t(1), size_t(64), size_t(255), size_t(256), size_t(257), size_t(5 * 96), size_t(1200)})
     run_gate_mul(n, ++seed);
 }
 
