@@ -5,8 +5,8 @@
 #                                              the kit made here by scripts/device-kit.sh (default
 #                                              DIR: .kit); nothing is built there
 #   bench/gpu-check.sh --profile [--kit DIR] OUTDIR   a short plan (~3 minutes) for a lease's last
-#                                              minutes: ncu on the v7 1.5B's chunked-WKV passes
-#                                              (pp512) and its decode GEMVs, the 0.1B sampled
+#                                              minutes: ncu on the v7 0.1B's chunked-WKV passes and
+#                                              element-wise launches (pp512), the 1.5B's decode GEMVs, the 0.1B sampled
 #                                              decode, the 1.5B greedy decode (the 7.2B did not load under ncu in 60 s)
 #   bench/gpu-check.sh --dry-run [--profile] [--kit DIR] OUTDIR   print the plan and each phase's bound
 #   bench/gpu-check.sh --emu [--build DIR] OUTDIR     phases b and d on the emulated build here
@@ -102,8 +102,10 @@ if [ $MODE = emu ]; then
   add d 60 bench-v7-tiny "$RUN bench --synthetic v7-tiny --device cuda --dtype bf16 --pp 16 --pp-batch 1 --tg 4 --tg-batch 1,4 --warmup 0 --repeat 1 --copy-mib 1 --gemm-n 64 --json=$WORK/bench-v7-tiny.json"
 elif [ $PLAN_KIND = profile ]; then
   [ "$KITDIR" != "$KIT" ] && add a 15 kit "$UNPACK_KIT"
-  # One forward of 512 tokens (B = 1): the first 3 layers' chunked-WKV passes (prepare, carry, output).
-  add e 60 ncu-prefill-wkv "ncu --metrics $NCU_METRICS --kernel-name regex:wkv7_chunk --launch-count 9 -f -o $WORK/ncu-prefill-wkv $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
+  # One forward of 512 tokens (B = 1) of the 0.1B (the 1.5B did not reach its kernels under ncu in
+  # 60 s; the kernels are the same at N = 64): the first 2 layers' chunked-WKV passes (prepare,
+  # carry, output) and element-wise launches (LayerNorm, shift mixes, activations).
+  add e 60 ncu-prefill-wkv "ncu --metrics $NCU_METRICS --kernel-name regex:'wkv7_chunk|layernorm|shift_mix|activation' --launch-count 18 -f -o $WORK/ncu-prefill-wkv $RUN bench --synthetic v7-0.1B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
   # One forward of one token (the B = 1 decode path): the first 12 grouped GEMVs (3 layers).
   add e 60 ncu-decode-gemv "ncu --metrics $NCU_METRICS --kernel-name regex:gemv --launch-count 12 -f -o $WORK/ncu-decode-gemv $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
   add d 15 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1)"
@@ -291,7 +293,7 @@ excerpt() {
     bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 120 ;;
     ncu) grep -E "^==ERROR==|^==WARNING==" "$log" | head -n 5; ncu_summary ;;
     ncu-prefill-wkv) grep -E "^==ERROR==" "$log" | head -n 5
-      ncu_summary ncu-prefill-wkv "the chunked WKV's passes, first 3 layers of a v7 1.5B pp512 B=1 (bf16)" ;;
+      ncu_summary ncu-prefill-wkv "the chunked WKV's passes and element-wise launches, first 2 layers of a v7 0.1B pp512 B=1 (bf16)" ;;
     ncu-decode-gemv) grep -E "^==ERROR==" "$log" | head -n 5
       ncu_summary ncu-decode-gemv "the grouped GEMVs, first 3 layers of a v7 1.5B B=1 decode forward (bf16)" ;;
     peer) grep -E "^peer|^#|Error|error" "$log" | head -n 20 ;;
