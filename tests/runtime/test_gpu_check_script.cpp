@@ -94,7 +94,7 @@ TEST_CASE("gpu-check.sh --dry-run: phases a to f in order, each bounded, inside 
   CHECK(access(outdir.c_str(), F_OK) != 0);  // nothing was created
 }
 
-TEST_CASE("gpu-check.sh --dry-run --profile: the short plan, ncu on the 1.5B's WKV passes and GEMVs, inside 190 s",
+TEST_CASE("gpu-check.sh --dry-run --profile: the short plan, ncu on the 0.1B's prefill and the 1.5B's GEMVs, inside 190 s",
           "[bench][cli]") {
   std::string plan;
   REQUIRE(shell(repo_root() + "/bench/gpu-check.sh --dry-run --profile --kit /nonexistent/kit /tmp/rwkv_gpu_profile_dry",
@@ -109,7 +109,12 @@ TEST_CASE("gpu-check.sh --dry-run --profile: the short plan, ncu on the 1.5B's W
   }
   CHECK(phases == "ed");  // (no kit.tar.xz in the kit folder: no unpacking phase a)
   CHECK(sum <= 190);
-  CHECK(plan.find("--kernel-name regex:wkv7_chunk") != std::string::npos);
+  // The prefill's chunked-WKV passes and element-wise launches on the 0.1B (the 1.5B did not reach
+  // its kernels under ncu in 60 s).
+  CHECK(plan.find("--kernel-name regex:'wkv7_chunk|layernorm|shift_mix|activation' --launch-count 18") !=
+        std::string::npos);
+  CHECK(plan.find("bench --synthetic v7-0.1B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 0") !=
+        std::string::npos);
   CHECK(plan.find("--kernel-name regex:gemv") != std::string::npos);
   CHECK(plan.find("--synthetic v7-7.2B") == std::string::npos);  // did not load under ncu in 60 s
   CHECK(plan.find("--synthetic v7-1.5B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1 --greedy") !=
