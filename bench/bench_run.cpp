@@ -99,10 +99,10 @@ class Runner {
     const bool profiled = t_.prefill_times(&pt) && cfg_.repeats > 0;
     if (profiled) add_pieces(pt, B, T, &s);
     // (The emulated build's event times are the CPU emulator's: there the split stays the count.)
-    if (!t_.emulated() && profiled && pt.gemm_spans > 0 && pt.wkv_spans > 0) {
+    if (!t_.emulated() && profiled && pt.part_spans("gemm") > 0 && pt.part_spans("wkv") > 0) {
       s.source = "measured (CUDA events)";
-      s.gemm_ms = pt.gemm_ms / cfg_.repeats;
-      s.wkv_ms = pt.wkv_ms / cfg_.repeats;
+      s.gemm_ms = pt.part_ms("gemm") / cfg_.repeats;
+      s.wkv_ms = pt.part_ms("wkv") / cfg_.repeats;
       s.other_ms = std::max(0.0, pt.round_ms / cfg_.repeats - s.gemm_ms - s.wkv_ms);
       s.wkv_pct = call_ms > 0 ? 100.0 * s.wkv_ms / call_ms : 0;
       if (lim_.gemm_tflops > 0 && s.gemm_ms > 0)

@@ -26,8 +26,7 @@ namespace bench {
 // Profiled prefill device time (milliseconds, summed over the rounds since the last reset).
 struct PrefillTimes {
   int rounds = 0;
-  double round_ms = 0, gemm_ms = 0, wkv_ms = 0;
-  long long gemm_spans = 0, wkv_spans = 0;  // 0: that part was not marked, its time is unknown
+  double round_ms = 0;
   // Each kind of launch the backend marks (runtime/cuda/prefill_profile.h, PrefillPiece), in the
   // backend's order; launches (kernels and cuBLAS calls) are counted only in the emulated build
   // (launches_counted).
@@ -40,6 +39,20 @@ struct PrefillTimes {
   std::vector<Piece> pieces;
   bool launches_counted = false;
   long long round_launches = 0;
+
+  // Summed over the pieces of `part`: time, and spans (0: that part was not marked, its time unknown).
+  double part_ms(const std::string& part) const {
+    double ms = 0;
+    for (const Piece& p : pieces)
+      if (p.part == part) ms += p.ms;
+    return ms;
+  }
+  long long part_spans(const std::string& part) const {
+    long long n = 0;
+    for (const Piece& p : pieces)
+      if (p.part == part) n += p.spans;
+    return n;
+  }
 };
 
 class BenchTarget {

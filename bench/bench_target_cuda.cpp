@@ -81,10 +81,6 @@ class CudaTarget final : public BenchTarget {
     if (s.rounds == 0) return false;
     out->rounds = s.rounds;
     out->round_ms = s.round_ms;
-    out->gemm_ms = s.gemm_ms;
-    out->wkv_ms = s.wkv_ms;
-    out->gemm_spans = s.gemm_spans;
-    out->wkv_spans = s.wkv_spans;
     static const char* const kPartNames[] = {"gemm", "wkv", "other"};
     out->pieces.clear();
     for (int i = 0; i < cuda::kPrefillPieces; ++i) {

@@ -55,6 +55,20 @@ PrefillPart prefill_piece_part(PrefillPiece piece) {
   }
 }
 
+double PrefillSplit::part_ms(PrefillPart part) const {
+  double ms = 0;
+  for (int i = 0; i < kPrefillPieces; ++i)
+    if (prefill_piece_part((PrefillPiece)i) == part) ms += piece_ms[i];
+  return ms;
+}
+
+long long PrefillSplit::part_spans(PrefillPart part) const {
+  long long n = 0;
+  for (int i = 0; i < kPrefillPieces; ++i)
+    if (prefill_piece_part((PrefillPiece)i) == part) n += piece_spans[i];
+  return n;
+}
+
 PrefillProfile::~PrefillProfile() {
   for (cudaEvent_t e : all_) cudaEventDestroy(e);
 }
@@ -116,11 +130,6 @@ void PrefillProfile::collect() {
     t.piece_ms[s.piece] += ms;
     t.piece_spans[s.piece] += 1;
     if (s.launches >= 0) t.piece_launches[s.piece] += s.launches;
-    switch (prefill_piece_part((PrefillPiece)s.piece)) {
-      case PrefillPart::gemm: t.gemm_ms += ms, t.gemm_spans += 1; break;
-      case PrefillPart::wkv: t.wkv_ms += ms, t.wkv_spans += 1; break;
-      case PrefillPart::other: t.other_ms += ms, t.other_spans += 1; break;
-    }
   }
   discard();
 }

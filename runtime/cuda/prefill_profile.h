@@ -50,10 +50,6 @@ PrefillPart prefill_piece_part(PrefillPiece piece);
 struct PrefillSplit {
   int rounds = 0;           // prefill rounds profiled
   double round_ms = 0;      // their whole time, embedding gather to logits
-  double gemm_ms = 0;       // inside GEMM pieces' spans
-  double wkv_ms = 0;        // inside WKV pieces' spans
-  double other_ms = 0;      // inside the other pieces' spans
-  long long gemm_spans = 0, wkv_spans = 0, other_spans = 0;  // 0: layer code marked none of that part
   double piece_ms[kPrefillPieces] = {};
   long long piece_spans[kPrefillPieces] = {};
   // Emulated build only (launches_counted): launches (kernels and cuBLAS calls) inside the pieces'
@@ -61,6 +57,10 @@ struct PrefillSplit {
   bool launches_counted = false;
   long long piece_launches[kPrefillPieces] = {};
   long long round_launches = 0;
+
+  // Inside the spans of the part's pieces: time, and spans (0: layer code marked none of that part).
+  double part_ms(PrefillPart part) const;
+  long long part_spans(PrefillPart part) const;
 };
 
 class PrefillProfile {

@@ -9,6 +9,7 @@
 #ifdef RWKV_HAVE_GPU
 #include "runtime/cuda/cuda_backend.h"
 #include "runtime/cuda/cuda_check.h"
+static_assert(rwkv::kMaxWkvCarrySplitSlots == rwkv::cuda::kMaxCarrySplitSlots, "one bound for both checks");
 #endif
 
 namespace rwkv {
@@ -63,18 +64,17 @@ class CudaSlots final : public SlotPool {
 
 // The cuda round options, checked on every device so that a bad value is refused alike.
 void check_round_options(const BackendOptions& o) {
-  auto check = [](const char* what, int v, int lo, const char* note) {
-    if (v < lo || v > 65535)
+  auto check = [](const char* what, int v, int lo, int hi, const char* note) {
+    if (v < lo || v > hi)
       throw InputError(InputError::Kind::argument, std::string(what) + " must be in [" + std::to_string(lo) +
-                                                       ", 65535]" + note + ", got " + std::to_string(v));
+                                                       ", " + std::to_string(hi) + "]" + note + ", got " +
+                                                       std::to_string(v));
   };
-  check("max_rows", o.max_rows, 0, " (0: automatic)");
-  check("gemv_max_rows", o.gemv_max_rows, 0, " (0: cuBLAS always)");
-  check("wkv_chunk_min_tokens", o.wkv_chunk_min_tokens, 0, " (0: never chunked)");
-  if (o.wkv_carry_split_slots < -1 || o.wkv_carry_split_slots > (1 << 20))
-    throw InputError(InputError::Kind::argument, "wkv_carry_split_slots must be -1 (automatic) or in [0, " +
-                                                     std::to_string(1 << 20) + "], got " +
-                                                     std::to_string(o.wkv_carry_split_slots));
+  check("max_rows", o.max_rows, 0, 65535, " (0: automatic)");
+  check("gemv_max_rows", o.gemv_max_rows, 0, 65535, " (0: cuBLAS always)");
+  check("wkv_chunk_min_tokens", o.wkv_chunk_min_tokens, 0, 65535, " (0: never chunked)");
+  check("wkv_carry_split_slots", o.wkv_carry_split_slots, -1, kMaxWkvCarrySplitSlots,
+        " (-1: automatic, 0: never split)");
 }
 
 }  // namespace

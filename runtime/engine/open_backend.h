@@ -25,6 +25,8 @@ WeightFormat weight_format(const BackendOptions& options, const Model& model);
 // of blocks.0.att.key.weight or emb.weight when the head is quantized.
 DType stored_matrix_dtype(const Model& model);
 
+constexpr int kMaxWkvCarrySplitSlots = 1 << 20;  // BackendOptions::wkv_carry_split_slots' bound
+
 struct BackendOptions {
   int threads = 0;             // cpu: worker threads (0: all cores)
   std::optional<DType> dtype;  // weights' dtype on the device (default: the checkpoint's,
@@ -40,7 +42,8 @@ struct BackendOptions {
   int wkv_chunk_min_tokens = 64;  // cuda: prefill rounds averaging at least this many tokens per sequence
                                   // run the chunked WKV kernels, [0, 65535] (0: never chunked)
   int wkv_carry_split_slots = -1;  // cuda: chunked v7 pass 2's split shape while its blocks fit this many
-                                   // slots (CudaOptions::wkv_carry_split_slots): -1 automatic, 0 never
+                                   // slots (CudaOptions::wkv_carry_split_slots): -1 automatic, 0 never,
+                                   // at most kMaxWkvCarrySplitSlots
   bool profile_prefill = false;   // cuda: CUDA events around prefill rounds (CudaBackend::prefill_split)
   DType state_dtype = DType::f32;  // cuda: the WKV matrix state (att.kv) in device memory, f32 or bf16
                                    // (states outside the backend stay fp32); cpu: f32 only

@@ -206,7 +206,7 @@ TEST_CASE("cuda rounds: the backend chooses max_rows unless it is given", "[gpu]
     bad.backend.wkv_chunk_min_tokens = 64;
     bad.backend.wkv_carry_split_slots = -2;
     CHECK_THROWS_WITH(rwkv::Engine(*model, bad), Catch::Contains("wkv_carry_split_slots") &&
-                                                    Catch::Contains("-1 (automatic)"));
+                                                    Catch::Contains("-1: automatic"));
   }
   opt.max_rows = 65536;
   CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("max_rows must be in [1, 65535]"));
@@ -264,21 +264,23 @@ TEST_CASE("cuda rounds: the prefill profile times prefill rounds only and change
     for (int step = 0; step < 3; ++step) be.forward(b, logits.back().data() + V);  // decode: graphs
     CHECK(be.graphs_captured() == 1);
     const rwkv::cuda::PrefillSplit split = be.prefill_split();
+    using Part = rwkv::cuda::PrefillPart;
     if (!profile) {
       CHECK(split.rounds == 0);
       continue;
     }
     CHECK(split.rounds == 2);  // the decode steps are not profiled
     CHECK(split.round_ms >= 0);
-    CHECK(split.gemm_ms >= 0);
-    CHECK(split.wkv_ms >= 0);
-    CHECK(split.gemm_ms + split.wkv_ms <= split.round_ms + 1e-3);  // spans lie inside their rounds
+    CHECK(split.part_ms(Part::gemm) >= 0);
+    CHECK(split.part_ms(Part::wkv) >= 0);
+    // Spans lie inside their rounds.
+    CHECK(split.part_ms(Part::gemm) + split.part_ms(Part::wkv) <= split.round_ms + 1e-3);
     // Every WKV launch (one per layer and round) and every GEMM is inside a span of its part.
-    CHECK(split.wkv_spans == 2 * model->info.n_layer);
+    CHECK(split.part_spans(Part::wkv) == 2 * model->info.n_layer);
 #if RWKV_CUDA_EMU
-    CHECK(split.gemm_spans == (long long)gemms);  // one span per cuBLAS call
+    CHECK(split.part_spans(Part::gemm) == (long long)gemms);  // one span per cuBLAS call
 #endif
-    CHECK(split.gemm_spans > split.wkv_spans);
+    CHECK(split.part_spans(Part::gemm) > split.part_spans(Part::wkv));
     // A one-round prefill drawn on the device (forward_sample) is profiled too.
     rwkv::Sampler sampler{rwkv::SamplerParams{}};
     rwkv::Sampler* samplers[1] = {&sampler};
@@ -342,10 +344,12 @@ void check_prefill_pieces(const char* file) {
   double pieces_ms = 0;
   for (double ms : s.piece_ms) pieces_ms += ms;
   CHECK(pieces_ms <= s.round_ms + 1e-3);  // spans lie inside their rounds
-  CHECK(s.gemm_ms + s.wkv_ms + s.other_ms == Approx(pieces_ms).margin(1e-6));
+  using rwkv::cuda::PrefillPart;
+  CHECK(s.part_ms(PrefillPart::gemm) + s.part_ms(PrefillPart::wkv) + s.part_ms(PrefillPart::other) ==
+        Approx(pieces_ms).margin(1e-6));  // every piece in one part
 #if RWKV_CUDA_EMU
   const cuda_emu::Counters ran = cuda_emu::counters() - before;
-  CHECK(s.gemm_spans == (long long)ran.cublas_calls);
+  CHECK(s.part_spans(PrefillPart::gemm) == (long long)ran.cublas_calls);
   REQUIRE(s.launches_counted);
   // The rounds hold every launch (kernels and cuBLAS calls), and every launch lies in a piece's span.
   CHECK(s.round_launches == (long long)(ran.kernel_launches + ran.cublas_calls));
