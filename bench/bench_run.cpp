@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 
 #include "bench/bench_pieces.h"
 #include "bench/bench_stats.h"
@@ -257,6 +258,29 @@ void validate_config(const BenchConfig& c) {
     throw Error("bench: copy probe size must be between 4 KiB and 64 GiB");
 }
 
+std::string row_line(const Row& r) {
+  char b[256];
+  if (r.test.rfind("pp", 0) == 0) {
+    std::snprintf(b, sizeof b, "%s B=%d: %.3f ms a call, %.0f tok/s, %.1f %% of the GEMM peak", r.test.c_str(),
+                  r.batch, r.ms_median, r.tokens_per_s, r.pct_peak);
+    std::string s = b;
+    const PrefillSplit& sp = r.split;
+    if (sp.gemm_ms >= 0) {
+      std::snprintf(b, sizeof b, "; GEMM %.3f ms, WKV %.3f ms, other %.3f ms", sp.gemm_ms, sp.wkv_ms, sp.other_ms);
+      s += b;
+    }
+    for (const PrefillSplit::Piece& p : sp.pieces)
+      if (p.ms >= 0) {
+        std::snprintf(b, sizeof b, "; %s %.3f ms (floor %.3f)", p.name.c_str(), p.ms, p.floor_ms);
+        s += b;
+      }
+    return s;
+  }
+  std::snprintf(b, sizeof b, "%s B=%d: %.1f tok/s, p50 %.3f ms a step (floor %.3f), %.1f %% of the bandwidth",
+                r.test.c_str(), r.batch, r.tokens_per_s, r.p50_ms, r.floor_ms, r.pct_bandwidth);
+  return b;
+}
+
 RunResult run_benchmark(const Model& model, const TargetOptions& target, const BenchConfig& cfg,
                         const LogFn& log) {
   validate_config(cfg);
@@ -269,7 +293,8 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
   if (cfg.decode_steps > 0)
     for (int b : cfg.decode_batches) opt.n_states = std::max(opt.n_states, b);
   say("loading the model onto " + opt.device + " in " + dtype_name(opt.dtype) +
-      (opt.quant != QuantKind::none ? std::string(", matrices ") + quant_kind_name(opt.quant) : std::string()));
+      (opt.quant != QuantKind::none ? std::string(", matrices ") + quant_kind_name(opt.quant) : std::string()) +
+      (opt.wkv_carry_split_slots == 0 ? " (v7 pass 2 never split)" : ""));
   std::unique_ptr<BenchTarget> t = make_target(model, opt);
   if (!t->engine().device_note().empty()) say(t->engine().device_note());
   const ModelCost cost = model_cost(model);
@@ -321,11 +346,13 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
     for (int B : cfg.prefill_batches) {
       say("prefill pp" + std::to_string(T) + " B=" + std::to_string(B));
       res.prefill.push_back(run.prefill(B, T));
+      say(row_line(res.prefill.back()));
     }
   if (cfg.decode_steps > 0)
     for (int B : cfg.decode_batches) {
       say("decode tg" + std::to_string(cfg.decode_steps) + " B=" + std::to_string(B));
       res.decode.push_back(run.decode(B, cfg.decode_steps));
+      say(row_line(res.decode.back()));
     }
   return res;
 }

@@ -133,8 +133,13 @@ struct RunResult {
 
 using LogFn = std::function<void(const std::string&)>;
 
+// One measured row in a line ("pp512 B=1: 22.130 ms a call, ..."; a prefill's measured split and
+// pieces with their floors; a decode's step time and bandwidth share).
+std::string row_line(const Row& r);
+
 // Builds the target (states for the largest batch), measures the limits, runs
-// every prefill and decode row. `log` (may be empty) hears progress lines.
+// every prefill and decode row. `log` (may be empty) hears progress lines, and each row's
+// row_line as soon as it is measured: a run cut short (a timeout) keeps its finished figures.
 RunResult run_benchmark(const Model& model, const TargetOptions& target, const BenchConfig& cfg,
                         const LogFn& log = {});
 

@@ -11,6 +11,7 @@
 #   bench/gpu-check.sh --dry-run [--profile] [--kit DIR] OUTDIR   print the plan and each phase's bound
 #   bench/gpu-check.sh --emu [--build DIR] OUTDIR     phases b and d on the emulated build here
 #                                              (default DIR: build/ci-emu), tiny sizes: for CI
+#   bench/gpu-check.sh --excerpt NAME LOG      what the summary shows of phase NAME's log (its tests)
 #
 # Phases, most important answers first, each bounded with `timeout` (the plan adds up to at most
 # 470 s, inside 8 minutes; a phase gets no more than the time left; the bounds were sized from the
@@ -23,8 +24,9 @@
 #      test, synccheck on the fp32 golden test of one tiny model; a refusal of the tool is noted
 #   d. speed: `rwkv-run bench`, bf16, one repeat, one process per synthetic model (built once):
 #      v7 0.1B (pp512, tg B=1,256; tg B=1 again with argmax on the device), 1.5B (pp512 and pp4096 at B=1,4, tg B=1,64), 7.2B (pp512 at
-#      B=1,4, tg B=1,16,256), the 1.5B and 7.2B decoding greedily, each twice (the chunked v7 chain split
-#      and whole: --wkv-carry-split both); every prefill with its GEMM/WKV split and pieces; v7 1.5B in bf16, int8 and q4
+#      B=1,4, tg B=1,16,256), the 1.5B and 7.2B decoding greedily; the chunked v7 chain split and whole
+#      (--wkv-carry-split both for the 1.5B; the 7.2B's whole chain, pp512 only, in a phase of its
+#      own); every prefill with its GEMM/WKV split and pieces; v7 1.5B in bf16, int8 and q4
 #      (pp512 B=1, tg B=1,16: the quantized weights' speed against bf16 in one build); v6 1.6B
 #      (pp512 and pp4096 at B=1, its chunked WKV's split)
 #   e. ncu (duration, DRAM and SM throughput) on one B=1 decode step of the synthetic v7 1.5B (bf16)
@@ -41,6 +43,7 @@ MODE=device PLAN_KIND=full OUTDIR="" KIT="$ROOT/.kit" BUILD="$ROOT/build/ci-emu"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) MODE=dry ;;
+    --excerpt) [ $# -ge 3 ] || usage; MODE=excerpt EX_NAME=$2 EX_LOG=$3 OUTDIR=/nonexistent; shift 2 ;;
     --emu) MODE=emu ;;
     --profile) PLAN_KIND=profile ;;
     --kit) [ $# -ge 2 ] || usage; KIT=$(realpath -m "$2"); shift ;;
@@ -93,8 +96,8 @@ NCU_METRICS=gpu__time_duration.sum,dram__throughput.avg.pct_of_peak_sustained_el
 # ---- the plan: phase|bound seconds|name|command ---------------------------------------------
 PLAN=()
 add() { PLAN+=("$1|$2|$3|$4"); }
-bench_cmd() {  # model, prompt lengths, prefill batches, decode steps, decode batches[, more bench options]
-  echo "$RUN bench --synthetic $1 --device $DEV --dtype bf16 --pp $2 --pp-batch $3 --tg $4 --tg-batch $5 ${6:+$6 }--warmup 1 --repeat 1 --json=$WORK/bench-$1.json"
+bench_cmd() {  # model, prompt lengths, prefill batches, decode steps, decode batches[, more bench options[, JSON tag]]
+  echo "$RUN bench --synthetic $1 --device $DEV --dtype bf16 --pp $2 --pp-batch $3 --tg $4 --tg-batch $5 ${6:+$6 }--warmup 1 --repeat 1 --json=$WORK/bench-$1${7:+-$7}.json"
 }
 if [ $MODE = emu ]; then
   add b 240 tests "run_tests"
@@ -122,19 +125,22 @@ else
   add d 20 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1,256 '--graphs both')"  # decode replayed from graphs, and not
   # The same B = 1 decode with argmax on the device: the forward without the nucleus walk, which on
   # the synthetic models' flat logits keeps most of the vocabulary (docs/performance.md, first light).
-  add d 15 bench-v7-0.1B-greedy "$(bench_cmd v7-0.1B 512 1 128 1 '--greedy')"
+  add d 15 bench-v7-0.1B-greedy "$(bench_cmd v7-0.1B 512 1 128 1 '--greedy' greedy)"
   # The larger models decode greedily: the forward against its floor (the sampler's cost on flat
   # logits is the 0.1B rows' difference, the same for every model size).
   # Issue 15: pp4096, B = 1 and 4, the split and its pieces; the chunked v7 chain's two shapes (pass 2
   # split while its blocks fit the GPU, and never split), a run each in one process.
-  add d 30 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64 '--greedy --wkv-carry-split both')"
-  add d 75 bench-v7-7.2B "$(bench_cmd v7-7.2B 512 1,4 64 1,16,256 '--greedy --wkv-carry-split both')"
+  # The 7.2B's second shape in a phase of its own, prefill only: both in one process took its one
+  # phase past its bound, where a timeout loses every figure but the finished rows' progress lines.
+  add d 35 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64 '--greedy --wkv-carry-split both')"
+  add d 60 bench-v7-7.2B "$(bench_cmd v7-7.2B 512 1,4 64 1,16,256 '--greedy')"
+  add d 45 bench-v7-7.2B-whole "$RUN bench --synthetic v7-7.2B --device $DEV --dtype bf16 --pp 512 --pp-batch 1,4 --tg 0 --wkv-carry-split off --warmup 1 --repeat 1 --json=$WORK/bench-v7-7.2B-whole.json"
   # v6 prefill (the chunked kernel of kernels/wkv5_chunked.cu), its split; decode as the 1.5B's.
   add d 20 bench-v6-1.6B "$(bench_cmd v6-1.6B 512,4096 1 16 1 '--greedy')"
   # issue 16: quantized weights against bf16 in one process (decode B = 1 and 16, pp512)
-  add d 75 bench-v7-1.5B-quant "$RUN bench --synthetic v7-1.5B --device $DEV --dtype bf16,int8,q4 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1,16 --greedy --warmup 1 --repeat 1 --json=$WORK/bench-v7-1.5B-quant.json"
+  add d 55 bench-v7-1.5B-quant "$RUN bench --synthetic v7-1.5B --device $DEV --dtype bf16,int8,q4 --pp 512 --pp-batch 1 --tg 64 --tg-batch 1,16 --greedy --warmup 1 --repeat 1 --json=$WORK/bench-v7-1.5B-quant.json"
   add e 30 ncu "ncu --metrics $NCU_METRICS --launch-count 400 -f -o $WORK/ncu-decode $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
-  add f 70 peer "peer"
+  add f 55 peer "peer"
 fi
 
 plan_sum() { local s=0 p; for p in "${PLAN[@]}"; do IFS='|' read -r _ b _ _ <<<"$p"; s=$((s + b)); done; echo $s; }
@@ -223,23 +229,6 @@ peer() {
 }
 
 # ---- run --------------------------------------------------------------------------------------
-if [ $MODE = emu ] || [ "$KITDIR" = "$KIT" ]; then
-  for f in "$RUN" "$TESTS"; do
-    [ -x "$f" ] || { echo "gpu-check: $f is missing (run scripts/device-kit.sh, or build $BUILD)" >&2; exit 1; }
-  done
-elif [ ! -f "$KIT/kit.tar.xz" ]; then
-  echo "gpu-check: no kit in $KIT (run scripts/device-kit.sh here and carry .kit)" >&2; exit 1
-fi
-rm -rf "$WORK" "$OUTDIR/summary.txt" "$OUTDIR/gpu-check.tar.gz"
-mkdir -p "$WORK" || exit 1
-SUMMARY=$OUTDIR/summary.txt
-START=$(date +%s)
-FAILED=0
-{
-  echo "gpu-check ($MODE mode), $(date -u +%Y-%m-%dT%H:%M:%SZ), plan $(plan_sum) s"
-  [ -f "$KIT/BUILD-INFO" ] && [ $MODE != emu ] && head -n 2 "$KIT/BUILD-INFO"
-} >"$SUMMARY"
-
 # ncu: one line per kernel (name, launches, duration, DRAM and SM throughput) of report REPORT
 # (without .ncu-rep), under the title TITLE.
 ncu_summary() {
@@ -290,7 +279,10 @@ excerpt() {
       [ "$skips" -gt 0 ] && echo "$skips skipped: $(cat "$WORK"/tests/*.log | grep -m 1 "^SKIPPED: " | sed 's/.*: \(no [^:]*\).*/\1/')" ;;
     selfcheck) cat "$log" ;;
     memcheck|racecheck|synccheck) grep -E "ERROR SUMMARY|RACECHECK SUMMARY|refus|not supported|Error:|test cases" "$log" | head -n 6 ;;
-    bench-*) grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 120 ;;
+    bench-*)  # the report; without one (a timeout), the rows measured before it stopped
+      if grep -q "^== " "$log"; then grep -v "^bench: \[" "$log" | sed '/^how to read it/,$d' | head -n 120
+      else echo "no report; the rows measured before it stopped:"
+        grep -E "^bench: \[ *[0-9.]+s\] (loading|(pp|tg)[0-9]+ B=[0-9]+: )" "$log" | head -n 40; fi ;;
     ncu) grep -E "^==ERROR==|^==WARNING==" "$log" | head -n 5; ncu_summary ;;
     ncu-prefill-wkv) grep -E "^==ERROR==" "$log" | head -n 5
       ncu_summary ncu-prefill-wkv "the chunked WKV's passes and element-wise launches, first 2 layers of a v7 0.1B pp512 B=1 (bf16)" ;;
@@ -299,6 +291,29 @@ excerpt() {
     peer) grep -E "^peer|^#|Error|error" "$log" | head -n 20 ;;
   esac
 }
+
+# --excerpt NAME LOG: what the summary would show of phase NAME's log, then stop.
+if [ $MODE = excerpt ]; then
+  excerpt "$EX_NAME" "$EX_LOG"
+  exit 0
+fi
+
+if [ $MODE = emu ] || [ "$KITDIR" = "$KIT" ]; then
+  for f in "$RUN" "$TESTS"; do
+    [ -x "$f" ] || { echo "gpu-check: $f is missing (run scripts/device-kit.sh, or build $BUILD)" >&2; exit 1; }
+  done
+elif [ ! -f "$KIT/kit.tar.xz" ]; then
+  echo "gpu-check: no kit in $KIT (run scripts/device-kit.sh here and carry .kit)" >&2; exit 1
+fi
+rm -rf "$WORK" "$OUTDIR/summary.txt" "$OUTDIR/gpu-check.tar.gz"
+mkdir -p "$WORK" || exit 1
+SUMMARY=$OUTDIR/summary.txt
+START=$(date +%s)
+FAILED=0
+{
+  echo "gpu-check ($MODE mode), $(date -u +%Y-%m-%dT%H:%M:%SZ), plan $(plan_sum) s"
+  [ -f "$KIT/BUILD-INFO" ] && [ $MODE != emu ] && head -n 2 "$KIT/BUILD-INFO"
+} >"$SUMMARY"
 
 for p in "${PLAN[@]}"; do
   IFS='|' read -r ph bound name cmd <<<"$p"

@@ -207,6 +207,49 @@ TEST_CASE("bench: a cpu run reports every field, consistently", "[bench]") {
                            "cpu", false);
 }
 
+TEST_CASE("bench: each row is said in a line as soon as it is measured", "[bench]") {
+  auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v5-tiny"), rwkv::DType::f32, 0, 0);
+  rwkv::bench::BenchConfig cfg = tiny_config();
+  cfg.bandwidth_gbs = 100;
+  cfg.peak_tflops = 0.5;
+  rwkv::bench::TargetOptions t;
+  t.device = "cpu";
+  t.threads = 1;
+  std::vector<std::string> said;
+  const rwkv::bench::RunResult r =
+      rwkv::bench::run_benchmark(*model, t, cfg, [&](const std::string& s) { said.push_back(s); });
+  REQUIRE(r.prefill.size() == 4);
+  REQUIRE(r.decode.size() == 2);
+  // Each row's line follows the progress line that announced it, before the next row starts.
+  std::vector<const rwkv::bench::Row*> rows;
+  for (const auto& p : r.prefill) rows.push_back(&p);
+  for (const auto& d : r.decode) rows.push_back(&d);
+  size_t at = 0;
+  for (const rwkv::bench::Row* row : rows) {
+    const std::string line = rwkv::bench::row_line(*row);
+    const std::string head = row->test + " B=" + std::to_string(row->batch) + ": ";
+    REQUIRE(line.rfind(head, 0) == 0);
+    const auto it = std::find(said.begin() + long(at), said.end(), line);
+    REQUIRE(it != said.end());
+    const size_t k = size_t(it - said.begin());
+    REQUIRE(k > 0);
+    CHECK(said[k - 1].find(row->test + " B=" + std::to_string(row->batch)) != std::string::npos);
+    CHECK(said[k - 1].find(':') == std::string::npos);
+    at = k + 1;
+  }
+  // The line carries the row's own figures.
+  const rwkv::bench::Row& p = r.prefill[1];
+  char ms[64];
+  std::snprintf(ms, sizeof ms, "%.3f ms a call, %.0f tok/s, %.1f %%", p.ms_median, p.tokens_per_s, p.pct_peak);
+  CHECK(rwkv::bench::row_line(p).find(ms) != std::string::npos);
+  const rwkv::bench::Row& d = r.decode[1];
+  char step[96];
+  std::snprintf(step, sizeof step, "%.1f tok/s, p50 %.3f ms a step (floor %.3f), %.1f %%", d.tokens_per_s,
+                d.p50_ms, d.floor_ms, d.pct_bandwidth);
+  CHECK(rwkv::bench::row_line(d).find(step) != std::string::npos);
+  CHECK(d.pct_bandwidth > 0);
+}
+
 TEST_CASE("bench: bad settings are refused before anything runs", "[bench]") {
   auto model = rwkv::make_synth_model(rwkv::bench::synthetic_spec("v4-tiny"), rwkv::DType::f32, 0, 0);
   rwkv::bench::TargetOptions t;

@@ -1,16 +1,20 @@
 // bench/gpu-check.sh --dry-run: the plan of the device run, phases a to f in order, each bounded,
-// the bounds adding up to the script's budget (inside 8 minutes), nothing created.
+// the bounds adding up to the script's budget (inside 8 minutes), nothing created; --excerpt: what
+// its summary shows of a phase's log.
 // (The script's --emu mode runs in scripts/test.sh's emu stage.)
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "cli_process_util.h"
 
 namespace {
 
@@ -87,6 +91,19 @@ TEST_CASE("gpu-check.sh --dry-run: phases a to f in order, each bounded, inside 
     INFO(bench);
     CHECK(plan.find(bench) != std::string::npos);
   }
+  // The 7.2B's chunked chain never split, prefill only, in a phase of its own (both shapes in one
+  // process ran the one phase past its bound); each bench phase writes a JSON file of its own.
+  CHECK(plan.find("--synthetic v7-7.2B --device cuda --dtype bf16 --pp 512 --pp-batch 1,4 --tg 0 "
+                  "--wkv-carry-split off") != std::string::npos);
+  std::vector<std::string> jsons;
+  for (const Step& s : steps) {
+    const size_t at = s.command.find("--json=");
+    if (at == std::string::npos) continue;
+    const std::string json = s.command.substr(at, s.command.find(' ', at) - at);
+    CHECK(std::find(jsons.begin(), jsons.end(), json) == jsons.end());
+    jsons.push_back(json);
+  }
+  CHECK(jsons.size() >= 7);
   CHECK(plan.find("--repeat 1") != std::string::npos);
   for (const char* tool : {"compute-sanitizer --tool memcheck", "--tool racecheck", "--tool synccheck",
                            "ncu --metrics gpu__time_duration.sum", "/nonexistent/kit/wheels"})
@@ -126,4 +143,29 @@ TEST_CASE("gpu-check.sh: no OUTDIR or an unknown option is a usage error", "[ben
   CHECK(shell(repo_root() + "/bench/gpu-check.sh", &out) == 2);
   CHECK(shell(repo_root() + "/bench/gpu-check.sh --dry-run --bogus /tmp/x", &out) == 2);
   CHECK(out.find("usage: bench/gpu-check.sh") != std::string::npos);
+}
+
+TEST_CASE("gpu-check.sh --excerpt: a bench phase shows its report, or after a timeout the rows it measured",
+          "[bench][cli]") {
+  const cli_test::Result r = cli_test::run({"bench", "--synthetic", "v7-tiny", "--device", "cpu", "--pp", "8",
+                                            "--pp-batch", "1,2", "--tg", "3", "--tg-batch", "1", "--warmup", "0",
+                                            "--repeat", "1", "--copy-mib", "1", "--gemm-n", "32"});
+  REQUIRE(r.exit_code == 0);
+  cli_test::TempDir dir;
+  const std::string whole = dir.file("whole.log"), cut = dir.file("cut.log");
+  cli_test::write_file(whole, r.err + r.out);  // the phase's log: stdout and stderr together
+  cli_test::write_file(cut, r.err);            // killed before the report: its progress lines only
+  std::string shown;
+  REQUIRE(shell(repo_root() + "/bench/gpu-check.sh --excerpt bench-v7-tiny " + whole, &shown) == 0);
+  INFO(shown);
+  CHECK(shown.find("== fp32") != std::string::npos);
+  CHECK(shown.find("pp8 | 2 |") != std::string::npos);
+  CHECK(shown.find("bench: [") == std::string::npos);  // the report alone
+  REQUIRE(shell(repo_root() + "/bench/gpu-check.sh --excerpt bench-v7-tiny " + cut, &shown) == 0);
+  INFO(shown);
+  CHECK(shown.find("no report; the rows measured before it stopped:") == 0);
+  for (const char* row : {"] loading the model onto cpu in fp32", "] pp8 B=1: ", "] pp8 B=2: ", "] tg3 B=1: "})
+    CHECK(shown.find(row) != std::string::npos);
+  CHECK(shown.find("measuring") == std::string::npos);  // progress without figures is left out
+  CHECK(shell(repo_root() + "/bench/gpu-check.sh --excerpt bench-v7-tiny", &shown) == 2);
 }
