@@ -38,19 +38,25 @@ PieceCost prefill_piece_cost(const ModelCost& c, const std::string& piece, int b
       out.bytes += 2.0 * double(c.state_kv_floats) * double(dtype_size(state_dtype)) * batch * rounds;
     return out;
   }
-  if (piece == "layernorm") return {0, (2.0 * L * rows + batch) * 4.0 * C * 4.0};
+  if (piece == "layernorm") return {0, double(batch) * C * (4.0 + es)};  // the head's, on the last rows
   if (piece == "shift") {
+    // LN1 and LN2 each read x and write their mixes; LN1's output is written for every row where
+    // v6's second ddlerp launch reads it again (with five fp32 deltas), else like LN2's only for
+    // each sequence's last row of a round, which the shift store copies into the state.
+    const bool v6 = c.arch == Arch::v6;
     const double mixes = double(c.att_mixes + c.ffn_mixes);
-    const double ddlerp = c.arch == Arch::v6 ? C * 4.0 + 5.0 * C * 4.0 : 0.0;  // its second launch's reads
+    const double ddlerp = v6 ? C * 4.0 + 5.0 * C * 4.0 + C * 4.0 : 0.0;
     const double per_row = 2.0 * C * 4.0 + mixes * C * es + ddlerp;
-    return {0, L * (rows * per_row + double(batch) * 2.0 * 2.0 * C * 4.0 * rounds)};  // + the shift store
+    const double last_rows = double(batch) * rounds * C * 4.0 * (v6 ? 1.0 : 2.0);
+    const double store = double(batch) * rounds * 2.0 * 2.0 * C * 4.0;
+    return {0, L * (rows * per_row + last_rows + store)};
   }
   if (piece == "activation") {
     const double widths = double(c.lora_act_width) + double(c.n_ffn);
-    const double gate = c.ffn_gate ? 3.0 * C * 4.0 : 0.0;
+    const double gate = c.ffn_gate ? 4.0 * C * 4.0 : 0.0;  // r, v and x read, x written
     return {0, L * rows * (widths * (4.0 + es) + gate)};
   }
-  if (piece == "gather") return {0, rows * C * (es + 4.0) + double(batch) * 2.0 * 2.0 * C * 4.0};
+  if (piece == "gather") return {0, rows * C * (es + 4.0) + double(batch) * 2.0 * C * 4.0};
   return {};
 }
 

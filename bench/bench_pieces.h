@@ -10,13 +10,15 @@
 //   _output                  FLOPs and bytes per chunk and head): per token and head, prepare reads
 //                            8 N fp32 and writes 7 N + 1 + N / 16, carry reads 7 N + 1 and writes N
 //                            (plus the state once per round), output reads 3 N + 1 and writes N
-//   layernorm                per row and LayerNorm x and delta read, x and the output written (fp32)
-//   shift                    per row the LayerNorm output read, each mix written in the dtype (v6's
-//                            second ddlerp launch also reads its five fp32 deltas); the shift store
+//   layernorm                the head's LayerNorm: each last row read in fp32, written in the dtype
+//   shift                    LN1 and LN2 with the mixes they start (one launch each): per row x read
+//                            (fp32) and each mix written in the dtype; the LN output written for the
+//                            last rows (v6: every row, which its second ddlerp launch reads with
+//                            its five fp32 deltas); the shift store
 //   activation               per row each activated width read in fp32, written in the dtype (the
-//                            v4-v6 gate: two fp32 planes read, one written)
+//                            v4-v6 gate: r, v and x read, x written, fp32)
 //   gather                   per row an embedding row read in the dtype, written in fp32; the head's
-//                            last rows of x and delta
+//                            last rows of x
 // Element-wise FLOPs are left out (a few per byte: bandwidth-bound).
 #pragma once
 

@@ -87,27 +87,34 @@ cudaError_t activation(const activation_params& p, cudaStream_t stream) {
 
 // gate_mul_kernel: launch grid (ceil(n / (256 VEC))), block 256; thread i owns elements
 // [VEC i, VEC i + VEC): VEC = 4 (one 16-byte load of r and of v, one store) when n is a multiple of
-// 4 and the three planes are 16-byte aligned, else 1. Bytes per call: 12*n. FLOPs: about 12*n.
-template <int VEC>
+// 4 and the three planes are 16-byte aligned, else 1. ADD: out += the product (rounded first, no
+// fused multiply-add), else out = it. Bytes per call: 12*n (16*n with ADD). FLOPs: about 12*n.
+template <int VEC, bool ADD>
 static __global__ void __launch_bounds__(kActThreads)
     gate_mul_kernel(const float* r, const float* v, float* out, size_t n) {
   const size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC;
   if (i >= n) return;
-  float rv[VEC], vv[VEC];
+  float rv[VEC], vv[VEC], ov[VEC];
   load_vec<VEC>(r + i, rv);
   load_vec<VEC>(v + i, vv);
+  if (ADD) load_vec<VEC>(out + i, ov);
 #pragma unroll
-  for (int e = 0; e < VEC; ++e) rv[e] = sigmoidf_(rv[e]) * vv[e];
+  for (int e = 0; e < VEC; ++e) {
+    const float g = __fmul_rn(sigmoidf_(rv[e]), vv[e]);
+    rv[e] = ADD ? ov[e] + g : g;
+  }
   store_vec<VEC>(out + i, rv);
 }
 
-cudaError_t gate_mul(const float* r, const float* v, float* out, size_t n, cudaStream_t stream) {
+cudaError_t gate_mul(const float* r, const float* v, float* out, size_t n, cudaStream_t stream, bool accumulate) {
   if (n == 0) return cudaSuccess;
   if (!r || !v || !out) return cudaErrorInvalidValue;
+  if (overlaps(out, n * 4, r, n * 4) || overlaps(out, n * 4, v, n * 4)) return cudaErrorInvalidValue;
   const bool vec = n % 4 == 0 && aligned16(r) && aligned16(v) && aligned16(out);
   const size_t per_block = (size_t)kActThreads * (vec ? 4 : 1);
   const unsigned blocks = (unsigned)((n + per_block - 1) / per_block);
-  auto* k = vec ? gate_mul_kernel<4> : gate_mul_kernel<1>;
+  auto* k = accumulate ? (vec ? gate_mul_kernel<4, true> : gate_mul_kernel<1, true>)
+                       : (vec ? gate_mul_kernel<4, false> : gate_mul_kernel<1, false>);
   LAUNCH_KERNEL(k, dim3(blocks), dim3(kActThreads), 0, stream, r, v, out, n);
   return launch_status();
 }

@@ -4,7 +4,8 @@
 // column segments, e.g. the v7 LoRA middles [tanh | id | id | sigmoid]
 // (docs/rwkv-math.md section 6.3), the v6 tanh of time_maa_w1 / time_decay_w1 (5.2), or
 // relu^2 of the channel-mix key (3.4, 6.4).
-// gate_mul(): out = sigmoid(r) * v in fp32 (channel mix of v4/v5/v6, 3.4, 5.3).
+// gate_mul(): out = sigmoid(r) * v, or out += sigmoid(r) * v, in fp32 (channel mix of v4/v5/v6,
+// 3.4, 5.3).
 //
 // Host declarations only; the kernels are in activation.cu.
 #pragma once
@@ -30,7 +31,10 @@ struct activation_params {
 
 cudaError_t activation(const activation_params& p, cudaStream_t stream);
 
-// out[i] = sigmoid(r[i]) * v[i], n elements, fp32.
-cudaError_t gate_mul(const float* r, const float* v, float* out, size_t n, cudaStream_t stream);
+// out[i] = sigmoid(r[i]) * v[i], n elements, fp32; with `accumulate`, out[i] += sigmoid(r[i]) * v[i]
+// (the product rounded first, then the sum: the prefill rounds add the gated value into the
+// residual stream). out must not overlap r or v.
+cudaError_t gate_mul(const float* r, const float* v, float* out, size_t n, cudaStream_t stream,
+                     bool accumulate = false);
 
 }  // namespace rwkv_kernels

@@ -1,5 +1,6 @@
 // kernels/layer_prologue.cu: residual add + LayerNorm + token-shift mixes + shift-state store in
-// one launch; see layer_prologue.cuh.
+// one launch (a block per sequence, decode), or LayerNorm + token-shift mixes (a block per row,
+// prefill rounds); see layer_prologue.cuh.
 #include "kernels/layer_prologue.cuh"
 
 #include <algorithm>
@@ -104,6 +105,60 @@ static __global__ void __launch_bounds__(kPrologueThreads)
   }
 }
 
+// layer_prologue_rows_kernel (row_parallel: prefill rounds, the residual stream complete): launch
+// grid (min(rows, 65535)), block as layer_prologue_kernel. Block b owns rows b, b + gridDim.x, ...;
+// for its row it takes the LayerNorm statistics of the row and (unless the row starts its
+// sequence) of the row before, so the previous token's LN output is recomputed here with the same
+// reductions and operations the block owning that row uses: the same bits, with no write for
+// another block to wait on. x is only read, so rows never race.
+// Bytes per call: rows*C*(4 read + 4 re-read as the next row's previous token (mostly L2) + 4 cur
+// [every row, or each sequence's last only] + K*sizeof(TO) [+ 4 prev_out]) + n_seq*C*4 (state
+// read) + (2 + K)*C*4 parameters (cached). FLOPs: rows*C*(16 + 3K or 4K).
+template <class TO, int VEC>
+static __global__ void __launch_bounds__(kPrologueThreads)
+    layer_prologue_rows_kernel(layer_prologue_params p, PrologueOutputs<TO> o) {
+  __shared__ float scratch[33];
+  const int nchunks = p.C / VEC;
+  for (int row = blockIdx.x; row < p.batch.n_rows; row += gridDim.x) {
+    const int seq = p.batch.row_seq[row];
+    const bool first = row == p.batch.seq_start[seq];
+    const bool keep_cur = p.cur_all_rows || row == p.batch.seq_start[seq + 1] - 1;
+    const size_t base = (size_t)row * p.C;
+    float mean, rstd, prev_mean = 0.0f, prev_rstd = 0.0f;
+    layer_norm_stats<VEC>(p.x + base, p.C, p.eps, scratch, mean, rstd);
+    if (!first) layer_norm_stats<VEC>(p.x + base - p.C, p.C, p.eps, scratch, prev_mean, prev_rstd);
+    const float* state = p.batch.state[seq] + p.state_offset;
+    for (int c = threadIdx.x; c < nchunks; c += blockDim.x) {
+      const int ch = c * VEC;
+      float x[VEC], wv[VEC], bv[VEC], prev[VEC];
+      load_vec<VEC>(p.ln_w + ch, wv);
+      load_vec<VEC>(p.ln_b + ch, bv);
+      load_vec<VEC>(p.x + base + ch, x);
+      if (first) {
+        load_state_row<VEC>(state + ch, prev);
+      } else {
+        load_vec<VEC>(p.x + base - p.C + ch, prev);
+#pragma unroll
+        for (int e = 0; e < VEC; ++e) prev[e] = (prev[e] - prev_mean) * prev_rstd * wv[e] + bv[e];
+      }
+#pragma unroll
+      for (int e = 0; e < VEC; ++e) x[e] = (x[e] - mean) * rstd * wv[e] + bv[e];
+      if (keep_cur) store_vec<VEC>(p.cur + base + ch, x);
+      if (p.prev_out) store_vec<VEC>(p.prev_out + base + ch, prev);
+#pragma unroll
+      for (int z = 0; z < kShiftMixMaxOutputs; ++z) {
+        if (z >= p.n_out) break;
+        float mu[VEC], y[VEC];
+        load_vec<VEC>(p.mu[z] + ch, mu);
+#pragma unroll
+        for (int e = 0; e < VEC; ++e)
+          y[e] = p.prev_weighted ? x[e] + (prev[e] - x[e]) * mu[e] : x[e] * mu[e] + prev[e] * (1.0f - mu[e]);
+        store_vec<VEC>(o.out[z] + base + ch, y);
+      }
+    }
+  }
+}
+
 namespace {
 
 // The host-visible checks of layer_prologue(); true when the call may launch.
@@ -111,6 +166,9 @@ bool prologue_args_ok(const layer_prologue_params& p, bool& vec) {
   const ragged_batch& b = p.batch;
   if (b.n_seq < 1 || b.n_seq > b.n_rows || !b.seq_start || !b.state || !p.x || !p.ln_w || !p.ln_b || !p.cur)
     return false;
+  // A block per row reads the state of its sequence's first row while another would store the
+  // last one's, and reads the row before while another would add its delta: neither is allowed.
+  if (p.row_parallel && (p.delta || p.store_state || !b.row_seq)) return false;
   const size_t n = (size_t)b.n_rows * (size_t)p.C;
   const size_t out_bytes = n * rwkv::dtype_size(p.out_dtype);
   const void* outs[kShiftMixMaxOutputs + 2] = {p.cur, p.prev_out};
@@ -144,12 +202,18 @@ cudaError_t layer_prologue(const layer_prologue_params& p, cudaStream_t stream) 
   if (!prologue_args_ok(p, vec)) return cudaErrorInvalidValue;
   const int chunks = vec ? p.C / kVecElems : p.C;
   const unsigned threads = (unsigned)std::min(kPrologueThreads, (chunks + 31) / 32 * 32);
-  const dim3 grid(std::min((unsigned)b.n_seq, kMaxGrid));
+  const dim3 grid(std::min((unsigned)(p.row_parallel ? b.n_rows : b.n_seq), kMaxGrid));
   return dispatch_dtype(p.out_dtype, [&](auto tag) {
     using TO = typename decltype(tag)::type;
     PrologueOutputs<TO> o{};
     for (int z = 0; z < p.n_out; ++z) o.out[z] = static_cast<TO*>(p.out[z]);
-    if (vec) {
+    if (p.row_parallel && vec) {
+      auto* k = layer_prologue_rows_kernel<TO, kVecElems>;
+      LAUNCH_KERNEL(k, grid, dim3(threads), 0, stream, p, o);
+    } else if (p.row_parallel) {
+      auto* k = layer_prologue_rows_kernel<TO, 1>;
+      LAUNCH_KERNEL(k, grid, dim3(threads), 0, stream, p, o);
+    } else if (vec) {
       auto* k = layer_prologue_kernel<TO, kVecElems>;
       LAUNCH_KERNEL(k, grid, dim3(threads), 0, stream, p, o);
     } else {

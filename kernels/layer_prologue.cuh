@@ -14,6 +14,13 @@
 // One block owns one sequence and walks its rows in order, so the state is read (first row) before
 // it is written (last row) by the same threads, with no race between blocks.
 //
+// row_parallel (prefill rounds, where a block per sequence would leave the GPU idle): one block
+// per row, which recomputes the previous row's LayerNorm (the same reductions and operations as
+// that row's own block: the same bits) instead of reading it. Then x must already hold the whole
+// residual stream (delta null: the rounds' output products add into x) and the state is only read
+// (store_state false: shift_store writes it after the layer). cur is written for every row, or
+// with cur_all_rows false only for each sequence's last row (what shift_store reads).
+//
 // Host declarations only; the kernel is in layer_prologue.cu.
 #pragma once
 #include <cstddef>
@@ -42,12 +49,15 @@ struct layer_prologue_params {
   bool prev_weighted = true;     // false: the v4/v5 form
   void* out[kShiftMixMaxOutputs] = {};        // [rows, C] in out_dtype each
   rwkv::DType out_dtype = rwkv::DType::f32;
+  bool row_parallel = false;     // a block per row (prefill): needs delta null, store_state false
+  bool cur_all_rows = true;      // row_parallel: cur for every row; false: each sequence's last row
 };
 
 // Enqueues the prologue on `stream`. Returns cudaErrorInvalidValue for a negative row or sequence
 // count, C < 1, n_out outside 0..6 or an invalid out_dtype; cudaSuccess without launching for
-// n_rows == 0; cudaErrorInvalidValue for n_seq outside 1..n_rows, a null required pointer, or an
-// output (cur, prev_out, out_z) overlapping x, delta or another output; otherwise the launch status.
+// n_rows == 0; cudaErrorInvalidValue for n_seq outside 1..n_rows, a null required pointer, an
+// output (cur, prev_out, out_z) overlapping x, delta or another output, or row_parallel with a
+// delta, store_state or no row_seq; otherwise the launch status.
 cudaError_t layer_prologue(const layer_prologue_params& p, cudaStream_t stream);
 
 }  // namespace rwkv_kernels

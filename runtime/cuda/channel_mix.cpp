@@ -1,8 +1,8 @@
 // runtime/cuda/channel_mix.cpp: the channel mix of every version on the GPU
 // (docs/rwkv-math.md section 3.4, 5.3, 6.4), the counterpart of channel_mix() in
 // runtime/cpu/cpu_layers_common.cpp:
-//   cuBLAS path: mix k (, r) | GEMM key | relu^2 | GEMM value
-//   (+ v4-v6: GEMM receptance | sigmoid(r) * value)
+//   cuBLAS path: LN2 + mix k (, r) | GEMM key | relu^2 | GEMM value += x
+//   (v4-v6: GEMM value | GEMM receptance | x += sigmoid(r) * value)
 //   decode path: LN2 + mix k (, r) + shift store | GEMV key with relu^2 (+ v4-v6: GEMV
 //   receptance with sigmoid) | GEMV value + residual (v4-v6: x += sigmoid(r) * value)
 #include "kernels/activation.cuh"
@@ -39,7 +39,7 @@ void ffn_shift_mixes(const LayerRun& run, const ChannelMixForm& form) {
     fm.mu[z] = run.w.ffn_mix[z];
     fm.out[z] = run.ws.mix_plane(z);
   }
-  shift_mix(run, fm);
+  layernorm_shift_mix(run, fm, run.w.ln2_w, run.w.ln2_b, false);
 }
 
 // ws.ffn_key_act = relu(ws.ffn_key)^2.
@@ -93,12 +93,12 @@ void channel_mix(const LayerRun& run) {
   linear(run, L.ffn_k, ws.mix_plane(0), run.C, run.M, ws.ffn_key, DType::f32, run.F);
   relu_squared_key(run);
   if (!form.receptance) {
-    linear(run, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.delta, DType::f32, run.C);
+    add_to_residual(run, L.ffn_v, ws.ffn_key_act, run.F);
   } else {
     linear(run, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.ffn_v, DType::f32, run.C);
     linear(run, L.ffn_r, ws.mix_plane(1), run.C, run.M, ws.ffn_r, DType::f32, run.C);
     in_span(run.profile, PrefillPiece::activation, run.stream, [&] {
-      RWKV_CUDA_TRY(rwkv_kernels::gate_mul(ws.ffn_r, ws.ffn_v, ws.delta, (size_t)run.M * run.C, run.stream));
+      RWKV_CUDA_TRY(rwkv_kernels::gate_mul(ws.ffn_r, ws.ffn_v, ws.x, (size_t)run.M * run.C, run.stream, true));
     });
   }
 }

@@ -45,7 +45,7 @@ DeviceMatrix quant_rows(const DeviceMatrix& W, int r0, int rows) {
 
 // Quantized W: each slice of rows expanded into the scratch, then its GEMM into Y's columns.
 void linear_quant(cublasHandle_t h, const DeviceMatrix& W, const void* X, int ldx, int M, void* Y,
-                  DType y_dtype, int ldy, const DequantScratch& scratch) {
+                  DType y_dtype, int ldy, const DequantScratch& scratch, bool accumulate) {
   const size_t slice = scratch.data ? std::min<size_t>((size_t)W.out, scratch.elems / (size_t)W.in) : 0;
   if (slice == 0) throw Error("linear: no dequantization scratch for a quantized matrix");
   cudaStream_t stream = nullptr;
@@ -69,7 +69,8 @@ void linear_quant(cublasHandle_t h, const DeviceMatrix& W, const void* X, int ld
     dense.dtype = W.dtype;
     dense.out = rows;
     dense.in = W.in;
-    linear(h, dense, X, ldx, M, static_cast<char*>(Y) + (size_t)r0 * dtype_size(y_dtype), y_dtype, ldy);
+    linear(h, dense, X, ldx, M, static_cast<char*>(Y) + (size_t)r0 * dtype_size(y_dtype), y_dtype, ldy, {},
+           accumulate);
   }
 }
 
@@ -81,13 +82,13 @@ size_t DeviceMatrix::bytes() const {
 }
 
 void linear(cublasHandle_t h, const DeviceMatrix& W, const void* X, int ldx, int M, void* Y,
-            DType y_dtype, int ldy, const DequantScratch& scratch) {
+            DType y_dtype, int ldy, const DequantScratch& scratch, bool accumulate) {
   if (M == 0) return;
   if (W.quantized()) {
-    linear_quant(h, W, X, ldx, M, Y, y_dtype, ldy, scratch);
+    linear_quant(h, W, X, ldx, M, Y, y_dtype, ldy, scratch, accumulate);
     return;
   }
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
   RWKV_CUBLAS_TRY(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, W.out, M, W.in, &alpha, W.data,
                                cuda_type(W.dtype), W.in, X, cuda_type(W.dtype), ldx, &beta, Y,
                                cuda_type(y_dtype), ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));

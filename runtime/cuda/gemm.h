@@ -45,11 +45,12 @@ struct DequantScratch {
   size_t elems = 0;
 };
 
-// Y[m, :] = W X[m, :] for m < M. A quantized W is expanded into `scratch` (rwkv::Error without
-// one) on the handle's stream, in slices of at most scratch.elems / in rows, each followed by its
-// GEMM.
+// Y[m, :] = W X[m, :] for m < M; with `accumulate`, Y[m, :] += W X[m, :] (one rounding of the
+// fp32 product plus Y: the prefill rounds add their output products into the residual stream).
+// A quantized W is expanded into `scratch` (rwkv::Error without one) on the handle's stream, in
+// slices of at most scratch.elems / in rows, each followed by its GEMM.
 void linear(cublasHandle_t h, const DeviceMatrix& W, const void* X, int ldx, int M, void* Y,
-            DType y_dtype, int ldy, const DequantScratch& scratch = {});
+            DType y_dtype, int ldy, const DequantScratch& scratch = {}, bool accumulate = false);
 
 // `count` independent products with matrices W_z stored back to back:
 // Y_z = W_z X_z, X_z = X + z * x_stride elements, Y_z = Y + z * y_stride elements

@@ -26,6 +26,7 @@ void gather_rows(const RoundRun& round, const int32_t* ids, const void* table, D
 void compute_logits(const RoundRun& round, LogitsMode mode) {
   const Workspace& ws = round.ws;
   const int C = round.info.n_embd, V = round.info.n_vocab;
+  const bool gemv = uses_gemv(round);
   rwkv_kernels::layernorm_params ln;
   ln.weight = round.w.ln_out_w;
   ln.bias = round.w.ln_out_b;
@@ -33,31 +34,21 @@ void compute_logits(const RoundRun& round, LogitsMode mode) {
   ln.y_dtype = round.w.dtype;
   ln.C = C;
   ln.rows = round.M;
-  ln.x = ws.x;
-  ln.delta = ws.delta;
-  if (uses_gemv(round)) {
-    // The decode path's residual stream is complete (no pending delta). With one row per
-    // sequence the last rows are all rows, in order: no gathers.
-    ln.delta = nullptr;
-    const int S = round.dev.batch.n_seq;
-    if (mode == LogitsMode::last && S != round.M) {
-      gather_rows(round, round.dev.last_rows, ws.x, DType::f32, round.M, ws.x_last, S);
-      ln.x = ws.x_last;
-      ln.rows = S;
-    }
+  ln.x = ws.x;  // complete on both paths: no pending delta
+  // Only the last rows when those are asked for and the round has others (the decode path's
+  // rounds of one row per sequence are their own last rows: no gather).
+  const int S = round.dev.batch.n_seq;
+  if (mode == LogitsMode::last && (!gemv || S != round.M)) {
+    gather_rows(round, round.dev.last_rows, ws.x, DType::f32, round.M, ws.x_last, S);
+    ln.x = ws.x_last;
+    ln.rows = S;
+  }
+  if (gemv) {
     RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, round.stream));
     grouped_gemv(round.stream, ln.rows, round.w.dtype, round.w.dtype,
                  {gemv_task(round.w.head, ws.ln_out, C, ws.logits, V, rwkv_kernels::gemv_epilogue::store,
                             DType::f32)});
     return;
-  }
-  if (mode == LogitsMode::last) {
-    const int S = round.dev.batch.n_seq;
-    gather_rows(round, round.dev.last_rows, ws.x, DType::f32, round.M, ws.x_last, S);
-    gather_rows(round, round.dev.last_rows, ws.delta, DType::f32, round.M, ws.delta_last, S);
-    ln.x = ws.x_last;
-    ln.delta = ws.delta_last;
-    ln.rows = S;
   }
   in_span(round.profile, PrefillPiece::layernorm, round.stream,
           [&] { RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, round.stream)); });

@@ -14,9 +14,7 @@ void run_layer(const RoundRun& round, int l) {
                      uses_gemv(round),  round.layout.kv_dtype(), uses_chunked_wkv(round),
                      round.wkv_carry_split_slots, round.profile};
 
-  // LN1, adding the previous layer's channel-mix output to the residual stream (the decode path
-  // has added it already and runs LN1 inside the time mix's prologue).
-  if (!run.gemv) layer_norm_residual(run, l == 0 ? nullptr : round.ws.delta, L.ln1_w, L.ln1_b, round.ws.att_in);
+  // Each mix starts with LN of the complete residual stream inside its first launch (both paths).
   switch (info.arch) {
     case Arch::v4: time_mix_v4(run); break;
     case Arch::v5_0:
@@ -25,13 +23,10 @@ void run_layer(const RoundRun& round, int l) {
     case Arch::v6: time_mix_v6(run); break;
     case Arch::v7: time_mix_v7(run); break;
   }
-  if (run.gemv) {  // LN2, its mixes and the shift stores are inside channel_mix's prologue
-    channel_mix(run);
-    return;
-  }
-  layer_norm_residual(run, round.ws.delta, L.ln2_w, L.ln2_b, round.ws.ffn_in);
   channel_mix(run);
-  store_shift_states(run);
+  // The decode path's prologues store the shift states; the cuBLAS path's row-parallel ones only
+  // read them, so they are stored once the layer is done.
+  if (!run.gemv) store_shift_states(run);
 }
 
 }  // namespace cuda

@@ -24,16 +24,19 @@
 //         w, a, (v), g | WKV7 | GEMV output += x | prologue(LN2, mix k) | GEMV key relu^2
 //         | GEMV value += x                                                                          8
 //   head  LN(ln_out) | GEMV head (+ one gather of the last rows when a sequence has several rows)  2
-// cuBLAS path (delta holds the last mix output until the next LN adds it):
-//   v4, v5.x  LN1 + delta | shift_mix | GEMM k v r (g) batched | WKV | GEMM output | LN2 + delta
-//             | shift_mix | GEMM key | relu^2 | GEMM value | GEMM receptance | gate_mul | store    13
-//   v6        LN1 | shift_mix | GEMM maa_w1 | tanh | GEMM maa_w2 batched | shift_mix | GEMM decay_w1
-//             | tanh | GEMM decay_w2 | GEMM k v r g batched | WKV5 | GEMM output | LN2 | channel
-//             mix (6) | store                                                                       20
-//   v7        LN1 | shift_mix | GEMM k v r batched | 4 GEMM LoRA-in (3 in layer 0) | activations
-//             | 4 GEMM LoRA-out (3) | WKV7 | GEMM output | LN2 | shift_mix | GEMM key | relu^2
-//             | GEMM value | store                                                              20 (18)
-//   head      gather x, gather delta (last rows) | LN | GEMM head                                      4
+// cuBLAS path: the residual stream is complete here too (the output GEMMs add into ws.x, beta 1,
+// and v4-v6's gate_mul adds r * v), so each mix starts with one row-parallel prologue
+// (LN + the first token-shift mixes, kernels/layer_prologue.cuh; the shift states are stored
+// after the layer, once every mix has read them):
+//   v4, v5.x  LN1 + mixes | GEMM k v r (g) batched | WKV | GEMM output += x | LN2 + mixes
+//             | GEMM key | relu^2 | GEMM value | GEMM receptance | x += gate_mul | store           11
+//   v6        LN1 + maa_x mix | GEMM maa_w1 | tanh | GEMM maa_w2 batched | shift_mix | GEMM decay_w1
+//             | tanh | GEMM decay_w2 | GEMM k v r g batched | WKV5 | GEMM output += x | channel
+//             mix (6) | store                                                                       18
+//   v7        LN1 + 6 mixes | GEMM k v r batched | 4 GEMM LoRA-in (3 in layer 0) | activations
+//             | 4 GEMM LoRA-out (3) | WKV7 | GEMM output += x | LN2 + mix k | GEMM key | relu^2
+//             | GEMM value += x | store                                                         18 (16)
+//   head      gather x (last rows) | LN | GEMM head                                                   3
 // Per step both paths add one embedding gather.
 #pragma once
 #include <cublas_v2.h>
@@ -92,7 +95,7 @@ struct LayerRun {
   const LayerStateOffsets& state;  // this layer's pieces of every state (device layout)
   const Workspace& ws;
   rwkv_kernels::ragged_batch batch;
-  int layer;                       // index (layer 0 has no residual delta yet; v7 sets v_first)
+  int layer;                       // index (v7: layer 0 sets v_first)
   int M;                           // rows of the round
   int C, A, F, H, N;               // n_embd, n_att, n_ffn, n_head, head_size
   DType dtype;                     // of the matrices and GEMM inputs
@@ -156,9 +159,16 @@ inline bool uses_chunked_wkv(const RoundRun& round) {
          (long long)round.M >= (long long)round.wkv_chunk_min_tokens * round.dev.batch.n_seq;
 }
 
-// x += delta (when delta is set), y = LN(x; weight, bias) over the round's rows.
-void layer_norm_residual(const LayerRun& run, const float* delta, const float* weight, const float* bias,
-                         float* y);
+// cuBLAS path: sm.cur = LN(ws.x; ln_w, ln_b) over the round's rows and the mixes of `sm` from it,
+// in one row-parallel launch (kernels/layer_prologue.cuh), where LN then shift_mix ran before: the
+// same bits. cur_all_rows false writes cur only for each sequence's last row (what the shift-state
+// store reads); v6 reads LN1 of every row again in its second mix. sm.delta must be null.
+void layernorm_shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_params& sm, const float* ln_w,
+                         const float* ln_b, bool cur_all_rows);
+
+// cuBLAS path: ws.x += W X over the round's rows (an output projection adding into the residual
+// stream: one GEMM with beta 1).
+void add_to_residual(const LayerRun& run, const DeviceMatrix& W, const void* X, int ldx);
 
 // The parameters every token-shift mix of a layer shares (batch, width, dtype), for the state's
 // x_prev at `state_offset` and the rows `cur`; the time mix's is att_shift_mix, over ws.att_in.
@@ -178,15 +188,16 @@ struct DecayLora {
 // goes to ws.att_out.
 void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, const DecayLora& lora = {});
 
-// Time mixes (docs/rwkv-math.md section 3.3, 4.4, 5.2, 6.3): ws.att_in -> ws.att_out, updating
-// the WKV part of the state; then att.output into ws.delta.
+// Time mixes (docs/rwkv-math.md section 3.3, 4.4, 5.2, 6.3): LN1 of ws.x (into ws.att_in) and its
+// mixes -> ws.att_out, updating the WKV part of the state; then ws.x += att.output.
 void time_mix_v4(const LayerRun& run);
 void time_mix_v5(const LayerRun& run);  // 5.0, 5.1, 5.2
 void time_mix_v6(const LayerRun& run);
 void time_mix_v7(const LayerRun& run);
 void attention_output(const LayerRun& run);
 
-// Channel mix (docs/rwkv-math.md section 3.4, 5.3, 6.4): ws.ffn_in -> ws.delta.
+// Channel mix (docs/rwkv-math.md section 3.4, 5.3, 6.4): LN2 of ws.x (into ws.ffn_in) and its
+// mixes -> ws.x += the channel mix's output.
 void channel_mix(const LayerRun& run);
 
 // Every sequence's att.x_prev and ffn.x_prev take its last row of ws.att_in and ws.ffn_in.

@@ -1,8 +1,8 @@
 // runtime/cuda/layer_common.cpp: the launches every version shares; see layer.h.
 #include "kernels/layer_prologue.cuh"
-#include "kernels/layernorm.cuh"
 #include "kernels/wkv5.cuh"
 #include "kernels/wkv5_chunked.cuh"
+#include "runtime/core/error.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
 #include "runtime/cuda/layer.h"
@@ -10,18 +10,35 @@
 namespace rwkv {
 namespace cuda {
 
-void layer_norm_residual(const LayerRun& run, const float* delta, const float* weight, const float* bias,
-                         float* y) {
-  rwkv_kernels::layernorm_params ln;
-  ln.x = run.ws.x;
-  ln.delta = delta;
-  ln.weight = weight;
-  ln.bias = bias;
-  ln.y = y;
-  ln.rows = run.M;
-  ln.C = run.C;
-  in_span(run.profile, PrefillPiece::layernorm, run.stream,
-          [&] { RWKV_CUDA_TRY(rwkv_kernels::layernorm_residual(ln, run.stream)); });
+void layernorm_shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_params& sm, const float* ln_w,
+                         const float* ln_b, bool cur_all_rows) {
+  if (sm.delta) throw Error("layernorm_shift_mix: a data-dependent mix cannot start a layer");
+  rwkv_kernels::layer_prologue_params p;
+  p.batch = sm.batch;
+  p.x = run.ws.x;
+  p.ln_w = ln_w;
+  p.ln_b = ln_b;
+  p.cur = const_cast<float*>(sm.cur);  // a workspace plane (ws.att_in, ws.ffn_in)
+  p.state_offset = sm.state_offset;
+  p.store_state = false;  // store_shift_states, after the layer
+  p.C = sm.C;
+  p.n_out = sm.n_out;
+  for (int z = 0; z < sm.n_out; ++z) {
+    p.mu[z] = sm.mu[z];
+    p.out[z] = sm.out[z];
+  }
+  p.prev_weighted = sm.prev_weighted;
+  p.out_dtype = sm.out_dtype;
+  p.row_parallel = true;
+  p.cur_all_rows = cur_all_rows;
+  in_span(run.profile, PrefillPiece::shift, run.stream,
+          [&] { RWKV_CUDA_TRY(rwkv_kernels::layer_prologue(p, run.stream)); });
+}
+
+void add_to_residual(const LayerRun& run, const DeviceMatrix& W, const void* X, int ldx) {
+  in_span(run.profile, PrefillPiece::projection, run.stream, [&] {
+    linear(run.cublas, W, X, ldx, run.M, run.ws.x, DType::f32, run.C, run.ws.dequant_scratch(), true);
+  });
 }
 
 void shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_params& sm) {
@@ -77,9 +94,7 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, cons
   });
 }
 
-void attention_output(const LayerRun& run) {
-  linear(run, run.w.att_o, run.ws.att_out, run.A, run.M, run.ws.delta, DType::f32, run.C);
-}
+void attention_output(const LayerRun& run) { add_to_residual(run, run.w.att_o, run.ws.att_out, run.A); }
 
 void attention_output_gemv(const LayerRun& run) {
   grouped_gemv(run.stream, run.M, run.dtype, run.dtype,

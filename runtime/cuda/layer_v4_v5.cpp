@@ -63,7 +63,7 @@ void lerp_mixes_and_projections(const LayerRun& run) {
     sm.mu[z] = L.mix[z];
     sm.out[z] = ws.mix_plane(z);
   }
-  shift_mix(run, sm);
+  layernorm_shift_mix(run, sm, L.ln1_w, L.ln1_b, false);
   linear_batched(run, L.att_kvrg, L.n_kvrg, ws.mix_plane(0), run.C, (long long)(R * run.C), run.M,
                  ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }

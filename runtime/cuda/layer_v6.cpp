@@ -40,7 +40,7 @@ void ddlerp_mixes(const LayerRun& run) {
   sm.n_out = 1;
   sm.mu[0] = L.mix[0];
   sm.out[0] = ws.mix_plane(5);
-  shift_mix(run, sm);
+  layernorm_shift_mix(run, sm, L.ln1_w, L.ln1_b, true);  // the ddlerp mixes below read LN1 of every row
   lora_linear(run, L.maa_w1, ws.mix_plane(5), run.C, run.M, ws.lora_mid, DType::f32, 5 * D);
   tanh_lora(run, 5 * D);
   // The five data-dependent deltas, [5][M, C] in lora_out.

@@ -1,8 +1,8 @@
 // runtime/cuda/layer_v7.cpp: the RWKV-7 time mix on the GPU (docs/rwkv-math.md section 6.3),
 // the counterpart of runtime/cpu/time_mix_v7.cpp:
-//   cuBLAS path: mix x6 | GEMM k, v, r (batched) | 4 LoRA-in GEMMs (3 in layer 0) | LoRA
+//   cuBLAS path: LN1 + mix x6 | GEMM k, v, r (batched) | 4 LoRA-in GEMMs (3 in layer 0) | LoRA
 //   activations | 4 LoRA-out GEMMs | WKV7 (decay, kk, value residual, GroupNorm,
-//   bonus, gate; chunked when run.chunked_wkv) | GEMM output
+//   bonus, gate; chunked when run.chunked_wkv) | GEMM output += x
 //   decode path: LN1 + mix x6 + shift store | GEMV k, v, r + LoRA-in with their activations
 //   | GEMV LoRA-out | WKV7 | GEMV output + residual
 #include <utility>
@@ -41,7 +41,7 @@ void shift_mixes_and_projections(const LayerRun& run) {
     sm.mu[z] = L.mix[z];
     sm.out[z] = ws.mix_plane(z);
   }
-  shift_mix(run, sm);
+  layernorm_shift_mix(run, sm, L.ln1_w, L.ln1_b, false);
   linear_batched(run, L.att_kvrg, 3, ws.mix_plane(kMixK), run.C, (long long)(R * run.C), run.M,
                  ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }

@@ -57,7 +57,6 @@ Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_
   x = alloc_f32(R * C, "workspace x");
   att_in = alloc_f32(R * C, "workspace ln1");
   ffn_in = alloc_f32(R * C, "workspace ln2");
-  delta = alloc_f32(R * C, "workspace residual delta");
   shift_prev = alloc_f32(R * C, "workspace previous tokens");
   v_first = alloc_f32(R * A, "workspace v_first");
   mix = alloc_dtype(6 * R * C, "workspace mixes");
@@ -74,7 +73,6 @@ Workspace::Workspace(const ModelInfo& info, const CudaWeights& weights, int max_
   ffn_r = alloc_f32(R * C, "workspace ffn receptance");
   ffn_v = alloc_f32(R * C, "workspace ffn value");
   x_last = alloc_f32(R * C, "workspace last rows");
-  delta_last = alloc_f32(R * C, "workspace last rows");
   ln_out = alloc_dtype(R * C, "workspace ln_out");
   logits = alloc_f32(R * V, "workspace logits");
   dequant_elems_ = dequant_elems(weights);
@@ -91,7 +89,7 @@ size_t Workspace::bytes_per_row(const ModelInfo& info, const CudaWeights& weight
   const size_t C = (size_t)info.n_embd, A = (size_t)(info.n_att > 0 ? info.n_att : info.n_embd);
   const size_t F = (size_t)info.n_ffn, V = (size_t)info.n_vocab, lora = (size_t)widest_lora(weights);
   // The constructor's planes, per row: fp32 ones in f32, the dtype ones (feeding a GEMM) in dtype.
-  const size_t f32 = 5 * C                // x, att_in, ffn_in, delta, shift_prev
+  const size_t f32 = 4 * C                // x, att_in, ffn_in, shift_prev
                      + A                  // v_first
                      + 4 * A              // proj
                      + lora               // lora_mid (none when lora is 0)
@@ -99,7 +97,7 @@ size_t Workspace::bytes_per_row(const ModelInfo& info, const CudaWeights& weight
                      + wkv_scratch_floats_per_row(info)  // wkv_y
                      + F                  // ffn_key
                      + 2 * C              // ffn_r, ffn_v
-                     + 2 * C              // x_last, delta_last
+                     + C                  // x_last
                      + V;                 // logits
   const size_t in_dtype = 6 * C + lora + A + F + C;  // mix, lora_act, att_out, ffn_key_act, ln_out
   return f32 * sizeof(float) + in_dtype * dtype_size(weights.dtype);

@@ -22,11 +22,9 @@ class Workspace {
   Workspace(const ModelInfo& info, const CudaWeights& weights, int max_rows);
 
   // Residual stream and the layer norms around it.
-  float* x = nullptr;            // [R, C] the residual stream
+  float* x = nullptr;            // [R, C] the residual stream (both paths' output products add into it)
   float* att_in = nullptr;       // [R, C] LN1 output (time-mix input)
   float* ffn_in = nullptr;       // [R, C] LN2 output (channel-mix input)
-  float* delta = nullptr;        // [R, C] the last time/channel mix output, not yet added to x
-                                 // (cuBLAS path; the GEMV path adds into x in the epilogues)
   float* shift_prev = nullptr;   // [R, C] each row's previous token (GEMV path, v6 ddlerp)
   // Time mix.
   float* v_first = nullptr;      // [R, A] v7 value residual, written by layer 0
@@ -45,7 +43,6 @@ class Workspace {
   float* ffn_v = nullptr;        // [R, C] ffn.value output (v4-v6)
   // Output head.
   float* x_last = nullptr;       // [R, C] gathered last rows of x (LogitsMode::last)
-  float* delta_last = nullptr;   // [R, C] gathered last rows of delta
   void* ln_out = nullptr;        // [R, C] dtype: ln_out output, input of the head
   float* logits = nullptr;       // [R, V]
   // Set to 1 by the embedding gathers when an index is out of range (device int).

@@ -83,17 +83,23 @@ void run_activation(const std::vector<Segment>& segs, int rows, DType out_t, uin
   CHECK(dout.guard_intact());
 }
 
-void run_gate_mul(size_t n, uint32_t seed) {
-  CAPTURE(seed, n);
+// gate_mul (accumulate false) or its residual form, out += gate (true, out starting at x).
+void run_gate_mul(size_t n, uint32_t seed, bool accumulate = false) {
+  CAPTURE(seed, n, accumulate);
   std::mt19937 rng(seed);
   const std::vector<float> r = gpu_test::random_floats(rng, n, -4.0f, 4.0f);
   const std::vector<float> v = gpu_test::random_floats(rng, n, -2.0f, 2.0f);
+  const std::vector<float> x = gpu_test::random_floats(rng, n, -3.0f, 3.0f);
   const DeviceBuffer dr = gpu_test::to_device(r), dv = gpu_test::to_device(v);
-  DeviceBuffer dout(n * sizeof(float));
-  REQUIRE(rwkv_kernels::gate_mul(dr.as<float>(), dv.as<float>(), dout.as<float>(), n, nullptr) == cudaSuccess);
+  DeviceBuffer dout = accumulate ? gpu_test::to_device(x) : DeviceBuffer(n * sizeof(float));
+  REQUIRE(rwkv_kernels::gate_mul(dr.as<float>(), dv.as<float>(), dout.as<float>(), n, nullptr, accumulate) ==
+          cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   std::vector<double> want(n);
-  for (size_t i = 0; i < n; ++i) want[i] = (double)(rwkv::cpu::sigmoidf(r[i]) * v[i]);  // as cpu channel_mix
+  for (size_t i = 0; i < n; ++i) {
+    const float gate = rwkv::cpu::sigmoidf(r[i]) * v[i];  // as cpu channel_mix
+    want[i] = accumulate ? (double)(x[i] + gate) : (double)gate;
+  }
   const gpu_test::Comparison cmp = gpu_test::compare(gpu_test::from_device(dout), want, DType::f32, 1e-6, 4e-6);
   INFO(cmp.first << " worst " << cmp.worst);
   CHECK(cmp.bad == 0);
@@ -130,8 +136,10 @@ TEST_CASE("activation: the backend's segment layouts against the CPU functions, 
 TEST_CASE("gate_mul: sigmoid(r) * v against the CPU function, sizes around the block", "[gpu][kernels][activation]") {
   uint32_t seed = 950;
   // Multiples of 4 take the vector path (1,200: past one block's 1,024), the others the element path.
-  for (size_t n : {size_t(1), size_t(64), size_t(255), size_t(256), size_t(257), size_t(5 * 96), size_t(1200)})
+  for (size_t n : {size_t(1), size_t(64), size_t(255), size_t(256), size_t(257), size_t(5 * 96), size_t(1200)}) {
     run_gate_mul(n, ++seed);
+    run_gate_mul(n, ++seed, true);  // the prefill rounds' form: added into the residual stream
+  }
 }
 
 TEST_CASE("activation and gate_mul: invalid parameters give cudaErrorInvalidValue", "[gpu][kernels][activation]") {
@@ -150,5 +158,8 @@ TEST_CASE("activation and gate_mul: invalid parameters give cudaErrorInvalidValu
   CHECK(rwkv_kernels::activation(p, nullptr) == cudaSuccess);
   CHECK(rwkv_kernels::gate_mul(nullptr, buf.as<float>(), buf.as<float>(), 4, nullptr) == cudaErrorInvalidValue);
   CHECK(rwkv_kernels::gate_mul(nullptr, nullptr, nullptr, 0, nullptr) == cudaSuccess);
+  // The output may not overlap an input (with accumulate it is read as well).
+  CHECK(rwkv_kernels::gate_mul(buf.as<float>(), buf.as<float>() + 8, buf.as<float>() + 2, 4, nullptr, true) ==
+        cudaErrorInvalidValue);
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
 }

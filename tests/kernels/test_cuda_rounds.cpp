@@ -329,9 +329,10 @@ void check_prefill_pieces(const char* file) {
   REQUIRE(s.rounds == 2);
   const long long rounds = 2, L = mi.n_layer;
   const bool v6 = mi.arch == rwkv::Arch::v6, v7 = mi.arch == rwkv::Arch::v7;
-  CHECK(pieces_spans(s, PrefillPiece::gather) == rounds * 3);  // embedding, the last rows of x and delta
-  CHECK(pieces_spans(s, PrefillPiece::layernorm) == rounds * (2 * L + 1));
-  // Time-mix shift mixes (v6: the maa_x mix and the ddlerp), the channel mix's, the shift store.
+  CHECK(pieces_spans(s, PrefillPiece::gather) == rounds * 2);  // embedding, the last rows of x
+  CHECK(pieces_spans(s, PrefillPiece::layernorm) == rounds);    // the head's: LN1 and LN2 start the mixes
+  // LN1 with the time mix's first mixes (v6: then the ddlerp), LN2 with the channel mix's, the
+  // shift store.
   CHECK(pieces_spans(s, PrefillPiece::shift) == rounds * L * (v6 ? 4 : 3));
   // LoRA middles (v6: maa and decay tanh; v7 one launch), relu^2 (v4-v6 also the receptance gate).
   CHECK(pieces_spans(s, PrefillPiece::activation) == rounds * L * (v6 ? 4 : 2));

@@ -9,13 +9,20 @@
 // summation orders); the mixes are computed from the device's own cur and prev with the same fp32
 // formula, so they agree within 1e-6 abs + 1e-6 rel plus one rounding to the output dtype; the
 // stored state is the device's last cur row, bit for bit.
+//
+// The row-parallel form (prefill rounds) is checked bit for bit against the two launches it
+// replaces in the backend (layernorm_residual, then shift_mix) and against the block-per-sequence
+// form, which the CPU comparison above covers.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "gpu_test_util.h"
 #include "kernels/layer_prologue.cuh"
+#include "kernels/layernorm.cuh"
+#include "kernels/shift_mix.cuh"
 #include "runtime/arch/layer_norm.h"
 
 using gpu_test::DeviceBuffer;
@@ -127,7 +134,178 @@ void run_case(const Case& k, uint32_t seed) {
   CHECK(dcur.guard_intact());
 }
 
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// The prologue's launch for the batch's rows: a block per sequence, or per row.
+struct PrologueRun {
+  DeviceBuffer cur, prev;
+  std::vector<DeviceBuffer> out;
+};
+
+PrologueRun launch_prologue(rwkv_kernels::layer_prologue_params p, bool row_parallel, bool cur_all_rows,
+                            int rows, int C) {
+  const size_t n = (size_t)rows * C;
+  PrologueRun r{DeviceBuffer(n * 4), DeviceBuffer(n * 4), {}};
+  p.cur = r.cur.as<float>();
+  p.prev_out = p.prev_out ? r.prev.as<float>() : nullptr;
+  for (int z = 0; z < p.n_out; ++z) {
+    r.out.emplace_back(n * rwkv::dtype_size(p.out_dtype));
+    p.out[z] = r.out.back().get();
+  }
+  p.row_parallel = row_parallel;
+  p.cur_all_rows = cur_all_rows;
+  REQUIRE(rwkv_kernels::layer_prologue(p, nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  return r;
+}
+
+void run_rows_case(const Case& k, uint32_t seed) {
+  CAPTURE(seed, k.C, k.n_out, k.prev_weighted, k.has_prev_out, rwkv::dtype_name(k.out_t));
+  std::mt19937 rng(seed);
+  const size_t offset = (size_t)k.C;
+  gpu_test::RaggedBatch rb(k.lens, 3 * (size_t)k.C, rng);
+  const int rows = rb.n_rows(), C = k.C;
+  const size_t n = (size_t)rows * C;
+  for (int s = 0; s < rb.n_seq(); ++s) {
+    const std::vector<float> st = gpu_test::random_floats(rng, 3 * (size_t)C, -1.0f, 1.0f);
+    std::copy(st.begin(), st.end(), rb.state(s));
+  }
+  rb.upload();
+  const std::vector<float> states_before = rb.states_in_order(3 * (size_t)C);
+  const std::vector<float> x = gpu_test::random_floats(rng, n, -3.0f, 3.0f);
+  const std::vector<float> w = gpu_test::random_floats(rng, C, 0.5f, 1.5f);
+  const std::vector<float> b = gpu_test::random_floats(rng, C, -0.5f, 0.5f);
+  const DeviceBuffer dx = gpu_test::to_device(x), dw = gpu_test::to_device(w), db = gpu_test::to_device(b);
+  std::vector<DeviceBuffer> dmu;
+  rwkv_kernels::layer_prologue_params p;
+  p.batch = rb.batch();
+  p.x = dx.as<float>();
+  p.ln_w = dw.as<float>();
+  p.ln_b = db.as<float>();
+  p.prev_out = k.has_prev_out ? p.x : nullptr;  // a placeholder: launch_prologue sets its own
+  p.state_offset = offset;
+  p.store_state = false;
+  p.C = C;
+  p.n_out = k.n_out;
+  p.prev_weighted = k.prev_weighted;
+  p.out_dtype = k.out_t;
+  for (int z = 0; z < k.n_out; ++z) {
+    dmu.push_back(gpu_test::to_device(gpu_test::random_floats(rng, C, 0.0f, 1.0f)));
+    p.mu[z] = dmu.back().as<float>();
+  }
+  const PrologueRun by_seq = launch_prologue(p, false, true, rows, C);
+  const PrologueRun by_row = launch_prologue(p, true, true, rows, C);
+  const PrologueRun last_only = launch_prologue(p, true, false, rows, C);
+
+  // The launches the backend ran before: layernorm_residual (no delta), then shift_mix on its output.
+  DeviceBuffer ln(n * 4);
+  rwkv_kernels::layernorm_params lp;
+  lp.x = dx.as<float>();
+  lp.weight = dw.get();
+  lp.bias = db.get();
+  lp.y = ln.get();
+  lp.rows = rows;
+  lp.C = C;
+  REQUIRE(rwkv_kernels::layernorm_residual(lp, nullptr) == cudaSuccess);
+  rwkv_kernels::shift_mix_params sp;
+  sp.batch = rb.batch();
+  sp.state_offset = offset;
+  sp.cur = ln.as<float>();
+  sp.C = C;
+  sp.n_out = k.n_out;
+  sp.prev_weighted = k.prev_weighted;
+  sp.out_dtype = k.out_t;
+  std::vector<DeviceBuffer> mixed;
+  for (int z = 0; z < k.n_out; ++z) {
+    mixed.emplace_back(n * rwkv::dtype_size(k.out_t));
+    sp.mu[z] = p.mu[z];
+    sp.out[z] = mixed.back().get();
+  }
+  if (k.n_out > 0) REQUIRE(rwkv_kernels::shift_mix(sp, nullptr) == cudaSuccess);
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  rb.download();
+
+  const std::vector<float> cur = gpu_test::from_device(by_row.cur);
+  CHECK(same_bits(cur, gpu_test::from_device(ln)));
+  CHECK(same_bits(cur, gpu_test::from_device(by_seq.cur)));
+  if (k.has_prev_out) CHECK(same_bits(gpu_test::from_device(by_row.prev), gpu_test::from_device(by_seq.prev)));
+  for (int z = 0; z < k.n_out; ++z) {
+    const std::vector<float> got = gpu_test::from_device(by_row.out[(size_t)z], k.out_t);
+    CHECK(same_bits(got, gpu_test::from_device(mixed[(size_t)z], k.out_t)));
+    CHECK(same_bits(got, gpu_test::from_device(by_seq.out[(size_t)z], k.out_t)));
+    CHECK(same_bits(got, gpu_test::from_device(last_only.out[(size_t)z], k.out_t)));
+    CHECK(by_row.out[(size_t)z].guard_intact());
+  }
+  // cur_all_rows false: each sequence's last row, the rest untouched (still the fill's NaN bytes).
+  const std::vector<float> last_cur = gpu_test::from_device(last_only.cur);
+  int written = 0, untouched = 0;
+  for (int s = 0; s < rb.n_seq(); ++s)
+    for (int r = rb.begin(s); r < rb.begin(s + 1); ++r) {
+      const bool last = r == rb.begin(s + 1) - 1;
+      for (int c = 0; c < C; ++c) {
+        const size_t i = (size_t)r * C + c;
+        if (last)
+          written += std::memcmp(&last_cur[i], &cur[i], 4) == 0;
+        else
+          untouched += std::isnan(last_cur[i]) ? 1 : 0;
+      }
+    }
+  CHECK(written == rb.n_seq() * C);
+  CHECK(untouched == rows * C - rb.n_seq() * C);
+  // The states are only read.
+  CHECK(rb.states_in_order(3 * (size_t)C) == states_before);
+  CHECK(rb.guards_intact());
+  CHECK(by_row.cur.guard_intact());
+  CHECK(last_only.cur.guard_intact());
+}
+
 }  // namespace
+
+TEST_CASE("layer_prologue row_parallel: the LayerNorm and mixes of layernorm_residual + shift_mix, bit for bit",
+          "[gpu][kernels][layer_prologue]") {
+  const std::vector<Case> cases = {
+      {{1, 5, 2, 7}, 64, 6, true, false, false, DType::bf16},  // v7 time mix, ragged, one-row sequences
+      {{9}, 128, 1, true, false, false, DType::f32},           // v7 channel mix, one sequence
+      {{3, 1, 4}, 256, 4, false, false, false, DType::f16},    // v5 form
+      {{2, 6}, 64, 1, true, false, true, DType::bf16},         // v6 maa_x with the previous tokens
+      {{4, 1, 3}, 40, 2, false, false, true, DType::f32},      // C % 8 != 0: element access
+      {{3, 2}, 2056, 2, true, false, false, DType::bf16},      // two chunks per thread and a tail
+  };
+  uint32_t seed = 1800;
+  for (const Case& k : cases) run_rows_case(k, ++seed);
+}
+
+TEST_CASE("layer_prologue row_parallel: refuses a delta, a state store or a batch without row_seq",
+          "[gpu][kernels][layer_prologue]") {
+  std::mt19937 rng(1850);
+  gpu_test::RaggedBatch rb({2, 3}, 64, rng);
+  DeviceBuffer x(5 * 64 * 4), d(5 * 64 * 4), w(64 * 4), b(64 * 4), cur(5 * 64 * 4);
+  rwkv_kernels::layer_prologue_params p;
+  p.batch = rb.batch();
+  p.x = x.as<float>();
+  p.ln_w = w.as<float>();
+  p.ln_b = b.as<float>();
+  p.cur = cur.as<float>();
+  p.C = 64;
+  p.row_parallel = true;
+  p.store_state = false;
+  rwkv_kernels::layer_prologue_params bad = p;
+  bad.delta = d.as<float>();
+  CHECK(rwkv_kernels::layer_prologue(bad, nullptr) == cudaErrorInvalidValue);
+  bad = p;
+  bad.store_state = true;
+  CHECK(rwkv_kernels::layer_prologue(bad, nullptr) == cudaErrorInvalidValue);
+  bad = p;
+  bad.batch.row_seq = nullptr;
+  CHECK(rwkv_kernels::layer_prologue(bad, nullptr) == cudaErrorInvalidValue);
+  bad = p;
+  bad.row_parallel = false;  // the block-per-sequence form takes the same call
+  CHECK(rwkv_kernels::layer_prologue(bad, nullptr) == cudaSuccess);
+  CHECK(rwkv_kernels::layer_prologue(p, nullptr) == cudaSuccess);
+  CHECK(cudaDeviceSynchronize() == cudaSuccess);
+}
 
 TEST_CASE("layer_prologue: residual + LayerNorm + mixes + shift store against the CPU, ragged batches",
           "[gpu][kernels][layer_prologue]") {

@@ -138,10 +138,19 @@ TEST_CASE("bench: matrix accounting follows the layer structure", "[bench]") {
     CHECK(lo.flops == 2.0 * double(lora) * 30);
     CHECK(rwkv::bench::prefill_piece_cost(c, "head", 3, 10, 2, rwkv::DType::bf16, rwkv::DType::f32).flops ==
           2.0 * double(V * C) * 3);
-    // LayerNorms: LN1 and LN2 of every layer over every row, the head's over the 3 last rows; four fp32
-    // vectors each (x and delta read, x and the output written).
+    // The layernorm piece is the head's LayerNorm over the 3 last rows (x read in fp32, written in
+    // bf16); LN1 and LN2 start the shift piece's launches: per row x read twice (fp32) and each mix
+    // written (bf16), LN's output written for the 3 sequences' last rows of each of the 2 rounds
+    // (v6: LN1's for every row, read again with 5 fp32 deltas by the ddlerp's second launch), and
+    // the shift store (2 fp32 rows read and written a sequence and round).
     CHECK(rwkv::bench::prefill_piece_cost(c, "layernorm", 3, 10, 2, rwkv::DType::bf16, rwkv::DType::f32).bytes ==
-          double(2 * L * 30 + 3) * 16.0 * double(C));
+          3.0 * double(C) * 6.0);
+    const bool v6 = s.arch == rwkv::Arch::v6;
+    const double mixes = s.arch == rwkv::Arch::v7 ? 7 : s.arch == rwkv::Arch::v6 ? 8 : s.arch == rwkv::Arch::v4 ? 5 : 6;
+    const double shift_row = 8.0 * double(C) + mixes * 2.0 * double(C) + (v6 ? 28.0 * double(C) : 0.0);
+    const double shift_last = 3.0 * 2.0 * 4.0 * double(C) * (v6 ? 1 : 2), store = 3.0 * 2.0 * 16.0 * double(C);
+    CHECK(rwkv::bench::prefill_piece_cost(c, "shift", 3, 10, 2, rwkv::DType::bf16, rwkv::DType::f32).bytes ==
+          Approx(double(L) * (30.0 * shift_row + shift_last + store)));
     CHECK(rwkv::bench::prefill_piece_cost(c, "no such piece", 3, 10, 2, rwkv::DType::bf16, rwkv::DType::f32).bytes == 0);
     CHECK(c.emb_params == V * C);
     CHECK(c.head_params == V * C);
