@@ -107,8 +107,9 @@ elif [ $PLAN_KIND = profile ]; then
   [ "$KITDIR" != "$KIT" ] && add a 15 kit "$UNPACK_KIT"
   # One forward of 512 tokens (B = 1) of the 0.1B (the 1.5B did not reach its kernels under ncu in
   # 60 s; the kernels are the same at N = 64): the first 2 layers' chunked-WKV passes (prepare,
-  # carry, output) and element-wise launches (LayerNorm, shift mixes, activations).
-  add e 60 ncu-prefill-wkv "ncu --metrics $NCU_METRICS --kernel-name regex:'wkv7_chunk|layernorm|shift_mix|activation' --launch-count 18 -f -o $WORK/ncu-prefill-wkv $RUN bench --synthetic v7-0.1B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
+  # carry, output) and element-wise launches (LN1 and LN2 with their shift mixes, activations):
+  # 7 a layer.
+  add e 60 ncu-prefill-wkv "ncu --metrics $NCU_METRICS --kernel-name regex:'wkv7_chunk|layer_prologue|activation' --launch-count 14 -f -o $WORK/ncu-prefill-wkv $RUN bench --synthetic v7-0.1B --device cuda --dtype bf16 --pp 512 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
   # One forward of one token (the B = 1 decode path): the first 12 grouped GEMVs (3 layers).
   add e 60 ncu-decode-gemv "ncu --metrics $NCU_METRICS --kernel-name regex:gemv --launch-count 12 -f -o $WORK/ncu-decode-gemv $RUN bench --synthetic v7-1.5B --device cuda --dtype bf16 --pp 1 --pp-batch 1 --tg 0 --warmup 0 --repeat 1 --bandwidth-gbs 0 --peak-tflops 0 --quiet"
   add d 15 bench-v7-0.1B "$(bench_cmd v7-0.1B 512 1 128 1)"
