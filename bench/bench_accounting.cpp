@@ -39,6 +39,16 @@ void shape_counts(const ModelInfo& m, ModelCost& c) {
   if (m.arch == Arch::v7) c.lora_act_width = m.lora_w + m.lora_a + m.lora_v + m.lora_g;
 }
 
+// A layer matrix's role among the full-width GEMMs (ModelCost::att_proj_params ... ffn_r_params).
+void add_role(const std::string& name, int64_t n, ModelCost& c) {
+  for (const char* s : {".att.key.weight", ".att.value.weight", ".att.receptance.weight", ".att.gate.weight"})
+    if (ends_with(name, s)) c.att_proj_params += n;
+  if (ends_with(name, ".att.output.weight")) c.att_out_params += n;
+  if (ends_with(name, ".ffn.key.weight")) c.ffn_key_params += n;
+  if (ends_with(name, ".ffn.value.weight")) c.ffn_value_params += n;
+  if (ends_with(name, ".ffn.receptance.weight")) c.ffn_r_params += n;
+}
+
 }  // namespace
 
 bool is_matrix(const Tensor& t) {
@@ -65,6 +75,7 @@ ModelCost model_cost(const Model& model) {
     else if (t.name == "head.weight") c.head_params += n;
     else c.layer_matrix_params += n;
     if (is_lora(t.name)) c.lora_params += n;
+    add_role(t.name, n, c);
   }
   shape_counts(model.info, c);
   c.arch = model.info.arch;

@@ -26,6 +26,9 @@ struct ModelCost {
   int64_t head_params = 0;     // head.weight: a GEMM only for rows whose logits are wanted
   int64_t lora_params = 0;     // of layer_matrix_params, the LoRA matrices (v6 time_maa_w1/w2,
                                // time_decay_w1/w2; v7 w1 w2 a1 a2 v1 v2 g1 g2)
+  // The rest of layer_matrix_params by role (the prefill pieces att_proj ... ffn_r): att.key,
+  // value, receptance (, gate); att.output; ffn.key; ffn.value; ffn.receptance.
+  int64_t att_proj_params = 0, att_out_params = 0, ffn_key_params = 0, ffn_value_params = 0, ffn_r_params = 0;
   int64_t vector_params = 0;   // everything that is not a matrix (kept in fp32)
   int n_embd = 0, n_vocab = 0;
   size_t state_floats = 0;     // StateLayout::size(): floats of one sequence's state

@@ -24,7 +24,11 @@ PieceCost prefill_piece_cost(const ModelCost& c, const std::string& piece, int b
                              DType dtype, DType state_dtype) {
   const double rows = double(batch) * double(tokens), L = c.n_layer, C = c.n_embd;
   const double es = double(dtype_size(dtype));
-  if (piece == "projection") return gemm(double(c.layer_matrix_params - c.lora_params), rows, rounds, es);
+  if (piece == "att_proj") return gemm(double(c.att_proj_params), rows, rounds, es);
+  if (piece == "att_out") return gemm(double(c.att_out_params), rows, rounds, es);
+  if (piece == "ffn_key") return gemm(double(c.ffn_key_params), rows, rounds, es);
+  if (piece == "ffn_value") return gemm(double(c.ffn_value_params), rows, rounds, es);
+  if (piece == "ffn_r") return gemm(double(c.ffn_r_params), rows, rounds, es);
   if (piece == "lora") return gemm(double(c.lora_params), rows, rounds, es);
   if (piece == "head") return gemm(double(c.head_params), double(batch), rounds, es);
   if (piece == "wkv")

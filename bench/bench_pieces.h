@@ -4,7 +4,9 @@
 // model's shapes and what each launch reads and writes (docs/performance.md "Prefill rounds and the
 // split"):
 //
-//   projection, lora, head   2 x params x rows FLOPs; each matrix read once per round in the dtype
+//   att_proj, att_out,       2 x params x rows FLOPs; each matrix read once per round in the dtype
+//   ffn_key, ffn_value,      (the layers' matrices by role, ModelCost::att_proj_params ...; the
+//   ffn_r, lora, head        head's over the last rows)
 //   wkv                      ModelCost::prefill_wkv_flops / prefill_wkv_bytes (the recurrence's floor)
 //   wkv_prepare / _carry /   the chunked v7 kernel's passes as written (kernels/wkv7_chunked.cu, its
 //   _output                  FLOPs and bytes per chunk and head): per token and head, prepare reads
@@ -33,7 +35,7 @@ struct PieceCost {
   double flops = 0, bytes = 0;
 };
 
-// `piece` is a PrefillPiece name ("projection", ..., "gather"); an unknown name costs nothing.
+// `piece` is a PrefillPiece name ("att_proj", ..., "gather"); an unknown name costs nothing.
 PieceCost prefill_piece_cost(const ModelCost& c, const std::string& piece, int batch, int tokens, int rounds,
                              DType dtype, DType state_dtype);
 

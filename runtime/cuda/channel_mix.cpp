@@ -90,13 +90,13 @@ void channel_mix(const LayerRun& run) {
     return;
   }
   ffn_shift_mixes(run, form);
-  linear(run, L.ffn_k, ws.mix_plane(0), run.C, run.M, ws.ffn_key, DType::f32, run.F);
+  linear_as(PrefillPiece::ffn_key, run, L.ffn_k, ws.mix_plane(0), run.C, run.M, ws.ffn_key, DType::f32, run.F);
   relu_squared_key(run);
   if (!form.receptance) {
-    add_to_residual(run, L.ffn_v, ws.ffn_key_act, run.F);
+    add_to_residual(PrefillPiece::ffn_value, run, L.ffn_v, ws.ffn_key_act, run.F);
   } else {
-    linear(run, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.ffn_v, DType::f32, run.C);
-    linear(run, L.ffn_r, ws.mix_plane(1), run.C, run.M, ws.ffn_r, DType::f32, run.C);
+    linear_as(PrefillPiece::ffn_value, run, L.ffn_v, ws.ffn_key_act, run.F, run.M, ws.ffn_v, DType::f32, run.C);
+    linear_as(PrefillPiece::ffn_r, run, L.ffn_r, ws.mix_plane(1), run.C, run.M, ws.ffn_r, DType::f32, run.C);
     in_span(run.profile, PrefillPiece::activation, run.stream, [&] {
       RWKV_CUDA_TRY(rwkv_kernels::gate_mul(ws.ffn_r, ws.ffn_v, ws.x, (size_t)run.M * run.C, run.stream, true));
     });

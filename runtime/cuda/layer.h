@@ -115,8 +115,8 @@ void in_span(PrefillProfile* profile, PrefillPiece piece, cudaStream_t stream, F
   if (profile) profile->end(piece, stream);
 }
 
-// gemm.h's products inside spans of `piece` of the round's profile; linear and linear_batched for
-// the full-width projections, lora_linear and lora_linear_batched for the LoRA matrices.
+// gemm.h's products inside spans of `piece` of the round's profile (a matrix role: att_proj,
+// ffn_key, ...); lora_linear and lora_linear_batched for the LoRA matrices.
 template <class... Args>
 void linear_as(PrefillPiece piece, const LayerRun& run, Args&&... args) {
   in_span(run.profile, piece, run.stream,
@@ -126,14 +126,6 @@ template <class... Args>
 void linear_batched_as(PrefillPiece piece, const LayerRun& run, Args&&... args) {
   in_span(run.profile, piece, run.stream,
           [&] { linear_batched(run.cublas, std::forward<Args>(args)..., run.ws.dequant_scratch()); });
-}
-template <class... Args>
-void linear(const LayerRun& run, Args&&... args) {
-  linear_as(PrefillPiece::projection, run, std::forward<Args>(args)...);
-}
-template <class... Args>
-void linear_batched(const LayerRun& run, Args&&... args) {
-  linear_batched_as(PrefillPiece::projection, run, std::forward<Args>(args)...);
 }
 template <class... Args>
 void lora_linear(const LayerRun& run, Args&&... args) {
@@ -167,8 +159,8 @@ void layernorm_shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_para
                          const float* ln_b, bool cur_all_rows);
 
 // cuBLAS path: ws.x += W X over the round's rows (an output projection adding into the residual
-// stream: one GEMM with beta 1).
-void add_to_residual(const LayerRun& run, const DeviceMatrix& W, const void* X, int ldx);
+// stream: one GEMM with beta 1), a span of `piece`.
+void add_to_residual(PrefillPiece piece, const LayerRun& run, const DeviceMatrix& W, const void* X, int ldx);
 
 // The parameters every token-shift mix of a layer shares (batch, width, dtype), for the state's
 // x_prev at `state_offset` and the rows `cur`; the time mix's is att_shift_mix, over ws.att_in.

@@ -35,8 +35,8 @@ void layernorm_shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_para
           [&] { RWKV_CUDA_TRY(rwkv_kernels::layer_prologue(p, run.stream)); });
 }
 
-void add_to_residual(const LayerRun& run, const DeviceMatrix& W, const void* X, int ldx) {
-  in_span(run.profile, PrefillPiece::projection, run.stream, [&] {
+void add_to_residual(PrefillPiece piece, const LayerRun& run, const DeviceMatrix& W, const void* X, int ldx) {
+  in_span(run.profile, piece, run.stream, [&] {
     linear(run.cublas, W, X, ldx, run.M, run.ws.x, DType::f32, run.C, run.ws.dequant_scratch(), true);
   });
 }
@@ -94,7 +94,9 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, cons
   });
 }
 
-void attention_output(const LayerRun& run) { add_to_residual(run, run.w.att_o, run.ws.att_out, run.A); }
+void attention_output(const LayerRun& run) {
+  add_to_residual(PrefillPiece::att_out, run, run.w.att_o, run.ws.att_out, run.A);
+}
 
 void attention_output_gemv(const LayerRun& run) {
   grouped_gemv(run.stream, run.M, run.dtype, run.dtype,

@@ -64,8 +64,8 @@ void lerp_mixes_and_projections(const LayerRun& run) {
     sm.out[z] = ws.mix_plane(z);
   }
   layernorm_shift_mix(run, sm, L.ln1_w, L.ln1_b, false);
-  linear_batched(run, L.att_kvrg, L.n_kvrg, ws.mix_plane(0), run.C, (long long)(R * run.C), run.M,
-                 ws.proj, DType::f32, run.A, (long long)(R * run.A));
+  linear_batched_as(PrefillPiece::att_proj, run, L.att_kvrg, L.n_kvrg, ws.mix_plane(0), run.C,
+                    (long long)(R * run.C), run.M, ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }
 
 }  // namespace

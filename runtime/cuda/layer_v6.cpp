@@ -137,8 +137,8 @@ void time_mix_v6(const LayerRun& run) {
   tanh_lora(run, Dd);
   float* w_lora = ws.lora_out;  // the ddlerp deltas are consumed
   lora_linear(run, L.decay_w2, ws.lora_act, Dd, run.M, w_lora, DType::f32, run.A);
-  linear_batched(run, L.att_kvrg, 4, ws.mix_plane(1), run.C, (long long)(R * run.C), run.M, ws.proj,
-                 DType::f32, run.A, (long long)(R * run.A));
+  linear_batched_as(PrefillPiece::att_proj, run, L.att_kvrg, 4, ws.mix_plane(1), run.C, (long long)(R * run.C),
+                    run.M, ws.proj, DType::f32, run.A, (long long)(R * run.A));
   wkv5_core(run, w_lora, ws.proj_plane(3));
   attention_output(run);
 }

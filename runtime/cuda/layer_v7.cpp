@@ -42,8 +42,8 @@ void shift_mixes_and_projections(const LayerRun& run) {
     sm.out[z] = ws.mix_plane(z);
   }
   layernorm_shift_mix(run, sm, L.ln1_w, L.ln1_b, false);
-  linear_batched(run, L.att_kvrg, 3, ws.mix_plane(kMixK), run.C, (long long)(R * run.C), run.M,
-                 ws.proj, DType::f32, run.A, (long long)(R * run.A));
+  linear_batched_as(PrefillPiece::att_proj, run, L.att_kvrg, 3, ws.mix_plane(kMixK), run.C,
+                    (long long)(R * run.C), run.M, ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }
 
 // The LoRA middles: [tanh | identity | identity | sigmoid] over w, a, (v), g.

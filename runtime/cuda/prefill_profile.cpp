@@ -27,7 +27,11 @@ int64_t launch_count() {
 
 const char* prefill_piece_name(PrefillPiece piece) {
   switch (piece) {
-    case PrefillPiece::projection: return "projection";
+    case PrefillPiece::att_proj: return "att_proj";
+    case PrefillPiece::att_out: return "att_out";
+    case PrefillPiece::ffn_key: return "ffn_key";
+    case PrefillPiece::ffn_value: return "ffn_value";
+    case PrefillPiece::ffn_r: return "ffn_r";
     case PrefillPiece::lora: return "lora";
     case PrefillPiece::head: return "head";
     case PrefillPiece::wkv: return "wkv";
@@ -44,7 +48,11 @@ const char* prefill_piece_name(PrefillPiece piece) {
 
 PrefillPart prefill_piece_part(PrefillPiece piece) {
   switch (piece) {
-    case PrefillPiece::projection:
+    case PrefillPiece::att_proj:
+    case PrefillPiece::att_out:
+    case PrefillPiece::ffn_key:
+    case PrefillPiece::ffn_value:
+    case PrefillPiece::ffn_r:
     case PrefillPiece::lora:
     case PrefillPiece::head: return PrefillPart::gemm;
     case PrefillPiece::wkv:

@@ -7,6 +7,9 @@
 //   ... the LayerNorm launch ...
 //   if (round.profile) round.profile->end(cuda::PrefillPiece::layernorm, round.stream);
 //
+// The GEMMs are pieces by matrix role (att_proj, att_out, ffn_key, ffn_value, ffn_r, lora, head),
+// so that each shape's time stands next to its own floor.
+//
 // Every piece belongs to one part: the GEMMs (cuBLAS), the WKV recurrences, or the other kernels
 // (LayerNorms, token shifts, activations, gathers). Events are only recorded while the round is
 // enqueued; collect() reads them after the round's synchronisation and adds their elapsed times
@@ -28,19 +31,24 @@ enum class PrefillPart { gemm = 0, wkv = 1, other = 2 };
 
 // What a span holds. Keep kPrefillPieces and prefill_piece_name/prefill_piece_part in step.
 enum class PrefillPiece {
-  projection = 0,  // GEMM: the layers' full-width matrices (k v r (g), output, the channel mix's)
+  att_proj = 0,    // GEMM: the time mix's k v r (g) projections (one batched call)
+  att_out,         // GEMM: the time mix's output, added into the residual stream
+  ffn_key,         // GEMM: the channel mix's key
+  ffn_value,       // GEMM: the channel mix's value (v7: added into the residual stream)
+  ffn_r,           // GEMM: the v4-v6 channel mix's receptance
   lora,            // GEMM: the LoRA matrices (v6 ddlerp and decay, v7 w a v g)
   head,            // GEMM: the output head
   wkv,             // WKV: a whole recurrence (sequential, or chunked v4/v5/v6, v7 at N = 8, 16)
   wkv_prepare,     // WKV: chunked v7 (N = 32, 64), pass 1, every chunk's state-free part
   wkv_carry,       // WKV: chunked v7, pass 2, the state carried from chunk to chunk
   wkv_output,      // WKV: chunked v7, pass 3, GroupNorm, bonus and gate
-  layernorm,       // other: LN1, LN2 (with the residual add) and the head's LayerNorm
-  shift,           // other: token-shift mixes and the shift-state store
+  layernorm,       // other: the head's LayerNorm
+  shift,           // other: LN1 and LN2 with the token-shift mixes they start, v6's ddlerp mix,
+                   // the shift-state store
   activation,      // other: LoRA middles, relu^2, the v4-v6 channel mix's receptance gate
   gather,          // other: the embedding gather and the head's last-row gathers
 };
-constexpr int kPrefillPieces = 11;
+constexpr int kPrefillPieces = 15;
 
 // Short name (the bench's table and JSON keys) and part of each piece.
 const char* prefill_piece_name(PrefillPiece piece);

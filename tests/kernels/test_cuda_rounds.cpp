@@ -338,6 +338,11 @@ void check_prefill_pieces(const char* file) {
   CHECK(pieces_spans(s, PrefillPiece::activation) == rounds * L * (v6 ? 4 : 2));
   CHECK(pieces_spans(s, PrefillPiece::lora) == rounds * (v7 ? 8 * L - 2 : v6 ? 4 * L : 0));  // v7 layer 0: no v LoRA
   CHECK(pieces_spans(s, PrefillPiece::head) == rounds);
+  // The full-width GEMMs by role: one call each a layer (k v r (g) batched in one); v7 has no
+  // channel-mix receptance.
+  for (PrefillPiece p : {PrefillPiece::att_proj, PrefillPiece::att_out, PrefillPiece::ffn_key, PrefillPiece::ffn_value})
+    CHECK(pieces_spans(s, p) == rounds * L);
+  CHECK(pieces_spans(s, PrefillPiece::ffn_r) == (v7 ? 0 : rounds * L));
   const bool passes = v7 && mi.head_size >= 32;  // the chunked v7 kernel in three passes
   for (PrefillPiece p : {PrefillPiece::wkv_prepare, PrefillPiece::wkv_carry, PrefillPiece::wkv_output})
     CHECK(pieces_spans(s, p) == (passes ? rounds * L : 0));
@@ -359,7 +364,9 @@ void check_prefill_pieces(const char* file) {
   CHECK(in_pieces == s.round_launches);
   // One launch a span (dense weights: a GEMM is one cuBLAS call), except the chunked v4 and
   // v5/v6 WKV (several kernels in one span).
-  for (PrefillPiece p : {PrefillPiece::projection, PrefillPiece::lora, PrefillPiece::head, PrefillPiece::gather,
+  for (PrefillPiece p : {PrefillPiece::att_proj, PrefillPiece::att_out, PrefillPiece::ffn_key,
+                         PrefillPiece::ffn_value, PrefillPiece::ffn_r, PrefillPiece::lora, PrefillPiece::head,
+                         PrefillPiece::gather,
                          PrefillPiece::layernorm, PrefillPiece::shift, PrefillPiece::activation,
                          PrefillPiece::wkv_prepare, PrefillPiece::wkv_carry, PrefillPiece::wkv_output})
     CHECK(s.piece_launches[(int)p] == pieces_spans(s, p));

@@ -129,8 +129,19 @@ TEST_CASE("bench: matrix accounting follows the layer structure", "[bench]") {
     CHECK(c.lora_params == lora);
     // The prefill pieces' GEMMs (bench_pieces.h): the LoRA and the other layer matrices, read once a
     // round; the head once per sequence's last row.
-    const rwkv::bench::PieceCost proj = rwkv::bench::prefill_piece_cost(c, "projection", 3, 10, 2, rwkv::DType::bf16,
-                                                                        rwkv::DType::f32);
+    // The full-width matrices by role (att_proj ... ffn_r) cover the layers' non-LoRA matrices.
+    rwkv::bench::PieceCost proj;
+    for (const char* role : {"att_proj", "att_out", "ffn_key", "ffn_value", "ffn_r"}) {
+      const rwkv::bench::PieceCost p = rwkv::bench::prefill_piece_cost(c, role, 3, 10, 2, rwkv::DType::bf16,
+                                                                       rwkv::DType::f32);
+      proj.flops += p.flops;
+      proj.bytes += p.bytes;
+    }
+    CHECK(c.att_out_params == L * C * C);
+    CHECK(c.ffn_key_params == L * F * C);
+    CHECK(c.ffn_value_params == L * C * F);
+    CHECK(c.att_proj_params == L * C * C * (s.arch == rwkv::Arch::v4 || s.arch == rwkv::Arch::v7 ? 3 : 4));
+    CHECK(c.ffn_r_params == (s.arch == rwkv::Arch::v7 ? 0 : L * C * C));
     const rwkv::bench::PieceCost lo = rwkv::bench::prefill_piece_cost(c, "lora", 3, 10, 2, rwkv::DType::bf16,
                                                                       rwkv::DType::f32);
     CHECK(proj.flops == 2.0 * double(layer - lora) * 30);
