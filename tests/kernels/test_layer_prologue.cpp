@@ -44,6 +44,15 @@ void check_close(const std::vector<float>& got, const std::vector<double>& want,
   CHECK(cmp.bad == 0);
 }
 
+// Every sequence's state (3 C floats: this layer's x_prev at offset C) random, then uploaded.
+void fill_states(gpu_test::RaggedBatch& rb, int C, std::mt19937& rng) {
+  for (int s = 0; s < rb.n_seq(); ++s) {
+    const std::vector<float> st = gpu_test::random_floats(rng, 3 * (size_t)C, -1.0f, 1.0f);
+    std::copy(st.begin(), st.end(), rb.state(s));
+  }
+  rb.upload();
+}
+
 void run_case(const Case& k, uint32_t seed) {
   CAPTURE(seed, k.C, k.n_out, k.prev_weighted, k.has_delta, k.has_prev_out, rwkv::dtype_name(k.out_t));
   std::mt19937 rng(seed);
@@ -51,11 +60,7 @@ void run_case(const Case& k, uint32_t seed) {
   gpu_test::RaggedBatch rb(k.lens, 3 * (size_t)k.C, rng);
   const int rows = rb.n_rows(), C = k.C;
   const size_t n = (size_t)rows * C;
-  for (int s = 0; s < rb.n_seq(); ++s) {
-    const std::vector<float> st = gpu_test::random_floats(rng, 3 * (size_t)C, -1.0f, 1.0f);
-    std::copy(st.begin(), st.end(), rb.state(s));
-  }
-  rb.upload();
+  fill_states(rb, C, rng);
   std::vector<float> x = gpu_test::random_floats(rng, n, -3.0f, 3.0f);
   const std::vector<float> delta = gpu_test::random_floats(rng, n, -1.0f, 1.0f);
   const std::vector<float> w = gpu_test::random_floats(rng, C, 0.5f, 1.5f);
@@ -168,11 +173,7 @@ void run_rows_case(const Case& k, uint32_t seed) {
   gpu_test::RaggedBatch rb(k.lens, 3 * (size_t)k.C, rng);
   const int rows = rb.n_rows(), C = k.C;
   const size_t n = (size_t)rows * C;
-  for (int s = 0; s < rb.n_seq(); ++s) {
-    const std::vector<float> st = gpu_test::random_floats(rng, 3 * (size_t)C, -1.0f, 1.0f);
-    std::copy(st.begin(), st.end(), rb.state(s));
-  }
-  rb.upload();
+  fill_states(rb, C, rng);
   const std::vector<float> states_before = rb.states_in_order(3 * (size_t)C);
   const std::vector<float> x = gpu_test::random_floats(rng, n, -3.0f, 3.0f);
   const std::vector<float> w = gpu_test::random_floats(rng, C, 0.5f, 1.5f);
