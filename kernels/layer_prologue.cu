@@ -122,7 +122,7 @@ static __global__ void __launch_bounds__(kPrologueThreads)
 // Bytes per call: rows*C*(4 read + 4 re-read as the next row's previous token (mostly L2) + 4 cur
 // [every row, or each sequence's last only] + K*sizeof(TO) [+ 4 prev_out]) + n_seq*C*4 (state
 // read) + (2 + K)*C*4 parameters (cached). FLOPs: rows*C*(16 + 3K or 4K).
-// ptxas (sm_80 / sm_90, no spills): 32 registers element-wise, 62 with 16-byte accesses (4 blocks
+// ptxas (sm_80 / sm_90, no spills): 32 registers element-wise, 60-62 with 16-byte accesses (4 blocks
 // of 256 threads an SM).
 template <class TO, int VEC>
 static __global__ void __launch_bounds__(kPrologueThreads)
