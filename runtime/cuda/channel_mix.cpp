@@ -30,18 +30,6 @@ ChannelMixForm channel_mix_form(Arch arch) {
   return {spec.mixes_toward_previous(), spec.has_ffn_receptance()};
 }
 
-// Mix planes 0 (key) and, before v7, 1 (receptance) from ws.ffn_in.
-void ffn_shift_mixes(const LayerRun& run, const ChannelMixForm& form) {
-  rwkv_kernels::shift_mix_params fm = shift_mix_base(run, run.state.ffn_x, run.ws.ffn_in);
-  fm.prev_weighted = form.prev_weighted;
-  fm.n_out = form.receptance ? 2 : 1;
-  for (int z = 0; z < fm.n_out; ++z) {
-    fm.mu[z] = run.w.ffn_mix[z];
-    fm.out[z] = run.ws.mix_plane(z);
-  }
-  layernorm_shift_mix(run, fm, run.w.ln2_w, run.w.ln2_b, false);
-}
-
 // ws.ffn_key_act = relu(ws.ffn_key)^2.
 void relu_squared_key(const LayerRun& run) {
   rwkv_kernels::activation_params sq;
@@ -61,7 +49,6 @@ void channel_mix_gemv(const LayerRun& run, const ChannelMixForm& form) {
   using rwkv_kernels::gemv_epilogue;
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
-  layer_prologue(run, true, form.receptance ? 2 : 1, L.ffn_mix, form.prev_weighted);
   const DType key_dtype = run.dtype == DType::f16 ? DType::f32 : run.dtype;
   void* key = run.dtype == DType::f16 ? static_cast<void*>(ws.ffn_key) : ws.ffn_key_act;
   const auto key_task = gemv_task(L.ffn_k, ws.mix_plane(0), run.C, key, run.F, gemv_epilogue::relu_sq, key_dtype);
@@ -85,11 +72,12 @@ void channel_mix(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
   const ChannelMixForm form = channel_mix_form(run.arch);
+  // LN2 with mix planes 0 (key) and, before v7, 1 (receptance).
+  layer_prologue(run, true, form.receptance ? 2 : 1, L.ffn_mix, form.prev_weighted);
   if (run.gemv) {
     channel_mix_gemv(run, form);
     return;
   }
-  ffn_shift_mixes(run, form);
   linear_as(PrefillPiece::ffn_key, run, L.ffn_k, ws.mix_plane(0), run.C, run.M, ws.ffn_key, DType::f32, run.F);
   relu_squared_key(run);
   if (!form.receptance) {

@@ -151,20 +151,21 @@ inline bool uses_chunked_wkv(const RoundRun& round) {
          (long long)round.M >= (long long)round.wkv_chunk_min_tokens * round.dev.batch.n_seq;
 }
 
-// cuBLAS path: sm.cur = LN(ws.x; ln_w, ln_b) over the round's rows and the mixes of `sm` from it,
-// in one row-parallel launch (kernels/layer_prologue.cuh), where LN then shift_mix ran before: the
-// same bits. cur_all_rows false writes cur only for each sequence's last row (what the shift-state
-// store reads); v6 reads LN1 of every row again in its second mix. sm.delta must be null.
-void layernorm_shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_params& sm, const float* ln_w,
-                         const float* ln_b, bool cur_all_rows);
+// The start of a mix, both paths: LN1 (channel_mix false: into ws.att_in, state att_x) or LN2
+// (true: ws.ffn_in, ffn_x) of the complete residual stream ws.x, then mixes z < n_out with mu[z]
+// into mix planes first_plane.. (kernels/layer_prologue.cuh). The decode path's prologue (a block
+// per sequence) also stores the shift state; the cuBLAS path's (row_parallel, a span of the shift
+// piece) only reads it (store_shift_states, after the layer) and writes LN's output for each
+// sequence's last row, or for every row with ln_every_row (v6's ddlerp reads LN1 again).
+void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted,
+                    int first_plane = 0, bool ln_every_row = false);
 
 // cuBLAS path: ws.x += W X over the round's rows (an output projection adding into the residual
 // stream: one GEMM with beta 1), a span of `piece`.
 void add_to_residual(PrefillPiece piece, const LayerRun& run, const DeviceMatrix& W, const void* X, int ldx);
 
-// The parameters every token-shift mix of a layer shares (batch, width, dtype), for the state's
-// x_prev at `state_offset` and the rows `cur`; the time mix's is att_shift_mix, over ws.att_in.
-rwkv_kernels::shift_mix_params shift_mix_base(const LayerRun& run, size_t state_offset, const float* cur);
+// The parameters of a time-mix token-shift mix over ws.att_in (batch, width, dtype, the state's
+// att.x_prev): v6's ddlerp mix, after the prologue.
 rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run);
 
 // The v6 decode's decay LoRA second matrix, run inside the WKV kernel (kernels/wkv5.cuh):
@@ -196,10 +197,6 @@ void channel_mix(const LayerRun& run);
 void store_shift_states(const LayerRun& run);
 
 // ---- the decode path (run.gemv) ----
-// LN1 (channel_mix false: into ws.att_in, state att_x) or LN2 (true: ws.ffn_in, ffn_x) of the
-// complete residual stream ws.x, then mixes z < n_out with mu[z] into mix planes 0.., and the
-// shift state stored (kernels/layer_prologue.cuh).
-void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted);
 // Task k, v, r or g (z = 0..3) of att_kvrg from mix plane `plane` into proj plane z, fp32.
 rwkv_kernels::gemv_task kvrg_task(const LayerRun& run, int z, int plane);
 // att.output with the residual add in its epilogue: ws.x += W ws.att_out.

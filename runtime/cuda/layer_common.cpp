@@ -2,38 +2,12 @@
 #include "kernels/layer_prologue.cuh"
 #include "kernels/wkv5.cuh"
 #include "kernels/wkv5_chunked.cuh"
-#include "runtime/core/error.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/gemm.h"
 #include "runtime/cuda/layer.h"
 
 namespace rwkv {
 namespace cuda {
-
-void layernorm_shift_mix(const LayerRun& run, const rwkv_kernels::shift_mix_params& sm, const float* ln_w,
-                         const float* ln_b, bool cur_all_rows) {
-  if (sm.delta) throw Error("layernorm_shift_mix: a data-dependent mix cannot start a layer");
-  rwkv_kernels::layer_prologue_params p;
-  p.batch = sm.batch;
-  p.x = run.ws.x;
-  p.ln_w = ln_w;
-  p.ln_b = ln_b;
-  p.cur = const_cast<float*>(sm.cur);  // a workspace plane (ws.att_in, ws.ffn_in)
-  p.state_offset = sm.state_offset;
-  p.store_state = false;  // store_shift_states, after the layer
-  p.C = sm.C;
-  p.n_out = sm.n_out;
-  for (int z = 0; z < sm.n_out; ++z) {
-    p.mu[z] = sm.mu[z];
-    p.out[z] = sm.out[z];
-  }
-  p.prev_weighted = sm.prev_weighted;
-  p.out_dtype = sm.out_dtype;
-  p.row_parallel = true;
-  p.cur_all_rows = cur_all_rows;
-  in_span(run.profile, PrefillPiece::shift, run.stream,
-          [&] { RWKV_CUDA_TRY(rwkv_kernels::layer_prologue(p, run.stream)); });
-}
 
 void add_to_residual(PrefillPiece piece, const LayerRun& run, const DeviceMatrix& W, const void* X, int ldx) {
   in_span(run.profile, piece, run.stream, [&] {
@@ -50,18 +24,14 @@ void activation(const LayerRun& run, const rwkv_kernels::activation_params& act)
           [&] { RWKV_CUDA_TRY(rwkv_kernels::activation(act, run.stream)); });
 }
 
-rwkv_kernels::shift_mix_params shift_mix_base(const LayerRun& run, size_t state_offset, const float* cur) {
+rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run) {
   rwkv_kernels::shift_mix_params sm;
   sm.batch = run.batch;
-  sm.state_offset = state_offset;
-  sm.cur = cur;
+  sm.state_offset = run.state.att_x;
+  sm.cur = run.ws.att_in;
   sm.C = run.C;
   sm.out_dtype = run.dtype;
   return sm;
-}
-
-rwkv_kernels::shift_mix_params att_shift_mix(const LayerRun& run) {
-  return shift_mix_base(run, run.state.att_x, run.ws.att_in);
 }
 
 void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, const DecayLora& lora) {
@@ -104,7 +74,8 @@ void attention_output_gemv(const LayerRun& run) {
                           DType::f32)});
 }
 
-void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted) {
+void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* const* mu, bool prev_weighted,
+                    int first_plane, bool ln_every_row) {
   rwkv_kernels::layer_prologue_params p;
   p.batch = run.batch;
   p.x = run.ws.x;
@@ -116,11 +87,19 @@ void layer_prologue(const LayerRun& run, bool channel_mix, int n_out, float* con
   p.n_out = n_out;
   for (int z = 0; z < n_out; ++z) {
     p.mu[z] = mu[z];
-    p.out[z] = run.ws.mix_plane(z);
+    p.out[z] = run.ws.mix_plane(first_plane + z);
   }
   p.prev_weighted = prev_weighted;
   p.out_dtype = run.dtype;
-  RWKV_CUDA_TRY(rwkv_kernels::layer_prologue(p, run.stream));
+  if (run.gemv) {
+    RWKV_CUDA_TRY(rwkv_kernels::layer_prologue(p, run.stream));
+    return;
+  }
+  p.row_parallel = true;
+  p.store_state = false;
+  p.cur_all_rows = ln_every_row;
+  in_span(run.profile, PrefillPiece::shift, run.stream,
+          [&] { RWKV_CUDA_TRY(rwkv_kernels::layer_prologue(p, run.stream)); });
 }
 
 rwkv_kernels::gemv_task kvrg_task(const LayerRun& run, int z, int plane) {

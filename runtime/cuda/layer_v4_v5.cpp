@@ -45,8 +45,8 @@ void wkv4_core(const LayerRun& run) {
 void lerp_mixes_and_projections(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
+  layer_prologue(run, false, L.n_kvrg, L.mix, false);
   if (run.gemv) {
-    layer_prologue(run, false, L.n_kvrg, L.mix, false);
     if (L.n_kvrg == 4)
       grouped_gemv(run.stream, run.M, run.dtype, run.dtype,
                    {kvrg_task(run, 0, 0), kvrg_task(run, 1, 1), kvrg_task(run, 2, 2), kvrg_task(run, 3, 3)});
@@ -56,14 +56,6 @@ void lerp_mixes_and_projections(const LayerRun& run) {
     return;
   }
   const size_t R = (size_t)ws.max_rows();
-  rwkv_kernels::shift_mix_params sm = att_shift_mix(run);
-  sm.prev_weighted = false;
-  sm.n_out = L.n_kvrg;
-  for (int z = 0; z < L.n_kvrg; ++z) {
-    sm.mu[z] = L.mix[z];
-    sm.out[z] = ws.mix_plane(z);
-  }
-  layernorm_shift_mix(run, sm, L.ln1_w, L.ln1_b, false);
   linear_batched_as(PrefillPiece::att_proj, run, L.att_kvrg, L.n_kvrg, ws.mix_plane(0), run.C,
                     (long long)(R * run.C), run.M, ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }

@@ -36,16 +36,14 @@ void ddlerp_mixes(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
   const int D = L.maa_w1.out / 5;
-  rwkv_kernels::shift_mix_params sm = att_shift_mix(run);
-  sm.n_out = 1;
-  sm.mu[0] = L.mix[0];
-  sm.out[0] = ws.mix_plane(5);
-  layernorm_shift_mix(run, sm, L.ln1_w, L.ln1_b, true);  // the ddlerp mixes below read LN1 of every row
+  // LN1 and xxx into mix plane 5; LN1 kept for every row, which the ddlerp mixes below read.
+  layer_prologue(run, false, 1, L.mix, true, 5, true);
   lora_linear(run, L.maa_w1, ws.mix_plane(5), run.C, run.M, ws.lora_mid, DType::f32, 5 * D);
   tanh_lora(run, 5 * D);
   // The five data-dependent deltas, [5][M, C] in lora_out.
   lora_linear_batched(run, L.maa_w2, 5, ws.lora_act, 5 * D, D, run.M, ws.lora_out, DType::f32, run.C,
                  (long long)run.M * run.C);
+  rwkv_kernels::shift_mix_params sm = att_shift_mix(run);
   sm.n_out = 5;
   for (int z = 0; z < 5; ++z) {
     sm.mu[z] = L.mix[1 + z];

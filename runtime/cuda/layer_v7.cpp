@@ -31,17 +31,11 @@ enum MixPlane { kMixK = 0, kMixV = 1, kMixR = 2, kMixW = 3, kMixA = 4, kMixG = 5
 // lora_out planes: the second-matrix outputs.
 enum LoraPlane { kLoraW = 0, kLoraA = 1, kLoraV = 2, kLoraG = 3 };
 
-void shift_mixes_and_projections(const LayerRun& run) {
+// cuBLAS path: k, v, r from their mix planes into proj planes 0..2 (one batched GEMM).
+void projections(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const Workspace& ws = run.ws;
   const size_t R = (size_t)ws.max_rows();
-  rwkv_kernels::shift_mix_params sm = att_shift_mix(run);
-  sm.n_out = 6;
-  for (int z = 0; z < 6; ++z) {
-    sm.mu[z] = L.mix[z];
-    sm.out[z] = ws.mix_plane(z);
-  }
-  layernorm_shift_mix(run, sm, L.ln1_w, L.ln1_b, false);
   linear_batched_as(PrefillPiece::att_proj, run, L.att_kvrg, 3, ws.mix_plane(kMixK), run.C,
                     (long long)(R * run.C), run.M, ws.proj, DType::f32, run.A, (long long)(R * run.A));
 }
@@ -171,14 +165,14 @@ void projections_and_loras_gemv(const LayerRun& run, const LoraWidths& d) {
 void time_mix_v7(const LayerRun& run) {
   const CudaLayer& L = run.w;
   const LoraWidths d{L.w1.out, L.a1.out, L.has_v_mix ? L.v1.out : 0, L.g1.out};
+  layer_prologue(run, false, 6, L.mix, true);  // LN1 and the 6 mixes
   if (run.gemv) {
-    layer_prologue(run, false, 6, L.mix, true);
     projections_and_loras_gemv(run, d);
     wkv7_core(run, d.v != 0);
     attention_output_gemv(run);
     return;
   }
-  shift_mixes_and_projections(run);
+  projections(run);
   loras(run, d);
   wkv7_core(run, d.v != 0);
   attention_output(run);
