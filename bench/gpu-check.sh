@@ -295,6 +295,7 @@ excerpt() {
 
 # --excerpt NAME LOG: what the summary would show of phase NAME's log, then stop.
 if [ $MODE = excerpt ]; then
+  [ -f "$EX_LOG" ] || { echo "gpu-check: no log file $EX_LOG" >&2; exit 2; }
   excerpt "$EX_NAME" "$EX_LOG"
   exit 0
 fi

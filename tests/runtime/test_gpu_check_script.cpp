@@ -168,4 +168,6 @@ TEST_CASE("gpu-check.sh --excerpt: a bench phase shows its report, or after a ti
     CHECK(shown.find(row) != std::string::npos);
   CHECK(shown.find("measuring") == std::string::npos);  // progress without figures is left out
   CHECK(shell(repo_root() + "/bench/gpu-check.sh --excerpt bench-v7-tiny", &shown) == 2);
+  CHECK(shell(repo_root() + "/bench/gpu-check.sh --excerpt bench-v7-tiny " + dir.file("none.log"), &shown) == 2);
+  CHECK(shown.find("gpu-check: no log file") != std::string::npos);
 }
