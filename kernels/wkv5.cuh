@@ -8,6 +8,7 @@
 
 #include "kernels/common/cuda_compat.cuh"
 #include "kernels/common/ragged_batch.cuh"
+#include "kernels/common/split_parts.h"
 #include "runtime/core/dtype.h"
 
 namespace rwkv_kernels {
@@ -47,6 +48,9 @@ struct wkv5_params {
 
   void* out = nullptr;            // [rows, H*N] in out_dtype: GN(y) (* silu(g)), input of att.output
   rwkv::DType out_dtype = rwkv::DType::f32;
+  // wkv5_chunked_forward only: the bf16 parts of each tensor-core operand
+  // (kernels/common/mma_split.cuh): 3, fp32-accurate; 2, for runs with bf16 or fp16 activations.
+  int split_parts = kSplitFp32;
 };
 
 // Enqueues the kernel on `stream`. Returns cudaErrorInvalidValue for a missing required pointer, a

@@ -12,8 +12,9 @@
 // tensor-core product of factors <= |r|, |k|; the two 16 x 16 blocks on the diagonal take the
 // per-pair exponent in fp32 instead (a split point inside them would make one factor > 1 and can
 // overflow for strong decays). Every other product runs on tensor cores with operands split in
-// three bf16 parts (kernels/common/mma_split.cuh: about 2^-27 relative per product), so fp32
-// models keep fp32-level results.
+// kParts bf16 parts (kernels/common/mma_split.cuh): three by default (about 2^-27 relative per
+// product), so fp32 models keep fp32-level results; two for runs with 16-bit activations
+// (wkv5_params::split_parts; about 2^-16 a product, half the products).
 //
 // wkv5_chunk_kernel: grid (N / VS value slices, H, n_seq), block 128 threads (4 warps). A block
 // owns the VS value columns j0.. of one head of one sequence (the columns of S evolve
@@ -25,7 +26,7 @@
 // tiles per warp) | store S. Four barriers per chunk of 32 tokens.
 // Bytes per chunk and block: L*(3*N + VS)*4 read (r, k, w_lora or none, v; every slice block of a
 // head reads the head's r, k, w) + L*VS*4 written (y); the state slice is read and written once
-// per call. FLOPs per chunk and head: tensor cores 6 x 2*(L*N*N (S0) + 16*16*N (A) + L*L*N/2
+// per call. FLOPs per chunk and head: tensor cores kParts (kParts + 1) / 2 x 2*(L*N*N (S0) + 16*16*N (A) + L*L*N/2
 // (A v) + N*L*N (S_end)); fp32 2*(2*16*16/2)*N with as many exponentials (the diagonal blocks,
 // per slice block).
 //
@@ -130,7 +131,7 @@ __device__ __forceinline__ void decays_and_bonus(const wkv5_params& p, ChunkShar
 // A_ts for the chunk: the diagonal 16 x 16 blocks per pair in fp32 (every thread; the block of
 // queries 0..15 x keys 16..31 is never read), and the block of queries 16..31 x keys 0..15 on tensor cores (warps 0, 1:
 // keys 8w..8w+7), split at b_15.
-template <int N>
+template <int N, int kParts>
 __device__ __forceinline__ void in_chunk_weights(ChunkShared<N>& sh) {
   for (int e = (int)threadIdx.x; e < 2 * 256; e += kChunkThreads) {
     const int blk = e / 256, m = (e / 16) % 16, n = e % 16;
@@ -144,10 +145,10 @@ __device__ __forceinline__ void in_chunk_weights(ChunkShared<N>& sh) {
   if (warp >= 2) return;
   mma_frag_c acc = {{0.0f, 0.0f, 0.0f, 0.0f}};
   for (int kb = 0; kb < ChunkShape<N>::KP; kb += 16) {
-    const SplitA q = split_a_of([&](int m, int i) {
+    const SplitA<kParts> q = split_a_of<kParts>([&](int m, int i) {
       return sh.r[16 + m][kb + i] * expf(sh.b[15 + m][kb + i] - sh.b[15][kb + i]);
     });
-    const SplitB key = split_b_of([&](int i, int n) {
+    const SplitB<kParts> key = split_b_of<kParts>([&](int i, int n) {
       const int s = 8 * warp + n;
       return sh.k[s][kb + i] * expf(sh.b[15][kb + i] - sh.b[s][kb + i]);
     });
@@ -159,7 +160,7 @@ __device__ __forceinline__ void in_chunk_weights(ChunkShared<N>& sh) {
 
 // y of the chunk's tokens for the slice (warps 0 .. 2 NT - 1), into y_out (fp32, before the
 // GroupNorm).
-template <int N>
+template <int N, int kParts>
 __device__ __forceinline__ void chunk_outputs(const ChunkShared<N>& sh, float* __restrict__ y_out, size_t A,
                                               int row0, int L, int col0) {
   using Sh = ChunkShape<N>;
@@ -168,16 +169,16 @@ __device__ __forceinline__ void chunk_outputs(const ChunkShared<N>& sh, float* _
   const int mt = warp / Sh::NT, n0 = 8 * (warp % Sh::NT), t0 = 16 * mt;
   mma_frag_c acc = {{0.0f, 0.0f, 0.0f, 0.0f}};
   for (int kb = 0; kb < Sh::KP; kb += 16) {  // (r_t . e^{b_{t-1}}) S0
-    const SplitA q = split_a_of([&](int m, int i) {
+    const SplitA<kParts> q = split_a_of<kParts>([&](int m, int i) {
       const int t = t0 + m;
       return t == 0 ? sh.r[0][kb + i] : sh.r[t][kb + i] * expf(sh.b[t - 1][kb + i]);
     });
-    const SplitB st = split_b_of([&](int i, int n) { return sh.S[kb + i][n0 + n]; });
+    const SplitB<kParts> st = split_b_of<kParts>([&](int i, int n) { return sh.S[kb + i][n0 + n]; });
     mma_split(acc, q, st);
   }
   for (int sb = 0; sb <= mt; ++sb) {  // sum_{s < t} A_ts v_s
-    const SplitA a = split_a_of([&](int m, int s) { return sh.A[t0 + m][16 * sb + s]; });
-    const SplitB vv = split_b_of([&](int s, int n) { return sh.v[16 * sb + s][n0 + n]; });
+    const SplitA<kParts> a = split_a_of<kParts>([&](int m, int s) { return sh.A[t0 + m][16 * sb + s]; });
+    const SplitB<kParts> vv = split_b_of<kParts>([&](int s, int n) { return sh.v[16 * sb + s][n0 + n]; });
     mma_split(acc, a, vv);
   }
 #pragma unroll
@@ -189,7 +190,7 @@ __device__ __forceinline__ void chunk_outputs(const ChunkShared<N>& sh, float* _
 
 // This warp's tiles of the new state slice (tile = warp, warp + 4: keys 16 (tile / NT).., values
 // 8 (tile % NT)..) into acc, from S0 and the chunk.
-template <int N>
+template <int N, int kParts>
 __device__ __forceinline__ void next_state(const ChunkShared<N>& sh, mma_frag_c (&acc)[2]) {
   using Sh = ChunkShape<N>;
   constexpr int kTiles = Sh::KP / 16 * Sh::NT;
@@ -205,11 +206,11 @@ __device__ __forceinline__ void next_state(const ChunkShared<N>& sh, mma_frag_c 
       acc[z].r[q] = expf(sh.b[kL - 1][i]) * sh.S[i][n0 + acc_col(q)];
     }
     for (int sb = 0; sb < kL; sb += 16) {
-      const SplitA kd = split_a_of([&](int m, int s) {
+      const SplitA<kParts> kd = split_a_of<kParts>([&](int m, int s) {
         const int i = i0 + m;
         return sh.k[sb + s][i] * expf(sh.b[kL - 1][i] - sh.b[sb + s][i]);
       });
-      const SplitB vv = split_b_of([&](int s, int n) { return sh.v[sb + s][n0 + n]; });
+      const SplitB<kParts> vv = split_b_of<kParts>([&](int s, int n) { return sh.v[sb + s][n0 + n]; });
       mma_split(acc[z], kd, vv);
     }
   }
@@ -247,7 +248,7 @@ __device__ __forceinline__ void copy_state_slice(const wkv5_params& p, ChunkShar
   }
 }
 
-template <int N, class TS>
+template <int N, int kParts, class TS>
 __global__ void __launch_bounds__(kChunkThreads, 4) wkv5_chunk_kernel(wkv5_params p, float* y_out) {
   __shared__ ChunkShared<N> sh;
   const int j0 = (int)blockIdx.x * ChunkShape<N>::VS, h = (int)blockIdx.y, s = (int)blockIdx.z;
@@ -260,11 +261,11 @@ __global__ void __launch_bounds__(kChunkThreads, 4) wkv5_chunk_kernel(wkv5_param
     __syncthreads();  // 1: inputs (and, first time, S0) in shared memory
     decays_and_bonus<N>(p, sh, h);
     __syncthreads();  // 2: b and the bonus terms
-    in_chunk_weights<N>(sh);
+    in_chunk_weights<N, kParts>(sh);
     __syncthreads();  // 3: A
-    chunk_outputs<N>(sh, y_out, A, row0, L, h * N + j0);
+    chunk_outputs<N, kParts>(sh, y_out, A, row0, L, h * N + j0);
     mma_frag_c next[2];
-    next_state<N>(sh, next);
+    next_state<N, kParts>(sh, next);
     __syncthreads();  // 4: every read of S0 and of the chunk's inputs done
     store_next_state<N>(sh, next);
   }
@@ -298,10 +299,11 @@ __global__ void __launch_bounds__(128) wkv5_group_norm_kernel(wkv5_params p, con
   }
 }
 
-template <int N>
+template <int N, int kParts>
 cudaError_t launch_chunked(const wkv5_params& p, float* y, cudaStream_t stream) {
   const dim3 grid((unsigned)(N / ChunkShape<N>::VS), (unsigned)p.H, (unsigned)p.batch.n_seq);
-  auto* chunk = p.state_dtype == rwkv::DType::bf16 ? wkv5_chunk_kernel<N, __nv_bfloat16> : wkv5_chunk_kernel<N, float>;
+  auto* chunk = p.state_dtype == rwkv::DType::bf16 ? wkv5_chunk_kernel<N, kParts, __nv_bfloat16>
+                                                   : wkv5_chunk_kernel<N, kParts, float>;
   LAUNCH_KERNEL(chunk, grid, dim3(kChunkThreads), 0, stream, p, y);
   const cudaError_t err = launch_status();
   if (err != cudaSuccess) return err;
@@ -321,13 +323,17 @@ cudaError_t wkv5_chunked_forward(const wkv5_params& p, float* y_scratch, cudaStr
   if (p.batch.n_seq == 0) return cudaSuccess;
   if (p.H < 1 || !p.batch.seq_start || !p.batch.state || !p.r || !p.k || !p.v || !p.u || !p.ln_w || !p.ln_b ||
       !p.out || !p.decay || !y_scratch || p.decay_w2 || p.batch.n_rows < 1 ||
-      (p.state_dtype != rwkv::DType::f32 && p.state_dtype != rwkv::DType::bf16))
+      (p.state_dtype != rwkv::DType::f32 && p.state_dtype != rwkv::DType::bf16) || !split_parts_valid(p.split_parts))
     return cudaErrorInvalidValue;
-  switch (p.N) {
-    case 8: return launch_chunked<8>(p, y_scratch, stream);
-    case 16: return launch_chunked<16>(p, y_scratch, stream);
-    case 32: return launch_chunked<32>(p, y_scratch, stream);
-    case 64: return launch_chunked<64>(p, y_scratch, stream);
+  switch (p.N * 4 + p.split_parts) {  // every head size with either split
+    case 8 * 4 + kSplitFp32: return launch_chunked<8, kSplitFp32>(p, y_scratch, stream);
+    case 8 * 4 + kSplitBf16Run: return launch_chunked<8, kSplitBf16Run>(p, y_scratch, stream);
+    case 16 * 4 + kSplitFp32: return launch_chunked<16, kSplitFp32>(p, y_scratch, stream);
+    case 16 * 4 + kSplitBf16Run: return launch_chunked<16, kSplitBf16Run>(p, y_scratch, stream);
+    case 32 * 4 + kSplitFp32: return launch_chunked<32, kSplitFp32>(p, y_scratch, stream);
+    case 32 * 4 + kSplitBf16Run: return launch_chunked<32, kSplitBf16Run>(p, y_scratch, stream);
+    case 64 * 4 + kSplitFp32: return launch_chunked<64, kSplitFp32>(p, y_scratch, stream);
+    case 64 * 4 + kSplitBf16Run: return launch_chunked<64, kSplitBf16Run>(p, y_scratch, stream);
     default: return cudaErrorInvalidValue;
   }
 }

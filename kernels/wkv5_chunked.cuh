@@ -20,8 +20,8 @@ constexpr float kWkv5MinLogDecay = -40.0f;
 // wkv5_forward, with the decay given as the v5 factor or as v6's w_lora (not the decode mode
 // decay_w2); y_scratch: fp32 [rows, H*N] that holds the outputs before the GroupNorm (not
 // overlapping the inputs). Head sizes 8, 16, 32, 64. Returns cudaErrorInvalidValue for what
-// wkv5_forward refuses, decay_w2 set, or no y_scratch; cudaSuccess without launching for no
-// sequence; otherwise the launch status.
+// wkv5_forward refuses, decay_w2 set, no y_scratch, or split_parts not 2 or 3; cudaSuccess
+// without launching for no sequence; otherwise the launch status.
 cudaError_t wkv5_chunked_forward(const wkv5_params& p, float* y_scratch, cudaStream_t stream);
 
 }  // namespace rwkv_kernels

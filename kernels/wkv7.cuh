@@ -10,6 +10,7 @@
 
 #include "kernels/common/cuda_compat.cuh"
 #include "kernels/common/ragged_batch.cuh"
+#include "kernels/common/split_parts.h"
 #include "runtime/core/dtype.h"
 
 namespace rwkv_kernels {
@@ -55,6 +56,10 @@ struct wkv7_params {
   // wkv7_chunked_forward at N = 32, 64: how many blocks of pass 2's split shape the device runs at
   // once (wkv7_chunk_carry_split); -1: two per SM of the current device; 0: never split.
   int carry_split_slots = -1;
+  // wkv7_chunked_forward at N = 32, 64: the bf16 parts of each tensor-core operand
+  // (kernels/common/mma_split.cuh): 3, fp32-accurate; 2, for runs with bf16 or fp16 activations
+  // (about 2^-16 a product, half the products). Anything else is cudaErrorInvalidValue there.
+  int split_parts = kSplitFp32;
 };
 
 // Whether p has every pointer its layer needs and a supported state dtype (the head size is

@@ -39,7 +39,8 @@
 //          sa = S W'^T + U,  y = S R'^T + Yc,  S = S diag(d) + sa B'^T + v K'^T;
 //   pass 3 (every token and head at once): GroupNorm of y, the bonus (sum_j r_j k'_j r_k_j) v, the gate.
 // Each pass's launch shape, bytes and FLOPs are in its kernel's comment below. Every product on
-// tensor cores has its fp32 operands split in three bf16 parts (kernels/common/mma_split.cuh).
+// tensor cores has its fp32 operands split in kParts bf16 parts (kernels/common/mma_split.cuh):
+// three (fp32-accurate) by default, two for runs with 16-bit activations (wkv7_params::split_parts).
 // N = 8, 16 (the test models): one kernel, one block per head and sequence, N threads, thread i
 // holding state row i and running phases (1)-(7) below with fp32 FMAs.
 // Phases per chunk: (1) each channel loads its tokens (every load of a batch of tokens in flight at
@@ -246,27 +247,30 @@ __device__ __forceinline__ void advance_row(float (&st)[N], Wkv7ChunkShared<N>& 
 }
 
 // ---- the tensor-core path (N = 32, 64: 2N threads, one warp per 16 value rows) -------------------
-// Every product has fp32 operands split in three bf16 parts (kernels/common/mma_split.cuh).
+// Every product has fp32 operands split in kParts bf16 parts (kernels/common/mma_split.cuh).
 using bf16 = __nv_bfloat16;
 
 // The 16 x 16 A tile whose element (m, k) is x[m * ms + k * ks] (shared memory), split.
-__device__ __forceinline__ SplitA load_a(const float* x, int ms, int ks) {
-  return split_a_of([&](int m, int k) { return x[m * ms + k * ks]; });
+template <int kParts>
+__device__ __forceinline__ SplitA<kParts> load_a(const float* x, int ms, int ks) {
+  return split_a_of<kParts>([&](int m, int k) { return x[m * ms + k * ks]; });
 }
 
 // The 16 x 8 B tile whose element (k, n) is x[k * ks + n * ns] (shared memory), split.
-__device__ __forceinline__ SplitB load_b(const float* x, int ks, int ns) {
-  return split_b_of([&](int k, int n) { return x[k * ks + n * ns]; });
+template <int kParts>
+__device__ __forceinline__ SplitB<kParts> load_b(const float* x, int ks, int ns) {
+  return split_b_of<kParts>([&](int k, int n) { return x[k * ks + n * ns]; });
 }
 
 // The A tile of keys 16 kk .. 16 kk + 15 of a 16-row state tile held as C tiles (2 kk, 2 kk + 1):
 // a C tile's lane holds the A fragment's elements for the same rows and columns.
-__device__ __forceinline__ SplitA state_as_a(const mma_frag_c& left, const mma_frag_c& right) {
-  SplitA a;
-  split_pair(left.r[0], left.r[1], a.hi.r[0], a.mid.r[0], a.lo.r[0]);
-  split_pair(left.r[2], left.r[3], a.hi.r[1], a.mid.r[1], a.lo.r[1]);
-  split_pair(right.r[0], right.r[1], a.hi.r[2], a.mid.r[2], a.lo.r[2]);
-  split_pair(right.r[2], right.r[3], a.hi.r[3], a.mid.r[3], a.lo.r[3]);
+template <int kParts>
+__device__ __forceinline__ SplitA<kParts> state_as_a(const mma_frag_c& left, const mma_frag_c& right) {
+  SplitA<kParts> a;
+  split_into<kParts>(a.part, 0, left.r[0], left.r[1]);
+  split_into<kParts>(a.part, 1, left.r[2], left.r[3]);
+  split_into<kParts>(a.part, 2, right.r[0], right.r[1]);
+  split_into<kParts>(a.part, 3, right.r[2], right.r[3]);
   return a;
 }
 
@@ -342,7 +346,7 @@ __device__ __forceinline__ void state_tiles_io(StateTiles<kTiles>& st, TS* S, in
 }
 
 // Phase 4 on tensor cores: the 4 L x L matrices as 8 C tiles of 16 x 8, spread over the warps.
-template <int N>
+template <int N, int kParts>
 __device__ __forceinline__ void chunk_matrices_mma(Wkv7ChunkShared<N>& sh) {
   constexpr int P = Wkv7ChunkShared<N>::P;
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
@@ -352,7 +356,7 @@ __device__ __forceinline__ void chunk_matrices_mma(Wkv7ChunkShared<N>& sh) {
     const float* y = (which & 1) ? &sh.k[s0][0] : &sh.beta[s0][0];
     mma_frag_c d = {{0.0f, 0.0f, 0.0f, 0.0f}};
 #pragma unroll
-    for (int k0 = 0; k0 < N; k0 += 16) mma_split(d, load_a(x + k0, P, 1), load_b(y + k0, 1, P));
+    for (int k0 = 0; k0 < N; k0 += 16) mma_split(d, load_a<kParts>(x + k0, P, 1), load_b<kParts>(y + k0, 1, P));
     float(*m)[L] = which == 0 ? sh.A : which == 1 ? sh.B : which == 2 ? sh.Q : sh.K;
     for (int e = 0; e < 4; ++e) m[g + 8 * (e >> 1)][s0 + 2 * t + (e & 1)] = d.r[e];
   }
@@ -536,10 +540,11 @@ constexpr int prepare_blocks_per_sm() {
 // (ceil(rows / L), H), 2N threads, static shared Wkv7ChunkShared<N> (38 KiB at N = 64).
 // Bytes per chunk and head: L N 4 (6 in layer 0, else 8) read (+ L N 4 v_first in layer 0),
 // L N 4 7 + N 4 + L 4 written. FLOPs: 8 L^2 N (the L x L matrices, tensor cores; issued 6x by
-// the split) + 4 L^2 N (the substitutions) + ~50 L N: 0.33 MFLOP at L = 16, N = 64.
+// a three-part split, 3x by a two-part one) + 4 L^2 N (the substitutions) + ~50 L N: 0.33 MFLOP
+// at L = 16, N = 64.
 // Latency: every thread has its 8 tokens' loads in flight at once (one memory round trip a chunk;
 // the first version waited 16 in series), and the substitutions keep their columns in registers.
-template <int N>
+template <int N, int kParts>
 __global__ void __launch_bounds__(2 * N, prepare_blocks_per_sm<N>()) wkv7_chunk_prepare_kernel(wkv7_params p) {
   __shared__ Wkv7ChunkShared<N> sh;
   const int i = threadIdx.x, h = blockIdx.y;
@@ -550,7 +555,7 @@ __global__ void __launch_bounds__(2 * N, prepare_blocks_per_sm<N>()) wkv7_chunk_
     const int row0 = max(b0, p.batch.seq_start[s]), n = min(b1, seq_end) - row0;
     const Wkv7Channel ch = load_channel(p, c);  // per piece: not held in registers across phases
     prepare_chunk<N, 2 * N>(p, sh, ch, row0, n, c, i);
-    chunk_matrices_mma<N>(sh);
+    chunk_matrices_mma<N, kParts>(sh);
     __syncthreads();
     prepare_write<N>(p, sh, row0, n, h, i);
     if (seq_end >= b1) break;
@@ -559,7 +564,7 @@ __global__ void __launch_bounds__(2 * N, prepare_blocks_per_sm<N>()) wkv7_chunk_
 }
 
 // Pass 2's per-chunk operands in shared memory. The key-indexed W' R' B' K' (L x N each) are split
-// in their three bf16 parts once per block as they are stored (every warp of the block reads them;
+// in their kParts bf16 parts once per block as they are stored (every warp of the block reads them;
 // splitting them in each warp's fragment loads cost a warp ~11 instructions a pair each time), as
 // the packed pairs of the tensor-core B fragments (kernels/common/mma.cuh): W' and R', whose B
 // element (k, n) in S W'^T is W'[token n][key k], as [token][key pair]; B' and K', whose element
@@ -574,11 +579,10 @@ enum CarryWrPlane { kWrW, kWrR };  // of wr: kPlaneW + z
 enum CarryBkPlane { kBkB, kBkK };  // of bk: kPlaneB + z
 enum CarryRowPlane { kRowU, kRowYc, kRowV, kRowPlanes };
 static_assert(4 + kRowPlanes == kCarried, "pass 2 reads the planes pass 1 writes for it");
-enum SplitPart { kHi, kMid, kLo, kParts };
 template <int N>
 constexpr int kWrWords = N / 2 + 4;  // a token row of a wr plane: N / 2 key pairs + 4
 constexpr int kBkWords = L / 2 + 4;  // a key row of a bk plane: L / 2 token pairs + 4
-template <int N, bool kSplit>
+template <int N, bool kSplit, int kParts>
 struct Wkv7CarryShared {
   using Shape = CarryShape<N, kSplit>;
   static constexpr int PR = Shape::kRows + 4;
@@ -652,15 +656,15 @@ __device__ __forceinline__ void load_token_pairs(float2 (&x)[kCount][2], const f
   }
 }
 
-// load_piece's float4 (token t, keys 4 c4 ..) split into the three [token][key pair] parts.
-template <int N, int kThreads, int kCount>
+// load_piece's float4 (token t, keys 4 c4 ..) split into the kParts [token][key pair] parts.
+template <int N, int kThreads, int kCount, int kParts>
 __device__ __forceinline__ void store_split_keys(uint32_t (&dst)[kParts][L * kWrWords<N>], const float4 (&x)[kCount]) {
 #pragma unroll
   for (int k = 0; k < kCount; ++k) {
     const int f = (int)threadIdx.x + k * kThreads, t = f / (N / 4), c4 = f % (N / 4);
     uint32_t lo_keys[kParts], hi_keys[kParts];
-    split_pair(x[k].x, x[k].y, lo_keys[kHi], lo_keys[kMid], lo_keys[kLo]);
-    split_pair(x[k].z, x[k].w, hi_keys[kHi], hi_keys[kMid], hi_keys[kLo]);
+    split_pair<kParts>(x[k].x, x[k].y, lo_keys);
+    split_pair<kParts>(x[k].z, x[k].w, hi_keys);
     const int w = t * kWrWords<N> + 2 * c4;  // even: pairs 2 c4 and 2 c4 + 1 side by side
 #pragma unroll
     for (int part = 0; part < kParts; ++part)
@@ -668,15 +672,15 @@ __device__ __forceinline__ void store_split_keys(uint32_t (&dst)[kParts][L * kWr
   }
 }
 
-// load_token_pairs' items split into the three [key][token pair] parts.
-template <int N, int kThreads, int kCount>
+// load_token_pairs' items split into the kParts [key][token pair] parts.
+template <int N, int kThreads, int kCount, int kParts>
 __device__ __forceinline__ void store_split_tokens(uint32_t (&dst)[kParts][N * kBkWords], const float2 (&x)[kCount][2]) {
 #pragma unroll
   for (int k = 0; k < kCount; ++k) {
     const int f = (int)threadIdx.x + k * kThreads, tp = f / (N / 2), kp = f % (N / 2);
     uint32_t even[kParts], odd[kParts];  // keys 2 kp and 2 kp + 1, tokens 2 tp (low half) and 2 tp + 1
-    split_pair(x[k][0].x, x[k][1].x, even[kHi], even[kMid], even[kLo]);
-    split_pair(x[k][0].y, x[k][1].y, odd[kHi], odd[kMid], odd[kLo]);
+    split_pair<kParts>(x[k][0].x, x[k][1].x, even);
+    split_pair<kParts>(x[k][0].y, x[k][1].y, odd);
     const int w_even = 2 * kp * kBkWords + tp, w_odd = w_even + kBkWords;
 #pragma unroll
     for (int part = 0; part < kParts; ++part) {
@@ -687,31 +691,30 @@ __device__ __forceinline__ void store_split_tokens(uint32_t (&dst)[kParts][N * k
 }
 
 // The split B fragment whose element (k, n) is plane[token n0 + n][key k0 + k] of a wr plane.
-template <int N>
-__device__ __forceinline__ SplitB wr_fragment(const uint32_t (&plane)[kParts][L * kWrWords<N>], int n0, int k0) {
+template <int N, int kParts>
+__device__ __forceinline__ SplitB<kParts> wr_fragment(const uint32_t (&plane)[kParts][L * kWrWords<N>], int n0,
+                                                      int k0) {
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
-  SplitB b;
+  SplitB<kParts> b;
 #pragma unroll
   for (int q = 0; q < 2; ++q) {  // r[q]: keys k0 + 2t + 8q and the next
     const int w = (n0 + g) * kWrWords<N> + k0 / 2 + t + 4 * q;
-    b.hi.r[q] = plane[kHi][w];
-    b.mid.r[q] = plane[kMid][w];
-    b.lo.r[q] = plane[kLo][w];
+#pragma unroll
+    for (int part = 0; part < kParts; ++part) b.part[part].r[q] = plane[part][w];
   }
   return b;
 }
 
 // The split B fragment whose element (k, n) is plane[token k][key n0 + n] of a bk plane.
-template <int N>
-__device__ __forceinline__ SplitB bk_fragment(const uint32_t (&plane)[kParts][N * kBkWords], int n0) {
+template <int N, int kParts>
+__device__ __forceinline__ SplitB<kParts> bk_fragment(const uint32_t (&plane)[kParts][N * kBkWords], int n0) {
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
-  SplitB b;
+  SplitB<kParts> b;
 #pragma unroll
   for (int q = 0; q < 2; ++q) {  // r[q]: tokens 2t + 8q and the next
     const int w = (n0 + g) * kBkWords + t + 4 * q;
-    b.hi.r[q] = plane[kHi][w];
-    b.mid.r[q] = plane[kMid][w];
-    b.lo.r[q] = plane[kLo][w];
+#pragma unroll
+    for (int part = 0; part < kParts; ++part) b.part[part].r[q] = plane[part][w];
   }
   return b;
 }
@@ -735,8 +738,8 @@ __device__ __forceinline__ void carry_load(const wkv7_params& p, CarryRegs<N, kS
   if (i < N / 4) q.d = *reinterpret_cast<const float4*>(scratch_plane(p, kPlaneD) + (size_t)row0 * A + col + 4 * i);
 }
 
-template <int N, bool kSplit>
-__device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSplit>& sh, const CarryRegs<N, kSplit>& q) {
+template <int N, bool kSplit, int kParts>
+__device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSplit, kParts>& sh, const CarryRegs<N, kSplit>& q) {
   using Shape = CarryShape<N, kSplit>;
 #pragma unroll
   for (int z = 0; z < 2; ++z) {
@@ -753,9 +756,9 @@ __device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSplit>& sh, cons
 // as (row, token) tiles of tokens 0..7 and 8..15: whole, accumulated onto U and Yc (so u = sa);
 // split, from zero, u of both halves and y of half 1 also to sh.partial for the other half (read
 // after the caller's barrier).
-template <int N, bool kSplit, int kTiles>
-__device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7CarryShared<N, kSplit>& sh, int key0,
-                                               mma_frag_c (&u)[2], mma_frag_c (&y)[2]) {
+template <int N, bool kSplit, int kParts, int kTiles>
+__device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7CarryShared<N, kSplit, kParts>& sh,
+                                               int key0, mma_frag_c (&u)[2], mma_frag_c (&y)[2]) {
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
 #pragma unroll
   for (int q = 0; q < 2; ++q)
@@ -771,11 +774,11 @@ __device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7Carry
     }
 #pragma unroll
   for (int kk = 0; kk < kTiles / 2; ++kk) {  // each split state tile serves both products
-    const SplitA a = state_as_a(st.tile[2 * kk], st.tile[2 * kk + 1]);
+    const SplitA<kParts> a = state_as_a<kParts>(st.tile[2 * kk], st.tile[2 * kk + 1]);
 #pragma unroll
     for (int q = 0; q < 2; ++q) {
-      mma_split(u[q], a, wr_fragment<N>(sh.wr[kWrW], 8 * q, key0 + 16 * kk));
-      mma_split(y[q], a, wr_fragment<N>(sh.wr[kWrR], 8 * q, key0 + 16 * kk));
+      mma_split(u[q], a, wr_fragment<N, kParts>(sh.wr[kWrW], 8 * q, key0 + 16 * kk));
+      mma_split(y[q], a, wr_fragment<N, kParts>(sh.wr[kWrR], 8 * q, key0 + 16 * kk));
     }
   }
   if constexpr (kSplit) {
@@ -792,12 +795,12 @@ __device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7Carry
 // sa = S W'^T + U and y = S R'^T + Yc (written to the Y plane by key half 0) from this warp's
 // products and (split) the other half's, summed (U + half 0) + half 1 in both warps so that they
 // hold the same sa; then S = S diag(d) + sa B'^T + v K'^T on the warp's piece.
-template <int N, bool kSplit, int kTiles>
+template <int N, bool kSplit, int kParts, int kTiles>
 __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kTiles>& st,
-                                             const Wkv7CarryShared<N, kSplit>& sh, const mma_frag_c (&u)[2],
+                                             const Wkv7CarryShared<N, kSplit, kParts>& sh, const mma_frag_c (&u)[2],
                                              const mma_frag_c (&y)[2], int row0, int n, int h, int v0, int key0) {
   using Shape = CarryShape<N, kSplit>;
-  constexpr int PR = Wkv7CarryShared<N, kSplit>::PR;
+  constexpr int PR = Wkv7CarryShared<N, kSplit, kParts>::PR;
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
   const int rt = w % Shape::kRowTiles, half = w / Shape::kRowTiles;
   const int other = kSplit ? rt + Shape::kRowTiles * (1 - half) : w;  // the row tile's other key half
@@ -818,15 +821,15 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
       sa_c[q].r[e] = sa;
       if (half == 0 && tok < n) Y[(size_t)(row0 + tok) * A + (size_t)h * N + v0 + row] = out;
     }
-  const SplitA sa = state_as_a(sa_c[0], sa_c[1]);                     // (row, token)
-  const SplitA va = load_a(&sh.row_plane[kRowV][0][16 * rt], 1, PR);  // (row, token)
+  const SplitA<kParts> sa = state_as_a<kParts>(sa_c[0], sa_c[1]);               // (row, token)
+  const SplitA<kParts> va = load_a<kParts>(&sh.row_plane[kRowV][0][16 * rt], 1, PR);  // (row, token)
 #pragma unroll
   for (int ct = 0; ct < kTiles; ++ct) {
     mma_frag_c& d = st.tile[ct];
     const int key = key0 + 8 * ct;
     for (int e = 0; e < 4; ++e) d.r[e] *= sh.d[key + 2 * t + (e & 1)];
-    mma_split(d, sa, bk_fragment<N>(sh.bk[kBkB], key));
-    mma_split(d, va, bk_fragment<N>(sh.bk[kBkK], key));
+    mma_split(d, sa, bk_fragment<N, kParts>(sh.bk[kBkB], key));
+    mma_split(d, va, bk_fragment<N, kParts>(sh.bk[kBkK], key));
   }
 }
 
@@ -840,12 +843,13 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
 // N = 64; split 44.5 KiB, the second row group's W' R' B' K' a reread from L2; pass 1 wrote them),
 // L N 4 written; per call the state once (N^2 sizeof(state) read and written).
 // FLOPs per chunk and head: 4 L N^2 (sa, y) + 4 L N^2 (the update): 0.52 MFLOP at L = 16,
-// N = 64, tensor cores (issued 6x by the split operands), + 2 L N (split: the halves' sums).
-template <int N, bool kSplit, class TS>
+// N = 64, tensor cores (issued 6x by three-part operands, 3x by two-part ones), + 2 L N (split:
+// the halves' sums).
+template <int N, bool kSplit, int kParts, class TS>
 __global__ void __launch_bounds__(CarryShape<N, kSplit>::kThreads, kSplit ? 2 : 1)
     wkv7_chunk_carry_kernel(wkv7_params p) {
   using Shape = CarryShape<N, kSplit>;
-  __shared__ Wkv7CarryShared<N, kSplit> sh;
+  __shared__ Wkv7CarryShared<N, kSplit, kParts> sh;
   const int h = (int)blockIdx.x / Shape::kRowGroups, s = blockIdx.y;
   const int v0 = ((int)blockIdx.x % Shape::kRowGroups) * Shape::kRows;
   const int w = (int)(threadIdx.x >> 5), key0 = (w / Shape::kRowTiles) * Shape::kKeys;
@@ -861,13 +865,13 @@ __global__ void __launch_bounds__(CarryShape<N, kSplit>::kThreads, kSplit ? 2 : 
   for (int row0 = begin; row0 < end;) {
     const int next = piece_end(row0), n = next - row0;
     __syncthreads();  // the last chunk's products are done with the shared operands (and halves)
-    carry_store<N, kSplit>(sh, q);
+    carry_store<N, kSplit, kParts>(sh, q);
     __syncthreads();
     if (next < end) carry_load<N, kSplit>(p, q, next, piece_end(next) - next, h, v0);
     mma_frag_c u[2], y[2];
-    carry_products<N, kSplit>(st, sh, key0, u, y);
+    carry_products<N, kSplit, kParts>(st, sh, key0, u, y);
     if constexpr (kSplit) __syncthreads();  // both key halves' products are in sh.partial
-    carry_update<N, kSplit>(p, st, sh, u, y, row0, n, h, v0, key0);
+    carry_update<N, kSplit, kParts>(p, st, sh, u, y, row0, n, h, v0, key0);
     row0 = next;
   }
   state_tiles_io<N, Shape::kTiles, true>(st, S, rows0, key0);
@@ -915,19 +919,19 @@ int carry_split_slots(const wkv7_params& p) {
   return 2 * sms;
 }
 
-template <int N, bool kSplit>
+template <int N, bool kSplit, int kParts>
 cudaError_t launch_carry(const wkv7_params& p, bool bf16_state, cudaStream_t stream) {
   using Shape = CarryShape<N, kSplit>;
-  auto* carry =
-      bf16_state ? wkv7_chunk_carry_kernel<N, kSplit, __nv_bfloat16> : wkv7_chunk_carry_kernel<N, kSplit, float>;
+  auto* carry = bf16_state ? wkv7_chunk_carry_kernel<N, kSplit, kParts, __nv_bfloat16>
+                           : wkv7_chunk_carry_kernel<N, kSplit, kParts, float>;
   LAUNCH_KERNEL(carry, dim3((unsigned)(p.H * Shape::kRowGroups), (unsigned)p.batch.n_seq), dim3(Shape::kThreads), 0,
                 stream, p);
   return launch_status();
 }
 
-// One pass of the three (N = 32, 64), or at N = 8, 16 the one kernel (pass `prepare`; the other two
-// launch nothing).
-template <int N>
+// One pass of the three (N = 32, 64) with kParts-part operands, or at N = 8, 16 the one kernel
+// (pass `prepare`; the other two launch nothing; no tensor cores, so kParts is not read).
+template <int N, int kParts>
 cudaError_t launch_wkv7_chunked(const wkv7_params& p, wkv7_chunk_pass pass, cudaStream_t stream) {
   return dispatch_dtype(p.out_dtype, [&](auto tag) {
     using TO = typename decltype(tag)::type;
@@ -938,13 +942,13 @@ cudaError_t launch_wkv7_chunked(const wkv7_params& p, wkv7_chunk_pass pass, cuda
       LAUNCH_KERNEL(k, dim3((unsigned)p.H, (unsigned)p.batch.n_seq), dim3(N), 0, stream, p);
     } else if (pass == wkv7_chunk_pass::prepare) {
       const unsigned pieces = (unsigned)((p.batch.n_rows + L - 1) / L);
-      auto* prepare = wkv7_chunk_prepare_kernel<N>;
+      auto* prepare = wkv7_chunk_prepare_kernel<N, kParts>;
       LAUNCH_KERNEL(prepare, dim3(pieces, (unsigned)p.H), dim3(2 * N), 0, stream, p);
     } else if (pass == wkv7_chunk_pass::carry) {
       // Pass 2 in the split shape while its blocks fit the device at once (CarryShape).
       if (wkv7_chunk_carry_split(p.H, p.batch.n_seq, N, carry_split_slots(p)))
-        return launch_carry<N, true>(p, bf16_state, stream);
-      return launch_carry<N, false>(p, bf16_state, stream);
+        return launch_carry<N, true, kParts>(p, bf16_state, stream);
+      return launch_carry<N, false, kParts>(p, bf16_state, stream);
     } else {
       const unsigned blocks = (unsigned)(((long long)p.batch.n_rows * p.H + 3) / 4);
       auto* output = wkv7_chunk_output_kernel<N, TO>;
@@ -973,11 +977,17 @@ cudaError_t wkv7_chunked_pass(const wkv7_params& p, wkv7_chunk_pass pass, cudaSt
   if (!wkv7_params_valid(p)) return cudaErrorInvalidValue;
   if (p.N >= 32 && (p.chunk_scratch == nullptr || p.batch.row_seq == nullptr || p.batch.n_rows <= 0))
     return cudaErrorInvalidValue;
+  if (!split_parts_valid(p.split_parts)) return cudaErrorInvalidValue;
+  const bool two_parts = p.split_parts == kSplitBf16Run;
   switch (p.N) {
-    case 8: return launch_wkv7_chunked<8>(p, pass, stream);
-    case 16: return launch_wkv7_chunked<16>(p, pass, stream);
-    case 32: return launch_wkv7_chunked<32>(p, pass, stream);
-    case 64: return launch_wkv7_chunked<64>(p, pass, stream);
+    case 8: return launch_wkv7_chunked<8, kSplitFp32>(p, pass, stream);
+    case 16: return launch_wkv7_chunked<16, kSplitFp32>(p, pass, stream);
+    case 32:
+      return two_parts ? launch_wkv7_chunked<32, kSplitBf16Run>(p, pass, stream)
+                       : launch_wkv7_chunked<32, kSplitFp32>(p, pass, stream);
+    case 64:
+      return two_parts ? launch_wkv7_chunked<64, kSplitBf16Run>(p, pass, stream)
+                       : launch_wkv7_chunked<64, kSplitFp32>(p, pass, stream);
     default: return cudaErrorInvalidValue;
   }
 }

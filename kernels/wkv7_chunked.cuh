@@ -4,8 +4,9 @@
 // kWkv7ChunkTokens tokens per sequence instead of token by token. Within a chunk the delta-rule
 // terms (S a_t) solve a lower-triangular system (the WY/UT form of the generalised delta rule);
 // the chunk's outputs and end state are then matrix products (on tensor cores for N = 32, 64, with
-// fp32-accurate split operands; fp32 FMAs for N = 8, 16). The results agree with wkv7_forward within
-// fp32 rounding (different summation order), not bit for bit.
+// split operands; fp32 FMAs for N = 8, 16). The results agree with wkv7_forward within fp32
+// rounding (different summation order), not bit for bit; with wkv7_params::split_parts = 2 (runs
+// with 16-bit activations) within about 2^-16 of each product instead.
 //
 // Host declarations only; the kernel is in wkv7_chunked.cu.
 #pragma once
@@ -29,7 +30,7 @@ bool wkv7_chunk_carry_split(int H, int n_seq, int N, int slots);
 
 // Enqueues the chunked kernels with wkv7_forward's parameters and contract (same validation:
 // cudaErrorInvalidValue for an unsupported N or a missing pointer, p.chunk_scratch included at
-// N = 32, 64): the three passes below in order.
+// N = 32, 64, and for p.split_parts not 2 or 3): the three passes below in order.
 cudaError_t wkv7_chunked_forward(const wkv7_params& p, cudaStream_t stream);
 
 // The passes of wkv7_chunked_forward one at a time (for a caller that times each; the same

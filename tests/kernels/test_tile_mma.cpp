@@ -1,8 +1,8 @@
 // Tests kernels/tile_mma.cu, and through it the fragment layout and arithmetic of
 // kernels/common/mma.cuh, against a CPU product: D += A W^T for bf16 and fp16 tiles of several
 // shapes (one tile, several tiles in both directions, K of 1 to 8 steps); and with fp32 tiles,
-// the three-part split of kernels/common/mma_split.cuh (its parts and its six products' order,
-// bit for bit on the emulator; fp32-level accuracy on a GPU).
+// the three-part and two-part splits of kernels/common/mma_split.cuh (their parts and their six
+// or three products' order, bit for bit on the emulator; each split's accuracy on a GPU).
 //
 // Tolerances: the products of 16-bit values are exact in fp32; what differs is the summation.
 // The emulator defines it (acc = D, then fmaf over k in order), so on the emulator the result must
@@ -31,7 +31,7 @@ struct Shape {
 
 // D0 + A W^T by tile_mma with A and W in dtype t (values the caller made exact in t).
 std::vector<float> run_tile_mma(DType t, Shape s, const std::vector<float>& A, const std::vector<float>& W,
-                                const std::vector<float>& D0) {
+                                const std::vector<float>& D0, int split_parts = 3) {
   DeviceBuffer dA = gpu_test::to_device(A, t), dW = gpu_test::to_device(W, t), dD = gpu_test::to_device(D0);
   rwkv_kernels::tile_mma_params p;
   p.A = dA.get();
@@ -41,6 +41,7 @@ std::vector<float> run_tile_mma(DType t, Shape s, const std::vector<float>& A, c
   p.N = s.N;
   p.K = s.K;
   p.dtype = t;
+  p.split_parts = split_parts;
   REQUIRE(rwkv_kernels::tile_mma(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   CHECK(dD.guard_intact());
@@ -98,12 +99,20 @@ Parts split3(float x) {
   return {{hi, mid, rwkv::round_to_bf16(r - mid)}};
 }
 
-// fp32 A and W through the split: on the emulator the bits of mma_split's order (per 16-wide step
-// of K, the six part products lo*hi, mid*mid, hi*lo, mid*hi, hi*mid, hi*hi, each an fmaf over the
-// step's k in order); everywhere within the split's error (the dropped part products and what the
-// three parts leave of x, below 2^-22 |a w| together) plus the fp32 bound of 6K + 1 additions.
-void check_split_product(Shape s, uint32_t seed) {
-  CAPTURE(s.M, s.N, s.K, seed);
+// The part products (A part, W part) mma_split sums, in its order: with three parts lo*hi, mid*mid,
+// hi*lo, mid*hi, hi*mid, hi*hi; with two mid*hi, hi*mid, hi*hi.
+std::vector<std::pair<int, int>> split_order(int parts) {
+  if (parts == 3) return {{2, 0}, {1, 1}, {0, 2}, {1, 0}, {0, 1}, {0, 0}};
+  return {{1, 0}, {0, 1}, {0, 0}};
+}
+
+// fp32 A and W through a split of `parts`: on the emulator the bits of mma_split's order (per
+// 16-wide step of K, each part product an fmaf over the step's k in order); everywhere within the
+// split's error plus the fp32 bound of (products) K + 1 additions. The split's error bounds the
+// dropped part products and what the parts leave of x: three parts below 2^-22 |a w| together;
+// two parts: mid*mid' and the remainders x - hi - mid (each at most 2^-18 |x|), below 2^-16 |a w|.
+void check_split_product(Shape s, uint32_t seed, int parts) {
+  CAPTURE(s.M, s.N, s.K, seed, parts);
   std::mt19937 rng(seed);
   std::vector<float> A = gpu_test::random_floats(rng, (size_t)s.M * s.K, -2.0f, 2.0f);
   std::vector<float> W = gpu_test::random_floats(rng, (size_t)s.N * s.K, -2.0f, 2.0f);
@@ -116,9 +125,10 @@ void check_split_product(Shape s, uint32_t seed) {
   A[3] = 1.0f + std::ldexp(1.0f, -7) + std::ldexp(1.0f, -15) + std::ldexp(1.0f, -23);
   W[0] = std::ldexp(1.5f, -40);
   W[1] = -std::ldexp(1.0f, 30) * 1.2345678f;
-  const std::vector<float> got = run_tile_mma(DType::f32, s, A, W, D0);
+  const std::vector<float> got = run_tile_mma(DType::f32, s, A, W, D0, parts);
 
-  static constexpr int kOrder[6][2] = {{2, 0}, {1, 1}, {0, 2}, {1, 0}, {0, 1}, {0, 0}};  // (A part, W part)
+  const std::vector<std::pair<int, int>> order = split_order(parts);
+  const int split_error_exp = parts == 3 ? -22 : -16;
   size_t bad = 0, exact = 0;
   for (int m = 0; m < s.M; ++m)
     for (int n = 0; n < s.N; ++n) {
@@ -131,11 +141,13 @@ void check_split_product(Shape s, uint32_t seed) {
       }
       float ordered = D0[at];
       for (int k0 = 0; k0 < s.K; k0 += 16)
-        for (const auto& pair : kOrder)
+        for (const auto& [pa, pw] : order)
           for (int k = k0; k < k0 + 16; ++k)
-            ordered = std::fma(split3(A[(size_t)m * s.K + k]).part[pair[0]],
-                               split3(W[(size_t)n * s.K + k]).part[pair[1]], ordered);
-      const double tol = std::ldexp(products, -22) + 2.0 * (6 * s.K + 1) * std::ldexp(std::fabs(D0[at]) + products, -24);
+            ordered = std::fma(split3(A[(size_t)m * s.K + k]).part[pa], split3(W[(size_t)n * s.K + k]).part[pw],
+                               ordered);
+      const double additions = (double)order.size() * s.K + 1;
+      const double tol = std::ldexp(products, split_error_exp) +
+                         2.0 * additions * std::ldexp(std::fabs(D0[at]) + products, -24);
       if (!(std::fabs(got[at] - want) <= tol) && ++bad <= 3)
         UNSCOPED_INFO("D[" << m << "][" << n << "] got " << got[at] << " want " << want << " tol " << tol);
       exact += std::memcmp(&got[at], &ordered, sizeof(float)) == 0;
@@ -148,7 +160,13 @@ void check_split_product(Shape s, uint32_t seed) {
 TEST_CASE("tile_mma: fp32 tiles through the three-part bf16 split against the CPU product",
           "[gpu][kernels][mma]") {
   uint32_t seed = 31;
-  for (Shape s : {Shape{16, 8, 16}, Shape{16, 8, 128}, Shape{32, 24, 64}}) check_split_product(s, seed++);
+  for (Shape s : {Shape{16, 8, 16}, Shape{16, 8, 128}, Shape{32, 24, 64}}) check_split_product(s, seed++, 3);
+}
+
+TEST_CASE("tile_mma: fp32 tiles through the two-part bf16 split against the CPU product",
+          "[gpu][kernels][mma]") {
+  uint32_t seed = 41;
+  for (Shape s : {Shape{16, 8, 16}, Shape{16, 8, 128}, Shape{32, 24, 64}}) check_split_product(s, seed++, 2);
 }
 
 TEST_CASE("tile_mma: D += A W^T on tensor-core tiles against the CPU product, bf16 and fp16",
@@ -212,6 +230,10 @@ TEST_CASE("tile_mma: invalid parameters give cudaErrorInvalidValue", "[gpu][kern
   CHECK(with([](auto& p) { p.K = 0; }) == cudaErrorInvalidValue);
   CHECK(with([](auto& p) { p.M = -16; }) == cudaErrorInvalidValue);
   CHECK(with([](auto& p) { p.dtype = static_cast<DType>(7); }) == cudaErrorInvalidValue);
+  for (int parts : {0, 1, 4, -3}) {  // fp32's split: 2 or 3 parts; 16-bit tiles never read it
+    CHECK(with([&](auto& p) { p.dtype = DType::f32, p.split_parts = parts; }) == cudaErrorInvalidValue);
+    CHECK(with([&](auto& p) { p.split_parts = parts; }) == cudaSuccess);
+  }
   CHECK(with([](auto& p) { p.W = nullptr; }) == cudaErrorInvalidValue);
   CHECK(with([&](auto& p) { p.D = static_cast<float*>(a.get()); }) == cudaErrorInvalidValue);
   CHECK(with([](auto&) {}) == cudaSuccess);

@@ -11,10 +11,14 @@
 // (about 2^-27 relative per product, kernels/common/mma_split.cuh); outputs pass the GroupNorm, which
 // divides by the head's deviation. So outputs are held to 1e-4 (abs + rel) and states to 3e-5,
 // against the reference and against the sequential kernel (measured worst on these cases with an
-// earlier two-part split, 2^-17 per product, fp32: outputs 4.6e-5, states 1.8e-5).
+// earlier two-part split, 2^-17 per product, fp32: outputs 4.6e-5, states 1.8e-5). Two-part
+// operands (wkv5_params::split_parts = 2, the runs with 16-bit activations): outputs and states
+// within 2^-13, a quarter of one fp16 rounding of the outputs (2^-11), as tests/kernels/
+// test_wkv7_chunked.cpp holds them.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "bf16_state_util.h"
@@ -28,7 +32,7 @@ using namespace wkv5_test;
 
 namespace {
 
-constexpr double kOutTol = 1e-4, kStateTol = 3e-5;
+constexpr double kOutTol = 1e-4, kStateTol = 3e-5, kTwoPartTol = 1.0 / 8192;
 
 // Inputs of a case with the decays made strong: v6 time_decay up to 6 (log factors to -exp(6.5)),
 // v5 some factors exactly 0.
@@ -49,7 +53,7 @@ struct Result {
 
 // Runs the chunked kernel (chunked) or the sequential one from the same states and inputs.
 Result run_kernel(const Case& c, const Inputs& in, const std::vector<std::vector<float>>& init, size_t floats,
-                  size_t kv_offset, DType state_t, bool chunked) {
+                  size_t kv_offset, DType state_t, bool chunked, int split_parts = rwkv_kernels::kSplitFp32) {
   std::mt19937 unused(0);
   gpu_test::RaggedBatch batch(c.lens, init[0].size(), unused);
   for (int s = 0; s < batch.n_seq(); ++s) std::copy(init[(size_t)s].begin(), init[(size_t)s].end(), batch.state(s));
@@ -59,6 +63,7 @@ Result run_kernel(const Case& c, const Inputs& in, const std::vector<std::vector
   DeviceBuffer dout(rows * A * rwkv::dtype_size(c.out_t)), y(rows * A * sizeof(float));
   rwkv_kernels::wkv5_params p = make_params(d, c.form, batch.batch(), kv_offset, c.H, c.N, 0, dout, c.out_t);
   p.state_dtype = state_t;
+  p.split_parts = split_parts;
   REQUIRE((chunked ? rwkv_kernels::wkv5_chunked_forward(p, y.as<float>(), nullptr)
                    : rwkv_kernels::wkv5_forward(p, nullptr)) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
@@ -85,9 +90,14 @@ void check_close(const char* what, const std::vector<float>& got, const std::vec
   CHECK(cmp.nonfinite == 0);
 }
 
-// Chunked against the CPU reference and against the sequential kernel.
-void run_case(const Case& c, uint32_t seed, DType state_t = DType::f32, bool strong = false) {
-  CAPTURE(seed, (int)c.form, c.H, c.N, c.lens, rwkv::dtype_name(c.out_t), rwkv::dtype_name(state_t), strong);
+// Chunked against the CPU reference and against the sequential kernel; with two-part operands
+// (split_parts 2) against the reference within kTwoPartTol, and not the three-part states' bits.
+void run_case(const Case& c, uint32_t seed, DType state_t = DType::f32, bool strong = false,
+              int split_parts = rwkv_kernels::kSplitFp32) {
+  CAPTURE(seed, (int)c.form, c.H, c.N, c.lens, rwkv::dtype_name(c.out_t), rwkv::dtype_name(state_t), strong,
+          split_parts);
+  const bool two_parts = split_parts == rwkv_kernels::kSplitBf16Run;
+  const double out_tol = two_parts ? kTwoPartTol : kOutTol, state_tol = two_parts ? kTwoPartTol : kStateTol;
   std::mt19937 rng(seed);
   const size_t A = (size_t)c.H * c.N, numel = A * c.N, kv_offset = 4, floats = kv_offset + numel + 4;
   std::vector<std::vector<float>> init, device_init;
@@ -102,20 +112,24 @@ void run_case(const Case& c, uint32_t seed, DType state_t = DType::f32, bool str
   Inputs in = make_inputs(c, rows, rng);
   if (strong) in = strong_decays(in, c.form, rng);
 
-  const Result chunked = run_kernel(c, in, device_init, floats, kv_offset, state_t, true);
+  const Result chunked = run_kernel(c, in, device_init, floats, kv_offset, state_t, true, split_parts);
   const Result seq = run_kernel(c, in, device_init, floats, kv_offset, state_t, false);
+  if (two_parts) {
+    const Result three = run_kernel(c, in, device_init, floats, kv_offset, state_t, true);
+    CHECK(std::memcmp(chunked.states.data(), three.states.data(), three.states.size() * sizeof(float)) != 0);
+  }
   gpu_test::RaggedBatch ref_batch(c.lens, floats, rng);
   for (size_t s = 0; s < init.size(); ++s) std::copy(init[s].begin(), init[s].end(), ref_batch.state((int)s));
   const std::vector<double> want = reference(c, in, ref_batch, kv_offset);
 
-  check_close("outputs vs reference", chunked.out, want, c.out_t, kOutTol);
+  check_close("outputs vs reference", chunked.out, want, c.out_t, out_tol);
   if (c.out_t == DType::f32)  // (16-bit outputs: both sides rounded; the reference check covers them)
     check_close("outputs vs sequential kernel", chunked.out, std::vector<double>(seq.out.begin(), seq.out.end()),
-                c.out_t, kOutTol);
+                c.out_t, out_tol);
   const std::vector<float> ref_states = ref_batch.states_in_order(floats);
   if (state_t == DType::f32) {
     check_close("states vs reference", chunked.states, std::vector<double>(ref_states.begin(), ref_states.end()),
-                DType::f32, kStateTol);
+                DType::f32, state_tol);
     return;
   }
   for (size_t s = 0; s < init.size(); ++s) {  // bf16: the reference rounded to nearest even
@@ -123,7 +137,7 @@ void run_case(const Case& c, uint32_t seed, DType state_t = DType::f32, bool str
     const auto at = [&](const std::vector<float>& v) {
       return std::vector<float>(v.begin() + long(s * floats + kv_offset), v.begin() + long(s * floats + kv_offset + numel));
     };
-    const bf16_state::Check kv = bf16_state::check_rounded(at(chunked.states), at(ref_states), kStateTol, kStateTol);
+    const bf16_state::Check kv = bf16_state::check_rounded(at(chunked.states), at(ref_states), state_tol, state_tol);
     INFO("kv: " << kv.first);
     CHECK(kv.bad == 0);
     CHECK(kv.checked * 2 >= numel);
@@ -153,13 +167,22 @@ TEST_CASE("wkv5_chunked_forward: fp16 and bf16 outputs, bf16 state", "[gpu][kern
   run_case({Form::v5_2, 2, 16, {1, 45, 64}, DType::f32}, 614, DType::bf16);
 }
 
+TEST_CASE("wkv5_chunked_forward: two-part operands (runs with 16-bit activations) within 2^-13 of the reference",
+          "[gpu][kernels][wkv5_chunked]") {
+  run_case({Form::v6, 1, 64, {1, 45, 300}, DType::bf16}, 631, DType::f32, false, rwkv_kernels::kSplitBf16Run);
+  run_case({Form::v5_2, 2, 32, {33, 70}, DType::f16}, 632, DType::f32, false, rwkv_kernels::kSplitBf16Run);
+  run_case({Form::v5_0, 2, 16, kAwkward, DType::f32}, 633, DType::f32, false, rwkv_kernels::kSplitBf16Run);
+  run_case({Form::v6, 1, 64, {70}, DType::f32}, 634, DType::bf16, true, rwkv_kernels::kSplitBf16Run);
+}
+
 TEST_CASE("wkv5_chunked_forward: decays that underflow give finite results equal to the reference",
           "[gpu][kernels][wkv5_chunked]") {
   run_case({Form::v6, 1, 64, {70}, DType::f32}, 621, DType::f32, true);
   run_case({Form::v5_2, 2, 32, {70}, DType::f32}, 622, DType::f32, true);
 }
 
-TEST_CASE("wkv5_chunked_forward: refuses the decode mode, a missing scratch, an unsupported head size",
+TEST_CASE("wkv5_chunked_forward: refuses the decode mode, a missing scratch, an unsupported head size, a split "
+          "of other than 2 or 3 parts",
           "[gpu][kernels][wkv5_chunked]") {
   std::mt19937 rng(7);
   const Case c{Form::v5_2, 1, 16, {3}, DType::f32};
@@ -182,6 +205,13 @@ TEST_CASE("wkv5_chunked_forward: refuses the decode mode, a missing scratch, an 
   p = good;
   p.r = nullptr;
   CHECK(rwkv_kernels::wkv5_chunked_forward(p, y.as<float>(), nullptr) == cudaErrorInvalidValue);
+  for (int parts : {0, 1, 4}) {  // the operands' parts: 2 or 3
+    p = good;
+    p.split_parts = parts;
+    CHECK(rwkv_kernels::wkv5_chunked_forward(p, y.as<float>(), nullptr) == cudaErrorInvalidValue);
+  }
+  p.split_parts = rwkv_kernels::kSplitBf16Run;
+  CHECK(rwkv_kernels::wkv5_chunked_forward(p, y.as<float>(), nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
 }
 

@@ -5,7 +5,9 @@
 // at every chunk position that matters (1, L - 1, L, L + 1, 3L + 5 tokens with L =
 // kWkv7ChunkTokens: a partial chunk only, a full one, one more, several), non-zero start states
 // at a 16-byte and a 4-byte aligned offset, fp16/bf16 outputs and bf16 state slots; pass 2
-// (N = 32, 64) in both its block shapes, a block per head and split (wkv7_chunk_carry_split).
+// (N = 32, 64) in both its block shapes, a block per head and split (wkv7_chunk_carry_split); the
+// tensor-core operands in three bf16 parts (fp32-accurate) and in two (wkv7_params::split_parts,
+// the runs with 16-bit activations).
 //
 // N = 32, 64 exercise the tensor-core path (mma.cuh, emulated bit for bit), N = 8, 16 the fp32 one.
 //
@@ -14,6 +16,9 @@
 // the decays as exponentials of cumulative log decays); the same
 // bounds as test_wkv7.cpp hold: outputs within 2e-5 and states within 1e-5 (abs + rel) of the
 // reference and of the sequential kernel; fp16/bf16 outputs additionally within one rounding.
+// Two-part operands (about 2^-16 relative a product, kernels/common/mma_split.cuh): outputs and
+// states within 2^-13 (abs + rel) of the reference, a quarter of one fp16 rounding of the outputs
+// (2^-11) and a sixteenth of a bf16 one, which the runs taking them round their outputs to.
 // Layer 0's v_first is a copy of v, compared bit for bit.
 #include <catch2/catch.hpp>
 
@@ -51,7 +56,8 @@ DeviceBuffer chunk_scratch(size_t rows, const Case& c) {
 
 // One launch of `forward` over c's sequences from the states `init` (one per sequence).
 Result run_kernel(Forward forward, const Case& c, const Inputs& in, const std::vector<std::vector<float>>& init,
-                  size_t state_floats, size_t kv_offset, std::mt19937& rng, int carry_split_slots = -1) {
+                  size_t state_floats, size_t kv_offset, std::mt19937& rng, int carry_split_slots = -1,
+                  int split_parts = rwkv_kernels::kSplitFp32) {
   gpu_test::RaggedBatch batch(c.lens, state_floats, rng);
   for (int s = 0; s < batch.n_seq(); ++s) std::copy(init[s].begin(), init[s].end(), batch.state(s));
   batch.upload();
@@ -63,6 +69,7 @@ Result run_kernel(Forward forward, const Case& c, const Inputs& in, const std::v
       wkv7_test::make_params(d, batch.batch(), kv_offset, c.H, c.N, c.first_layer, 0, dout, c.out_t);
   p.chunk_scratch = scratch.as<float>();
   p.carry_split_slots = carry_split_slots;
+  p.split_parts = split_parts;
   REQUIRE(forward(p, nullptr) == cudaSuccess);
   REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
   batch.download();
@@ -124,6 +131,41 @@ void check_chunked(const Case& c, uint32_t seed) {
     const Result chunked =
         run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng, slots);
     check_against(c, chunked, sequential, want, want_states, v_first);
+  }
+}
+
+// Two-part operands against the reference, in both pass-2 shapes; and not the three-part results'
+// bits (the parameter reaches the kernels: their states differ somewhere).
+void check_chunked_two_parts(const Case& c, uint32_t seed) {
+  CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
+  std::mt19937 rng(seed);
+  const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 3;
+  const size_t state_floats = kv_offset + A * c.N + (c.aligned ? 4 : 2);
+  std::vector<std::vector<float>> init;
+  for (size_t s = 0; s < c.lens.size(); ++s) init.push_back(gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f));
+  size_t rows = 0;
+  for (int n : c.lens) rows += (size_t)n;
+  const Inputs in = wkv7_test::make_inputs(rows, A, rng);
+
+  gpu_test::RaggedBatch ref(c.lens, state_floats, rng);
+  for (int s = 0; s < ref.n_seq(); ++s) std::copy(init[s].begin(), init[s].end(), ref.state(s));
+  std::vector<float> v_first = in.v_first;
+  const std::vector<double> want = wkv7_test::reference(c, in, ref, kv_offset, v_first);
+  const std::vector<float> want_states = ref.states_in_order(state_floats);
+
+  constexpr double kTwoPartTol = 1.0 / 8192;  // 2^-13
+  for (int slots : {0, kSplitAlways}) {
+    INFO("carry_split_slots " << slots);
+    const Result three = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng,
+                                    slots, rwkv_kernels::kSplitFp32);
+    const Result two = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng,
+                                  slots, rwkv_kernels::kSplitBf16Run);
+    const gpu_test::Comparison out_cmp = gpu_test::compare(two.out, want, c.out_t, kTwoPartTol, kTwoPartTol);
+    INFO("outputs against the reference: " << out_cmp.first << " worst " << out_cmp.worst);
+    CHECK(out_cmp.bad == 0);
+    check_close(two.states, want_states, DType::f32, kTwoPartTol, "states against the reference");
+    CHECK(std::memcmp(two.v_first.data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(two.states.data(), three.states.data(), two.states.size() * sizeof(float)) != 0);
   }
 }
 
@@ -198,6 +240,16 @@ TEST_CASE("wkv7_chunked_forward: fp16 and bf16 outputs", "[gpu][kernels][wkv7]")
   for (DType t : {DType::f16, DType::bf16}) check_chunked({2, 32, {L + 1, 5}, false, t, true}, ++seed);
 }
 
+TEST_CASE("wkv7_chunked_forward: two-part operands (runs with 16-bit activations) within 2^-13 of the reference",
+          "[gpu][kernels][wkv7]") {
+  uint32_t seed = 960;
+  for (bool first_layer : {true, false}) {
+    check_chunked_two_parts({2, 64, kChunkEdges, first_layer, DType::bf16, true}, ++seed);
+    check_chunked_two_parts({2, 32, {L + 3, 2}, first_layer, DType::f16, false}, ++seed);
+  }
+  check_chunked_two_parts({2, 64, {7 * L + 9}, false, DType::f32, true}, ++seed);  // the raw error, many chunks
+}
+
 TEST_CASE("wkv7_chunked_forward: bf16 state (loaded to fp32, rounded to nearest even on the store)",
           "[gpu][kernels][wkv7]") {
   uint32_t seed = 970;
@@ -221,6 +273,15 @@ TEST_CASE("wkv7_chunked_forward: rejects an unsupported head size and missing po
   DeviceBuffer dout((L + 3) * 32 * sizeof(float));
   rwkv_kernels::wkv7_params p = wkv7_test::make_params(d, batch.batch(), 4, 1, 32, true, 0, dout, DType::f32);
   CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);
+  DeviceBuffer scratch(rwkv_kernels::wkv7_chunked_scratch_floats(L + 3, 1, 32) * sizeof(float));
+  p.chunk_scratch = scratch.as<float>();
+  for (int parts : {0, 1, 4}) {  // the operands' parts: 2 or 3
+    p.split_parts = parts;
+    CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaErrorInvalidValue);
+  }
+  p.split_parts = rwkv_kernels::kSplitBf16Run;  // with everything else valid, accepted
+  CHECK(rwkv_kernels::wkv7_chunked_forward(p, nullptr) == cudaSuccess);
+  CHECK(cudaDeviceSynchronize() == cudaSuccess);
   CHECK(rwkv_kernels::wkv7_chunked_scratch_floats(L + 3, 1, 32) == (size_t)(L + 3) * (9 * 32 + 1));
   CHECK(rwkv_kernels::wkv7_chunked_scratch_floats(L + 3, 2, 16) == 0);
 }
