@@ -171,6 +171,7 @@ Json run_json(const RunResult& r) {
     out["gemv_max_rows"] = r.gemv_max_rows;
     out["wkv_chunk_min_tokens"] = r.wkv_chunk_min_tokens;
     out["wkv_carry_split"] = r.wkv_carry_split_slots == 0 ? "off" : "auto";
+    out["wkv_split_parts"] = r.wkv_split_parts;
     out["max_rows"] = r.max_rows;
     out["max_rows_automatic"] = r.max_rows_automatic;
   }
@@ -377,7 +378,8 @@ std::string report_table(const ReportInfo& info, const Model& model, const Bench
       o << "rounds  " << r.max_rows << " token rows per round ("
         << (r.max_rows_automatic ? "automatic, from the free device memory" : "--max-rows")
         << "); chunked WKV from " << r.wkv_chunk_min_tokens << " tokens per sequence"
-        << (r.wkv_chunk_min_tokens == 0 ? " (0: never chunked)" : "")
+        << (r.wkv_chunk_min_tokens == 0 ? " (0: never chunked)" : "") << ", its products on " << r.wkv_split_parts
+        << "-part bf16 operands"
         << (r.wkv_carry_split_slots == 0 ? "; v7 pass 2 never split (--wkv-carry-split off)" : "") << "\n";
     o << "limits  bandwidth " << (L.bandwidth_gbs > 0 ? fmt("%.1f GB/s", L.bandwidth_gbs) : "unknown") << " ("
       << (L.bandwidth_source.empty() ? "not used" : L.bandwidth_source) << ")\n";

@@ -294,7 +294,8 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
     for (int b : cfg.decode_batches) opt.n_states = std::max(opt.n_states, b);
   say("loading the model onto " + opt.device + " in " + dtype_name(opt.dtype) +
       (opt.quant != QuantKind::none ? std::string(", matrices ") + quant_kind_name(opt.quant) : std::string()) +
-      (opt.wkv_carry_split_slots == 0 ? " (v7 pass 2 never split)" : ""));
+      (opt.wkv_carry_split_slots == 0 ? " (v7 pass 2 never split)" : "") +
+      (opt.wkv_split_parts != 0 ? " (chunked WKV on " + std::to_string(opt.wkv_split_parts) + "-part operands)" : ""));
   std::unique_ptr<BenchTarget> t = make_target(model, opt);
   if (!t->engine().device_note().empty()) say(t->engine().device_note());
   const ModelCost cost = model_cost(model);
@@ -311,6 +312,7 @@ RunResult run_benchmark(const Model& model, const TargetOptions& target, const B
     res.gemv_max_rows = opt.gemv_max_rows;
     res.wkv_chunk_min_tokens = opt.wkv_chunk_min_tokens;
     res.wkv_carry_split_slots = opt.wkv_carry_split_slots;
+    res.wkv_split_parts = t->wkv_split_parts();
     res.max_rows = t->max_rows();
     res.max_rows_automatic = t->max_rows_automatic();
     say("token rows per round: " + std::to_string(res.max_rows) +

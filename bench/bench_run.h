@@ -121,6 +121,7 @@ struct RunResult {
   int gemv_max_rows = -1;        // cuda: the GEMV/cuBLAS switch point; -1 not a cuda run
   int wkv_chunk_min_tokens = -1; // cuda: the sequential/chunked WKV switch (0: never chunked); -1 not cuda
   int wkv_carry_split_slots = -1;  // cuda: chunked v7 pass 2's split shape (-1 automatic, 0 never)
+  int wkv_split_parts = 0;       // cuda: the chunked WKV's operand parts in use (2 or 3); 0 not cuda
   int max_rows = 0;              // cuda: token rows per round as the backend chose them; 0 not cuda
   bool max_rows_automatic = false;  // cuda: chosen from the free device memory (no --max-rows)
   DType state_dtype = DType::f32;  // of the WKV matrix state in device memory (cuda --state-dtype)

@@ -96,6 +96,8 @@ class BenchTarget {
   // Token rows per round the backend chose (cuda; 0 not a cuda target) and whether automatically.
   virtual int max_rows() const { return 0; }
   virtual bool max_rows_automatic() const { return false; }
+  // The chunked WKV kernels' bf16 parts per tensor-core operand in use (cuda: 2 or 3); 0 not cuda.
+  virtual int wkv_split_parts() const { return 0; }
   // Device time of the prefill rounds since reset_prefill_times(), split into GEMM and WKV spans
   // (cuda with TargetOptions::profile_prefill: CUDA events, runtime/cuda/prefill_profile.h); false
   // when nothing was profiled.
@@ -122,6 +124,7 @@ struct TargetOptions {
   int max_rows = 0;            // cuda: token rows per round (0: automatic, from the free device memory)
   int wkv_chunk_min_tokens = 64;  // cuda: the sequential/chunked WKV switch (0: never chunked)
   int wkv_carry_split_slots = -1;  // cuda: chunked v7 pass 2's split shape (-1 automatic, 0 never)
+  int wkv_split_parts = 0;     // cuda: the chunked WKV's operand parts (0 automatic: by the dtype; 2, 3)
   bool profile_prefill = true;    // cuda: CUDA events around prefill rounds and their GEMM/WKV spans
   int threads = 0;             // cpu: worker threads (0: all cores)
   bool cuda_graphs = true;     // cuda: decode steps replayed from CUDA graphs

@@ -151,6 +151,7 @@ EngineOptions engine_options(const TargetOptions& opt) {
   e.backend.gemv_max_rows = opt.gemv_max_rows;
   e.backend.wkv_chunk_min_tokens = opt.wkv_chunk_min_tokens;
   e.backend.wkv_carry_split_slots = opt.wkv_carry_split_slots;
+  e.backend.wkv_split_parts = opt.wkv_split_parts;
   e.backend.profile_prefill = opt.profile_prefill;
   e.backend.state_dtype = opt.state_dtype;
   e.backend.quant = opt.quant;

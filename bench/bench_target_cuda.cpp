@@ -76,6 +76,7 @@ class CudaTarget final : public BenchTarget {
   size_t workspace_bytes() const override { return be_.workspace_bytes(); }
   int max_rows() const override { return be_.max_rows(); }
   bool max_rows_automatic() const override { return be_.max_rows_automatic(); }
+  int wkv_split_parts() const override { return be_.wkv_split_parts(); }
   bool prefill_times(PrefillTimes* out) override {
     const cuda::PrefillSplit s = be_.prefill_split();
     if (s.rounds == 0) return false;

@@ -25,8 +25,8 @@
 #   d. speed: `rwkv-run bench`, bf16, one repeat, one process per synthetic model (built once):
 #      v7 0.1B (pp512, tg B=1,256; tg B=1 again with argmax on the device), 1.5B (pp512 and pp4096 at B=1,4, tg B=1,64), 7.2B (pp512 at
 #      B=1,4, tg B=1,16,256), the 1.5B and 7.2B decoding greedily; the chunked v7 chain split and whole
-#      (--wkv-carry-split both for the 1.5B; the 7.2B's whole chain, pp512 only, in a phase of its
-#      own); every prefill with its GEMM/WKV split and pieces; v7 1.5B in bf16, int8 and q4
+#      (--wkv-carry-split both for the 1.5B); the 7.2B's chunked WKV on three-part operands against
+#      the bf16 run's two (pp512 only, in a phase of its own); every prefill with its GEMM/WKV split and pieces; v7 1.5B in bf16, int8 and q4
 #      (pp512 B=1, tg B=1,16: the quantized weights' speed against bf16 in one build); v6 1.6B
 #      (pp512 and pp4096 at B=1, its chunked WKV's split)
 #   e. ncu (duration, DRAM and SM throughput) on one B=1 decode step of the synthetic v7 1.5B (bf16)
@@ -131,11 +131,12 @@ else
   # logits is the 0.1B rows' difference, the same for every model size).
   # Issue 15: pp4096, B = 1 and 4, the split and its pieces; the chunked v7 chain's two shapes (pass 2
   # split while its blocks fit the GPU, and never split), a run each in one process.
-  # The 7.2B's second shape in a phase of its own, prefill only: both in one process took its one
-  # phase past its bound, where a timeout loses every figure but the finished rows' progress lines.
+  # The 7.2B's chunked WKV on three-part operands (fp32-accurate; the bf16 run's own choice is two
+  # parts) in a phase of its own, prefill only: two runs in one process took its one phase past its
+  # bound, where a timeout loses every figure but the finished rows' progress lines.
   add d 35 bench-v7-1.5B "$(bench_cmd v7-1.5B 512,4096 1,4 128 1,64 '--greedy --wkv-carry-split both')"
   add d 60 bench-v7-7.2B "$(bench_cmd v7-7.2B 512 1,4 64 1,16,256 '--greedy')"
-  add d 45 bench-v7-7.2B-whole "$RUN bench --synthetic v7-7.2B --device $DEV --dtype bf16 --pp 512 --pp-batch 1,4 --tg 0 --wkv-carry-split off --warmup 1 --repeat 1 --json=$WORK/bench-v7-7.2B-whole.json"
+  add d 45 bench-v7-7.2B-parts3 "$RUN bench --synthetic v7-7.2B --device $DEV --dtype bf16 --pp 512 --pp-batch 1,4 --tg 0 --wkv-parts 3 --warmup 1 --repeat 1 --json=$WORK/bench-v7-7.2B-parts3.json"
   # v6 prefill (the chunked kernel of kernels/wkv5_chunked.cu), its split; decode as the 1.5B's.
   add d 20 bench-v6-1.6B "$(bench_cmd v6-1.6B 512,4096 1 16 1 '--greedy')"
   # issue 16: quantized weights against bf16 in one process (decode B = 1 and 16, pp512)

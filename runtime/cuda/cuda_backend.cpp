@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/common/split_parts.h"
 #include "runtime/cuda/cuda_check.h"
 #include "runtime/cuda/layer.h"
 
@@ -64,6 +65,9 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
   if (opt_.wkv_carry_split_slots < -1 || opt_.wkv_carry_split_slots > cuda::kMaxCarrySplitSlots)
     throw Error("cuda backend: wkv_carry_split_slots must be -1 (automatic) or in [0, " +
                 std::to_string(cuda::kMaxCarrySplitSlots) + "], got " + std::to_string(opt_.wkv_carry_split_slots));
+  if (opt_.wkv_split_parts != 0 && !rwkv_kernels::split_parts_valid(opt_.wkv_split_parts))
+    throw Error("cuda backend: wkv_split_parts must be 0 (automatic), 2 or 3, got " +
+                std::to_string(opt_.wkv_split_parts));
   if (opt_.n_slots < 0) throw Error("cuda backend: n_slots must not be negative");
   int n_dev = 0;
   if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
@@ -75,6 +79,7 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
                 std::to_string(n_dev) + " device(s))");
   RWKV_CUDA_TRY(cudaSetDevice(opt_.device));
   w_ = cuda::upload_weights(model, opt_.dtype ? *opt_.dtype : checkpoint_dtype(model), opt_.weights);
+  split_parts_ = wkv_split_parts_for(opt_, w_.dtype);
   // Non-blocking: the legacy default stream (other threads' synchronous copies) neither waits for
   // this stream nor breaks its captures.
   RWKV_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -108,6 +113,11 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
   // The uploads and sets issued on the legacy stream (weights, workspace) and the slots' resets
   // are complete before the first round.
   RWKV_CUDA_TRY(cudaDeviceSynchronize());
+}
+
+int wkv_split_parts_for(const CudaOptions& options, DType dtype) {
+  if (options.wkv_split_parts != 0) return options.wkv_split_parts;
+  return dtype == DType::f32 ? rwkv_kernels::kSplitFp32 : rwkv_kernels::kSplitBf16Run;
 }
 
 namespace cuda {
@@ -279,7 +289,7 @@ void CudaBackend::enqueue_round(const cuda::Round& round, LogitsMode mode) {
   // Prefill rounds only: a decode round may be captured, and a graph holds no profiling events.
   cuda::PrefillProfile* profile = decode || !profiling_ ? nullptr : profile_.get();
   const cuda::RoundRun run{cublas_, stream_, info_, w_, dev_layout_, ws_, dev, round.rows, opt_.gemv_max_rows,
-                           opt_.wkv_chunk_min_tokens, opt_.wkv_carry_split_slots, profile};
+                           opt_.wkv_chunk_min_tokens, opt_.wkv_carry_split_slots, split_parts_, profile};
   if (opt_.graphs && decode && launch_graph(run, mode)) return;
   if (profile) profile->begin_round(stream_);
   enqueue_layers(run, mode);

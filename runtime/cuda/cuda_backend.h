@@ -104,11 +104,20 @@ struct CudaOptions {
   int wkv_carry_split_slots = -1;  // chunked v7 prefill, pass 2 (kernels/wkv7_chunked.cuh): its split
                                    // shape while the split blocks fit this many slots; -1 automatic (two
                                    // blocks per SM), 0 never split (the whole shape), [0, 1 << 20]
+  int wkv_split_parts = 0;  // chunked prefill WKV (v5-v7): bf16 parts of each tensor-core operand
+                            // (kernels/common/mma_split.cuh); 0 automatic (wkv_split_parts_for: 3 with
+                            // fp32 activations, 2 with bf16/fp16), 3 fp32-accurate, or 2
   DType state_dtype = DType::f32;  // of the WKV matrix state (att.kv) in device memory: f32 or bf16
                                    // (device_state.h; v4 has none, so bf16 changes nothing there)
   bool profile_prefill = false;  // CUDA events around each prefill round (never a decode graph) and
                                  // around the GEMM and WKV spans layer code marks (prefill_split())
 };
+
+// The chunked WKV kernels' operand parts for `options` and activations in `dtype`: the option when
+// it is set, else 3 for fp32 (fp32-accurate products) and 2 for bf16 / fp16 (2^-16 a product, 2^7
+// below a bf16 rounding of what the kernels write; docs/performance.md "Operand parts by the run's
+// precision").
+int wkv_split_parts_for(const CudaOptions& options, DType dtype);
 
 class CudaBackend final : public Backend {
  public:
@@ -138,6 +147,7 @@ class CudaBackend final : public Backend {
   int* embedding_error_flag() const { return ws_.error_flag; }
 
   DType dtype() const { return w_.dtype; }
+  int wkv_split_parts() const { return split_parts_; }  // the chunked WKV's operand parts in use
   QuantKind quant() const { return w_.quant; }  // every Linear's kind, or none (dense in dtype())
   DType state_dtype() const { return dev_layout_.kv_dtype(); }
   // How a state sits in device memory (slots, init_state, forward's SeqInput::state).
@@ -226,6 +236,7 @@ class CudaBackend final : public Backend {
   mutable std::mutex stream_mu_;
 
   bool max_rows_automatic_ = false;
+  int split_parts_ = 3;                            // wkv_split_parts_for(opt_, dtype())
   std::unique_ptr<cuda::PrefillProfile> profile_;  // with CudaOptions::profile_prefill
   bool profiling_ = true;                          // profile_ records (set_prefill_profiling)
   cuda::Workspace ws_;

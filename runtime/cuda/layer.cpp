@@ -12,7 +12,7 @@ void run_layer(const RoundRun& round, int l) {
                      round.dev.batch, l,         round.M,   info.n_embd,           A,
                      info.n_ffn,   info.n_head,  info.head_size, round.w.dtype,    info.arch,
                      uses_gemv(round),  round.layout.kv_dtype(), uses_chunked_wkv(round),
-                     round.wkv_carry_split_slots, round.profile};
+                     round.wkv_carry_split_slots, round.wkv_split_parts, round.profile};
 
   // Each mix starts with LN of the complete residual stream inside its first launch (both paths).
   switch (info.arch) {

@@ -72,6 +72,7 @@ struct RoundRun {
   int gemv_max_rows;  // CudaOptions::gemv_max_rows
   int wkv_chunk_min_tokens;  // CudaOptions::wkv_chunk_min_tokens
   int wkv_carry_split_slots;  // CudaOptions::wkv_carry_split_slots
+  int wkv_split_parts;        // the chunked WKV's operand parts (wkv_split_parts_for, cuda_backend.h)
   PrefillProfile* profile = nullptr;  // prefill rounds with CudaOptions::profile_prefill: mark the GEMM
                                       // and WKV launches (prefill_profile.h); null otherwise
 };
@@ -104,6 +105,7 @@ struct LayerRun {
   DType state_dtype;               // of att.kv in the states (CudaOptions::state_dtype)
   bool chunked_wkv;                // prefill: the chunked WKV kernels (uses_chunked_wkv)
   int wkv_carry_split_slots;       // RoundRun::wkv_carry_split_slots (wkv7_params::carry_split_slots)
+  int wkv_split_parts;             // RoundRun::wkv_split_parts (wkv5/wkv7_params::split_parts)
   PrefillProfile* profile;         // RoundRun::profile
 };
 

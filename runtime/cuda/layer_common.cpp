@@ -56,6 +56,7 @@ void wkv5_core(const LayerRun& run, const float* w_lora, const float* gate, cons
   p.ln_b = L.ln_x_b;
   p.out = run.ws.att_out;
   p.out_dtype = run.dtype;
+  p.split_parts = run.wkv_split_parts;
   in_span(run.profile, PrefillPiece::wkv, run.stream, [&] {
     if (run.chunked_wkv && !lora.decay_w2)  // prefill: chunks on tensor cores, then the GroupNorm
       RWKV_CUDA_TRY(rwkv_kernels::wkv5_chunked_forward(p, run.ws.wkv_y, run.stream));

@@ -112,6 +112,7 @@ void wkv7_core(const LayerRun& run, bool has_v_lora) {
   p.out_dtype = run.dtype;
   p.chunk_scratch = ws.wkv_y;
   p.carry_split_slots = run.wkv_carry_split_slots;
+  p.split_parts = run.wkv_split_parts;
   // Prefill rounds of long enough sequences: the chunked kernels (same parameters and results
   // within fp32 rounding), each of their passes in a span of its own; decode and short prompts:
   // the sequential one.

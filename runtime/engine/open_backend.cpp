@@ -75,6 +75,9 @@ void check_round_options(const BackendOptions& o) {
   check("wkv_chunk_min_tokens", o.wkv_chunk_min_tokens, 0, 65535, " (0: never chunked)");
   check("wkv_carry_split_slots", o.wkv_carry_split_slots, -1, kMaxWkvCarrySplitSlots,
         " (-1: automatic, 0: never split)");
+  if (o.wkv_split_parts != 0 && o.wkv_split_parts != 2 && o.wkv_split_parts != 3)
+    throw InputError(InputError::Kind::argument, "wkv_split_parts must be 0 (automatic), 2 or 3, got " +
+                                                     std::to_string(o.wkv_split_parts));
 }
 
 }  // namespace
@@ -128,6 +131,7 @@ OpenedBackend open_backend(const Model& model, const Device& device, const Backe
   c.gemv_max_rows = options.gemv_max_rows;
   c.wkv_chunk_min_tokens = options.wkv_chunk_min_tokens;
   c.wkv_carry_split_slots = options.wkv_carry_split_slots;
+  c.wkv_split_parts = options.wkv_split_parts;
   c.profile_prefill = options.profile_prefill;
   if (options.state_dtype != DType::f32 && options.state_dtype != DType::bf16)
     throw InputError(InputError::Kind::unsupported, std::string("device cuda keeps the state in fp32 or bf16 (") +

@@ -44,6 +44,9 @@ struct BackendOptions {
   int wkv_carry_split_slots = -1;  // cuda: chunked v7 pass 2's split shape while its blocks fit this many
                                    // slots (CudaOptions::wkv_carry_split_slots): -1 automatic, 0 never,
                                    // at most kMaxWkvCarrySplitSlots
+  int wkv_split_parts = 0;     // cuda: the chunked WKV's bf16 parts per tensor-core operand
+                               // (CudaOptions::wkv_split_parts): 0 automatic (3 with fp32
+                               // activations, 2 with bf16/fp16), 2 or 3
   bool profile_prefill = false;   // cuda: CUDA events around prefill rounds (CudaBackend::prefill_split)
   DType state_dtype = DType::f32;  // cuda: the WKV matrix state (att.kv) in device memory, f32 or bf16
                                    // (states outside the backend stay fp32); cpu: f32 only

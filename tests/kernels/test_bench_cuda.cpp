@@ -217,6 +217,19 @@ TEST_CASE("bench: rwkv-run bench sweeps --wkv-chunk-min and reports the rounds a
   CHECK(both[0].at("wkv_carry_split") == "auto");
   CHECK(both[1].at("wkv_carry_split") == "off");
   CHECK(shapes.err.find("v7 pass 2 never split (--wkv-carry-split off)") != std::string::npos);
+  // --wkv-parts both: the run's own choice (bf16 weights: two parts), then three, each named.
+  const cli_test::Result parts =
+      cli_test::run({"bench", "--synthetic", "v7-tiny", "--device", "cuda", "--dtype", "bf16", "--pp", "40",
+                     "--pp-batch", "1", "--tg", "0", "--wkv-chunk-min", "16", "--wkv-parts", "both", "--repeat", "1",
+                     "--warmup", "0", "--copy-mib", "1", "--gemm-n", "32", "-q", "--json"});
+  INFO(parts.err);
+  REQUIRE(parts.exit_code == 0);
+  const rwkv::Json by_parts = rwkv::parse_json(parts.out, "bench stdout").at("runs");
+  REQUIRE(by_parts.size() == 2);
+  CHECK(by_parts[0].at("wkv_split_parts") == 2);
+  CHECK(by_parts[1].at("wkv_split_parts") == 3);
+  CHECK(parts.err.find("its products on 2-part bf16 operands") != std::string::npos);
+  CHECK(parts.err.find("its products on 3-part bf16 operands") != std::string::npos);
 }
 
 TEST_CASE("rwkv-run generate: the timings name the rows per round on cuda", "[gpu][cli][generate][cuda]") {

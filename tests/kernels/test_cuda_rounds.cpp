@@ -207,6 +207,11 @@ TEST_CASE("cuda rounds: the backend chooses max_rows unless it is given", "[gpu]
     bad.backend.wkv_carry_split_slots = -2;
     CHECK_THROWS_WITH(rwkv::Engine(*model, bad), Catch::Contains("wkv_carry_split_slots") &&
                                                     Catch::Contains("-1: automatic"));
+    bad.backend.wkv_carry_split_slots = -1;
+    for (int parts : {1, 4, -1}) {
+      bad.backend.wkv_split_parts = parts;
+      CHECK_THROWS_WITH(rwkv::Engine(*model, bad), Catch::Contains("wkv_split_parts must be 0 (automatic), 2 or 3"));
+    }
   }
   opt.max_rows = 65536;
   CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("max_rows must be in [1, 65535]"));
@@ -216,6 +221,9 @@ TEST_CASE("cuda rounds: the backend chooses max_rows unless it is given", "[gpu]
   opt.wkv_chunk_min_tokens = 64;
   opt.wkv_carry_split_slots = rwkv::cuda::kMaxCarrySplitSlots + 1;
   CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("wkv_carry_split_slots"));
+  opt.wkv_carry_split_slots = -1;
+  opt.wkv_split_parts = 1;
+  CHECK_THROWS_WITH(rwkv::CudaBackend(*model, opt), Catch::Contains("wkv_split_parts"));
 }
 
 // Prompts of lengths 1, 7, 40 and 100 in one batch with max_rows 24: rounds of shares 6, then 8
@@ -417,4 +425,41 @@ TEST_CASE("cuda rounds: the chunked v7 prefill's pass-2 shape follows wkv_carry_
   }
   CHECK(logits[0] != logits[1]);                                  // the two shapes ran
   CHECK((logits[2] == logits[0] || logits[2] == logits[1]));      // automatic: one of them
+}
+
+// The chunked WKV's operand parts (CudaOptions::wkv_split_parts) by the run's precision: three
+// with fp32 weights, two with bf16 ones, three when asked; the option reaches the chunked kernels
+// of v6 (kernels/wkv5_chunked.cu, v5.x's too) and v7 at N = 64 (two and three parts give other
+// bits; the automatic choice is the two-part run's bits). Their errors against the goldens:
+// test_cuda_golden.cpp.
+TEST_CASE("cuda rounds: the chunked WKV's operand parts follow the weights' dtype and wkv_split_parts",
+          "[gpu][cuda][rounds]") {
+  for (const char* file : {"models/synth-rwkv-v6-bf16.pth", "models/synth-rwkv-v7-bf16.pth"}) {
+    INFO(file);
+    auto model = rwkv::load_model(testdata_path(file));
+    REQUIRE(model->info.head_size == 64);
+    const size_t V = (size_t)model->info.n_vocab;
+    std::vector<int32_t> prompt(80);
+    for (size_t t = 0; t < prompt.size(); ++t) prompt[t] = (int32_t)((t * 7 + 3) % V);
+    auto run = [&](rwkv::DType dtype, int parts, int expect_parts) {
+      rwkv::CudaOptions opt;
+      opt.dtype = dtype;
+      opt.wkv_chunk_min_tokens = 16;
+      opt.wkv_split_parts = parts;
+      rwkv::CudaBackend be(*model, opt);
+      CHECK(be.wkv_split_parts() == expect_parts);
+      rwkv::Batch b;
+      b.logits = rwkv::LogitsMode::last;
+      b.seqs.push_back({prompt.data(), prompt.size(), be.slot(0), be.state_layout().size()});
+      std::vector<float> logits(V);
+      be.forward(b, logits.data());
+      return logits;
+    };
+    const std::vector<float> automatic = run(rwkv::DType::bf16, 0, 2);
+    const std::vector<float> two = run(rwkv::DType::bf16, 2, 2);
+    const std::vector<float> three = run(rwkv::DType::bf16, 3, 3);
+    CHECK(automatic == two);
+    CHECK(two != three);
+    run(rwkv::DType::f32, 0, 3);
+  }
 }

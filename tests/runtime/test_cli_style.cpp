@@ -123,6 +123,9 @@ TEST_CASE("rwkv-run: --max-rows and --wkv-chunk-min are offered and checked by g
   const auto shape = run({"bench", "--synthetic", "v4-tiny", "--wkv-carry-split", "half"});
   CHECK(shape.exit_code == 2);
   CHECK(shape.err.find("--wkv-carry-split must be auto, off or both") != std::string::npos);
+  const auto parts = run({"bench", "--synthetic", "v4-tiny", "--wkv-parts", "2"});
+  CHECK(parts.exit_code == 2);
+  CHECK(parts.err.find("--wkv-parts must be auto, 3 or both, got '2'") != std::string::npos);
   // In range: accepted on every device (the cpu backend has no rounds to size).
   CHECK(run({"generate", "-m", m, "-p", "x", "-n", "1", "-q", "--seed", "1", "--max-rows", "65535",
              "--wkv-chunk-min", "0"})

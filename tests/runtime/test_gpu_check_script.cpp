@@ -91,10 +91,11 @@ TEST_CASE("gpu-check.sh --dry-run: phases a to f in order, each bounded, inside 
     INFO(bench);
     CHECK(plan.find(bench) != std::string::npos);
   }
-  // The 7.2B's chunked chain never split, prefill only, in a phase of its own (both shapes in one
-  // process ran the one phase past its bound); each bench phase writes a JSON file of its own.
+  // The 7.2B's chunked WKV on three-part operands (the A/B of the bf16 run's two), prefill only, in
+  // a phase of its own (two runs in one process ran the one phase past its bound); each bench phase
+  // writes a JSON file of its own.
   CHECK(plan.find("--synthetic v7-7.2B --device cuda --dtype bf16 --pp 512 --pp-batch 1,4 --tg 0 "
-                  "--wkv-carry-split off") != std::string::npos);
+                  "--wkv-parts 3") != std::string::npos);
   std::vector<std::string> jsons;
   for (const Step& s : steps) {
     const size_t at = s.command.find("--json=");

@@ -42,37 +42,46 @@ struct Options {
   std::vector<int> gemv_max_rows = {16};      // cuda: one run per GEMV/cuBLAS switch point
   std::vector<int> wkv_chunk_min = {cli::kDefaultWkvChunkMin};  // cuda: one run per sequential/chunked WKV switch
   std::vector<int> carry_split = {-1};        // cuda: chunked v7 pass 2's split shape: -1 automatic, 0 off
+  std::vector<int> split_parts = {0};         // cuda: the chunked WKV's operand parts: 0 automatic, 3
   std::string state_dtype;                    // cuda: "" (fp32) or fp32/bf16
   unsigned long long seed = 0;
 };
 
-// One run's settings per dtype x CUDA graphs x GEMV switch x chunked-WKV switch x pass-2 shape; on
-// cpu the cuda settings mean nothing: one run per dtype.
-std::vector<rwkv::bench::TargetOptions> run_settings(const Options& o, bool cpu) {
-  const std::vector<bool> graphs = cpu ? std::vector<bool>{true} : o.graphs;
-  const std::vector<int> gemv = cpu ? std::vector<int>{16} : o.gemv_max_rows;
-  const std::vector<int> chunk_min = cpu ? std::vector<int>{cli::kDefaultWkvChunkMin} : o.wkv_chunk_min;
-  const std::vector<int> carry_split = cpu ? std::vector<int>{-1} : o.carry_split;
+// Every run of `runs` once with each of `values` (set by `set`): runs x values, the values inner.
+template <class T, class Set>
+void for_each_value(std::vector<rwkv::bench::TargetOptions>& runs, const std::vector<T>& values, Set set) {
   std::vector<rwkv::bench::TargetOptions> out;
-  for (size_t k = 0; k < o.dtypes.size(); ++k)
-    for (bool g : graphs)
-      for (int rows : gemv)
-        for (int chunk : chunk_min)
-          for (int split : carry_split) {
-            rwkv::bench::TargetOptions t;
-            t.device = o.device;
-            t.dtype = o.dtypes[k];
-            t.quant = o.quants[k];
-            t.threads = o.threads;
-            t.max_rows = o.max_rows;
-            t.cuda_graphs = g;
-            t.gemv_max_rows = rows;
-            t.wkv_chunk_min_tokens = chunk;
-            t.wkv_carry_split_slots = split;
-            t.state_dtype = cli::parse_state_dtype(o.state_dtype);
-            out.push_back(t);
-          }
-  return out;
+  for (const rwkv::bench::TargetOptions& run : runs)
+    for (const T& v : values) {
+      out.push_back(run);
+      set(out.back(), v);
+    }
+  runs = std::move(out);
+}
+
+// One run's settings per dtype x CUDA graphs x GEMV switch x chunked-WKV switch x pass-2 shape x
+// operand parts; on cpu the cuda settings mean nothing: one run per dtype.
+std::vector<rwkv::bench::TargetOptions> run_settings(const Options& o, bool cpu) {
+  std::vector<rwkv::bench::TargetOptions> runs;
+  for (size_t k = 0; k < o.dtypes.size(); ++k) {
+    rwkv::bench::TargetOptions t;
+    t.device = o.device;
+    t.dtype = o.dtypes[k];
+    t.quant = o.quants[k];
+    t.threads = o.threads;
+    t.max_rows = o.max_rows;
+    t.wkv_chunk_min_tokens = cli::kDefaultWkvChunkMin;
+    t.state_dtype = cli::parse_state_dtype(o.state_dtype);
+    runs.push_back(t);
+  }
+  if (cpu) return runs;
+  using rwkv::bench::TargetOptions;
+  for_each_value(runs, o.graphs, [](TargetOptions& t, bool g) { t.cuda_graphs = g; });
+  for_each_value(runs, o.gemv_max_rows, [](TargetOptions& t, int rows) { t.gemv_max_rows = rows; });
+  for_each_value(runs, o.wkv_chunk_min, [](TargetOptions& t, int chunk) { t.wkv_chunk_min_tokens = chunk; });
+  for_each_value(runs, o.carry_split, [](TargetOptions& t, int slots) { t.wkv_carry_split_slots = slots; });
+  for_each_value(runs, o.split_parts, [](TargetOptions& t, int parts) { t.wkv_split_parts = parts; });
+  return runs;
 }
 
 // An option taking a whole number in [lo, hi] into `dst`.
@@ -175,6 +184,13 @@ void add_options(cli::Command& cmd, Options& o) {
        else cli::usage_fail("--wkv-carry-split must be auto, off or both, got '" + v + "'");
      }, "cuda: the chunked v7 prefill's state chain (pass 2) in its split shape while its blocks fit the GPU "
         "(auto, default), always whole (off), or both (one run each)")->type_name("auto|off|both");
+  app.add_option_function<std::string>("--wkv-parts", [&o](const std::string& v) {
+       if (v == "auto") o.split_parts = {0};
+       else if (v == "3") o.split_parts = {3};
+       else if (v == "both") o.split_parts = {0, 3};
+       else cli::usage_fail("--wkv-parts must be auto, 3 or both, got '" + v + "'");
+     }, "cuda: the chunked WKV's tensor-core operands in bf16 parts by the run's precision (auto, default: 2 "
+        "for bf16/fp16, 3 for fp32), 3 (fp32-accurate) always, or both (one run each)")->type_name("auto|3|both");
   cli::add_state_dtype(app, o.state_dtype);
   app.add_option_function<std::string>("--seed", [&o](const std::string& v) { o.seed = cli::parse_u64("--seed", v); },
                                        "synthetic weights' seed (default 0)")->type_name("N");
