@@ -53,8 +53,9 @@ struct wkv7_params {
   // wkv7_chunked_forward at N = 32, 64 only: fp32 scratch of wkv7_chunked_scratch_floats(rows, H, N)
   // (kernels/wkv7_chunked.cuh); wkv7_forward does not read it.
   float* chunk_scratch = nullptr;
-  // wkv7_chunked_forward at N = 32, 64: how many blocks of pass 2's split shape the device runs at
-  // once (wkv7_chunk_carry_split); -1: two per SM of the current device; 0: never split.
+  // wkv7_chunked_forward at N = 32, 64: how many blocks of pass 2 the device runs at once; its
+  // shape is cut into as many key slices as fit them (wkv7_chunk_carry_slices); -1: two per SM of
+  // the current device; 0: never cut (a block per head).
   int carry_split_slots = -1;
   // wkv7_chunked_forward at N = 32, 64: the bf16 parts of each tensor-core operand
   // (kernels/common/mma_split.cuh): 3, fp32-accurate; 2, for runs with bf16 or fp16 activations

@@ -34,7 +34,7 @@
 // (A_ts = alpha~_t . beta~_s, B_ts = alpha~_t . k~_s, Q_ts = r~_t . beta~_s, K_ts = r~_t . k~_s), so
 //   pass 1 (every chunk of every head at once): W' = W e^g, R' = R e^g, B' = beta~ e^{G_n - g},
 //          K' = k~ e^{G_n - g}, U, Yc, v and the end decay d = e^{G_n} into the scratch planes;
-//   pass 2 (per head and sequence, or per 32 value rows of them: CarryShape; chunks in series,
+//   pass 2 (per head and sequence, or per 32 or 16 value rows of them: CarryShape; chunks in series,
 //          only products of the state):
 //          sa = S W'^T + U,  y = S R'^T + Yc,  S = S diag(d) + sa B'^T + v K'^T;
 //   pass 3 (every token and head at once): GroupNorm of y, the bonus (sum_j r_j k'_j r_k_j) v, the gate.
@@ -274,26 +274,30 @@ __device__ __forceinline__ SplitA<kParts> state_as_a(const mma_frag_c& left, con
   return a;
 }
 
-// Pass 2's two block shapes. Rows of S evolve on their own (alpha mixes keys, not values), so a
-// head's rows split over blocks freely, and a row's keys over warps when the warps add their
-// halves of S W'^T and S R'^T.
-//   whole (kSplit = false): a block carries all N value rows of a head; N / 16 warps, warp w rows
+// Pass 2's block shapes, by the key slices kSlices a row's keys are cut into. Rows of S evolve on
+// their own (alpha mixes keys, not values), so a head's rows split over blocks freely, and a row's
+// keys over warps when the warps add their slices of S W'^T and S R'^T.
+//   whole (kSlices = 1): a block carries all N value rows of a head; N / 16 warps, warp w rows
 //     16 w .. 16 w + 15 and every key.
-//   split (kSplit = true): a block carries 32 value rows; four warps, warp w row tile w & 1 and
-//     key half w >> 1; the two halves of a row tile exchange their products through shared memory.
-// A step of pass 2's chain is one warp's dependent instruction stream; the split halves each
-// warp's stream and doubles the blocks (docs/performance.md "Chunked prefill: RWKV-7"). It pays
-// while the blocks fit the device at once (wkv7_chunk_carry_split).
-template <int N, bool kSplit>
+//   split (kSlices = 2): a block carries 32 value rows; four warps, warp w row tile w % 2 and
+//     key half w / 2.
+//   quarter (kSlices = 4, N = 64 only): a block carries 16 value rows; four warps, warp w keys
+//     16 w .. 16 w + 15.
+// The slices of a row tile exchange their products through shared memory and each adds them in
+// slice order. A step of pass 2's chain is one warp's dependent instruction stream; each cut
+// shortens the warps' streams and multiplies the blocks (docs/performance.md "Chunked prefill:
+// RWKV-7"). It pays while the blocks fit the device at once (wkv7_chunk_carry_slices).
+template <int N, int kSlices>
 struct CarryShape {
-  static constexpr int kRows = kSplit ? 32 : N;  // value rows per block
+  static constexpr int kRows = kSlices == 1 ? N : 64 / kSlices;  // value rows per block
   static constexpr int kRowTiles = kRows / 16;
-  static constexpr int kKeySlices = kSplit ? 2 : 1;
+  static constexpr int kKeySlices = kSlices;
   static constexpr int kKeys = N / kKeySlices;  // keys per warp
   static constexpr int kWarps = kRowTiles * kKeySlices;
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kRowGroups = N / kRows;  // blocks per head
   static constexpr int kTiles = kKeys / 8;      // the warp's state C tiles
+  static_assert(kSlices == 1 || kSlices == 2 || kSlices == 4, "whole, split or quarter");
   static_assert(N % kRows == 0 && kKeys % 16 == 0, "whole row tiles and key tiles");
 };
 
@@ -582,15 +586,15 @@ static_assert(4 + kRowPlanes == kCarried, "pass 2 reads the planes pass 1 writes
 template <int N>
 constexpr int kWrWords = N / 2 + 4;  // a token row of a wr plane: N / 2 key pairs + 4
 constexpr int kBkWords = L / 2 + 4;  // a key row of a bk plane: L / 2 token pairs + 4
-template <int N, bool kSplit, int kParts>
+template <int N, int kSlices, int kParts>
 struct Wkv7CarryShared {
-  using Shape = CarryShape<N, kSplit>;
+  using Shape = CarryShape<N, kSlices>;
   static constexpr int PR = Shape::kRows + 4;
   uint32_t wr[2][kParts][L * kWrWords<N>];  // [W' or R'][part][token][key pair]
   uint32_t bk[2][kParts][N * kBkWords];     // [B' or K'][part][key][token pair]
   float row_plane[kRowPlanes][L][PR];
   float d[N];
-  float partial[kSplit ? Shape::kWarps * 4 * 4 * 32 : 1];  // [warp][tile: u0 u1 y0 y1][register][lane]
+  float partial[kSlices > 1 ? Shape::kWarps * 4 * 4 * 32 : 1];  // [warp][tile: u0 u1 y0 y1][register][lane]
 };
 
 // The index of (warp, tile, register, lane) in Wkv7CarryShared::partial.
@@ -600,15 +604,16 @@ __device__ __forceinline__ int partial_at(int w, int tile, int e, int lane) {
 
 // What one thread of pass 2 moves per chunk: of W' and R', kKeyFloat4 float4 (one token, 4 keys);
 // of B' and K', kKeyFloat4 items of two float2 (keys 2kp, 2kp + 1 of tokens 2tp and 2tp + 1: the
-// token pairs the update's fragments take); kRowFloat4 of each row plane and, for threads < N / 4,
-// one float4 of the decays.
-template <int N, bool kSplit>
+// token pairs the update's fragments take); kRowFloat4 of each row plane (quarter: threads < 64
+// one, the others none) and, for threads < N / 4, one float4 of the decays.
+template <int N, int kSlices>
 struct CarryRegs {
-  using Shape = CarryShape<N, kSplit>;
+  using Shape = CarryShape<N, kSlices>;
   static constexpr int kKeyFloat4 = L * N / 4 / Shape::kThreads;
-  static constexpr int kRowFloat4 = L * Shape::kRows / 4 / Shape::kThreads;
-  static_assert(kKeyFloat4 * Shape::kThreads == L * N / 4 && kRowFloat4 * Shape::kThreads == L * Shape::kRows / 4,
-                "whole float4 of every plane per thread");
+  static constexpr int kRowFloat4 = (L * Shape::kRows / 4 + Shape::kThreads - 1) / Shape::kThreads;
+  static_assert(kKeyFloat4 * Shape::kThreads == L * N / 4 &&
+                    (kRowFloat4 * Shape::kThreads == L * Shape::kRows / 4 || kRowFloat4 == 1),
+                "whole float4 of every plane per thread, or at most one");
   float4 wr[2][kKeyFloat4];
   float2 bk[2][kKeyFloat4][2];
   float4 row[kRowPlanes][kRowFloat4];
@@ -616,7 +621,8 @@ struct CarryRegs {
 };
 
 // A thread's kCount float4 of an L x kWidth piece of a [rows, A] plane (columns col..): float4
-// f = i + k kThreads is token f / (kWidth / 4), columns 4 (f % (kWidth / 4)) on; zeros past n.
+// f = i + k kThreads is token f / (kWidth / 4), columns 4 (f % (kWidth / 4)) on; zeros past n
+// (and for the threads past the piece, f >= L kWidth / 4, which store_piece then skips).
 template <int kWidth, int kThreads, int kCount>
 __device__ __forceinline__ void load_piece(float4 (&x)[kCount], const float* __restrict__ src, size_t A, size_t col,
                                            int row0, int n) {
@@ -634,6 +640,7 @@ __device__ __forceinline__ void store_piece(float (*dst)[P], const float4 (&x)[k
 #pragma unroll
   for (int k = 0; k < kCount; ++k) {
     const int f = (int)threadIdx.x + k * kThreads, t = f / (kWidth / 4), c4 = f % (kWidth / 4);
+    if (kCount * kThreads > L * kWidth / 4 && t >= L) continue;  // (quarter: threads past the piece)
     *reinterpret_cast<float4*>(&dst[t][4 * c4]) = x[k];
   }
 }
@@ -721,10 +728,10 @@ __device__ __forceinline__ SplitB<kParts> bk_fragment(const uint32_t (&plane)[kP
 
 // Loads chunk (row0, n)'s operands of head h, value rows v0 .. v0 + kRows - 1, into registers
 // (zeros past n).
-template <int N, bool kSplit>
-__device__ __forceinline__ void carry_load(const wkv7_params& p, CarryRegs<N, kSplit>& q, int row0, int n, int h,
+template <int N, int kSlices>
+__device__ __forceinline__ void carry_load(const wkv7_params& p, CarryRegs<N, kSlices>& q, int row0, int n, int h,
                                            int v0) {
-  using Shape = CarryShape<N, kSplit>;
+  using Shape = CarryShape<N, kSlices>;
   const size_t A = (size_t)p.H * N, col = (size_t)h * N;
 #pragma unroll
   for (int z = 0; z < 2; ++z) {
@@ -738,9 +745,9 @@ __device__ __forceinline__ void carry_load(const wkv7_params& p, CarryRegs<N, kS
   if (i < N / 4) q.d = *reinterpret_cast<const float4*>(scratch_plane(p, kPlaneD) + (size_t)row0 * A + col + 4 * i);
 }
 
-template <int N, bool kSplit, int kParts>
-__device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSplit, kParts>& sh, const CarryRegs<N, kSplit>& q) {
-  using Shape = CarryShape<N, kSplit>;
+template <int N, int kSlices, int kParts>
+__device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSlices, kParts>& sh, const CarryRegs<N, kSlices>& q) {
+  using Shape = CarryShape<N, kSlices>;
 #pragma unroll
   for (int z = 0; z < 2; ++z) {
     store_split_keys<N, Shape::kThreads>(sh.wr[z], q.wr[z]);
@@ -756,15 +763,15 @@ __device__ __forceinline__ void carry_store(Wkv7CarryShared<N, kSplit, kParts>& 
 // as (row, token) tiles of tokens 0..7 and 8..15: whole, accumulated onto U and Yc (so u = sa);
 // split, from zero, u of both halves and y of half 1 also to sh.partial for the other half (read
 // after the caller's barrier).
-template <int N, bool kSplit, int kParts, int kTiles>
-__device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7CarryShared<N, kSplit, kParts>& sh,
+template <int N, int kSlices, int kParts, int kTiles>
+__device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7CarryShared<N, kSlices, kParts>& sh,
                                                int key0, mma_frag_c (&u)[2], mma_frag_c (&y)[2]) {
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
 #pragma unroll
   for (int q = 0; q < 2; ++q)
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      if constexpr (kSplit) {
+      if constexpr (kSlices > 1) {
         u[q].r[e] = y[q].r[e] = 0.0f;
       } else {
         const int tok = 8 * q + 2 * t + (e & 1), row = 16 * w + g + 8 * (e >> 1);  // row tile w
@@ -781,29 +788,30 @@ __device__ __forceinline__ void carry_products(StateTiles<kTiles>& st, Wkv7Carry
       mma_split(y[q], a, wr_fragment<N, kParts>(sh.wr[kWrR], 8 * q, key0 + 16 * kk));
     }
   }
-  if constexpr (kSplit) {
+  if constexpr (kSlices > 1) {
+    const bool writes_outputs = w < CarryShape<N, kSlices>::kRowTiles;  // key slice 0 sums y
 #pragma unroll
     for (int q = 0; q < 2; ++q)
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         sh.partial[partial_at(w, q, e, lane)] = u[q].r[e];
-        if (w >= 2) sh.partial[partial_at(w, 2 + q, e, lane)] = y[q].r[e];  // half 0 writes the outputs
+        if (!writes_outputs) sh.partial[partial_at(w, 2 + q, e, lane)] = y[q].r[e];
       }
   }
 }
 
-// sa = S W'^T + U and y = S R'^T + Yc (written to the Y plane by key half 0) from this warp's
-// products and (split) the other half's, summed (U + half 0) + half 1 in both warps so that they
-// hold the same sa; then S = S diag(d) + sa B'^T + v K'^T on the warp's piece.
-template <int N, bool kSplit, int kParts, int kTiles>
+// sa = S W'^T + U and y = S R'^T + Yc (written to the Y plane by key slice 0) from this warp's
+// products and (kSlices > 1) the other slices', summed ((U + slice 0) + slice 1) + ... in every
+// warp of the row tile so that they hold the same sa; then S = S diag(d) + sa B'^T + v K'^T on the
+// warp's piece.
+template <int N, int kSlices, int kParts, int kTiles>
 __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kTiles>& st,
-                                             const Wkv7CarryShared<N, kSplit, kParts>& sh, const mma_frag_c (&u)[2],
+                                             const Wkv7CarryShared<N, kSlices, kParts>& sh, const mma_frag_c (&u)[2],
                                              const mma_frag_c (&y)[2], int row0, int n, int h, int v0, int key0) {
-  using Shape = CarryShape<N, kSplit>;
-  constexpr int PR = Wkv7CarryShared<N, kSplit, kParts>::PR;
+  using Shape = CarryShape<N, kSlices>;
+  constexpr int PR = Wkv7CarryShared<N, kSlices, kParts>::PR;
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3, w = (int)(threadIdx.x >> 5);
-  const int rt = w % Shape::kRowTiles, half = w / Shape::kRowTiles;
-  const int other = kSplit ? rt + Shape::kRowTiles * (1 - half) : w;  // the row tile's other key half
+  const int rt = w % Shape::kRowTiles, slice = w / Shape::kRowTiles;
   const size_t A = (size_t)p.H * N;
   float* __restrict__ Y = scratch_plane(p, kPlaneY);
   mma_frag_c sa_c[2];
@@ -813,13 +821,20 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
     for (int e = 0; e < 4; ++e) {
       const int tok = 8 * q + 2 * t + (e & 1), row = 16 * rt + g + 8 * (e >> 1);
       float sa = u[q].r[e], out = y[q].r[e];  // whole: already summed onto U and Yc
-      if constexpr (kSplit) {
-        const float theirs = sh.partial[partial_at(other, q, e, lane)], u0 = sh.row_plane[kRowU][tok][row];
-        sa = half == 0 ? (u0 + sa) + theirs : (u0 + theirs) + sa;
-        if (half == 0) out = (sh.row_plane[kRowYc][tok][row] + out) + sh.partial[partial_at(other, 2 + q, e, lane)];
+      if constexpr (kSlices > 1) {
+        const float mine = sa;
+        sa = sh.row_plane[kRowU][tok][row];
+#pragma unroll
+        for (int sl = 0; sl < kSlices; ++sl)
+          sa += sl == slice ? mine : sh.partial[partial_at(rt + Shape::kRowTiles * sl, q, e, lane)];
+        if (slice == 0) {
+          out += sh.row_plane[kRowYc][tok][row];  // (Yc + slice 0) + slice 1 + ...
+#pragma unroll
+          for (int sl = 1; sl < kSlices; ++sl) out += sh.partial[partial_at(rt + Shape::kRowTiles * sl, 2 + q, e, lane)];
+        }
       }
       sa_c[q].r[e] = sa;
-      if (half == 0 && tok < n) Y[(size_t)(row0 + tok) * A + (size_t)h * N + v0 + row] = out;
+      if (slice == 0 && tok < n) Y[(size_t)(row0 + tok) * A + (size_t)h * N + v0 + row] = out;
     }
   const SplitA<kParts> sa = state_as_a<kParts>(sa_c[0], sa_c[1]);               // (row, token)
   const SplitA<kParts> va = load_a<kParts>(&sh.row_plane[kRowV][0][16 * rt], 1, PR);  // (row, token)
@@ -836,20 +851,21 @@ __device__ __forceinline__ void carry_update(const wkv7_params& p, StateTiles<kT
 // Pass 2: block (h kRowGroups + rg, s) carries value rows v0 = rg kRows .. v0 + kRows - 1 of head
 // h's state of sequence s over its chunks in order (pieces as pass 1's), writing each chunk's
 // outputs before GroupNorm; shapes in CarryShape. Launch: grid (H kRowGroups, n_seq), kThreads
-// threads (whole: 2N; split: 128), static shared Wkv7CarryShared (N = 64: whole 45,572 B, split
-// 47,616 B); the next chunk's operands load into registers while this one computes, and are split
-// into their bf16 parts as they are stored to shared memory; two barriers per chunk (split: three).
+// threads (whole: 2N; split, quarter: 128), static shared Wkv7CarryShared (N = 64, three-part
+// operands: whole 45,572 B, split 47,616 B, quarter 44,544 B; two-part: 34,820, 36,864, 33,792 B);
+// the next chunk's operands load into registers while this one computes, and are split into their
+// bf16 parts as they are stored to shared memory; two barriers per chunk (split, quarter: three).
 // Bytes per chunk and head: 4 L N 4 kRowGroups + 3 L N 4 + N 4 kRowGroups read (whole 28.3 KiB at
-// N = 64; split 44.5 KiB, the second row group's W' R' B' K' a reread from L2; pass 1 wrote them),
-// L N 4 written; per call the state once (N^2 sizeof(state) read and written).
+// N = 64; split 44.5 KiB, quarter 77 KiB: the other row groups' W' R' B' K' rereads from L2; pass 1
+// wrote them), L N 4 written; per call the state once (N^2 sizeof(state) read and written).
 // FLOPs per chunk and head: 4 L N^2 (sa, y) + 4 L N^2 (the update): 0.52 MFLOP at L = 16,
-// N = 64, tensor cores (issued 6x by three-part operands, 3x by two-part ones), + 2 L N (split:
-// the halves' sums).
-template <int N, bool kSplit, int kParts, class TS>
-__global__ void __launch_bounds__(CarryShape<N, kSplit>::kThreads, kSplit ? 2 : 1)
+// N = 64, tensor cores (issued 6x by three-part operands, 3x by two-part ones), + 2 L N (kSlices - 1)
+// (the key slices' sums).
+template <int N, int kSlices, int kParts, class TS>
+__global__ void __launch_bounds__(CarryShape<N, kSlices>::kThreads, kSlices > 1 ? 2 : 1)
     wkv7_chunk_carry_kernel(wkv7_params p) {
-  using Shape = CarryShape<N, kSplit>;
-  __shared__ Wkv7CarryShared<N, kSplit, kParts> sh;
+  using Shape = CarryShape<N, kSlices>;
+  __shared__ Wkv7CarryShared<N, kSlices, kParts> sh;
   const int h = (int)blockIdx.x / Shape::kRowGroups, s = blockIdx.y;
   const int v0 = ((int)blockIdx.x % Shape::kRowGroups) * Shape::kRows;
   const int w = (int)(threadIdx.x >> 5), key0 = (w / Shape::kRowTiles) * Shape::kKeys;
@@ -860,18 +876,18 @@ __global__ void __launch_bounds__(CarryShape<N, kSplit>::kThreads, kSplit ? 2 : 
   state_tiles_io<N, Shape::kTiles, false>(st, S, rows0, key0);
   const int begin = p.batch.seq_start[s], end = p.batch.seq_start[s + 1];
   auto piece_end = [&](int row0) { return min(end, (row0 / L + 1) * L); };
-  CarryRegs<N, kSplit> q;
-  carry_load<N, kSplit>(p, q, begin, piece_end(begin) - begin, h, v0);
+  CarryRegs<N, kSlices> q;
+  carry_load<N, kSlices>(p, q, begin, piece_end(begin) - begin, h, v0);
   for (int row0 = begin; row0 < end;) {
     const int next = piece_end(row0), n = next - row0;
     __syncthreads();  // the last chunk's products are done with the shared operands (and halves)
-    carry_store<N, kSplit, kParts>(sh, q);
+    carry_store<N, kSlices, kParts>(sh, q);
     __syncthreads();
-    if (next < end) carry_load<N, kSplit>(p, q, next, piece_end(next) - next, h, v0);
+    if (next < end) carry_load<N, kSlices>(p, q, next, piece_end(next) - next, h, v0);
     mma_frag_c u[2], y[2];
-    carry_products<N, kSplit, kParts>(st, sh, key0, u, y);
-    if constexpr (kSplit) __syncthreads();  // both key halves' products are in sh.partial
-    carry_update<N, kSplit, kParts>(p, st, sh, u, y, row0, n, h, v0, key0);
+    carry_products<N, kSlices, kParts>(st, sh, key0, u, y);
+    if constexpr (kSlices > 1) __syncthreads();  // every key slice's products are in sh.partial
+    carry_update<N, kSlices, kParts>(p, st, sh, u, y, row0, n, h, v0, key0);
     row0 = next;
   }
   state_tiles_io<N, Shape::kTiles, true>(st, S, rows0, key0);
@@ -907,9 +923,9 @@ __global__ void __launch_bounds__(128) wkv7_chunk_output_kernel(wkv7_params p) {
   }
 }
 
-// p.carry_split_slots, or (-1) two blocks per SM of the current device: a split block (128
-// threads, at most 255 registers each, at most 47 KiB of shared memory) always fits twice on an SM of
-// sm_80 / sm_90 (65,536 registers); 0 when the device cannot be asked.
+// p.carry_split_slots, or (-1) two blocks per SM of the current device: a split or quarter block
+// (128 threads, at most 255 registers each, at most 47 KiB of shared memory) always fits twice on
+// an SM of sm_80 / sm_90 (65,536 registers); 0 when the device cannot be asked.
 int carry_split_slots(const wkv7_params& p) {
   if (p.carry_split_slots >= 0) return p.carry_split_slots;
   int device = 0, sms = 0;
@@ -919,11 +935,11 @@ int carry_split_slots(const wkv7_params& p) {
   return 2 * sms;
 }
 
-template <int N, bool kSplit, int kParts>
+template <int N, int kSlices, int kParts>
 cudaError_t launch_carry(const wkv7_params& p, bool bf16_state, cudaStream_t stream) {
-  using Shape = CarryShape<N, kSplit>;
-  auto* carry = bf16_state ? wkv7_chunk_carry_kernel<N, kSplit, kParts, __nv_bfloat16>
-                           : wkv7_chunk_carry_kernel<N, kSplit, kParts, float>;
+  using Shape = CarryShape<N, kSlices>;
+  auto* carry = bf16_state ? wkv7_chunk_carry_kernel<N, kSlices, kParts, __nv_bfloat16>
+                           : wkv7_chunk_carry_kernel<N, kSlices, kParts, float>;
   LAUNCH_KERNEL(carry, dim3((unsigned)(p.H * Shape::kRowGroups), (unsigned)p.batch.n_seq), dim3(Shape::kThreads), 0,
                 stream, p);
   return launch_status();
@@ -945,10 +961,12 @@ cudaError_t launch_wkv7_chunked(const wkv7_params& p, wkv7_chunk_pass pass, cuda
       auto* prepare = wkv7_chunk_prepare_kernel<N, kParts>;
       LAUNCH_KERNEL(prepare, dim3(pieces, (unsigned)p.H), dim3(2 * N), 0, stream, p);
     } else if (pass == wkv7_chunk_pass::carry) {
-      // Pass 2 in the split shape while its blocks fit the device at once (CarryShape).
-      if (wkv7_chunk_carry_split(p.H, p.batch.n_seq, N, carry_split_slots(p)))
-        return launch_carry<N, true, kParts>(p, bf16_state, stream);
-      return launch_carry<N, false, kParts>(p, bf16_state, stream);
+      // Pass 2 cut into as many key slices as keep its blocks within the device at once (CarryShape).
+      const int slices = wkv7_chunk_carry_slices(p.H, p.batch.n_seq, N, carry_split_slots(p));
+      if constexpr (N == 64)
+        if (slices == 4) return launch_carry<N, 4, kParts>(p, bf16_state, stream);
+      if (slices == 2) return launch_carry<N, 2, kParts>(p, bf16_state, stream);
+      return launch_carry<N, 1, kParts>(p, bf16_state, stream);
     } else {
       const unsigned blocks = (unsigned)(((long long)p.batch.n_rows * p.H + 3) / 4);
       auto* output = wkv7_chunk_output_kernel<N, TO>;
@@ -960,9 +978,11 @@ cudaError_t launch_wkv7_chunked(const wkv7_params& p, wkv7_chunk_pass pass, cuda
 
 }  // namespace
 
-bool wkv7_chunk_carry_split(int H, int n_seq, int N, int slots) {
-  if (N < 32 || H <= 0 || n_seq <= 0) return false;
-  return (long long)H * n_seq * (N / 32) <= (long long)slots;
+int wkv7_chunk_carry_slices(int H, int n_seq, int N, int slots) {
+  if (N < 32 || H <= 0 || n_seq <= 0) return 1;
+  const long long heads = (long long)H * n_seq;  // whole blocks; split: N / 32 blocks each; quarter: 4
+  if (N == 64 && heads * 4 <= (long long)slots) return 4;
+  return heads * (N / 32) <= (long long)slots ? 2 : 1;
 }
 
 size_t wkv7_chunked_scratch_floats(int rows, int H, int N) {

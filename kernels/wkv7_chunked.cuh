@@ -22,11 +22,12 @@ constexpr int kWkv7ChunkTokens = 16;  // L: tokens per chunk (see wkv7_chunked.c
 // bonus [rows, H]; 0 at N = 8, 16 (one kernel, no scratch).
 size_t wkv7_chunked_scratch_floats(int rows, int H, int N);
 
-// Whether pass 2 (the state carried chunk to chunk) runs in its split shape, a block per 32 value
-// rows of a head with each warp on half of the keys, rather than a block per head: when the split
-// blocks, H n_seq N / 32, all fit the device at once (`slots` of them; wkv7_params::
-// carry_split_slots). False for N = 8, 16 (one kernel, no pass 2).
-bool wkv7_chunk_carry_split(int H, int n_seq, int N, int slots);
+// The key slices of pass 2's block shape (the state carried chunk to chunk): 4, the quarter shape (N
+// = 64: a block per 16 value rows of a head, each warp on a quarter of the keys), when its H n_seq
+// 4 blocks all fit the device at once (`slots` of them; wkv7_params::carry_split_slots); else 2,
+// the split shape (a block per 32 value rows, each warp on half of the keys), when its H n_seq N / 32
+// blocks fit; else 1, a block per head. 1 for N = 8, 16 (one kernel, no pass 2).
+int wkv7_chunk_carry_slices(int H, int n_seq, int N, int slots);
 
 // Enqueues the chunked kernels with wkv7_forward's parameters and contract (same validation:
 // cudaErrorInvalidValue for an unsupported N or a missing pointer, p.chunk_scratch included at

@@ -389,10 +389,10 @@ TEST_CASE("cuda rounds: the prefill profile marks every launch of a round as a p
   check_prefill_pieces("models/synth-rwkv-v7-bf16.pth");  // N = 64: the chunked kernel's three passes
 }
 
-// CudaOptions::wkv_carry_split_slots reaches the chunked v7 kernel: at N = 64 the whole shape (0)
-// and the split one (slots for every block) sum the state products in other orders, so their
-// logits differ in the last bits, each within the fp32 bound of the CPU backend's; and the
-// automatic choice is one of the two.
+// CudaOptions::wkv_carry_split_slots reaches the chunked v7 kernel: at N = 64 the whole shape (0),
+// the split one (8 slots: the model's 4 heads twice, not 4 times) and the quarter one (slots for
+// every block) sum the state products in other orders, so their logits differ in the last bits,
+// each within the fp32 bound of the CPU backend's; and the automatic choice is one of them.
 TEST_CASE("cuda rounds: the chunked v7 prefill's pass-2 shape follows wkv_carry_split_slots",
           "[gpu][cuda][rounds]") {
   auto model = rwkv::load_model(testdata_path("models/synth-rwkv-v7-bf16.pth"));
@@ -409,7 +409,8 @@ TEST_CASE("cuda rounds: the chunked v7 prefill's pass-2 shape follows wkv_carry_
   cb.seqs.push_back({prompt.data(), prompt.size(), cpu_state.data(), cpu_state.size()});
   cpu.forward(cb, expected.data());
   std::vector<std::vector<float>> logits;
-  for (int slots : {0, rwkv::cuda::kMaxCarrySplitSlots, -1}) {
+  REQUIRE(mi.n_head == 4);
+  for (int slots : {0, 8, rwkv::cuda::kMaxCarrySplitSlots, -1}) {
     INFO("wkv_carry_split_slots " << slots);
     rwkv::CudaOptions opt;
     opt.dtype = rwkv::DType::f32;
@@ -423,8 +424,10 @@ TEST_CASE("cuda rounds: the chunked v7 prefill's pass-2 shape follows wkv_carry_
     be.forward(b, logits.back().data());
     for (size_t i = 0; i < V; ++i) REQUIRE(std::fabs(logits.back()[i] - expected[i]) <= kTol);
   }
-  CHECK(logits[0] != logits[1]);                                  // the two shapes ran
-  CHECK((logits[2] == logits[0] || logits[2] == logits[1]));      // automatic: one of them
+  CHECK(logits[0] != logits[1]);  // the three shapes ran
+  CHECK(logits[1] != logits[2]);
+  CHECK(logits[0] != logits[2]);
+  CHECK((logits[3] == logits[0] || logits[3] == logits[1] || logits[3] == logits[2]));  // automatic: one of them
 }
 
 // The chunked WKV's operand parts (CudaOptions::wkv_split_parts) by the run's precision: three

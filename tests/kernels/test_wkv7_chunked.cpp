@@ -5,7 +5,8 @@
 // at every chunk position that matters (1, L - 1, L, L + 1, 3L + 5 tokens with L =
 // kWkv7ChunkTokens: a partial chunk only, a full one, one more, several), non-zero start states
 // at a 16-byte and a 4-byte aligned offset, fp16/bf16 outputs and bf16 state slots; pass 2
-// (N = 32, 64) in both its block shapes, a block per head and split (wkv7_chunk_carry_split); the
+// (N = 32, 64) in each of its block shapes, a block per head, split and (N = 64) quarter
+// (wkv7_chunk_carry_slices); the
 // tensor-core operands in three bf16 parts (fp32-accurate) and in two (wkv7_params::split_parts,
 // the runs with 16-bit activations).
 //
@@ -88,8 +89,19 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want, 
   CHECK(cmp.bad == 0);
 }
 
-// wkv7_params::carry_split_slots that makes pass 2 split at every test shape.
+// wkv7_params::carry_split_slots that makes pass 2 cut its keys as far as it can at every test
+// shape (quarter at N = 64, split at N = 32).
 constexpr int kSplitAlways = 1 << 20;
+
+// carry_split_slots for each of pass 2's shapes at c: whole (0), split (room for the split blocks,
+// not for the quarter ones: N = 64) and as far as it goes (quarter at N = 64, split at N = 32).
+std::vector<int> carry_shapes(const Case& c) {
+  if (c.N != 64) return {0, kSplitAlways};
+  const int split = c.H * (int)c.lens.size() * 2;
+  REQUIRE(rwkv_kernels::wkv7_chunk_carry_slices(c.H, (int)c.lens.size(), c.N, split) == 2);
+  REQUIRE(rwkv_kernels::wkv7_chunk_carry_slices(c.H, (int)c.lens.size(), c.N, kSplitAlways) == 4);
+  return {0, split, kSplitAlways};
+}
 
 // One run of the chunked kernel against the reference (want, want_states, v_first) and the
 // sequential kernel.
@@ -125,8 +137,8 @@ void check_chunked(const Case& c, uint32_t seed) {
   const std::vector<double> want = wkv7_test::reference(c, in, ref, kv_offset, v_first);
   const std::vector<float> want_states = ref.states_in_order(state_floats);
 
-  // Pass 2 in both block shapes (N = 32, 64): a block per head, and split (kSplitAlways slots).
-  for (int slots : {0, kSplitAlways}) {
+  // Pass 2 in each block shape (N = 32, 64): a block per head, split, quarter (N = 64).
+  for (int slots : carry_shapes(c)) {
     INFO("carry_split_slots " << slots);
     const Result chunked =
         run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng, slots);
@@ -154,7 +166,7 @@ void check_chunked_two_parts(const Case& c, uint32_t seed) {
   const std::vector<float> want_states = ref.states_in_order(state_floats);
 
   constexpr double kTwoPartTol = 1.0 / 8192;  // 2^-13
-  for (int slots : {0, kSplitAlways}) {
+  for (int slots : carry_shapes(c)) {
     INFO("carry_split_slots " << slots);
     const Result three = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng,
                                     slots, rwkv_kernels::kSplitFp32);
@@ -255,9 +267,11 @@ TEST_CASE("wkv7_chunked_forward: bf16 state (loaded to fp32, rounded to nearest 
   uint32_t seed = 970;
   for (bool first_layer : {true, false})
     for (int N : {16, 64})
-      for (int slots : {0, kSplitAlways}) {  // pass 2 in both block shapes (N = 64)
-        check_chunked_bf16_state({2, N, kChunkEdges, first_layer, DType::f32, true}, ++seed, slots);
-        check_chunked_bf16_state({2, N, {L + 2, 1}, first_layer, DType::f32, false}, ++seed, slots);
+      for (int shape = 0; shape < 3; ++shape)  // pass 2 in each block shape (N = 64)
+        for (const Case& c : {Case{2, N, kChunkEdges, first_layer, DType::f32, true},
+                              Case{2, N, {L + 2, 1}, first_layer, DType::f32, false}}) {
+          const std::vector<int> slots = carry_shapes(c);
+          if (shape < (int)slots.size()) check_chunked_bf16_state(c, ++seed, slots[(size_t)shape]);
       }
 }
 
@@ -286,15 +300,19 @@ TEST_CASE("wkv7_chunked_forward: rejects an unsupported head size and missing po
   CHECK(rwkv_kernels::wkv7_chunked_scratch_floats(L + 3, 2, 16) == 0);
 }
 
-TEST_CASE("wkv7_chunk_carry_split: split while the split blocks fit the device at once", "[gpu][kernels][wkv7]") {
-  using rwkv_kernels::wkv7_chunk_carry_split;
-  // 7.2B at B = 1 (64 heads of 64: 128 split blocks) on 132 SMs x 2: split; at B = 4 (512): not.
-  CHECK(wkv7_chunk_carry_split(64, 1, 64, 264));
-  CHECK(!wkv7_chunk_carry_split(64, 4, 64, 264));
-  CHECK(wkv7_chunk_carry_split(32, 4, 64, 264));  // 1.5B at B = 4: 256 blocks
-  CHECK(wkv7_chunk_carry_split(8, 3, 32, 24));    // N = 32: one split block per head
-  CHECK(!wkv7_chunk_carry_split(8, 4, 32, 24));
-  CHECK(!wkv7_chunk_carry_split(2, 1, 64, 0));  // 0 slots: never
-  CHECK(!wkv7_chunk_carry_split(2, 1, 16, 1 << 20));  // N = 8, 16 have no pass 2
-  CHECK(!wkv7_chunk_carry_split(2, 1, 8, 1 << 20));
+TEST_CASE("wkv7_chunk_carry_slices: cut the keys as far as the blocks fit the device at once",
+          "[gpu][kernels][wkv7]") {
+  using rwkv_kernels::wkv7_chunk_carry_slices;
+  // 7.2B at B = 1 (64 heads of 64: 256 quarter blocks) on 132 SMs x 2: quarter; at B = 4: whole.
+  CHECK(wkv7_chunk_carry_slices(64, 1, 64, 264) == 4);
+  CHECK(wkv7_chunk_carry_slices(64, 2, 64, 264) == 2);  // 512 quarter blocks do not fit, 256 split ones do
+  CHECK(wkv7_chunk_carry_slices(64, 4, 64, 264) == 1);
+  CHECK(wkv7_chunk_carry_slices(32, 2, 64, 264) == 4);  // 1.5B at B = 2: 256 quarter blocks
+  CHECK(wkv7_chunk_carry_slices(32, 4, 64, 264) == 2);  // 1.5B at B = 4: 256 split blocks
+  CHECK(wkv7_chunk_carry_slices(8, 3, 32, 24) == 2);    // N = 32: one split block per head, no quarter
+  CHECK(wkv7_chunk_carry_slices(8, 3, 32, 1 << 20) == 2);
+  CHECK(wkv7_chunk_carry_slices(8, 4, 32, 24) == 1);
+  CHECK(wkv7_chunk_carry_slices(2, 1, 64, 0) == 1);  // 0 slots: never cut
+  CHECK(wkv7_chunk_carry_slices(2, 1, 16, 1 << 20) == 1);  // N = 8, 16 have no pass 2
+  CHECK(wkv7_chunk_carry_slices(2, 1, 8, 1 << 20) == 1);
 }

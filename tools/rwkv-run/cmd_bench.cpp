@@ -182,8 +182,8 @@ void add_options(cli::Command& cmd, Options& o) {
        else if (v == "off") o.carry_split = {0};
        else if (v == "both") o.carry_split = {-1, 0};
        else cli::usage_fail("--wkv-carry-split must be auto, off or both, got '" + v + "'");
-     }, "cuda: the chunked v7 prefill's state chain (pass 2) in its split shape while its blocks fit the GPU "
-        "(auto, default), always whole (off), or both (one run each)")->type_name("auto|off|both");
+     }, "cuda: the chunked v7 prefill's state chain (pass 2) with each head's keys cut in halves or quarters "
+        "while its blocks fit the GPU (auto, default), always whole (off), or both (one run each)")->type_name("auto|off|both");
   app.add_option_function<std::string>("--wkv-parts", [&o](const std::string& v) {
        if (v == "auto") o.split_parts = {0};
        else if (v == "3") o.split_parts = {3};
