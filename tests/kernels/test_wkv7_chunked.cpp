@@ -117,66 +117,67 @@ void check_against(const Case& c, const Result& chunked, const Result& sequentia
   CHECK(std::memcmp(chunked.v_first.data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
 }
 
+// A case's start states and inputs (random from rng), and the CPU reference's outputs, states
+// and v_first from them.
+struct Fixture {
+  size_t kv_offset = 0, state_floats = 0;
+  std::vector<std::vector<float>> init;  // one start state per sequence
+  Inputs in;
+  std::vector<double> want;
+  std::vector<float> want_states, v_first;
+};
+
+Fixture make_fixture(const Case& c, std::mt19937& rng) {
+  Fixture f;
+  const size_t A = (size_t)c.H * c.N;
+  f.kv_offset = c.aligned ? 4 : 3;
+  f.state_floats = f.kv_offset + A * c.N + (c.aligned ? 4 : 2);
+  for (size_t s = 0; s < c.lens.size(); ++s)
+    f.init.push_back(gpu_test::random_floats(rng, f.state_floats, -1.0f, 1.0f));
+  size_t rows = 0;
+  for (int n : c.lens) rows += (size_t)n;
+  f.in = wkv7_test::make_inputs(rows, A, rng);
+  gpu_test::RaggedBatch ref(c.lens, f.state_floats, rng);
+  for (int s = 0; s < ref.n_seq(); ++s) std::copy(f.init[s].begin(), f.init[s].end(), ref.state(s));
+  f.v_first = f.in.v_first;
+  f.want = wkv7_test::reference(c, f.in, ref, f.kv_offset, f.v_first);
+  f.want_states = ref.states_in_order(f.state_floats);
+  return f;
+}
+
 // The chunked kernel against the CPU reference and against the sequential kernel.
 void check_chunked(const Case& c, uint32_t seed) {
   CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
   std::mt19937 rng(seed);
-  const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 3;
-  const size_t state_floats = kv_offset + A * c.N + (c.aligned ? 4 : 2);
-  std::vector<std::vector<float>> init;
-  for (size_t s = 0; s < c.lens.size(); ++s) init.push_back(gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f));
-  size_t rows = 0;
-  for (int n : c.lens) rows += (size_t)n;
-  const Inputs in = wkv7_test::make_inputs(rows, A, rng);
-
-  const Result sequential = run_kernel(rwkv_kernels::wkv7_forward, c, in, init, state_floats, kv_offset, rng);
-
-  gpu_test::RaggedBatch ref(c.lens, state_floats, rng);
-  for (int s = 0; s < ref.n_seq(); ++s) std::copy(init[s].begin(), init[s].end(), ref.state(s));
-  std::vector<float> v_first = in.v_first;
-  const std::vector<double> want = wkv7_test::reference(c, in, ref, kv_offset, v_first);
-  const std::vector<float> want_states = ref.states_in_order(state_floats);
-
+  const Fixture f = make_fixture(c, rng);
+  const Result sequential = run_kernel(rwkv_kernels::wkv7_forward, c, f.in, f.init, f.state_floats, f.kv_offset, rng);
   // Pass 2 in each block shape (N = 32, 64): a block per head, split, quarter (N = 64).
   for (int slots : carry_shapes(c)) {
     INFO("carry_split_slots " << slots);
     const Result chunked =
-        run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng, slots);
-    check_against(c, chunked, sequential, want, want_states, v_first);
+        run_kernel(rwkv_kernels::wkv7_chunked_forward, c, f.in, f.init, f.state_floats, f.kv_offset, rng, slots);
+    check_against(c, chunked, sequential, f.want, f.want_states, f.v_first);
   }
 }
 
-// Two-part operands against the reference, in both pass-2 shapes; and not the three-part results'
+// Two-part operands against the reference, in every pass-2 shape; and not the three-part results'
 // bits (the parameter reaches the kernels: their states differ somewhere).
 void check_chunked_two_parts(const Case& c, uint32_t seed) {
   CAPTURE(seed, c.H, c.N, c.lens, c.first_layer, rwkv::dtype_name(c.out_t), c.aligned);
   std::mt19937 rng(seed);
-  const size_t A = (size_t)c.H * c.N, kv_offset = c.aligned ? 4 : 3;
-  const size_t state_floats = kv_offset + A * c.N + (c.aligned ? 4 : 2);
-  std::vector<std::vector<float>> init;
-  for (size_t s = 0; s < c.lens.size(); ++s) init.push_back(gpu_test::random_floats(rng, state_floats, -1.0f, 1.0f));
-  size_t rows = 0;
-  for (int n : c.lens) rows += (size_t)n;
-  const Inputs in = wkv7_test::make_inputs(rows, A, rng);
-
-  gpu_test::RaggedBatch ref(c.lens, state_floats, rng);
-  for (int s = 0; s < ref.n_seq(); ++s) std::copy(init[s].begin(), init[s].end(), ref.state(s));
-  std::vector<float> v_first = in.v_first;
-  const std::vector<double> want = wkv7_test::reference(c, in, ref, kv_offset, v_first);
-  const std::vector<float> want_states = ref.states_in_order(state_floats);
-
+  const Fixture f = make_fixture(c, rng);
   constexpr double kTwoPartTol = 1.0 / 8192;  // 2^-13
   for (int slots : carry_shapes(c)) {
     INFO("carry_split_slots " << slots);
-    const Result three = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng,
-                                    slots, rwkv_kernels::kSplitFp32);
-    const Result two = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, in, init, state_floats, kv_offset, rng,
-                                  slots, rwkv_kernels::kSplitBf16Run);
-    const gpu_test::Comparison out_cmp = gpu_test::compare(two.out, want, c.out_t, kTwoPartTol, kTwoPartTol);
+    const Result three = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, f.in, f.init, f.state_floats, f.kv_offset,
+                                    rng, slots, rwkv_kernels::kSplitFp32);
+    const Result two = run_kernel(rwkv_kernels::wkv7_chunked_forward, c, f.in, f.init, f.state_floats, f.kv_offset,
+                                  rng, slots, rwkv_kernels::kSplitBf16Run);
+    const gpu_test::Comparison out_cmp = gpu_test::compare(two.out, f.want, c.out_t, kTwoPartTol, kTwoPartTol);
     INFO("outputs against the reference: " << out_cmp.first << " worst " << out_cmp.worst);
     CHECK(out_cmp.bad == 0);
-    check_close(two.states, want_states, DType::f32, kTwoPartTol, "states against the reference");
-    CHECK(std::memcmp(two.v_first.data(), v_first.data(), v_first.size() * sizeof(float)) == 0);
+    check_close(two.states, f.want_states, DType::f32, kTwoPartTol, "states against the reference");
+    CHECK(std::memcmp(two.v_first.data(), f.v_first.data(), f.v_first.size() * sizeof(float)) == 0);
     CHECK(std::memcmp(two.states.data(), three.states.data(), two.states.size() * sizeof(float)) != 0);
   }
 }
