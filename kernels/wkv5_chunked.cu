@@ -317,6 +317,13 @@ cudaError_t launch_chunked(const wkv5_params& p, float* y, cudaStream_t stream) 
   });
 }
 
+// launch_chunked with p.split_parts (checked: 2 or 3) as its template argument.
+template <int N>
+cudaError_t launch_chunked_parts(const wkv5_params& p, float* y, cudaStream_t stream) {
+  return p.split_parts == kSplitBf16Run ? launch_chunked<N, kSplitBf16Run>(p, y, stream)
+                                        : launch_chunked<N, kSplitFp32>(p, y, stream);
+}
+
 }  // namespace
 
 cudaError_t wkv5_chunked_forward(const wkv5_params& p, float* y_scratch, cudaStream_t stream) {
@@ -325,15 +332,11 @@ cudaError_t wkv5_chunked_forward(const wkv5_params& p, float* y_scratch, cudaStr
       !p.out || !p.decay || !y_scratch || p.decay_w2 || p.batch.n_rows < 1 ||
       (p.state_dtype != rwkv::DType::f32 && p.state_dtype != rwkv::DType::bf16) || !split_parts_valid(p.split_parts))
     return cudaErrorInvalidValue;
-  switch (p.N * 4 + p.split_parts) {  // every head size with either split
-    case 8 * 4 + kSplitFp32: return launch_chunked<8, kSplitFp32>(p, y_scratch, stream);
-    case 8 * 4 + kSplitBf16Run: return launch_chunked<8, kSplitBf16Run>(p, y_scratch, stream);
-    case 16 * 4 + kSplitFp32: return launch_chunked<16, kSplitFp32>(p, y_scratch, stream);
-    case 16 * 4 + kSplitBf16Run: return launch_chunked<16, kSplitBf16Run>(p, y_scratch, stream);
-    case 32 * 4 + kSplitFp32: return launch_chunked<32, kSplitFp32>(p, y_scratch, stream);
-    case 32 * 4 + kSplitBf16Run: return launch_chunked<32, kSplitBf16Run>(p, y_scratch, stream);
-    case 64 * 4 + kSplitFp32: return launch_chunked<64, kSplitFp32>(p, y_scratch, stream);
-    case 64 * 4 + kSplitBf16Run: return launch_chunked<64, kSplitBf16Run>(p, y_scratch, stream);
+  switch (p.N) {
+    case 8: return launch_chunked_parts<8>(p, y_scratch, stream);
+    case 16: return launch_chunked_parts<16>(p, y_scratch, stream);
+    case 32: return launch_chunked_parts<32>(p, y_scratch, stream);
+    case 64: return launch_chunked_parts<64>(p, y_scratch, stream);
     default: return cudaErrorInvalidValue;
   }
 }

@@ -79,7 +79,6 @@ CudaBackend::CudaBackend(const Model& model, CudaOptions options)
                 std::to_string(n_dev) + " device(s))");
   RWKV_CUDA_TRY(cudaSetDevice(opt_.device));
   w_ = cuda::upload_weights(model, opt_.dtype ? *opt_.dtype : checkpoint_dtype(model), opt_.weights);
-  split_parts_ = wkv_split_parts_for(opt_, w_.dtype);
   // Non-blocking: the legacy default stream (other threads' synchronous copies) neither waits for
   // this stream nor breaks its captures.
   RWKV_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -289,7 +288,7 @@ void CudaBackend::enqueue_round(const cuda::Round& round, LogitsMode mode) {
   // Prefill rounds only: a decode round may be captured, and a graph holds no profiling events.
   cuda::PrefillProfile* profile = decode || !profiling_ ? nullptr : profile_.get();
   const cuda::RoundRun run{cublas_, stream_, info_, w_, dev_layout_, ws_, dev, round.rows, opt_.gemv_max_rows,
-                           opt_.wkv_chunk_min_tokens, opt_.wkv_carry_split_slots, split_parts_, profile};
+                           opt_.wkv_chunk_min_tokens, opt_.wkv_carry_split_slots, wkv_split_parts(), profile};
   if (opt_.graphs && decode && launch_graph(run, mode)) return;
   if (profile) profile->begin_round(stream_);
   enqueue_layers(run, mode);

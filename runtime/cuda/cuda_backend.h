@@ -147,7 +147,7 @@ class CudaBackend final : public Backend {
   int* embedding_error_flag() const { return ws_.error_flag; }
 
   DType dtype() const { return w_.dtype; }
-  int wkv_split_parts() const { return split_parts_; }  // the chunked WKV's operand parts in use
+  int wkv_split_parts() const { return wkv_split_parts_for(opt_, w_.dtype); }  // the chunked WKV's parts in use
   QuantKind quant() const { return w_.quant; }  // every Linear's kind, or none (dense in dtype())
   DType state_dtype() const { return dev_layout_.kv_dtype(); }
   // How a state sits in device memory (slots, init_state, forward's SeqInput::state).
@@ -236,7 +236,6 @@ class CudaBackend final : public Backend {
   mutable std::mutex stream_mu_;
 
   bool max_rows_automatic_ = false;
-  int split_parts_ = 3;                            // wkv_split_parts_for(opt_, dtype())
   std::unique_ptr<cuda::PrefillProfile> profile_;  // with CudaOptions::profile_prefill
   bool profiling_ = true;                          // profile_ records (set_prefill_profiling)
   cuda::Workspace ws_;
