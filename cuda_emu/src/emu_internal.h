@@ -42,6 +42,7 @@ struct WarpState {
   unsigned arrived = 0;  // lanes waiting at a collective
   uint64_t stage[32] = {};
   uint64_t out[32] = {};
+  uint64_t gathered[32] = {};  // the staged values of the last gather (warp_gather)
   int src[32] = {};
   WarpOp op[32] = {};
   unsigned mask[32] = {};

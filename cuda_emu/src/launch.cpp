@@ -211,6 +211,8 @@ bool warp_arrive(BlockState& b, WarpState& w, const ThreadCtx& c, WarpOp op, uns
             std::to_string(l) + ")");
     if (w.stage[l]) vote |= 1ull << l;
   }
+  if (op == WarpOp::gather)  // every lane has read the previous table: it arrived here after
+    for (unsigned l = 0; l < 32; ++l) w.gathered[l] = ((mask >> l) & 1u) ? w.stage[l] : 0;
   for (unsigned l = 0; l < 32; ++l) {
     if (!((mask >> l) & 1u)) continue;
     switch (op) {
@@ -226,6 +228,7 @@ bool warp_arrive(BlockState& b, WarpState& w, const ThreadCtx& c, WarpOp op, uns
       case WarpOp::any: w.out[l] = vote != 0; break;
       case WarpOp::all: w.out[l] = vote == mask; break;
       case WarpOp::sync: w.out[l] = 0; break;
+      case WarpOp::gather: w.out[l] = (uint64_t)(uintptr_t)w.gathered; break;
     }
   }
   w.arrived &= ~mask;

@@ -13,8 +13,8 @@
 //   C, D (16 x 8, fp32)     r[0], r[1]: D[g][2t, 2t+1]   r[2], r[3]: D[g+8][2t, 2t+1]
 // Every lane of the warp must call it with the same control flow (a warp collective).
 //
-// The emulated build (RWKV_EMULATED) computes what the instruction computes with warp shuffles:
-// each lane gathers its two rows of A and two columns of B (32 shuffles), then for each of its four
+// The emulated build (RWKV_EMULATED) computes what the instruction computes: each lane gathers its
+// two rows of A and two columns of B from the other lanes' fragments, then for each of its four
 // outputs acc = C, acc = fmaf(A[m][k], B[k][n], acc) for k = 0..15 in order. The products of two
 // 16-bit values are exact in fp32, so this is "exact products, fp32 sums in a defined order"; the
 // hardware's summation order and rounding inside the instruction are not specified, so tests
@@ -65,32 +65,42 @@ __device__ __forceinline__ uint32_t mma_pack(T lo, T hi) {
 }
 
 #if RWKV_EMULATED
-// Emulated: see the header comment.
+// Emulated: see the header comment. The lanes exchange their fragments in one warp collective
+// (::cuda_emu::warp_gather publishes a pointer to each lane's, where moving them by shuffles took
+// 32 collectives a product, each a round of the emulator's 32 lanes); a __syncwarp then keeps every
+// lane's fragments alive until all have read theirs.
 template <class T>
 __device__ __forceinline__ void mma_m16n8k16(mma_frag_c& d, const mma_frag_a& a, const mma_frag_b& b,
                                              const mma_frag_c& c) {
-  const unsigned all = 0xffffffffu;
+  struct Fragments {
+    mma_frag_a a;
+    mma_frag_b b;
+  };
+  const Fragments mine = {a, b};
+  const uint64_t* published = ::cuda_emu::warp_gather(0xffffffffu, (uint64_t)(uintptr_t)&mine, __FILE__, __LINE__);
+  auto lane_fragments = [&](int l) -> const Fragments& {
+    return *reinterpret_cast<const Fragments*>((uintptr_t)published[l]);
+  };
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
   float arow[2][16], bcol[2][16];  // rows g, g + 8 of A; columns 2t, 2t + 1 of B
   for (int j = 0; j < 4; ++j) {    // lane 4g + j holds columns 2j, 2j+1, 2j+8, 2j+9 of rows g, g + 8
-    uint32_t w[4];
-    for (int q = 0; q < 4; ++q) w[q] = __shfl_sync(all, a.r[q], 4 * g + j);
+    const mma_frag_a& w = lane_fragments(4 * g + j).a;
     for (int h = 0; h < 2; ++h) {
-      arow[0][2 * j + h] = mma_element<T>(w[0], h);
-      arow[1][2 * j + h] = mma_element<T>(w[1], h);
-      arow[0][2 * j + 8 + h] = mma_element<T>(w[2], h);
-      arow[1][2 * j + 8 + h] = mma_element<T>(w[3], h);
+      arow[0][2 * j + h] = mma_element<T>(w.r[0], h);
+      arow[1][2 * j + h] = mma_element<T>(w.r[1], h);
+      arow[0][2 * j + 8 + h] = mma_element<T>(w.r[2], h);
+      arow[1][2 * j + 8 + h] = mma_element<T>(w.r[3], h);
     }
   }
   for (int col = 0; col < 2; ++col)  // column n = 2t + col lives in lanes 4n + j
     for (int j = 0; j < 4; ++j) {
-      const uint32_t lo = __shfl_sync(all, b.r[0], 4 * (2 * t + col) + j);
-      const uint32_t hi = __shfl_sync(all, b.r[1], 4 * (2 * t + col) + j);
+      const mma_frag_b& w = lane_fragments(4 * (2 * t + col) + j).b;
       for (int h = 0; h < 2; ++h) {
-        bcol[col][2 * j + h] = mma_element<T>(lo, h);
-        bcol[col][2 * j + 8 + h] = mma_element<T>(hi, h);
+        bcol[col][2 * j + h] = mma_element<T>(w.r[0], h);
+        bcol[col][2 * j + 8 + h] = mma_element<T>(w.r[1], h);
       }
     }
+  __syncwarp();  // every lane has read the fragments it needs: each may now let its own go
   for (int i = 0; i < 4; ++i) {  // output i: row g + 8 * (i / 2), column 2t + i % 2
     float acc = c.r[i];
     for (int k = 0; k < 16; ++k) acc = fmaf(arow[i / 2][k], bcol[i % 2][k], acc);

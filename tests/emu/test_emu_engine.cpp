@@ -50,6 +50,20 @@ __global__ void warp_ops_kernel(int* out) {
   o[9] = (int)__activemask();
 }
 
+// warp_gather (the emulator's own collective, for emulated warp-wide instructions): every lane of
+// the mask publishes lane * 100, then lane + 7 (the odd lanes of the second warp are outside its
+// mask: they return at once and read 0 for each other). out: 64 values a thread.
+__global__ void warp_gather_kernel(int64_t* out) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const unsigned mask = warp == 0 ? 0xffffffffu : 0x55555555u;
+  if (!((mask >> lane) & 1u)) return;
+  int64_t* o = out + threadIdx.x * 64;
+  const uint64_t* first = ::cuda_emu::warp_gather(mask, (uint64_t)(lane * 100), __FILE__, __LINE__);
+  for (int l = 0; l < 32; ++l) o[l] = (int64_t)first[l];
+  const uint64_t* second = ::cuda_emu::warp_gather(mask, (uint64_t)(lane + 7), __FILE__, __LINE__);
+  for (int l = 0; l < 32; ++l) o[32 + l] = (int64_t)second[l];
+}
+
 // Threads past n return at once; the rest still meet at __syncthreads.
 __global__ void early_exit_kernel(const float* x, int n, float* out) {
   __shared__ float buf[256];
@@ -167,6 +181,32 @@ TEST_CASE("emu: warp shuffles, votes and masks follow CUDA's definitions", "[emu
     CHECK(o[7] == 1);
     CHECK(o[8] == 0);
     CHECK(((unsigned)o[9] >> lane) & 1u);  // (lanes run in turn: see device.h)
+  }
+  cudaFree(d);
+}
+
+TEST_CASE("emu: warp_gather gives every lane of the mask each lane's published value", "[emu]") {
+  const int threads = 64;
+  int64_t* d = nullptr;
+  REQUIRE(cudaMalloc(&d, threads * 64 * sizeof(int64_t)) == cudaSuccess);
+  REQUIRE(cudaMemset(d, 0xff, threads * 64 * sizeof(int64_t)) == cudaSuccess);
+  LAUNCH_KERNEL(warp_gather_kernel, dim3(1), dim3(threads), 0, nullptr, d);
+  REQUIRE(cudaGetLastError() == cudaSuccess);
+  const std::vector<int64_t> out = host_copy(d, threads * 64);
+  for (int t = 0; t < threads; ++t) {
+    const int lane = t % 32, warp = t / 32;
+    CAPTURE(t);
+    const int64_t* o = &out[t * 64];
+    if (warp == 1 && lane % 2 == 1) {  // outside the mask: returned at once, wrote nothing
+      CHECK(o[0] == -1);
+      continue;
+    }
+    for (int l = 0; l < 32; ++l) {
+      CAPTURE(l);
+      const bool in_mask = warp == 0 || l % 2 == 0;
+      CHECK(o[l] == (in_mask ? l * 100 : 0));
+      CHECK(o[32 + l] == (in_mask ? l + 7 : 0));
+    }
   }
   cudaFree(d);
 }

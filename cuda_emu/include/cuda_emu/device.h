@@ -55,7 +55,7 @@ inline ThreadCtx& ctx() { return *tls_ctx; }
 // has left it, as PTX `exit` does).
 void syncthreads(const char* file, int line);
 
-enum class WarpOp : int { shfl = 1, ballot, any, all, sync };
+enum class WarpOp : int { shfl = 1, ballot, any, all, sync, gather };
 
 // One warp collective: every lane in `mask` must call it; returns this lane's
 // result (the value of lane src for shfl, the vote for ballot/any/all).
@@ -64,6 +64,14 @@ uint64_t warp_collective(WarpOp op, unsigned mask, uint64_t value, int src_lane,
 unsigned active_mask();
 inline void syncwarp(const char* file, int line, unsigned mask = 0xffffffffu) {
   warp_collective(WarpOp::sync, mask, 0, 0, file, line);
+}
+
+// Every lane of `mask` publishes `mine`; returns the 32 lanes' published values (0 for lanes outside
+// the mask), valid until this lane's next warp collective. Emulator only, with no CUDA counterpart:
+// one collective where 32 shuffles would move the same values, for emulated warp-wide instructions
+// (the tensor-core product of kernels/common/mma.cuh publishes a pointer to each lane's fragments).
+inline const uint64_t* warp_gather(unsigned mask, uint64_t mine, const char* file, int line) {
+  return reinterpret_cast<const uint64_t*>(warp_collective(WarpOp::gather, mask, mine, 0, file, line));
 }
 
 template <class T>
