@@ -47,8 +47,8 @@
 // once) and publishes log w, kq, kq*a, k', r, v; (2) per token, |kq|^2 and the bonus summed over the
 // head; (3) each channel sums its cumulative log decays and scales its key by the decays above;
 // (4) the L x L matrices; (5) each row's forward substitution and end state; (6) one thread per
-// token: the GroupNorm statistics; (7) each channel writes its outputs. Passes 1 and 2 at N = 32,
-// 64 reuse phases (1)-(4).
+// token: the GroupNorm statistics; (7) each channel writes its outputs. Pass 1 at N = 32, 64
+// reuses phases (1)-(3), with phase 4 on tensor cores and its own phase 5 (prepare_write).
 #include "kernels/wkv7_chunked.cuh"
 
 #include "kernels/common/dtype_io.cuh"
@@ -72,17 +72,17 @@ constexpr float kLogDecayScale = -0.606531f;  // log w = kLogDecayScale * sigmoi
 template <int N>
 struct Wkv7ChunkShared {
   static constexpr int P = N + 1;
-  float alpha[L][P];  // kq, then alpha~
+  float alpha[L][P];  // kq, then alpha~ (pass 1: then W)
   float beta[L][P];   // kq * a, then beta~
   float k[L][P];      // k', then k~
   float r[L][P];      // r, then r~
   float v[L][P];      // v after the value residual
-  float y[L][P];      // r k' r_k (the bonus terms), then y before GroupNorm
-  float G[L][P];      // cumulative log decay after each token
-  float sa[L][P];     // S_{t-1} alpha_t, per value row
+  float y[L][P];      // r k' r_k (the bonus terms), then y before GroupNorm (pass 1: T = (I - A)^-1)
+  float G[L][P];      // log decay of each token
+  float sa[L][P];     // S_{t-1} alpha_t, per value row (pass 1: X = B v, then U)
   float A[L][L], B[L][L], Q[L][L], K[L][L];  // alpha~.beta~, alpha~.k~ (s < t); r~.beta~, r~.k~ (s <= t)
   float inv[L], bonus[L], mean[L], rstd[L];  // per token
-  float e_ref[N], e_end[N];                  // e^g, e^{G_n - g} per key
+  float e_ref[N], e_end[N], e_all[N];        // e^g, e^{G_n - g}, e^{G_n} per key
 };
 
 // Phase 1: channel i % N of the chunk's n tokens from row0; the kGroups = threads / N thread groups
@@ -168,36 +168,47 @@ __device__ __forceinline__ void token_sums(Wkv7ChunkShared<N>& sh, int n, int i)
   }
 }
 
-// Phase 3: thread i's key channel: the cumulative log decays G (summed in token order from phase
-// 1's per-token logs, kept in registers and written back), then the key scaled relative to the
-// reference g = G_{n/2}; rows past a partial chunk are zeros for the tensor-core products.
-template <int N>
+// Phase 3: key channel j = i % N: the cumulative log decays G (phase 1's per-token logs summed in
+// token order, in registers), then the key scaled relative to the reference g = G_{n/2}, and the
+// decays e^g, e^{G_n - g} and e^{G_n} per key. kThreads = N (N = 8, 16): thread j takes every token;
+// kThreads = 2N (pass 1): thread j the first L / 2 tokens and thread N + j the rest, each summing
+// all of G itself. Rows past a partial chunk are zeros for the tensor-core products.
+template <int N, int kThreads>
 __device__ __forceinline__ void scale_chunk(Wkv7ChunkShared<N>& sh, int n, int i) {
-  const int m = n / 2;
+  constexpr int kHalves = kThreads / N, kPer = L / kHalves;
+  static_assert(kHalves == 1 || kHalves == 2, "N or 2N threads");
+  const int m = n / 2, j = i % N, first = kPer * (i / N);
   float G[L], g = 0.0f, run = 0.0f;
 #pragma unroll
   for (int t = 0; t < L; ++t) {
-    if (t < n) {
-      run += sh.G[t][i];
-      sh.G[t][i] = run;
-    }
+    if (t < n) run += sh.G[t][j];
     G[t] = run;
     if (t == m - 1) g = run;
   }
+  float Gs[kPer + 1];  // G before this thread's first token and after each of its tokens (no
+#pragma unroll         // run-time index into G, which would put it in local memory)
+  for (int u = 0; u <= kPer; ++u) {
+    const float lower = u > 0 ? G[u - 1] : 0.0f;
+    Gs[u] = kHalves == 1 || first == 0 ? lower : G[kPer + u - 1];
+  }
 #pragma unroll
-  for (int t = 0; t < L; ++t) {
+  for (int u = 0; u < kPer; ++u) {
+    const int t = first + u;
     if (t < n) {
-      const float G_before = t > 0 ? G[t - 1] : 0.0f, to_ref = expf(g - G[t]);
-      sh.alpha[t][i] = -sh.alpha[t][i] * sh.inv[t] * expf(G_before - g);
-      sh.beta[t][i] *= sh.inv[t] * to_ref;
-      sh.k[t][i] *= to_ref;
-      sh.r[t][i] *= expf(G[t] - g);
+      const float to_ref = expf(g - Gs[u + 1]);
+      sh.alpha[t][j] = -sh.alpha[t][j] * sh.inv[t] * expf(Gs[u] - g);
+      sh.beta[t][j] *= sh.inv[t] * to_ref;
+      sh.k[t][j] *= to_ref;
+      sh.r[t][j] *= expf(Gs[u + 1] - g);
     } else {
-      sh.alpha[t][i] = sh.beta[t][i] = sh.k[t][i] = sh.r[t][i] = sh.v[t][i] = 0.0f;
+      sh.alpha[t][j] = sh.beta[t][j] = sh.k[t][j] = sh.r[t][j] = sh.v[t][j] = 0.0f;
     }
   }
-  sh.e_ref[i] = expf(g);
-  sh.e_end[i] = expf(run - g);
+  if (first == 0) {
+    sh.e_ref[j] = expf(g);
+    sh.e_end[j] = expf(run - g);
+    sh.e_all[j] = expf(run);
+  }
 }
 
 // Phase 4: the chunk's L x L matrices, (t, s) pairs over the N threads.
@@ -349,20 +360,29 @@ __device__ __forceinline__ void state_tiles_io(StateTiles<kTiles>& st, TS* S, in
     }
 }
 
-// Phase 4 on tensor cores: the 4 L x L matrices as 8 C tiles of 16 x 8, spread over the warps.
+// Phase 4 on tensor cores: the 4 L x L matrices, each as two C tiles of 16 x 8 (tokens s < 8 and
+// s >= 8) by one warp, which splits each A operand (alpha~ or r~, 16 keys a k step) once for both
+// tiles; stored with their zeros (phase 5 takes them whole as tensor-core operands).
 template <int N, int kParts>
 __device__ __forceinline__ void chunk_matrices_mma(Wkv7ChunkShared<N>& sh) {
   constexpr int P = Wkv7ChunkShared<N>::P;
   const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
-  for (int q = (int)(threadIdx.x >> 5); q < 8; q += N / 16) {
-    const int which = q >> 1, s0 = 8 * (q & 1);  // which: A, B, Q, K; s0: the column half
+  for (int which = (int)(threadIdx.x >> 5); which < 4; which += N / 16) {  // A, B, Q, K
     const float* x = which < 2 ? &sh.alpha[0][0] : &sh.r[0][0];
-    const float* y = (which & 1) ? &sh.k[s0][0] : &sh.beta[s0][0];
-    mma_frag_c d = {{0.0f, 0.0f, 0.0f, 0.0f}};
+    const float* y = (which & 1) ? &sh.k[0][0] : &sh.beta[0][0];
+    mma_frag_c d[2] = {{{0.0f, 0.0f, 0.0f, 0.0f}}, {{0.0f, 0.0f, 0.0f, 0.0f}}};
 #pragma unroll
-    for (int k0 = 0; k0 < N; k0 += 16) mma_split(d, load_a<kParts>(x + k0, P, 1), load_b<kParts>(y + k0, 1, P));
+    for (int k0 = 0; k0 < N; k0 += 16) {
+      const SplitA<kParts> a = load_a<kParts>(x + k0, P, 1);
+      mma_split(d[0], a, load_b<kParts>(y + k0, 1, P));
+      mma_split(d[1], a, load_b<kParts>(y + 8 * P + k0, 1, P));
+    }
     float(*m)[L] = which == 0 ? sh.A : which == 1 ? sh.B : which == 2 ? sh.Q : sh.K;
-    for (int e = 0; e < 4; ++e) m[g + 8 * (e >> 1)][s0 + 2 * t + (e & 1)] = d.r[e];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {  // A, B strictly lower (s < t), Q, K lower (s <= t): zeros above
+      const int row = g + 8 * ((e >> 1) & 1), col = 8 * (e >> 2) + 2 * t + (e & 1);
+      m[row][col] = (which < 2 ? col < row : col <= row) ? d[e >> 2].r[e & 3] : 0.0f;
+    }
   }
 }
 
@@ -394,8 +414,8 @@ __device__ __forceinline__ void write_outputs(const wkv7_params& p, const Wkv7Ch
 }
 
 // Phases 1-3 of a chunk: its inputs, per-token sums and scaled vectors in shared memory, by
-// kThreads threads (N, or 2N in pass 1). Thread i loads channel c = h N + i % N (phase 1); threads
-// i >= N own no key channel in phase 3 and join the products after it.
+// kThreads threads (N, or 2N in pass 1). Thread i loads channel c = h N + i % N (phase 1) and
+// scales key i % N (phase 3; with 2N threads, half of the tokens each).
 template <int N, int kThreads>
 __device__ __forceinline__ void prepare_chunk(const wkv7_params& p, Wkv7ChunkShared<N>& sh, const Wkv7Channel& ch,
                                               int row0, int n, int c, int i) {
@@ -403,7 +423,7 @@ __device__ __forceinline__ void prepare_chunk(const wkv7_params& p, Wkv7ChunkSha
   __syncthreads();
   token_sums<N, kThreads>(sh, n, i);
   __syncthreads();
-  if (i < N) scale_chunk<N>(sh, n, i);
+  scale_chunk<N, kThreads>(sh, n, i);
   __syncthreads();
 }
 
@@ -460,69 +480,151 @@ __device__ __forceinline__ float* scratch_plane(const wkv7_params& p, int z) {
 }
 __device__ __forceinline__ float* scratch_bonus(const wkv7_params& p) { return scratch_plane(p, kPlanes); }
 
-// Pass 1, phases 5-7 of chunk (row0, n) after phase 4, by all 2N threads (one barrier inside).
-// T = (I - A)^{-1} by forward substitution (A strictly lower). First thread i < N owns key column
-// i: W = T alpha~, and writes W' = W e^g, B' = beta~ e^{G_n - g}, K' = k~ e^{G_n - g} and the end
-// decay e^{G_n}; thread N + i owns value column i: U = T B v, written with v. Each thread's column
-// of W or U stays in registers, so a substitution's only shared-memory reads are the matrices' rows
-// and v, none of which waits on it. Then (W and U through shared memory) thread i < N writes
-// column i of R' = (r~ + Q W) e^g and Yc = Q U + K v, which need no substitution. Rows t >= n are
-// zeros (phase 3): computed, not stored.
-template <int N>
-__device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkShared<N>& sh, int row0, int n, int h,
-                                              int i) {
+// Pass 1, phase 5a: T = (I - A)^{-1}, the chunk's unit lower-triangular inverse (A strictly
+// lower), by forward substitution: lane s of the calling threads owns column s,
+// T_ts = [t = s] + sum_{u<t} A_tu T_us in u order (T_us = 0 for u < s, so the terms above the
+// column's start add exact zeros). Into `T` (L x L, row stride P).
+template <int P>
+__device__ __forceinline__ void chunk_inverse(const float (&A)[L][L], float* T, int s) {
+  float col[L];
+#pragma unroll
+  for (int t = 0; t < L; ++t) {
+    float acc = t == s ? 1.0f : 0.0f;
+#pragma unroll
+    for (int u = 0; u < t; ++u) acc += A[t][u] * col[u];
+    col[t] = acc;
+    T[t * P + s] = acc;
+  }
+}
+
+// A warp's 16 columns (c0 ..) of an L x N plane [t][j] (row stride P) as the two B tiles of a
+// product over tokens, split.
+template <int kParts, int P>
+struct ColumnTiles {
+  SplitB<kParts> tile[2];
+  __device__ __forceinline__ explicit ColumnTiles(const float* plane, int c0) {
+    tile[0] = load_b<kParts>(plane + c0, P, 1);
+    tile[1] = load_b<kParts>(plane + c0 + 8, P, 1);
+  }
+};
+
+// C tiles (two, columns c0 .. c0 + 15) of an L x N product: lane (g, t) holds tokens g, g + 8 and
+// columns c0 + 8 nt + 2t, + 1. into_plane stores them to a shared plane [t][j] (stride P);
+// to_global writes tokens < n of them, each column times scale[j] (or 1), at out[t A + j].
+struct ColumnAcc {
+  mma_frag_c tile[2] = {{{0.0f, 0.0f, 0.0f, 0.0f}}, {{0.0f, 0.0f, 0.0f, 0.0f}}};
+  template <int P>
+  __device__ __forceinline__ void into_plane(float* plane, int c0) const {
+    const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) plane[(g + 8 * (e >> 1)) * P + c0 + 8 * nt + 2 * t + (e & 1)] = tile[nt].r[e];
+  }
+  template <int P>
+  __device__ __forceinline__ void from_plane(const float* plane, int c0) {
+    const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) tile[nt].r[e] = plane[(g + 8 * (e >> 1)) * P + c0 + 8 * nt + 2 * t + (e & 1)];
+  }
+  __device__ __forceinline__ void to_global(float* __restrict__ out, size_t A, int c0, int n,
+                                            const float* scale) const {
+    const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
+      const int j = c0 + 8 * nt + 2 * t;
+      const float s0 = scale ? scale[j] : 1.0f, s1 = scale ? scale[j + 1] : 1.0f;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int tok = g + 8 * half;
+        if (tok < n)
+          *reinterpret_cast<float2*>(out + tok * A + j) =
+              make_float2(tile[nt].r[2 * half] * s0, tile[nt].r[2 * half + 1] * s1);
+      }
+    }
+  }
+};
+
+// Pass 1, phase 5 of chunk (row0, n) after phase 4, by all 2N threads: warp w owns columns
+// c0 = 16 w .. c0 + 15 of every L x N product (2N threads = N / 16 warps), all on tensor cores:
+//   X = B v,  T = (I - A)^{-1} (phase 5a, the last warp's first L lanes; one barrier),
+//   W = T alpha~,  U = T X,  R = r~ + Q W,  Yc = Q U + K v
+// (W = T alpha~ solves W_t = alpha~_t + sum_{s<t} A_ts W_s, U = T B v solves U_t = sum_{s<t} A_ts
+// U_s + B_ts v_s). A warp's products need only its own columns of the planes, so X, W and U go
+// through shared memory (C tile layout in, B tile layout out) behind __syncwarp alone. W' = W e^g,
+// U, R' = R e^g and Yc leave from the C tiles (float2, 32-byte pieces of a row); then thread i
+// writes column i % N of tokens i / N, + 2, ... of B' = beta~ e^{G_n - g}, K' = k~ e^{G_n - g} and
+// v, and the end decay e^{G_n}. Rows t >= n are zeros (phase 3): computed, not stored.
+template <int N, int kParts>
+__device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkShared<N>& sh, int row0, int n, int h) {
+  constexpr int P = Wkv7ChunkShared<N>::P, kWarps = 2 * N / 32;
+  static_assert(16 * kWarps == N, "a warp per 16 columns");
   const size_t A = (size_t)p.H * N, plane = (size_t)p.batch.n_rows * A;  // scratch_plane_floats(p), N known here
-  const int j = i < N ? i : i - N;
-  float* const out = p.chunk_scratch + (size_t)row0 * A + (size_t)h * N + j;  // plane 0, the chunk's first row
-  if (i < N) {
-    float w[L];
+  float* const out = p.chunk_scratch + (size_t)row0 * A + (size_t)h * N;  // plane 0, the chunk's first row
+  // The thread index read anew: held through phases 1-4 instead, its addresses spill at the
+  // kernel's 96-register cap (phase 1 has 56 loads in flight a thread).
+  const int i = thread_index_fresh(), warp = i >> 5, lane = i & 31, c0 = 16 * warp;
+  float* const T = &sh.y[0][0];  // sh.y is free in pass 1 once phase 2 has summed the bonus
+  ColumnAcc x;  // X = B v
+  {
+    const ColumnTiles<kParts, P> v(&sh.v[0][0], c0);
+    const SplitA<kParts> b = load_a<kParts>(&sh.B[0][0], L, 1);
+    mma_split(x.tile[0], b, v.tile[0]);
+    mma_split(x.tile[1], b, v.tile[1]);
+  }
+  x.into_plane<P>(&sh.sa[0][0], c0);
+  if (warp == kWarps - 1 && lane < L) chunk_inverse<P>(sh.A, T, lane);
+  __syncthreads();  // T; this warp's X
+  ColumnAcc w, u;
+  {
+    const SplitA<kParts> tinv = load_a<kParts>(T, P, 1);
+    const ColumnTiles<kParts, P> alpha(&sh.alpha[0][0], c0), xb(&sh.sa[0][0], c0);
 #pragma unroll
-    for (int t = 0; t < L; ++t) {  // W_t = alpha~_t + sum_{s<t} A_ts W_s
-      float acc = sh.alpha[t][j];
-#pragma unroll
-      for (int s = 0; s < t; ++s) acc += sh.A[t][s] * w[s];
-      w[t] = acc;
-      sh.alpha[t][j] = acc;
-      if (t < n) {
-        float* const at = out + t * A;
-        at[kPlaneW * plane] = acc * sh.e_ref[j];
-        at[kPlaneB * plane] = sh.beta[t][j] * sh.e_end[j];
-        at[kPlaneK * plane] = sh.k[t][j] * sh.e_end[j];
-      }
-    }
-    out[kPlaneD * plane] = expf(sh.G[n - 1][j]);
-  } else {
-    float u[L];
-#pragma unroll
-    for (int t = 0; t < L; ++t) {  // U_t = sum_{s<t} A_ts U_s + B_ts v_s
-      float acc = 0.0f;
-#pragma unroll
-      for (int s = 0; s < t; ++s) acc += sh.A[t][s] * u[s] + sh.B[t][s] * sh.v[s][j];
-      u[t] = acc;
-      sh.sa[t][j] = acc;
-      if (t < n) {
-        float* const at = out + t * A;
-        at[kPlaneU * plane] = acc;
-        at[kPlaneV * plane] = sh.v[t][j];
-      }
+    for (int nt = 0; nt < 2; ++nt) {
+      mma_split(w.tile[nt], tinv, alpha.tile[nt]);
+      mma_split(u.tile[nt], tinv, xb.tile[nt]);
     }
   }
-  __syncthreads();  // W is in sh.alpha, U in sh.sa
-  if (i < N) {
+  __syncwarp();  // this warp's alpha~ and X are read: W and U take their places
+  w.into_plane<P>(&sh.alpha[0][0], c0);
+  u.into_plane<P>(&sh.sa[0][0], c0);
+  w.to_global(out + kPlaneW * plane, A, c0, n, sh.e_ref);
+  u.to_global(out + kPlaneU * plane, A, c0, n, nullptr);
+  __syncwarp();
+  ColumnAcc r, yc;
+  r.from_plane<P>(&sh.r[0][0], c0);  // r~
+  {
+    const SplitA<kParts> q = load_a<kParts>(&sh.Q[0][0], L, 1);
+    const ColumnTiles<kParts, P> wb(&sh.alpha[0][0], c0), ub(&sh.sa[0][0], c0);
 #pragma unroll
-    for (int t = 0; t < L; ++t) {  // R_t = r~_t + sum_{s<=t} Q_ts W_s, Yc_t = sum_{s<=t} Q_ts U_s + K_ts v_s
-      float r = sh.r[t][j], yc = 0.0f;
-#pragma unroll
-      for (int s = 0; s <= t; ++s) {
-        r += sh.Q[t][s] * sh.alpha[s][j];
-        yc += sh.Q[t][s] * sh.sa[s][j] + sh.K[t][s] * sh.v[s][j];
-      }
-      if (t < n) {
-        out[kPlaneR * plane + t * A] = r * sh.e_ref[j];
-        out[kPlaneYc * plane + t * A] = yc;
-      }
+    for (int nt = 0; nt < 2; ++nt) {
+      mma_split(r.tile[nt], q, wb.tile[nt]);
+      mma_split(yc.tile[nt], q, ub.tile[nt]);
     }
   }
+  {
+    const ColumnTiles<kParts, P> v(&sh.v[0][0], c0);
+    const SplitA<kParts> k = load_a<kParts>(&sh.K[0][0], L, 1);
+    mma_split(yc.tile[0], k, v.tile[0]);
+    mma_split(yc.tile[1], k, v.tile[1]);
+  }
+  r.to_global(out + kPlaneR * plane, A, c0, n, sh.e_ref);
+  yc.to_global(out + kPlaneYc * plane, A, c0, n, nullptr);
+  const int j = i % N;
+  const float e_end = sh.e_end[j];
+#pragma unroll
+  for (int u = 0; u < L / 2; ++u) {
+    const int t = i / N + 2 * u;
+    if (t < n) {
+      float* const at = out + t * A + j;
+      at[kPlaneB * plane] = sh.beta[t][j] * e_end;
+      at[kPlaneK * plane] = sh.k[t][j] * e_end;
+      at[kPlaneV * plane] = sh.v[t][j];
+    }
+  }
+  if (i < N) out[kPlaneD * plane + i] = sh.e_all[i];
   if (i < n) scratch_bonus(p)[(size_t)(row0 + i) * p.H + h] = sh.bonus[i];
 }
 
@@ -543,11 +645,14 @@ constexpr int prepare_blocks_per_sm() {
 // a sequence there (chunks start at a sequence's start and at multiples of L). Launch: grid
 // (ceil(rows / L), H), 2N threads, static shared Wkv7ChunkShared<N> (38 KiB at N = 64).
 // Bytes per chunk and head: L N 4 (6 in layer 0, else 8) read (+ L N 4 v_first in layer 0),
-// L N 4 7 + N 4 + L 4 written. FLOPs: 8 L^2 N (the L x L matrices, tensor cores; issued 6x by
-// a three-part split, 3x by a two-part one) + 4 L^2 N (the substitutions) + ~50 L N: 0.33 MFLOP
-// at L = 16, N = 64.
+// L N 4 7 + N 4 + L 4 written. FLOPs: 8 L^2 N (the L x L matrices) + 12 L^2 N (phase 5's
+// products: X, W, U, R, Yc), both on tensor cores and issued 6x by a three-part split, 3x by a
+// two-part one, + 2 L^3 / 2 (T, fp32) + ~50 L N: 0.38 MFLOP at L = 16, N = 64.
 // Latency: every thread has its 8 tokens' loads in flight at once (one memory round trip a chunk;
-// the first version waited 16 in series), and the substitutions keep their columns in registers.
+// the first version waited 16 in series); every phase after the loads is spread over all 2N
+// threads (phase 3 by token halves, phases 4 and 5 by warps), so no warp's stream is much longer
+// than another's (sm_90, two parts, N = 64, counted: ~3,000-3,250 instructions a warp a chunk,
+// where the key-column warps of the version with scalar substitutions issued ~4,400).
 template <int N, int kParts>
 __global__ void __launch_bounds__(2 * N, prepare_blocks_per_sm<N>()) wkv7_chunk_prepare_kernel(wkv7_params p) {
   __shared__ Wkv7ChunkShared<N> sh;
@@ -561,7 +666,7 @@ __global__ void __launch_bounds__(2 * N, prepare_blocks_per_sm<N>()) wkv7_chunk_
     prepare_chunk<N, 2 * N>(p, sh, ch, row0, n, c, i);
     chunk_matrices_mma<N, kParts>(sh);
     __syncthreads();
-    prepare_write<N>(p, sh, row0, n, h, i);
+    prepare_write<N, kParts>(p, sh, row0, n, h);
     if (seq_end >= b1) break;
     __syncthreads();  // the next piece overwrites what this one read
   }

@@ -32,3 +32,21 @@
 #include <cuda_bf16.h>
 #define RWKV_EMULATED 0
 #endif
+
+#if defined(__CUDACC__) || defined(RWKV_CUDA_EMU)
+namespace rwkv_kernels {
+// threadIdx.x, read anew where this is called. Under nvcc an asm volatile, which the compiler can
+// neither hoist nor merge with an earlier read: a kernel at its register cap then recomputes what
+// it derives from the index after a long phase instead of holding (or spilling) it through that
+// phase (kernels/wkv7_chunked.cu, pass 1's phase 5). Emulated: threadIdx.x.
+__device__ __forceinline__ int thread_index_fresh() {
+#if RWKV_EMULATED
+  return (int)threadIdx.x;
+#else
+  unsigned index;
+  asm volatile("mov.u32 %0, %%tid.x;" : "=r"(index));
+  return (int)index;
+#endif
+}
+}  // namespace rwkv_kernels
+#endif
