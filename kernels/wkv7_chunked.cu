@@ -513,21 +513,25 @@ struct ColumnTiles {
 // to_global writes tokens < n of them, each column times scale[j] (or 1), at out[t A + j].
 struct ColumnAcc {
   mma_frag_c tile[2] = {{{0.0f, 0.0f, 0.0f, 0.0f}}, {{0.0f, 0.0f, 0.0f, 0.0f}}};
+  // Where element e of this lane's tile nt lies in a plane [t][j] of row stride P.
+  template <int P>
+  __device__ __forceinline__ static int plane_at(int nt, int e, int c0) {
+    const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
+    return (g + 8 * (e >> 1)) * P + c0 + 8 * nt + 2 * t + (e & 1);
+  }
   template <int P>
   __device__ __forceinline__ void into_plane(float* plane, int c0) const {
-    const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) plane[(g + 8 * (e >> 1)) * P + c0 + 8 * nt + 2 * t + (e & 1)] = tile[nt].r[e];
+      for (int e = 0; e < 4; ++e) plane[plane_at<P>(nt, e, c0)] = tile[nt].r[e];
   }
   template <int P>
   __device__ __forceinline__ void from_plane(const float* plane, int c0) {
-    const int lane = (int)(threadIdx.x & 31), g = lane >> 2, t = lane & 3;
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) tile[nt].r[e] = plane[(g + 8 * (e >> 1)) * P + c0 + 8 * nt + 2 * t + (e & 1)];
+      for (int e = 0; e < 4; ++e) tile[nt].r[e] = plane[plane_at<P>(nt, e, c0)];
   }
   __device__ __forceinline__ void to_global(float* __restrict__ out, size_t A, int c0, int n,
                                             const float* scale) const {
@@ -547,6 +551,29 @@ struct ColumnAcc {
   }
 };
 
+// Pass 1, the end of phase 5: thread i writes column i % N of tokens i / N, + 2, ... of B' =
+// beta~ e^{G_n - g}, K' = k~ e^{G_n - g} and v; the end decays e^{G_n} and the bonus.
+template <int N>
+__device__ __forceinline__ void write_scaled_planes(const wkv7_params& p, const Wkv7ChunkShared<N>& sh, int row0,
+                                                    int n, int h, int i) {
+  const size_t A = (size_t)p.H * N, plane = (size_t)p.batch.n_rows * A;  // scratch_plane_floats(p)
+  float* const out = p.chunk_scratch + (size_t)row0 * A + (size_t)h * N;  // plane 0, the chunk's first row
+  const int j = i % N;
+  const float e_end = sh.e_end[j];
+#pragma unroll
+  for (int u = 0; u < L / 2; ++u) {
+    const int t = i / N + 2 * u;
+    if (t < n) {
+      float* const at = out + t * A + j;
+      at[kPlaneB * plane] = sh.beta[t][j] * e_end;
+      at[kPlaneK * plane] = sh.k[t][j] * e_end;
+      at[kPlaneV * plane] = sh.v[t][j];
+    }
+  }
+  if (i < N) out[kPlaneD * plane + i] = sh.e_all[i];
+  if (i < n) scratch_bonus(p)[(size_t)(row0 + i) * p.H + h] = sh.bonus[i];
+}
+
 // Pass 1, phase 5 of chunk (row0, n) after phase 4, by all 2N threads: warp w owns columns
 // c0 = 16 w .. c0 + 15 of every L x N product (2N threads = N / 16 warps), all on tensor cores:
 //   X = B v,  T = (I - A)^{-1} (phase 5a, the last warp's first L lanes; one barrier),
@@ -554,9 +581,8 @@ struct ColumnAcc {
 // (W = T alpha~ solves W_t = alpha~_t + sum_{s<t} A_ts W_s, U = T B v solves U_t = sum_{s<t} A_ts
 // U_s + B_ts v_s). A warp's products need only its own columns of the planes, so X, W and U go
 // through shared memory (C tile layout in, B tile layout out) behind __syncwarp alone. W' = W e^g,
-// U, R' = R e^g and Yc leave from the C tiles (float2, 32-byte pieces of a row); then thread i
-// writes column i % N of tokens i / N, + 2, ... of B' = beta~ e^{G_n - g}, K' = k~ e^{G_n - g} and
-// v, and the end decay e^{G_n}. Rows t >= n are zeros (phase 3): computed, not stored.
+// U, R' = R e^g and Yc leave from the C tiles (float2, 32-byte pieces of a row); then
+// write_scaled_planes. Rows t >= n are zeros (phase 3): computed, not stored.
 template <int N, int kParts>
 __device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkShared<N>& sh, int row0, int n, int h) {
   constexpr int P = Wkv7ChunkShared<N>::P, kWarps = 2 * N / 32;
@@ -604,7 +630,7 @@ __device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkSha
       mma_split(yc.tile[nt], q, ub.tile[nt]);
     }
   }
-  {
+  {  // v's tiles loaded again rather than held from X: at the 96-register cap they would spill
     const ColumnTiles<kParts, P> v(&sh.v[0][0], c0);
     const SplitA<kParts> k = load_a<kParts>(&sh.K[0][0], L, 1);
     mma_split(yc.tile[0], k, v.tile[0]);
@@ -612,20 +638,7 @@ __device__ __forceinline__ void prepare_write(const wkv7_params& p, Wkv7ChunkSha
   }
   r.to_global(out + kPlaneR * plane, A, c0, n, sh.e_ref);
   yc.to_global(out + kPlaneYc * plane, A, c0, n, nullptr);
-  const int j = i % N;
-  const float e_end = sh.e_end[j];
-#pragma unroll
-  for (int u = 0; u < L / 2; ++u) {
-    const int t = i / N + 2 * u;
-    if (t < n) {
-      float* const at = out + t * A + j;
-      at[kPlaneB * plane] = sh.beta[t][j] * e_end;
-      at[kPlaneK * plane] = sh.k[t][j] * e_end;
-      at[kPlaneV * plane] = sh.v[t][j];
-    }
-  }
-  if (i < N) out[kPlaneD * plane + i] = sh.e_all[i];
-  if (i < n) scratch_bonus(p)[(size_t)(row0 + i) * p.H + h] = sh.bonus[i];
+  write_scaled_planes<N>(p, sh, row0, n, h, i);
 }
 
 // Pass 1's blocks an SM holds by shared memory (228 KiB on sm_90, 164 KiB on sm_80, 1 KiB reserved
@@ -647,7 +660,7 @@ constexpr int prepare_blocks_per_sm() {
 // Bytes per chunk and head: L N 4 (6 in layer 0, else 8) read (+ L N 4 v_first in layer 0),
 // L N 4 7 + N 4 + L 4 written. FLOPs: 8 L^2 N (the L x L matrices) + 12 L^2 N (phase 5's
 // products: X, W, U, R, Yc), both on tensor cores and issued 6x by a three-part split, 3x by a
-// two-part one, + 2 L^3 / 2 (T, fp32) + ~50 L N: 0.38 MFLOP at L = 16, N = 64.
+// two-part one, + ~L^3 (T, fp32) + ~50 L N: 0.38 MFLOP at L = 16, N = 64.
 // Latency: every thread has its 8 tokens' loads in flight at once (one memory round trip a chunk;
 // the first version waited 16 in series); every phase after the loads is spread over all 2N
 // threads (phase 3 by token halves, phases 4 and 5 by warps), so no warp's stream is much longer
